@@ -1,0 +1,283 @@
+// The proxy's configuration as typed data: a normalised subset of Envoy's v3 API (Listener, RouteConfiguration,
+// Cluster, ClusterLoadAssignment). The static bootstrap parser and, later, the xDS client both produce exactly
+// these types, so the proxy has one way in. Names follow Envoy's fields in camelCase; durations are milliseconds;
+// defaults are already applied (a consumer never has to know Envoy's defaults).
+
+export interface SocketAddress {
+  /** An IP address (v4 or v6) or, for STRICT_DNS clusters, a host name. */
+  address: string;
+  port: number;
+}
+
+export interface NodeInfo {
+  id: string;
+  cluster: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface AdminConfig {
+  address: SocketAddress;
+}
+
+export interface Bootstrap {
+  node: NodeInfo;
+  admin: AdminConfig | undefined;
+  staticResources: { listeners: Listener[]; clusters: Cluster[] };
+  /** Trellis extension (`trellis.drain_timeout` in the file): how long SIGTERM waits for requests in flight. */
+  drainTimeoutMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Listeners
+
+export interface Listener {
+  name: string;
+  address: SocketAddress;
+  filterChains: FilterChain[];
+  /** Envoy's per_connection_buffer_limit_bytes (default 1 MiB): how much is read ahead before back-pressure. */
+  perConnectionBufferLimitBytes: number;
+}
+
+export interface FilterChain {
+  name: string;
+  /** Network filters in order; the last one is terminal (http_connection_manager or tcp_proxy). */
+  filters: NetworkFilter[];
+}
+
+export type NetworkFilter =
+  | { kind: "http_connection_manager"; name: string; config: HttpConnectionManager }
+  | { kind: "tcp_proxy"; name: string; config: TcpProxy };
+
+export type CodecType = "AUTO" | "HTTP1" | "HTTP2";
+
+export interface HttpConnectionManager {
+  statPrefix: string;
+  codecType: CodecType;
+  /** The inline route_config (RDS comes with the control plane). */
+  routeConfig: RouteConfiguration;
+  /** Envoy's request_timeout: whole request received from downstream; 0 = disabled (Envoy's default). */
+  requestTimeoutMs: number;
+  /** Envoy's stream_idle_timeout, default 5 min; 0 = disabled. */
+  streamIdleTimeoutMs: number;
+  /** common_http_protocol_options.idle_timeout for downstream connections, default 1 h; 0 = disabled. */
+  idleTimeoutMs: number;
+  /** HTTP filters in order; the router (envoy.filters.http.router) is implicit at the end. */
+  httpFilters: HttpFilter[];
+  /** upgrade_configs: the upgrade types allowed (e.g. "websocket"). */
+  upgradeTypes: string[];
+  /** generate_request_id, default true: add x-request-id when absent. */
+  generateRequestId: boolean;
+  /** use_remote_address, default false; Trellis appends the peer address to x-forwarded-for either way. */
+  useRemoteAddress: boolean;
+  /** server_name: the `server` header on locally generated replies. Default "trellis". */
+  serverName: string;
+  /** max_request_headers_kb, default 60. */
+  maxRequestHeadersKb: number;
+}
+
+export interface HttpFilter {
+  name: string;
+  /** The type URL of typed_config, e.g. type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault. */
+  typeUrl: string;
+  /** typed_config minus `@type`, as received; parsed by the filter's own factory. */
+  config: Record<string, unknown>;
+}
+
+export interface TcpProxy {
+  statPrefix: string;
+  /** Exactly one of cluster / weightedClusters is set. */
+  cluster: string | undefined;
+  weightedClusters: WeightedCluster[] | undefined;
+  /** idle_timeout, default 1 h; 0 = disabled. */
+  idleTimeoutMs: number;
+}
+
+export interface WeightedCluster {
+  name: string;
+  weight: number;
+  requestHeadersToAdd: HeaderValueOption[];
+  requestHeadersToRemove: string[];
+  responseHeadersToAdd: HeaderValueOption[];
+  responseHeadersToRemove: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Routes
+
+export interface HeaderValueOption {
+  key: string;
+  value: string;
+  /** Envoy's append_action; `append` (the deprecated bool) maps true → APPEND_IF_EXISTS_OR_ADD, false → OVERWRITE_IF_EXISTS_OR_ADD. */
+  appendAction: "APPEND_IF_EXISTS_OR_ADD" | "ADD_IF_ABSENT" | "OVERWRITE_IF_EXISTS_OR_ADD" | "OVERWRITE_IF_EXISTS";
+}
+
+export interface HeaderEdits {
+  requestHeadersToAdd: HeaderValueOption[];
+  requestHeadersToRemove: string[];
+  responseHeadersToAdd: HeaderValueOption[];
+  responseHeadersToRemove: string[];
+}
+
+export interface RouteConfiguration extends HeaderEdits {
+  name: string;
+  virtualHosts: VirtualHost[];
+}
+
+export interface VirtualHost extends HeaderEdits {
+  name: string;
+  /** exact, `*.suffix`, `prefix*`, `*`; each with or without `:port`. Lower-cased. */
+  domains: string[];
+  routes: Route[];
+}
+
+export interface Route extends HeaderEdits {
+  /** The route's name, or `<vhost>/<index>` when it has none (used in flags, logs and stats). */
+  name: string;
+  match: RouteMatch;
+  action: RouteAction | RedirectAction | DirectResponseAction;
+}
+
+export type PathMatch =
+  | { kind: "prefix"; value: string }
+  | { kind: "path"; value: string }
+  | { kind: "safe_regex"; regex: string }
+  | { kind: "path_separated_prefix"; value: string };
+
+export interface RouteMatch {
+  path: PathMatch;
+  /** case_sensitive, default true; applies to prefix and path. */
+  caseSensitive: boolean;
+  headers: HeaderMatcher[];
+  queryParameters: QueryParameterMatcher[];
+  /** grpc: {} — match only requests with content-type application/grpc. */
+  grpc: boolean;
+}
+
+export type StringMatch =
+  | { kind: "exact" | "prefix" | "suffix" | "contains"; value: string; ignoreCase: boolean }
+  | { kind: "safe_regex"; regex: string };
+
+export interface HeaderMatcher {
+  /** Lower-cased header name; `:method`, `:path`, `:authority`, `:scheme` address the pseudo-headers. */
+  name: string;
+  /** `present` tests presence only; otherwise the string match applies to the value. */
+  match: StringMatch | { kind: "present"; present: boolean };
+  invertMatch: boolean;
+  /** treat_missing_header_as_empty, default false. */
+  treatMissingAsEmpty: boolean;
+}
+
+export interface QueryParameterMatcher {
+  name: string;
+  /** undefined with presentMatch false never happens: the parser requires one of them. */
+  stringMatch: StringMatch | undefined;
+  presentMatch: boolean;
+}
+
+export type HashPolicy =
+  | { kind: "header"; headerName: string; terminal: boolean }
+  | { kind: "cookie"; name: string; ttlMs: number | undefined; path: string; terminal: boolean }
+  | { kind: "source_ip"; terminal: boolean }
+  | { kind: "query_parameter"; name: string; terminal: boolean };
+
+export interface RouteAction {
+  kind: "route";
+  /** Exactly one of cluster / weightedClusters is set. */
+  cluster: string | undefined;
+  weightedClusters: WeightedCluster[] | undefined;
+  prefixRewrite: string | undefined;
+  regexRewrite: { regex: string; substitution: string } | undefined;
+  hostRewriteLiteral: string | undefined;
+  /** timeout, default 15 s; 0 = disabled. */
+  timeoutMs: number;
+  /** idle_timeout of the stream on this route; undefined = the connection manager's stream_idle_timeout. */
+  idleTimeoutMs: number | undefined;
+  hashPolicy: HashPolicy[];
+  /** Per-route upgrade_configs overrides: type → enabled. */
+  upgradeOverrides: Record<string, boolean>;
+  /** Raw Envoy fields a later stage implements (retry_policy, request_mirror_policies, …), kept, not dropped. */
+  extensions: Record<string, unknown>;
+}
+
+export interface RedirectAction {
+  kind: "redirect";
+  schemeRedirect: string | undefined;
+  httpsRedirect: boolean;
+  hostRedirect: string | undefined;
+  portRedirect: number | undefined;
+  pathRedirect: string | undefined;
+  prefixRewrite: string | undefined;
+  /** 301 (MOVED_PERMANENTLY, default), 302, 303, 307, 308. */
+  responseCode: number;
+  stripQuery: boolean;
+}
+
+export interface DirectResponseAction {
+  kind: "direct_response";
+  status: number;
+  /** body.inline_string (or inline_bytes decoded); undefined = no body. */
+  body: string | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Clusters and endpoints
+
+export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM" | "RING_HASH" | "MAGLEV";
+
+export interface Cluster {
+  name: string;
+  type: "STATIC" | "STRICT_DNS" | "EDS";
+  /** connect_timeout, default 5 s. */
+  connectTimeoutMs: number;
+  lbPolicy: LbPolicy;
+  /** least_request_lb_config.choice_count, default 2. */
+  leastRequestChoiceCount: number;
+  /** ring_hash_lb_config: minimum_ring_size default 1024, maximum_ring_size default 8M. */
+  ringHash: { minimumRingSize: number; maximumRingSize: number };
+  /** maglev_lb_config.table_size, default 65537 (must be prime). */
+  maglevTableSize: number;
+  /** Upstream speaks HTTP/2 (typed_extension_protocol_options … explicit_http_config.http2_protocol_options). */
+  http2: boolean;
+  /** common_http_protocol_options.idle_timeout for pooled upstream connections, default 1 h; 0 = disabled. */
+  upstreamIdleTimeoutMs: number;
+  /** common_http_protocol_options.max_requests_per_connection; 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  /** dns_refresh_rate, default 5 s (STRICT_DNS only). */
+  dnsRefreshRateMs: number;
+  /** dns_lookup_family: AUTO (v6 then v4 in Envoy; here the system's order), V4_ONLY, V6_ONLY, V4_PREFERRED, ALL. */
+  dnsLookupFamily: "AUTO" | "V4_ONLY" | "V6_ONLY" | "V4_PREFERRED" | "ALL";
+  /** load_assignment (STATIC, STRICT_DNS); for EDS it arrives separately. */
+  loadAssignment: ClusterLoadAssignment | undefined;
+  /** Raw Envoy fields a later stage implements (circuit_breakers, outlier_detection, health_checks, …). */
+  extensions: Record<string, unknown>;
+}
+
+export interface ClusterLoadAssignment {
+  clusterName: string;
+  endpoints: LocalityLbEndpoints[];
+}
+
+export interface Locality {
+  region: string;
+  zone: string;
+  subZone: string;
+}
+
+export interface LocalityLbEndpoints {
+  locality: Locality | undefined;
+  lbEndpoints: LbEndpoint[];
+  /** load_balancing_weight of the locality; undefined = not set. */
+  loadBalancingWeight: number | undefined;
+  priority: number;
+}
+
+export type HealthStatus = "UNKNOWN" | "HEALTHY" | "UNHEALTHY" | "DRAINING" | "TIMEOUT" | "DEGRADED";
+
+export interface LbEndpoint {
+  address: SocketAddress;
+  /** load_balancing_weight, default 1. */
+  loadBalancingWeight: number;
+  healthStatus: HealthStatus;
+  /** endpoint.hostname, if given (used as the host header by auto_host_rewrite later). */
+  hostname: string | undefined;
+}

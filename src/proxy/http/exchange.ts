@@ -1,0 +1,109 @@
+// Exchange: one HTTP request and its response, whatever the version on either side (HTTP/1.1, HTTP/2, gRPC).
+// Codecs create exchanges; layers (filters, router) read the request and answer through `response`. The response
+// side is a set of callbacks, not a promise or a stream object, so a layer costs no allocation per request
+// (as Envoy's filter callbacks and undici's dispatch handlers do).
+
+import type { Headers } from "./headers.ts";
+
+export type HttpProtocol = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2";
+
+export interface Downstream {
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  tls: boolean;
+}
+
+/** What happened to one exchange: read by the access log and stats once it completes. */
+export interface StreamInfo {
+  /** Clock.now() when the request head was complete. */
+  startMs: number;
+  /** Envoy-style response flags, comma-separated ("" when the proxy added nothing of its own). */
+  responseFlags: string;
+  /** Why the proxy answered itself, e.g. "no_route_for_host:foo" (Envoy's response code details). */
+  details: string;
+  routeName: string | undefined;
+  clusterName: string | undefined;
+  /** "address:port" of the endpoint that served it. */
+  upstreamHost: string | undefined;
+  requestId: string | undefined;
+  responseCode: number;
+  bytesReceived: number;
+  bytesSent: number;
+  /** Upstream attempts made (1 without retries). */
+  attempts: number;
+}
+
+export function newStreamInfo(startMs: number): StreamInfo {
+  return {
+    startMs,
+    responseFlags: "",
+    details: "",
+    routeName: undefined,
+    clusterName: undefined,
+    upstreamHost: undefined,
+    requestId: undefined,
+    responseCode: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    attempts: 0,
+  };
+}
+
+export interface BodySink {
+  onData(chunk: Buffer): void;
+  /** The body is complete; trailers only for HTTP/2 or chunked HTTP/1.1 with trailers. */
+  onEnd(trailers: Headers | undefined): void;
+  /** The downstream went away or sent a malformed body. */
+  onAbort(err: Error): void;
+}
+
+export interface RequestBody {
+  /** The request has no body at all (no Content-Length or a zero one, not chunked, h2 END_STREAM on headers). */
+  readonly empty: boolean;
+  /** Content-Length, or -1 when the length is not known in advance (chunked, HTTP/2 without content-length). */
+  readonly length: number;
+  /** Starts delivery; anything already buffered is delivered first. Called at most once per exchange. */
+  start(sink: BodySink): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface ResponseSink {
+  readonly headSent: boolean;
+  /** Sends the status and headers (names lower-case; hop-by-hop already removed by the upstream codec). */
+  head(status: number, headers: Headers): void;
+  /** Sends body bytes; false means the downstream is congested: pause the source until onDrain fires. */
+  data(chunk: Buffer): boolean;
+  /** Registers the one callback run when a congested downstream can take more. */
+  onDrain(cb: () => void): void;
+  /** Ends the response, with trailers where the protocol carries them (HTTP/2, gRPC, chunked HTTP/1.1). */
+  end(trailers?: Headers): void;
+  /** Aborts the stream: resets an HTTP/2 stream, closes an HTTP/1 connection. */
+  reset(): void;
+  /** Registers the one callback run if the downstream disappears before the response has ended. */
+  onAbort(cb: () => void): void;
+}
+
+export interface Exchange {
+  readonly protocol: HttpProtocol;
+  method: string;
+  /** The request target as forwarded; rewrites change it. Origin form ("/a?b"). */
+  path: string;
+  /** Host / :authority, as received (rewrites change it). */
+  authority: string;
+  scheme: string;
+  /** Request headers, names lower-case, without pseudo-headers, Host, or hop-by-hop headers. */
+  readonly headers: Headers;
+  readonly downstream: Downstream;
+  readonly info: StreamInfo;
+  /** The lower-cased Upgrade token of an HTTP/1.1 upgrade request ("websocket"), else undefined. */
+  readonly upgrade: string | undefined;
+  readonly body: RequestBody;
+  readonly response: ResponseSink;
+}
+
+export type Handler = (exchange: Exchange) => void;
+/** Adds exactly one concern around the next handler; composed once, when configuration arrives. */
+export type Layer = (next: Handler) => Handler;

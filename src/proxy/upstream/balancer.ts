@@ -1,0 +1,14 @@
+// The contract every load-balancing policy implements. A balancer is built for one endpoint list and replaced
+// whole when membership or health changes, so pick() never has to handle concurrent modification.
+
+import type { Endpoint } from "./endpoint.ts";
+
+export interface PickContext {
+  /** A 64-bit-ish hash of the request (from the route's hash_policy), or undefined when none applies. */
+  hash: number | undefined;
+}
+
+export interface LoadBalancer {
+  /** An endpoint for this request, or undefined when none is healthy (the caller answers 503 UH). */
+  pick(ctx: PickContext): Endpoint | undefined;
+}

@@ -1,0 +1,64 @@
+// The contract between the router and an endpoint's connection pool, for every upstream protocol (HTTP/1.1 pool,
+// HTTP/2 session). The router hands over a request and a handler; the pool connects (or reuses a connection),
+// writes the request, streams its body from `request.body`, and reports the response through the handler.
+// Handler callbacks are plain methods on one object made per request by the router: no promise, no emitter.
+
+import type { Duplex } from "node:stream";
+import type { Headers } from "../http/headers.ts";
+import type { RequestBody } from "../http/exchange.ts";
+
+/** What the pool needs of a request; an Exchange (after rewrites) satisfies it. */
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  authority: string;
+  scheme: string;
+  /** Names lower-case; no pseudo-headers, no Host, no hop-by-hop headers. */
+  headers: Headers;
+  body: RequestBody;
+  /** Lower-cased upgrade token for an HTTP/1.1 upgrade ("websocket"); only the HTTP/1.1 pool supports it. */
+  upgrade: string | undefined;
+}
+
+export type ConnectFailure = "connect_timeout" | "connection_refused" | "connection_failure";
+
+export interface UpstreamHandler {
+  /** No connection could be made to the endpoint (Envoy's UF; after connect_timeout, still UF with that detail). */
+  onConnectFailure(reason: ConnectFailure, err: Error | undefined): void;
+  /** The response head; called once, before any onData. 1xx interim responses other than 101 are not reported. */
+  onHead(status: number, headers: Headers): void;
+  /** Body bytes; return false to pause the upstream until UpstreamStream.resume(). */
+  onData(chunk: Buffer): boolean;
+  /** The response is complete; trailers where the protocol had them. */
+  onEnd(trailers: Headers | undefined): void;
+  /** The upstream reset or closed the stream after connecting (Envoy's UC before the head, UR after). */
+  onReset(err: Error): void;
+  /**
+   * A 101 Switching Protocols answer to an upgrade request: from here the caller owns `socket` (bytes in both
+   * directions, `head` already read past the response head). The pool forgets the connection.
+   */
+  onUpgrade?(headers: Headers, socket: Duplex, head: Buffer): void;
+}
+
+export interface UpstreamStream {
+  /** Abandons the request: its connection is closed (HTTP/1.1) or its stream reset (HTTP/2). Idempotent. */
+  abort(): void;
+  /** Resumes a response paused by onData returning false. */
+  resume(): void;
+}
+
+export interface ConnectionPool {
+  request(request: UpstreamRequest, handler: UpstreamHandler): UpstreamStream;
+  /** Requests in flight plus waiting for a connection (LEAST_REQUEST and /clusters read this). */
+  readonly active: number;
+  /** Idle connections are closed now; busy ones after their response. New requests are refused afterwards. */
+  close(): void;
+}
+
+export interface PoolOptions {
+  connectTimeoutMs: number;
+  /** Idle upstream connections are closed after this long; 0 = never. */
+  idleTimeoutMs: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+}
