@@ -3,6 +3,7 @@
 // side is a set of callbacks, not a promise or a stream object, so a layer costs no allocation per request
 // (as Envoy's filter callbacks and undici's dispatch handlers do).
 
+import type { Duplex } from "node:stream";
 import type { Headers } from "./headers.ts";
 
 export type HttpProtocol = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2";
@@ -84,6 +85,11 @@ export interface ResponseSink {
   reset(): void;
   /** Registers the one callback run if the downstream disappears before the response has ended. */
   onAbort(cb: () => void): void;
+  /**
+   * Completes an HTTP/1.1 upgrade: sends 101 with `headers`, then joins the downstream connection to `upstream`
+   * byte for byte (`head` holds upstream bytes already read). Only HTTP/1.1 downstreams have it.
+   */
+  upgradeTo?(headers: Headers, upstream: Duplex, head: Buffer): void;
 }
 
 export interface Exchange {

@@ -1,0 +1,136 @@
+// `npm run bench`: the two-hop proxy benchmark of PERFORMANCE.md — direct, nginx, HAProxy and Trellis chains,
+// repetitions interleaved — written to bench/results/proxy.md and proxy.json. Not part of `npm test`.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startUpstream } from "./chains.ts";
+import type { RowName, Workspace } from "./chains.ts";
+import { machineInfo } from "./machine.ts";
+import { OptionsError, USAGE, parseOptions } from "./options.ts";
+import { BenchProcessError, ProcessRegistry } from "./processes.ts";
+import { renderMarkdown, summarizeRun, thousands } from "./report.ts";
+import type { BenchRun, RowSample, RunOptions } from "./results.ts";
+import { measureRow } from "./runner.ts";
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const resultsDir = join(repoRoot, "bench/results");
+
+function progress(sample: RowSample): string {
+  const head = `rep ${sample.rep} ${sample.row.padEnd(16)}`;
+  if (sample.error !== undefined) return `${head} not measured: ${sample.error.split("\n")[0]}`;
+  const parts: string[] = [];
+  if (sample.throughput) {
+    const cpu = sample.throughput.cpuMicrosPerRequest.map((v) => v.toFixed(1)).join("/");
+    parts.push(`${thousands(sample.throughput.requestsPerSecond)} req/s${cpu ? `, ${cpu} µs/req` : ""}`);
+  }
+  if (sample.latency) {
+    const l = sample.latency;
+    parts.push(`p50/p90/p99 ${l.p50Ms.toFixed(3)}/${l.p90Ms.toFixed(3)}/${l.p99Ms.toFixed(3)} ms`);
+  }
+  if (sample.h2c) {
+    const cpu = sample.h2c.cpuMicrosPerRequest.map((v) => v.toFixed(1)).join("/");
+    parts.push(`h2c ${thousands(sample.h2c.requestsPerSecond)} req/s${cpu ? `, ${cpu} µs/req` : ""}`);
+  }
+  if (sample.peakRssBytes.length > 0) {
+    parts.push(`RSS ${sample.peakRssBytes.map((b) => (b / 1048576).toFixed(1)).join("/")} MiB`);
+  }
+  return `${head} ${parts.join("; ")}`;
+}
+
+async function run(options: RunOptions, registry: ProcessRegistry, dir: string): Promise<BenchRun> {
+  const startedAt = new Date().toISOString();
+  const machine = await machineInfo();
+  for (const tool of ["nginx", "wrk", "h2load"] as const) {
+    if (machine[tool] === "not installed") throw new BenchProcessError("MISSING_TOOL", `${tool} is not installed`);
+  }
+  const upstream = await startUpstream({ registry, dir, repoRoot });
+  const ws: Workspace = {
+    registry,
+    dir,
+    repoRoot,
+    upstreamHttp1Port: upstream.http1Port,
+    upstreamH2cPort: upstream.h2cPort,
+  };
+  const samples: RowSample[] = [];
+  // A chain that failed to start (Trellis while it is being written) is not retried in later repetitions.
+  const broken = new Map<RowName, string>();
+  for (let rep = 1; rep <= options.reps; rep++) {
+    for (const row of options.rows) {
+      if (registry.isClosed) throw new BenchProcessError("SHUT_DOWN", "interrupted");
+      let sample: RowSample;
+      const known = broken.get(row);
+      if (known !== undefined) {
+        sample = { rep, row, peakRssBytes: [], error: `skipped: ${known}` };
+      } else {
+        try {
+          sample = await measureRow(ws, row, rep, options);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          sample = { rep, row, peakRssBytes: [], error: message };
+          if (error instanceof BenchProcessError && (error.code === "EXITED" || error.code === "NOT_READY")) {
+            broken.set(row, `the chain did not start in repetition ${rep}`);
+          }
+        }
+      }
+      samples.push(sample);
+      console.log(progress(sample));
+    }
+  }
+  return { startedAt, finishedAt: new Date().toISOString(), machine, options, samples };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: RunOptions;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    if (error instanceof OptionsError) {
+      console.error(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  const registry = new ProcessRegistry();
+  const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      // A second signal: stop waiting for graceful shutdowns.
+      registry.killAllNow();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    }
+    interrupted = true;
+    console.error(`\n${signal}: stopping the benchmark's processes`);
+    void registry.shutdown().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    console.log(
+      `proxy bench: ${options.reps} repetition(s) × ${options.durationSeconds} s, rows ${options.rows.join(", ")}` +
+        (options.quick ? " (smoke run)" : ""),
+    );
+    const result = await run(options, registry, dir);
+    const summary = summarizeRun(result);
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, "proxy.md"), renderMarkdown(result, summary));
+    writeFileSync(join(resultsDir, "proxy.json"), `${JSON.stringify({ ...result, summary }, null, 2)}\n`);
+    console.log(`wrote ${join("bench/results", "proxy.md")} and proxy.json`);
+    for (const t of summary.targets) {
+      console.log(`  ${t.pass === undefined ? "n/a " : t.pass ? "pass" : "FAIL"}  ${t.target}: ${t.shown}`);
+    }
+    return 0;
+  } finally {
+    await registry.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,77 @@
+// Command-line options of `npm run bench`: --reps N, --duration S, --quick, --only row,row.
+import { ROW_NAMES } from "./chains.ts";
+import type { RowName } from "./chains.ts";
+import type { RunOptions } from "./results.ts";
+
+export class OptionsError extends Error {
+  readonly code = "BAD_OPTION";
+  constructor(message: string) {
+    super(message);
+    this.name = "OptionsError";
+  }
+}
+
+export const USAGE = `usage: npm run bench -- [--reps N] [--duration S] [--quick] [--only ROW,...]
+  --reps N       repetitions, interleaved across rows (default 5)
+  --duration S   seconds per load run (default 10)
+  --quick        smoke run: 1 repetition of 3 s (figures are not comparable)
+  --only ROWS    comma-separated subset of: ${ROW_NAMES.join(", ")}
+                 (direct is added when an HTTP/1.1 proxy row is chosen: it is the latency baseline)`;
+
+function positiveInteger(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < 1) {
+    throw new OptionsError(`${flag} needs a positive integer, got ${value ?? "nothing"}`);
+  }
+  return n;
+}
+
+/** Parses the arguments; later flags win, and --quick sets reps and duration unless they are given explicitly. */
+export function parseOptions(argv: readonly string[]): RunOptions {
+  let reps: number | undefined;
+  let duration: number | undefined;
+  let quick = false;
+  let rows: RowName[] = [...ROW_NAMES];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes("=") ? (arg.split("=", 2) as [string, string]) : [arg, undefined];
+    const value = (): string | undefined => inline ?? argv[++i];
+    switch (flag) {
+      case "--reps":
+        reps = positiveInteger(flag, value());
+        break;
+      case "--duration":
+        duration = positiveInteger(flag, value());
+        break;
+      case "--quick":
+        quick = true;
+        break;
+      case "--only": {
+        const list = (value() ?? "")
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
+        const unknown = list.filter((s) => !(ROW_NAMES as readonly string[]).includes(s));
+        if (list.length === 0 || unknown.length > 0) {
+          throw new OptionsError(`--only: unknown row(s) ${unknown.join(", ") || "(none given)"}`);
+        }
+        rows = list as RowName[];
+        break;
+      }
+      default:
+        throw new OptionsError(`unknown argument ${arg}`);
+    }
+  }
+  const needsBaseline = rows.some((r) => r === "nginx" || r === "haproxy" || r === "trellis");
+  if (needsBaseline && !rows.includes("direct")) rows = ["direct", ...rows];
+  // Keep the canonical order whatever order --only named them in: interleaving is then the same in every run.
+  rows = ROW_NAMES.filter((r) => rows.includes(r));
+  return {
+    reps: reps ?? (quick ? 1 : 5),
+    durationSeconds: duration ?? (quick ? 3 : 10),
+    warmupSeconds: 1,
+    latencyRate: 1000,
+    quick,
+    rows,
+  };
+}

@@ -1,0 +1,394 @@
+// From raw samples to the figures of bench/results/proxy.md (and the summary in proxy.json): medians across
+// repetitions with their range, ratios and added latency paired within each repetition, and the issue's targets.
+import { ROWS } from "./chains.ts";
+import type { RowKind, RowName } from "./chains.ts";
+import { summarize } from "./stats.ts";
+import type { Summary } from "./stats.ts";
+import type { BenchRun, RowSample } from "./results.ts";
+
+export interface RowReport {
+  row: RowName;
+  label: string;
+  kind: RowKind;
+  /** Repetitions in which the row was measured. */
+  measured: number;
+  throughput?: {
+    rps: Summary;
+    /** × the nginx chain, paired per repetition. */
+    vsNginx?: Summary;
+    cpuMicrosPerRequest: (Summary | undefined)[];
+  };
+  latency?: {
+    /** Absolute percentiles, ms. */
+    p50: Summary;
+    p90: Summary;
+    p99: Summary;
+    /** Over the direct row in the same repetition, ms. */
+    addedP50?: Summary;
+    addedP90?: Summary;
+    addedP99?: Summary;
+    vcpuPer1000Rps: (Summary | undefined)[];
+  };
+  h2c?: {
+    rps: Summary;
+    vsNginxH2c?: Summary;
+    cpuMicrosPerRequest: (Summary | undefined)[];
+  };
+  peakRssBytes: (Summary | undefined)[];
+  /** Failures and error counts worth a reader's attention. */
+  notes: string[];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured?: Summary;
+  /** How the measured figure is shown (unit included). */
+  shown: string;
+  pass?: boolean;
+}
+
+export interface RunSummary {
+  rows: RowReport[];
+  targets: TargetCheck[];
+}
+
+/** The issue's targets. "MB" is taken as 10^6 bytes, the stricter reading. */
+export const TARGETS = {
+  throughputVsNginx: 0.8,
+  addedP50Ms: 0.2,
+  addedP99Ms: 0.4,
+  vcpuPer1000Rps: 0.06,
+  rssBytes: 50e6,
+  h2cVsNginx: 0.8,
+} as const;
+
+function byRep(samples: readonly RowSample[]): Map<number, Map<RowName, RowSample>> {
+  const reps = new Map<number, Map<RowName, RowSample>>();
+  for (const s of samples) {
+    if (s.error !== undefined) continue;
+    let rows = reps.get(s.rep);
+    if (rows === undefined) reps.set(s.rep, (rows = new Map()));
+    rows.set(s.row, s);
+  }
+  return reps;
+}
+
+/** Per proxy side: the summary of one per-side figure across repetitions. */
+function perSide(samples: readonly RowSample[], get: (s: RowSample) => number[] | undefined): (Summary | undefined)[] {
+  const width = Math.max(0, ...samples.map((s) => get(s)?.length ?? 0));
+  return Array.from({ length: width }, (_, i) => summarize(samples.map((s) => get(s)?.[i] ?? Number.NaN)));
+}
+
+/** A figure of this row paired with a figure of another row in the same repetition. */
+function paired(
+  reps: Map<number, Map<RowName, RowSample>>,
+  row: RowName,
+  other: RowName,
+  combine: (mine: RowSample, theirs: RowSample) => number | undefined,
+): Summary | undefined {
+  const values: number[] = [];
+  for (const rows of reps.values()) {
+    const mine = rows.get(row);
+    const theirs = rows.get(other);
+    if (mine === undefined || theirs === undefined) continue;
+    const v = combine(mine, theirs);
+    if (v !== undefined) values.push(v);
+  }
+  return summarize(values);
+}
+
+export function summarizeRun(run: BenchRun): RunSummary {
+  const reps = byRep(run.samples);
+  const rows: RowReport[] = [];
+  for (const spec of ROWS) {
+    if (!run.options.rows.includes(spec.name)) continue;
+    const all = run.samples.filter((s) => s.row === spec.name);
+    const ok = all.filter((s) => s.error === undefined);
+    const report: RowReport = {
+      row: spec.name,
+      label: spec.label,
+      kind: spec.kind,
+      measured: ok.length,
+      peakRssBytes: perSide(ok, (s) => s.peakRssBytes),
+      notes: [],
+    };
+    for (const failed of all.filter((s) => s.error !== undefined)) {
+      report.notes.push(`repetition ${failed.rep}: not measured: ${oneLine(failed.error ?? "")}`);
+    }
+    for (const s of ok) {
+      const errors = (s.throughput?.errors ?? 0) + (s.latency?.errors ?? 0) + (s.h2c?.errors ?? 0);
+      if (errors > 0) report.notes.push(`repetition ${s.rep}: ${errors} failed or non-2xx responses`);
+    }
+    const tput = summarize(ok.map((s) => s.throughput?.requestsPerSecond ?? Number.NaN));
+    if (tput !== undefined) {
+      report.throughput = {
+        rps: tput,
+        vsNginx: paired(reps, spec.name, "nginx", (a, b) =>
+          a.throughput && b.throughput ? a.throughput.requestsPerSecond / b.throughput.requestsPerSecond : undefined,
+        ),
+        cpuMicrosPerRequest: perSide(ok, (s) => s.throughput?.cpuMicrosPerRequest),
+      };
+    }
+    const p = (key: "p50Ms" | "p90Ms" | "p99Ms"): Summary | undefined =>
+      summarize(ok.map((s) => s.latency?.[key] ?? Number.NaN));
+    const added = (key: "p50Ms" | "p90Ms" | "p99Ms"): Summary | undefined =>
+      spec.name === "direct"
+        ? undefined
+        : paired(reps, spec.name, "direct", (a, b) =>
+            a.latency && b.latency ? a.latency[key] - b.latency[key] : undefined,
+          );
+    const [p50, p90, p99] = [p("p50Ms"), p("p90Ms"), p("p99Ms")];
+    if (p50 !== undefined && p90 !== undefined && p99 !== undefined) {
+      report.latency = {
+        p50,
+        p90,
+        p99,
+        addedP50: added("p50Ms"),
+        addedP90: added("p90Ms"),
+        addedP99: added("p99Ms"),
+        vcpuPer1000Rps: perSide(ok, (s) => s.latency?.vcpuPer1000Rps),
+      };
+    }
+    const h2c = summarize(ok.map((s) => s.h2c?.requestsPerSecond ?? Number.NaN));
+    if (h2c !== undefined) {
+      report.h2c = {
+        rps: h2c,
+        vsNginxH2c: paired(reps, spec.name, "nginx-h2c", (a, b) =>
+          a.h2c && b.h2c ? a.h2c.requestsPerSecond / b.h2c.requestsPerSecond : undefined,
+        ),
+        cpuMicrosPerRequest: perSide(ok, (s) => s.h2c?.cpuMicrosPerRequest),
+      };
+    }
+    rows.push(report);
+  }
+  return { rows, targets: checkTargets(run) };
+}
+
+/** The worst proxy per repetition (max over the proxies of the named rows), summarized across repetitions. */
+function worstPerRep(run: BenchRun, rows: RowName[], get: (s: RowSample) => number[] | undefined): Summary | undefined {
+  const values: number[] = [];
+  for (const repRows of byRep(run.samples).values()) {
+    const figures = rows.flatMap((r) => {
+      const s = repRows.get(r);
+      return s === undefined ? [] : (get(s) ?? []);
+    });
+    if (figures.length > 0) values.push(Math.max(...figures));
+  }
+  return summarize(values);
+}
+
+function check(
+  target: string,
+  measured: Summary | undefined,
+  limit: number,
+  atMost: boolean,
+  show: (v: number) => string,
+): TargetCheck {
+  if (measured === undefined) return { target, shown: "not measured" };
+  const pass = atMost ? measured.median <= limit : measured.median >= limit;
+  return { target, measured, shown: withRange(measured, show), pass };
+}
+
+export function checkTargets(run: BenchRun): TargetCheck[] {
+  const reps = byRep(run.samples);
+  const ratio = (row: RowName, other: RowName, key: "throughput" | "h2c"): Summary | undefined =>
+    paired(reps, row, other, (a, b) => {
+      const x = a[key]?.requestsPerSecond;
+      const y = b[key]?.requestsPerSecond;
+      return x !== undefined && y !== undefined ? x / y : undefined;
+    });
+  const added = (key: "p50Ms" | "p99Ms"): Summary | undefined =>
+    paired(reps, "trellis", "direct", (a, b) => (a.latency && b.latency ? a.latency[key] - b.latency[key] : undefined));
+  const times = (v: number): string => `${v.toFixed(2)}×`;
+  const ms = (v: number): string => `${signed(v, 2)} ms`;
+  const trellisRows: RowName[] = ["trellis", "trellis-h2c", "trellis-h2c-e2e"];
+  return [
+    check(
+      "HTTP/1.1 throughput ≥ 0.8× the nginx chain",
+      ratio("trellis", "nginx", "throughput"),
+      TARGETS.throughputVsNginx,
+      false,
+      times,
+    ),
+    check("added latency p50 ≤ +0.2 ms", added("p50Ms"), TARGETS.addedP50Ms, true, ms),
+    check("added latency p99 ≤ +0.4 ms", added("p99Ms"), TARGETS.addedP99Ms, true, ms),
+    check(
+      "≤ 0.06 vCPU per proxy per 1000 req/s (worse proxy)",
+      worstPerRep(run, ["trellis"], (s) => s.latency?.vcpuPer1000Rps),
+      TARGETS.vcpuPer1000Rps,
+      true,
+      (v) => v.toFixed(3),
+    ),
+    check(
+      "≤ 50 MB peak RSS per proxy (largest Trellis proxy, any row)",
+      worstPerRep(run, trellisRows, (s) => s.peakRssBytes),
+      TARGETS.rssBytes,
+      true,
+      (v) => `${(v / 1e6).toFixed(1)} MB`,
+    ),
+    check(
+      "h2c ≥ 0.8× the nginx h2c chain (h2c in, HTTP/1.1 hops: like for like)",
+      ratio("trellis-h2c", "nginx-h2c", "h2c"),
+      TARGETS.h2cVsNginx,
+      false,
+      times,
+    ),
+    check(
+      "h2c ≥ 0.8× the nginx h2c chain (Trellis h2c end to end)",
+      ratio("trellis-h2c-e2e", "nginx-h2c", "h2c"),
+      TARGETS.h2cVsNginx,
+      false,
+      times,
+    ),
+  ];
+}
+
+// ---- formatting
+
+/** A multi-line error (a process's log tail) as one list item: lines joined, long text cut. */
+export function oneLine(text: string, max = 400): string {
+  const joined = text.trim().replace(/\s*\n\s*/g, " ⏎ ");
+  return joined.length > max ? `${joined.slice(0, max - 1)}…` : joined;
+}
+
+function signed(v: number, digits: number): string {
+  const text = v.toFixed(digits);
+  return v >= 0 ? `+${text}` : text;
+}
+
+export function thousands(v: number): string {
+  return Math.round(v).toLocaleString("en-US");
+}
+
+/** "median (min–max)", or just the median for a single repetition. */
+export function withRange(s: Summary | undefined, show: (v: number) => string): string {
+  if (s === undefined) return "–";
+  return s.count > 1 ? `${show(s.median)} (${show(s.min)}–${show(s.max)})` : show(s.median);
+}
+
+function sides(list: (Summary | undefined)[], show: (v: number) => string): string {
+  return list.length === 0 ? "–" : list.map((s) => withRange(s, show)).join(" / ");
+}
+
+const mib = (v: number): string => (v / 1048576).toFixed(1);
+const one = (v: number): string => v.toFixed(1);
+const three = (v: number): string => v.toFixed(3);
+const ratioText = (v: number): string => v.toFixed(2);
+
+function table(header: string[], body: string[][]): string[] {
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...body.map((r) => `| ${r.join(" | ")} |`),
+  ];
+}
+
+export function renderMarkdown(run: BenchRun, summary: RunSummary = summarizeRun(run)): string {
+  const { machine: m, options: o } = run;
+  const out: string[] = ["# Proxy benchmark: two-hop sidecar chains", ""];
+  if (o.quick) {
+    out.push(
+      "> **Smoke run (`--quick`)**: one short repetition to check the harness. These figures are not",
+      "> comparable with a full run and must not be quoted.",
+      "",
+    );
+  }
+  out.push(
+    `Run ${run.startedAt} → ${run.finishedAt} (UTC): ${o.reps} repetition(s) × ${o.durationSeconds} s per load run; rows: ${o.rows.join(", ")}.`,
+    "",
+    "## Machine",
+    "",
+    `${m.nproc} vCPU, ${m.cpuModel}. Node ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}, h2load (nghttp2) ${m.h2load}.`,
+    "",
+    "## Method",
+    "",
+    "1. Chain: load generator → client sidecar → server sidecar → upstream nginx (one worker, `return 200`, 1 KiB body); keep-alive on every hop, all on 127.0.0.1. Direct: load generator → upstream. Configs as in PERFORMANCE.md (one nginx worker, one HAProxy thread, one Node process per proxy).",
+    "2. Pinning: load generator and client sidecar on cpu0, server sidecar and upstream on cpu1 (`taskset -c`).",
+    `3. Throughput: \`wrk -t1 -c32 -d${o.durationSeconds}s\` after a ${o.warmupSeconds} s warm-up; CPU per proxy = utime+stime delta from /proc/PID/stat (the nginx worker, not the master) ÷ requests; peak RSS = VmHWM at the end of the row.`,
+    `4. Latency: \`h2load --h1 -c16 -r1 --rate-period 1ms --rps ${o.latencyRate / 16} -n ${o.latencyRate * o.durationSeconds}\` (${o.latencyRate} req/s, starts staggered), nearest-rank percentiles of the per-request log minus the direct row's in the same repetition; vCPU = CPU s ÷ wall s × 1000 ÷ achieved req/s. h2c: \`h2load -c4 -m8 -D${o.durationSeconds}\`.`,
+    `5. Repetitions interleaved (each runs every row once, in a fixed order); each figure is the median, (min–max) across repetitions; ratios and added latency are paired within a repetition.`,
+    "",
+  );
+  const s = summary;
+  const tputRows = s.rows.filter((r) => r.kind === "http1");
+  if (tputRows.length > 0) {
+    out.push("## Max throughput, HTTP/1.1, 2 hops", "");
+    out.push(
+      ...table(
+        [
+          "chain",
+          "req/s",
+          "× nginx chain",
+          "CPU µs per request, client / server proxy",
+          "peak RSS MiB, client / server proxy",
+        ],
+        tputRows.map((r) => [
+          r.label,
+          withRange(r.throughput?.rps, thousands),
+          withRange(r.throughput?.vsNginx, ratioText),
+          sides(r.throughput?.cpuMicrosPerRequest ?? [], one),
+          sides(r.peakRssBytes, mib),
+        ]),
+      ),
+      "",
+    );
+    out.push(`## Latency at a constant ${o.latencyRate} req/s, added over direct`, "");
+    out.push(
+      ...table(
+        ["chain", "+p50 ms", "+p90 ms", "+p99 ms", `vCPU per proxy per 1000 req/s, client / server`],
+        tputRows.map((r) =>
+          r.row === "direct"
+            ? [
+                `${r.label}: absolute`,
+                withRange(r.latency?.p50, three),
+                withRange(r.latency?.p90, three),
+                withRange(r.latency?.p99, three),
+                "–",
+              ]
+            : [
+                r.label,
+                withRange(r.latency?.addedP50, (v) => signed(v, 3)),
+                withRange(r.latency?.addedP90, (v) => signed(v, 3)),
+                withRange(r.latency?.addedP99, (v) => signed(v, 3)),
+                sides(r.latency?.vcpuPer1000Rps ?? [], three),
+              ],
+        ),
+      ),
+      "",
+    );
+  }
+  const h2cRows = s.rows.filter((r) => r.kind === "h2c");
+  if (h2cRows.length > 0) {
+    out.push(`## h2c (prior knowledge), \`h2load -c4 -m8\``, "");
+    out.push(
+      ...table(
+        [
+          "chain",
+          "req/s",
+          "× nginx h2c chain",
+          "CPU µs per request, client / server proxy",
+          "peak RSS MiB, client / server proxy",
+        ],
+        h2cRows.map((r) => [
+          r.label,
+          withRange(r.h2c?.rps, thousands),
+          withRange(r.h2c?.vsNginxH2c, ratioText),
+          sides(r.h2c?.cpuMicrosPerRequest ?? [], one),
+          sides(r.peakRssBytes, mib),
+        ]),
+      ),
+      "",
+    );
+  }
+  out.push("## The issue's targets (Trellis chain)", "");
+  out.push(
+    ...table(
+      ["target", "measured (median, range)", "result"],
+      s.targets.map((t) => [t.target, t.shown, t.pass === undefined ? "not measured" : t.pass ? "pass" : "**FAIL**"]),
+    ),
+    "",
+  );
+  const notes = s.rows.flatMap((r) => r.notes.map((n) => `- ${r.label}, ${n}`));
+  if (notes.length > 0) out.push("## Notes", "", ...notes, "");
+  return out.join("\n");
+}

@@ -1,0 +1,184 @@
+// The static bootstrap (`trellis proxy --bootstrap FILE`): an Envoy v3 Bootstrap in YAML or JSON, read into the
+// typed config with every problem in the file reported at once — syntax, fields, and the checks across
+// resources that Envoy makes (unique names, unique listener addresses, routes that name existing clusters).
+
+import { LineCounter, parseDocument } from "yaml";
+import { ConfigError } from "./errors.ts";
+import type { ConfigIssue } from "./errors.ts";
+import type { Bootstrap, Cluster, Listener, NodeInfo } from "./xds/types.ts";
+import { readAddress } from "./xds/parse/address.ts";
+import { readCluster } from "./xds/parse/cluster.ts";
+import { childPath, describe, ParseContext } from "./xds/parse/context.ts";
+import { Fields } from "./xds/parse/fields.ts";
+import type { Item } from "./xds/parse/fields.ts";
+import { readListener } from "./xds/parse/listener.ts";
+
+/** How long SIGTERM waits for requests in flight when the file does not say (trellis.drain_timeout). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+
+const BOOTSTRAP_SPEC = {
+  handled: ["node", "admin", "static_resources", "dynamic_resources", "trellis"],
+  ignored: [
+    "node_context_params",
+    "stats_sinks",
+    "stats_config",
+    "stats_flush_interval",
+    "stats_flush_on_admin",
+    "deferred_stat_options",
+    "stats_server_version_override",
+    "enable_dispatcher_stats",
+    "layered_runtime",
+    "watchdog",
+    "watchdogs",
+    "fatal_actions",
+    "flags_path",
+    "perf_tracing_file_path",
+    "application_log_config",
+  ],
+  unsupported: [
+    "cluster_manager",
+    "hds_config",
+    "tracing",
+    "runtime",
+    "overload_manager",
+    "header_prefix",
+    "use_tcp_for_dns_lookups",
+    "dns_resolution_config",
+    "typed_dns_resolver_config",
+    "bootstrap_extensions",
+    "config_sources",
+    "default_config_source",
+    "default_socket_interface",
+    "certificate_provider_instances",
+    "inline_headers",
+    "default_regex_engine",
+    "xds_delegate_extension",
+    "xds_config_tracker_extension",
+    "listener_manager",
+    "grpc_async_client_manager_config",
+    "memory_allocator_manager",
+  ],
+} as const;
+
+const NODE_SPEC = {
+  handled: ["id", "cluster", "metadata"],
+  ignored: [
+    "locality",
+    "user_agent_name",
+    "user_agent_version",
+    "user_agent_build_version",
+    "extensions",
+    "client_features",
+    "listening_addresses",
+    "dynamic_parameters",
+  ],
+} as const;
+const ADMIN_SPEC = {
+  handled: ["address"],
+  ignored: ["access_log", "access_log_path", "profile_path", "ignore_global_conn_limit"],
+  unsupported: ["socket_options"],
+} as const;
+const STATIC_RESOURCES_SPEC = { handled: ["listeners", "clusters"], unsupported: ["secrets"] } as const;
+const TRELLIS_SPEC = { handled: ["drain_timeout"] } as const;
+
+/**
+ * Parses a bootstrap file's text (YAML or JSON). Throws ConfigError(source, issues) listing every problem,
+ * each at its field path as written in the file; a syntax error carries its line and column.
+ */
+export function parseBootstrap(text: string, source: string): Bootstrap {
+  const raw = parseText(text, source);
+  const ctx = new ParseContext();
+  const bootstrap = readBootstrap(ctx, raw);
+  ctx.throwIfFailed(source);
+  return bootstrap;
+}
+
+function parseText(text: string, source: string): unknown {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length === 0) return doc.toJS({ maxAliasCount: 1000 });
+  const issues: ConfigIssue[] = doc.errors.map((error) => {
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    return { path: "", message: `syntax error at line ${line}, column ${col}: ${error.message}` };
+  });
+  throw new ConfigError(source, issues);
+}
+
+/** Reads a parsed bootstrap document, reporting into `ctx` (paths from the document's root). */
+export function readBootstrap(ctx: ParseContext, raw: unknown): Bootstrap {
+  const root = Fields.open(ctx, raw ?? {}, "", BOOTSTRAP_SPEC);
+  if (root.has("dynamic_resources")) {
+    root.report("dynamic_resources", "dynamic_resources needs a control plane: use trellis proxy --xds");
+  }
+  const resources = root.message("static_resources", STATIC_RESOURCES_SPEC);
+  const listenerItems = resources.list("listeners");
+  const clusterItems = resources.list("clusters");
+  const listeners = listenerItems.map((item) => readListener(ctx, item.value, item.path));
+  const clusters = clusterItems.map((item) => readCluster(ctx, item.value, item.path));
+  checkUniqueNames(ctx, listeners, listenerItems, "listener");
+  checkUniqueNames(ctx, clusters, clusterItems, "cluster");
+  checkUniqueAddresses(ctx, listeners, listenerItems);
+  checkClusterReferences(ctx, clusters, resources.at("clusters"));
+  return {
+    node: readNode(root.message("node", NODE_SPEC)),
+    admin: root.has("admin") ? readAdmin(root.message("admin", ADMIN_SPEC)) : undefined,
+    staticResources: { listeners, clusters },
+    drainTimeoutMs: root.message("trellis", TRELLIS_SPEC).durationMs("drain_timeout") ?? DEFAULT_DRAIN_TIMEOUT_MS,
+  };
+}
+
+function readNode(node: Fields): NodeInfo {
+  return { id: node.string("id") ?? "", cluster: node.string("cluster") ?? "", metadata: node.map("metadata") };
+}
+
+function readAdmin(admin: Fields): Bootstrap["admin"] {
+  if (!admin.requireField("address")) return undefined;
+  const address = readAddress(admin.ctx, admin.raw("address"), admin.at("address"), {
+    allowHostName: false,
+    allowPortZero: true,
+  });
+  return { address };
+}
+
+function checkUniqueNames(ctx: ParseContext, resources: { name: string }[], items: Item[], kind: string): void {
+  const first = new Map<string, number>();
+  resources.forEach((resource, i) => {
+    if (resource.name === "") return;
+    const earlier = first.get(resource.name);
+    if (earlier === undefined) first.set(resource.name, i);
+    else
+      ctx.report(
+        childPath(items[i].path, "name"),
+        `duplicate ${kind} name ${describe(resource.name)} (also at ${items[earlier].path})`,
+      );
+  });
+}
+
+/** Two listeners on one address and port would fail to bind; port 0 asks the kernel for a fresh port each time. */
+function checkUniqueAddresses(ctx: ParseContext, listeners: Listener[], items: Item[]): void {
+  const first = new Map<string, number>();
+  listeners.forEach((listener, i) => {
+    const { address, port } = listener.address;
+    if (address === "" || port === 0) return;
+    const key = `${address}:${port}`;
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, i);
+    else
+      ctx.report(
+        childPath(items[i].path, "address"),
+        `address ${key} is already used by listener ${describe(listeners[earlier].name)}`,
+      );
+  });
+}
+
+function checkClusterReferences(ctx: ParseContext, clusters: Cluster[], clustersPath: string): void {
+  const names = new Set(clusters.map((c) => c.name));
+  for (const reference of ctx.clusterReferences) {
+    if (!names.has(reference.cluster)) {
+      ctx.report(
+        reference.path,
+        `unknown cluster ${describe(reference.cluster)}: no cluster in ${clustersPath} has this name`,
+      );
+    }
+  }
+}

@@ -1,0 +1,250 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError } from "../../errors.ts";
+import type { Cluster } from "../types.ts";
+import { HTTP_PROTOCOL_OPTIONS_KEY, HTTP_PROTOCOL_OPTIONS_TYPE_URL, parseCluster } from "./cluster.ts";
+import { assertIssues } from "./testing.ts";
+
+function cluster(extra: Record<string, unknown> = {}): Cluster {
+  return parseCluster({ name: "c", ...extra });
+}
+
+function endpoint(address: string, port: unknown = 80): unknown {
+  return { endpoint: { address: { socket_address: { address, port_value: port } } } };
+}
+
+function withEndpoints(type: string, ...addresses: string[]): unknown {
+  return {
+    name: "c",
+    type,
+    load_assignment: { cluster_name: "c", endpoints: [{ lb_endpoints: addresses.map((a) => endpoint(a)) }] },
+  };
+}
+
+function httpOptions(options: Record<string, unknown>): unknown {
+  return { [HTTP_PROTOCOL_OPTIONS_KEY]: { "@type": HTTP_PROTOCOL_OPTIONS_TYPE_URL, ...options } };
+}
+
+describe("cluster", () => {
+  test("defaults", () => {
+    assert.deepEqual(cluster(), {
+      name: "c",
+      type: "STATIC",
+      connectTimeoutMs: 5_000,
+      lbPolicy: "ROUND_ROBIN",
+      leastRequestChoiceCount: 2,
+      ringHash: { minimumRingSize: 1024, maximumRingSize: 8_388_608 },
+      maglevTableSize: 65_537,
+      http2: false,
+      upstreamIdleTimeoutMs: 3_600_000,
+      maxRequestsPerConnection: 0,
+      dnsRefreshRateMs: 5_000,
+      dnsLookupFamily: "AUTO",
+      loadAssignment: undefined,
+      extensions: {},
+    });
+  });
+
+  test("types, policies and lookup families by name and number", () => {
+    assert.equal(cluster({ type: "STRICT_DNS" }).type, "STRICT_DNS");
+    assert.equal(cluster({ type: "EDS" }).type, "EDS");
+    assert.equal(cluster({ type: 1 }).type, "STRICT_DNS");
+    for (const policy of ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH", "MAGLEV"]) {
+      assert.equal(cluster({ lb_policy: policy }).lbPolicy, policy);
+    }
+    assert.equal(cluster({ lbPolicy: 5 }).lbPolicy, "MAGLEV");
+    for (const family of ["AUTO", "V4_ONLY", "V6_ONLY", "V4_PREFERRED", "ALL"]) {
+      assert.equal(cluster({ dns_lookup_family: family }).dnsLookupFamily, family);
+    }
+  });
+
+  test("timeouts and load balancer settings", () => {
+    const parsed = cluster({
+      connect_timeout: "0.25s",
+      dns_refresh_rate: { seconds: 30 },
+      least_request_lb_config: { choice_count: { value: 4 } },
+      ring_hash_lb_config: { minimum_ring_size: "512", maximum_ring_size: 4096, hash_function: "XX_HASH" },
+      maglev_lb_config: { table_size: 251 },
+    });
+    assert.equal(parsed.connectTimeoutMs, 250);
+    assert.equal(parsed.dnsRefreshRateMs, 30_000);
+    assert.equal(parsed.leastRequestChoiceCount, 4);
+    assert.deepEqual(parsed.ringHash, { minimumRingSize: 512, maximumRingSize: 4096 });
+    assert.equal(parsed.maglevTableSize, 251);
+  });
+
+  test("HTTP/2 and connection options from HttpProtocolOptions", () => {
+    const h2 = cluster({
+      typed_extension_protocol_options: httpOptions({
+        common_http_protocol_options: { idle_timeout: "30s", max_requests_per_connection: 100 },
+        explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 100 } },
+      }),
+    });
+    assert.equal(h2.http2, true);
+    assert.equal(h2.upstreamIdleTimeoutMs, 30_000);
+    assert.equal(h2.maxRequestsPerConnection, 100);
+    const h1 = cluster({
+      typedExtensionProtocolOptions: httpOptions({ explicitHttpConfig: { httpProtocolOptions: {} } }),
+    });
+    assert.equal(h1.http2, false);
+    assert.equal(h1.upstreamIdleTimeoutMs, 3_600_000);
+  });
+
+  test("the deprecated cluster-level protocol fields", () => {
+    assert.equal(cluster({ http2_protocol_options: {} }).http2, true);
+    assert.equal(cluster({ http_protocol_options: {} }).http2, false);
+    const old = cluster({ common_http_protocol_options: { idle_timeout: "5s", max_requests_per_connection: 9 } });
+    assert.equal(old.upstreamIdleTimeoutMs, 5_000);
+    assert.equal(old.maxRequestsPerConnection, 9);
+    assert.equal(cluster({ max_requests_per_connection: { value: 7 } }).maxRequestsPerConnection, 7);
+  });
+
+  test("fields a later stage implements are kept raw in extensions", () => {
+    const raw = {
+      circuit_breakers: { thresholds: [{ max_connections: 10 }] },
+      outlier_detection: { consecutive_5xx: 3 },
+      health_checks: [{ timeout: "1s" }],
+      common_lb_config: { healthy_panic_threshold: { value: 50 } },
+      upstream_connection_options: { tcp_keepalive: {} },
+      transport_socket: { name: "envoy.transport_sockets.tls" },
+      track_cluster_stats: { timeout_budgets: true },
+      per_connection_buffer_limit_bytes: 1024,
+    };
+    const camel = { circuitBreakers: raw.circuit_breakers, perConnectionBufferLimitBytes: 1024 };
+    assert.deepEqual(cluster(raw).extensions, raw);
+    assert.deepEqual(cluster(camel).extensions, {
+      circuit_breakers: raw.circuit_breakers,
+      per_connection_buffer_limit_bytes: 1024,
+    });
+  });
+
+  test("STATIC endpoints must be IP literals; STRICT_DNS may name hosts", () => {
+    assert.deepEqual(
+      parseCluster(withEndpoints("STATIC", "10.0.0.1", "::1")).loadAssignment?.endpoints[0].lbEndpoints.map(
+        (e) => e.address,
+      ),
+      [
+        { address: "10.0.0.1", port: 80 },
+        { address: "::1", port: 80 },
+      ],
+    );
+    assert.equal(
+      parseCluster(withEndpoints("STRICT_DNS", "backend.svc.local")).loadAssignment?.endpoints[0].lbEndpoints[0].address
+        .address,
+      "backend.svc.local",
+    );
+    const at = "load_assignment.endpoints[0].lb_endpoints";
+    assertIssues(
+      () => parseCluster(withEndpoints("STATIC", "backend.svc.local", "[::1]")),
+      [
+        [`${at}[0].endpoint.address.socket_address.address`, 'expected an IP address, got "backend.svc.local"'],
+        [`${at}[1].endpoint.address.socket_address.address`, 'expected an IP address, got "[::1]"'],
+      ],
+    );
+    assertIssues(
+      () => parseCluster(withEndpoints("STRICT_DNS", "bad_host!")),
+      [[`${at}[0].endpoint.address.socket_address.address`, 'expected an IP address or a host name, got "bad_host!"']],
+    );
+  });
+
+  test("errors", () => {
+    assertIssues(
+      () =>
+        parseCluster({
+          type: "LOGICAL_DNS",
+          lb_policy: "CLUSTER_PROVIDED",
+          connect_timeout: "0s",
+          dns_refresh_rate: "soon",
+          dns_lookup_family: "V5_ONLY",
+          least_request_lb_config: { choice_count: 1 },
+          ring_hash_lb_config: { minimum_ring_size: 9000, maximum_ring_size: 8000 },
+          maglev_lb_config: { table_size: 65536 },
+          hosts: [],
+          upstream_bind_config: {},
+        }),
+      [
+        ["hosts", 'unknown field "hosts"'],
+        ["upstream_bind_config", '"upstream_bind_config" is not supported yet'],
+        ["type", "LOGICAL_DNS is not supported yet"],
+        ["connect_timeout", "expected a duration greater than 0"],
+        ["lb_policy", "CLUSTER_PROVIDED is not supported yet"],
+        ["least_request_lb_config.choice_count", "expected an integer >= 2, got 1"],
+        ["ring_hash_lb_config.minimum_ring_size", "is 9000, more than maximum_ring_size 8000"],
+        ["maglev_lb_config.table_size", "expected a prime number, got 65536"],
+        ["dns_refresh_rate", 'expected a duration like "1.5s" or {seconds, nanos}, got "soon"'],
+        ["dns_lookup_family", 'expected one of AUTO, V4_ONLY, V6_ONLY, V4_PREFERRED, ALL, got "V5_ONLY"'],
+        ["name", "required"],
+      ],
+    );
+    assertIssues(
+      () =>
+        cluster({
+          type: "ORIGINAL_DST",
+          lb_policy: "LOAD_BALANCING_POLICY_CONFIG",
+          ring_hash_lb_config: { maximum_ring_size: 8_388_609 },
+        }),
+      [
+        ["type", "ORIGINAL_DST is not supported yet"],
+        ["lb_policy", "LOAD_BALANCING_POLICY_CONFIG is not supported yet"],
+        ["ring_hash_lb_config.maximum_ring_size", "expected an integer 1-8388608, got 8388609"],
+      ],
+    );
+  });
+
+  test("protocol option errors", () => {
+    const key = `typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_KEY}"]`;
+    assertIssues(
+      () =>
+        cluster({
+          http2_protocol_options: {},
+          typed_extension_protocol_options: {
+            ...httpOptions({ explicit_http_config: { http3_protocol_options: {} }, auto_config: {} }),
+            "envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions": {},
+          },
+        }),
+      [
+        [`${key}.auto_config`, '"auto_config" is not supported yet'],
+        [`${key}.explicit_http_config.http3_protocol_options`, '"http3_protocol_options" is not supported yet'],
+        [`${key}.explicit_http_config`, "one of http_protocol_options, http2_protocol_options is required"],
+        [
+          'typed_extension_protocol_options["envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions"]',
+          'protocol options "envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions" are not supported yet',
+        ],
+        ["http2_protocol_options", "cannot be combined with envoy.extensions.upstreams.http.v3.HttpProtocolOptions"],
+      ],
+    );
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: {
+            [HTTP_PROTOCOL_OPTIONS_KEY]: {
+              "@type": "type.googleapis.com/wrong",
+              explicit_http_config: { http_protocol_options: {} },
+            },
+          },
+        }),
+      [[`${key}.@type`, `expected ${HTTP_PROTOCOL_OPTIONS_TYPE_URL}, got "type.googleapis.com/wrong"`]],
+    );
+    assertIssues(
+      () => cluster({ http_protocol_options: {}, http2_protocol_options: {} }),
+      [
+        [
+          "",
+          "only one of http_protocol_options, http2_protocol_options may be set, got http_protocol_options and http2_protocol_options",
+        ],
+      ],
+    );
+  });
+
+  test("the ConfigError names the cluster, or the path given", () => {
+    assert.throws(
+      () => parseCluster({ name: "db", type: "NOPE" }),
+      (error: ConfigError) =>
+        error.source === "cluster db" && error.issues.length === 1 && error.issues[0].path === "type",
+    );
+    assert.throws(
+      () => parseCluster({ type: "NOPE" }, "cds[1]"),
+      (error: ConfigError) => error.source === "cds[1]" && error.issues[0].path === "cds[1].type",
+    );
+  });
+});

@@ -1,0 +1,276 @@
+// Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts. Fields
+// a later stage implements (circuit breakers, outlier detection, health checks, TLS…) travel raw in `extensions`.
+
+import type { Cluster, LbPolicy } from "../types.ts";
+import { describe, isPlainObject, ParseContext } from "./context.ts";
+import { Fields } from "./fields.ts";
+import { readClusterLoadAssignment } from "./endpoint.ts";
+import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, readCommonHttpProtocolOptions } from "./protocol-options.ts";
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_DNS_REFRESH_RATE_MS = 5_000;
+export const DEFAULT_CHOICE_COUNT = 2;
+export const DEFAULT_MINIMUM_RING_SIZE = 1024;
+export const MAX_RING_SIZE = 8_388_608;
+export const DEFAULT_MAGLEV_TABLE_SIZE = 65_537;
+/** Envoy's upper bound on maglev_lb_config.table_size. */
+const MAX_MAGLEV_TABLE_SIZE = 5_000_011;
+
+export const HTTP_PROTOCOL_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+export const HTTP_PROTOCOL_OPTIONS_TYPE_URL = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`;
+
+const CLUSTER_SPEC = {
+  handled: [
+    "name",
+    "type",
+    "connect_timeout",
+    "lb_policy",
+    "least_request_lb_config",
+    "ring_hash_lb_config",
+    "maglev_lb_config",
+    "typed_extension_protocol_options",
+    "http2_protocol_options",
+    "http_protocol_options",
+    "common_http_protocol_options",
+    "max_requests_per_connection",
+    "dns_refresh_rate",
+    "dns_lookup_family",
+    "load_assignment",
+  ],
+  extensions: [
+    "circuit_breakers",
+    "outlier_detection",
+    "health_checks",
+    "common_lb_config",
+    "upstream_connection_options",
+    "transport_socket",
+    "transport_socket_matches",
+    "track_cluster_stats",
+    "per_connection_buffer_limit_bytes",
+    "eds_cluster_config",
+    "lb_subset_config",
+    "close_connections_on_host_health_failure",
+    "ignore_health_on_host_removal",
+  ],
+  ignored: [
+    "alt_stat_name",
+    "metadata",
+    "wait_for_warm_on_init",
+    "cleanup_interval",
+    "respect_dns_ttl",
+    "dns_failure_refresh_rate",
+    "dns_jitter",
+    "track_timeout_budgets",
+  ],
+  unsupported: [
+    "cluster_type",
+    "dns_resolvers",
+    "use_tcp_for_dns_lookups",
+    "dns_resolution_config",
+    "typed_dns_resolver_config",
+    "upstream_bind_config",
+    "original_dst_lb_config",
+    "round_robin_lb_config",
+    "protocol_selection",
+    "filters",
+    "load_balancing_policy",
+    "lrs_server",
+    "upstream_config",
+    "preconnect_policy",
+    "connection_pool_per_downstream_connection",
+    "upstream_http_protocol_options",
+  ],
+} as const;
+
+const LEAST_REQUEST_SPEC = {
+  handled: ["choice_count"],
+  unsupported: ["active_request_bias", "slow_start_config", "locality_lb_config"],
+} as const;
+const RING_HASH_SPEC = {
+  handled: ["minimum_ring_size", "maximum_ring_size", "hash_function"],
+  unsupported: [
+    "use_hostname_for_hashing",
+    "hash_balance_factor",
+    "consistent_hashing_lb_config",
+    "locality_weighted_lb_config",
+  ],
+} as const;
+const MAGLEV_SPEC = {
+  handled: ["table_size"],
+  unsupported: ["consistent_hashing_lb_config", "locality_weighted_lb_config"],
+} as const;
+const HTTP_PROTOCOL_OPTIONS_SPEC = {
+  handled: ["@type", "common_http_protocol_options", "explicit_http_config"],
+  unsupported: [
+    "upstream_http_protocol_options",
+    "use_downstream_protocol_config",
+    "auto_config",
+    "http_filters",
+    "header_validation_config",
+    "outlier_detection",
+  ],
+} as const;
+const EXPLICIT_HTTP_CONFIG_SPEC = {
+  handled: ["http_protocol_options", "http2_protocol_options"],
+  unsupported: ["http3_protocol_options"],
+} as const;
+
+const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = ["STATIC", "STRICT_DNS", undefined, "EDS"];
+const UNSUPPORTED_CLUSTER_TYPES = [undefined, undefined, "LOGICAL_DNS", undefined, "ORIGINAL_DST"];
+const LB_POLICIES: readonly (LbPolicy | undefined)[] = [
+  "ROUND_ROBIN",
+  "LEAST_REQUEST",
+  "RING_HASH",
+  "RANDOM",
+  undefined,
+  "MAGLEV",
+];
+const UNSUPPORTED_LB_POLICIES = [
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  "ORIGINAL_DST_LB",
+  undefined,
+  "CLUSTER_PROVIDED",
+  "LOAD_BALANCING_POLICY_CONFIG",
+];
+const DNS_LOOKUP_FAMILIES: readonly Cluster["dnsLookupFamily"][] = [
+  "AUTO",
+  "V4_ONLY",
+  "V6_ONLY",
+  "V4_PREFERRED",
+  "ALL",
+];
+
+/** Reads a Cluster at `path`, reporting into `ctx`. */
+export function readCluster(ctx: ParseContext, raw: unknown, path: string): Cluster {
+  const cluster = Fields.open(ctx, raw, path, CLUSTER_SPEC);
+  const type = cluster.enumValue("type", CLUSTER_TYPES, "STATIC", UNSUPPORTED_CLUSTER_TYPES);
+  const connectTimeoutMs = positiveDuration(cluster, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
+  const protocol = readUpstreamProtocol(cluster);
+  return {
+    name: cluster.requiredString("name"),
+    type,
+    connectTimeoutMs,
+    lbPolicy: cluster.enumValue("lb_policy", LB_POLICIES, "ROUND_ROBIN", UNSUPPORTED_LB_POLICIES),
+    leastRequestChoiceCount: cluster
+      .message("least_request_lb_config", LEAST_REQUEST_SPEC)
+      .integer("choice_count", DEFAULT_CHOICE_COUNT, 2),
+    ringHash: readRingHash(cluster),
+    maglevTableSize: readMaglevTableSize(cluster),
+    http2: protocol.http2,
+    upstreamIdleTimeoutMs: protocol.idleTimeoutMs,
+    maxRequestsPerConnection: protocol.maxRequestsPerConnection,
+    dnsRefreshRateMs: positiveDuration(cluster, "dns_refresh_rate", DEFAULT_DNS_REFRESH_RATE_MS),
+    dnsLookupFamily: cluster.enumValue("dns_lookup_family", DNS_LOOKUP_FAMILIES, "AUTO"),
+    loadAssignment: cluster.has("load_assignment")
+      ? readClusterLoadAssignment(ctx, cluster.raw("load_assignment"), cluster.at("load_assignment"), {
+          allowHostNames: type === "STRICT_DNS",
+        })
+      : undefined,
+    extensions: cluster.extensions(),
+  };
+}
+
+/** Parses one Cluster resource; throws ConfigError naming every problem. */
+export function parseCluster(raw: unknown, path?: string): Cluster {
+  const ctx = new ParseContext();
+  const cluster = readCluster(ctx, raw, path ?? "");
+  ctx.throwIfFailed(path ?? (cluster.name === "" ? "cluster" : `cluster ${cluster.name}`));
+  return cluster;
+}
+
+function positiveDuration(fields: Fields, name: string, fallback: number): number {
+  const value = fields.durationMs(name);
+  if (value === undefined) return fallback;
+  if (value > 0) return value;
+  fields.report(name, "expected a duration greater than 0");
+  return fallback;
+}
+
+function readRingHash(cluster: Fields): Cluster["ringHash"] {
+  const ring = cluster.message("ring_hash_lb_config", RING_HASH_SPEC);
+  ring.enumValue("hash_function", ["XX_HASH"], "XX_HASH", [undefined, "MURMUR_HASH_2"]);
+  const minimumRingSize = ring.integer("minimum_ring_size", DEFAULT_MINIMUM_RING_SIZE, 1, MAX_RING_SIZE);
+  const maximumRingSize = ring.integer("maximum_ring_size", MAX_RING_SIZE, 1, MAX_RING_SIZE);
+  if (minimumRingSize > maximumRingSize) {
+    ring.report("minimum_ring_size", `is ${minimumRingSize}, more than maximum_ring_size ${maximumRingSize}`);
+  }
+  return { minimumRingSize, maximumRingSize };
+}
+
+function readMaglevTableSize(cluster: Fields): number {
+  const maglev = cluster.message("maglev_lb_config", MAGLEV_SPEC);
+  const size = maglev.integer("table_size", DEFAULT_MAGLEV_TABLE_SIZE, 1, MAX_MAGLEV_TABLE_SIZE);
+  if (!isPrime(size)) {
+    maglev.report("table_size", `expected a prime number, got ${size}`);
+    return DEFAULT_MAGLEV_TABLE_SIZE;
+  }
+  return size;
+}
+
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
+interface UpstreamProtocol {
+  http2: boolean;
+  idleTimeoutMs: number;
+  maxRequestsPerConnection: number;
+}
+
+/**
+ * The upstream HTTP protocol, from typed_extension_protocol_options' HttpProtocolOptions or from the deprecated
+ * cluster-level fields (http2_protocol_options, common_http_protocol_options, max_requests_per_connection).
+ */
+function readUpstreamProtocol(cluster: Fields): UpstreamProtocol {
+  const deprecated = ["http2_protocol_options", "http_protocol_options", "common_http_protocol_options"];
+  const typed = cluster.map("typed_extension_protocol_options");
+  const typedPath = cluster.at("typed_extension_protocol_options");
+  let fromTyped: UpstreamProtocol | undefined;
+  for (const [key, value] of Object.entries(typed)) {
+    const at = `${typedPath}[${JSON.stringify(key)}]`;
+    if (key === HTTP_PROTOCOL_OPTIONS_KEY) fromTyped = readHttpProtocolOptions(cluster.ctx, value, at);
+    else cluster.ctx.report(at, `protocol options ${describe(key)} are not supported yet`);
+  }
+  if (fromTyped !== undefined) {
+    for (const name of [...deprecated, "max_requests_per_connection"]) {
+      if (cluster.has(name)) cluster.report(name, `cannot be combined with ${HTTP_PROTOCOL_OPTIONS_KEY}`);
+    }
+    return fromTyped;
+  }
+  cluster.oneOf(["http_protocol_options", "http2_protocol_options"], false);
+  const http2 = cluster.has("http2_protocol_options");
+  for (const name of deprecated) if (cluster.has(name)) cluster.map(name);
+  const common = readCommonHttpProtocolOptions(cluster, "common_http_protocol_options", true);
+  const maxRequests = cluster.optionalInteger("max_requests_per_connection");
+  return {
+    http2,
+    idleTimeoutMs: common.idleTimeoutMs,
+    maxRequestsPerConnection: maxRequests ?? common.maxRequestsPerConnection,
+  };
+}
+
+function readHttpProtocolOptions(ctx: ParseContext, raw: unknown, path: string): UpstreamProtocol {
+  const options = Fields.open(ctx, raw, path, HTTP_PROTOCOL_OPTIONS_SPEC);
+  const typeUrl = options.raw("@type");
+  if (isPlainObject(raw) && typeUrl !== undefined && typeUrl !== HTTP_PROTOCOL_OPTIONS_TYPE_URL) {
+    options.report("@type", `expected ${HTTP_PROTOCOL_OPTIONS_TYPE_URL}, got ${describe(typeUrl)}`);
+  }
+  const common = readCommonHttpProtocolOptions(options, "common_http_protocol_options", true);
+  let http2 = false;
+  if (options.requireField("explicit_http_config")) {
+    const explicit = options.message("explicit_http_config", EXPLICIT_HTTP_CONFIG_SPEC);
+    const kind = explicit.oneOf(["http_protocol_options", "http2_protocol_options"], true);
+    if (kind !== undefined) explicit.map(kind); // tuning knobs of the codec, checked to be an object only
+    http2 = kind === "http2_protocol_options";
+  }
+  return {
+    http2,
+    idleTimeoutMs: common.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+    maxRequestsPerConnection: common.maxRequestsPerConnection,
+  };
+}

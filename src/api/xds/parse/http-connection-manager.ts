@@ -1,0 +1,163 @@
+// envoy.filters.network.http_connection_manager: the HTTP side of a listener, with its inline route_config.
+
+import type { CodecType, HttpConnectionManager, HttpFilter } from "../types.ts";
+import { describe, isPlainObject } from "./context.ts";
+import type { ParseContext } from "./context.ts";
+import { Fields } from "./fields.ts";
+import type { Item } from "./fields.ts";
+import { readCommonHttpProtocolOptions } from "./protocol-options.ts";
+import { readRouteConfiguration } from "./route.ts";
+
+export const HCM_FILTER_NAME = "envoy.filters.network.http_connection_manager";
+export const HCM_TYPE_URL =
+  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+export const ROUTER_FILTER_NAME = "envoy.filters.http.router";
+export const ROUTER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+
+/** Envoy's default stream_idle_timeout: 5 minutes. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
+export const DEFAULT_MAX_REQUEST_HEADERS_KB = 60;
+export const DEFAULT_SERVER_NAME = "trellis";
+
+const HCM_SPEC = {
+  handled: [
+    "@type",
+    "stat_prefix",
+    "codec_type",
+    "rds",
+    "route_config",
+    "request_timeout",
+    "stream_idle_timeout",
+    "common_http_protocol_options",
+    "http_filters",
+    "upgrade_configs",
+    "generate_request_id",
+    "use_remote_address",
+    "server_name",
+    "max_request_headers_kb",
+  ],
+  unsupported: [
+    "scoped_routes",
+    "add_user_agent",
+    "tracing",
+    "http_protocol_options",
+    "http2_protocol_options",
+    "http3_protocol_options",
+    "server_header_transformation",
+    "scheme_header_transformation",
+    "request_headers_timeout",
+    "drain_timeout",
+    "delayed_close_timeout",
+    "access_log",
+    "access_log_flush_interval",
+    "flush_access_log_on_new_request",
+    "access_log_options",
+    "xff_num_trusted_hops",
+    "original_ip_detection_extensions",
+    "early_header_mutation_extensions",
+    "internal_address_config",
+    "skip_xff_append",
+    "via",
+    "preserve_external_request_id",
+    "always_set_request_id_in_response",
+    "forward_client_cert_details",
+    "set_current_client_cert_details",
+    "proxy_100_continue",
+    "represent_ipv4_remote_address_as_ipv4_mapped_ipv6",
+    "normalize_path",
+    "merge_slashes",
+    "path_with_escaped_slashes_action",
+    "request_id_extension",
+    "local_reply_config",
+    "strip_matching_host_port",
+    "strip_any_host_port",
+    "stream_error_on_invalid_http_message",
+    "path_normalization_options",
+    "strip_trailing_host_dot",
+    "proxy_status_config",
+    "typed_header_validation_config",
+    "append_x_forwarded_port",
+    "append_local_overload",
+    "add_proxy_protocol_connection_state",
+  ],
+} as const;
+
+const HTTP_FILTER_SPEC = {
+  handled: ["name", "typed_config"],
+  unsupported: ["config_discovery", "is_optional", "disabled"],
+} as const;
+const UPGRADE_SPEC = { handled: ["upgrade_type", "enabled"], unsupported: ["filters"] } as const;
+const CODECS: readonly (CodecType | undefined)[] = ["AUTO", "HTTP1", "HTTP2"];
+
+/** `raw` is the filter's typed_config (with its `@type`), at `path`. */
+export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path: string): HttpConnectionManager {
+  const hcm = Fields.open(ctx, raw, path, HCM_SPEC);
+  const statPrefix = hcm.requiredString("stat_prefix");
+  const codecType = hcm.enumValue("codec_type", CODECS, "AUTO", [undefined, undefined, undefined, "HTTP3"]);
+  if (hcm.has("rds")) hcm.report("rds", "rds needs a control plane; use route_config in a static bootstrap");
+  else hcm.requireField("route_config");
+  const routeConfig = readRouteConfiguration(ctx, hcm.raw("route_config") ?? {}, hcm.at("route_config"));
+  return {
+    statPrefix,
+    codecType,
+    routeConfig,
+    requestTimeoutMs: hcm.durationMs("request_timeout") ?? 0,
+    streamIdleTimeoutMs: hcm.durationMs("stream_idle_timeout") ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+    idleTimeoutMs: readCommonHttpProtocolOptions(hcm, "common_http_protocol_options", false).idleTimeoutMs,
+    httpFilters: readHttpFilters(hcm),
+    upgradeTypes: readUpgradeTypes(hcm),
+    generateRequestId: hcm.bool("generate_request_id", true),
+    useRemoteAddress: hcm.bool("use_remote_address", false),
+    serverName: hcm.string("server_name") ?? DEFAULT_SERVER_NAME,
+    maxRequestHeadersKb: hcm.integer("max_request_headers_kb", DEFAULT_MAX_REQUEST_HEADERS_KB, 1, 8192),
+  };
+}
+
+/** The filters in order, without the router: it is implicit at the end, and must be last when written. */
+function readHttpFilters(hcm: Fields): HttpFilter[] {
+  const items = hcm.list("http_filters");
+  const out: HttpFilter[] = [];
+  items.forEach((item, i) => {
+    const filter = readHttpFilter(hcm.ctx, item);
+    if (filter.name === ROUTER_FILTER_NAME || filter.typeUrl === ROUTER_TYPE_URL) {
+      if (i !== items.length - 1) hcm.ctx.report(item.path, "the router filter must be the last HTTP filter");
+      return;
+    }
+    out.push(filter);
+  });
+  return out;
+}
+
+function readHttpFilter(ctx: ParseContext, item: Item): HttpFilter {
+  const filter = Fields.open(ctx, item.value, item.path, HTTP_FILTER_SPEC);
+  const name = filter.requiredString("name");
+  const { typeUrl, config } = readTypedConfig(filter);
+  return { name, typeUrl, config };
+}
+
+/** typed_config → its `@type` and the rest; absent → "" and {} (Envoy then looks the filter up by name). */
+export function readTypedConfig(fields: Fields): { typeUrl: string; config: Record<string, unknown> } {
+  if (!fields.has("typed_config")) return { typeUrl: "", config: {} };
+  const raw = fields.raw("typed_config");
+  if (!isPlainObject(raw)) {
+    fields.report("typed_config", `expected an object with "@type", got ${describe(raw)}`);
+    return { typeUrl: "", config: {} };
+  }
+  const { "@type": typeUrl, ...config } = raw;
+  if (typeof typeUrl !== "string" || typeUrl === "") {
+    fields.ctx.report(`${fields.at("typed_config")}.@type`, `required: the type URL, got ${describe(typeUrl)}`);
+    return { typeUrl: "", config };
+  }
+  return { typeUrl, config };
+}
+
+function readUpgradeTypes(hcm: Fields): string[] {
+  const out: string[] = [];
+  for (const item of hcm.list("upgrade_configs")) {
+    const upgrade = Fields.open(hcm.ctx, item.value, item.path, UPGRADE_SPEC);
+    const type = upgrade.requiredString("upgrade_type").toLowerCase();
+    // enabled: false means "off unless a route enables it"; routes carry their own overrides.
+    if (type !== "" && upgrade.bool("enabled", true)) out.push(type);
+  }
+  return out;
+}

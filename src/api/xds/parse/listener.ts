@@ -1,0 +1,145 @@
+// Listener → its address and filter chain. This stage serves one filter chain per listener, without
+// filter_chain_match, whose last (and only) network filter is http_connection_manager or tcp_proxy.
+
+import type { FilterChain, Listener, NetworkFilter } from "../types.ts";
+import { readAddress } from "./address.ts";
+import { describe, ParseContext } from "./context.ts";
+import { Fields } from "./fields.ts";
+import type { Item } from "./fields.ts";
+import {
+  HCM_FILTER_NAME,
+  HCM_TYPE_URL,
+  readHttpConnectionManager,
+  readTypedConfig,
+} from "./http-connection-manager.ts";
+import { readTcpProxy, TCP_PROXY_FILTER_NAME, TCP_PROXY_TYPE_URL } from "./tcp-proxy.ts";
+
+/** Envoy's default per_connection_buffer_limit_bytes: 1 MiB. */
+export const DEFAULT_BUFFER_LIMIT_BYTES = 1_048_576;
+
+const LISTENER_SPEC = {
+  handled: ["name", "address", "filter_chains", "per_connection_buffer_limit_bytes"],
+  ignored: ["stat_prefix", "metadata", "traffic_direction", "drain_type"],
+  unsupported: [
+    "additional_addresses",
+    "filter_chain_matcher",
+    "use_original_dst",
+    "default_filter_chain",
+    "listener_filters",
+    "listener_filters_timeout",
+    "continue_on_listener_filters_timeout",
+    "transparent",
+    "freebind",
+    "socket_options",
+    "tcp_fast_open_queue_length",
+    "udp_listener_config",
+    "api_listener",
+    "connection_balance_config",
+    "reuse_port",
+    "enable_reuse_port",
+    "access_log",
+    "tcp_backlog_size",
+    "max_connections_to_accept_per_socket_event",
+    "bind_to_port",
+    "internal_listener",
+    "enable_mptcp",
+    "ignore_global_conn_limit",
+    "fcds_config",
+  ],
+} as const;
+
+const FILTER_CHAIN_SPEC = {
+  handled: ["name", "filters", "filter_chain_match"],
+  ignored: ["metadata"],
+  unsupported: ["use_proxy_proto", "transport_socket", "transport_socket_connect_timeout", "on_demand_configuration"],
+} as const;
+
+const NETWORK_FILTER_SPEC = { handled: ["name", "typed_config"], unsupported: ["config_discovery"] } as const;
+
+const KNOWN_FILTERS = [
+  { kind: "http_connection_manager", name: HCM_FILTER_NAME, typeUrl: HCM_TYPE_URL },
+  { kind: "tcp_proxy", name: TCP_PROXY_FILTER_NAME, typeUrl: TCP_PROXY_TYPE_URL },
+] as const;
+
+/** Reads a Listener at `path`, reporting into `ctx`. */
+export function readListener(ctx: ParseContext, raw: unknown, path: string): Listener {
+  const listener = Fields.open(ctx, raw, path, LISTENER_SPEC);
+  const name = listener.requiredString("name");
+  const address = listener.requireField("address")
+    ? readAddress(ctx, listener.raw("address"), listener.at("address"), { allowHostName: false, allowPortZero: true })
+    : { address: "", port: 0 };
+  const chains = listener.list("filter_chains");
+  if (chains.length === 0 && !listener.broken) {
+    listener.report("filter_chains", "expected at least one filter chain");
+  }
+  chains.slice(1).forEach((item) => {
+    ctx.report(item.path, "only one filter chain per listener is supported yet (filter_chain_match is not)");
+  });
+  return {
+    name,
+    address,
+    filterChains: chains.map((item) => readFilterChain(ctx, item)),
+    perConnectionBufferLimitBytes: listener.integer("per_connection_buffer_limit_bytes", DEFAULT_BUFFER_LIMIT_BYTES),
+  };
+}
+
+/** Parses one Listener resource; throws ConfigError naming every problem. */
+export function parseListener(raw: unknown, path?: string): Listener {
+  const ctx = new ParseContext();
+  const listener = readListener(ctx, raw, path ?? "");
+  ctx.throwIfFailed(path ?? (listener.name === "" ? "listener" : `listener ${listener.name}`));
+  return listener;
+}
+
+function readFilterChain(ctx: ParseContext, item: Item): FilterChain {
+  const chain = Fields.open(ctx, item.value, item.path, FILTER_CHAIN_SPEC);
+  if (chain.has("filter_chain_match")) {
+    const match = chain.raw("filter_chain_match");
+    const empty =
+      typeof match === "object" && match !== null && !Array.isArray(match) && Object.keys(match).length === 0;
+    if (!empty) chain.report("filter_chain_match", "filter_chain_match is not supported yet");
+  }
+  const items = chain.list("filters");
+  if (items.length === 0 && !chain.broken) chain.report("filters", "expected at least one network filter");
+  const filters: NetworkFilter[] = [];
+  items.forEach((filterItem, i) => {
+    const filter = readNetworkFilter(ctx, filterItem);
+    if (filter === undefined) return;
+    // Both filters this stage knows end the chain, so anything after them could never run.
+    if (i !== items.length - 1) ctx.report(filterItem.path, `${filter.name} is a terminal filter and must be last`);
+    filters.push(filter);
+  });
+  return { name: chain.string("name") ?? "", filters };
+}
+
+/** Recognised by typed_config's @type, else by name; anything else is refused by name, never dropped. */
+function readNetworkFilter(ctx: ParseContext, item: Item): NetworkFilter | undefined {
+  const filter = Fields.open(ctx, item.value, item.path, NETWORK_FILTER_SPEC);
+  const name = filter.requiredString("name");
+  const { typeUrl } = readTypedConfig(filter);
+  const byType = KNOWN_FILTERS.find((known) => known.typeUrl === typeUrl);
+  const byName = KNOWN_FILTERS.find((known) => known.name === name);
+  if (typeUrl !== "" && byType === undefined) {
+    ctx.report(filter.at("typed_config"), `unknown network filter ${describe(name)} (type ${typeUrl})`);
+    return undefined;
+  }
+  if (byType !== undefined && byName !== undefined && byType !== byName) {
+    ctx.report(filter.at("typed_config"), `@type ${typeUrl} does not match the filter name ${describe(name)}`);
+    return undefined;
+  }
+  const known = byType ?? byName;
+  if (known === undefined) {
+    if (name !== "") ctx.report(filter.at("name"), `unknown network filter ${describe(name)}`);
+    return undefined;
+  }
+  if (!filter.has("typed_config")) {
+    filter.report("typed_config", `required: the configuration of ${known.name}`);
+    return undefined;
+  }
+  const configPath = filter.at("typed_config");
+  const config = filter.raw("typed_config");
+  if (known.kind === "http_connection_manager") {
+    return { kind: known.kind, name, config: readHttpConnectionManager(ctx, config, configPath) };
+  }
+  return { kind: known.kind, name, config: readTcpProxy(ctx, config, configPath) };
+}

@@ -1,0 +1,609 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError } from "../../errors.ts";
+import type { DirectResponseAction, RedirectAction, Route, RouteAction } from "../types.ts";
+import { ParseContext } from "./context.ts";
+import { parseRouteConfiguration, readRouteConfiguration } from "./route.ts";
+import { assertIssues, issuesOf } from "./testing.ts";
+
+function config(routes: unknown[], extra: Record<string, unknown> = {}): unknown {
+  return { name: "rc", virtual_hosts: [{ name: "vh", domains: ["*"], routes }], ...extra };
+}
+
+function parseRoute(route: unknown): Route {
+  return parseRouteConfiguration(config([route])).virtualHosts[0].routes[0];
+}
+
+function routeAction(action: unknown, match: unknown = { prefix: "/" }): RouteAction {
+  const parsed = parseRoute({ match, route: action }).action;
+  assert.equal(parsed.kind, "route");
+  return parsed as RouteAction;
+}
+
+const R0 = "virtual_hosts[0].routes[0]";
+
+describe("RouteConfiguration and virtual hosts", () => {
+  test("names, domains lower-cased, header edits with every append default", () => {
+    const parsed = parseRouteConfiguration({
+      name: "local",
+      request_headers_to_add: [{ header: { key: "X-A", value: "1" } }],
+      request_headers_to_remove: ["X-Internal"],
+      response_headers_to_add: [
+        { header: { key: "x-b", value: "2" }, append: false },
+        { header: { key: "x-c", value: "3" }, append: { value: true } },
+        { header: { key: "x-d" }, append_action: "ADD_IF_ABSENT" },
+        { header: { key: "x-e", value: "5" }, appendAction: "OVERWRITE_IF_EXISTS" },
+        { header: { key: "x-f", value: "%DOWNSTREAM_REMOTE_ADDRESS%" }, append_action: 2 },
+      ],
+      responseHeadersToRemove: ["server"],
+      virtual_hosts: [
+        {
+          name: "web",
+          domains: ["Example.COM", "*.example.com", "www.*", "example.com:8080"],
+          routes: [],
+          request_headers_to_add: [{ header: { key: "x-vh", value: "v" } }],
+          metadata: { ignored: true },
+        },
+      ],
+    });
+    assert.equal(parsed.name, "local");
+    assert.deepEqual(parsed.requestHeadersToAdd, [{ key: "x-a", value: "1", appendAction: "APPEND_IF_EXISTS_OR_ADD" }]);
+    assert.deepEqual(parsed.requestHeadersToRemove, ["x-internal"]);
+    assert.deepEqual(parsed.responseHeadersToAdd, [
+      { key: "x-b", value: "2", appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" },
+      { key: "x-c", value: "3", appendAction: "APPEND_IF_EXISTS_OR_ADD" },
+      { key: "x-d", value: "", appendAction: "ADD_IF_ABSENT" },
+      { key: "x-e", value: "5", appendAction: "OVERWRITE_IF_EXISTS" },
+      { key: "x-f", value: "%DOWNSTREAM_REMOTE_ADDRESS%", appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" },
+    ]);
+    assert.deepEqual(parsed.responseHeadersToRemove, ["server"]);
+    const [vhost] = parsed.virtualHosts;
+    assert.equal(vhost.name, "web");
+    assert.deepEqual(vhost.domains, ["example.com", "*.example.com", "www.*", "example.com:8080"]);
+    assert.deepEqual(vhost.routes, []);
+    assert.deepEqual(vhost.requestHeadersToAdd, [{ key: "x-vh", value: "v", appendAction: "APPEND_IF_EXISTS_OR_ADD" }]);
+    assert.deepEqual(vhost.responseHeadersToAdd, []);
+    assert.deepEqual(vhost.requestHeadersToRemove, []);
+  });
+
+  test("an empty configuration is valid and has defaults", () => {
+    assert.deepEqual(parseRouteConfiguration({}), {
+      name: "",
+      virtualHosts: [],
+      requestHeadersToAdd: [],
+      requestHeadersToRemove: [],
+      responseHeadersToAdd: [],
+      responseHeadersToRemove: [],
+    });
+  });
+
+  test("domain rules: not empty, unique across virtual hosts, one wildcard at an edge", () => {
+    assertIssues(
+      () =>
+        parseRouteConfiguration({
+          virtual_hosts: [
+            { name: "a", domains: ["a.com", "*", "A.com"] },
+            { name: "b", domains: [] },
+            { name: "c", domains: ["*.a.*", "a*b.com", "", 5, "*", "a.COM"] },
+            { name: "d" },
+          ],
+        }),
+      [
+        ["virtual_hosts[1].domains", "expected at least one domain"],
+        ["virtual_hosts[2].domains[0]", 'only one wildcard "*", at the start or the end, is allowed, got "*.a.*"'],
+        ["virtual_hosts[2].domains[1]", 'only one wildcard "*", at the start or the end, is allowed, got "a*b.com"'],
+        ["virtual_hosts[2].domains[2]", 'expected a domain, got ""'],
+        ["virtual_hosts[2].domains[3]", "expected a domain, got 5"],
+        ["virtual_hosts[3].domains", "required"],
+        ["virtual_hosts[0].domains[2]", 'duplicate domain "a.com" (already in this virtual host)'],
+        ["virtual_hosts[2].domains[4]", 'duplicate domain "*" (already in virtual host "a")'],
+        ["virtual_hosts[2].domains[5]", 'duplicate domain "a.com" (already in virtual host "a")'],
+      ],
+    );
+  });
+
+  test("header edit errors: missing header, missing key, pseudo-headers and host, both append forms, bad action", () => {
+    assertIssues(
+      () =>
+        parseRouteConfiguration({
+          request_headers_to_add: [
+            { append: true },
+            { header: { value: "x" } },
+            { header: { key: ":path", value: "/" } },
+            { header: { key: "x", value: "1" }, append: true, append_action: "ADD_IF_ABSENT" },
+            { header: { key: "x", value: "1" }, append_action: "SOMETIMES" },
+            { header: { key: "bad key", value: "1" } },
+          ],
+          request_headers_to_remove: ["Host", 7],
+        }),
+      [
+        ["request_headers_to_add[0].header", "required"],
+        ["request_headers_to_add[1].header.key", "required"],
+        [
+          "request_headers_to_add[2].header.key",
+          '":path": pseudo-headers and host may not be modified by header edits',
+        ],
+        ["request_headers_to_add[3]", "append and append_action cannot both be set (append is deprecated)"],
+        [
+          "request_headers_to_add[4].append_action",
+          'expected one of APPEND_IF_EXISTS_OR_ADD, ADD_IF_ABSENT, OVERWRITE_IF_EXISTS_OR_ADD, OVERWRITE_IF_EXISTS, got "SOMETIMES"',
+        ],
+        ["request_headers_to_add[5].header.key", 'expected a header name, got "bad key"'],
+        ["request_headers_to_remove[0]", '"Host": pseudo-headers and host may not be modified by header edits'],
+        ["request_headers_to_remove[1]", "expected a header name, got 7"],
+      ],
+    );
+  });
+
+  test("unknown and unsupported fields at each level", () => {
+    assertIssues(
+      () =>
+        parseRouteConfiguration({
+          vhds: {},
+          colour: "red",
+          virtual_hosts: [
+            {
+              name: "v",
+              domains: ["*"],
+              require_tls: "ALL",
+              routes: [{ match: { prefix: "/" }, direct_response: { status: 200 }, shape: 1 }],
+            },
+          ],
+        }),
+      [
+        ["vhds", '"vhds" is not supported yet'],
+        ["colour", 'unknown field "colour"'],
+        ["virtual_hosts[0].require_tls", '"require_tls" is not supported yet'],
+        ["virtual_hosts[0].routes[0].shape", 'unknown field "shape"'],
+      ],
+    );
+  });
+
+  test("the ConfigError names the route configuration, or the path given", () => {
+    const bad = { name: "rc", virtual_hosts: [{ domains: ["*"] }] };
+    try {
+      parseRouteConfiguration(bad);
+      assert.fail("expected a ConfigError");
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.source, "route configuration rc");
+      assert.equal(error.code, "TRELLIS_CONFIG_INVALID");
+      assert.deepEqual(error.issues, [{ path: "virtual_hosts[0].name", message: "required" }]);
+    }
+    assert.deepEqual(
+      issuesOf(() => parseRouteConfiguration(bad, "rds[0]")),
+      [{ path: "rds[0].virtual_hosts[0].name", message: "required" }],
+    );
+  });
+
+  test("readRouteConfiguration collects into a context without throwing", () => {
+    const ctx = new ParseContext();
+    const parsed = readRouteConfiguration(ctx, config([{ match: { prefix: "/" }, route: { cluster: "x" } }]), "rc");
+    assert.equal(parsed.virtualHosts.length, 1);
+    assert.equal(ctx.failed, false);
+    assert.deepEqual(ctx.clusterReferences, [{ path: "rc.virtual_hosts[0].routes[0].route.cluster", cluster: "x" }]);
+  });
+});
+
+describe("routes", () => {
+  test("names default to <vhost>/<index>", () => {
+    const parsed = parseRouteConfiguration(
+      config([
+        { match: { prefix: "/a" }, route: { cluster: "c" } },
+        { name: "named", match: { prefix: "/b" }, route: { cluster: "c" } },
+        { match: { prefix: "/" }, route: { cluster: "c" } },
+      ]),
+    );
+    assert.deepEqual(
+      parsed.virtualHosts[0].routes.map((r) => r.name),
+      ["vh/0", "named", "vh/2"],
+    );
+  });
+
+  test("path specifiers and match defaults", () => {
+    assert.deepEqual(parseRoute({ match: { prefix: "/api" }, route: { cluster: "c" } }).match, {
+      path: { kind: "prefix", value: "/api" },
+      caseSensitive: true,
+      headers: [],
+      queryParameters: [],
+      grpc: false,
+    });
+    const exact = parseRoute({ match: { path: "/x", case_sensitive: false, grpc: {} }, route: { cluster: "c" } }).match;
+    assert.deepEqual(exact.path, { kind: "path", value: "/x" });
+    assert.equal(exact.caseSensitive, false);
+    assert.equal(exact.grpc, true);
+    const regex = parseRoute({
+      match: { safeRegex: { regex: "^/v[12]/.*" }, caseSensitive: { value: false } },
+      route: { cluster: "c" },
+    }).match;
+    assert.deepEqual(regex.path, { kind: "safe_regex", regex: "^/v[12]/.*" });
+    assert.equal(regex.caseSensitive, false);
+    const separated = parseRoute({ match: { path_separated_prefix: "/api/v1" }, route: { cluster: "c" } }).match;
+    assert.deepEqual(separated.path, { kind: "path_separated_prefix", value: "/api/v1" });
+  });
+
+  test("path specifier errors", () => {
+    const routes = [
+      { match: {}, route: { cluster: "c" } },
+      { match: { prefix: "/", path: "/a" }, route: { cluster: "c" } },
+      { match: { safe_regex: { regex: "[" } }, route: { cluster: "c" } },
+      { match: { path_separated_prefix: "api" }, route: { cluster: "c" } },
+      { match: { path_separated_prefix: "/api/" }, route: { cluster: "c" } },
+      { match: { path_separated_prefix: "/a?b" }, route: { cluster: "c" } },
+      { match: { prefix: "/", grpc: true }, route: { cluster: "c" } },
+      { match: { prefix: "/", runtime_fraction: {} }, route: { cluster: "c" } },
+      { route: { cluster: "c" } },
+      { match: { safe_regex: {} }, route: { cluster: "c" } },
+    ];
+    const expectSeparated = 'expected a path that starts with "/", does not end with "/" and has no ? or #';
+    const R = "virtual_hosts[0].routes";
+    assertIssues(
+      () => parseRouteConfiguration(config(routes)),
+      [
+        [`${R}[0].match`, "one of prefix, path, safe_regex, path_separated_prefix is required"],
+        [
+          `${R}[1].match`,
+          "only one of prefix, path, safe_regex, path_separated_prefix may be set, got prefix and path",
+        ],
+        [`${R}[2].match.safe_regex.regex`, /^invalid regex "\[": /],
+        [`${R}[3].match.path_separated_prefix`, `${expectSeparated}, got "api"`],
+        [`${R}[4].match.path_separated_prefix`, `${expectSeparated}, got "/api/"`],
+        [`${R}[5].match.path_separated_prefix`, `${expectSeparated}, got "/a?b"`],
+        [`${R}[6].match.grpc`, "expected an object, got true"],
+        [`${R}[7].match.runtime_fraction`, '"runtime_fraction" is not supported yet'],
+        [`${R}[8].match`, "required"],
+        [`${R}[9].match.safe_regex.regex`, "required"],
+      ],
+    );
+  });
+
+  test("exactly one action; other Envoy actions are refused", () => {
+    const R = "virtual_hosts[0].routes";
+    assertIssues(
+      () =>
+        parseRouteConfiguration(
+          config([
+            { match: { prefix: "/" } },
+            { match: { prefix: "/" }, route: { cluster: "c" }, direct_response: { status: 200 } },
+            { match: { prefix: "/" }, filter_action: {} },
+          ]),
+        ),
+      [
+        [`${R}[0]`, "one of route, redirect, direct_response is required"],
+        [`${R}[1]`, "only one of route, redirect, direct_response may be set, got route and direct_response"],
+        [`${R}[2].filter_action`, '"filter_action" is not supported yet'],
+        [`${R}[2]`, "one of route, redirect, direct_response is required"],
+      ],
+    );
+  });
+
+  test("route-level header edits", () => {
+    const route = parseRoute({
+      match: { prefix: "/" },
+      route: { cluster: "c" },
+      response_headers_to_add: [{ header: { key: "x-r", value: "1" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }],
+      requestHeadersToRemove: ["x-drop"],
+    });
+    assert.deepEqual(route.responseHeadersToAdd, [
+      { key: "x-r", value: "1", appendAction: "OVERWRITE_IF_EXISTS_OR_ADD" },
+    ]);
+    assert.deepEqual(route.requestHeadersToRemove, ["x-drop"]);
+  });
+});
+
+describe("route action", () => {
+  test("defaults", () => {
+    assert.deepEqual(routeAction({ cluster: "backend" }), {
+      kind: "route",
+      cluster: "backend",
+      weightedClusters: undefined,
+      prefixRewrite: undefined,
+      regexRewrite: undefined,
+      hostRewriteLiteral: undefined,
+      timeoutMs: 15_000,
+      idleTimeoutMs: undefined,
+      hashPolicy: [],
+      upgradeOverrides: {},
+      extensions: {},
+    });
+  });
+
+  test("every field", () => {
+    const action = routeAction({
+      cluster: "backend",
+      prefix_rewrite: "/v2/",
+      host_rewrite_literal: "backend.internal",
+      timeout: "0s",
+      idle_timeout: "30s",
+      upgrade_configs: [{ upgrade_type: "WebSocket" }, { upgradeType: "CONNECT", enabled: false }],
+      hash_policy: [
+        { header: { header_name: "X-User" } },
+        { cookie: { name: "sticky", ttl: "3600s", path: "/" }, terminal: true },
+        { cookie: { name: "plain" } },
+        { connection_properties: { source_ip: true } },
+        { connection_properties: { source_ip: false } },
+        { query_parameter: { name: "u" } },
+      ],
+    });
+    assert.equal(action.prefixRewrite, "/v2/");
+    assert.equal(action.hostRewriteLiteral, "backend.internal");
+    assert.equal(action.timeoutMs, 0);
+    assert.equal(action.idleTimeoutMs, 30_000);
+    assert.deepEqual(action.upgradeOverrides, { websocket: true, connect: false });
+    assert.deepEqual(action.hashPolicy, [
+      { kind: "header", headerName: "x-user", terminal: false },
+      { kind: "cookie", name: "sticky", ttlMs: 3_600_000, path: "/", terminal: true },
+      { kind: "cookie", name: "plain", ttlMs: undefined, path: "", terminal: false },
+      { kind: "source_ip", terminal: false },
+      { kind: "query_parameter", name: "u", terminal: false },
+    ]);
+    const regex = routeAction({
+      cluster: "c",
+      regex_rewrite: { pattern: { regex: "^/a/(.*)$" }, substitution: "/b/\\1" },
+    });
+    assert.deepEqual(regex.regexRewrite, { regex: "^/a/(.*)$", substitution: "/b/\\1" });
+  });
+
+  test("weighted clusters with per-cluster header edits and total_weight", () => {
+    const action = routeAction({
+      weighted_clusters: {
+        total_weight: 100,
+        clusters: [
+          { name: "v1", weight: 75, response_headers_to_add: [{ header: { key: "x-v", value: "1" } }] },
+          { name: "v2", weight: { value: 25 }, requestHeadersToRemove: ["x-a"] },
+        ],
+      },
+    });
+    assert.equal(action.cluster, undefined);
+    assert.deepEqual(action.weightedClusters, [
+      {
+        name: "v1",
+        weight: 75,
+        requestHeadersToAdd: [],
+        requestHeadersToRemove: [],
+        responseHeadersToAdd: [{ key: "x-v", value: "1", appendAction: "APPEND_IF_EXISTS_OR_ADD" }],
+        responseHeadersToRemove: [],
+      },
+      {
+        name: "v2",
+        weight: 25,
+        requestHeadersToAdd: [],
+        requestHeadersToRemove: ["x-a"],
+        responseHeadersToAdd: [],
+        responseHeadersToRemove: [],
+      },
+    ]);
+  });
+
+  test("fields a later stage implements are kept raw in extensions, route-level ones too", () => {
+    const retry = { retry_on: "5xx", num_retries: 3 };
+    const route = parseRoute({
+      match: { prefix: "/" },
+      typed_per_filter_config: { "envoy.filters.http.fault": { "@type": "x" } },
+      route: {
+        cluster: "c",
+        retry_policy: retry,
+        requestMirrorPolicies: [{ cluster: "shadow" }],
+        max_stream_duration: { max_stream_duration: "1s" },
+        cors: {},
+        rate_limits: [],
+        retry_policy_typed_config: {},
+        internal_redirect_policy: {},
+      },
+    });
+    assert.deepEqual((route.action as RouteAction).extensions, {
+      typed_per_filter_config: { "envoy.filters.http.fault": { "@type": "x" } },
+      retry_policy: retry,
+      request_mirror_policies: [{ cluster: "shadow" }],
+      max_stream_duration: { max_stream_duration: "1s" },
+      cors: {},
+      rate_limits: [],
+      retry_policy_typed_config: {},
+      internal_redirect_policy: {},
+    });
+  });
+
+  test("errors", () => {
+    const A = "virtual_hosts[0].routes";
+    assertIssues(
+      () =>
+        parseRouteConfiguration(
+          config([
+            { match: { prefix: "/" }, route: {} },
+            {
+              match: { prefix: "/" },
+              route: { cluster: "a", weighted_clusters: { clusters: [{ name: "b", weight: 1 }] } },
+            },
+            { match: { prefix: "/" }, route: { weighted_clusters: { clusters: [] } } },
+            {
+              match: { prefix: "/" },
+              route: { weighted_clusters: { clusters: [{ name: "a", weight: 0 }, { weight: 0 }] } },
+            },
+            {
+              match: { prefix: "/" },
+              route: { weighted_clusters: { total_weight: 10, clusters: [{ name: "a", weight: 3 }] } },
+            },
+            { match: { prefix: "/" }, route: { cluster: "" } },
+            { match: { prefix: "/" }, route: { cluster: "c", timeout: "-1s", idle_timeout: "forever" } },
+            {
+              match: { prefix: "/" },
+              route: { cluster: "c", prefix_rewrite: "/", regex_rewrite: { pattern: { regex: "(" } } },
+            },
+            {
+              match: { prefix: "/" },
+              route: {
+                cluster: "c",
+                hash_policy: [{}, { header: {}, cookie: { name: "x" } }, { filter_state: { key: "k" } }],
+              },
+            },
+            { match: { prefix: "/" }, route: { cluster: "c", cluster_header: "x-cluster", auto_host_rewrite: true } },
+          ]),
+        ),
+      [
+        [`${A}[0].route`, "one of cluster, weighted_clusters is required"],
+        [`${A}[1].route`, "only one of cluster, weighted_clusters may be set, got cluster and weighted_clusters"],
+        [`${A}[2].route.weighted_clusters.clusters`, "expected at least one cluster"],
+        [`${A}[3].route.weighted_clusters.clusters[1].name`, "required"],
+        [`${A}[3].route.weighted_clusters.clusters`, "the weights must add up to more than 0"],
+        [`${A}[4].route.weighted_clusters.total_weight`, "is 10 but the weights add up to 3"],
+        [`${A}[5].route.cluster`, "must not be empty"],
+        [`${A}[6].route.timeout`, 'expected a duration that is not negative, got "-1s"'],
+        [`${A}[6].route.idle_timeout`, 'expected a duration like "1.5s" or {seconds, nanos}, got "forever"'],
+        [`${A}[7].route`, "only one of prefix_rewrite, regex_rewrite may be set"],
+        [`${A}[7].route.regex_rewrite.pattern.regex`, /^invalid regex "\(": /],
+        [`${A}[8].route.hash_policy[0]`, "one of header, cookie, connection_properties, query_parameter is required"],
+        [
+          `${A}[8].route.hash_policy[1]`,
+          "only one of header, cookie, connection_properties, query_parameter may be set, got header and cookie",
+        ],
+        [`${A}[8].route.hash_policy[1].header.header_name`, "required"],
+        [`${A}[8].route.hash_policy[2].filter_state`, '"filter_state" is not supported yet'],
+        [`${A}[8].route.hash_policy[2]`, "one of header, cookie, connection_properties, query_parameter is required"],
+        [`${A}[9].route.cluster_header`, '"cluster_header" is not supported yet'],
+      ],
+    );
+  });
+});
+
+describe("redirect", () => {
+  function redirect(value: unknown): RedirectAction {
+    const action = parseRoute({ match: { prefix: "/" }, redirect: value }).action;
+    assert.equal(action.kind, "redirect");
+    return action as RedirectAction;
+  }
+
+  test("defaults", () => {
+    assert.deepEqual(redirect({}), {
+      kind: "redirect",
+      schemeRedirect: undefined,
+      httpsRedirect: false,
+      hostRedirect: undefined,
+      portRedirect: undefined,
+      pathRedirect: undefined,
+      prefixRewrite: undefined,
+      responseCode: 301,
+      stripQuery: false,
+    });
+  });
+
+  test("every field; response codes by name, number and enum number", () => {
+    assert.deepEqual(
+      redirect({
+        scheme_redirect: "HTTPS",
+        host_redirect: "b.com",
+        port_redirect: 8443,
+        path_redirect: "/n",
+        response_code: "SEE_OTHER",
+        strip_query: true,
+      }),
+      {
+        kind: "redirect",
+        schemeRedirect: "https",
+        httpsRedirect: false,
+        hostRedirect: "b.com",
+        portRedirect: 8443,
+        pathRedirect: "/n",
+        prefixRewrite: undefined,
+        responseCode: 303,
+        stripQuery: true,
+      },
+    );
+    assert.equal(redirect({ https_redirect: true }).httpsRedirect, true);
+    assert.equal(redirect({ prefix_rewrite: "/x/" }).prefixRewrite, "/x/");
+    const codes = ["MOVED_PERMANENTLY", "FOUND", "SEE_OTHER", "TEMPORARY_REDIRECT", "PERMANENT_REDIRECT"];
+    assert.deepEqual(
+      codes.map((c) => redirect({ response_code: c }).responseCode),
+      [301, 302, 303, 307, 308],
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((c) => redirect({ responseCode: c }).responseCode),
+      [301, 302, 303, 307, 308],
+    );
+    assert.deepEqual(
+      [301, 302, 303, 307, 308].map((c) => redirect({ response_code: c }).responseCode),
+      [301, 302, 303, 307, 308],
+    );
+  });
+
+  test("errors", () => {
+    assertIssues(
+      () =>
+        redirect({
+          https_redirect: true,
+          scheme_redirect: "http",
+          path_redirect: "/",
+          prefix_rewrite: "/",
+          response_code: 304,
+          port_redirect: 70000,
+          regex_rewrite: {},
+        }),
+      [
+        [`${R0}.redirect.regex_rewrite`, '"regex_rewrite" is not supported yet'],
+        [
+          `${R0}.redirect`,
+          "only one of https_redirect, scheme_redirect may be set, got https_redirect and scheme_redirect",
+        ],
+        [
+          `${R0}.redirect`,
+          "only one of path_redirect, prefix_rewrite may be set, got path_redirect and prefix_rewrite",
+        ],
+        [`${R0}.redirect.port_redirect`, "expected an integer 0-65535, got 70000"],
+        [
+          `${R0}.redirect.response_code`,
+          "expected one of MOVED_PERMANENTLY, FOUND, SEE_OTHER, TEMPORARY_REDIRECT, PERMANENT_REDIRECT (or 301, 302, 303, 307, 308), got 304",
+        ],
+      ],
+    );
+  });
+});
+
+describe("direct_response", () => {
+  function direct(value: unknown): DirectResponseAction {
+    const action = parseRoute({ match: { prefix: "/" }, direct_response: value }).action;
+    assert.equal(action.kind, "direct_response");
+    return action as DirectResponseAction;
+  }
+
+  test("status and the body forms", () => {
+    assert.deepEqual(direct({ status: 204 }), { kind: "direct_response", status: 204, body: undefined });
+    assert.equal(direct({ status: 200, body: { inline_string: "hello" } }).body, "hello");
+    assert.equal(
+      direct({ status: 200, body: { inlineBytes: Buffer.from("bytes ✓").toString("base64") } }).body,
+      "bytes ✓",
+    );
+  });
+
+  test("errors: status missing or out of range, filename, bad base64, two bodies", () => {
+    const D = "virtual_hosts[0].routes";
+    assertIssues(
+      () =>
+        parseRouteConfiguration(
+          config([
+            { match: { prefix: "/" }, direct_response: {} },
+            { match: { prefix: "/" }, direct_response: { status: 99 } },
+            { match: { prefix: "/" }, direct_response: { status: 600 } },
+            { match: { prefix: "/" }, direct_response: { status: 200, body: { filename: "/etc/motd" } } },
+            { match: { prefix: "/" }, direct_response: { status: 200, body: { inline_bytes: "not base64!" } } },
+            {
+              match: { prefix: "/" },
+              direct_response: { status: 200, body: { inline_string: "a", inline_bytes: "YQ==" } },
+            },
+            { match: { prefix: "/" }, direct_response: { status: 200, body: { environment_variable: "X" } } },
+          ]),
+        ),
+      [
+        [`${D}[0].direct_response.status`, "required"],
+        [`${D}[1].direct_response.status`, "expected an integer 100-599, got 99"],
+        [`${D}[2].direct_response.status`, "expected an integer 100-599, got 600"],
+        [`${D}[3].direct_response.body.filename`, "filename not supported (use inline_string or inline_bytes)"],
+        [`${D}[4].direct_response.body.inline_bytes`, 'expected base64, got "not base64!"'],
+        [
+          `${D}[5].direct_response.body`,
+          "only one of inline_string, inline_bytes, filename may be set, got inline_string and inline_bytes",
+        ],
+        [`${D}[6].direct_response.body.environment_variable`, '"environment_variable" is not supported yet'],
+        [`${D}[6].direct_response.body`, "one of inline_string, inline_bytes, filename is required"],
+      ],
+    );
+  });
+});

@@ -1,0 +1,105 @@
+// The HTTP connection manager of one listener (Envoy's http_connection_manager): everything between the codec and
+// the router that is the same for HTTP/1.1 and HTTP/2 — request header hygiene (hop-by-hop removal,
+// x-forwarded-for, x-forwarded-proto, x-request-id), the filter chain, and per-exchange stats and access logs.
+// Built once per configuration; connections keep the instance they started with.
+
+import { randomUUID } from "node:crypto";
+import type { Clock } from "../../api/clock.ts";
+import type { HttpConnectionManager } from "../../api/xds/types.ts";
+import type { StatsStore } from "../../telemetry/stats.ts";
+import { createHttpConnManagerStats, type HttpConnManagerStats } from "../../telemetry/envoy-stats.ts";
+import type { AccessLogger } from "./access-logger.ts";
+import type { Exchange, Handler } from "./exchange.ts";
+import { createRouter } from "./router-filter.ts";
+import { compileRouteTable } from "../router/route-table.ts";
+import type { UpstreamCluster } from "../upstream/cluster.ts";
+import { buildFilterChain } from "./filters.ts";
+
+export class HttpConnectionManagerRuntime {
+  readonly handler: Handler;
+  readonly stats: HttpConnManagerStats;
+  readonly statPrefix: string;
+
+  constructor(
+    readonly config: HttpConnectionManager,
+    clusters: ReadonlyMap<string, UpstreamCluster>,
+    readonly clock: Clock,
+    store: StatsStore,
+    private readonly accessLogs: readonly AccessLogger[],
+  ) {
+    this.statPrefix = config.statPrefix;
+    this.stats = createHttpConnManagerStats(store, config.statPrefix);
+    const router = createRouter({
+      table: compileRouteTable(config.routeConfig),
+      clusters,
+      clock,
+      upgradeTypes: config.upgradeTypes,
+    });
+    const chain = buildFilterChain(config.httpFilters, router, { clock, store, statPrefix: config.statPrefix });
+    const generateRequestId = config.generateRequestId;
+    const stats = this.stats;
+    this.handler = (ex: Exchange): void => {
+      stats.rqTotal.inc();
+      stats.rqActive.inc();
+      if (ex.protocol !== "HTTP/2") sanitizeHttp1Headers(ex);
+      const h = ex.headers;
+      // x-forwarded-for: the peer is appended (Envoy appends when use_remote_address; a sidecar always knows it).
+      const xff = h.get("x-forwarded-for");
+      h.set("x-forwarded-for", xff === undefined ? ex.downstream.remoteAddress : xff + ", " + ex.downstream.remoteAddress);
+      if (!h.has("x-forwarded-proto")) h.add("x-forwarded-proto", ex.scheme);
+      let id = h.get("x-request-id");
+      if (id === undefined && generateRequestId) {
+        id = randomUUID();
+        h.add("x-request-id", id);
+      }
+      ex.info.requestId = id;
+      chain(ex);
+    };
+  }
+
+  /** Called once per exchange when it is over (response ended, reset or abandoned). */
+  readonly complete = (ex: Exchange): void => {
+    const stats = this.stats;
+    stats.rqActive.dec();
+    stats.observe(ex.info.responseCode, this.clock.now() - ex.info.startMs);
+    const logs = this.accessLogs;
+    for (let i = 0; i < logs.length; i++) logs[i]!.log(ex, this.clock);
+  };
+}
+
+/** Hop-by-hop fields (RFC 9110 §7.6.1) and Host (carried as the authority) never travel further. */
+function sanitizeHttp1Headers(ex: Exchange): void {
+  const l = ex.headers.list;
+  let extra: string[] | undefined;
+  for (let i = 0; i < l.length; ) {
+    const name = l[i]!;
+    switch (name) {
+      case "host":
+      case "connection":
+      case "keep-alive":
+      case "proxy-connection":
+      case "transfer-encoding":
+      case "upgrade":
+      case "http2-settings":
+        if (name === "connection") extra = connectionTokens(l[i + 1]!, extra);
+        l.splice(i, 2);
+        continue;
+      case "te":
+        // Only "te: trailers" survives (gRPC requires it; RFC 9113 allows nothing else on HTTP/2).
+        if (l[i + 1]!.trim().toLowerCase() !== "trailers") {
+          l.splice(i, 2);
+          continue;
+        }
+    }
+    i += 2;
+  }
+  if (extra !== undefined) for (const t of extra) ex.headers.remove(t);
+}
+
+function connectionTokens(value: string, into: string[] | undefined): string[] | undefined {
+  for (const raw of value.split(",")) {
+    const t = raw.trim().toLowerCase();
+    if (t && t !== "close" && t !== "keep-alive" && t !== "upgrade") (into ??= []).push(t);
+  }
+  return into;
+}

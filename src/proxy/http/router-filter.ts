@@ -1,0 +1,237 @@
+// The terminal HTTP handler (Envoy's router filter): route → backend → endpoint. It picks the route and cluster,
+// applies rewrites and header edits, asks the cluster's balancer for an endpoint, sends the request through that
+// endpoint's pool and relays the response, enforcing the route timeout. Everything it answers itself carries a
+// response flag and the name of the route or cluster involved.
+
+import type { Clock, Timer } from "../../api/clock.ts";
+import type { Exchange, Handler } from "./exchange.ts";
+import { Headers } from "./headers.ts";
+import { sendLocalReply } from "./local-reply.ts";
+import type { ConnectFailure, UpstreamHandler, UpstreamStream } from "../upstream/pool.ts";
+import type { UpstreamCluster } from "../upstream/cluster.ts";
+import type { Endpoint } from "../upstream/endpoint.ts";
+import type { ClusterChoice, CompiledRoute, RouteContext, RouteTable } from "../router/types.ts";
+import type { Duplex } from "node:stream";
+
+export interface RouterOptions {
+  table: RouteTable;
+  clusters: ReadonlyMap<string, UpstreamCluster>;
+  clock: Clock;
+  /** Upgrade types the connection manager allows (upgrade_configs). */
+  upgradeTypes: readonly string[];
+}
+
+export function createRouter(options: RouterOptions): Handler {
+  const { table, clusters } = options;
+  return (ex: Exchange): void => {
+    const route = table.route(ex);
+    if (route.kind === "miss") {
+      const what = route.reason === "no_virtual_host" ? `no_virtual_host:${ex.authority}` : `route_not_found:${route.virtualHostName}`;
+      sendLocalReply(ex, 404, "NR", what);
+      return;
+    }
+    ex.info.routeName = route.name;
+    if (route.kind === "direct_response") {
+      respondDirect(ex, route, new UpstreamCall(ex, route, undefined, options.clock));
+      return;
+    }
+    if (route.kind === "redirect") {
+      sendRedirect(ex, route);
+      return;
+    }
+    const choice = route.pickCluster();
+    const cluster = clusters.get(choice.name);
+    if (cluster === undefined) {
+      sendLocalReply(ex, 503, "NC", `cluster_not_found:${choice.name}`);
+      return;
+    }
+    ex.info.clusterName = cluster.name;
+    if (ex.upgrade !== undefined) {
+      const listenerAllows = options.upgradeTypes.includes(ex.upgrade);
+      if (!route.upgradeAllowed(ex.upgrade, listenerAllows) || ex.response.upgradeTo === undefined) {
+        sendLocalReply(ex, 403, "UPE", `upgrade_failed:${ex.upgrade} not allowed on route ${route.name}`);
+        return;
+      }
+    }
+    const call = new UpstreamCall(ex, route, choice, options.clock);
+    route.rewrite(ex);
+    route.applyRequestHeaders(ex.headers, ex, call, choice);
+    const endpoint = cluster.pick({ hash: route.hash(ex, call) });
+    if (endpoint === undefined) {
+      cluster.stats.noHealthyUpstream.inc();
+      sendLocalReply(ex, 503, "UH", `no_healthy_upstream:${cluster.name}`);
+      return;
+    }
+    call.start(cluster, endpoint);
+  };
+}
+
+/**
+ * One request's journey upstream: the handler the pool reports to, the timer of the route timeout, and the
+ * RouteContext that header formatters and hash policies read. One allocation per request.
+ */
+class UpstreamCall implements UpstreamHandler, RouteContext {
+  private stream: UpstreamStream | undefined;
+  private timer: Timer | undefined;
+  private cluster: UpstreamCluster | undefined;
+  private endpoint: Endpoint | undefined;
+  private done = false;
+  private startMs = 0;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly route: CompiledRoute,
+    private readonly choice: ClusterChoice | undefined,
+    private readonly clock: Clock,
+  ) {}
+
+  // ---- RouteContext --------------------------------------------------------------------------------------------
+  get remoteAddress(): string {
+    return this.ex.downstream.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.ex.downstream.remotePort;
+  }
+  get localAddress(): string {
+    return this.ex.downstream.localAddress;
+  }
+  get localPort(): number {
+    return this.ex.downstream.localPort;
+  }
+  get protocol(): string {
+    return this.ex.protocol;
+  }
+  get requestId(): string | undefined {
+    return this.ex.info.requestId;
+  }
+
+  start(cluster: UpstreamCluster, endpoint: Endpoint): void {
+    const ex = this.ex;
+    this.cluster = cluster;
+    this.endpoint = endpoint;
+    ex.info.upstreamHost = endpoint.key;
+    ex.info.attempts++;
+    endpoint.activeRequests++;
+    cluster.stats.rqTotal.inc();
+    cluster.stats.rqActive.inc();
+    this.startMs = this.clock.now();
+    ex.response.onAbort(this.onDownstreamAbort);
+    const timeout = this.route.timeoutMs;
+    if (timeout > 0 && ex.upgrade === undefined) this.timer = this.clock.setTimer(timeout, this.onTimeout);
+    this.stream = cluster.poolFor(endpoint).request(ex, this);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.stream = undefined;
+    this.endpoint!.activeRequests--;
+    const stats = this.cluster!.stats;
+    stats.rqActive.dec();
+    stats.observe(this.ex.info.responseCode, this.clock.now() - this.startMs);
+  }
+
+  // ---- UpstreamHandler -----------------------------------------------------------------------------------------
+  onConnectFailure(reason: ConnectFailure, _err: Error | undefined): void {
+    if (this.done) return;
+    this.finish();
+    sendLocalReply(
+      this.ex,
+      503,
+      "UF",
+      `upstream_reset_before_response_started{${reason}}:${this.cluster!.name}/${this.endpoint!.key}`,
+    );
+  }
+
+  onHead(status: number, headers: Headers): void {
+    if (this.done) return;
+    const ex = this.ex;
+    this.route.applyResponseHeaders(headers, ex, this, this.choice);
+    headers.set("x-envoy-upstream-service-time", String(Math.round(this.clock.now() - this.startMs)));
+    ex.response.head(status, headers);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return true;
+    const response = this.ex.response;
+    if (response.data(chunk)) return true;
+    response.onDrain(this.resumeUpstream);
+    return false;
+  }
+
+  private readonly resumeUpstream = (): void => {
+    this.stream?.resume();
+  };
+
+  onEnd(trailers: Headers | undefined): void {
+    if (this.done) return;
+    this.finish();
+    this.ex.response.end(trailers);
+  }
+
+  onReset(err: Error): void {
+    if (this.done) return;
+    this.finish();
+    const ex = this.ex;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "UPSTREAM_PROTOCOL_ERROR" || err.name === "Http1ParseError") {
+      sendLocalReply(ex, 502, "UPE", `upstream_protocol_error:${this.cluster!.name}/${this.endpoint!.key}: ${err.message}`);
+      return;
+    }
+    const kind = code === "REFUSED_STREAM" || code === "ERR_HTTP2_STREAM_ERROR" ? "remote_reset" : "connection_termination";
+    const flag = kind === "remote_reset" ? "UR" : "UC";
+    sendLocalReply(ex, 503, flag, `upstream_reset_before_response_started{${kind}}:${this.cluster!.name}/${this.endpoint!.key}`);
+  }
+
+  onUpgrade(headers: Headers, socket: Duplex, head: Buffer): void {
+    if (this.done) {
+      socket.destroy();
+      return;
+    }
+    this.finish();
+    this.ex.response.upgradeTo!(headers, socket, head);
+  }
+
+  // ---- timers and downstream -----------------------------------------------------------------------------------
+  private readonly onTimeout = (): void => {
+    this.timer = undefined;
+    if (this.done) return;
+    const stream = this.stream;
+    this.finish();
+    this.cluster!.stats.rqTimeout.inc();
+    stream?.abort();
+    sendLocalReply(this.ex, 504, "UT", `upstream_response_timeout:${this.route.name}`);
+  };
+
+  private readonly onDownstreamAbort = (): void => {
+    if (this.done) return;
+    const stream = this.stream;
+    this.finish();
+    stream?.abort();
+  };
+}
+
+function respondDirect(ex: Exchange, route: CompiledRoute, ctx: RouteContext): void {
+  const body = route.directBody;
+  const headers = new Headers();
+  route.applyResponseHeaders(headers, ex, ctx, undefined);
+  if (body !== undefined) {
+    if (!headers.has("content-type")) headers.set("content-type", "text/plain");
+    headers.set("content-length", String(body.length));
+  } else headers.set("content-length", "0");
+  ex.info.responseCode = route.directStatus;
+  ex.response.head(route.directStatus, headers);
+  if (body !== undefined) ex.response.data(body);
+  ex.response.end();
+}
+
+function sendRedirect(ex: Exchange, route: CompiledRoute): void {
+  const headers = new Headers();
+  headers.set("location", route.redirectLocation(ex));
+  headers.set("content-length", "0");
+  ex.info.responseCode = route.redirectStatus;
+  ex.response.head(route.redirectStatus, headers);
+  ex.response.end();
+}

@@ -1,0 +1,323 @@
+// One HTTP/1.x request/response on a downstream connection. The object is at once the Exchange, its RequestBody
+// and its ResponseSink, so a request costs one allocation here. The connection (server-connection.ts) feeds the
+// body in and is told when the response has ended.
+
+import type { Duplex } from "node:stream";
+import type { Headers } from "../http/headers.ts";
+import type {
+  BodySink,
+  Downstream,
+  Exchange,
+  HttpProtocol,
+  RequestBody,
+  ResponseSink,
+  StreamInfo,
+} from "../http/exchange.ts";
+import { newStreamInfo } from "../http/exchange.ts";
+import { encodeChunkHead, LAST_CHUNK, serializeResponseHead, serializeTrailers } from "./serialize.ts";
+import { isHopByHop } from "./hop-by-hop.ts";
+
+/** What an exchange needs from its connection; implemented by Http1ServerConnection. */
+export interface Http1ExchangeOwner {
+  readonly socket: Duplex & { cork(): void; uncork(): void; writableNeedDrain: boolean };
+  /** The body flow wants more (resume reading the socket) or less. */
+  setBodyPaused(paused: boolean): void;
+  /** The response has been written completely (or the stream reset); `close` = the connection must close. */
+  responseDone(exchange: Http1Exchange, close: boolean): void;
+  /** Hands the socket over to a tunnel (upgrade); the connection stops parsing. */
+  detach(exchange: Http1Exchange): void;
+  readonly serverName: string;
+  /** The connection is draining: answers carry `connection: close`. */
+  readonly draining: boolean;
+}
+
+const enum BodyState {
+  Empty,
+  Streaming,
+  Done,
+  Aborted,
+}
+
+export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
+  readonly protocol: HttpProtocol;
+  method: string;
+  path: string;
+  authority: string;
+  scheme: string;
+  readonly headers: Headers;
+  readonly downstream: Downstream;
+  readonly info: StreamInfo;
+  readonly upgrade: string | undefined;
+  readonly body: RequestBody = this;
+  readonly response: ResponseSink = this;
+
+  // request body
+  readonly empty: boolean;
+  readonly length: number;
+  private bodyState: BodyState;
+  private sink: BodySink | undefined;
+  private buffered: Buffer[] | undefined;
+  private bufferedEndTrailers: Headers | undefined | null = null; // null: end not yet seen
+  private bodyPausedByConsumer = false;
+
+  // response
+  headSent = false;
+  private ended = false;
+  private chunkedResponse = false;
+  private closeAfter: boolean;
+  private drainCb: (() => void) | undefined;
+  private abortCb: (() => void) | undefined;
+  /** The request asked for 100-continue; sent when the body is first wanted. */
+  private expectContinue: boolean;
+
+  constructor(
+    private readonly owner: Http1ExchangeOwner,
+    versionMinor: 0 | 1,
+    method: string,
+    path: string,
+    authority: string,
+    headers: Headers,
+    downstream: Downstream,
+    startMs: number,
+    bodyLength: number,
+    chunked: boolean,
+    keepAlive: boolean,
+    upgrade: string | undefined,
+    expectContinue: boolean,
+  ) {
+    this.protocol = versionMinor === 1 ? "HTTP/1.1" : "HTTP/1.0";
+    this.method = method;
+    this.path = path;
+    this.authority = authority;
+    this.scheme = downstream.tls ? "https" : "http";
+    this.headers = headers;
+    this.downstream = downstream;
+    this.info = newStreamInfo(startMs);
+    this.upgrade = upgrade;
+    this.empty = !chunked && bodyLength <= 0;
+    this.length = chunked ? -1 : Math.max(0, bodyLength);
+    this.bodyState = this.empty ? BodyState.Empty : BodyState.Streaming;
+    this.closeAfter = !keepAlive;
+    this.expectContinue = expectContinue && !this.empty;
+  }
+
+  // ---- request body (RequestBody) -------------------------------------------------------------------------------
+
+  start(sink: BodySink): void {
+    this.sink = sink;
+    if (this.expectContinue) {
+      this.expectContinue = false;
+      if (!this.headSent) this.owner.socket.write("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    if (this.bodyState === BodyState.Empty) {
+      sink.onEnd(undefined);
+      return;
+    }
+    const buffered = this.buffered;
+    if (buffered) {
+      this.buffered = undefined;
+      for (const chunk of buffered) sink.onData(chunk);
+    }
+    if (this.bufferedEndTrailers !== null) sink.onEnd(this.bufferedEndTrailers);
+    else if (this.bodyState === BodyState.Aborted) sink.onAbort(new Error("downstream closed before the request body ended"));
+    else this.owner.setBodyPaused(this.bodyPausedByConsumer);
+  }
+
+  pause(): void {
+    this.bodyPausedByConsumer = true;
+    this.owner.setBodyPaused(true);
+  }
+
+  resume(): void {
+    this.bodyPausedByConsumer = false;
+    this.owner.setBodyPaused(false);
+  }
+
+  /** Connection → exchange: request body bytes (already de-chunked). */
+  pushBody(chunk: Buffer): void {
+    this.info.bytesReceived += chunk.length;
+    if (this.sink) this.sink.onData(chunk);
+    else (this.buffered ??= []).push(chunk);
+  }
+
+  /** Connection → exchange: the request body is complete. */
+  endBody(trailers: Headers | undefined): void {
+    this.bodyState = BodyState.Done;
+    if (this.sink) this.sink.onEnd(trailers);
+    else this.bufferedEndTrailers = trailers;
+  }
+
+  get requestComplete(): boolean {
+    return this.bodyState === BodyState.Empty || this.bodyState === BodyState.Done;
+  }
+
+  /** The body has not started flowing to anyone and 100-continue was never sent: the client may still be waiting. */
+  get bodyUnread(): boolean {
+    return this.sink === undefined && this.bodyState === BodyState.Streaming;
+  }
+
+  /** Connection → exchange: the downstream went away (or sent bad bytes) before the exchange ended. */
+  abortFromDownstream(err: Error): void {
+    if (this.bodyState === BodyState.Streaming) {
+      this.bodyState = BodyState.Aborted;
+      this.sink?.onAbort(err);
+    }
+    if (!this.ended) {
+      this.ended = true;
+      if (!this.info.responseFlags) this.info.responseFlags = "DC";
+      const cb = this.abortCb;
+      this.abortCb = undefined;
+      cb?.();
+    }
+  }
+
+  // ---- response (ResponseSink) ----------------------------------------------------------------------------------
+
+  head(status: number, headers: Headers): void {
+    if (this.headSent || this.ended) return;
+    this.headSent = true;
+    this.info.responseCode = status;
+    const socket = this.owner.socket;
+    // A client still waiting for 100-continue gets the final answer instead; the body it may still send cannot be
+    // told apart from the next request, so the connection closes afterwards.
+    if (this.expectContinue || (!this.requestComplete && this.sink === undefined)) this.closeAfter = true;
+    if (this.owner.draining) this.closeAfter = true;
+    const noBody = this.method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+    let extra = "";
+    const l = headers.list;
+    let hasLength = false;
+    let clientWantsClose = false;
+    // Strip hop-by-hop fields that a filter may have added; the framing is ours to decide.
+    for (let i = 0; i < l.length; ) {
+      const name = l[i]!;
+      if (name === "content-length") {
+        hasLength = true;
+        i += 2;
+      } else if (isHopByHop(name)) {
+        if (name === "connection" && /\bclose\b/i.test(l[i + 1]!)) clientWantsClose = true;
+        l.splice(i, 2);
+      } else i += 2;
+    }
+    if (clientWantsClose) this.closeAfter = true;
+    if (!noBody && !hasLength) {
+      if (this.protocol === "HTTP/1.1") {
+        this.chunkedResponse = true;
+        extra = "transfer-encoding: chunked\r\n";
+      } else this.closeAfter = true;
+    }
+    if (this.closeAfter) extra += "connection: close\r\n";
+    else if (this.protocol === "HTTP/1.0") extra += "connection: keep-alive\r\n";
+    // Corking joins the head and the first body chunk into one write; uncorked at end() or on the next tick.
+    socket.cork();
+    process.nextTick(uncorkSocket, socket);
+    const head = serializeResponseHead(status, undefined, headers, extra);
+    this.info.bytesSent += head.length;
+    socket.write(head, "latin1");
+    if (noBody) this.chunkedResponse = false;
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.ended || chunk.length === 0) return true;
+    const socket = this.owner.socket;
+    this.info.bytesSent += chunk.length;
+    if (this.chunkedResponse) {
+      socket.write(encodeChunkHead(chunk.length), "latin1");
+      socket.write(chunk);
+      return socket.write("\r\n", "latin1");
+    }
+    return socket.write(chunk);
+  }
+
+  onDrain(cb: () => void): void {
+    this.drainCb = cb;
+    this.owner.socket.once("drain", this.runDrain);
+  }
+
+  private readonly runDrain = (): void => {
+    const cb = this.drainCb;
+    this.drainCb = undefined;
+    cb?.();
+  };
+
+  end(trailers?: Headers): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.chunkedResponse) {
+      this.owner.socket.write(trailers && trailers.size > 0 ? "0\r\n" + serializeTrailers(trailers) : LAST_CHUNK, "latin1");
+    }
+    this.abortCb = undefined;
+    // If the request body is still arriving, the connection can only be reused once it has been read entirely.
+    this.owner.responseDone(this, this.closeAfter);
+  }
+
+  reset(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.abortCb = undefined;
+    this.owner.responseDone(this, true);
+  }
+
+  onAbort(cb: () => void): void {
+    this.abortCb = cb;
+  }
+
+  upgradeTo(headers: Headers, upstream: Duplex, head: Buffer): void {
+    if (this.headSent || this.ended) {
+      upstream.destroy();
+      return;
+    }
+    this.headSent = true;
+    this.ended = true;
+    this.info.responseCode = 101;
+    const socket = this.owner.socket;
+    const l = headers.list;
+    for (let i = 0; i < l.length; ) {
+      if (l[i] === "connection" || l[i] === "upgrade") l.splice(i, 2);
+      else i += 2;
+    }
+    const extra = `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`;
+    socket.write(serializeResponseHead(101, undefined, headers, extra), "latin1");
+    this.owner.detach(this);
+    if (head.length > 0) socket.write(head);
+    joinSockets(socket, upstream, this.info);
+  }
+
+  get responseEnded(): boolean {
+    return this.ended;
+  }
+
+  get serverName(): string {
+    return this.owner.serverName;
+  }
+}
+
+function uncorkSocket(socket: { uncork(): void; writableCorked?: number }): void {
+  // One uncork per cork: head() corks once per response.
+  socket.uncork();
+}
+
+/** Pipes two sockets into each other until either side closes; counts the bytes for the access log. */
+export function joinSockets(a: Duplex, b: Duplex, info: StreamInfo): void {
+  a.on("data", (c: Buffer) => {
+    info.bytesReceived += c.length;
+    if (!b.write(c)) a.pause();
+  });
+  b.on("data", (c: Buffer) => {
+    info.bytesSent += c.length;
+    if (!a.write(c)) b.pause();
+  });
+  a.on("drain", () => b.resume());
+  b.on("drain", () => a.resume());
+  a.on("end", () => b.end());
+  b.on("end", () => a.end());
+  const destroyBoth = (): void => {
+    a.destroy();
+    b.destroy();
+  };
+  a.on("error", destroyBoth);
+  b.on("error", destroyBoth);
+  a.on("close", () => b.destroy());
+  b.on("close", () => a.destroy());
+  a.resume();
+  b.resume();
+}

@@ -1,0 +1,447 @@
+// One downstream HTTP/1.x connection on a raw net.Socket: parses request heads with the strict codec, frames
+// request bodies, hands each request to the handler as an Exchange and answers pipelined requests in order (one
+// exchange at a time; bytes of the next request wait in the buffer). Malformed input is answered with 400 and the
+// connection is closed, so nothing ambiguous is ever forwarded.
+
+import type { Socket } from "node:net";
+import type { Clock, Timer } from "../../api/clock.ts";
+import type { Downstream, Handler } from "../http/exchange.ts";
+import { Http1Exchange, type Http1ExchangeOwner } from "./connection-exchange.ts";
+import { parseRequestHead, type Http1Limits } from "./request-head.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import { Http1ParseError } from "./errors.ts";
+
+export interface Http1ConnectionOptions {
+  clock: Clock;
+  limits: Http1Limits;
+  /** Envoy's per_connection_buffer_limit_bytes: read-ahead (pipelined bytes, unread body) before pausing. */
+  bufferLimitBytes: number;
+  /** Downstream connection idle timeout (no exchange active); 0 = none. */
+  idleTimeoutMs: number;
+  /** Whole request (head and body) must arrive within this; 0 = none. */
+  requestTimeoutMs: number;
+  /** No bytes in either direction for this long ends the exchange; 0 = none. */
+  streamIdleTimeoutMs: number;
+  serverName: string;
+  /** Called once per exchange when its response has ended or it was abandoned (stats, access log). */
+  onExchangeComplete(exchange: Http1Exchange): void;
+  /** Called for a request refused before an exchange existed (bad bytes): stats and access log. */
+  onProtocolError(downstream: Downstream, err: Http1ParseError): void;
+  /** An exchange timed out in the connection (request_timeout / stream_idle_timeout): answer 408 or reset. */
+  onExchangeTimeout(exchange: Http1Exchange, kind: "request_timeout" | "stream_idle_timeout"): void;
+}
+
+const enum State {
+  Head,
+  Body,
+  Chunked,
+  /** An upgrade request is waiting for its answer; later bytes belong to the tunnel, not to HTTP. */
+  Upgrade,
+  Closed,
+}
+
+const chunkSink = {
+  target: undefined as Http1Exchange | undefined,
+  data(chunk: Buffer): void {
+    chunkSink.target!.pushBody(chunk);
+  },
+};
+
+export class Http1ServerConnection implements Http1ExchangeOwner {
+  readonly socket: Socket;
+  readonly downstream: Downstream;
+  draining = false;
+  private state = State.Head;
+  private pending: Buffer | undefined;
+  private offset = 0;
+  private active: Http1Exchange | undefined;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private processing = false;
+  private socketPaused = false;
+  private bodyPaused = false;
+  private lastActivity: number;
+  private exchangeStart = 0;
+  private timer: Timer | undefined;
+  private timerAt = 0;
+  private onClosed: ((c: Http1ServerConnection) => void) | undefined;
+
+  constructor(
+    socket: Socket,
+    private readonly handler: Handler,
+    private readonly options: Http1ConnectionOptions,
+    onClosed?: (c: Http1ServerConnection) => void,
+  ) {
+    this.socket = socket;
+    this.onClosed = onClosed;
+    this.downstream = {
+      remoteAddress: stripV4Mapped(socket.remoteAddress ?? ""),
+      remotePort: socket.remotePort ?? 0,
+      localAddress: stripV4Mapped(socket.localAddress ?? ""),
+      localPort: socket.localPort ?? 0,
+      tls: false,
+    };
+    this.lastActivity = options.clock.now();
+    socket.setNoDelay(true);
+    socket.on("data", this.onData);
+    socket.on("error", noop);
+    socket.on("close", this.onClose);
+    socket.on("end", this.onEnd);
+    this.armTimer();
+  }
+
+  get serverName(): string {
+    return this.options.serverName;
+  }
+
+  /** Feeds bytes the listener read while sniffing the protocol. */
+  feed(initial: Buffer): void {
+    this.onData(initial);
+  }
+
+  /**
+   * Graceful drain: a busy connection closes after its current response (which says `connection: close`). An idle
+   * one stays open for `idleGraceMs`, so a client that is just sending its next request on it gets an answer (with
+   * `connection: close`) instead of a reset: closing an idle keep-alive connection always races the client's next
+   * write, and a short grace takes that race away from clients that are actively sending.
+   */
+  drain(idleGraceMs = 0): void {
+    this.draining = true;
+    if (this.active || this.state === State.Closed) return;
+    if (idleGraceMs <= 0) return this.closeSocket();
+    this.options.clock.setTimer(idleGraceMs, () => {
+      if (!this.active && this.state !== State.Closed) this.closeSocket();
+    });
+  }
+
+  /** Closes at once (drain timeout expired). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  get busy(): boolean {
+    return this.active !== undefined;
+  }
+
+  // ---- input -----------------------------------------------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.lastActivity = this.options.clock.now();
+    if (this.pending === undefined || this.offset >= this.pending.length) {
+      this.pending = chunk;
+      this.offset = 0;
+    } else {
+      this.pending = Buffer.concat([this.pending.subarray(this.offset), chunk]);
+      this.offset = 0;
+    }
+    if (!this.processing) this.process();
+  };
+
+  private process(): void {
+    this.processing = true;
+    try {
+      while (this.pending !== undefined && this.offset < this.pending.length) {
+        const buf = this.pending;
+        const state = this.state;
+        if (state === State.Head) {
+          if (this.active) {
+            // A pipelined request waits until the previous response is complete.
+            if (buf.length - this.offset > this.options.bufferLimitBytes) this.pauseSocket();
+            return;
+          }
+          if (!this.parseHead(buf)) return;
+        } else if (state === State.Body) {
+          const avail = buf.length - this.offset;
+          const n = avail < this.remaining ? avail : this.remaining;
+          const ex = this.active!;
+          const piece = n === buf.length ? buf : buf.subarray(this.offset, this.offset + n);
+          this.offset += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = State.Head;
+          ex.pushBody(piece);
+          if (this.remaining === 0) ex.endBody(undefined);
+        } else if (state === State.Chunked) {
+          const ex = this.active!;
+          const decoder = this.decoder!;
+          chunkSink.target = ex;
+          let used: number;
+          try {
+            used = decoder.push(buf, this.offset, buf.length, chunkSink);
+          } catch (err) {
+            this.bodyError(ex, err as Error);
+            return;
+          } finally {
+            chunkSink.target = undefined;
+          }
+          this.offset += used;
+          if (decoder.done) {
+            this.state = State.Head;
+            this.decoder = undefined;
+            ex.endBody(decoder.trailers);
+          } else if (used === 0) return;
+        } else return; // Upgrade or Closed: hold the bytes
+      }
+      if (this.pending !== undefined && this.offset >= this.pending.length) {
+        this.pending = undefined;
+        this.offset = 0;
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  /** Parses one request head at `offset`; returns false when more bytes are needed or the connection ended. */
+  private parseHead(buf: Buffer): boolean {
+    let head;
+    try {
+      head = parseRequestHead(buf, this.offset, buf.length, this.options.limits);
+    } catch (err) {
+      this.protocolError(err);
+      return false;
+    }
+    if (head === null) {
+      if (this.offset > 0) {
+        this.pending = buf.subarray(this.offset);
+        this.offset = 0;
+      }
+      if (this.exchangeStart === 0) this.exchangeStart = this.options.clock.now();
+      return false;
+    }
+    this.offset += head.headBytes;
+    const clock = this.options.clock;
+    const now = clock.now();
+    const ex = new Http1Exchange(
+      this,
+      head.versionMinor,
+      head.method,
+      head.target,
+      head.host ?? "",
+      head.headers,
+      this.downstream,
+      now,
+      head.contentLength,
+      head.chunked,
+      head.keepAlive && !this.draining,
+      head.upgrade,
+      head.expectContinue,
+    );
+    this.exchangeStart = now;
+    this.active = ex;
+    if (head.upgrade !== undefined) this.state = State.Upgrade;
+    else if (head.chunked) {
+      this.state = State.Chunked;
+      this.decoder = new ChunkedDecoder();
+    } else if (head.contentLength > 0) {
+      this.state = State.Body;
+      this.remaining = head.contentLength;
+    }
+    this.handler(ex);
+    return true;
+  }
+
+  private protocolError(err: unknown): void {
+    const e =
+      err instanceof Http1ParseError ? err : new Http1ParseError("HPE_INTERNAL", 400, String((err as Error)?.message));
+    this.options.onProtocolError(this.downstream, e);
+    const body = `${e.message}\n`;
+    this.socket.write(
+      `HTTP/1.1 ${e.status} ${reasonFor(e.status)}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-trellis-response-flags: DPE\r\nx-trellis-details: ${e.code}\r\nserver: ${this.options.serverName}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+      "latin1",
+    );
+    this.closeSocket();
+  }
+
+  private bodyError(ex: Http1Exchange, err: Error): void {
+    ex.info.responseFlags = ex.info.responseFlags ? ex.info.responseFlags + ",DPE" : "DPE";
+    if (!ex.headSent && err instanceof Http1ParseError) {
+      // Nothing of the response is out yet: the client still learns why.
+      this.state = State.Closed;
+      ex.abortFromDownstream(err);
+      this.protocolError(err);
+      return;
+    }
+    ex.abortFromDownstream(err);
+    this.closeSocket();
+  }
+
+  // ---- Http1ExchangeOwner -----------------------------------------------------------------------------------------
+
+  setBodyPaused(paused: boolean): void {
+    this.bodyPaused = paused;
+    if (paused) this.pauseSocket();
+    else if (this.socketPaused) {
+      this.socketPaused = false;
+      this.socket.resume();
+      if (!this.processing && this.pending !== undefined) this.process();
+    }
+  }
+
+  responseDone(ex: Http1Exchange, close: boolean): void {
+    if (ex !== this.active) return;
+    this.lastActivity = this.options.clock.now();
+    this.active = undefined;
+    this.exchangeStart = 0;
+    const mustClose = close || this.draining || !ex.requestComplete || this.state === State.Upgrade;
+    this.options.onExchangeComplete(ex);
+    if (mustClose) {
+      this.closeSocket();
+      return;
+    }
+    if (this.socketPaused && !this.bodyPaused) {
+      this.socketPaused = false;
+      this.socket.resume();
+    }
+    if (!this.processing && this.pending !== undefined) this.process();
+  }
+
+  detach(ex: Http1Exchange): void {
+    if (ex !== this.active) return;
+    this.active = undefined;
+    this.state = State.Closed;
+    this.cancelTimer();
+    this.socket.off("data", this.onData);
+    this.socket.off("end", this.onEnd);
+    this.socket.off("close", this.onClose);
+    // The tunnel's bytes that arrived with the head are replayed into the socket for joinSockets to read.
+    if (this.pending !== undefined && this.offset < this.pending.length) this.socket.unshift(this.pending.subarray(this.offset));
+    this.pending = undefined;
+    this.socket.once("close", () => {
+      this.options.onExchangeComplete(ex);
+      this.onClosed?.(this);
+    });
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------------------------
+
+  private pauseSocket(): void {
+    if (!this.socketPaused) {
+      this.socketPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  private closeSocket(): void {
+    if (this.state === State.Closed && this.socket.destroyed) return;
+    this.state = State.Closed;
+    this.pending = undefined;
+    this.cancelTimer();
+    // end() flushes what the response wrote; destroy after a grace so a client that never reads cannot pin us.
+    this.socket.end();
+    const t = this.options.clock.setTimer(5000, () => this.socket.destroy());
+    this.socket.once("close", () => t.cancel());
+  }
+
+  private readonly onEnd = (): void => {
+    // The client half-closed. A request being read is now truncated; an idle connection just closes.
+    const ex = this.active;
+    if (ex && !ex.requestComplete) {
+      ex.abortFromDownstream(new Error("downstream closed mid-request"));
+      this.socket.destroy();
+    } else if (!ex) this.closeSocket();
+    // With an exchange whose request is complete, the response is still written, then the socket ends.
+    else this.draining = true;
+  };
+
+  private readonly onClose = (): void => {
+    this.state = State.Closed;
+    this.cancelTimer();
+    const ex = this.active;
+    this.active = undefined;
+    if (ex && !ex.responseEnded) {
+      ex.abortFromDownstream(new Error("downstream connection closed"));
+      this.options.onExchangeComplete(ex);
+    }
+    this.onClosed?.(this);
+    this.onClosed = undefined;
+  };
+
+  // One timer per connection covers the idle, request and stream-idle timeouts; activity only writes a number,
+  // and the timer re-arms itself for whatever remains, so a request costs no timer allocation.
+  private armTimer(): void {
+    const o = this.options;
+    const periods = [o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((ms) => ms > 0);
+    if (periods.length === 0) return;
+    const wait = Math.min(...periods);
+    this.timerAt = o.clock.now() + wait;
+    this.timer = o.clock.setTimer(wait, this.onTimer);
+  }
+
+  private cancelTimer(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    if (this.state === State.Closed) return;
+    const o = this.options;
+    const now = o.clock.now();
+    const ex = this.active;
+    let next = Infinity;
+    if (ex === undefined) {
+      if (o.idleTimeoutMs > 0) {
+        const due = this.lastActivity + o.idleTimeoutMs;
+        if (now >= due) return this.closeSocket();
+        next = due;
+      }
+      // A request head still arriving counts against request_timeout too.
+      if (o.requestTimeoutMs > 0 && this.exchangeStart > 0) {
+        const due = this.exchangeStart + o.requestTimeoutMs;
+        if (now >= due) return this.protocolTimeout();
+        next = Math.min(next, due);
+      }
+    } else {
+      if (o.requestTimeoutMs > 0 && !ex.requestComplete) {
+        const due = ex.info.startMs + o.requestTimeoutMs;
+        if (now >= due) return o.onExchangeTimeout(ex, "request_timeout");
+        next = Math.min(next, due);
+      }
+      if (o.streamIdleTimeoutMs > 0) {
+        const due = this.lastActivity + o.streamIdleTimeoutMs;
+        if (now >= due) return o.onExchangeTimeout(ex, "stream_idle_timeout");
+        next = Math.min(next, due);
+      }
+    }
+    if (next === Infinity) next = now + Math.min(...[o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((x) => x > 0));
+    this.timerAt = next;
+    this.timer = o.clock.setTimer(Math.max(1, next - now), this.onTimer);
+  };
+
+  /** Marks activity on the active exchange (upstream bytes flowing), for stream_idle_timeout. */
+  touch(): void {
+    this.lastActivity = this.options.clock.now();
+  }
+
+  private protocolTimeout(): void {
+    this.protocolError(new Http1ParseError("request_header_timeout", 408, "request headers not received in time"));
+  }
+}
+
+function noop(): void {}
+
+export function stripV4Mapped(address: string): string {
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}
+
+function reasonFor(status: number): string {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
+}

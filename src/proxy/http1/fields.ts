@@ -1,0 +1,246 @@
+// The field-line section shared by request heads, response heads and chunked trailers (RFC 9112 §5): one pass over
+// the bytes that validates, lower-cases and slices each line, and records the fields that decide framing. Errors
+// are raised in byte order, so parsing a prefix of the input fails the same way as parsing all of it (the fuzz test
+// holds us to that): a verdict never depends on how the bytes were split across reads.
+
+import {
+  COLON,
+  CR,
+  FIELD_VALUE,
+  HTAB,
+  LF,
+  SP,
+  TOKEN_LOWER,
+  VALUE_OWS,
+  VALUE_VISIBLE,
+  latin1,
+} from "./chars.ts";
+import { Http1ParseError, type Http1ErrorCode } from "./errors.ts";
+import {
+  FIELD_CONNECTION,
+  FIELD_CONTENT_LENGTH,
+  FIELD_EXPECT,
+  FIELD_HOST,
+  FIELD_OTHER,
+  FIELD_TRANSFER_ENCODING,
+  FIELD_UPGRADE,
+  KNOWN_ID,
+  KNOWN_NAME,
+  findKnownName,
+  nameHashStep,
+} from "./names.ts";
+
+/** Who is parsing: decides the status of errors and which fields get interpreted. */
+export const MODE_REQUEST = 0;
+export const MODE_RESPONSE = 1;
+export const MODE_TRAILERS = 2;
+
+/**
+ * What the last parseFieldLines call saw. One module-level instance, reset per call: parsing is synchronous and
+ * never re-entered, so the head parsers read it right after the call and no per-message object is needed.
+ */
+class FieldScan {
+  list: string[] = [];
+  contentLength = -1;
+  /** Transfer-Encoding values joined with ", " (RFC 9110 §5.3), undefined if absent. */
+  transferEncoding: string | undefined = undefined;
+  connection: string | undefined = undefined;
+  upgrade: string | undefined = undefined;
+  host: string | undefined = undefined;
+  expect: string | undefined = undefined;
+}
+
+export const scan = new FieldScan();
+
+function resetScan(): void {
+  scan.list = [];
+  scan.contentLength = -1;
+  scan.transferEncoding = undefined;
+  scan.connection = undefined;
+  scan.upgrade = undefined;
+  scan.host = undefined;
+  scan.expect = undefined;
+}
+
+/** The error for `mode`: a bad upstream response is the proxy's 502 whatever the fault. */
+export function http1Error(
+  mode: number,
+  code: Http1ErrorCode,
+  requestStatus: number,
+  message: string,
+  offset = -1,
+): Http1ParseError {
+  return new Http1ParseError(code, mode === MODE_RESPONSE ? 502 : requestStatus, message, offset);
+}
+
+/**
+ * Ran out of bytes at `scanEnd`. If the scan was cut short by the size limit, the head is too large (431);
+ * otherwise it is merely incomplete (-1).
+ */
+function outOfBytes(scanEnd: number, limitEnd: number, mode: number): number {
+  if (scanEnd >= limitEnd) {
+    throw http1Error(
+      mode,
+      mode === MODE_TRAILERS ? "HPE_TRAILER_OVERFLOW" : "HPE_HEADER_OVERFLOW",
+      431,
+      "header section too large",
+      scanEnd,
+    );
+  }
+  return -1;
+}
+
+function nameError(mode: number, buf: Buffer, nameStart: number, pos: number): Http1ParseError {
+  const c = buf[pos]!;
+  if (c === COLON) return http1Error(mode, "HPE_INVALID_HEADER_TOKEN", 400, "empty field name", pos);
+  if (c === SP || c === HTAB) {
+    return http1Error(mode, "HPE_INVALID_HEADER_TOKEN", 400, "whitespace between field name and colon", pos);
+  }
+  if (c === LF) return http1Error(mode, "HPE_CR_EXPECTED", 400, "bare LF line ending", pos);
+  if (c === CR) return http1Error(mode, "HPE_INVALID_HEADER_TOKEN", 400, "field line without a colon", pos);
+  return http1Error(
+    mode,
+    "HPE_INVALID_HEADER_TOKEN",
+    400,
+    pos === nameStart ? "invalid field name" : `invalid byte 0x${c.toString(16)} in field name`,
+    pos,
+  );
+}
+
+/**
+ * Parses field lines from `pos` up to and including the empty line that ends the section. Returns the offset just
+ * past that CRLF, or -1 when more bytes are needed. Only bytes before min(end, limitEnd) are read; needing a byte
+ * at or past limitEnd means the section is too large. Results are in `scan`. Throws Http1ParseError.
+ */
+export function parseFieldLines(
+  buf: Buffer,
+  pos: number,
+  end: number,
+  limitEnd: number,
+  maxFields: number,
+  mode: number,
+): number {
+  resetScan();
+  const scanEnd = end < limitEnd ? end : limitEnd;
+  const list = scan.list;
+  for (;;) {
+    if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+    let c = buf[pos]!;
+    if (c === CR) {
+      if (pos + 1 >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+      if (buf[pos + 1] !== LF) throw http1Error(mode, "HPE_LF_EXPECTED", 400, "CR not followed by LF", pos + 1);
+      return pos + 2;
+    }
+    if (c === SP || c === HTAB) {
+      throw http1Error(mode, "HPE_OBS_FOLD", 400, "line folding (obs-fold) or whitespace before a field name", pos);
+    }
+
+    // field-name = token, lower-cased and hashed in the same pass.
+    const nameStart = pos;
+    let hash = 0;
+    let upper = false;
+    for (;;) {
+      const t = TOKEN_LOWER[c]!;
+      if (t === 0) break;
+      if (t !== c) upper = true;
+      hash = nameHashStep(hash, t);
+      if (++pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+      c = buf[pos]!;
+    }
+    if (c !== COLON || pos === nameStart) throw nameError(mode, buf, nameStart, pos);
+    const nameEnd = pos++;
+
+    // field-value: leading and trailing OWS are not part of it.
+    let valueStart = -1;
+    let valueEnd = -1;
+    for (;;) {
+      if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+      const cls = FIELD_VALUE[buf[pos]!]!;
+      if (cls === VALUE_VISIBLE) {
+        if (valueStart < 0) valueStart = pos;
+        valueEnd = pos + 1;
+      } else if (cls !== VALUE_OWS) break;
+      pos++;
+    }
+    c = buf[pos]!;
+    if (c !== CR) {
+      if (c === LF) throw http1Error(mode, "HPE_CR_EXPECTED", 400, "bare LF line ending", pos);
+      throw http1Error(mode, "HPE_INVALID_HEADER_VALUE", 400, `invalid byte 0x${c.toString(16)} in field value`, pos);
+    }
+    if (pos + 1 >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+    if (buf[pos + 1] !== LF) throw http1Error(mode, "HPE_LF_EXPECTED", 400, "CR not followed by LF", pos + 1);
+    pos += 2;
+
+    if (list.length >= maxFields * 2) {
+      throw http1Error(mode, "HPE_TOO_MANY_HEADERS", 431, `more than ${maxFields} header fields`, nameStart);
+    }
+    const slot = findKnownName(buf, nameStart, nameEnd, hash);
+    let name: string;
+    let id = FIELD_OTHER;
+    if (slot >= 0) {
+      name = KNOWN_NAME[slot]!;
+      id = KNOWN_ID[slot]!;
+    } else {
+      name = latin1(buf, nameStart, nameEnd);
+      if (upper) name = name.toLowerCase(); // only tchars here: ASCII, so toLowerCase folds nothing else
+    }
+    const value = valueStart < 0 ? "" : latin1(buf, valueStart, valueEnd);
+    list.push(name, value);
+    if (id !== FIELD_OTHER && mode !== MODE_TRAILERS) recordField(id, value, buf, valueStart, valueEnd, mode, nameStart);
+  }
+}
+
+function recordField(
+  id: number,
+  value: string,
+  buf: Buffer,
+  valueStart: number,
+  valueEnd: number,
+  mode: number,
+  lineStart: number,
+): void {
+  switch (id) {
+    case FIELD_CONTENT_LENGTH:
+      if (scan.contentLength >= 0) {
+        // Even an equal repeat is refused (stricter than RFC 9112 §6.3, as Envoy is): two framing headers is what
+        // a smuggling attempt looks like, and nothing legitimate needs it.
+        throw http1Error(mode, "HPE_UNEXPECTED_CONTENT_LENGTH", 400, "repeated Content-Length", lineStart);
+      }
+      scan.contentLength = parseContentLength(buf, valueStart, valueEnd, mode, lineStart);
+      return;
+    case FIELD_TRANSFER_ENCODING:
+      scan.transferEncoding = scan.transferEncoding === undefined ? value : scan.transferEncoding + ", " + value;
+      return;
+    case FIELD_CONNECTION:
+      scan.connection = scan.connection === undefined ? value : scan.connection + ", " + value;
+      return;
+    case FIELD_UPGRADE:
+      if (scan.upgrade === undefined) scan.upgrade = value;
+      return;
+    case FIELD_EXPECT:
+      if (scan.expect === undefined) scan.expect = value;
+      return;
+    case FIELD_HOST:
+      if (mode !== MODE_REQUEST) return;
+      if (scan.host !== undefined) throw http1Error(mode, "HPE_DUPLICATE_HOST", 400, "more than one Host", lineStart);
+      scan.host = value;
+      return;
+  }
+}
+
+/** Content-Length = 1*DIGIT (RFC 9110 §8.6): no sign, no inner spaces, no list, at most MAX_SAFE_INTEGER. */
+function parseContentLength(buf: Buffer, start: number, end: number, mode: number, lineStart: number): number {
+  if (start < 0) throw http1Error(mode, "HPE_INVALID_CONTENT_LENGTH", 400, "empty Content-Length", lineStart);
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) {
+      throw http1Error(mode, "HPE_INVALID_CONTENT_LENGTH", 400, "Content-Length is not 1*DIGIT", i);
+    }
+    n = n * 10 + d;
+    if (n > Number.MAX_SAFE_INTEGER) {
+      throw http1Error(mode, "HPE_INVALID_CONTENT_LENGTH", 400, "Content-Length too large", i);
+    }
+  }
+  return n;
+}

@@ -1,0 +1,387 @@
+// One HTTP/1.1 connection to an upstream endpoint, carrying one request at a time. It writes the request head in
+// one write, streams the body (Content-Length or chunked), parses the response with the strict codec and reports
+// it to the router's handler. Reused from its pool's idle stack while both sides keep it alive.
+
+import net from "node:net";
+import type { Clock, Timer } from "../../api/clock.ts";
+import type { BodySink } from "../http/exchange.ts";
+import type { Headers } from "../http/headers.ts";
+import type { UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
+import { parseResponseHead, type Http1Limits } from "./response-head.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import { encodeChunkHead, LAST_CHUNK, serializeTrailers } from "./serialize.ts";
+import { stripHopByHop } from "./hop-by-hop.ts";
+
+const enum Resp {
+  Idle,
+  Head,
+  Body,
+  Chunked,
+  UntilClose,
+}
+
+export interface UpstreamConnectionOwner {
+  readonly clock: Clock;
+  readonly limits: Http1Limits;
+  readonly connectTimeoutMs: number;
+  readonly maxRequestsPerConnection: number;
+  /** The connection finished its request and may serve another. */
+  release(conn: Http1UpstreamConnection): void;
+  /** The connection is gone (closed, failed, handed to a tunnel). */
+  forget(conn: Http1UpstreamConnection): void;
+  onConnected(): void;
+  onConnectFailure(): void;
+  requestDone(): void;
+}
+
+export class Http1UpstreamConnection implements UpstreamStream {
+  readonly socket: net.Socket;
+  connected = false;
+  closed = false;
+  idleSince = 0;
+  private served = 0;
+  private handler: UpstreamHandler | undefined;
+  private request: UpstreamRequest | undefined;
+  private requestWritten = false;
+  private chunkedRequest = false;
+  private resp = Resp.Idle;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private keepAlive = false;
+  private pending: Buffer | undefined;
+  private connectTimer: Timer | undefined;
+  private paused = false;
+
+  constructor(
+    private readonly owner: UpstreamConnectionOwner,
+    host: string,
+    port: number,
+  ) {
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.on("connect", this.onConnect);
+    this.socket.on("data", this.onSocketData);
+    this.socket.on("error", this.onError);
+    this.socket.on("close", this.onClose);
+    this.socket.on("end", this.onSocketEnd);
+    if (owner.connectTimeoutMs > 0) this.connectTimer = owner.clock.setTimer(owner.connectTimeoutMs, this.onConnectTimeout);
+  }
+
+  get busy(): boolean {
+    return this.handler !== undefined;
+  }
+
+  /** Starts one request on this connection (connected or still connecting). */
+  send(request: UpstreamRequest, handler: UpstreamHandler): void {
+    this.request = request;
+    this.handler = handler;
+    this.requestWritten = false;
+    this.resp = Resp.Head;
+    this.served++;
+    if (this.connected) this.writeRequest();
+  }
+
+  /** The current request is over, whichever way; the pool's `active` count drops exactly once per request. */
+  private clearRequest(): void {
+    if (this.handler !== undefined) this.owner.requestDone();
+    this.handler = undefined;
+    this.request = undefined;
+  }
+
+  // ---- UpstreamStream ------------------------------------------------------------------------------------------
+
+  abort(): void {
+    if (!this.handler) return;
+    this.clearRequest();
+    this.destroy();
+  }
+
+  resume(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  // ---- request ---------------------------------------------------------------------------------------------------
+
+  private writeRequest(): void {
+    const req = this.request!;
+    const body = req.body;
+    let framing: string;
+    this.chunkedRequest = false;
+    if (req.upgrade !== undefined) framing = `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n`;
+    else if (body.empty) framing = methodExpectsBody(req.method) ? "content-length: 0\r\n" : "";
+    else if (body.length >= 0) framing = `content-length: ${body.length}\r\n`;
+    else {
+      framing = "transfer-encoding: chunked\r\n";
+      this.chunkedRequest = true;
+    }
+    let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
+    const l = req.headers.list;
+    for (let i = 0; i < l.length; i += 2) {
+      const name = l[i]!;
+      if (name === "content-length") continue;
+      head += name + ": " + l[i + 1] + "\r\n";
+    }
+    head += framing + "\r\n";
+    this.socket.cork();
+    this.socket.write(head, "latin1");
+    body.start(this.bodySink);
+    this.socket.uncork();
+  }
+
+  /** Receives the request body and writes it upstream; one object per connection, reused across requests. */
+  private readonly bodySink: BodySink = {
+    onData: (chunk) => this.writeBody(chunk),
+    onEnd: (trailers) => this.endBody(trailers),
+    onAbort: () => {
+      // The downstream went away mid-body: the upstream request cannot be completed. The router learns of it
+      // from the downstream side and aborts; here the connection is simply not reusable.
+      this.clearRequest();
+      this.destroy();
+    },
+  };
+
+  private writeBody(chunk: Buffer): void {
+    if (this.request === undefined || chunk.length === 0) return;
+    let ok: boolean;
+    if (this.chunkedRequest) {
+      this.socket.write(encodeChunkHead(chunk.length), "latin1");
+      this.socket.write(chunk);
+      ok = this.socket.write("\r\n", "latin1");
+    } else ok = this.socket.write(chunk);
+    if (!ok) {
+      const req = this.request;
+      req.body.pause();
+      this.socket.once("drain", () => {
+        if (this.request === req) req.body.resume();
+      });
+    }
+  }
+
+  private endBody(trailers: Headers | undefined): void {
+    if (this.request === undefined) return;
+    if (this.chunkedRequest)
+      this.socket.write(trailers && trailers.size > 0 ? "0\r\n" + serializeTrailers(trailers) : LAST_CHUNK, "latin1");
+    this.requestWritten = true;
+    if (this.resp === Resp.Idle) this.finish();
+  }
+
+  // ---- response --------------------------------------------------------------------------------------------------
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    if (this.pending !== undefined) {
+      chunk = Buffer.concat([this.pending, chunk]);
+      this.pending = undefined;
+    }
+    let offset = 0;
+    while (offset < chunk.length && !this.closed) {
+      const h = this.handler;
+      if (h === undefined || this.resp === Resp.Idle) {
+        // Bytes nobody asked for: the upstream is confused; the connection cannot be trusted any more.
+        this.destroy();
+        return;
+      }
+      if (this.resp === Resp.Head) {
+        let head;
+        try {
+          head = parseResponseHead(chunk, offset, chunk.length, this.owner.limits, this.request!.method);
+        } catch (err) {
+          this.fail(err as Error);
+          return;
+        }
+        if (head === null) {
+          this.pending = offset === 0 ? chunk : chunk.subarray(offset);
+          return;
+        }
+        offset += head.headBytes;
+        if (head.status >= 100 && head.status < 200 && head.status !== 101) continue; // interim: skip
+        const headers = head.headers;
+        if (head.status === 101 && this.request!.upgrade !== undefined && h.onUpgrade) {
+          stripHopByHop(headers, head.connectionTokens);
+          this.clearRequest();
+          this.closed = true;
+          this.detachSocket();
+          this.owner.forget(this);
+          h.onUpgrade(headers, this.socket, chunk.subarray(offset));
+          return;
+        }
+        this.keepAlive = head.keepAlive;
+        stripHopByHop(headers, head.connectionTokens);
+        if (head.noBody) this.resp = Resp.Idle;
+        else if (head.chunked) {
+          this.resp = Resp.Chunked;
+          this.decoder = new ChunkedDecoder();
+        } else if (head.contentLength >= 0) {
+          this.resp = head.contentLength === 0 ? Resp.Idle : Resp.Body;
+          this.remaining = head.contentLength;
+        } else {
+          this.resp = Resp.UntilClose;
+          this.keepAlive = false;
+        }
+        h.onHead(head.status, headers);
+        if (this.resp === Resp.Idle) {
+          if (this.handler === h) this.complete(undefined);
+        }
+      } else if (this.resp === Resp.Body) {
+        const avail = chunk.length - offset;
+        const n = avail < this.remaining ? avail : this.remaining;
+        const piece = offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n);
+        offset += n;
+        this.remaining -= n;
+        if (this.remaining === 0) this.resp = Resp.Idle;
+        if (!h.onData(piece)) this.pauseSocket();
+        if (this.resp === Resp.Idle && this.handler === h) this.complete(undefined);
+      } else if (this.resp === Resp.Chunked) {
+        const decoder = this.decoder!;
+        let used: number;
+        try {
+          used = decoder.push(chunk, offset, chunk.length, this.chunkSink);
+        } catch (err) {
+          this.fail(err as Error);
+          return;
+        }
+        offset += used;
+        if (decoder.done) {
+          this.resp = Resp.Idle;
+          this.decoder = undefined;
+          if (this.handler === h) this.complete(decoder.trailers);
+        } else if (used === 0) {
+          this.pending = chunk.subarray(offset);
+          return;
+        }
+      } else {
+        // UntilClose: everything is body until the upstream closes.
+        const piece = offset === 0 ? chunk : chunk.subarray(offset);
+        offset = chunk.length;
+        if (!h.onData(piece)) this.pauseSocket();
+      }
+    }
+  };
+
+  private readonly chunkSink = {
+    data: (piece: Buffer): void => {
+      const h = this.handler;
+      if (h && !h.onData(piece)) this.pauseSocket();
+    },
+  };
+
+  private pauseSocket(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private complete(trailers: Headers | undefined): void {
+    const h = this.handler!;
+    this.resp = Resp.Idle;
+    if (this.requestWritten || this.request?.upgrade !== undefined) this.finish();
+    else {
+      // The upstream answered before the request body was sent whole: this connection cannot be reused.
+      this.keepAlive = false;
+      this.clearRequest();
+      this.destroy();
+    }
+    h.onEnd(trailers);
+  }
+
+  /** Request written and response read: back to the pool, or closed. */
+  private finish(): void {
+    if (this.resp !== Resp.Idle || !this.requestWritten) return;
+    this.clearRequest();
+    const max = this.owner.maxRequestsPerConnection;
+    if (this.keepAlive && !this.closed && (max === 0 || this.served < max)) {
+      this.idleSince = this.owner.clock.now();
+      this.owner.release(this);
+    } else this.destroy();
+  }
+
+  private fail(err: Error): void {
+    const h = this.handler;
+    this.clearRequest();
+    this.destroy();
+    h?.onReset(err);
+  }
+
+  // ---- socket lifecycle ----------------------------------------------------------------------------------------
+
+  private readonly onConnect = (): void => {
+    this.connected = true;
+    this.connectTimer?.cancel();
+    this.connectTimer = undefined;
+    this.owner.onConnected();
+    if (this.handler !== undefined) this.writeRequest();
+  };
+
+  private readonly onConnectTimeout = (): void => {
+    this.connectTimer = undefined;
+    if (this.connected) return;
+    const h = this.handler;
+    this.clearRequest();
+    this.owner.onConnectFailure();
+    this.destroy();
+    h?.onConnectFailure("connect_timeout", new Error(`connect timeout after ${this.owner.connectTimeoutMs} ms`));
+  };
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    const h = this.handler;
+    this.clearRequest();
+    if (!this.connected) {
+      this.connectTimer?.cancel();
+      this.owner.onConnectFailure();
+      this.destroy();
+      h?.onConnectFailure(err.code === "ECONNREFUSED" ? "connection_refused" : "connection_failure", err);
+      return;
+    }
+    this.destroy();
+    h?.onReset(err);
+  };
+
+  private readonly onSocketEnd = (): void => {
+    if (this.resp === Resp.UntilClose && this.handler !== undefined) {
+      this.keepAlive = false;
+      this.requestWritten = true;
+      this.complete(undefined);
+      return;
+    }
+    this.onClose();
+  };
+
+  private readonly onClose = (): void => {
+    const h = this.handler;
+    this.clearRequest();
+    if (!this.closed) {
+      this.closed = true;
+      this.connectTimer?.cancel();
+      this.owner.forget(this);
+    }
+    this.socket.destroy();
+    if (h) {
+      if (!this.connected) h.onConnectFailure("connection_failure", new Error("upstream closed before connecting"));
+      else h.onReset(new Error("upstream connection closed"));
+    }
+  };
+
+  private detachSocket(): void {
+    this.connectTimer?.cancel();
+    this.socket.off("data", this.onSocketData);
+    this.socket.off("error", this.onError);
+    this.socket.off("close", this.onClose);
+    this.socket.off("end", this.onSocketEnd);
+    if (this.paused) this.socket.resume();
+  }
+
+  destroy(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.connectTimer?.cancel();
+      this.owner.forget(this);
+    }
+    this.socket.destroy();
+  }
+}
+
+function methodExpectsBody(method: string): boolean {
+  return method === "POST" || method === "PUT" || method === "PATCH";
+}

@@ -1,0 +1,149 @@
+// The HTTP/2 downstream codec: node:http2's server side (core API, never listening itself) fed with sockets the
+// listener has already accepted and sniffed, turning each stream into an Exchange for the handler chain.
+// Errors from node:http2 stay inside their session: a malformed frame closes that session only.
+
+import http2 from "node:http2";
+import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type net from "node:net";
+import type { Clock } from "../../api/clock.ts";
+import type { Downstream, Exchange, Handler } from "../http/exchange.ts";
+import { H2Exchange } from "./h2-exchange.ts";
+import type { H2ExchangeContext } from "./h2-exchange.ts";
+import { requestHeadersFromRaw } from "./h2-headers.ts";
+
+export interface H2DownstreamOptions {
+  clock: Clock;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we announce. Default 1024 (Envoy's 2^31-1 is no limit at all). */
+  maxConcurrentStreams?: number;
+  /** Per-stream receive window. Default 1 MiB (node's 64 KiB starves large bodies; Envoy's 256 MiB costs memory). */
+  initialWindowSize?: number;
+  /** Connection-level receive window. Default 8 × the stream window. */
+  initialConnectionWindowSize?: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE. Default 60 KiB, like Envoy's max_request_headers_kb. */
+  maxHeaderListSize?: number;
+  /** Envoy's stream_idle_timeout: no bytes either way for this long → 408, or a reset once answered. 0 = off. */
+  streamIdleTimeoutMs: number;
+  /** Access log and stats: called once per exchange, after the response ended or the stream was reset. */
+  onStreamComplete?: (ex: Exchange) => void;
+}
+
+export interface H2Downstream {
+  /** Takes an accepted connection whose first bytes (`alreadyRead`, the sniffed preface) are replayed. */
+  accept(socket: net.Socket, alreadyRead?: Buffer): void;
+  /** Open sessions. */
+  readonly sessions: number;
+  /** Sends GOAWAY on every session; streams in flight finish, then the sessions close. */
+  drain(): void;
+  /** Closes every session now. */
+  close(): void;
+}
+
+const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
+const DEFAULT_WINDOW = 1 << 20;
+const DEFAULT_MAX_HEADER_LIST = 60 * 1024;
+/** Node's default (10 MB) refuses streams under load with large windows; in-flight data is bounded by windows. */
+const MAX_SESSION_MEMORY_MB = 64;
+
+const kDownstream = Symbol("trellis.h2downstream");
+type TaggedSession = Http2Session & { [kDownstream]?: Downstream };
+
+export function createH2Downstream(handler: Handler, options: H2DownstreamOptions): H2Downstream {
+  const streamWindow = options.initialWindowSize ?? DEFAULT_WINDOW;
+  const connectionWindow = options.initialConnectionWindowSize ?? streamWindow * 8;
+  const server = http2.createServer({
+    settings: {
+      maxConcurrentStreams: options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+      initialWindowSize: streamWindow,
+      maxHeaderListSize: options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST,
+    },
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    // Node's own header-count limit (default 128) would refuse requests Envoy accepts; the byte limit governs.
+    maxHeaderListPairs: 1024,
+  });
+  const ctx: H2ExchangeContext = {
+    clock: options.clock,
+    streamIdleTimeoutMs: options.streamIdleTimeoutMs,
+    onStreamComplete: options.onStreamComplete,
+  };
+  const sessions = new Set<Http2Session>();
+  let closed = false;
+
+  server.on("session", (session: TaggedSession) => {
+    if (closed) {
+      session.destroy();
+      return;
+    }
+    sessions.add(session);
+    session.on("error", ignore);
+    session.on("close", () => sessions.delete(session));
+    // Every session gets an error handler above, so a protocol error on one connection never reaches the process.
+    const socket = session.socket;
+    session[kDownstream] = {
+      remoteAddress: socket.remoteAddress ?? "",
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "",
+      localPort: socket.localPort ?? 0,
+      tls: "encrypted" in socket && socket.encrypted === true,
+    };
+    if (connectionWindow > 65535) {
+      try {
+        session.setLocalWindowSize(connectionWindow);
+      } catch {
+        // Session already gone: nothing to size.
+      }
+    }
+  });
+  server.on("sessionError", ignore);
+  server.on("error", ignore);
+
+  server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+    const downstream = (stream.session as TaggedSession | undefined)?.[kDownstream] ?? UNKNOWN_DOWNSTREAM;
+    const ex = new H2Exchange(stream, headers, requestHeadersFromRaw(raw), downstream, ctx);
+    handler(ex);
+  });
+
+  return {
+    accept(socket: net.Socket, alreadyRead?: Buffer): void {
+      if (closed) {
+        socket.destroy();
+        return;
+      }
+      socket.on("error", ignore);
+      if (alreadyRead !== undefined && alreadyRead.length > 0) socket.unshift(alreadyRead);
+      server.emit("connection", socket);
+    },
+    get sessions(): number {
+      return sessions.size;
+    },
+    drain(): void {
+      for (const s of sessions) gracefulClose(s);
+    },
+    close(): void {
+      closed = true;
+      for (const s of sessions) s.destroy();
+      sessions.clear();
+    },
+  };
+}
+
+function gracefulClose(session: Http2Session): void {
+  if (session.closed || session.destroyed) return;
+  try {
+    // GOAWAY(NO_ERROR, last stream) now, so the client stops opening streams; close() then waits for the
+    // streams in flight and ends the connection.
+    session.goaway(http2.constants.NGHTTP2_NO_ERROR);
+  } catch {
+    // Already going away.
+  }
+  session.close();
+}
+
+function ignore(): void {}
+
+const UNKNOWN_DOWNSTREAM: Downstream = {
+  remoteAddress: "",
+  remotePort: 0,
+  localAddress: "",
+  localPort: 0,
+  tls: false,
+};

@@ -1,0 +1,303 @@
+// One HTTP/2 stream on the downstream side as an Exchange. The object is its own RequestBody and ResponseSink
+// (the three interfaces share no member names), so a stream costs one object of ours; node's stream events are
+// routed to it through module-level functions and a symbol slot, so no closure is made per stream.
+
+import http2 from "node:http2";
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Clock, Timer } from "../../api/clock.ts";
+import { TrellisError } from "../../api/errors.ts";
+import { Headers } from "../http/headers.ts";
+import type {
+  BodySink,
+  Downstream,
+  Exchange,
+  RequestBody,
+  ResponseSink,
+  StreamInfo,
+} from "../http/exchange.ts";
+import { newStreamInfo } from "../http/exchange.ts";
+import { sendLocalReply } from "../http/local-reply.ts";
+import { contentLength, headersFromObject, toOutgoing } from "./h2-headers.ts";
+
+const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const kExchange = Symbol("trellis.h2exchange");
+
+type StreamWithExchange = ServerHttp2Stream & { [kExchange]: H2Exchange };
+
+/** What the downstream connection gives each exchange. */
+export interface H2ExchangeContext {
+  clock: Clock;
+  streamIdleTimeoutMs: number;
+  onStreamComplete: ((ex: Exchange) => void) | undefined;
+}
+
+export class H2Exchange implements Exchange, RequestBody, ResponseSink {
+  readonly protocol = "HTTP/2" as const;
+  method: string;
+  path: string;
+  authority: string;
+  scheme: string;
+  readonly headers: Headers;
+  readonly downstream: Downstream;
+  readonly info: StreamInfo;
+  readonly upgrade = undefined;
+  readonly body: RequestBody = this;
+  readonly response: ResponseSink = this;
+
+  // RequestBody
+  readonly empty: boolean;
+  readonly length: number;
+
+  // ResponseSink
+  headSent = false;
+
+  private readonly stream: StreamWithExchange;
+  private readonly ctx: H2ExchangeContext;
+  private sink: BodySink | undefined;
+  private requestDone: boolean;
+  private requestTrailers: Headers | undefined;
+  private responseDone = false;
+  /** A head that carries grpc-status waits here for end(): together they are one Trailers-Only HEADERS frame. */
+  private heldStatus = 0;
+  private heldHeaders: Headers | undefined;
+  private responseTrailers: Headers | undefined;
+  private drainCb: (() => void) | undefined;
+  private abortCb: (() => void) | undefined;
+  private streamError: Error | undefined;
+  private idleTimer: Timer | undefined;
+  private lastActivityMs: number;
+
+  constructor(
+    stream: ServerHttp2Stream,
+    pseudo: Record<string, string | string[] | undefined>,
+    headers: Headers,
+    downstream: Downstream,
+    ctx: H2ExchangeContext,
+  ) {
+    this.stream = stream as StreamWithExchange;
+    this.stream[kExchange] = this;
+    this.ctx = ctx;
+    this.method = String(pseudo[":method"] ?? "GET");
+    this.path = String(pseudo[":path"] ?? "");
+    this.authority = String(pseudo[":authority"] ?? pseudo["host"] ?? "");
+    this.scheme = String(pseudo[":scheme"] ?? "http");
+    this.headers = headers;
+    this.downstream = downstream;
+    const now = ctx.clock.now();
+    this.info = newStreamInfo(now);
+    this.lastActivityMs = now;
+    this.empty = stream.endAfterHeaders;
+    this.requestDone = this.empty;
+    this.length = this.empty ? 0 : contentLength(headers);
+
+    stream.on("error", onStreamError);
+    stream.on("close", onStreamClose);
+    if (ctx.streamIdleTimeoutMs > 0) this.idleTimer = ctx.clock.setTimer(ctx.streamIdleTimeoutMs, () => this.checkIdle());
+  }
+
+  // ---- RequestBody ----
+
+  start(sink: BodySink): void {
+    if (this.sink !== undefined) return;
+    this.sink = sink;
+    if (this.empty) {
+      sink.onEnd(undefined);
+      return;
+    }
+    const s = this.stream;
+    s.on("trailers", onRequestTrailers);
+    s.on("end", onRequestEnd);
+    s.on("data", onRequestData);
+  }
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
+  // ---- ResponseSink ----
+
+  head(status: number, headers: Headers): void {
+    if (this.headSent || this.responseDone) return;
+    this.headSent = true;
+    this.info.responseCode = status;
+    this.lastActivityMs = this.ctx.clock.now();
+    if (headers.has("grpc-status")) {
+      this.heldStatus = status;
+      this.heldHeaders = headers;
+      return;
+    }
+    this.respond(status, headers, false);
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.responseDone || this.stream.destroyed) return true;
+    if (this.heldHeaders !== undefined) this.flushHeld(false);
+    this.info.bytesSent += chunk.length;
+    this.lastActivityMs = this.ctx.clock.now();
+    return this.stream.write(chunk);
+  }
+
+  onDrain(cb: () => void): void {
+    if (this.drainCb === undefined) this.stream.on("drain", onResponseDrain);
+    this.drainCb = cb;
+  }
+
+  end(trailers?: Headers): void {
+    if (this.responseDone) return;
+    this.responseDone = true;
+    const s = this.stream;
+    if (s.destroyed) return;
+    if (!this.headSent) {
+      // A response must have a head; an end() without one is answered as an empty 200 rather than hanging.
+      this.headSent = true;
+      this.info.responseCode = 200;
+      this.respond(200, trailers ?? new Headers(), true);
+    } else if (this.heldHeaders !== undefined) {
+      if (trailers !== undefined) for (let i = 0; i < trailers.list.length; i += 2) this.heldHeaders.add(trailers.list[i]!, trailers.list[i + 1]!);
+      this.flushHeld(true);
+    } else {
+      if (trailers !== undefined && trailers.size > 0) this.responseTrailers = trailers;
+      s.end();
+    }
+    this.discardUnreadRequest();
+  }
+
+  reset(): void {
+    if (this.responseDone && this.stream.closed) return;
+    this.responseDone = true;
+    this.heldHeaders = undefined;
+    if (!this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+
+  onAbort(cb: () => void): void {
+    this.abortCb = cb;
+  }
+
+  // ---- internals ----
+
+  private respond(status: number, headers: Headers, endStream: boolean): void {
+    const out: OutgoingHttpHeaders = toOutgoing(headers, { ":status": status });
+    try {
+      // waitForTrailers always: whether end() brings trailers is not known yet. With none, sendTrailers({})
+      // makes node send an empty DATA frame with END_STREAM, which is what a plain end would have sent.
+      this.stream.respond(out, endStream ? { endStream: true } : { waitForTrailers: true });
+    } catch (err) {
+      // Node refuses some header sets (e.g. a repeated single-value field): the stream cannot be answered.
+      this.streamError = err as Error;
+      this.responseDone = true;
+      if (!this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if (!endStream) this.stream.on("wantTrailers", onWantTrailers);
+  }
+
+  private flushHeld(endStream: boolean): void {
+    const headers = this.heldHeaders!;
+    this.heldHeaders = undefined;
+    this.respond(this.heldStatus, headers, endStream);
+  }
+
+  /** The response is complete but the request is not, and nobody reads it: let it flow away (flow control). */
+  private discardUnreadRequest(): void {
+    if (this.sink === undefined && !this.requestDone) this.stream.resume();
+  }
+
+  private checkIdle(): void {
+    this.idleTimer = undefined;
+    if (this.stream.closed) return;
+    const timeout = this.ctx.streamIdleTimeoutMs;
+    const idle = this.ctx.clock.now() - this.lastActivityMs;
+    if (idle < timeout) {
+      this.idleTimer = this.ctx.clock.setTimer(timeout - idle, () => this.checkIdle());
+      return;
+    }
+    // Envoy's stream_idle_timeout: 408 when nothing was answered yet, else a reset; flag SI either way. The layers
+    // above learn it through their abort callbacks, so the upstream request is cancelled too.
+    const abortCb = this.abortCb;
+    this.abortCb = undefined;
+    const sink = this.requestDone ? undefined : this.sink;
+    this.requestDone = true;
+    sendLocalReply(this, 408, "SI", "stream_idle_timeout");
+    abortCb?.();
+    sink?.onAbort(new TrellisError("TRELLIS_H2_STREAM_ABORTED", "stream idle timeout"));
+  }
+
+  /** @internal event routing */ handleData(chunk: Buffer): void {
+    this.info.bytesReceived += chunk.length;
+    this.lastActivityMs = this.ctx.clock.now();
+    this.sink?.onData(chunk);
+  }
+
+  /** @internal */ handleTrailers(trailers: Headers): void {
+    this.requestTrailers = trailers;
+  }
+
+  /** @internal */ handleEnd(): void {
+    if (this.requestDone) return;
+    this.requestDone = true;
+    this.sink?.onEnd(this.requestTrailers);
+  }
+
+  /** @internal */ handleWantTrailers(): void {
+    const t = this.responseTrailers;
+    this.responseTrailers = undefined;
+    try {
+      this.stream.sendTrailers(t === undefined ? {} : toOutgoing(t, {}));
+    } catch {
+      if (!this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  /** @internal */ handleDrain(): void {
+    this.drainCb?.();
+  }
+
+  /** @internal */ handleError(err: Error): void {
+    this.streamError ??= err;
+  }
+
+  /** @internal */ handleClose(): void {
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
+    if (!this.responseDone) {
+      // The client reset the stream (or the connection went) before the response ended.
+      this.responseDone = true;
+      this.heldHeaders = undefined;
+      const cb = this.abortCb;
+      this.abortCb = undefined;
+      cb?.();
+    }
+    if (!this.requestDone) {
+      this.requestDone = true;
+      const rst = this.stream.rstCode;
+      this.sink?.onAbort(this.streamError ?? new TrellisError("TRELLIS_H2_STREAM_ABORTED", `stream closed (code ${rst ?? "?"})`));
+    }
+    this.ctx.onStreamComplete?.(this);
+  }
+}
+
+function onRequestData(this: StreamWithExchange, chunk: Buffer): void {
+  this[kExchange].handleData(chunk);
+}
+function onRequestTrailers(this: StreamWithExchange, trailers: Record<string, string | string[] | undefined>): void {
+  this[kExchange].handleTrailers(headersFromObject(trailers));
+}
+function onRequestEnd(this: StreamWithExchange): void {
+  this[kExchange].handleEnd();
+}
+function onWantTrailers(this: StreamWithExchange): void {
+  this[kExchange].handleWantTrailers();
+}
+function onResponseDrain(this: StreamWithExchange): void {
+  this[kExchange].handleDrain();
+}
+function onStreamError(this: StreamWithExchange, err: Error): void {
+  this[kExchange].handleError(err);
+}
+function onStreamClose(this: StreamWithExchange): void {
+  this[kExchange].handleClose();
+}

@@ -1,0 +1,133 @@
+// The HTTP/2 connection pool of one upstream endpoint (h2c with prior knowledge): one session carries the
+// requests; another is opened only when every usable session is full (our cap or the peer's
+// SETTINGS_MAX_CONCURRENT_STREAMS), has reached max_requests_per_connection, or got a GOAWAY. Sessions without
+// streams close after the idle timeout; a closed one is replaced on the next request.
+
+import net from "node:net";
+import type { Settings } from "node:http2";
+import type { Clock } from "../../api/clock.ts";
+import type { ConnectionPool, PoolOptions, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
+import { PoolClosedError } from "./upstream-errors.ts";
+import { H2UpstreamSession } from "./upstream-session.ts";
+import type { SessionOwner } from "./upstream-session.ts";
+import { H2UpstreamStream } from "./upstream-stream.ts";
+
+export interface H2PoolOptions extends PoolOptions {
+  clock: Clock;
+  /** Streams we put on one session at most (the peer's own limit applies too). Default 1024. */
+  maxConcurrentStreams?: number;
+  /** Per-stream receive window. Default 1 MiB. */
+  initialWindowSize?: number;
+  /** Makes the TCP connection (tests inject one; default net.connect). Must return a socket still connecting. */
+  connect?: (address: string, port: number) => net.Socket;
+}
+
+/** Connection events for cluster stats (upstream_cx_total, upstream_cx_active, upstream_cx_connect_fail). */
+export interface H2PoolStats {
+  onConnectionOpened(): void;
+  onConnectionClosed(): void;
+  onConnectFailure(): void;
+}
+
+const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
+const DEFAULT_WINDOW = 1 << 20;
+
+export class H2ConnectionPool implements ConnectionPool, SessionOwner {
+  readonly clock: Clock;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxRequestsPerConnection: number;
+  readonly maxConcurrentStreams: number;
+  readonly settings: Settings;
+  readonly connectionWindow: number;
+  private readonly address: string;
+  private readonly port: number;
+  private readonly authority: string;
+  private readonly makeSocket: (address: string, port: number) => net.Socket;
+  private readonly sessions: H2UpstreamSession[] = [];
+  private closed = false;
+  private activeCount = 0;
+
+  constructor(
+    endpoint: { address: string; port: number },
+    options: H2PoolOptions,
+    private readonly stats?: H2PoolStats,
+  ) {
+    this.address = endpoint.address;
+    this.port = endpoint.port;
+    this.authority = `http://${endpoint.address.includes(":") ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
+    this.clock = options.clock;
+    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.idleTimeoutMs = options.idleTimeoutMs;
+    this.maxRequestsPerConnection = options.maxRequestsPerConnection;
+    this.maxConcurrentStreams = options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS;
+    const window = options.initialWindowSize ?? DEFAULT_WINDOW;
+    this.settings = { enablePush: false, initialWindowSize: window };
+    this.connectionWindow = window * 8;
+    this.makeSocket = options.connect ?? defaultConnect;
+  }
+
+  /** Requests in flight plus waiting for a connection. */
+  get active(): number {
+    return this.activeCount;
+  }
+
+  /** Open (or opening) sessions, for /clusters and tests. */
+  get connections(): number {
+    return this.sessions.length;
+  }
+
+  request(request: UpstreamRequest, handler: UpstreamHandler): UpstreamStream {
+    const stream = new H2UpstreamStream(request, handler);
+    if (this.closed) {
+      // Reported asynchronously, like every other failure: the caller gets its UpstreamStream first.
+      queueMicrotask(() => stream.connectFailed("connection_failure", new PoolClosedError()));
+      return stream;
+    }
+    this.activeCount++;
+    let session: H2UpstreamSession | undefined;
+    for (const s of this.sessions) {
+      if (s.hasRoom) {
+        session = s;
+        break;
+      }
+    }
+    if (session === undefined) session = this.openSession();
+    session.assign(stream);
+    return stream;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sessions.slice()) s.close();
+  }
+
+  // ---- SessionOwner ----
+
+  streamReleased(): void {
+    this.activeCount--;
+  }
+
+  sessionClosed(session: H2UpstreamSession): void {
+    const i = this.sessions.indexOf(session);
+    if (i < 0) return;
+    this.sessions.splice(i, 1);
+    this.stats?.onConnectionClosed();
+  }
+
+  connectFailed(): void {
+    this.stats?.onConnectFailure();
+  }
+
+  private openSession(): H2UpstreamSession {
+    const session = new H2UpstreamSession(this, this.makeSocket(this.address, this.port), this.authority);
+    this.sessions.push(session);
+    this.stats?.onConnectionOpened();
+    return session;
+  }
+}
+
+function defaultConnect(address: string, port: number): net.Socket {
+  return net.connect({ host: address, port });
+}

@@ -1,0 +1,161 @@
+// One listening socket and what it does with each connection: HTTP (HTTP/1.1 and h2c on the same port with
+// codec AUTO, told apart by the HTTP/2 client preface) or TCP proxying. Connections are tracked so a drain can
+// close idle ones at once and busy ones after their response.
+
+import net from "node:net";
+import type { Listener } from "../../api/xds/types.ts";
+import type { HttpConnectionManagerRuntime } from "../http/connection-manager.ts";
+import { Http1ServerConnection, type Http1ConnectionOptions } from "../http1/connection.ts";
+import { createH2Downstream, type H2Downstream } from "../http2/downstream.ts";
+import type { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
+import { DEFAULT_LIMITS } from "../http1/limits.ts";
+import type { Http1Exchange } from "../http1/connection-exchange.ts";
+import type { ListenerStats } from "../../telemetry/envoy-stats.ts";
+import { sendLocalReply } from "../http/local-reply.ts";
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+export type ListenerTerminal =
+  | { kind: "http"; hcm: HttpConnectionManagerRuntime }
+  | { kind: "tcp"; tcp: TcpProxyRuntime };
+
+export class ListenerRuntime {
+  private server: net.Server | undefined;
+  private readonly h1 = new Set<Http1ServerConnection>();
+  private readonly tcpSockets = new Set<net.Socket>();
+  private readonly h2: H2Downstream | undefined;
+  private readonly h1Options: Http1ConnectionOptions | undefined;
+  private draining = false;
+
+  constructor(
+    readonly config: Listener,
+    readonly terminal: ListenerTerminal,
+    private readonly stats: ListenerStats,
+  ) {
+    if (terminal.kind === "http") {
+      const hcm = terminal.hcm;
+      const c = hcm.config;
+      this.h1Options = {
+        clock: hcm.clock,
+        limits: { ...DEFAULT_LIMITS, maxHeadBytes: c.maxRequestHeadersKb * 1024 },
+        bufferLimitBytes: config.perConnectionBufferLimitBytes,
+        idleTimeoutMs: c.idleTimeoutMs,
+        requestTimeoutMs: c.requestTimeoutMs,
+        streamIdleTimeoutMs: c.streamIdleTimeoutMs,
+        serverName: c.serverName,
+        onExchangeComplete: hcm.complete,
+        onProtocolError: () => hcm.stats.protocolError(),
+        onExchangeTimeout: (ex: Http1Exchange, kind) => {
+          if (kind === "request_timeout") sendLocalReply(ex, 408, "DPE", `request_overall_timeout:${hcm.statPrefix}`);
+          else sendLocalReply(ex, 408, "SI", `stream_idle_timeout:${hcm.statPrefix}`);
+        },
+      };
+      if (c.codecType !== "HTTP1")
+        this.h2 = createH2Downstream(hcm.handler, {
+          clock: hcm.clock,
+          streamIdleTimeoutMs: c.streamIdleTimeoutMs,
+          onStreamComplete: hcm.complete,
+        });
+    }
+  }
+
+  get address(): { address: string; port: number } {
+    const a = this.server?.address();
+    if (a && typeof a === "object") return { address: a.address, port: a.port };
+    return { address: this.config.address.address, port: this.config.address.port };
+  }
+
+  /** Binds the port; resolves once listening. */
+  listen(): Promise<void> {
+    const server = net.createServer({ allowHalfOpen: this.terminal.kind === "tcp", noDelay: true }, this.onConnection);
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: this.config.address.address, port: this.config.address.port, backlog: 4096 }, () => {
+        server.off("error", reject);
+        server.on("error", () => {});
+        resolve();
+      });
+    });
+  }
+
+  private readonly onConnection = (socket: net.Socket): void => {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    this.stats.cxTotal.inc();
+    this.stats.cxActive.inc();
+    socket.once("close", this.onSocketClose);
+    const t = this.terminal;
+    if (t.kind === "tcp") {
+      this.tcpSockets.add(socket);
+      socket.once("close", () => this.tcpSockets.delete(socket));
+      t.tcp.accept(socket);
+      return;
+    }
+    const codec = t.hcm.config.codecType;
+    if (codec === "HTTP1") this.startHttp1(socket, t.hcm, undefined);
+    else if (codec === "HTTP2") this.h2!.accept(socket);
+    else this.sniff(socket, t.hcm);
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.stats.cxActive.dec();
+  };
+
+  /** codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1. */
+  private sniff(socket: net.Socket, hcm: HttpConnectionManagerRuntime): void {
+    let seen: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const prefixMatches = seen.compare(H2_PREFACE, 0, n, 0, n) === 0;
+      if (prefixMatches && n < H2_PREFACE.length) return; // could still be h2: wait for more
+      socket.off("data", onData);
+      socket.off("error", onError);
+      if (prefixMatches) {
+        socket.pause();
+        this.h2!.accept(socket, seen);
+      } else this.startHttp1(socket, hcm, seen);
+    };
+    const onError = (): void => socket.destroy();
+    socket.on("data", onData);
+    socket.on("error", onError);
+  }
+
+  private startHttp1(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
+    const conn = new Http1ServerConnection(socket, hcm.handler, this.h1Options!, (c) => this.h1.delete(c));
+    this.h1.add(conn);
+    if (initial !== undefined) conn.feed(initial);
+  }
+
+  /** Stops accepting; connections in flight go on. */
+  stopListening(): Promise<void> {
+    this.draining = true;
+    const server = this.server;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  /** Drain: stop accepting, close idle HTTP/1 connections, ask busy ones to close after their response, GOAWAY h2. */
+  drain(idleGraceMs = 0): void {
+    this.draining = true;
+    this.server?.close();
+    for (const c of this.h1) c.drain(idleGraceMs);
+    this.h2?.drain();
+  }
+
+  /** Connections still open (HTTP/1, HTTP/2 sessions, TCP). */
+  get openConnections(): number {
+    return this.h1.size + (this.h2?.sessions ?? 0) + this.tcpSockets.size;
+  }
+
+  /** Ends everything now. */
+  destroy(): void {
+    this.server?.close();
+    for (const c of this.h1) c.destroy();
+    this.h2?.close();
+    for (const s of this.tcpSockets) s.destroy();
+  }
+}

@@ -1,0 +1,202 @@
+// compileRouteTable: a typed RouteConfiguration becomes, once, a RouteTable that answers route(request) with the
+// first matching route of the matching virtual host, or a miss saying which stage failed. Everything that can be
+// computed from configuration is computed here (regexes, header formats, cluster choices, edit level order), so a
+// prefix match to a single cluster allocates nothing per request.
+
+import { hostname as osHostname } from "node:os";
+import type { Route, RouteConfiguration, VirtualHost } from "../../api/xds/types.ts";
+import { ClusterPicker } from "./cluster-choice.ts";
+import type { CompiledRoute, EditLevels } from "./compiled-route.ts";
+import { RouteEntry } from "./compiled-route.ts";
+import { DomainIndex } from "./domains.ts";
+import { HashPolicyEvaluator } from "./hash-policy.ts";
+import type { FormatEnv } from "./header-edits.ts";
+import { HeaderEditLevel } from "./header-edits.ts";
+import { IssueSink } from "./issues.ts";
+import { PathRewrite } from "./path-rewrite.ts";
+import { RedirectTarget } from "./redirect.ts";
+import type { RouteRequest } from "./request.ts";
+import { CompiledRouteMatch, regexMessage } from "./route-match.ts";
+
+export interface RouteMiss {
+  readonly kind: "miss";
+  readonly reason: "no_virtual_host" | "no_route";
+  readonly virtualHostName?: string;
+}
+
+export interface CompiledVirtualHost {
+  readonly name: string;
+  readonly routes: readonly CompiledRoute[];
+  /** The first route whose match accepts the request, or this host's no_route miss. */
+  route(req: RouteRequest): CompiledRoute | RouteMiss;
+}
+
+export interface RouteTable {
+  readonly name: string;
+  readonly virtualHosts: readonly CompiledVirtualHost[];
+  /**
+   * The virtual host for an authority, or undefined. Port-aware: "a.com:8080" matches domain "a.com:8080" first,
+   * then "a.com" (see domains.ts for the full precedence).
+   */
+  virtualHost(authority: string): CompiledVirtualHost | undefined;
+  /** The first matching route of the matched virtual host, or a miss saying which stage failed. */
+  route(req: RouteRequest): CompiledRoute | RouteMiss;
+}
+
+export interface CompileOptions {
+  /** Uniform in [0, 1): weighted cluster picks. Default Math.random; tests pass a seeded generator. */
+  random?: () => number;
+  /** What %HOSTNAME% prints. Default os.hostname(). */
+  hostname?: string;
+}
+
+const NO_VIRTUAL_HOST: RouteMiss = Object.freeze({ kind: "miss", reason: "no_virtual_host" });
+
+class VirtualHostImpl implements CompiledVirtualHost {
+  readonly name: string;
+  readonly routes: readonly CompiledRoute[];
+  private readonly matches: readonly CompiledRouteMatch[];
+  private readonly miss: RouteMiss;
+
+  constructor(name: string, routes: CompiledRoute[], matches: CompiledRouteMatch[]) {
+    this.name = name;
+    this.routes = routes;
+    this.matches = matches;
+    this.miss = Object.freeze({ kind: "miss", reason: "no_route", virtualHostName: name });
+  }
+
+  route(req: RouteRequest): CompiledRoute | RouteMiss {
+    const ms = this.matches;
+    for (let i = 0; i < ms.length; i++) if (ms[i]!.matches(req)) return this.routes[i]!;
+    return this.miss;
+  }
+}
+
+class RouteTableImpl implements RouteTable {
+  readonly name: string;
+  readonly virtualHosts: readonly CompiledVirtualHost[];
+  private readonly domains: DomainIndex<VirtualHostImpl>;
+
+  constructor(name: string, hosts: VirtualHostImpl[], domains: DomainIndex<VirtualHostImpl>) {
+    this.name = name;
+    this.virtualHosts = hosts;
+    this.domains = domains;
+  }
+
+  virtualHost(authority: string): CompiledVirtualHost | undefined {
+    return this.domains.find(authority);
+  }
+
+  route(req: RouteRequest): CompiledRoute | RouteMiss {
+    const vh = this.domains.find(req.authority);
+    return vh === undefined ? NO_VIRTUAL_HOST : vh.route(req);
+  }
+}
+
+/** Compiles a route configuration; throws ConfigError naming every problem found (nothing is half-built). */
+export function compileRouteTable(config: RouteConfiguration, options: CompileOptions = {}): RouteTable {
+  const issues = new IssueSink();
+  const random = options.random ?? Math.random;
+  const env: FormatEnv = { hostname: options.hostname ?? osHostname() };
+  const globalLevels = levelsOf(config, env, issues, "");
+  const domains = new DomainIndex<VirtualHostImpl>();
+  const hosts = config.virtualHosts.map((vh, vi) => {
+    const at = `virtual_hosts[${vi}]`;
+    const vhLevels = levelsOf(vh, env, issues, `${at}.`);
+    const routes: CompiledRoute[] = [];
+    const matches: CompiledRouteMatch[] = [];
+    vh.routes.forEach((r, ri) => {
+      const rat = `${at}.routes[${ri}]`;
+      const match = new CompiledRouteMatch(r.match, issues, `${rat}.match`);
+      const own = levelsOf(r, env, issues, `${rat}.`);
+      // Most specific first: Envoy's default most_specific_header_mutations_wins=false (see compiled-route.ts).
+      const levels: EditLevels = {
+        request: [own.request, vhLevels.request, globalLevels.request].filter(isLevel),
+        response: [own.response, vhLevels.response, globalLevels.response].filter(isLevel),
+      };
+      routes.push(compileRoute(r, vh, match, levels, random, env, issues, rat));
+      matches.push(match);
+    });
+    const host = new VirtualHostImpl(vh.name, routes, matches);
+    vh.domains.forEach((d, di) => {
+      const problem = domains.add(d, host);
+      if (problem) issues.add(`${at}.domains[${di}]`, problem);
+    });
+    return host;
+  });
+  issues.throwIfAny(`route_configuration ${JSON.stringify(config.name)}`);
+  return new RouteTableImpl(config.name, hosts, domains);
+}
+
+function isLevel(l: HeaderEditLevel | undefined): l is HeaderEditLevel {
+  return l !== undefined;
+}
+
+function levelsOf(
+  e: Pick<Route, "requestHeadersToAdd" | "requestHeadersToRemove" | "responseHeadersToAdd" | "responseHeadersToRemove">,
+  env: FormatEnv,
+  issues: IssueSink,
+  at: string,
+): { request: HeaderEditLevel | undefined; response: HeaderEditLevel | undefined } {
+  return {
+    request: HeaderEditLevel.compile(e.requestHeadersToAdd, e.requestHeadersToRemove, env, issues, {
+      add: `${at}request_headers_to_add`,
+      remove: `${at}request_headers_to_remove`,
+    }),
+    response: HeaderEditLevel.compile(e.responseHeadersToAdd, e.responseHeadersToRemove, env, issues, {
+      add: `${at}response_headers_to_add`,
+      remove: `${at}response_headers_to_remove`,
+    }),
+  };
+}
+
+function compileRoute(
+  r: Route,
+  vh: VirtualHost,
+  match: CompiledRouteMatch,
+  levels: EditLevels,
+  random: () => number,
+  env: FormatEnv,
+  issues: IssueSink,
+  at: string,
+): CompiledRoute {
+  const a = r.action;
+  if (a.kind === "direct_response") return RouteEntry.direct(r.name, vh.name, levels, a.status, a.body);
+  if (a.kind === "redirect") {
+    // Envoy treats an empty prefix_rewrite as absent (proto3 cannot tell them apart).
+    const rewrite = a.prefixRewrite ? PathRewrite.prefix(a.prefixRewrite, match.matchedLength) : undefined;
+    return RouteEntry.redirect(r.name, vh.name, levels, a.responseCode, new RedirectTarget(a, rewrite));
+  }
+  let picker: ClusterPicker;
+  if (a.weightedClusters !== undefined) {
+    picker = ClusterPicker.weighted(a.weightedClusters, random, env, issues, `${at}.route.weighted_clusters`);
+  } else {
+    if (a.cluster === undefined || a.cluster === "")
+      issues.add(`${at}.route`, "a cluster or weighted_clusters is required");
+    picker = ClusterPicker.single(a.cluster ?? "");
+  }
+  let pathRewrite: PathRewrite | undefined;
+  if (a.prefixRewrite && a.regexRewrite) {
+    issues.add(`${at}.route`, "specify only one of prefix_rewrite and regex_rewrite");
+  } else if (a.prefixRewrite) {
+    pathRewrite = PathRewrite.prefix(a.prefixRewrite, match.matchedLength);
+  } else if (a.regexRewrite) {
+    try {
+      pathRewrite = PathRewrite.regex(a.regexRewrite.regex, a.regexRewrite.substitution);
+    } catch (err) {
+      issues.add(`${at}.route.regex_rewrite`, regexMessage(a.regexRewrite.regex, err));
+    }
+  }
+  const upgrades = new Map<string, boolean>();
+  for (const [type, enabled] of Object.entries(a.upgradeOverrides)) upgrades.set(type.toLowerCase(), enabled);
+  return RouteEntry.forward(r.name, vh.name, levels, {
+    picker,
+    pathRewrite,
+    hostRewrite: a.hostRewriteLiteral || undefined,
+    timeoutMs: a.timeoutMs,
+    idleTimeoutMs: a.idleTimeoutMs,
+    hashPolicy: a.hashPolicy.length > 0 ? new HashPolicyEvaluator(a.hashPolicy) : undefined,
+    upgradeOverrides: upgrades,
+    extensions: a.extensions,
+  });
+}

@@ -1,0 +1,226 @@
+// The sidecar as a whole: typed configuration in, listeners, clusters and the admin server out. Everything is
+// built (and every configuration error thrown) before the first port is bound; shutdown drains gracefully.
+
+import type { Clock } from "../api/clock.ts";
+import { systemClock } from "../api/clock.ts";
+import { TrellisError } from "../api/errors.ts";
+import type { Bootstrap, Cluster, Listener } from "../api/xds/types.ts";
+import { StatsStore } from "../telemetry/stats.ts";
+import { createClusterStats, createListenerStats, createTcpProxyStats } from "../telemetry/envoy-stats.ts";
+import { startAdminServer, type AdminServer, type AdminTarget, type ClusterStatus } from "./admin/server.ts";
+import { HttpConnectionManagerRuntime } from "./http/connection-manager.ts";
+import { buildAccessLoggers } from "./http/access-logger.ts";
+import { ListenerRuntime, type ListenerTerminal } from "./listener/listener.ts";
+import { TcpProxyRuntime } from "./tcp/tcp-proxy.ts";
+import { UpstreamCluster } from "./upstream/cluster.ts";
+import { ClusterMembership, endpointsFromAssignment } from "./upstream/membership.ts";
+import { StrictDnsResolver, systemLookup } from "./upstream/dns.ts";
+
+export interface ProxyOptions {
+  clock?: Clock;
+  /** Where the configuration came from (for logs and /server_info). */
+  source?: string;
+  /** Called by POST /quitquitquit (the CLI exits the process after shutdown). */
+  onQuit?: () => void;
+  log?: (line: string) => void;
+}
+
+export type ProxyState = "PRE_INITIALIZING" | "LIVE" | "DRAINING" | "STOPPED";
+
+export class Proxy implements AdminTarget {
+  readonly stats = new StatsStore();
+  readonly clock: Clock;
+  private readonly clusters = new Map<string, UpstreamCluster>();
+  private readonly resolvers: StrictDnsResolver[] = [];
+  private readonly listeners: ListenerRuntime[] = [];
+  private admin: AdminServer | undefined;
+  private state: ProxyState = "PRE_INITIALIZING";
+  private readonly startedAt: number;
+  private shutdownPromise: Promise<void> | undefined;
+
+  /** Builds every runtime object; throws ConfigError (nothing bound yet) when the configuration is unusable. */
+  constructor(
+    readonly bootstrap: Bootstrap,
+    private readonly options: ProxyOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.wallNow();
+    for (const c of bootstrap.staticResources.clusters) this.clusters.set(c.name, this.buildCluster(c));
+    for (const l of bootstrap.staticResources.listeners) this.listeners.push(this.buildListener(l));
+  }
+
+  private buildCluster(c: Cluster): UpstreamCluster {
+    const endpoints = c.loadAssignment && c.type === "STATIC" ? endpointsFromAssignment(c.loadAssignment) : [];
+    const membership = new ClusterMembership(c, endpoints);
+    const cluster = new UpstreamCluster(c, membership, createClusterStats(this.stats, c.name), this.clock);
+    if (c.type === "STRICT_DNS" && c.loadAssignment) {
+      this.resolvers.push(
+        new StrictDnsResolver(c, {
+          lookup: systemLookup,
+          clock: this.clock,
+          onUpdate: (eps) => membership.update(eps),
+          onError: (host, err) => this.log(`cluster ${c.name}: DNS lookup of ${host} failed: ${err.message}`),
+        }),
+      );
+    }
+    return cluster;
+  }
+
+  private buildListener(l: Listener): ListenerRuntime {
+    const chain = l.filterChains[0]!;
+    const terminalFilter = chain.filters[chain.filters.length - 1]!;
+    let terminal: ListenerTerminal;
+    if (terminalFilter.kind === "http_connection_manager") {
+      const hcm = terminalFilter.config;
+      terminal = {
+        kind: "http",
+        hcm: new HttpConnectionManagerRuntime(hcm, this.clusters, this.clock, this.stats, buildAccessLoggers(hcm, this.clock)),
+      };
+    } else {
+      const stats = createTcpProxyStats(this.stats, terminalFilter.config.statPrefix);
+      terminal = {
+        kind: "tcp",
+        tcp: new TcpProxyRuntime(terminalFilter.config, this.clusters, this.clock, {
+          onSessionStart: () => stats.cxTotal.inc(),
+          onSessionEnd: (info) => {
+            if (info.responseFlags === "UF") stats.upstreamConnectFail.inc();
+            if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.noRoute.inc();
+          },
+        }),
+      };
+    }
+    return new ListenerRuntime(l, terminal, createListenerStats(this.stats, `${l.address.address}_${l.address.port}`));
+  }
+
+  /** Binds every listener (all or none), starts DNS resolution and the admin server. */
+  async start(): Promise<void> {
+    // STRICT_DNS clusters start with their first answers (as Envoy's cluster warming does), so the first request
+    // does not meet an empty cluster.
+    await Promise.all(this.resolvers.map((r) => r.start()));
+    const bound: ListenerRuntime[] = [];
+    try {
+      for (const l of this.listeners) {
+        await l.listen();
+        bound.push(l);
+      }
+      if (this.bootstrap.admin) this.admin = await startAdminServer(this, this.bootstrap.admin.address);
+    } catch (err) {
+      for (const l of bound) l.destroy();
+      const e = err as NodeJS.ErrnoException;
+      throw new TrellisError("TRELLIS_BIND_FAILED", `cannot bind: ${e.message}`, { cause: err });
+    }
+    this.state = "LIVE";
+  }
+
+  /** The addresses actually bound (port 0 resolved), by listener name. */
+  listenerAddresses(): Record<string, { address: string; port: number }> {
+    const out: Record<string, { address: string; port: number }> = {};
+    for (const l of this.listeners) out[l.config.name] = l.address;
+    return out;
+  }
+
+  get adminPort(): number | undefined {
+    return this.admin?.port;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let requests in flight finish (HTTP/1 answers carry connection: close,
+   * HTTP/2 sessions get GOAWAY), and after `drainTimeoutMs` close whatever is left.
+   */
+  shutdown(drainTimeoutMs = this.bootstrap.drainTimeoutMs): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown(drainTimeoutMs);
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(drainTimeoutMs: number): Promise<void> {
+    this.state = "DRAINING";
+    const idleGraceMs = Math.min(250, drainTimeoutMs / 2);
+    for (const l of this.listeners) l.drain(idleGraceMs);
+    const deadline = this.clock.now() + drainTimeoutMs;
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        const open = this.listeners.reduce((n, l) => n + l.openConnections, 0);
+        if (open === 0 || this.clock.now() >= deadline) resolve();
+        else this.clock.setTimer(Math.min(50, Math.max(1, deadline - this.clock.now())), check);
+      };
+      check();
+    });
+    for (const l of this.listeners) l.destroy();
+    for (const r of this.resolvers) r.stop();
+    for (const c of this.clusters.values()) c.close();
+    await this.admin?.close();
+    this.state = "STOPPED";
+  }
+
+  private log(line: string): void {
+    (this.options.log ?? ((l: string) => process.stderr.write(l + "\n")))(line);
+  }
+
+  // ---- AdminTarget ---------------------------------------------------------------------------------------------
+
+  isReady(): boolean {
+    return this.state === "LIVE";
+  }
+
+  serverInfo(): unknown {
+    return {
+      state: this.state,
+      version: "trellis/0.1.0",
+      node: this.bootstrap.node,
+      uptime_seconds: Math.round((this.clock.wallNow() - this.startedAt) / 1000),
+      source: this.options.source,
+    };
+  }
+
+  configDump(): unknown {
+    const b = this.bootstrap;
+    return {
+      configs: [
+        { "@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", bootstrap: { node: b.node, admin: b.admin } },
+        {
+          "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+          static_listeners: b.staticResources.listeners.map((listener) => ({ listener })),
+        },
+        {
+          "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+          static_clusters: b.staticResources.clusters.map((cluster) => ({ cluster })),
+        },
+        {
+          "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+          static_route_configs: b.staticResources.listeners.flatMap((l) =>
+            l.filterChains.flatMap((fc) =>
+              fc.filters.flatMap((f) => (f.kind === "http_connection_manager" ? [{ route_config: f.config.routeConfig }] : [])),
+            ),
+          ),
+        },
+      ],
+    };
+  }
+
+  clusters(): ClusterStatus[] {
+    return [...this.clusters.values()].map((c) => ({
+      name: c.name,
+      counters: c.stats.snapshot(),
+      endpoints: c.membership.endpoints.map((e) => ({
+        address: e.address,
+        port: e.port,
+        weight: e.weight,
+        healthy: e.healthy,
+        healthFlags: e.healthy ? "healthy" : "/failed_eds_health",
+        activeRequests: e.activeRequests,
+        priority: e.priority,
+        locality: e.locality ? `${e.locality.region}/${e.locality.zone}/${e.locality.subZone}` : undefined,
+        counters: { rq_active: e.activeRequests, cx_pool_active: c.poolOf(e)?.active ?? 0 },
+      })),
+    }));
+  }
+
+  drainListeners(): void {
+    for (const l of this.listeners) l.drain();
+    this.state = "DRAINING";
+  }
+
+  quit(): void {
+    void this.shutdown().then(() => this.options.onQuit?.());
+  }
+}

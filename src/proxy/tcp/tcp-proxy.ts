@@ -1,0 +1,172 @@
+// Envoy's tcp_proxy network filter: each downstream connection is joined to one upstream connection, chosen by
+// cluster (or weighted clusters) and the cluster's balancer. Bytes flow both ways with back-pressure; a half-close
+// is passed on; the idle timeout closes both sides when nothing moves.
+
+import net from "node:net";
+import type { Clock, Timer } from "../../api/clock.ts";
+import type { TcpProxy } from "../../api/xds/types.ts";
+import type { UpstreamCluster } from "../upstream/cluster.ts";
+import type { Endpoint } from "../upstream/endpoint.ts";
+
+export interface TcpSessionInfo {
+  startMs: number;
+  clusterName: string | undefined;
+  upstreamHost: string | undefined;
+  responseFlags: string;
+  bytesReceived: number;
+  bytesSent: number;
+  downstreamRemote: string;
+  downstreamLocal: string;
+}
+
+export interface TcpProxyHooks {
+  onSessionStart(): void;
+  onSessionEnd(info: TcpSessionInfo): void;
+}
+
+export class TcpProxyRuntime {
+  private readonly totalWeight: number;
+
+  constructor(
+    readonly config: TcpProxy,
+    private readonly clusters: ReadonlyMap<string, UpstreamCluster>,
+    private readonly clock: Clock,
+    private readonly hooks: TcpProxyHooks,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.totalWeight = (config.weightedClusters ?? []).reduce((s, c) => s + c.weight, 0);
+  }
+
+  private pickClusterName(): string | undefined {
+    const wc = this.config.weightedClusters;
+    if (wc === undefined) return this.config.cluster;
+    let r = this.random() * this.totalWeight;
+    for (const c of wc) {
+      if (r < c.weight) return c.name;
+      r -= c.weight;
+    }
+    return wc[wc.length - 1]?.name;
+  }
+
+  /** Takes over a downstream connection (`initial` = bytes already read by the listener). */
+  accept(downstream: net.Socket, initial?: Buffer): void {
+    const info: TcpSessionInfo = {
+      startMs: this.clock.now(),
+      clusterName: undefined,
+      upstreamHost: undefined,
+      responseFlags: "",
+      bytesReceived: 0,
+      bytesSent: 0,
+      downstreamRemote: `${downstream.remoteAddress}:${downstream.remotePort}`,
+      downstreamLocal: `${downstream.localAddress}:${downstream.localPort}`,
+    };
+    this.hooks.onSessionStart();
+    const name = this.pickClusterName();
+    const cluster = name === undefined ? undefined : this.clusters.get(name);
+    info.clusterName = name;
+    if (cluster === undefined) return this.refuse(downstream, info, "NC");
+    const endpoint = cluster.pick({ hash: undefined });
+    if (endpoint === undefined) {
+      cluster.stats.noHealthyUpstream.inc();
+      return this.refuse(downstream, info, "UH");
+    }
+    new TcpSession(downstream, initial, cluster, endpoint, info, this.config.idleTimeoutMs, this.clock, this.hooks);
+  }
+
+  private refuse(downstream: net.Socket, info: TcpSessionInfo, flag: string): void {
+    info.responseFlags = flag;
+    downstream.on("error", () => {});
+    downstream.destroy();
+    this.hooks.onSessionEnd(info);
+  }
+}
+
+class TcpSession {
+  private readonly upstream: net.Socket;
+  private connected = false;
+  private ended = false;
+  private lastActivity: number;
+  private idleTimer: Timer | undefined;
+  private connectTimer: Timer | undefined;
+
+  constructor(
+    private readonly downstream: net.Socket,
+    initial: Buffer | undefined,
+    private readonly cluster: UpstreamCluster,
+    private readonly endpoint: Endpoint,
+    private readonly info: TcpSessionInfo,
+    private readonly idleTimeoutMs: number,
+    private readonly clock: Clock,
+    private readonly hooks: TcpProxyHooks,
+  ) {
+    info.upstreamHost = endpoint.key;
+    this.lastActivity = clock.now();
+    endpoint.activeRequests++;
+    cluster.stats.cxTotal.inc();
+    cluster.stats.cxActive.inc();
+    // Hold downstream bytes until the upstream is connected; allowHalfOpen lets a FIN pass each way on its own.
+    downstream.pause();
+    if (initial && initial.length > 0) downstream.unshift(initial);
+    this.upstream = net.connect({ host: endpoint.address, port: endpoint.port, allowHalfOpen: true, noDelay: true });
+    const connectTimeout = cluster.config.connectTimeoutMs;
+    if (connectTimeout > 0) this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed("connect timeout"));
+    this.upstream.once("connect", this.onConnect);
+    this.upstream.on("error", (err) => (this.connected ? this.close("UC") : this.connectFailed(err.message)));
+    downstream.on("error", () => this.close("DC"));
+    downstream.on("close", () => this.close(""));
+    this.upstream.on("close", () => this.close(""));
+  }
+
+  private readonly onConnect = (): void => {
+    this.connected = true;
+    this.connectTimer?.cancel();
+    const { downstream: d, upstream: u, info } = this;
+    d.on("data", (c: Buffer) => {
+      info.bytesReceived += c.length;
+      this.lastActivity = this.clock.now();
+      if (!u.write(c)) d.pause();
+    });
+    u.on("data", (c: Buffer) => {
+      info.bytesSent += c.length;
+      this.lastActivity = this.clock.now();
+      if (!d.write(c)) u.pause();
+    });
+    u.on("drain", () => d.resume());
+    d.on("drain", () => u.resume());
+    d.on("end", () => u.end());
+    u.on("end", () => d.end());
+    d.resume();
+    if (this.idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(this.idleTimeoutMs, this.onIdleCheck);
+  };
+
+  private readonly onIdleCheck = (): void => {
+    this.idleTimer = undefined;
+    if (this.ended) return;
+    const due = this.lastActivity + this.idleTimeoutMs;
+    const now = this.clock.now();
+    if (now >= due) {
+      this.close("");
+      return;
+    }
+    this.idleTimer = this.clock.setTimer(due - now, this.onIdleCheck);
+  };
+
+  private connectFailed(_why: string): void {
+    if (this.connected || this.ended) return;
+    this.cluster.stats.cxConnectFail.inc();
+    this.close("UF");
+  }
+
+  private close(flag: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (flag && !this.info.responseFlags) this.info.responseFlags = flag;
+    this.idleTimer?.cancel();
+    this.connectTimer?.cancel();
+    this.endpoint.activeRequests--;
+    this.cluster.stats.cxActive.dec();
+    this.downstream.destroy();
+    this.upstream.destroy();
+    this.hooks.onSessionEnd(this.info);
+  }
+}

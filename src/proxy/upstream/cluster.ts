@@ -1,0 +1,86 @@
+// A cluster at run time: its membership (endpoints and the balancer over them) and one connection pool per
+// endpoint, created on first use. Built from the typed Cluster when configuration arrives.
+
+import type { Clock } from "../../api/clock.ts";
+import type { Cluster } from "../../api/xds/types.ts";
+import type { ClusterStats } from "../../telemetry/envoy-stats.ts";
+import { Http1ConnectionPool } from "../http1/pool.ts";
+import { DEFAULT_LIMITS } from "../http1/limits.ts";
+import { H2ConnectionPool } from "../http2/upstream-pool.ts";
+import type { Endpoint } from "./endpoint.ts";
+import type { ConnectionPool } from "./pool.ts";
+import { ClusterMembership } from "./membership.ts";
+import type { PickContext } from "./balancer.ts";
+
+export class UpstreamCluster {
+  readonly name: string;
+  private readonly pools = new Map<string, ConnectionPool>();
+  private closed = false;
+
+  constructor(
+    readonly config: Cluster,
+    readonly membership: ClusterMembership,
+    readonly stats: ClusterStats,
+    private readonly clock: Clock,
+  ) {
+    this.name = config.name;
+    membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
+  }
+
+  pick(ctx: PickContext): Endpoint | undefined {
+    return this.membership.pick(ctx);
+  }
+
+  /** The pool of an endpoint, made on first use. */
+  poolFor(endpoint: Endpoint): ConnectionPool {
+    let pool = this.pools.get(endpoint.key);
+    if (pool === undefined) {
+      pool = this.createPool(endpoint);
+      this.pools.set(endpoint.key, pool);
+    }
+    return pool;
+  }
+
+  private createPool(endpoint: Endpoint): ConnectionPool {
+    const c = this.config;
+    const options = {
+      clock: this.clock,
+      connectTimeoutMs: c.connectTimeoutMs,
+      idleTimeoutMs: c.upstreamIdleTimeoutMs,
+      maxRequestsPerConnection: c.maxRequestsPerConnection,
+    };
+    const stats = this.stats;
+    const poolStats = {
+      onConnectionOpened: () => {
+        stats.cxTotal.inc();
+        stats.cxActive.inc();
+      },
+      onConnectionClosed: () => stats.cxActive.dec(),
+      onConnectFailure: () => stats.cxConnectFail.inc(),
+    };
+    if (c.http2) return new H2ConnectionPool(endpoint, { ...options }, poolStats);
+    return new Http1ConnectionPool(endpoint.address, endpoint.port, { ...options, limits: DEFAULT_LIMITS }, poolStats);
+  }
+
+  /** Pools of endpoints that left the cluster are closed gracefully (requests in flight finish). */
+  private onMembershipChange(removed: readonly Endpoint[]): void {
+    for (const e of removed) {
+      const pool = this.pools.get(e.key);
+      if (pool === undefined || this.membership.endpoints.some((x) => x.key === e.key)) continue;
+      pool.close();
+      this.pools.delete(e.key);
+    }
+  }
+
+  /** Pool state per endpoint, for /clusters. */
+  poolOf(endpoint: Endpoint): ConnectionPool | undefined {
+    return this.pools.get(endpoint.key);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,120 @@
+// A cluster's current endpoints and the balancer built over them. Membership (EDS, DNS) and health (health checks,
+// outlier detection) change the endpoint list; each change builds a new balancer whole and swaps it in, so a pick
+// never sees a half-updated structure. Endpoint objects whose address and attributes are unchanged are kept across
+// updates: the data path's activeRequests counters and anything keyed by the object survive an EDS push.
+
+import { isIP } from "node:net";
+import type { Cluster, ClusterLoadAssignment } from "../../api/xds/types.ts";
+import type { LoadBalancer, PickContext } from "./balancer.ts";
+import { Endpoint } from "./endpoint.ts";
+import { createLoadBalancer } from "./lb/factory.ts";
+
+/**
+ * The endpoints of a load assignment. Addresses that are IP literals are used as given. Host names (STRICT_DNS)
+ * expand to every address in `resolved` for that name, each keeping the lb_endpoint's port, weight, health,
+ * priority and locality (the name becomes the endpoint's hostname unless one is set); a name not yet resolved
+ * contributes nothing. Without `resolved` (STATIC, EDS) every address is used as given.
+ */
+export function endpointsFromAssignment(cla: ClusterLoadAssignment, resolved?: Map<string, string[]>): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const group of cla.endpoints) {
+    for (const lb of group.lbEndpoints) {
+      const { address, port } = lb.address;
+      const isName = resolved !== undefined && isIP(address) === 0;
+      const addresses = isName ? (resolved.get(address) ?? []) : [address];
+      const hostname = lb.hostname ?? (isName ? address : undefined);
+      for (const a of addresses) {
+        out.push(
+          new Endpoint(a, port, lb.loadBalancingWeight, lb.healthStatus, group.priority, group.locality, hostname),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+export type MembershipListener = (endpoints: readonly Endpoint[], removed: readonly Endpoint[]) => void;
+
+export class ClusterMembership {
+  private current: readonly Endpoint[] = [];
+  private lb: LoadBalancer;
+  private readonly listeners = new Set<MembershipListener>();
+
+  constructor(
+    readonly cluster: Cluster,
+    endpoints: readonly Endpoint[] = [],
+    private readonly random: () => number = Math.random,
+  ) {
+    this.current = [...endpoints];
+    this.lb = createLoadBalancer(cluster, this.current, random);
+  }
+
+  get endpoints(): readonly Endpoint[] {
+    return this.current;
+  }
+
+  get balancer(): LoadBalancer {
+    return this.lb;
+  }
+
+  pick(ctx: PickContext): Endpoint | undefined {
+    return this.lb.pick(ctx);
+  }
+
+  /**
+   * Replaces the endpoint list. An incoming endpoint equal to a current one (same key, weight, priority, health
+   * status, locality and hostname) is replaced by the current object, which keeps its counters and its health
+   * verdict; a changed attribute makes a new object (Endpoint's attributes are immutable). Listeners hear of the
+   * change with the endpoints that left; an update that changes nothing is ignored (the balancer keeps its state).
+   */
+  update(endpoints: readonly Endpoint[]): void {
+    const byKey = new Map<string, Endpoint[]>();
+    for (const e of this.current) {
+      const list = byKey.get(e.key);
+      if (list) list.push(e);
+      else byKey.set(e.key, [e]);
+    }
+    let unchanged = endpoints.length === this.current.length;
+    const next = endpoints.map((incoming, i) => {
+      const candidates = byKey.get(incoming.key);
+      const idx = candidates?.findIndex((old) => sameAttributes(old, incoming)) ?? -1;
+      const kept = idx >= 0 ? candidates!.splice(idx, 1)[0]! : incoming;
+      if (kept !== this.current[i]) unchanged = false;
+      return kept;
+    });
+    if (unchanged) return;
+    const removed = [...byKey.values()].flat();
+    this.current = next;
+    this.rebuild(removed);
+  }
+
+  /** Marks an endpoint (health checks, outlier detection) and rebuilds the balancer if its health changed. */
+  setHealthy(endpoint: Endpoint, healthy: boolean): void {
+    if (endpoint.healthy === healthy) return;
+    endpoint.healthy = healthy;
+    if (this.current.includes(endpoint)) this.rebuild([]);
+  }
+
+  /** Calls cb after every change of membership or health; returns a function that unsubscribes. */
+  onChange(cb: MembershipListener): () => void {
+    this.listeners.add(cb);
+    return () => void this.listeners.delete(cb);
+  }
+
+  private rebuild(removed: readonly Endpoint[]): void {
+    this.lb = createLoadBalancer(this.cluster, this.current, this.random);
+    for (const cb of [...this.listeners]) cb(this.current, removed);
+  }
+}
+
+function sameAttributes(a: Endpoint, b: Endpoint): boolean {
+  return (
+    a.weight === b.weight &&
+    a.priority === b.priority &&
+    a.healthStatus === b.healthStatus &&
+    a.hostname === b.hostname &&
+    a.locality?.region === b.locality?.region &&
+    a.locality?.zone === b.locality?.zone &&
+    a.locality?.subZone === b.locality?.subZone
+  );
+}
