@@ -161,7 +161,6 @@ describe("replies the proxy makes itself say why", () => {
                 routes: [
                   { match: { prefix: "/dead" }, route: { cluster: "dead" } },
                   { match: { prefix: "/empty" }, route: { cluster: "empty" } },
-                  { match: { prefix: "/ghost" }, route: { cluster: "ghost" } },
                   { match: { prefix: "/ok" }, route: { cluster: "app" } },
                 ],
               },

@@ -108,8 +108,16 @@ async function main(argv: string[]): Promise<number> {
       process.exit(130);
     });
   };
+  // Last resort for any other way out (an uncaught error): kill what is still tracked and remove the directory.
+  const onExit = (): void => {
+    registry.killAllNow();
+    rmSync(dir, { recursive: true, force: true });
+  };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.on("exit", onExit);
+  // Progress lines are informative only: a closed pipe (`npm run bench | head`) must not abort the cleanup.
+  process.stdout.on("error", () => {});
   try {
     console.log(
       `proxy bench: ${options.reps} repetition(s) × ${options.durationSeconds} s, rows ${options.rows.join(", ")}` +
@@ -130,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("exit", onExit);
   }
 }
 

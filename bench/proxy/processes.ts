@@ -47,7 +47,7 @@ export class ProcessRegistry {
   private readonly live = new Map<number, Started>();
   /** Processes a tracked one forked (nginx workers), with their /proc comm so a reused PID is never hit. */
   private readonly extra = new Map<number, { pid: number; comm: string }[]>();
-  private readonly tools = new Set<number>();
+  private readonly tools = new Set<ChildProcess>();
 
   /** Set by `shutdown`: from then on nothing new may start (a run loop racing a SIGINT must not leak). */
   private closed = false;
@@ -118,25 +118,25 @@ export class ProcessRegistry {
   }
 
   async stopAll(): Promise<void> {
-    for (const pid of this.tools) signal(pid, "SIGKILL");
+    for (const child of this.tools) killChild(child);
     const all = [...this.live.values()].reverse();
     for (const started of all) await this.stop(started);
   }
 
   /** A short-lived tool (wrk, h2load) while it runs. */
-  trackTool(pid: number): void {
-    this.tools.add(pid);
+  trackTool(child: ChildProcess): void {
+    this.tools.add(child);
     // Started in the instant the registry closed: stop it at once.
-    if (this.closed) signal(pid, "SIGKILL");
+    if (this.closed) killChild(child);
   }
 
-  forgetTool(pid: number): void {
-    this.tools.delete(pid);
+  forgetTool(child: ChildProcess): void {
+    this.tools.delete(child);
   }
 
   /** For a signal handler that cannot wait: SIGKILL everything tracked, now. */
   killAllNow(): void {
-    for (const pid of this.tools) signal(pid, "SIGKILL");
+    for (const child of this.tools) killChild(child);
     for (const started of this.live.values()) {
       if (started.exited === undefined) signal(started.pid, "SIGKILL");
       for (const child of this.extra.get(started.pid) ?? []) killIfSame(child);
@@ -151,6 +151,11 @@ function signal(pid: number, name: NodeJS.Signals): void {
   } catch {
     // ESRCH: it exited between our check and the signal.
   }
+}
+
+/** SIGKILL a child that Node has not yet seen exit (so its PID cannot have been reused). */
+function killChild(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
 function procComm(pid: number): string | undefined {
@@ -350,15 +355,19 @@ export function runTool(
       args,
       { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        if (child.pid !== undefined) registry?.forgetTool(child.pid);
+        registry?.forgetTool(child);
         if (error !== null && typeof error.code !== "number") {
-          const why = error.killed ? `killed after ${timeoutMs} ms` : error.message;
+          const why = !error.killed
+            ? error.message
+            : registry?.isClosed === true
+              ? "stopped: the benchmark is shutting down"
+              : `killed at its time limit of ${timeoutMs} ms`;
           reject(new BenchProcessError("TOOL_FAILED", `${command} ${args.join(" ")}: ${why}\n${stderr}`));
           return;
         }
         resolve({ stdout, stderr, code: error === null ? 0 : Number(error.code) });
       },
     );
-    if (child.pid !== undefined) registry?.trackTool(child.pid);
+    registry?.trackTool(child);
   });
 }

@@ -9,7 +9,7 @@ import { StatsStore } from "../telemetry/stats.ts";
 import { createClusterStats, createListenerStats, createTcpProxyStats } from "../telemetry/envoy-stats.ts";
 import { startAdminServer, type AdminServer, type AdminTarget, type ClusterStatus } from "./admin/server.ts";
 import { HttpConnectionManagerRuntime } from "./http/connection-manager.ts";
-import { buildAccessLoggers } from "./http/access-logger.ts";
+import { AccessLogManager, PendingAccessLogger, parseAccessLogs } from "./http/access-logger.ts";
 import { ListenerRuntime, type ListenerTerminal } from "./listener/listener.ts";
 import { TcpProxyRuntime } from "./tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "./upstream/cluster.ts";
@@ -30,9 +30,11 @@ export type ProxyState = "PRE_INITIALIZING" | "LIVE" | "DRAINING" | "STOPPED";
 export class Proxy implements AdminTarget {
   readonly stats = new StatsStore();
   readonly clock: Clock;
-  private readonly clusters = new Map<string, UpstreamCluster>();
+  private readonly clusterMap = new Map<string, UpstreamCluster>();
   private readonly resolvers: StrictDnsResolver[] = [];
   private readonly listeners: ListenerRuntime[] = [];
+  private readonly accessLoggers: PendingAccessLogger[] = [];
+  private readonly accessLogManager: AccessLogManager;
   private admin: AdminServer | undefined;
   private state: ProxyState = "PRE_INITIALIZING";
   private readonly startedAt: number;
@@ -45,7 +47,8 @@ export class Proxy implements AdminTarget {
   ) {
     this.clock = options.clock ?? systemClock;
     this.startedAt = this.clock.wallNow();
-    for (const c of bootstrap.staticResources.clusters) this.clusters.set(c.name, this.buildCluster(c));
+    this.accessLogManager = new AccessLogManager(this.clock);
+    for (const c of bootstrap.staticResources.clusters) this.clusterMap.set(c.name, this.buildCluster(c));
     for (const l of bootstrap.staticResources.listeners) this.listeners.push(this.buildListener(l));
   }
 
@@ -72,19 +75,23 @@ export class Proxy implements AdminTarget {
     let terminal: ListenerTerminal;
     if (terminalFilter.kind === "http_connection_manager") {
       const hcm = terminalFilter.config;
+      const source = `listener ${l.name} http_connection_manager`;
+      const loggers = parseAccessLogs(hcm.accessLog, source).map((c) => new PendingAccessLogger(c));
+      this.accessLoggers.push(...loggers);
       terminal = {
         kind: "http",
-        hcm: new HttpConnectionManagerRuntime(hcm, this.clusters, this.clock, this.stats, buildAccessLoggers(hcm, this.clock)),
+        hcm: new HttpConnectionManagerRuntime(hcm, this.clusterMap, this.clock, this.stats, loggers),
       };
     } else {
       const stats = createTcpProxyStats(this.stats, terminalFilter.config.statPrefix);
       terminal = {
         kind: "tcp",
-        tcp: new TcpProxyRuntime(terminalFilter.config, this.clusters, this.clock, {
-          onSessionStart: () => stats.cxTotal.inc(),
+        tcp: new TcpProxyRuntime(terminalFilter.config, this.clusterMap, this.clock, {
+          onSessionStart: () => stats.downstreamCxTotal.inc(),
           onSessionEnd: (info) => {
-            if (info.responseFlags === "UF") stats.upstreamConnectFail.inc();
-            if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.noRoute.inc();
+            stats.downstreamCxRxBytesTotal.inc(info.bytesReceived);
+            stats.downstreamCxTxBytesTotal.inc(info.bytesSent);
+            if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.downstreamCxNoRoute.inc();
           },
         }),
       };
@@ -99,6 +106,7 @@ export class Proxy implements AdminTarget {
     await Promise.all(this.resolvers.map((r) => r.start()));
     const bound: ListenerRuntime[] = [];
     try {
+      await Promise.all(this.accessLoggers.map((l) => l.open(this.accessLogManager)));
       for (const l of this.listeners) {
         await l.listen();
         bound.push(l);
@@ -107,6 +115,7 @@ export class Proxy implements AdminTarget {
     } catch (err) {
       for (const l of bound) l.destroy();
       const e = err as NodeJS.ErrnoException;
+      if (err instanceof TrellisError) throw err;
       throw new TrellisError("TRELLIS_BIND_FAILED", `cannot bind: ${e.message}`, { cause: err });
     }
     this.state = "LIVE";
@@ -147,8 +156,9 @@ export class Proxy implements AdminTarget {
     });
     for (const l of this.listeners) l.destroy();
     for (const r of this.resolvers) r.stop();
-    for (const c of this.clusters.values()) c.close();
+    for (const c of this.clusterMap.values()) c.close();
     await this.admin?.close();
+    await this.accessLogManager.closeAll();
     this.state = "STOPPED";
   }
 
@@ -198,9 +208,14 @@ export class Proxy implements AdminTarget {
   }
 
   clusters(): ClusterStatus[] {
-    return [...this.clusters.values()].map((c) => ({
+    return [...this.clusterMap.values()].map((c) => ({
       name: c.name,
-      counters: c.stats.snapshot(),
+      counters: {
+        "default_priority::max_connections": 1024,
+        "default_priority::max_pending_requests": 1024,
+        "default_priority::max_requests": 1024,
+        "default_priority::max_retries": 3,
+      },
       endpoints: c.membership.endpoints.map((e) => ({
         address: e.address,
         port: e.port,

@@ -125,7 +125,9 @@ function parseOne(raw: unknown, path: string, issues: ConfigIssue[]): AccessLogC
 
 /** FileAccessLog: log_format, or the deprecated format / json_format fields (only one of them). */
 function parseFileFormat(tc: Obj, path: string, issues: ConfigIssue[]): AccessLogFormatConfig | undefined {
-  const present = ["log_format", "format", "json_format", "typed_json_format"].filter((f) => field(tc, f) !== undefined);
+  const present = ["log_format", "format", "json_format", "typed_json_format"].filter(
+    (f) => field(tc, f) !== undefined,
+  );
   if (present.length > 1) {
     issues.push({ path, message: `only one of ${present.join(", ")} may be set` });
     return undefined;
@@ -147,7 +149,8 @@ function parseFileFormat(tc: Obj, path: string, issues: ConfigIssue[]): AccessLo
 
 /** SubstitutionFormatString: text_format_source.inline_string | text_format | json_format; none = default. */
 function parseLogFormat(raw: unknown, path: string, issues: ConfigIssue[]): AccessLogFormatConfig | undefined {
-  if (raw === undefined || raw === null) return { kind: "text", format: DEFAULT_ACCESS_LOG_FORMAT, omitEmptyValues: false };
+  if (raw === undefined || raw === null)
+    return { kind: "text", format: DEFAULT_ACCESS_LOG_FORMAT, omitEmptyValues: false };
   if (!isObject(raw)) {
     issues.push({ path, message: "expected an object (text_format_source or json_format)" });
     return undefined;

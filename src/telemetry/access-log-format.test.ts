@@ -171,7 +171,7 @@ describe("compileJsonAccessLogFormat", () => {
       request: "%REQ(:METHOD)% %REQ(:PATH)% via %ROUTE_NAME%",
       upstream: { host: "%UPSTREAM_HOST%", cluster: "%UPSTREAM_CLUSTER%" },
       constant: 7,
-      "quote\"key": "%REQ(X-QUOTE)%",
+      'quote"key': "%REQ(X-QUOTE)%",
     });
     const line = f(entry({ routeName: undefined, requestHeaders: headers({ "x-quote": 'say "hi"\n' }) }));
     assert.ok(line.endsWith("}\n"));

@@ -514,7 +514,7 @@ function strftimeStep(spec: string, digits: number): ((d: Date, ms: number) => s
       return (_d, ms) => String(Math.floor(ms / 1000));
     case "f":
       // Milliseconds are all the clock gives; further digits are zeros.
-      return (_d, ms) => (pad(((ms % 1000) + 1000) % 1000 | 0, 3) + "000000").slice(0, digits);
+      return (_d, ms) => (pad((((ms % 1000) + 1000) % 1000) | 0, 3) + "000000").slice(0, digits);
     case "%":
       return () => "%";
     default:

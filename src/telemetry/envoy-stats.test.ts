@@ -111,7 +111,10 @@ describe("connection manager, listener and TCP proxy stats", () => {
 
 describe("Envoy's /stats names", () => {
   test("reverses tag extraction", () => {
-    assert.equal(envoyStatName("envoy_cluster_upstream_rq_total", { envoy_cluster_name: "x" }), "cluster.x.upstream_rq_total");
+    assert.equal(
+      envoyStatName("envoy_cluster_upstream_rq_total", { envoy_cluster_name: "x" }),
+      "cluster.x.upstream_rq_total",
+    );
     assert.equal(
       envoyStatName("envoy_cluster_upstream_rq", { envoy_response_code: "200", envoy_cluster_name: "x" }),
       "cluster.x.upstream_rq_200",
@@ -121,7 +124,10 @@ describe("Envoy's /stats names", () => {
       "cluster.x.upstream_rq_2xx",
     );
     assert.equal(
-      envoyStatName("envoy_http_downstream_rq_xx", { envoy_response_code_class: "5", envoy_http_conn_manager_prefix: "in" }),
+      envoyStatName("envoy_http_downstream_rq_xx", {
+        envoy_response_code_class: "5",
+        envoy_http_conn_manager_prefix: "in",
+      }),
       "http.in.downstream_rq_5xx",
     );
     assert.equal(
@@ -150,8 +156,14 @@ describe("Envoy's /stats names", () => {
     assert.equal(line(text, "cluster.a.upstream_rq_total:"), "cluster.a.upstream_rq_total: 3");
     assert.equal(line(text, "cluster.b.upstream_rq_200:"), "cluster.b.upstream_rq_200: 1");
     assert.equal(line(text, "cluster.b.upstream_rq_2xx:"), "cluster.b.upstream_rq_2xx: 1");
-    assert.equal(line(text, "cluster.b.upstream_cx_connect_ms:"), "cluster.b.upstream_cx_connect_ms: No recorded values");
-    assert.match(line(text, "cluster.b.upstream_rq_time:")!, /^cluster\.b\.upstream_rq_time: P0\(nan,1\) P25\(nan,2\) P50\(nan,3\) .* P100\(nan,5\)$/);
+    assert.equal(
+      line(text, "cluster.b.upstream_cx_connect_ms:"),
+      "cluster.b.upstream_cx_connect_ms: No recorded values",
+    );
+    assert.match(
+      line(text, "cluster.b.upstream_rq_time:")!,
+      /^cluster\.b\.upstream_rq_time: P0\(nan,1\) P25\(nan,2\) P50\(nan,3\) .* P100\(nan,5\)$/,
+    );
     const names = text
       .trim()
       .split("\n")

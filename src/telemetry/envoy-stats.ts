@@ -82,7 +82,10 @@ export class ClusterStats {
     this.upstreamRqActive = gauge("upstream_rq_active", "Total active requests");
     this.upstreamRqPendingActive = gauge("upstream_rq_pending_active", "Total active requests pending a connection");
     this.upstreamRqTimeout = counter("upstream_rq_timeout", "Total requests that timed out waiting for a response");
-    this.upstreamRqPerTryTimeout = counter("upstream_rq_per_try_timeout", "Total requests that hit the per try timeout");
+    this.upstreamRqPerTryTimeout = counter(
+      "upstream_rq_per_try_timeout",
+      "Total requests that hit the per try timeout",
+    );
     this.upstreamRqPendingOverflow = counter(
       "upstream_rq_pending_overflow",
       "Total requests that overflowed connection pool or requests (mainly for HTTP/2 and above) circuit breaking and were failed",
@@ -130,10 +133,16 @@ export class ClusterStats {
     this.upstreamCxRxBytesTotal = counter("upstream_cx_rx_bytes_total", "Total received connection bytes");
     this.upstreamCxTxBytesTotal = counter("upstream_cx_tx_bytes_total", "Total sent connection bytes");
     this.membershipTotal = gauge("membership_total", "Current cluster membership total");
-    this.membershipHealthy = gauge("membership_healthy", "Current cluster healthy total (inclusive of both health checking and outlier detection)");
+    this.membershipHealthy = gauge(
+      "membership_healthy",
+      "Current cluster healthy total (inclusive of both health checking and outlier detection)",
+    );
     this.membershipDegraded = gauge("membership_degraded", "Current cluster degraded total");
     this.membershipChange = counter("membership_change", "Total cluster membership changes");
-    this.lbHealthyPanic = counter("lb_healthy_panic", "Total requests load balanced with the load balancer in panic mode");
+    this.lbHealthyPanic = counter(
+      "lb_healthy_panic",
+      "Total requests load balanced with the load balancer in panic mode",
+    );
   }
 
   /** Counts one upstream response: its class (upstream_rq_2xx) and its exact code (upstream_rq_200). */
@@ -230,11 +239,17 @@ export class HttpConnManagerStats {
     this.downstreamRqCompleted = counter("downstream_rq_completed", "Total requests that resulted in a response");
     this.downstreamRqActive = gauge("downstream_rq_active", "Total active requests");
     this.downstreamRqTime = histogram("downstream_rq_time", "Total time for request and response (milliseconds)");
-    this.downstreamRqTimeout = counter("downstream_rq_timeout", "Total requests closed due to a timeout on the request path");
+    this.downstreamRqTimeout = counter(
+      "downstream_rq_timeout",
+      "Total requests closed due to a timeout on the request path",
+    );
     this.downstreamRqIdleTimeout = counter("downstream_rq_idle_timeout", "Total requests closed due to idle timeout");
     this.downstreamRqRxReset = counter("downstream_rq_rx_reset", "Total request resets received");
     this.downstreamRqTxReset = counter("downstream_rq_tx_reset", "Total request resets sent");
-    this.downstreamRqTooLarge = counter("downstream_rq_too_large", "Total requests resulting in a 413 due to buffering an overly large body");
+    this.downstreamRqTooLarge = counter(
+      "downstream_rq_too_large",
+      "Total requests resulting in a 413 due to buffering an overly large body",
+    );
     this.downstreamRqWsOnNonWsRoute = counter(
       "downstream_rq_ws_on_non_ws_route",
       "Total upgrade requests rejected by non upgrade routes",
@@ -248,9 +263,18 @@ export class HttpConnManagerStats {
     this.downstreamCxUpgradesTotal = counter("downstream_cx_upgrades_total", "Total successfully upgraded connections");
     this.downstreamCxUpgradesActive = gauge("downstream_cx_upgrades_active", "Total active upgraded connections");
     this.downstreamCxDestroy = counter("downstream_cx_destroy", "Total connections destroyed");
-    this.downstreamCxDestroyLocal = counter("downstream_cx_destroy_local", "Total connections destroyed due to local close");
-    this.downstreamCxDestroyRemote = counter("downstream_cx_destroy_remote", "Total connections destroyed due to remote close");
-    this.downstreamCxIdleTimeout = counter("downstream_cx_idle_timeout", "Total connections closed due to idle timeout");
+    this.downstreamCxDestroyLocal = counter(
+      "downstream_cx_destroy_local",
+      "Total connections destroyed due to local close",
+    );
+    this.downstreamCxDestroyRemote = counter(
+      "downstream_cx_destroy_remote",
+      "Total connections destroyed due to remote close",
+    );
+    this.downstreamCxIdleTimeout = counter(
+      "downstream_cx_idle_timeout",
+      "Total connections closed due to idle timeout",
+    );
     this.downstreamCxProtocolError = counter("downstream_cx_protocol_error", "Total protocol errors");
     this.downstreamCxDrainClose = counter("downstream_cx_drain_close", "Total connections closed due to draining");
     this.downstreamCxLengthMs = histogram("downstream_cx_length_ms", "Connection length milliseconds");
@@ -258,7 +282,10 @@ export class HttpConnManagerStats {
     this.downstreamCxTxBytesTotal = counter("downstream_cx_tx_bytes_total", "Total bytes sent");
     this.downstreamRqHeadersSize = histogram("downstream_rq_headers_size", "Request header size in bytes");
     this.noRoute = counter("no_route", "Total requests that had no route and resulted in a 404");
-    this.noCluster = counter("no_cluster", "Total requests in which the target cluster did not exist and resulted in a 503");
+    this.noCluster = counter(
+      "no_cluster",
+      "Total requests in which the target cluster did not exist and resulted in a 503",
+    );
     this.rqDirectResponse = counter("rq_direct_response", "Total requests that resulted in a direct response");
     this.rqRedirect = counter("rq_redirect", "Total requests that resulted in a redirect response");
     this.rqTotal = counter("rq_total", "Total routed requests");
@@ -318,13 +345,22 @@ export class ListenerStats {
       "Connection length milliseconds",
       labels,
     );
-    this.downstreamPreCxTimeout = counter("downstream_pre_cx_timeout", "Sockets that timed out during listener filter processing");
-    this.downstreamPreCxActive = gauge("downstream_pre_cx_active", "Sockets currently undergoing listener filter processing");
+    this.downstreamPreCxTimeout = counter(
+      "downstream_pre_cx_timeout",
+      "Sockets that timed out during listener filter processing",
+    );
+    this.downstreamPreCxActive = gauge(
+      "downstream_pre_cx_active",
+      "Sockets currently undergoing listener filter processing",
+    );
     this.noFilterChainMatch = counter("no_filter_chain_match", "Total connections that didn't match any filter chain");
   }
 }
 
-export function createListenerStats(store: StatsStore, address: string | { address: string; port: number }): ListenerStats {
+export function createListenerStats(
+  store: StatsStore,
+  address: string | { address: string; port: number },
+): ListenerStats {
   return new ListenerStats(store, address);
 }
 
@@ -352,11 +388,26 @@ export class TcpProxyStats {
     const counter = (name: string, help: string) => store.counter("envoy_tcp_" + name, help, labels);
     const gauge = (name: string, help: string) => store.gauge("envoy_tcp_" + name, help, labels);
     this.downstreamCxTotal = counter("downstream_cx_total", "Total number of connections handled by the filter");
-    this.downstreamCxNoRoute = counter("downstream_cx_no_route", "Number of connections for which no matching route was found or the cluster for the route was not found");
-    this.downstreamCxRxBytesTotal = counter("downstream_cx_rx_bytes_total", "Total bytes read from the downstream connection");
-    this.downstreamCxRxBytesBuffered = gauge("downstream_cx_rx_bytes_buffered", "Total bytes currently read from the downstream connection and buffered");
-    this.downstreamCxTxBytesTotal = counter("downstream_cx_tx_bytes_total", "Total bytes written to the downstream connection");
-    this.downstreamCxTxBytesBuffered = gauge("downstream_cx_tx_bytes_buffered", "Total bytes currently buffered to the downstream connection");
+    this.downstreamCxNoRoute = counter(
+      "downstream_cx_no_route",
+      "Number of connections for which no matching route was found or the cluster for the route was not found",
+    );
+    this.downstreamCxRxBytesTotal = counter(
+      "downstream_cx_rx_bytes_total",
+      "Total bytes read from the downstream connection",
+    );
+    this.downstreamCxRxBytesBuffered = gauge(
+      "downstream_cx_rx_bytes_buffered",
+      "Total bytes currently read from the downstream connection and buffered",
+    );
+    this.downstreamCxTxBytesTotal = counter(
+      "downstream_cx_tx_bytes_total",
+      "Total bytes written to the downstream connection",
+    );
+    this.downstreamCxTxBytesBuffered = gauge(
+      "downstream_cx_tx_bytes_buffered",
+      "Total bytes currently buffered to the downstream connection",
+    );
     this.downstreamFlowControlPausedReadingTotal = counter(
       "downstream_flow_control_paused_reading_total",
       "Total number of times flow control paused reading from downstream",

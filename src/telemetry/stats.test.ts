@@ -12,9 +12,12 @@ describe("StatsStore.renderPrometheus", () => {
     b.inc(2);
     s.counter("envoy_cluster_upstream_rq_total", "Total requests", { envoy_cluster_name: "a" }).inc();
     s.gauge("envoy_cluster_upstream_cx_active", "Total active connections", { envoy_cluster_name: "a" }).set(4);
-    const h = s.histogram("envoy_cluster_upstream_rq_time", "Request time milliseconds", { envoy_cluster_name: "a" }, [
-      1, 5, 10,
-    ]);
+    const h = s.histogram(
+      "envoy_cluster_upstream_rq_time",
+      "Request time milliseconds",
+      { envoy_cluster_name: "a" },
+      [1, 5, 10],
+    );
     for (const v of [0.5, 1, 7, 100]) h.observe(v);
     s.counter("up", "Help with \\ backslash\nand newline");
 
@@ -55,7 +58,10 @@ describe("StatsStore.renderPrometheus", () => {
   test("keeps the caller's label order (Envoy's tag order) and puts le last", () => {
     const s = new StatsStore();
     s.counter("envoy_cluster_upstream_rq", "by code", { envoy_response_code: "200", envoy_cluster_name: "x" }).inc();
-    assert.match(s.renderPrometheus(), /^envoy_cluster_upstream_rq\{envoy_response_code="200",envoy_cluster_name="x"\} 1$/m);
+    assert.match(
+      s.renderPrometheus(),
+      /^envoy_cluster_upstream_rq\{envoy_response_code="200",envoy_cluster_name="x"\} 1$/m,
+    );
   });
 
   test("special values are spelled as Prometheus expects", () => {
@@ -161,7 +167,10 @@ describe("Counter, Gauge, Histogram", () => {
     const h = new Histogram([1, 2, 3]);
     for (const v of [0, 1, 1.5, 2, 3, 3.01, NaN]) h.observe(v);
     assert.deepEqual([...h.counts], [2, 2, 1, 1]);
-    assert.deepEqual([0, 1, 2, 3].map((i) => h.cumulative(i)), [2, 4, 5, 6]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => h.cumulative(i)),
+      [2, 4, 5, 6],
+    );
     assert.equal(h.count, 6);
     assert.equal(h.sum, 0 + 1 + 1.5 + 2 + 3 + 3.01);
   });

@@ -232,3 +232,18 @@ function seriesKey(labels: Labels): string {
 export function sortedKeys(series: ReadonlyMap<string, MetricSeries>): string[] {
   return [...series.keys()].sort();
 }
+
+// The per-owner Envoy stats (cluster, connection manager, listener, TCP proxy) live in envoy-stats.ts, which only
+// imports types from here, so re-exporting them creates no import cycle at run time.
+export {
+  ClusterStats,
+  HttpConnManagerStats,
+  ListenerStats,
+  TcpProxyStats,
+  createClusterStats,
+  createHttpConnManagerStats,
+  createListenerStats,
+  createTcpProxyStats,
+  listenerStatAddress,
+  removeClusterStats,
+} from "./envoy-stats.ts";

@@ -73,6 +73,8 @@ export interface HttpConnectionManager {
   serverName: string;
   /** max_request_headers_kb, default 60. */
   maxRequestHeadersKb: number;
+  /** access_log entries as received; the proxy parses them with the access-log module (telemetry/). */
+  accessLog: Record<string, unknown>[];
 }
 
 export interface HttpFilter {

@@ -227,7 +227,12 @@ const BY_PATH = new Map(ADMIN_ENDPOINTS.map((e) => [e.path, e]));
  * Routes one request. Never throws: a failing target becomes a 500 with the reason, an unknown path a 404 with
  * the list, a wrong method a 405 naming the right one.
  */
-export function handleAdminRequest(target: AdminTarget, method: string, path: string, query: URLSearchParams): AdminReply {
+export function handleAdminRequest(
+  target: AdminTarget,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+): AdminReply {
   const endpoint = BY_PATH.get(path);
   if (endpoint === undefined) return text(`invalid path. ${helpText()}`, 404);
   const allowed = endpoint.method === "POST" ? method === "POST" : method === "GET" || method === "HEAD";

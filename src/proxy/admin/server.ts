@@ -71,7 +71,10 @@ function onRequest(target: AdminTarget, req: IncomingMessage, res: ServerRespons
   }
 }
 
-export function startAdminServer(target: AdminTarget, address: { address: string; port: number }): Promise<AdminServer> {
+export function startAdminServer(
+  target: AdminTarget,
+  address: { address: string; port: number },
+): Promise<AdminServer> {
   const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => onRequest(target, req, res));
   server.on("clientError", (_err, socket) => {
     if (socket.writable && !socket.destroyed) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");

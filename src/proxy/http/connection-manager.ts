@@ -8,7 +8,7 @@ import type { Clock } from "../../api/clock.ts";
 import type { HttpConnectionManager } from "../../api/xds/types.ts";
 import type { StatsStore } from "../../telemetry/stats.ts";
 import { createHttpConnManagerStats, type HttpConnManagerStats } from "../../telemetry/envoy-stats.ts";
-import type { AccessLogger } from "./access-logger.ts";
+import type { ExchangeLogger } from "./access-logger.ts";
 import type { Exchange, Handler } from "./exchange.ts";
 import { createRouter } from "./router-filter.ts";
 import { compileRouteTable } from "../router/route-table.ts";
@@ -25,7 +25,7 @@ export class HttpConnectionManagerRuntime {
     clusters: ReadonlyMap<string, UpstreamCluster>,
     readonly clock: Clock,
     store: StatsStore,
-    private readonly accessLogs: readonly AccessLogger[],
+    private readonly accessLogs: readonly ExchangeLogger[],
   ) {
     this.statPrefix = config.statPrefix;
     this.stats = createHttpConnManagerStats(store, config.statPrefix);
@@ -39,8 +39,8 @@ export class HttpConnectionManagerRuntime {
     const generateRequestId = config.generateRequestId;
     const stats = this.stats;
     this.handler = (ex: Exchange): void => {
-      stats.rqTotal.inc();
-      stats.rqActive.inc();
+      stats.downstreamRqTotal.inc();
+      stats.downstreamRqActive.inc();
       if (ex.protocol !== "HTTP/2") sanitizeHttp1Headers(ex);
       const h = ex.headers;
       // x-forwarded-for: the peer is appended (Envoy appends when use_remote_address; a sidecar always knows it).
@@ -60,8 +60,9 @@ export class HttpConnectionManagerRuntime {
   /** Called once per exchange when it is over (response ended, reset or abandoned). */
   readonly complete = (ex: Exchange): void => {
     const stats = this.stats;
-    stats.rqActive.dec();
-    stats.observe(ex.info.responseCode, this.clock.now() - ex.info.startMs);
+    stats.downstreamRqActive.dec();
+    if (ex.info.responseCode > 0) stats.countResponse(ex.info.responseCode);
+    stats.downstreamRqTime.observe(this.clock.now() - ex.info.startMs);
     const logs = this.accessLogs;
     for (let i = 0; i < logs.length; i++) logs[i]!.log(ex, this.clock);
   };

@@ -34,6 +34,12 @@ export interface StreamInfo {
   bytesSent: number;
   /** Upstream attempts made (1 without retries). */
   attempts: number;
+  /** The path before the route rewrote it (Envoy's x-envoy-original-path), when it did. */
+  originalPath: string | undefined;
+  /** The upstream's response headers as relayed (for %RESP(…)% in access logs). */
+  responseHeaders: Headers | undefined;
+  /** Milliseconds from sending the request upstream to its response head. */
+  upstreamServiceTimeMs: number | undefined;
 }
 
 export function newStreamInfo(startMs: number): StreamInfo {
@@ -49,6 +55,9 @@ export function newStreamInfo(startMs: number): StreamInfo {
     bytesReceived: 0,
     bytesSent: 0,
     attempts: 0,
+    originalPath: undefined,
+    responseHeaders: undefined,
+    upstreamServiceTimeMs: undefined,
   };
 }
 

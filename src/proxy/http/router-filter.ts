@@ -54,11 +54,13 @@ export function createRouter(options: RouterOptions): Handler {
       }
     }
     const call = new UpstreamCall(ex, route, choice, options.clock);
+    const pathBefore = ex.path;
     route.rewrite(ex);
+    if (ex.path !== pathBefore) ex.info.originalPath = pathBefore;
     route.applyRequestHeaders(ex.headers, ex, call, choice);
     const endpoint = cluster.pick({ hash: route.hash(ex, call) });
     if (endpoint === undefined) {
-      cluster.stats.noHealthyUpstream.inc();
+      cluster.stats.upstreamCxNoneHealthy.inc();
       sendLocalReply(ex, 503, "UH", `no_healthy_upstream:${cluster.name}`);
       return;
     }
@@ -112,8 +114,8 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     ex.info.upstreamHost = endpoint.key;
     ex.info.attempts++;
     endpoint.activeRequests++;
-    cluster.stats.rqTotal.inc();
-    cluster.stats.rqActive.inc();
+    cluster.stats.upstreamRqTotal.inc();
+    cluster.stats.upstreamRqActive.inc();
     this.startMs = this.clock.now();
     ex.response.onAbort(this.onDownstreamAbort);
     const timeout = this.route.timeoutMs;
@@ -129,8 +131,10 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     this.stream = undefined;
     this.endpoint!.activeRequests--;
     const stats = this.cluster!.stats;
-    stats.rqActive.dec();
-    stats.observe(this.ex.info.responseCode, this.clock.now() - this.startMs);
+    stats.upstreamRqActive.dec();
+    const code = this.ex.info.responseCode;
+    if (code > 0) stats.countResponse(code);
+    stats.upstreamRqTime.observe(this.clock.now() - this.startMs);
   }
 
   // ---- UpstreamHandler -----------------------------------------------------------------------------------------
@@ -149,7 +153,10 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     if (this.done) return;
     const ex = this.ex;
     this.route.applyResponseHeaders(headers, ex, this, this.choice);
-    headers.set("x-envoy-upstream-service-time", String(Math.round(this.clock.now() - this.startMs)));
+    const serviceTime = Math.round(this.clock.now() - this.startMs);
+    ex.info.upstreamServiceTimeMs = serviceTime;
+    ex.info.responseHeaders = headers;
+    headers.set("x-envoy-upstream-service-time", String(serviceTime));
     ex.response.head(status, headers);
   }
 
@@ -200,7 +207,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     if (this.done) return;
     const stream = this.stream;
     this.finish();
-    this.cluster!.stats.rqTimeout.inc();
+    this.cluster!.stats.upstreamRqTimeout.inc();
     stream?.abort();
     sendLocalReply(this.ex, 504, "UT", `upstream_response_timeout:${this.route.name}`);
   };

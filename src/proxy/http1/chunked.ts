@@ -5,7 +5,7 @@
 
 import { CR, HEX_VALUE, HTAB, LF, QDTEXT, SP, TOKEN_LOWER } from "./chars.ts";
 import { Http1ParseError, type Http1ErrorCode } from "./errors.ts";
-import { MODE_TRAILERS, parseFieldLines, scan } from "./fields.ts";
+import { MODE_TRAILERS, materializeFields, parseFieldLines, scan } from "./fields.ts";
 import { Headers } from "../http/headers.ts";
 
 export interface ChunkSink {
@@ -240,6 +240,7 @@ export class ChunkedDecoder {
       throw err;
     }
     if (parsedTo !== section.length) throw this.error("HPE_INVALID_HEADER_TOKEN", "malformed trailer section", pos);
+    materializeFields(section, 0, parsedTo, MODE_TRAILERS);
     this.trailerHeaders = new Headers(scan.list);
   }
 }

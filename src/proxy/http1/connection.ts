@@ -51,6 +51,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   readonly socket: Socket;
   readonly downstream: Downstream;
   draining = false;
+  /** The client half-closed: requests already received are answered, then the connection closes. */
+  private peerEnded = false;
   private state = State.Head;
   private pending: Buffer | undefined;
   private offset = 0;
@@ -63,7 +65,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   private lastActivity: number;
   private exchangeStart = 0;
   private timer: Timer | undefined;
-  private timerAt = 0;
   private onClosed: ((c: Http1ServerConnection) => void) | undefined;
 
   constructor(
@@ -188,6 +189,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     } finally {
       this.processing = false;
     }
+    this.closeIfPeerDone();
   }
 
   /** Parses one request head at `offset`; returns false when more bytes are needed or the connection ended. */
@@ -294,6 +296,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       this.socket.resume();
     }
     if (!this.processing && this.pending !== undefined) this.process();
+    this.closeIfPeerDone();
   }
 
   detach(ex: Http1Exchange): void {
@@ -334,15 +337,21 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   }
 
   private readonly onEnd = (): void => {
-    // The client half-closed. A request being read is now truncated; an idle connection just closes.
+    // The client half-closed. A request being read is now truncated; complete requests (pipelined ones too) are
+    // still answered, in order, and then the connection closes.
+    this.peerEnded = true;
     const ex = this.active;
     if (ex && !ex.requestComplete) {
       ex.abortFromDownstream(new Error("downstream closed mid-request"));
       this.socket.destroy();
-    } else if (!ex) this.closeSocket();
-    // With an exchange whose request is complete, the response is still written, then the socket ends.
-    else this.draining = true;
+      return;
+    }
+    this.closeIfPeerDone();
   };
+
+  private closeIfPeerDone(): void {
+    if (this.peerEnded && this.active === undefined && !this.processing && this.state !== State.Closed) this.closeSocket();
+  }
 
   private readonly onClose = (): void => {
     this.state = State.Closed;
@@ -364,7 +373,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     const periods = [o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((ms) => ms > 0);
     if (periods.length === 0) return;
     const wait = Math.min(...periods);
-    this.timerAt = o.clock.now() + wait;
     this.timer = o.clock.setTimer(wait, this.onTimer);
   }
 
@@ -405,7 +413,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       }
     }
     if (next === Infinity) next = now + Math.min(...[o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((x) => x > 0));
-    this.timerAt = next;
     this.timer = o.clock.setTimer(Math.max(1, next - now), this.onTimer);
   };
 

@@ -12,7 +12,7 @@ import {
   SP,
   TOKEN_LOWER,
   VALUE_OWS,
-  VALUE_VISIBLE,
+  asciiLower,
   latin1,
 } from "./chars.ts";
 import { Http1ParseError, type Http1ErrorCode } from "./errors.ts";
@@ -36,12 +36,19 @@ export const MODE_RESPONSE = 1;
 export const MODE_TRAILERS = 2;
 
 /**
- * What the last parseFieldLines call saw. One module-level instance, reset per call: parsing is synchronous and
- * never re-entered, so the head parsers read it right after the call and no per-message object is needed.
+ * What the last parseFieldLines / materializeFields pair saw. One module-level instance, reset per call: parsing is
+ * synchronous and never re-entered, so the head parsers read it right after the call and no per-message object is
+ * needed.
  */
 class FieldScan {
-  list: string[] = [];
+  /** Fields found by the byte pass. */
+  count = 0;
+  /** Per field: name start, name end, value start (-1 when empty), value end, known-name slot (-1 if none). */
+  spans = new Int32Array(SPAN * 128);
   contentLength = -1;
+  hostSeen = false;
+  // Filled by materializeFields:
+  list: string[] = [];
   /** Transfer-Encoding values joined with ", " (RFC 9110 §5.3), undefined if absent. */
   transferEncoding: string | undefined = undefined;
   connection: string | undefined = undefined;
@@ -50,17 +57,8 @@ class FieldScan {
   expect: string | undefined = undefined;
 }
 
+const SPAN = 5;
 export const scan = new FieldScan();
-
-function resetScan(): void {
-  scan.list = [];
-  scan.contentLength = -1;
-  scan.transferEncoding = undefined;
-  scan.connection = undefined;
-  scan.upgrade = undefined;
-  scan.host = undefined;
-  scan.expect = undefined;
-}
 
 /** The error for `mode`: a bad upstream response is the proxy's 502 whatever the fault. */
 export function http1Error(
@@ -108,9 +106,11 @@ function nameError(mode: number, buf: Buffer, nameStart: number, pos: number): H
 }
 
 /**
- * Parses field lines from `pos` up to and including the empty line that ends the section. Returns the offset just
- * past that CRLF, or -1 when more bytes are needed. Only bytes before min(end, limitEnd) are read; needing a byte
- * at or past limitEnd means the section is too large. Results are in `scan`. Throws Http1ParseError.
+ * The byte pass: validates field lines from `pos` up to and including the empty line that ends the section, and
+ * records where each name and value lies. Returns the offset just past that CRLF, or -1 when more bytes are
+ * needed. Only bytes before min(end, limitEnd) are read; needing a byte at or past limitEnd means the section is
+ * too large. No string is made here, so an incomplete head costs no allocation: materializeFields does that once
+ * the section is complete. Throws Http1ParseError.
  */
 export function parseFieldLines(
   buf: Buffer,
@@ -120,9 +120,10 @@ export function parseFieldLines(
   maxFields: number,
   mode: number,
 ): number {
-  resetScan();
+  scan.count = 0;
+  scan.contentLength = -1;
+  scan.hostSeen = false;
   const scanEnd = end < limitEnd ? end : limitEnd;
-  const list = scan.list;
   for (;;) {
     if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
     let c = buf[pos]!;
@@ -135,14 +136,12 @@ export function parseFieldLines(
       throw http1Error(mode, "HPE_OBS_FOLD", 400, "line folding (obs-fold) or whitespace before a field name", pos);
     }
 
-    // field-name = token, lower-cased and hashed in the same pass.
+    // field-name = token, hashed (lower-cased) in the same pass for the known-name lookup.
     const nameStart = pos;
     let hash = 0;
-    let upper = false;
     for (;;) {
       const t = TOKEN_LOWER[c]!;
       if (t === 0) break;
-      if (t !== c) upper = true;
       hash = nameHashStep(hash, t);
       if (++pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
       c = buf[pos]!;
@@ -150,18 +149,20 @@ export function parseFieldLines(
     if (c !== COLON || pos === nameStart) throw nameError(mode, buf, nameStart, pos);
     const nameEnd = pos++;
 
-    // field-value: leading and trailing OWS are not part of it.
-    let valueStart = -1;
-    let valueEnd = -1;
+    // field-value: leading and trailing OWS are not part of it. Skip the leading OWS, run to the first byte that
+    // cannot be in a value (one table load per byte), then trim trailing OWS backwards.
     for (;;) {
       if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
-      const cls = FIELD_VALUE[buf[pos]!]!;
-      if (cls === VALUE_VISIBLE) {
-        if (valueStart < 0) valueStart = pos;
-        valueEnd = pos + 1;
-      } else if (cls !== VALUE_OWS) break;
+      c = buf[pos]!;
+      if (c !== SP && c !== HTAB) break;
       pos++;
     }
+    let valueStart = pos;
+    while (pos < scanEnd && FIELD_VALUE[buf[pos]!] !== 0) pos++;
+    if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+    let valueEnd = pos;
+    while (valueEnd > valueStart && FIELD_VALUE[buf[valueEnd - 1]!] === VALUE_OWS) valueEnd--;
+    if (valueEnd === valueStart) valueStart = valueEnd = -1;
     c = buf[pos]!;
     if (c !== CR) {
       if (c === LF) throw http1Error(mode, "HPE_CR_EXPECTED", 400, "bare LF line ending", pos);
@@ -171,43 +172,73 @@ export function parseFieldLines(
     if (buf[pos + 1] !== LF) throw http1Error(mode, "HPE_LF_EXPECTED", 400, "CR not followed by LF", pos + 1);
     pos += 2;
 
-    if (list.length >= maxFields * 2) {
+    const i = scan.count;
+    if (i >= maxFields) {
       throw http1Error(mode, "HPE_TOO_MANY_HEADERS", 431, `more than ${maxFields} header fields`, nameStart);
     }
     const slot = findKnownName(buf, nameStart, nameEnd, hash);
-    let name: string;
-    let id = FIELD_OTHER;
-    if (slot >= 0) {
-      name = KNOWN_NAME[slot]!;
-      id = KNOWN_ID[slot]!;
-    } else {
-      name = latin1(buf, nameStart, nameEnd);
-      if (upper) name = name.toLowerCase(); // only tchars here: ASCII, so toLowerCase folds nothing else
+    if (slot >= 0 && mode !== MODE_TRAILERS) {
+      const id = KNOWN_ID[slot]!;
+      if (id === FIELD_CONTENT_LENGTH) recordContentLength(buf, valueStart, valueEnd, mode, nameStart);
+      else if (id === FIELD_HOST && mode === MODE_REQUEST) {
+        if (scan.hostSeen) throw http1Error(mode, "HPE_DUPLICATE_HOST", 400, "more than one Host", nameStart);
+        scan.hostSeen = true;
+      }
     }
-    const value = valueStart < 0 ? "" : latin1(buf, valueStart, valueEnd);
-    list.push(name, value);
-    if (id !== FIELD_OTHER && mode !== MODE_TRAILERS) recordField(id, value, buf, valueStart, valueEnd, mode, nameStart);
+    let spans = scan.spans;
+    if ((i + 1) * SPAN > spans.length) {
+      const grown = new Int32Array(spans.length * 2);
+      grown.set(spans);
+      scan.spans = spans = grown;
+    }
+    const o = i * SPAN;
+    spans[o] = nameStart;
+    spans[o + 1] = nameEnd;
+    spans[o + 2] = valueStart;
+    spans[o + 3] = valueEnd;
+    spans[o + 4] = slot;
+    scan.count = i + 1;
   }
 }
 
-function recordField(
-  id: number,
-  value: string,
-  buf: Buffer,
-  valueStart: number,
-  valueEnd: number,
-  mode: number,
-  lineStart: number,
-): void {
-  switch (id) {
-    case FIELD_CONTENT_LENGTH:
-      if (scan.contentLength >= 0) {
-        // Even an equal repeat is refused (stricter than RFC 9112 §6.3, as Envoy is): two framing headers is what
-        // a smuggling attempt looks like, and nothing legitimate needs it.
-        throw http1Error(mode, "HPE_UNEXPECTED_CONTENT_LENGTH", 400, "repeated Content-Length", lineStart);
+/**
+ * The string pass, once the section is complete: makes one latin1 string of buf[base, sectionEnd) and cuts names
+ * and values out of it (a substring is far cheaper than a Buffer-to-string call per field), fills scan.list and
+ * the interpreted fields, and returns that string so the caller can cut its start-line pieces from it too.
+ */
+export function materializeFields(buf: Buffer, base: number, sectionEnd: number, mode: number): string {
+  const text = latin1(buf, base, sectionEnd);
+  const n = scan.count;
+  const spans = scan.spans;
+  const list: string[] = new Array<string>(n * 2);
+  scan.transferEncoding = undefined;
+  scan.connection = undefined;
+  scan.upgrade = undefined;
+  scan.host = undefined;
+  scan.expect = undefined;
+  for (let i = 0, o = 0; i < n; i++, o += SPAN) {
+    const slot = spans[o + 4]!;
+    const valueStart = spans[o + 2]!;
+    const value = valueStart < 0 ? "" : text.substring(valueStart - base, spans[o + 3]! - base);
+    let name: string;
+    if (slot >= 0) {
+      name = KNOWN_NAME[slot]!;
+      if (mode !== MODE_TRAILERS) {
+        const id = KNOWN_ID[slot]!;
+        if (id !== FIELD_OTHER) recordField(id, value);
       }
-      scan.contentLength = parseContentLength(buf, valueStart, valueEnd, mode, lineStart);
-      return;
+    } else {
+      name = asciiLower(text.substring(spans[o]! - base, spans[o + 1]! - base));
+    }
+    list[i * 2] = name;
+    list[i * 2 + 1] = value;
+  }
+  scan.list = list;
+  return text;
+}
+
+function recordField(id: number, value: string): void {
+  switch (id) {
     case FIELD_TRANSFER_ENCODING:
       scan.transferEncoding = scan.transferEncoding === undefined ? value : scan.transferEncoding + ", " + value;
       return;
@@ -221,11 +252,18 @@ function recordField(
       if (scan.expect === undefined) scan.expect = value;
       return;
     case FIELD_HOST:
-      if (mode !== MODE_REQUEST) return;
-      if (scan.host !== undefined) throw http1Error(mode, "HPE_DUPLICATE_HOST", 400, "more than one Host", lineStart);
       scan.host = value;
       return;
   }
+}
+
+function recordContentLength(buf: Buffer, valueStart: number, valueEnd: number, mode: number, lineStart: number): void {
+  if (scan.contentLength >= 0) {
+    // Even an equal repeat is refused (stricter than RFC 9112 §6.3, as Envoy is): two framing fields is what a
+    // smuggling attempt looks like, and nothing legitimate needs it.
+    throw http1Error(mode, "HPE_UNEXPECTED_CONTENT_LENGTH", 400, "repeated Content-Length", lineStart);
+  }
+  scan.contentLength = parseContentLength(buf, valueStart, valueEnd, mode, lineStart);
 }
 
 /** Content-Length = 1*DIGIT (RFC 9110 §8.6): no sign, no inner spaces, no list, at most MAX_SAFE_INTEGER. */

@@ -1,9 +1,9 @@
 // The request head of RFC 9112 §3, parsed strictly: anything a front end and a back end could read two ways (the
 // raw material of request smuggling) is refused rather than guessed at. Pure function over a Buffer.
 
-import { CR, LF, SP, TARGET_CHAR, TOKEN_LOWER, latin1 } from "./chars.ts";
+import { CR, LF, SP, TARGET_CHAR, TOKEN_LOWER } from "./chars.ts";
 import { Http1ParseError, type Http1ErrorCode } from "./errors.ts";
-import { MODE_REQUEST, parseFieldLines, scan } from "./fields.ts";
+import { MODE_REQUEST, materializeFields, parseFieldLines, scan } from "./fields.ts";
 import { checkTransferEncoding, connection, firstUpgradeProtocol, isValidAuthority, parseConnection } from "./framing.ts";
 import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from "./limits.ts";
 import { Headers } from "../http/headers.ts";
@@ -57,7 +57,7 @@ function is(buf: Buffer, at: number, ascii: string): boolean {
 }
 
 /** Known methods as literals, so the common case allocates no string. */
-function internMethod(buf: Buffer, start: number, end: number): string {
+function internMethod(buf: Buffer, start: number, end: number, line: string): string {
   switch (end - start) {
     case 3:
       if (is(buf, start, "GET")) return "GET";
@@ -79,7 +79,7 @@ function internMethod(buf: Buffer, start: number, end: number): string {
       if (is(buf, start, "CONNECT")) return "CONNECT";
       break;
   }
-  return latin1(buf, start, end);
+  return line.substring(0, end - start);
 }
 
 /** Length of an "http://" or "https://" prefix (any case), or -1. */
@@ -162,11 +162,12 @@ export function parseRequestHead(
     throw fail("HPE_INVALID_VERSION", 505, `HTTP/${major}.${minor} is not supported`, versionStart);
   }
   const versionMinor: 0 | 1 = minor === 1 ? 1 : 0;
-  const method = internMethod(buf, lineStart, methodEnd);
-  const target = latin1(buf, targetStart, targetEnd);
 
   const headEnd = parseFieldLines(buf, pos, end, limitEnd, limits.maxHeaders, MODE_REQUEST);
   if (headEnd < 0) return null;
+  const text = materializeFields(buf, lineStart, headEnd, MODE_REQUEST);
+  const method = internMethod(buf, lineStart, methodEnd, text);
+  const target = text.substring(targetStart - lineStart, targetEnd - lineStart);
 
   // The whole head is in: judge what it says.
   let chunked = false;

@@ -2,9 +2,9 @@
 // framing two parties could read differently would desynchronize the pooled connection it arrived on. Every error
 // has status 502 (the proxy's answer to its client when the upstream misbehaves).
 
-import { CR, FIELD_VALUE, LF, SP, latin1 } from "./chars.ts";
+import { CR, FIELD_VALUE, LF, SP } from "./chars.ts";
 import { Http1ParseError, type Http1ErrorCode } from "./errors.ts";
-import { MODE_RESPONSE, parseFieldLines, scan } from "./fields.ts";
+import { MODE_RESPONSE, materializeFields, parseFieldLines, scan } from "./fields.ts";
 import { checkTransferEncoding, connection, firstUpgradeProtocol, parseConnection } from "./framing.ts";
 import type { Http1Limits } from "./limits.ts";
 import { Headers } from "../http/headers.ts";
@@ -93,10 +93,11 @@ export function parseResponseHead(
   if (buf[pos + 1] !== LF) throw fail("HPE_LF_EXPECTED", "CR not followed by LF", pos + 1);
   const reasonEnd = pos;
   pos += 2;
-  const reason = reasonEnd === reasonStart ? "" : latin1(buf, reasonStart, reasonEnd);
 
   const headEnd = parseFieldLines(buf, pos, end, limitEnd, limits.maxHeaders, MODE_RESPONSE);
   if (headEnd < 0) return null;
+  const text = materializeFields(buf, start, headEnd, MODE_RESPONSE);
+  const reason = reasonEnd === reasonStart ? "" : text.substring(reasonStart - start, reasonEnd - start);
 
   const versionMinor: 0 | 1 = minor === 1 ? 1 : 0;
   let chunked = false;

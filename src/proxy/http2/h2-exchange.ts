@@ -238,6 +238,10 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
 
   /** @internal */ handleEnd(): void {
     if (this.requestDone) return;
+    // Node also ends the readable side when the peer resets the stream; only a real END_STREAM completes the
+    // body (the abort is reported from 'close').
+    const rst = this.stream.rstCode;
+    if (rst !== undefined && rst !== 0) return;
     this.requestDone = true;
     this.sink?.onEnd(this.requestTrailers);
   }

@@ -199,6 +199,9 @@ function onTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
   this[kStream].handleTrailers(trailers);
 }
 function onEnd(this: TaggedStream): void {
+  // Node ends the readable side on RST_STREAM too: a reset is reported from 'close', never as a complete response.
+  const rst = this.rstCode;
+  if (rst !== undefined && rst !== 0) return;
   this[kStream].finish();
 }
 function onWantTrailers(this: TaggedStream): void {

@@ -44,7 +44,7 @@ export class ListenerRuntime {
         streamIdleTimeoutMs: c.streamIdleTimeoutMs,
         serverName: c.serverName,
         onExchangeComplete: hcm.complete,
-        onProtocolError: () => hcm.stats.protocolError(),
+        onProtocolError: () => hcm.stats.downstreamCxProtocolError.inc(),
         onExchangeTimeout: (ex: Http1Exchange, kind) => {
           if (kind === "request_timeout") sendLocalReply(ex, 408, "DPE", `request_overall_timeout:${hcm.statPrefix}`);
           else sendLocalReply(ex, 408, "SI", `stream_idle_timeout:${hcm.statPrefix}`);
@@ -67,7 +67,8 @@ export class ListenerRuntime {
 
   /** Binds the port; resolves once listening. */
   listen(): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: this.terminal.kind === "tcp", noDelay: true }, this.onConnection);
+    // Half-open sockets: a client that half-closes after its request (or a TCP peer) still gets the answer.
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, this.onConnection);
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -84,13 +85,13 @@ export class ListenerRuntime {
       socket.destroy();
       return;
     }
-    this.stats.cxTotal.inc();
-    this.stats.cxActive.inc();
+    this.stats.downstreamCxTotal.inc();
+    this.stats.downstreamCxActive.inc();
     socket.once("close", this.onSocketClose);
     const t = this.terminal;
     if (t.kind === "tcp") {
       this.tcpSockets.add(socket);
-      socket.once("close", () => this.tcpSockets.delete(socket));
+      socket.once("close", () => void this.tcpSockets.delete(socket));
       t.tcp.accept(socket);
       return;
     }
@@ -101,7 +102,7 @@ export class ListenerRuntime {
   };
 
   private readonly onSocketClose = (): void => {
-    this.stats.cxActive.dec();
+    this.stats.downstreamCxActive.dec();
   };
 
   /** codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1. */
@@ -114,14 +115,16 @@ export class ListenerRuntime {
       if (prefixMatches && n < H2_PREFACE.length) return; // could still be h2: wait for more
       socket.off("data", onData);
       socket.off("error", onError);
+      socket.off("end", onError);
       if (prefixMatches) {
         socket.pause();
         this.h2!.accept(socket, seen);
       } else this.startHttp1(socket, hcm, seen);
     };
-    const onError = (): void => socket.destroy();
+    const onError = (): void => void socket.destroy();
     socket.on("data", onData);
     socket.on("error", onError);
+    socket.on("end", onError); // closed before a single request byte
   }
 
   private startHttp1(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {

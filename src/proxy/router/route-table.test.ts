@@ -36,7 +36,11 @@ function bookinfo(): RouteConfiguration {
   return routeConfig(
     [
       vhost(`${REVIEWS}:9080`, domains("reviews", "10.96.0.12"), [
-        route("jason", prefix("/", { headers: [header("end-user", str("exact", "jason"))] }), forward(outbound("v2", REVIEWS))),
+        route(
+          "jason",
+          prefix("/", { headers: [header("end-user", str("exact", "jason"))] }),
+          forward(outbound("v2", REVIEWS)),
+        ),
         route(
           "split",
           prefix("/"),
@@ -59,7 +63,12 @@ function bookinfo(): RouteConfiguration {
   );
 }
 
-function routed(table: RouteTable, authority: string, path: string, headers: Record<string, string> = {}): CompiledRoute {
+function routed(
+  table: RouteTable,
+  authority: string,
+  path: string,
+  headers: Record<string, string> = {},
+): CompiledRoute {
   const r = table.route(request(authority, path, headers));
   assert.notEqual(r.kind, "miss", `expected a route for ${authority}${path}`);
   return r as CompiledRoute;
@@ -123,7 +132,12 @@ describe("bookinfo simulation", () => {
     assert.equal(table.name, "9080");
     assert.deepEqual(
       table.virtualHosts.map((v) => v.name),
-      [`${REVIEWS}:9080`, "productpage.default.svc.cluster.local:9080", "ratings.default.svc.cluster.local:9080", "allow_any"],
+      [
+        `${REVIEWS}:9080`,
+        "productpage.default.svc.cluster.local:9080",
+        "ratings.default.svc.cluster.local:9080",
+        "allow_any",
+      ],
     );
     assert.deepEqual(
       table.virtualHosts[0]!.routes[1]!.clusters.map((c) => c.name),
@@ -138,6 +152,49 @@ describe("bookinfo simulation", () => {
       ]),
     );
     assert.equal(routed(table, "x", "/api/1").name, "all");
+  });
+});
+
+describe("a 20-route table of every kind", () => {
+  // Siblings share all but one character ("/svc09/", "/svc19/"), so the one-character probe must not skip the
+  // right route nor accept a wrong one.
+  const routes = [
+    ...Array.from({ length: 12 }, (_, i) =>
+      route(`p${i}`, prefix(`/svc${String(i * 5).padStart(2, "0")}/`), forward(`c${i}`)),
+    ),
+    route("exact", exact("/svc10"), forward("exact")),
+    route("ci", prefix("/Admin/", { caseSensitive: false }), forward("ci")),
+    route("sep", { ...prefix(""), path: { kind: "path_separated_prefix", value: "/docs" } }, forward("sep")),
+    route("re", { ...prefix(""), path: { kind: "safe_regex", regex: "/item/[0-9]+" } }, forward("re")),
+    route("hdr", prefix("/svc", { headers: [header("x-canary", { kind: "present", present: true })] }), forward("hdr")),
+    route("slash-only", prefix("//"), forward("slashes")),
+    route("gone", exact("/gone"), direct(410, "gone")),
+  ];
+  routes.push(route("fallback", prefix("/"), forward("fallback")));
+  const table = compileRouteTable(routeConfig([vhost("v", ["*"], routes)]));
+  const name = (path: string, headers: Record<string, string> = {}): string => {
+    const r = table.route(request("h", path, headers));
+    return r.kind === "miss" ? "miss" : r.name;
+  };
+
+  test("each request reaches the first route that accepts it", () => {
+    assert.equal(routes.length, 20);
+    for (let i = 0; i < 12; i++) assert.equal(name(`/svc${String(i * 5).padStart(2, "0")}/x`), `p${i}`);
+    assert.equal(name("/svc09/x"), "fallback");
+    assert.equal(name("/svc10"), "exact");
+    assert.equal(name("/svc10?x"), "exact");
+    assert.equal(name("/svc10/"), "p2");
+    assert.equal(name("/ADMIN/users"), "ci");
+    assert.equal(name("/docs"), "sep");
+    assert.equal(name("/docs/a"), "sep");
+    assert.equal(name("/docsx"), "fallback");
+    assert.equal(name("/item/42?full=1"), "re");
+    assert.equal(name("/item/4x"), "fallback");
+    assert.equal(name("/svc77", { "x-canary": "1" }), "hdr");
+    assert.equal(name("/svc77"), "fallback");
+    assert.equal(name("//x"), "slash-only");
+    assert.equal(name("/gone"), "gone");
+    assert.equal(name("*"), "miss");
   });
 });
 
@@ -219,7 +276,11 @@ describe("configuration errors", () => {
   test("duplicate domains, a second '*', bad regexes: all reported at once with field paths", () => {
     const config = routeConfig(
       [
-        vhost("a", ["x.com", "*"], [route("r", { ...prefix("/"), path: { kind: "safe_regex", regex: "(" } }, forward("c"))]),
+        vhost(
+          "a",
+          ["x.com", "*"],
+          [route("r", { ...prefix("/"), path: { kind: "safe_regex", regex: "(" } }, forward("c"))],
+        ),
         vhost("b", ["X.com", "*", "*.y.com", "*.y.com"], [route("r", prefix("/"), forward("c"))]),
       ],
       {},

@@ -67,7 +67,11 @@ class VirtualHostImpl implements CompiledVirtualHost {
 
   route(req: RouteRequest): CompiledRoute | RouteMiss {
     const ms = this.matches;
-    for (let i = 0; i < ms.length; i++) if (ms[i]!.matches(req)) return this.routes[i]!;
+    const path = req.path;
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i]!;
+      if (m.plainPrefix ? m.prefixMatches(path) : m.matches(req)) return this.routes[i]!;
+    }
     return this.miss;
   }
 }

@@ -67,7 +67,7 @@ export class TcpProxyRuntime {
     if (cluster === undefined) return this.refuse(downstream, info, "NC");
     const endpoint = cluster.pick({ hash: undefined });
     if (endpoint === undefined) {
-      cluster.stats.noHealthyUpstream.inc();
+      cluster.stats.upstreamCxNoneHealthy.inc();
       return this.refuse(downstream, info, "UH");
     }
     new TcpSession(downstream, initial, cluster, endpoint, info, this.config.idleTimeoutMs, this.clock, this.hooks);
@@ -102,8 +102,8 @@ class TcpSession {
     info.upstreamHost = endpoint.key;
     this.lastActivity = clock.now();
     endpoint.activeRequests++;
-    cluster.stats.cxTotal.inc();
-    cluster.stats.cxActive.inc();
+    cluster.stats.upstreamCxTotal.inc();
+    cluster.stats.upstreamCxActive.inc();
     // Hold downstream bytes until the upstream is connected; allowHalfOpen lets a FIN pass each way on its own.
     downstream.pause();
     if (initial && initial.length > 0) downstream.unshift(initial);
@@ -153,7 +153,7 @@ class TcpSession {
 
   private connectFailed(_why: string): void {
     if (this.connected || this.ended) return;
-    this.cluster.stats.cxConnectFail.inc();
+    this.cluster.stats.upstreamCxConnectFail.inc();
     this.close("UF");
   }
 
@@ -164,7 +164,7 @@ class TcpSession {
     this.idleTimer?.cancel();
     this.connectTimer?.cancel();
     this.endpoint.activeRequests--;
-    this.cluster.stats.cxActive.dec();
+    this.cluster.stats.upstreamCxActive.dec();
     this.downstream.destroy();
     this.upstream.destroy();
     this.hooks.onSessionEnd(this.info);

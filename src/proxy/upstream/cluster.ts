@@ -52,11 +52,13 @@ export class UpstreamCluster {
     const stats = this.stats;
     const poolStats = {
       onConnectionOpened: () => {
-        stats.cxTotal.inc();
-        stats.cxActive.inc();
+        stats.upstreamCxTotal.inc();
+        stats.upstreamCxActive.inc();
+        if (c.http2) stats.upstreamCxHttp2Total.inc();
+        else stats.upstreamCxHttp1Total.inc();
       },
-      onConnectionClosed: () => stats.cxActive.dec(),
-      onConnectFailure: () => stats.cxConnectFail.inc(),
+      onConnectionClosed: () => stats.upstreamCxActive.dec(),
+      onConnectFailure: () => stats.upstreamCxConnectFail.inc(),
     };
     if (c.http2) return new H2ConnectionPool(endpoint, { ...options }, poolStats);
     return new Http1ConnectionPool(endpoint.address, endpoint.port, { ...options, limits: DEFAULT_LIMITS }, poolStats);

@@ -146,11 +146,12 @@ const DNS_LOOKUP_FAMILIES: readonly Cluster["dnsLookupFamily"][] = [
 /** Reads a Cluster at `path`, reporting into `ctx`. */
 export function readCluster(ctx: ParseContext, raw: unknown, path: string): Cluster {
   const cluster = Fields.open(ctx, raw, path, CLUSTER_SPEC);
+  const name = cluster.requiredString("name");
   const type = cluster.enumValue("type", CLUSTER_TYPES, "STATIC", UNSUPPORTED_CLUSTER_TYPES);
   const connectTimeoutMs = positiveDuration(cluster, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
   const protocol = readUpstreamProtocol(cluster);
   return {
-    name: cluster.requiredString("name"),
+    name,
     type,
     connectTimeoutMs,
     lbPolicy: cluster.enumValue("lb_policy", LB_POLICIES, "ROUND_ROBIN", UNSUPPORTED_LB_POLICIES),

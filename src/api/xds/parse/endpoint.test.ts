@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError } from "../../errors.ts";
+import type { ConfigError } from "../../errors.ts";
 import { parseClusterLoadAssignment } from "./endpoint.ts";
 import { assertIssues } from "./testing.ts";
 

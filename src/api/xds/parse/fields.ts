@@ -269,10 +269,3 @@ function readInteger(raw: unknown, min: number, max: number): number | { error: 
   const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer ${min}-${max}`;
   return { error: `expected ${range}, got ${describe(value)}` };
 }
-
-/** A one-off read of a value that is not in a message (an element of a list). */
-export function readString(ctx: ParseContext, item: Item): string | undefined {
-  if (typeof item.value === "string") return item.value;
-  ctx.report(item.path, `expected a string, got ${describe(item.value)}`);
-  return undefined;
-}

@@ -35,6 +35,7 @@ const HCM_SPEC = {
     "use_remote_address",
     "server_name",
     "max_request_headers_kb",
+    "access_log",
   ],
   unsupported: [
     "scoped_routes",
@@ -48,7 +49,6 @@ const HCM_SPEC = {
     "request_headers_timeout",
     "drain_timeout",
     "delayed_close_timeout",
-    "access_log",
     "access_log_flush_interval",
     "flush_access_log_on_new_request",
     "access_log_options",
@@ -108,6 +108,8 @@ export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path:
     upgradeTypes: readUpgradeTypes(hcm),
     generateRequestId: hcm.bool("generate_request_id", true),
     useRemoteAddress: hcm.bool("use_remote_address", false),
+    // Kept raw: the access-log module (telemetry/) parses and validates it when the proxy is built.
+    accessLog: hcm.list("access_log").map((item) => item.value as Record<string, unknown>),
     serverName: hcm.string("server_name") ?? DEFAULT_SERVER_NAME,
     maxRequestHeadersKb: hcm.integer("max_request_headers_kb", DEFAULT_MAX_REQUEST_HEADERS_KB, 1, 8192),
   };
