@@ -54,10 +54,11 @@ export function createRouter(options: RouterOptions): Handler {
       }
     }
     const call = new UpstreamCall(ex, route, choice, options.clock);
+    // Header edits first, as Envoy does: %REQ(:path)% in an edit sees the path as the client sent it.
+    route.applyRequestHeaders(ex.headers, ex, call, choice);
     const pathBefore = ex.path;
     route.rewrite(ex);
     if (ex.path !== pathBefore) ex.info.originalPath = pathBefore;
-    route.applyRequestHeaders(ex.headers, ex, call, choice);
     const endpoint = cluster.pick({ hash: route.hash(ex, call) });
     if (endpoint === undefined) {
       cluster.stats.upstreamCxNoneHealthy.inc();
@@ -105,6 +106,9 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
   }
   get requestId(): string | undefined {
     return this.ex.info.requestId;
+  }
+  get startWallMs(): number {
+    return this.clock.wallNow() - (this.clock.now() - this.ex.info.startMs);
   }
 
   start(cluster: UpstreamCluster, endpoint: Endpoint): void {

@@ -279,8 +279,7 @@ describe("H2 downstream", () => {
     await headSentP;
     req.close(http2.constants.NGHTTP2_CANCEL);
     await waitFor(() => completed.length === 1);
-    assert.equal(aborted, 1);
-    assert.equal(bodyAborted, 1);
+    assert.deepEqual({ aborted, bodyAborted }, { aborted: 1, bodyAborted: 1 });
   });
 
   test("head with grpc-status then end() is one HEADERS frame with END_STREAM (Trailers-Only)", async () => {
