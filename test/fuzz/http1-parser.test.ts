@@ -213,7 +213,8 @@ function checkRoundTrip(r: DrivenRequest): void {
   assert.deepEqual(withoutFraming(again), withoutFraming(h));
   assert.equal(again.contentLength, h.contentLength);
   assert.equal(again.chunked, h.chunked);
-  assert.equal(again.upgrade, h.upgrade);
+  // The serializer speaks HTTP/1.1, where Upgrade counts (it is ignored in an HTTP/1.0 request).
+  if (h.versionMinor === 1) assert.equal(again.upgrade, h.upgrade);
 
   if (h.chunked) {
     // The body, re-encoded in chunks of another size, decodes to the same bytes and trailers.

@@ -216,7 +216,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       this,
       head.versionMinor,
       head.method,
-      head.target,
+      head.path,
       head.host ?? "",
       head.headers,
       this.downstream,

@@ -260,26 +260,56 @@ describe("H2 downstream", () => {
     results.forEach((r, i) => assert.equal(r.body.toString(), `/r/${i}`));
   });
 
-  test("a client reset mid-response fires onAbort once and the body sink's onAbort", async () => {
-    let aborted = 0;
-    let bodyAborted = 0;
+  /** A handler that answers the head and part of the body, then waits; counts abort callbacks. */
+  function halfAnswer() {
+    const counts = { aborted: 0, bodyAborted: 0, bodyEnded: 0 };
     let headSent!: () => void;
     const headSentP = new Promise<void>((r) => (headSent = r));
-    const { connect, completed } = await start((ex) => {
-      ex.response.onAbort(() => aborted++);
-      ex.body.start({ onData() {}, onEnd() {}, onAbort: () => bodyAborted++ });
+    const handler: Handler = (ex) => {
+      ex.response.onAbort(() => counts.aborted++);
+      ex.body.start({ onData() {}, onEnd: () => counts.bodyEnded++, onAbort: () => counts.bodyAborted++ });
       ex.response.head(200, new Headers());
       ex.response.data(Buffer.from("partial"));
       headSent();
-    });
+    };
+    return { counts, headSentP, handler };
+  }
+
+  test("a client RST_STREAM mid-request and mid-response fires onAbort and the body sink's onAbort", async () => {
+    const { counts, headSentP, handler } = halfAnswer();
+    const { connect, completed } = await start(handler);
+    const req = connect().request({ ":method": "POST", ":path": "/slow" });
+    req.on("error", () => {});
+    req.write("some");
+    await headSentP;
+    req.destroy(); // RST_STREAM without END_STREAM on the request
+    await waitFor(() => completed.length === 1);
+    assert.deepEqual(counts, { aborted: 1, bodyAborted: 1, bodyEnded: 0 });
+  });
+
+  test("a client CANCEL after its request completed fires onAbort only", async () => {
+    const { counts, headSentP, handler } = halfAnswer();
+    const { connect, completed } = await start(handler);
+    const req = connect().request({ ":method": "POST", ":path": "/slow" });
+    req.on("error", () => {});
+    req.end("all");
+    await headSentP;
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => completed.length === 1);
+    assert.deepEqual(counts, { aborted: 1, bodyAborted: 0, bodyEnded: 1 });
+  });
+
+  test("a client connection lost mid-request aborts the exchange", async () => {
+    const { counts, headSentP, handler } = halfAnswer();
+    const { connect, completed } = await start(handler);
     const client = connect();
     const req = client.request({ ":method": "POST", ":path": "/slow" });
     req.on("error", () => {});
     req.write("some");
     await headSentP;
-    req.close(http2.constants.NGHTTP2_CANCEL);
+    client.destroy();
     await waitFor(() => completed.length === 1);
-    assert.deepEqual({ aborted, bodyAborted }, { aborted: 1, bodyAborted: 1 });
+    assert.deepEqual(counts, { aborted: 1, bodyAborted: 1, bodyEnded: 0 });
   });
 
   test("head with grpc-status then end() is one HEADERS frame with END_STREAM (Trailers-Only)", async () => {

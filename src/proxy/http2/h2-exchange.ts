@@ -56,6 +56,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
   private sink: BodySink | undefined;
   private requestDone: boolean;
   private requestTrailers: Headers | undefined;
+  /** The peer reset or dropped the stream before END_STREAM (node still ends the readable side then). */
+  private requestAborted = false;
   private responseDone = false;
   /** A head that carries grpc-status waits here for end(): together they are one Trailers-Only HEADERS frame. */
   private heldStatus = 0;
@@ -107,6 +109,7 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     const s = this.stream;
     s.on("trailers", onRequestTrailers);
     s.on("end", onRequestEnd);
+    s.on("aborted", onRequestAborted);
     s.on("data", onRequestData);
   }
 
@@ -240,10 +243,15 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.requestDone) return;
     // Node also ends the readable side when the peer resets the stream; only a real END_STREAM completes the
     // body (the abort is reported from 'close').
+    if (this.requestAborted) return;
     const rst = this.stream.rstCode;
     if (rst !== undefined && rst !== 0) return;
     this.requestDone = true;
     this.sink?.onEnd(this.requestTrailers);
+  }
+
+  /** @internal */ handleAborted(): void {
+    this.requestAborted = true;
   }
 
   /** @internal */ handleWantTrailers(): void {
@@ -292,6 +300,9 @@ function onRequestTrailers(this: StreamWithExchange, trailers: Record<string, st
 }
 function onRequestEnd(this: StreamWithExchange): void {
   this[kExchange].handleEnd();
+}
+function onRequestAborted(this: StreamWithExchange): void {
+  this[kExchange].handleAborted();
 }
 function onWantTrailers(this: StreamWithExchange): void {
   this[kExchange].handleWantTrailers();
