@@ -11,7 +11,10 @@ describe("admin endpoints of a running sidecar", () => {
   test("ready, config_dump, clusters, stats/prometheus and drain_listeners", async () => {
     const upstream = await startEchoServer("app");
     const proxy = await startProxy(
-      bootstrap([httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]))], [staticCluster("app", [upstream.port])]),
+      bootstrap(
+        [httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]))],
+        [staticCluster("app", [upstream.port])],
+      ),
     );
     const admin = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${proxy.adminPort}${path}`, init);
     try {
@@ -30,7 +33,10 @@ describe("admin endpoints of a running sidecar", () => {
 
       const prom = await (await admin("/stats/prometheus")).text();
       assert.match(prom, /envoy_cluster_upstream_rq_total\{envoy_cluster_name="app"\} 6/);
-      assert.match(prom, /envoy_cluster_upstream_rq\{envoy_response_code="200",envoy_cluster_name="app"\} 6|envoy_cluster_upstream_rq\{envoy_cluster_name="app",envoy_response_code="200"\} 6/);
+      assert.match(
+        prom,
+        /envoy_cluster_upstream_rq\{envoy_response_code="200",envoy_cluster_name="app"\} 6|envoy_cluster_upstream_rq\{envoy_cluster_name="app",envoy_response_code="200"\} 6/,
+      );
       assert.match(prom, /envoy_cluster_upstream_rq_time_bucket\{envoy_cluster_name="app",le="\+Inf"\} 6/);
       assert.match(prom, /envoy_http_downstream_rq_total\{envoy_http_conn_manager_prefix="http"\} 6/);
 

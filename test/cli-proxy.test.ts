@@ -85,13 +85,20 @@ describe("trellis proxy --bootstrap", () => {
     const adminPort = admin.port;
     await listener.close();
     await admin.close();
-    const raw = bootstrap([httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {}, port)], [staticCluster("app", [upstream.port])]);
-    (raw.admin as Record<string, unknown>) = { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } };
+    const raw = bootstrap(
+      [httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {}, port)],
+      [staticCluster("app", [upstream.port])],
+    );
+    (raw.admin as Record<string, unknown>) = {
+      address: { socket_address: { address: "127.0.0.1", port_value: adminPort } },
+    };
     const file = join(dir, "drain.yaml");
     writeFileSync(file, JSON.stringify(raw));
     const p = run(["proxy", "--bootstrap", file, "--drain-timeout", "10000"]);
     try {
-      await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.status === 200);
+      await waitUntil(
+        async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.status === 200,
+      );
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       const n = 40;
       const replies = Array.from({ length: n }, () => request(port, { agent }));

@@ -20,13 +20,29 @@ interface EchoReply {
   index: number;
 }
 
-const definition = protoLoader.loadSync(fileURLToPath(new URL("./fixtures/echo.proto", import.meta.url)), { keepCase: true });
+const definition = protoLoader.loadSync(fileURLToPath(new URL("./fixtures/echo.proto", import.meta.url)), {
+  keepCase: true,
+});
 const pkg = grpc.loadPackageDefinition(definition) as unknown as {
   trellis: { test: { Echo: grpc.ServiceClientConstructor } };
 };
 const Echo = pkg.trellis.test.Echo;
 
 type AnyCall = grpc.ServerUnaryCall<EchoRequest, EchoReply>;
+
+/** The generated client's methods, typed for this proto. */
+interface EchoClient {
+  Unary(
+    req: EchoRequest,
+    md: grpc.Metadata,
+    options: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, r: EchoReply) => void,
+  ): void;
+  ServerStream(req: EchoRequest): grpc.ClientReadableStream<EchoReply>;
+  ClientStream(cb: (err: grpc.ServiceError | null, r: EchoReply) => void): grpc.ClientWritableStream<EchoRequest>;
+  Bidi(): grpc.ClientDuplexStream<EchoRequest, EchoReply>;
+}
+const typed = (client: grpc.Client): EchoClient => client as unknown as EchoClient;
 
 function startGrpcServer(): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
@@ -63,9 +79,7 @@ function startGrpcServer(): Promise<{ server: grpc.Server; port: number }> {
 const unary = (client: grpc.Client, req: EchoRequest, deadlineMs?: number) =>
   new Promise<EchoReply>((resolve, reject) => {
     const options = deadlineMs ? { deadline: Date.now() + deadlineMs } : {};
-    (client as unknown as Record<string, Function>).Unary(req, new grpc.Metadata(), options, (err: Error | null, r: EchoReply) =>
-      err ? reject(err) : resolve(r),
-    );
+    typed(client).Unary(req, new grpc.Metadata(), options, (err, r) => (err ? reject(err) : resolve(r)));
   });
 
 describe("gRPC through two sidecars", () => {
@@ -89,7 +103,7 @@ describe("gRPC through two sidecars", () => {
   });
 
   test("server streaming", async () => {
-    const call = (client as unknown as Record<string, Function>).ServerStream({ message: "s", count: 5 }) as grpc.ClientReadableStream<EchoReply>;
+    const call = typed(client).ServerStream({ message: "s", count: 5 });
     const got: number[] = [];
     await new Promise<void>((resolve, reject) => {
       call.on("data", (r: EchoReply) => got.push(r.index));
@@ -101,9 +115,7 @@ describe("gRPC through two sidecars", () => {
 
   test("client streaming", async () => {
     const reply = await new Promise<EchoReply>((resolve, reject) => {
-      const call = (client as unknown as Record<string, Function>).ClientStream((err: Error | null, r: EchoReply) =>
-        err ? reject(err) : resolve(r),
-      ) as grpc.ClientWritableStream<EchoRequest>;
+      const call = typed(client).ClientStream((err, r) => (err ? reject(err) : resolve(r)));
       for (const m of ["a", "b", "c"]) call.write({ message: m });
       call.end();
     });
@@ -111,7 +123,7 @@ describe("gRPC through two sidecars", () => {
   });
 
   test("bidirectional streaming", async () => {
-    const call = (client as unknown as Record<string, Function>).Bidi() as grpc.ClientDuplexStream<EchoRequest, EchoReply>;
+    const call = typed(client).Bidi();
     const got: string[] = [];
     const done = new Promise<void>((resolve, reject) => {
       call.on("data", (r: EchoReply) => {
@@ -127,11 +139,14 @@ describe("gRPC through two sidecars", () => {
   });
 
   test("an error status from the server passes through unchanged", async () => {
-    await assert.rejects(unary(client, { message: "boom", fail_code: grpc.status.NOT_FOUND }), (err: grpc.ServiceError) => {
-      assert.equal(err.code, grpc.status.NOT_FOUND);
-      assert.match(err.details, /failing as asked: boom/);
-      return true;
-    });
+    await assert.rejects(
+      unary(client, { message: "boom", fail_code: grpc.status.NOT_FOUND }),
+      (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.NOT_FOUND);
+        assert.match(err.details, /failing as asked: boom/);
+        return true;
+      },
+    );
   });
 
   test("deadline exceeded", async () => {
@@ -149,12 +164,18 @@ describe("failures the proxy makes itself reach gRPC clients as statuses", () =>
         [
           httpListener(
             "grpc",
-            allDomains([
-              { match: { prefix: "/trellis.test.Echo/Unary" }, route: { cluster: "empty" } },
-            ]),
+            allDomains([{ match: { prefix: "/trellis.test.Echo/Unary" }, route: { cluster: "empty" } }]),
           ),
         ],
-        [{ name: "empty", type: "STATIC", connect_timeout: "1s", load_assignment: { cluster_name: "empty", endpoints: [] }, ...HTTP2_UPSTREAM }],
+        [
+          {
+            name: "empty",
+            type: "STATIC",
+            connect_timeout: "1s",
+            load_assignment: { cluster_name: "empty", endpoints: [] },
+            ...HTTP2_UPSTREAM,
+          },
+        ],
       ),
     );
     const client = new Echo(`127.0.0.1:${proxy.port()}`, grpc.credentials.createInsecure());
@@ -165,7 +186,7 @@ describe("failures the proxy makes itself reach gRPC clients as statuses", () =>
         assert.equal(err.metadata.get("x-trellis-response-flags")[0], "UH");
         return true;
       });
-      const stream = (client as unknown as Record<string, Function>).ServerStream({ message: "s" }) as grpc.ClientReadableStream<EchoReply>;
+      const stream = typed(client).ServerStream({ message: "s" });
       const err = await new Promise<grpc.ServiceError>((resolve) => {
         stream.on("error", resolve);
         stream.on("data", () => {});

@@ -43,7 +43,12 @@ describe("HTTP/1.1 through two sidecars", () => {
 
   test("hop-by-hop headers, and those named in Connection, do not travel", async () => {
     const reply = await request(chain.port, {
-      headers: { connection: "keep-alive, x-private", "x-private": "secret", "keep-alive": "timeout=5", "x-public": "1" },
+      headers: {
+        connection: "keep-alive, x-private",
+        "x-private": "secret",
+        "keep-alive": "timeout=5",
+        "x-public": "1",
+      },
     });
     const h = reply.json<EchoRecord>().headers;
     assert.equal(h["x-private"], undefined);
@@ -77,7 +82,9 @@ describe("HTTP/1.1 through two sidecars", () => {
   });
 
   test("Connection: close is honoured", async () => {
-    const raw = await rawExchange(chain.port, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", { halfClose: false });
+    const raw = await rawExchange(chain.port, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", {
+      halfClose: false,
+    });
     assert.match(raw, /^HTTP\/1\.1 200 /);
     assert.match(raw, /connection: close/i);
   });
@@ -86,7 +93,13 @@ describe("HTTP/1.1 through two sidecars", () => {
     const reply = await new Promise<{ status: number; body: string; sawContinue: boolean }>((resolve, reject) => {
       let sawContinue = false;
       const req = http.request(
-        { host: "127.0.0.1", port: chain.port, method: "PUT", path: "/c", headers: { expect: "100-continue", "content-length": 5 } },
+        {
+          host: "127.0.0.1",
+          port: chain.port,
+          method: "PUT",
+          path: "/c",
+          headers: { expect: "100-continue", "content-length": 5 },
+        },
         (res) => {
           let body = "";
           res.on("data", (c) => (body += c));
@@ -112,7 +125,10 @@ describe("HTTP/1.1 through two sidecars", () => {
 
   test("a malformed request is refused with 400 and never forwarded", async () => {
     const before = upstream.received.length;
-    const raw = await rawExchange(chain.port, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
+    const raw = await rawExchange(
+      chain.port,
+      "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    );
     assert.match(raw, /^HTTP\/1\.1 400 /);
     assert.match(raw, /x-trellis-response-flags: DPE/);
     assert.equal(upstream.received.length, before);
@@ -170,7 +186,12 @@ describe("replies the proxy makes itself say why", () => {
         [
           staticCluster("app", [upstream.port]),
           staticCluster("dead", [dead]),
-          { name: "empty", type: "STATIC", connect_timeout: "1s", load_assignment: { cluster_name: "empty", endpoints: [] } },
+          {
+            name: "empty",
+            type: "STATIC",
+            connect_timeout: "1s",
+            load_assignment: { cluster_name: "empty", endpoints: [] },
+          },
         ],
       ),
     );
@@ -220,7 +241,10 @@ describe("upstream behaviour", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as net.AddressInfo).port;
     const proxy = await startProxy(
-      bootstrap([httpListener("h", allDomains([{ match: { prefix: "/" }, route: { cluster: "c" } }]))], [staticCluster("c", [port])]),
+      bootstrap(
+        [httpListener("h", allDomains([{ match: { prefix: "/" }, route: { cluster: "c" } }]))],
+        [staticCluster("c", [port])],
+      ),
     );
     try {
       const r = await request(proxy.port());
@@ -233,11 +257,16 @@ describe("upstream behaviour", () => {
   });
 
   test("an upstream that answers garbage gives 502 UPE", async () => {
-    const server = net.createServer((s) => s.once("data", () => s.end("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")));
+    const server = net.createServer((s) =>
+      s.once("data", () => s.end("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")),
+    );
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as net.AddressInfo).port;
     const proxy = await startProxy(
-      bootstrap([httpListener("h", allDomains([{ match: { prefix: "/" }, route: { cluster: "c" } }]))], [staticCluster("c", [port])]),
+      bootstrap(
+        [httpListener("h", allDomains([{ match: { prefix: "/" }, route: { cluster: "c" } }]))],
+        [staticCluster("c", [port])],
+      ),
     );
     try {
       const r = await request(proxy.port());

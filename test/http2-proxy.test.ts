@@ -31,7 +31,12 @@ for (const upstreamKind of ["HTTP/1.1", "HTTP/2"] as const) {
     });
 
     test("a GET with headers arrives and is answered", async () => {
-      const r = await h2request(session, { ":method": "GET", ":path": "/h2?q=1", ":authority": "svc.local", "x-custom": "v" });
+      const r = await h2request(session, {
+        ":method": "GET",
+        ":path": "/h2?q=1",
+        ":authority": "svc.local",
+        "x-custom": "v",
+      });
       assert.equal(r.status, 200);
       const seen = JSON.parse(r.body) as EchoRecord;
       assert.equal(seen.url, "/h2?q=1");
@@ -49,7 +54,9 @@ for (const upstreamKind of ["HTTP/1.1", "HTTP/2"] as const) {
 
     test("200 concurrent streams on one connection", async () => {
       const replies = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => h2request(session, { ":method": "GET", ":path": `/s${i}`, ":authority": "a" })),
+        Array.from({ length: 200 }, (_, i) =>
+          h2request(session, { ":method": "GET", ":path": `/s${i}`, ":authority": "a" }),
+        ),
       );
       assert.ok(replies.every((r) => r.status === 200));
       assert.deepEqual(

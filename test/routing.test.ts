@@ -30,20 +30,28 @@ describe("route matching and actions", () => {
         match: { prefix: "/", headers: [{ name: "end-user", string_match: { exact: "jason" } }] },
         route: { cluster: "b" },
       },
-      { match: { prefix: "/q", query_parameters: [{ name: "v", string_match: { exact: "2" } }] }, route: { cluster: "b" } },
+      {
+        match: { prefix: "/q", query_parameters: [{ name: "v", string_match: { exact: "2" } }] },
+        route: { cluster: "b" },
+      },
       { match: { prefix: "/api/" }, route: { cluster: "a", prefix_rewrite: "/v2/" } },
       {
         match: { prefix: "/rx/" },
         route: { cluster: "a", regex_rewrite: { pattern: { regex: "^/rx/([a-z]+)/(.*)$" }, substitution: "/\\2/\\1" } },
       },
       { match: { prefix: "/host" }, route: { cluster: "a", host_rewrite_literal: "rewritten.example" } },
-      { match: { prefix: "/moved" }, redirect: { host_redirect: "new.example", path_redirect: "/here", response_code: "PERMANENT_REDIRECT" } },
+      {
+        match: { prefix: "/moved" },
+        redirect: { host_redirect: "new.example", path_redirect: "/here", response_code: "PERMANENT_REDIRECT" },
+      },
       { match: { prefix: "/https" }, redirect: { https_redirect: true } },
       { match: { prefix: "/direct" }, direct_response: { status: 418, body: { inline_string: "I am a teapot\n" } } },
       {
         match: { prefix: "/edits" },
         route: { cluster: "a" },
-        request_headers_to_add: [{ header: { key: "x-route", value: "route" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }],
+        request_headers_to_add: [
+          { header: { key: "x-route", value: "route" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+        ],
         request_headers_to_remove: ["x-drop-me"],
         response_headers_to_add: [{ header: { key: "x-resp-route", value: "r" } }],
         response_headers_to_remove: ["x-upstream"],
@@ -61,9 +69,15 @@ describe("route matching and actions", () => {
                 domains: ["*"],
                 routes,
                 request_headers_to_add: [{ header: { key: "x-vhost", value: "vh" } }],
-                response_headers_to_add: [{ header: { key: "x-resp-vhost", value: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%" } }],
+                response_headers_to_add: [
+                  { header: { key: "x-resp-vhost", value: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%" } },
+                ],
               },
-              { name: "other", domains: ["other.example", "*.wild.example"], routes: [{ match: { prefix: "/" }, route: { cluster: "b" } }] },
+              {
+                name: "other",
+                domains: ["other.example", "*.wild.example"],
+                routes: [{ match: { prefix: "/" }, route: { cluster: "b" } }],
+              },
             ],
             request_headers_to_add: [{ header: { key: "x-rc", value: "rc" } }],
           }),
@@ -160,7 +174,14 @@ describe("weighted clusters and load balancing", () => {
                 routes: [
                   {
                     match: { prefix: "/" },
-                    route: { weighted_clusters: { clusters: [{ name: "v1", weight: 90 }, { name: "v2", weight: 10 }] } },
+                    route: {
+                      weighted_clusters: {
+                        clusters: [
+                          { name: "v1", weight: 90 },
+                          { name: "v2", weight: 10 },
+                        ],
+                      },
+                    },
                   },
                 ],
               },
@@ -190,8 +211,25 @@ describe("weighted clusters and load balancing", () => {
   const lbProxy = (policy: string, routeExtra: Raw = {}) =>
     startProxy(
       bootstrap(
-        [httpListener("http", { name: "rc", virtual_hosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "pool", ...routeExtra } }] }] })],
-        [staticCluster("pool", upstreams.map((u) => u.port), { lb_policy: policy })],
+        [
+          httpListener("http", {
+            name: "rc",
+            virtual_hosts: [
+              {
+                name: "v",
+                domains: ["*"],
+                routes: [{ match: { prefix: "/" }, route: { cluster: "pool", ...routeExtra } }],
+              },
+            ],
+          }),
+        ],
+        [
+          staticCluster(
+            "pool",
+            upstreams.map((u) => u.port),
+            { lb_policy: policy },
+          ),
+        ],
       ),
     );
 
@@ -251,7 +289,14 @@ describe("LEAST_REQUEST prefers the idle endpoint", () => {
     const fast = await startEchoServer("fast");
     const proxy = await startProxy(
       bootstrap(
-        [httpListener("http", { name: "rc", virtual_hosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "pool" } }] }] })],
+        [
+          httpListener("http", {
+            name: "rc",
+            virtual_hosts: [
+              { name: "v", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "pool" } }] },
+            ],
+          }),
+        ],
         [staticCluster("pool", [slow.port, fast.port], { lb_policy: "LEAST_REQUEST" })],
       ),
     );

@@ -24,7 +24,10 @@ describe("WebSocket through two sidecars", () => {
         ws.once("open", resolve);
         ws.once("error", reject);
       });
-      const next = () => new Promise<{ data: Buffer; isBinary: boolean }>((r) => ws.once("message", (data, isBinary) => r({ data: data as Buffer, isBinary })));
+      const next = () =>
+        new Promise<{ data: Buffer; isBinary: boolean }>((r) =>
+          ws.once("message", (data, isBinary) => r({ data: data as Buffer, isBinary })),
+        );
       let m = next();
       ws.send("hello");
       assert.equal((await m).data.toString(), "echo:hello");
@@ -49,7 +52,12 @@ describe("WebSocket through two sidecars", () => {
     const chain = await startChain((wss.address() as net.AddressInfo).port);
     try {
       const r = await request(chain.port, {
-        headers: { connection: "upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" },
+        headers: {
+          connection: "upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
       });
       assert.equal(r.status, 403);
       assert.match(String(r.headers["x-trellis-details"]), /upgrade_failed/);
@@ -74,8 +82,12 @@ function tcpRoundTrip(port: number, payload: Buffer): Promise<Buffer> {
 describe("TCP proxy", () => {
   test("echo through two tcp_proxy hops, with half-close", async () => {
     const echo = await startTcpEcho();
-    const server = await startProxy(bootstrap([tcpListener("in", { cluster: "echo" })], [staticCluster("echo", [echo.port])]));
-    const client = await startProxy(bootstrap([tcpListener("out", { cluster: "hop" })], [staticCluster("hop", [server.port()])]));
+    const server = await startProxy(
+      bootstrap([tcpListener("in", { cluster: "echo" })], [staticCluster("echo", [echo.port])]),
+    );
+    const client = await startProxy(
+      bootstrap([tcpListener("out", { cluster: "hop" })], [staticCluster("hop", [server.port()])]),
+    );
     try {
       const payload = Buffer.alloc(1_000_000);
       for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
@@ -93,7 +105,16 @@ describe("TCP proxy", () => {
     const b = await startTcpEcho();
     const proxy = await startProxy(
       bootstrap(
-        [tcpListener("out", { weighted_clusters: { clusters: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }] } })],
+        [
+          tcpListener("out", {
+            weighted_clusters: {
+              clusters: [
+                { name: "a", weight: 1 },
+                { name: "b", weight: 1 },
+              ],
+            },
+          }),
+        ],
         [staticCluster("a", [a.port]), staticCluster("b", [b.port])],
       ),
     );
@@ -101,7 +122,10 @@ describe("TCP proxy", () => {
       for (let i = 0; i < 20; i++) assert.equal((await tcpRoundTrip(proxy.port(), Buffer.from("x"))).toString(), "x");
       const text = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/stats/prometheus`)).text();
       const count = (cluster: string) =>
-        Number(new RegExp(`envoy_cluster_upstream_cx_total\\{envoy_cluster_name="${cluster}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+        Number(
+          new RegExp(`envoy_cluster_upstream_cx_total\\{envoy_cluster_name="${cluster}"\\} (\\d+)`).exec(text)?.[1] ??
+            0,
+        );
       assert.equal(count("a") + count("b"), 20);
       assert.ok(count("a") > 0 && count("b") > 0, `a=${count("a")} b=${count("b")}`);
     } finally {
@@ -113,7 +137,9 @@ describe("TCP proxy", () => {
 
   test("an unreachable upstream closes the downstream connection", async () => {
     const dead = await closedPort();
-    const proxy = await startProxy(bootstrap([tcpListener("out", { cluster: "dead" })], [staticCluster("dead", [dead])]));
+    const proxy = await startProxy(
+      bootstrap([tcpListener("out", { cluster: "dead" })], [staticCluster("dead", [dead])]),
+    );
     try {
       const back = await tcpRoundTrip(proxy.port(), Buffer.from("hello")).catch(() => Buffer.alloc(0));
       assert.equal(back.length, 0);

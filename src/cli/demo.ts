@@ -26,14 +26,26 @@ export async function runDemo(_argv: string[]): Promise<number> {
     const [serverPort, serverAdmin, clientPort, clientAdmin] = await freePorts(4);
     const serverYaml = join(dir, "server-sidecar.yaml");
     const clientYaml = join(dir, "client-sidecar.yaml");
-    writeFileSync(serverYaml, sidecarBootstrap("hello-server-sidecar", serverPort!, serverAdmin!, "hello", servicePort, `["*"]`));
+    writeFileSync(
+      serverYaml,
+      sidecarBootstrap("hello-server-sidecar", serverPort!, serverAdmin!, "hello", servicePort, `["*"]`),
+    );
     const clientDomains = `["127.0.0.1:${clientPort}", "localhost:${clientPort}", "hello", "hello:${clientPort}"]`;
     writeFileSync(
       clientYaml,
-      sidecarBootstrap("client-sidecar", clientPort!, clientAdmin!, "hello-via-server-sidecar", serverPort!, clientDomains),
+      sidecarBootstrap(
+        "client-sidecar",
+        clientPort!,
+        clientAdmin!,
+        "hello-via-server-sidecar",
+        serverPort!,
+        clientDomains,
+      ),
     );
     for (const file of [serverYaml, clientYaml]) {
-      const child = spawn(process.execPath, [TRELLIS, "proxy", "--bootstrap", file], { stdio: ["ignore", "inherit", "inherit"] });
+      const child = spawn(process.execPath, [TRELLIS, "proxy", "--bootstrap", file], {
+        stdio: ["ignore", "inherit", "inherit"],
+      });
       children.push(child);
     }
     await Promise.all([waitReady(serverAdmin!), waitReady(clientAdmin!)]);

@@ -40,7 +40,9 @@ export async function runProxy(argv: string[]): Promise<number> {
     if (values["drain-timeout"] !== undefined) {
       const ms = Number(values["drain-timeout"]);
       if (!Number.isFinite(ms) || ms < 0) {
-        process.stderr.write(`trellis proxy: --drain-timeout expects milliseconds ≥ 0, got "${values["drain-timeout"]}"\n`);
+        process.stderr.write(
+          `trellis proxy: --drain-timeout expects milliseconds ≥ 0, got "${values["drain-timeout"]}"\n`,
+        );
         return 2;
       }
       bootstrap.drainTimeoutMs = ms;

@@ -186,7 +186,10 @@ export class Proxy implements AdminTarget {
     const b = this.bootstrap;
     return {
       configs: [
-        { "@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", bootstrap: { node: b.node, admin: b.admin } },
+        {
+          "@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump",
+          bootstrap: { node: b.node, admin: b.admin },
+        },
         {
           "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
           static_listeners: b.staticResources.listeners.map((listener) => ({ listener })),
@@ -199,7 +202,9 @@ export class Proxy implements AdminTarget {
           "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
           static_route_configs: b.staticResources.listeners.flatMap((l) =>
             l.filterChains.flatMap((fc) =>
-              fc.filters.flatMap((f) => (f.kind === "http_connection_manager" ? [{ route_config: f.config.routeConfig }] : [])),
+              fc.filters.flatMap((f) =>
+                f.kind === "http_connection_manager" ? [{ route_config: f.config.routeConfig }] : [],
+              ),
             ),
           ),
         },

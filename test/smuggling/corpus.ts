@@ -198,7 +198,12 @@ export const smugglingCases: SmugglingCase[] = [
   { name: "Content-Length: +5", raw: POST + "Content-Length: +5\r\n\r\nhello", expect: "reject", status: 400 },
   { name: "Content-Length: -1", raw: POST + "Content-Length: -1\r\n\r\n", expect: "reject", status: 400 },
   { name: "Content-Length: 5 5", raw: POST + "Content-Length: 5 5\r\n\r\nhello", expect: "reject", status: 400 },
-  { name: "Content-Length: 5, 5 (list)", raw: POST + "Content-Length: 5, 5\r\n\r\nhello", expect: "reject", status: 400 },
+  {
+    name: "Content-Length: 5, 5 (list)",
+    raw: POST + "Content-Length: 5, 5\r\n\r\nhello",
+    expect: "reject",
+    status: 400,
+  },
   { name: "Content-Length: 0x5 (hex)", raw: POST + "Content-Length: 0x5\r\n\r\nhello", expect: "reject", status: 400 },
   { name: "Content-Length: 1_0", raw: POST + "Content-Length: 1_0\r\n\r\n", expect: "reject", status: 400 },
   { name: "empty Content-Length", raw: POST + "Content-Length:\r\n\r\n", expect: "reject", status: 400 },
@@ -268,11 +273,31 @@ export const smugglingCases: SmugglingCase[] = [
     status: 400,
   },
   { name: "bare CR ending the head", raw: "GET / HTTP/1.1\r\n" + H + "\rX", expect: "reject", status: 400 },
-  { name: "NUL in a field value", raw: "GET / HTTP/1.1\r\n" + H + "X-A: a\x00b\r\n\r\n", expect: "reject", status: 400 },
+  {
+    name: "NUL in a field value",
+    raw: "GET / HTTP/1.1\r\n" + H + "X-A: a\x00b\r\n\r\n",
+    expect: "reject",
+    status: 400,
+  },
   { name: "NUL in a field name", raw: "GET / HTTP/1.1\r\n" + H + "X-\x00A: b\r\n\r\n", expect: "reject", status: 400 },
-  { name: "DEL in a field value", raw: "GET / HTTP/1.1\r\n" + H + "X-A: a\x7fb\r\n\r\n", expect: "reject", status: 400 },
-  { name: "ESC in a field value", raw: "GET / HTTP/1.1\r\n" + H + "X-A: a\x1bb\r\n\r\n", expect: "reject", status: 400 },
-  { name: "space inside a field name", raw: "GET / HTTP/1.1\r\n" + H + "X A: b\r\n\r\n", expect: "reject", status: 400 },
+  {
+    name: "DEL in a field value",
+    raw: "GET / HTTP/1.1\r\n" + H + "X-A: a\x7fb\r\n\r\n",
+    expect: "reject",
+    status: 400,
+  },
+  {
+    name: "ESC in a field value",
+    raw: "GET / HTTP/1.1\r\n" + H + "X-A: a\x1bb\r\n\r\n",
+    expect: "reject",
+    status: 400,
+  },
+  {
+    name: "space inside a field name",
+    raw: "GET / HTTP/1.1\r\n" + H + "X A: b\r\n\r\n",
+    expect: "reject",
+    status: 400,
+  },
   { name: "empty field name", raw: "GET / HTTP/1.1\r\n" + H + ": b\r\n\r\n", expect: "reject", status: 400 },
   { name: "field line without a colon", raw: "GET / HTTP/1.1\r\n" + H + "X-A\r\n\r\n", expect: "reject", status: 400 },
   {
@@ -296,8 +321,18 @@ export const smugglingCases: SmugglingCase[] = [
   { name: "lower-case version", raw: "GET / http/1.1\r\n" + H + "\r\n", expect: "reject", status: 400 },
   { name: "two-digit minor version", raw: "GET / HTTP/1.10\r\n" + H + "\r\n", expect: "reject", status: 400 },
   { name: "invalid byte in the method", raw: "G(T / HTTP/1.1\r\n" + H + "\r\n", expect: "reject", status: 400 },
-  { name: "authority-form target without CONNECT", raw: "GET example.com:443 HTTP/1.1\r\n" + H + "\r\n", expect: "reject", status: 400 },
-  { name: "origin-form target with CONNECT", raw: "CONNECT / HTTP/1.1\r\n" + H + "\r\n", expect: "reject", status: 400 },
+  {
+    name: "authority-form target without CONNECT",
+    raw: "GET example.com:443 HTTP/1.1\r\n" + H + "\r\n",
+    expect: "reject",
+    status: 400,
+  },
+  {
+    name: "origin-form target with CONNECT",
+    raw: "CONNECT / HTTP/1.1\r\n" + H + "\r\n",
+    expect: "reject",
+    status: 400,
+  },
   {
     name: "CONNECT without a port",
     raw: "CONNECT example.com HTTP/1.1\r\n" + H + "\r\n",
@@ -311,7 +346,12 @@ export const smugglingCases: SmugglingCase[] = [
     expect: "reject",
     status: 400,
   },
-  { name: "absolute-form with an unknown scheme", raw: "GET ftp://example.com/ HTTP/1.1\r\n" + H + "\r\n", expect: "reject", status: 400 },
+  {
+    name: "absolute-form with an unknown scheme",
+    raw: "GET ftp://example.com/ HTTP/1.1\r\n" + H + "\r\n",
+    expect: "reject",
+    status: 400,
+  },
   {
     name: "request line longer than 16 KiB",
     raw: "GET /" + "a".repeat(17 * 1024) + " HTTP/1.1\r\n" + H + "\r\n",
@@ -327,10 +367,25 @@ export const smugglingCases: SmugglingCase[] = [
     expect: "reject",
     status: 400,
   },
-  { name: "Host with userinfo", raw: "GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n", expect: "reject", status: 400 },
-  { name: "Host with a space inside", raw: "GET / HTTP/1.1\r\nHost: example.com evil.com\r\n\r\n", expect: "reject", status: 400 },
+  {
+    name: "Host with userinfo",
+    raw: "GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n",
+    expect: "reject",
+    status: 400,
+  },
+  {
+    name: "Host with a space inside",
+    raw: "GET / HTTP/1.1\r\nHost: example.com evil.com\r\n\r\n",
+    expect: "reject",
+    status: 400,
+  },
   { name: "Host with a path", raw: "GET / HTTP/1.1\r\nHost: example.com/evil\r\n\r\n", expect: "reject", status: 400 },
-  { name: "Host with a bad port", raw: "GET / HTTP/1.1\r\nHost: example.com:80x\r\n\r\n", expect: "reject", status: 400 },
+  {
+    name: "Host with a bad port",
+    raw: "GET / HTTP/1.1\r\nHost: example.com:80x\r\n\r\n",
+    expect: "reject",
+    status: 400,
+  },
 
   // ---- sizes ----------------------------------------------------------------------------------------------------
   {
@@ -483,8 +538,18 @@ export const smugglingCases: SmugglingCase[] = [
     expect: "accept",
     requests: 1,
   },
-  { name: "Content-Length with trailing OWS", raw: POST + "Content-Length: 5 \r\n\r\nhello", expect: "accept", requests: 1 },
-  { name: "Content-Length: 0 on a GET", raw: "GET / HTTP/1.1\r\n" + H + "Content-Length: 0\r\n\r\n", expect: "accept", requests: 1 },
+  {
+    name: "Content-Length with trailing OWS",
+    raw: POST + "Content-Length: 5 \r\n\r\nhello",
+    expect: "accept",
+    requests: 1,
+  },
+  {
+    name: "Content-Length: 0 on a GET",
+    raw: "GET / HTTP/1.1\r\n" + H + "Content-Length: 0\r\n\r\n",
+    expect: "accept",
+    requests: 1,
+  },
   {
     name: "chunked body",
     raw: POST + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
@@ -517,7 +582,9 @@ export const smugglingCases: SmugglingCase[] = [
   },
   {
     name: "chunked with trailers",
-    raw: POST + "Transfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
+    raw:
+      POST +
+      "Transfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
     expect: "accept",
     requests: 1,
   },
@@ -551,8 +618,18 @@ export const smugglingCases: SmugglingCase[] = [
     expect: "accept",
     requests: 1,
   },
-  { name: "absolute-form https with port", raw: "GET https://example.com:8443 HTTP/1.1\r\n" + H + "\r\n", expect: "accept", requests: 1 },
-  { name: "CONNECT host:port", raw: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", expect: "accept", requests: 1 },
+  {
+    name: "absolute-form https with port",
+    raw: "GET https://example.com:8443 HTTP/1.1\r\n" + H + "\r\n",
+    expect: "accept",
+    requests: 1,
+  },
+  {
+    name: "CONNECT host:port",
+    raw: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    expect: "accept",
+    requests: 1,
+  },
   { name: "OPTIONS *", raw: "OPTIONS * HTTP/1.1\r\n" + H + "\r\n", expect: "accept", requests: 1 },
   {
     name: "WebSocket upgrade request",
@@ -588,7 +665,17 @@ export const smugglingCases: SmugglingCase[] = [
     expect: "accept",
     requests: 1,
   },
-  { name: "Host with IPv6 literal and port", raw: "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", expect: "accept", requests: 1 },
-  { name: "Connection: close", raw: "GET / HTTP/1.1\r\n" + H + "Connection: close\r\n\r\n", expect: "accept", requests: 1 },
+  {
+    name: "Host with IPv6 literal and port",
+    raw: "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+    expect: "accept",
+    requests: 1,
+  },
+  {
+    name: "Connection: close",
+    raw: "GET / HTTP/1.1\r\n" + H + "Connection: close\r\n\r\n",
+    expect: "accept",
+    requests: 1,
+  },
   { name: "custom method", raw: "PROPFIND /dav HTTP/1.1\r\n" + H + "\r\n", expect: "accept", requests: 1 },
 ];

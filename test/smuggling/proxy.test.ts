@@ -20,7 +20,10 @@ describe("request smuggling corpus through a real sidecar", () => {
       res.end("ok" + body.toString("latin1"));
     });
     proxy = await startProxy(
-      bootstrap([httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]))], [staticCluster("app", [upstream.port])]),
+      bootstrap(
+        [httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]))],
+        [staticCluster("app", [upstream.port])],
+      ),
     );
   });
   after(async () => {

@@ -2,7 +2,7 @@
 // that no well-behaved client would send.
 
 import http from "node:http";
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import net from "node:net";
 
 export interface Reply {
@@ -75,14 +75,20 @@ export function h2request(
     });
     stream.on("trailers", (t) => (trailers = t));
     stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => resolve({ status, headers: responseHeaders, trailers, body: Buffer.concat(chunks).toString("utf8") }));
+    stream.on("end", () =>
+      resolve({ status, headers: responseHeaders, trailers, body: Buffer.concat(chunks).toString("utf8") }),
+    );
     stream.on("error", reject);
     if (body !== undefined) stream.end(body);
   });
 }
 
 /** Writes raw bytes, half-closes, and collects everything the peer sends until it closes. */
-export function rawExchange(port: number, bytes: string | Buffer, options: { halfClose?: boolean } = {}): Promise<string> {
+export function rawExchange(
+  port: number,
+  bytes: string | Buffer,
+  options: { halfClose?: boolean } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1");
     const chunks: Buffer[] = [];

@@ -7,7 +7,11 @@ export function socketAddress(port: number, address = "127.0.0.1"): Raw {
   return { socket_address: { address, port_value: port } };
 }
 
-export function staticCluster(name: string, ports: number[] | { port: number; weight?: number }[], extra: Raw = {}): Raw {
+export function staticCluster(
+  name: string,
+  ports: number[] | { port: number; weight?: number }[],
+  extra: Raw = {},
+): Raw {
   const eps = (ports as (number | { port: number; weight?: number })[]).map((p) =>
     typeof p === "number"
       ? { endpoint: { address: socketAddress(p) } }

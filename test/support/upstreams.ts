@@ -44,7 +44,11 @@ export async function startEchoServer(name = "upstream", respond?: Responder): P
       received.push(record);
       if (respond) return respond(req, res, body);
       const out = JSON.stringify(record);
-      res.writeHead(200, { "content-type": "application/json", "x-upstream": name, "content-length": Buffer.byteLength(out) });
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "x-upstream": name,
+        "content-length": Buffer.byteLength(out),
+      });
       res.end(out);
     });
   });

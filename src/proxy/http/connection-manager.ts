@@ -45,7 +45,10 @@ export class HttpConnectionManagerRuntime {
       const h = ex.headers;
       // x-forwarded-for: the peer is appended (Envoy appends when use_remote_address; a sidecar always knows it).
       const xff = h.get("x-forwarded-for");
-      h.set("x-forwarded-for", xff === undefined ? ex.downstream.remoteAddress : xff + ", " + ex.downstream.remoteAddress);
+      h.set(
+        "x-forwarded-for",
+        xff === undefined ? ex.downstream.remoteAddress : xff + ", " + ex.downstream.remoteAddress,
+      );
       if (!h.has("x-forwarded-proto")) h.add("x-forwarded-proto", ex.scheme);
       let id = h.get("x-request-id");
       if (id === undefined && generateRequestId) {
@@ -72,7 +75,7 @@ export class HttpConnectionManagerRuntime {
 function sanitizeHttp1Headers(ex: Exchange): void {
   const l = ex.headers.list;
   let extra: string[] | undefined;
-  for (let i = 0; i < l.length; ) {
+  for (let i = 0; i < l.length;) {
     const name = l[i]!;
     switch (name) {
       case "host":

@@ -75,7 +75,8 @@ export function encodeGrpcMessage(message: string): string {
   if (plain) return message;
   let out = "";
   for (const byte of Buffer.from(message, "utf8")) {
-    if (byte < 0x20 || byte > 0x7e || byte === 0x25) out += "%" + (byte < 16 ? "0" : "") + byte.toString(16).toUpperCase();
+    if (byte < 0x20 || byte > 0x7e || byte === 0x25)
+      out += "%" + (byte < 16 ? "0" : "") + byte.toString(16).toUpperCase();
     else out += String.fromCharCode(byte);
   }
   return out;

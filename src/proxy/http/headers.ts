@@ -60,7 +60,7 @@ export class Headers {
   set(name: string, value: string): void {
     const l = this.list;
     let found = false;
-    for (let i = 0; i < l.length; ) {
+    for (let i = 0; i < l.length;) {
       if (l[i] === name) {
         if (!found) {
           l[i + 1] = value;
@@ -76,7 +76,7 @@ export class Headers {
   remove(name: string): boolean {
     const l = this.list;
     let removed = false;
-    for (let i = 0; i < l.length; ) {
+    for (let i = 0; i < l.length;) {
       if (l[i] === name) {
         l.splice(i, 2);
         removed = true;

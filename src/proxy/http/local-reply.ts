@@ -16,8 +16,8 @@ export function isGrpcRequest(headers: Headers): boolean {
   const ct = headers.get("content-type");
   if (ct === undefined || !ct.startsWith("application/grpc")) return false;
   if (ct.length === 16) return true;
-  const next = ct.charCodeAt(16);
-  return next === 43 /* + */ || next === 59 /* ; */;
+  const next = ct[16];
+  return next === "+" || next === ";";
 }
 
 /**

@@ -26,7 +26,10 @@ export function createRouter(options: RouterOptions): Handler {
   return (ex: Exchange): void => {
     const route = table.route(ex);
     if (route.kind === "miss") {
-      const what = route.reason === "no_virtual_host" ? `no_virtual_host:${ex.authority}` : `route_not_found:${route.virtualHostName}`;
+      const what =
+        route.reason === "no_virtual_host"
+          ? `no_virtual_host:${ex.authority}`
+          : `route_not_found:${route.virtualHostName}`;
       sendLocalReply(ex, 404, "NR", what);
       return;
     }
@@ -188,12 +191,23 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     const ex = this.ex;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "UPSTREAM_PROTOCOL_ERROR" || err.name === "Http1ParseError") {
-      sendLocalReply(ex, 502, "UPE", `upstream_protocol_error:${this.cluster!.name}/${this.endpoint!.key}: ${err.message}`);
+      sendLocalReply(
+        ex,
+        502,
+        "UPE",
+        `upstream_protocol_error:${this.cluster!.name}/${this.endpoint!.key}: ${err.message}`,
+      );
       return;
     }
-    const kind = code === "REFUSED_STREAM" || code === "ERR_HTTP2_STREAM_ERROR" ? "remote_reset" : "connection_termination";
+    const kind =
+      code === "REFUSED_STREAM" || code === "ERR_HTTP2_STREAM_ERROR" ? "remote_reset" : "connection_termination";
     const flag = kind === "remote_reset" ? "UR" : "UC";
-    sendLocalReply(ex, 503, flag, `upstream_reset_before_response_started{${kind}}:${this.cluster!.name}/${this.endpoint!.key}`);
+    sendLocalReply(
+      ex,
+      503,
+      flag,
+      `upstream_reset_before_response_started{${kind}}:${this.cluster!.name}/${this.endpoint!.key}`,
+    );
   }
 
   onUpgrade(headers: Headers, socket: Duplex, head: Buffer): void {

@@ -87,7 +87,9 @@ export function isValidFieldValue(s: string): boolean {
     const c = s.charCodeAt(i);
     if (c > 0xff || FIELD_VALUE[c] === 0) return false;
   }
-  return n === 0 || (FIELD_VALUE[s.charCodeAt(0)] === VALUE_VISIBLE && FIELD_VALUE[s.charCodeAt(n - 1)] === VALUE_VISIBLE);
+  return (
+    n === 0 || (FIELD_VALUE[s.charCodeAt(0)] === VALUE_VISIBLE && FIELD_VALUE[s.charCodeAt(n - 1)] === VALUE_VISIBLE)
+  );
 }
 
 /** Lower-cases ASCII letters only: header names and tokens are case-insensitive in ASCII, and toLowerCase alone

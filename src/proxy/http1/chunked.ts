@@ -147,7 +147,8 @@ export class ChunkedDecoder {
           this.countExtension(pos);
           if (c === 0x22) state = EXT_QUOTED_END;
           else if (c === 0x5c) state = EXT_QUOTED_ESCAPE;
-          else if (QDTEXT[c] === 0) throw this.error("HPE_INVALID_CHUNK_EXTENSION", "invalid byte in quoted-string", pos);
+          else if (QDTEXT[c] === 0)
+            throw this.error("HPE_INVALID_CHUNK_EXTENSION", "invalid byte in quoted-string", pos);
           break;
         case EXT_QUOTED_ESCAPE:
           this.countExtension(pos);

@@ -119,7 +119,8 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
       for (const chunk of buffered) sink.onData(chunk);
     }
     if (this.bufferedEndTrailers !== null) sink.onEnd(this.bufferedEndTrailers);
-    else if (this.bodyState === BodyState.Aborted) sink.onAbort(new Error("downstream closed before the request body ended"));
+    else if (this.bodyState === BodyState.Aborted)
+      sink.onAbort(new Error("downstream closed before the request body ended"));
     else this.owner.setBodyPaused(this.bodyPausedByConsumer);
   }
 
@@ -188,7 +189,7 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     let hasLength = false;
     let clientWantsClose = false;
     // Strip hop-by-hop fields that a filter may have added; the framing is ours to decide.
-    for (let i = 0; i < l.length; ) {
+    for (let i = 0; i < l.length;) {
       const name = l[i]!;
       if (name === "content-length") {
         hasLength = true;
@@ -243,7 +244,10 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.ended) return;
     this.ended = true;
     if (this.chunkedResponse) {
-      this.owner.socket.write(trailers && trailers.size > 0 ? "0\r\n" + serializeTrailers(trailers) : LAST_CHUNK, "latin1");
+      this.owner.socket.write(
+        trailers && trailers.size > 0 ? "0\r\n" + serializeTrailers(trailers) : LAST_CHUNK,
+        "latin1",
+      );
     }
     this.abortCb = undefined;
     // If the request body is still arriving, the connection can only be reused once it has been read entirely.
@@ -271,7 +275,7 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     this.info.responseCode = 101;
     const socket = this.owner.socket;
     const l = headers.list;
-    for (let i = 0; i < l.length; ) {
+    for (let i = 0; i < l.length;) {
       if (l[i] === "connection" || l[i] === "upgrade") l.splice(i, 2);
       else i += 2;
     }

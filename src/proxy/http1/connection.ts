@@ -308,7 +308,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.socket.off("end", this.onEnd);
     this.socket.off("close", this.onClose);
     // The tunnel's bytes that arrived with the head are replayed into the socket for joinSockets to read.
-    if (this.pending !== undefined && this.offset < this.pending.length) this.socket.unshift(this.pending.subarray(this.offset));
+    if (this.pending !== undefined && this.offset < this.pending.length)
+      this.socket.unshift(this.pending.subarray(this.offset));
     this.pending = undefined;
     this.socket.once("close", () => {
       this.options.onExchangeComplete(ex);
@@ -350,7 +351,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   };
 
   private closeIfPeerDone(): void {
-    if (this.peerEnded && this.active === undefined && !this.processing && this.state !== State.Closed) this.closeSocket();
+    if (this.peerEnded && this.active === undefined && !this.processing && this.state !== State.Closed)
+      this.closeSocket();
   }
 
   private readonly onClose = (): void => {
@@ -412,7 +414,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
         next = Math.min(next, due);
       }
     }
-    if (next === Infinity) next = now + Math.min(...[o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((x) => x > 0));
+    if (next === Infinity)
+      next = now + Math.min(...[o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((x) => x > 0));
     this.timer = o.clock.setTimer(Math.max(1, next - now), this.onTimer);
   };
 

@@ -3,18 +3,7 @@
 // are raised in byte order, so parsing a prefix of the input fails the same way as parsing all of it (the fuzz test
 // holds us to that): a verdict never depends on how the bytes were split across reads.
 
-import {
-  COLON,
-  CR,
-  FIELD_VALUE,
-  HTAB,
-  LF,
-  SP,
-  TOKEN_LOWER,
-  VALUE_OWS,
-  asciiLower,
-  latin1,
-} from "./chars.ts";
+import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TOKEN_LOWER, VALUE_OWS, asciiLower, latin1 } from "./chars.ts";
 import { Http1ParseError, type Http1ErrorCode } from "./errors.ts";
 import {
   FIELD_CONNECTION,
@@ -123,6 +112,9 @@ export function parseFieldLines(
   scan.count = 0;
   scan.contentLength = -1;
   scan.hostSeen = false;
+  // Local aliases: a module import is a live binding, re-read on every use; a local is a register.
+  const tokenLower = TOKEN_LOWER;
+  const fieldValue = FIELD_VALUE;
   const scanEnd = end < limitEnd ? end : limitEnd;
   for (;;) {
     if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
@@ -140,7 +132,7 @@ export function parseFieldLines(
     const nameStart = pos;
     let hash = 0;
     for (;;) {
-      const t = TOKEN_LOWER[c]!;
+      const t = tokenLower[c]!;
       if (t === 0) break;
       hash = nameHashStep(hash, t);
       if (++pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
@@ -158,10 +150,10 @@ export function parseFieldLines(
       pos++;
     }
     let valueStart = pos;
-    while (pos < scanEnd && FIELD_VALUE[buf[pos]!] !== 0) pos++;
+    while (pos < scanEnd && fieldValue[buf[pos]!] !== 0) pos++;
     if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
     let valueEnd = pos;
-    while (valueEnd > valueStart && FIELD_VALUE[buf[valueEnd - 1]!] === VALUE_OWS) valueEnd--;
+    while (valueEnd > valueStart && fieldValue[buf[valueEnd - 1]!] === VALUE_OWS) valueEnd--;
     if (valueEnd === valueStart) valueStart = valueEnd = -1;
     c = buf[pos]!;
     if (c !== CR) {

@@ -57,11 +57,12 @@ export function checkTransferEncoding(value: string, mode: number): true {
     }
     i++;
   }
+  if (chunkedSeen && !unsupported) return true;
   throw http1Error(
     mode,
     "HPE_UNKNOWN_TRANSFER_ENCODING",
     unsupported ? 501 : 400,
-    "Transfer-Encoding other than exactly \"chunked\"",
+    'Transfer-Encoding other than exactly "chunked"',
   );
 }
 

@@ -131,12 +131,13 @@ export const KNOWN_ID: Uint8Array = slotId;
  */
 export function findKnownName(buf: Buffer, start: number, end: number, hash: number): number {
   const len = end - start;
+  const tokenLower = TOKEN_LOWER;
   for (let s = slotOf(hash); ; s = (s + 1) & (SLOTS - 1)) {
     const name = slotName[s];
     if (name === undefined) return -1;
     if (slotHash[s] !== hash || name.length !== len) continue;
     let i = 0;
-    while (i < len && TOKEN_LOWER[buf[start + i]!] === name.charCodeAt(i)) i++;
+    while (i < len && tokenLower[buf[start + i]!] === name.charCodeAt(i)) i++;
     if (i === len) return s;
   }
 }

@@ -3,7 +3,13 @@
 // opened on demand. PERFORMANCE.md: without keep-alive pooling a Node proxy falls to a few hundred req/s.
 
 import type { Clock, Timer } from "../../api/clock.ts";
-import type { ConnectionPool, PoolOptions, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
+import type {
+  ConnectionPool,
+  PoolOptions,
+  UpstreamHandler,
+  UpstreamRequest,
+  UpstreamStream,
+} from "../upstream/pool.ts";
 import type { Http1Limits } from "./response-head.ts";
 import { Http1UpstreamConnection, type UpstreamConnectionOwner } from "./upstream-connection.ts";
 

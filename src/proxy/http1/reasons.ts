@@ -80,5 +80,7 @@ export function reasonPhrase(status: number): string {
 
 /** "HTTP/1.1 <status> <phrase>\r\n" with the registered phrase (precomputed for registered codes). */
 export function statusLine(status: number): string {
-  return (status >= 0 && status < 600 ? STATUS_LINES[status] : undefined) ?? `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+  return (
+    (status >= 0 && status < 600 ? STATUS_LINES[status] : undefined) ?? `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`
+  );
 }

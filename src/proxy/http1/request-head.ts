@@ -4,7 +4,13 @@
 import { CR, LF, SP, TARGET_CHAR, TOKEN_LOWER } from "./chars.ts";
 import { Http1ParseError, type Http1ErrorCode } from "./errors.ts";
 import { MODE_REQUEST, materializeFields, parseFieldLines, scan } from "./fields.ts";
-import { checkTransferEncoding, connection, firstUpgradeProtocol, isValidAuthority, parseConnection } from "./framing.ts";
+import {
+  checkTransferEncoding,
+  connection,
+  firstUpgradeProtocol,
+  isValidAuthority,
+  parseConnection,
+} from "./framing.ts";
 import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from "./limits.ts";
 import { Headers } from "../http/headers.ts";
 
@@ -130,14 +136,16 @@ export function parseRequestHead(
   if (lineLimit < scanEnd) scanEnd = lineLimit;
   if (limitEnd < scanEnd) scanEnd = limitEnd;
 
-  while (pos < scanEnd && TOKEN_LOWER[buf[pos]!] !== 0) pos++;
+  const tokenLower = TOKEN_LOWER; // local aliases: module imports are live bindings, re-read on every use
+  const targetChar = TARGET_CHAR;
+  while (pos < scanEnd && tokenLower[buf[pos]!] !== 0) pos++;
   if (pos >= scanEnd) return lineOutOfBytes(scanEnd, lineLimit, limitEnd);
   const methodEnd = pos;
   if (buf[pos] !== SP || methodEnd === lineStart) {
     throw fail("HPE_INVALID_METHOD", 400, "invalid method or separator after it", pos);
   }
   const targetStart = ++pos;
-  while (pos < scanEnd && TARGET_CHAR[buf[pos]!] !== 0) pos++;
+  while (pos < scanEnd && targetChar[buf[pos]!] !== 0) pos++;
   if (pos >= scanEnd) return lineOutOfBytes(scanEnd, lineLimit, limitEnd);
   const targetEnd = pos;
   if (buf[pos] !== SP || targetEnd === targetStart) {

@@ -124,8 +124,7 @@ export function parseResponseHead(
   const readUntilClose = !noBody && !chunked && contentLength < 0;
   parseConnection(scan.connection, MODE_RESPONSE);
   const keepAlive = !readUntilClose && !connection.close && (versionMinor === 1 || connection.keepAlive);
-  const upgrade =
-    connection.upgrade && scan.upgrade !== undefined ? firstUpgradeProtocol(scan.upgrade) : undefined;
+  const upgrade = connection.upgrade && scan.upgrade !== undefined ? firstUpgradeProtocol(scan.upgrade) : undefined;
 
   return new ResponseHead(
     versionMinor,

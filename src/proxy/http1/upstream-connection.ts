@@ -63,7 +63,8 @@ export class Http1UpstreamConnection implements UpstreamStream {
     this.socket.on("error", this.onError);
     this.socket.on("close", this.onClose);
     this.socket.on("end", this.onSocketEnd);
-    if (owner.connectTimeoutMs > 0) this.connectTimer = owner.clock.setTimer(owner.connectTimeoutMs, this.onConnectTimeout);
+    if (owner.connectTimeoutMs > 0)
+      this.connectTimer = owner.clock.setTimer(owner.connectTimeoutMs, this.onConnectTimeout);
   }
 
   get busy(): boolean {

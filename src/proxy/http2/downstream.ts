@@ -6,7 +6,8 @@ import http2 from "node:http2";
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type net from "node:net";
 import type { Clock } from "../../api/clock.ts";
-import type { Downstream, Exchange, Handler } from "../http/exchange.ts";
+import type { Exchange, Handler } from "../http/exchange.ts";
+import { DownstreamSession } from "./downstream-session.ts";
 import { H2Exchange } from "./h2-exchange.ts";
 import type { H2ExchangeContext } from "./h2-exchange.ts";
 import { requestHeadersFromRaw } from "./h2-headers.ts";
@@ -21,6 +22,8 @@ export interface H2DownstreamOptions {
   initialConnectionWindowSize?: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE. Default 60 KiB, like Envoy's max_request_headers_kb. */
   maxHeaderListSize?: number;
+  /** Envoy's connection idle_timeout: a connection without streams for this long is closed. Default 1 h; 0 = off. */
+  idleTimeoutMs?: number;
   /** Envoy's stream_idle_timeout: no bytes either way for this long → 408, or a reset once answered. 0 = off. */
   streamIdleTimeoutMs: number;
   /** Access log and stats: called once per exchange, after the response ended or the stream was reset. */
@@ -44,8 +47,10 @@ const DEFAULT_MAX_HEADER_LIST = 60 * 1024;
 /** Node's default (10 MB) refuses streams under load with large windows; in-flight data is bounded by windows. */
 const MAX_SESSION_MEMORY_MB = 64;
 
-const kDownstream = Symbol("trellis.h2downstream");
-type TaggedSession = Http2Session & { [kDownstream]?: Downstream };
+const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
+
+const kSession = Symbol("trellis.h2downstream");
+type TaggedSession = Http2Session & { [kSession]?: DownstreamSession };
 
 export function createH2Downstream(handler: Handler, options: H2DownstreamOptions): H2Downstream {
   const streamWindow = options.initialWindowSize ?? DEFAULT_WINDOW;
@@ -65,7 +70,8 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
     streamIdleTimeoutMs: options.streamIdleTimeoutMs,
     onStreamComplete: options.onStreamComplete,
   };
-  const sessions = new Set<Http2Session>();
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const sessions = new Set<DownstreamSession>();
   let closed = false;
 
   server.on("session", (session: TaggedSession) => {
@@ -73,18 +79,15 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
       session.destroy();
       return;
     }
-    sessions.add(session);
+    // Every session gets an error handler, so a protocol error on one connection never reaches the process.
     session.on("error", ignore);
-    session.on("close", () => sessions.delete(session));
-    // Every session gets an error handler above, so a protocol error on one connection never reaches the process.
-    const socket = session.socket;
-    session[kDownstream] = {
-      remoteAddress: socket.remoteAddress ?? "",
-      remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? "",
-      localPort: socket.localPort ?? 0,
-      tls: "encrypted" in socket && socket.encrypted === true,
-    };
+    const state = new DownstreamSession(session, options.clock, idleTimeoutMs);
+    session[kSession] = state;
+    sessions.add(state);
+    session.on("close", () => {
+      state.closed();
+      sessions.delete(state);
+    });
     if (connectionWindow > 65535) {
       try {
         session.setLocalWindowSize(connectionWindow);
@@ -97,9 +100,13 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
   server.on("error", ignore);
 
   server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
-    const downstream = (stream.session as TaggedSession | undefined)?.[kDownstream] ?? UNKNOWN_DOWNSTREAM;
-    const ex = new H2Exchange(stream, headers, requestHeadersFromRaw(raw), downstream, ctx);
-    handler(ex);
+    const state = (stream.session as TaggedSession | undefined)?.[kSession];
+    if (state === undefined) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    state.streamOpened();
+    handler(new H2Exchange(stream, headers, requestHeadersFromRaw(raw), state.downstream, ctx, state));
   });
 
   return {
@@ -116,7 +123,7 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
       return sessions.size;
     },
     drain(): void {
-      for (const s of sessions) gracefulClose(s);
+      for (const s of sessions) s.drain();
     },
     close(): void {
       closed = true;
@@ -126,24 +133,4 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
   };
 }
 
-function gracefulClose(session: Http2Session): void {
-  if (session.closed || session.destroyed) return;
-  try {
-    // GOAWAY(NO_ERROR, last stream) now, so the client stops opening streams; close() then waits for the
-    // streams in flight and ends the connection.
-    session.goaway(http2.constants.NGHTTP2_NO_ERROR);
-  } catch {
-    // Already going away.
-  }
-  session.close();
-}
-
 function ignore(): void {}
-
-const UNKNOWN_DOWNSTREAM: Downstream = {
-  remoteAddress: "",
-  remotePort: 0,
-  localAddress: "",
-  localPort: 0,
-  tls: false,
-};

@@ -7,14 +7,7 @@ import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Clock, Timer } from "../../api/clock.ts";
 import { TrellisError } from "../../api/errors.ts";
 import { Headers } from "../http/headers.ts";
-import type {
-  BodySink,
-  Downstream,
-  Exchange,
-  RequestBody,
-  ResponseSink,
-  StreamInfo,
-} from "../http/exchange.ts";
+import type { BodySink, Downstream, Exchange, RequestBody, ResponseSink, StreamInfo } from "../http/exchange.ts";
 import { newStreamInfo } from "../http/exchange.ts";
 import { sendLocalReply } from "../http/local-reply.ts";
 import { contentLength, headersFromObject, toOutgoing } from "./h2-headers.ts";
@@ -23,6 +16,11 @@ const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 const kExchange = Symbol("trellis.h2exchange");
 
 type StreamWithExchange = ServerHttp2Stream & { [kExchange]: H2Exchange };
+
+/** The exchange's connection, told when a stream ends (its idle timeout counts streams). */
+export interface StreamCounter {
+  streamClosed(): void;
+}
 
 /** What the downstream connection gives each exchange. */
 export interface H2ExchangeContext {
@@ -75,6 +73,7 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     headers: Headers,
     downstream: Downstream,
     ctx: H2ExchangeContext,
+    private readonly connection: StreamCounter,
   ) {
     this.stream = stream as StreamWithExchange;
     this.stream[kExchange] = this;
@@ -94,7 +93,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
 
     stream.on("error", onStreamError);
     stream.on("close", onStreamClose);
-    if (ctx.streamIdleTimeoutMs > 0) this.idleTimer = ctx.clock.setTimer(ctx.streamIdleTimeoutMs, () => this.checkIdle());
+    if (ctx.streamIdleTimeoutMs > 0)
+      this.idleTimer = ctx.clock.setTimer(ctx.streamIdleTimeoutMs, () => this.checkIdle());
   }
 
   // ---- RequestBody ----
@@ -160,7 +160,9 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
       this.info.responseCode = 200;
       this.respond(200, trailers ?? new Headers(), true);
     } else if (this.heldHeaders !== undefined) {
-      if (trailers !== undefined) for (let i = 0; i < trailers.list.length; i += 2) this.heldHeaders.add(trailers.list[i]!, trailers.list[i + 1]!);
+      if (trailers !== undefined)
+        for (let i = 0; i < trailers.list.length; i += 2)
+          this.heldHeaders.add(trailers.list[i]!, trailers.list[i + 1]!);
       this.flushHeld(true);
     } else {
       if (trailers !== undefined && trailers.size > 0) this.responseTrailers = trailers;
@@ -286,8 +288,11 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     if (!this.requestDone) {
       this.requestDone = true;
       const rst = this.stream.rstCode;
-      this.sink?.onAbort(this.streamError ?? new TrellisError("TRELLIS_H2_STREAM_ABORTED", `stream closed (code ${rst ?? "?"})`));
+      this.sink?.onAbort(
+        this.streamError ?? new TrellisError("TRELLIS_H2_STREAM_ABORTED", `stream closed (code ${rst ?? "?"})`),
+      );
     }
+    this.connection.streamClosed();
     this.ctx.onStreamComplete?.(this);
   }
 }

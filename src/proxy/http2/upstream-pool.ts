@@ -6,7 +6,13 @@
 import net from "node:net";
 import type { Settings } from "node:http2";
 import type { Clock } from "../../api/clock.ts";
-import type { ConnectionPool, PoolOptions, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
+import type {
+  ConnectionPool,
+  PoolOptions,
+  UpstreamHandler,
+  UpstreamRequest,
+  UpstreamStream,
+} from "../upstream/pool.ts";
 import { PoolClosedError } from "./upstream-errors.ts";
 import { H2UpstreamSession } from "./upstream-session.ts";
 import type { SessionOwner } from "./upstream-session.ts";

@@ -53,7 +53,8 @@ export class H2UpstreamSession implements StreamOwner {
     socket.on("error", this.onSocketError);
     if (socket.connecting) {
       socket.once("connect", this.onConnect);
-      if (owner.connectTimeoutMs > 0) this.connectTimer = owner.clock.setTimer(owner.connectTimeoutMs, this.onConnectTimeout);
+      if (owner.connectTimeoutMs > 0)
+        this.connectTimer = owner.clock.setTimer(owner.connectTimeoutMs, this.onConnectTimeout);
     } else {
       queueMicrotask(this.onConnect);
     }
@@ -79,7 +80,6 @@ export class H2UpstreamSession implements StreamOwner {
     if (this.state === "connecting") this.waiting.push(stream);
     else this.startStream(stream);
   }
-
 
   /** Graceful: streams in flight finish, then the connection closes. */
   close(): void {

@@ -176,7 +176,9 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
       const rst = this.req!.rstCode;
       // rstCode is set when a RST_STREAM (ours or the peer's) closed the stream; a stream closed with the
       // connection and no RST_STREAM of its own reports the connection error.
-      this.handler.onReset(new UpstreamStreamResetError(rst === undefined || rst === 0 ? undefined : rst, this.streamError));
+      this.handler.onReset(
+        new UpstreamStreamResetError(rst === undefined || rst === 0 ? undefined : rst, this.streamError),
+      );
     }
     this.release();
   }

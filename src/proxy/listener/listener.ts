@@ -16,8 +16,7 @@ import { sendLocalReply } from "../http/local-reply.ts";
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 export type ListenerTerminal =
-  | { kind: "http"; hcm: HttpConnectionManagerRuntime }
-  | { kind: "tcp"; tcp: TcpProxyRuntime };
+  { kind: "http"; hcm: HttpConnectionManagerRuntime } | { kind: "tcp"; tcp: TcpProxyRuntime };
 
 export class ListenerRuntime {
   private server: net.Server | undefined;

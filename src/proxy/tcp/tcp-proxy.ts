@@ -109,7 +109,8 @@ class TcpSession {
     if (initial && initial.length > 0) downstream.unshift(initial);
     this.upstream = net.connect({ host: endpoint.address, port: endpoint.port, allowHalfOpen: true, noDelay: true });
     const connectTimeout = cluster.config.connectTimeoutMs;
-    if (connectTimeout > 0) this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed("connect timeout"));
+    if (connectTimeout > 0)
+      this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed("connect timeout"));
     this.upstream.once("connect", this.onConnect);
     this.upstream.on("error", (err) => (this.connected ? this.close("UC") : this.connectFailed(err.message)));
     downstream.on("error", () => this.close("DC"));

@@ -9,7 +9,7 @@ import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import { H2ConnectionPool } from "../http2/upstream-pool.ts";
 import type { Endpoint } from "./endpoint.ts";
 import type { ConnectionPool } from "./pool.ts";
-import { ClusterMembership } from "./membership.ts";
+import type { ClusterMembership } from "./membership.ts";
 import type { PickContext } from "./balancer.ts";
 
 export class UpstreamCluster {

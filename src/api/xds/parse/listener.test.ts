@@ -208,6 +208,7 @@ describe("http_connection_manager", () => {
         useRemoteAddress: false,
         serverName: "trellis",
         maxRequestHeadersKb: 60,
+        accessLog: [],
       },
     );
     assert.equal(parsed.routeConfig.name, "local");
@@ -285,7 +286,7 @@ describe("http_connection_manager", () => {
               rds: { route_config_name: "r" },
               codec_type: "HTTP3",
               max_request_headers_kb: 8193,
-              access_log: [],
+              access_log_flush_interval: "1s",
               http_filters: [
                 { name: "envoy.filters.http.router" },
                 { name: "x", typed_config: "oops" },
@@ -297,7 +298,7 @@ describe("http_connection_manager", () => {
           }),
         ),
       [
-        [`${HCM_AT}.access_log`, '"access_log" is not supported yet'],
+        [`${HCM_AT}.access_log_flush_interval`, '"access_log_flush_interval" is not supported yet'],
         [`${HCM_AT}.stat_prefix`, "required"],
         [`${HCM_AT}.codec_type`, "HTTP3 is not supported yet"],
         [`${HCM_AT}.rds`, "rds needs a control plane; use route_config in a static bootstrap"],

@@ -1,0 +1,93 @@
+// What the HTTP/2 downstream keeps per client connection: its address (made once, shared by its exchanges), the
+// count of open streams, and Envoy's connection idle_timeout (no streams for that long → close). The idle
+// timeout also reaps a session that node:http2 abandoned after a protocol error: nghttp2 sends GOAWAY and stops
+// reading, so node would never notice the peer closing and would keep the socket forever.
+
+import http2 from "node:http2";
+import type { Http2Session } from "node:http2";
+import type { Clock, Timer } from "../../api/clock.ts";
+import type { Downstream } from "../http/exchange.ts";
+import type { StreamCounter } from "./h2-exchange.ts";
+
+export class DownstreamSession implements StreamCounter {
+  readonly downstream: Downstream;
+  private streams = 0;
+  private idleSince: number;
+  private idleTimer: Timer | undefined;
+
+  constructor(
+    readonly session: Http2Session,
+    private readonly clock: Clock,
+    private readonly idleTimeoutMs: number,
+  ) {
+    const socket = session.socket;
+    this.downstream = {
+      remoteAddress: socket.remoteAddress ?? "",
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "",
+      localPort: socket.localPort ?? 0,
+      tls: "encrypted" in socket && socket.encrypted === true,
+    };
+    this.idleSince = clock.now();
+    this.armIdle(idleTimeoutMs);
+  }
+
+  streamOpened(): void {
+    this.streams++;
+  }
+
+  streamClosed(): void {
+    if (--this.streams > 0) return;
+    this.idleSince = this.clock.now();
+    if (this.idleTimer === undefined) this.armIdle(this.idleTimeoutMs);
+  }
+
+  /** GOAWAY(NO_ERROR) now so the client stops opening streams; streams in flight finish, then the connection ends. */
+  drain(): void {
+    const s = this.session;
+    if (s.closed || s.destroyed) return;
+    try {
+      s.goaway(http2.constants.NGHTTP2_NO_ERROR);
+    } catch {
+      // Already going away.
+    }
+    s.close();
+  }
+
+  destroy(): void {
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
+    this.session.destroy();
+  }
+
+  /** The session closed: stop timing it. */
+  closed(): void {
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
+  }
+
+  private armIdle(ms: number): void {
+    if (this.idleTimeoutMs <= 0) return;
+    this.idleTimer = this.clock.setTimer(ms, this.onIdleTimer);
+  }
+
+  private readonly onIdleTimer = (): void => {
+    this.idleTimer = undefined;
+    if (this.streams > 0 || this.session.destroyed) return;
+    const left = this.idleTimeoutMs - (this.clock.now() - this.idleSince);
+    if (left > 0) {
+      this.armIdle(left);
+      return;
+    }
+    // No stream is in flight, so a graceful close would end at once; destroy also covers a session whose
+    // nghttp2 side stopped after a protocol error.
+    if (!this.session.closed) {
+      try {
+        this.session.goaway(http2.constants.NGHTTP2_NO_ERROR);
+      } catch {
+        // Going away already.
+      }
+    }
+    this.session.destroy();
+  };
+}
