@@ -17,6 +17,8 @@ import type { Exchange } from "./exchange.ts";
 
 export interface ExchangeLogger {
   log(ex: Exchange, clock: Clock): void;
+  /** A line for something that never became an exchange (a request the codec refused). */
+  logEntry(entry: AccessLogEntry): void;
 }
 
 /** Parses the raw `access_log` entries of one connection manager; throws ConfigError naming the field. */
@@ -44,6 +46,10 @@ export class PendingAccessLogger implements ExchangeLogger {
     const sink = this.sink;
     if (sink === undefined) return;
     sink.write(this.format(exchangeEntry(ex, clock)));
+  }
+
+  logEntry(entry: AccessLogEntry): void {
+    this.sink?.write(this.format(entry));
   }
 }
 

@@ -9,7 +9,8 @@ import type { HttpConnectionManager } from "../../api/xds/types.ts";
 import type { StatsStore } from "../../telemetry/stats.ts";
 import { createHttpConnManagerStats, type HttpConnManagerStats } from "../../telemetry/envoy-stats.ts";
 import type { ExchangeLogger } from "./access-logger.ts";
-import type { Exchange, Handler } from "./exchange.ts";
+import type { Downstream, Exchange, Handler } from "./exchange.ts";
+import type { AccessLogEntry } from "../../telemetry/access-log.ts";
 import { createRouter } from "./router-filter.ts";
 import { compileRouteTable } from "../router/route-table.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
@@ -59,6 +60,26 @@ export class HttpConnectionManagerRuntime {
       chain(ex);
     };
   }
+
+  /** A request the codec refused (400 DPE and the like): counted and logged, though no exchange was made. */
+  readonly protocolError = (downstream: Downstream, status: number, code: string): void => {
+    this.stats.downstreamCxProtocolError.inc();
+    this.stats.countResponse(status);
+    const logs = this.accessLogs;
+    if (logs.length === 0) return;
+    const entry: AccessLogEntry = {
+      startWallMs: this.clock.wallNow(),
+      responseCode: status,
+      responseFlags: "DPE",
+      responseCodeDetails: code,
+      bytesReceived: 0,
+      bytesSent: 0,
+      durationMs: 0,
+      downstreamRemoteAddress: `${downstream.remoteAddress}:${downstream.remotePort}`,
+      downstreamLocalAddress: `${downstream.localAddress}:${downstream.localPort}`,
+    };
+    for (const l of logs) l.logEntry(entry);
+  };
 
   /** Called once per exchange when it is over (response ended, reset or abandoned). */
   readonly complete = (ex: Exchange): void => {

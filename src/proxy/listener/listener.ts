@@ -43,7 +43,7 @@ export class ListenerRuntime {
         streamIdleTimeoutMs: c.streamIdleTimeoutMs,
         serverName: c.serverName,
         onExchangeComplete: hcm.complete,
-        onProtocolError: () => hcm.stats.downstreamCxProtocolError.inc(),
+        onProtocolError: (downstream, err) => hcm.protocolError(downstream, err.status, err.code),
         onExchangeTimeout: (ex: Http1Exchange, kind) => {
           if (kind === "request_timeout") sendLocalReply(ex, 408, "DPE", `request_overall_timeout:${hcm.statPrefix}`);
           else sendLocalReply(ex, 408, "SI", `stream_idle_timeout:${hcm.statPrefix}`);
