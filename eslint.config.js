@@ -19,7 +19,7 @@ function forbid(...layers) {
 }
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "bench/results/**", ".tmp/**"] },
+  { ignores: ["node_modules/**", "bench/results/**", ".tmp/**", ".build/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

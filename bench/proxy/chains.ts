@@ -154,8 +154,9 @@ async function startTrellis(
   writeFileSync(bootstrap, trellisBootstrap({ nodeId, adminPort, listenPort: port, nextPort: next, upstreamHttp2 }));
   const started = ws.registry.start({
     name,
-    command: process.execPath,
-    args: [join(ws.repoRoot, "bin/trellis.js"), "proxy", "--bootstrap", bootstrap],
+    // Exactly what a user runs: the `trellis` executable (its shebang carries the Node flags a sidecar wants).
+    command: join(ws.repoRoot, "bin/trellis.js"),
+    args: ["proxy", "--bootstrap", bootstrap],
     cpu,
     cwd: ws.repoRoot,
     logFile: join(dir, "stderr.log"),

@@ -3,14 +3,23 @@
 // them. Runs until Ctrl-C; every process it started is stopped on the way out.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHelloService } from "../../examples/hello-service.ts";
 
-const TRELLIS = fileURLToPath(new URL("../../bin/trellis.js", import.meta.url));
+/** bin/trellis.js of this checkout, found upwards from this module (it runs from src/ or from the bundle). */
+function trellisBin(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "bin", "trellis.js"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find bin/trellis.js above " + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return join(dir, "bin", "trellis.js");
+}
 
 export async function runDemo(_argv: string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "trellis-demo-"));
@@ -43,7 +52,7 @@ export async function runDemo(_argv: string[]): Promise<number> {
       ),
     );
     for (const file of [serverYaml, clientYaml]) {
-      const child = spawn(process.execPath, [TRELLIS, "proxy", "--bootstrap", file], {
+      const child = spawn(process.execPath, [trellisBin(), "proxy", "--bootstrap", file], {
         stdio: ["ignore", "inherit", "inherit"],
       });
       children.push(child);

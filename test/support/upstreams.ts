@@ -131,3 +131,42 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/**
+ * An upstream that reads requests with the project's own strict codec (through the smuggling driver) instead of
+ * node:http, so requests with methods node:http does not know (any token is a valid method) are counted too.
+ * Answers each complete request with 200 and its body.
+ */
+export async function startCodecUpstream(
+  drive: (pieces: readonly Buffer[]) => { requests: { head: { method: string; path: string }; body: Buffer }[] },
+): Promise<{ port: number; received: { method: string; url: string; body: string }[]; close(): Promise<void> }> {
+  const received: { method: string; url: string; body: string }[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => {});
+    let bytes = Buffer.alloc(0);
+    let answered = 0;
+    s.on("data", (c: Buffer) => {
+      bytes = Buffer.concat([bytes, c]);
+      const { requests } = drive([bytes]);
+      for (; answered < requests.length; answered++) {
+        const r = requests[answered]!;
+        received.push({ method: r.head.method, url: r.head.path, body: r.body.toString("utf8") });
+        s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${r.body.length}\r\n\r\n`);
+        s.write(r.body);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -29,7 +29,12 @@ export interface Http1ExchangeOwner {
   readonly serverName: string;
   /** The connection is draining: answers carry `connection: close`. */
   readonly draining: boolean;
+  /** Flushes the active exchange's pending head; one function per connection, queued as a microtask. */
+  readonly flushPendingHead: () => void;
 }
+
+/** Body pieces up to this size are copied together with the head or chunk framing into a single write. */
+const COALESCE_LIMIT = 16 * 1024;
 
 const enum BodyState {
   Empty,
@@ -67,6 +72,8 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   private closeAfter: boolean;
   private drainCb: (() => void) | undefined;
   private abortCb: (() => void) | undefined;
+  /** The serialized response head, until the first body bytes or the end join it in one write. */
+  private pendingHead: string | undefined;
   /** The request asked for 100-continue; sent when the body is first wanted. */
   private expectContinue: boolean;
 
@@ -178,7 +185,6 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.headSent || this.ended) return;
     this.headSent = true;
     this.info.responseCode = status;
-    const socket = this.owner.socket;
     // A client still waiting for 100-continue gets the final answer instead; the body it may still send cannot be
     // told apart from the next request, so the connection closes afterwards.
     if (this.expectContinue || (!this.requestComplete && this.sink === undefined)) this.closeAfter = true;
@@ -208,21 +214,44 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     }
     if (this.closeAfter) extra += "connection: close\r\n";
     else if (this.protocol === "HTTP/1.0") extra += "connection: keep-alive\r\n";
-    // Corking joins the head and the first body chunk into one write; uncorked at end() or on the next tick.
-    socket.cork();
-    process.nextTick(uncorkSocket, socket);
     const head = serializeResponseHead(status, undefined, headers, extra);
     this.info.bytesSent += head.length;
-    socket.write(head, "latin1");
     if (noBody) this.chunkedResponse = false;
+    // The head waits for the first body bytes or the end, which usually follow in the same tick (they arrived in
+    // the same upstream read): one write, one syscall per response. A microtask flushes a head left alone.
+    this.pendingHead = head;
+    queueMicrotask(this.owner.flushPendingHead);
+  }
+
+  /** Writes a head still waiting for its body (streaming responses whose body comes later). */
+  flushHead(): void {
+    const head = this.pendingHead;
+    if (head === undefined) return;
+    this.pendingHead = undefined;
+    this.owner.socket.write(head, "latin1");
   }
 
   data(chunk: Buffer): boolean {
     if (this.ended || chunk.length === 0) return true;
     const socket = this.owner.socket;
     this.info.bytesSent += chunk.length;
-    if (this.chunkedResponse) {
-      socket.write(encodeChunkHead(chunk.length), "latin1");
+    const head = this.pendingHead;
+    const chunkHead = this.chunkedResponse ? encodeChunkHead(chunk.length) : undefined;
+    if (chunk.length <= COALESCE_LIMIT) {
+      // Small pieces are copied into one buffer: a copy of a few KiB is far cheaper than a writev.
+      this.pendingHead = undefined;
+      const prefix = head === undefined ? chunkHead : chunkHead === undefined ? head : head + chunkHead;
+      const prefixLen = prefix === undefined ? 0 : prefix.length;
+      const suffixLen = chunkHead === undefined ? 0 : 2;
+      const buf = Buffer.allocUnsafe(prefixLen + chunk.length + suffixLen);
+      if (prefix !== undefined) buf.write(prefix, 0, "latin1");
+      chunk.copy(buf, prefixLen);
+      if (suffixLen) buf.write("\r\n", prefixLen + chunk.length, "latin1");
+      return socket.write(buf);
+    }
+    if (head !== undefined) this.flushHead();
+    if (chunkHead !== undefined) {
+      socket.write(chunkHead, "latin1");
       socket.write(chunk);
       return socket.write("\r\n", "latin1");
     }
@@ -243,12 +272,12 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   end(trailers?: Headers): void {
     if (this.ended) return;
     this.ended = true;
+    const head = this.pendingHead;
+    this.pendingHead = undefined;
     if (this.chunkedResponse) {
-      this.owner.socket.write(
-        trailers && trailers.size > 0 ? "0\r\n" + serializeTrailers(trailers) : LAST_CHUNK,
-        "latin1",
-      );
-    }
+      const last = trailers && trailers.size > 0 ? "0\r\n" + serializeTrailers(trailers) : LAST_CHUNK;
+      this.owner.socket.write(head === undefined ? last : head + last, "latin1");
+    } else if (head !== undefined) this.owner.socket.write(head, "latin1");
     this.abortCb = undefined;
     // If the request body is still arriving, the connection can only be reused once it has been read entirely.
     this.owner.responseDone(this, this.closeAfter);
@@ -257,6 +286,7 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   reset(): void {
     if (this.ended) return;
     this.ended = true;
+    this.pendingHead = undefined;
     this.abortCb = undefined;
     this.owner.responseDone(this, true);
   }
@@ -293,11 +323,6 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   get serverName(): string {
     return this.owner.serverName;
   }
-}
-
-function uncorkSocket(socket: { uncork(): void; writableCorked?: number }): void {
-  // One uncork per cork: head() corks once per response.
-  socket.uncork();
 }
 
 /** Pipes two sockets into each other until either side closes; counts the bytes for the access log. */

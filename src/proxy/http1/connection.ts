@@ -95,6 +95,10 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     return this.options.serverName;
   }
 
+  readonly flushPendingHead = (): void => {
+    this.active?.flushHead();
+  };
+
   /** Feeds bytes the listener read while sniffing the protocol. */
   feed(initial: Buffer): void {
     this.onData(initial);

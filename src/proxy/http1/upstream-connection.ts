@@ -125,6 +125,12 @@ export class Http1UpstreamConnection implements UpstreamStream {
       head += name + ": " + l[i + 1] + "\r\n";
     }
     head += framing + "\r\n";
+    if (body.empty) {
+      this.socket.write(head, "latin1");
+      body.start(this.bodySink);
+      return;
+    }
+    // With a body, its first bytes (often already buffered) join the head in one writev.
     this.socket.cork();
     this.socket.write(head, "latin1");
     body.start(this.bodySink);
