@@ -5,7 +5,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { startEchoServer, type EchoRecord, type Upstream } from "./support/upstreams.ts";
-import { request } from "./support/clients.ts";
+import http2 from "node:http2";
+import { h2request, request } from "./support/clients.ts";
 import { bootstrap, httpListener, staticCluster, type Raw } from "./support/envoy-config.ts";
 
 /** Two-sided 99.9 % bounds for a binomial count (normal approximation, z = 3.29). */
@@ -14,142 +15,162 @@ function binomialBounds(n: number, p: number): [number, number] {
   return [n * p - 3.29 * sd, n * p + 3.29 * sd];
 }
 
-describe("route matching and actions", () => {
-  let a: Upstream;
-  let b: Upstream;
-  let proxy: RunningProxy;
-  before(async () => {
-    a = await startEchoServer("a");
-    b = await startEchoServer("b");
-    const routes: Raw[] = [
-      { match: { path: "/exact" }, route: { cluster: "b" } },
-      { match: { prefix: "/CaseLess", case_sensitive: false }, route: { cluster: "b" } },
-      { match: { safe_regex: { regex: "/re/[0-9]+" } }, route: { cluster: "b" } },
-      { match: { path_separated_prefix: "/sep" }, route: { cluster: "b" } },
-      {
-        match: { prefix: "/", headers: [{ name: "end-user", string_match: { exact: "jason" } }] },
-        route: { cluster: "b" },
-      },
-      {
-        match: { prefix: "/q", query_parameters: [{ name: "v", string_match: { exact: "2" } }] },
-        route: { cluster: "b" },
-      },
-      { match: { prefix: "/api/" }, route: { cluster: "a", prefix_rewrite: "/v2/" } },
-      {
-        match: { prefix: "/rx/" },
-        route: { cluster: "a", regex_rewrite: { pattern: { regex: "^/rx/([a-z]+)/(.*)$" }, substitution: "/\\2/\\1" } },
-      },
-      { match: { prefix: "/host" }, route: { cluster: "a", host_rewrite_literal: "rewritten.example" } },
-      {
-        match: { prefix: "/moved" },
-        redirect: { host_redirect: "new.example", path_redirect: "/here", response_code: "PERMANENT_REDIRECT" },
-      },
-      { match: { prefix: "/https" }, redirect: { https_redirect: true } },
-      { match: { prefix: "/direct" }, direct_response: { status: 418, body: { inline_string: "I am a teapot\n" } } },
-      {
-        match: { prefix: "/edits" },
-        route: { cluster: "a" },
-        request_headers_to_add: [
-          { header: { key: "x-route", value: "route" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
-        ],
-        request_headers_to_remove: ["x-drop-me"],
-        response_headers_to_add: [{ header: { key: "x-resp-route", value: "r" } }],
-        response_headers_to_remove: ["x-upstream"],
-      },
-      { match: { prefix: "/" }, route: { cluster: "a" } },
-    ];
-    proxy = await startProxy(
-      bootstrap(
-        [
-          httpListener("http", {
-            name: "rc",
-            virtual_hosts: [
-              {
-                name: "main",
-                domains: ["*"],
-                routes,
-                request_headers_to_add: [{ header: { key: "x-vhost", value: "vh" } }],
-                response_headers_to_add: [
-                  { header: { key: "x-resp-vhost", value: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%" } },
-                ],
-              },
-              {
-                name: "other",
-                domains: ["other.example", "*.wild.example"],
-                routes: [{ match: { prefix: "/" }, route: { cluster: "b" } }],
-              },
-            ],
-            request_headers_to_add: [{ header: { key: "x-rc", value: "rc" } }],
-          }),
-        ],
-        [staticCluster("a", [a.port]), staticCluster("b", [b.port])],
-      ),
-    );
-  });
-  after(async () => {
-    await proxy.close();
-    await a.close();
-    await b.close();
-  });
+for (const protocol of ["HTTP/1.1", "HTTP/2"] as const)
+  describe(`route matching and actions (${protocol})`, () => {
+    let session: http2.ClientHttp2Session | undefined;
+    let a: Upstream;
+    let b: Upstream;
+    let proxy: RunningProxy;
+    before(async () => {
+      a = await startEchoServer("a");
+      b = await startEchoServer("b");
+      const routes: Raw[] = [
+        { match: { path: "/exact" }, route: { cluster: "b" } },
+        { match: { prefix: "/CaseLess", case_sensitive: false }, route: { cluster: "b" } },
+        { match: { safe_regex: { regex: "/re/[0-9]+" } }, route: { cluster: "b" } },
+        { match: { path_separated_prefix: "/sep" }, route: { cluster: "b" } },
+        {
+          match: { prefix: "/", headers: [{ name: "end-user", string_match: { exact: "jason" } }] },
+          route: { cluster: "b" },
+        },
+        {
+          match: { prefix: "/q", query_parameters: [{ name: "v", string_match: { exact: "2" } }] },
+          route: { cluster: "b" },
+        },
+        { match: { prefix: "/api/" }, route: { cluster: "a", prefix_rewrite: "/v2/" } },
+        {
+          match: { prefix: "/rx/" },
+          route: {
+            cluster: "a",
+            regex_rewrite: { pattern: { regex: "^/rx/([a-z]+)/(.*)$" }, substitution: "/\\2/\\1" },
+          },
+        },
+        { match: { prefix: "/host" }, route: { cluster: "a", host_rewrite_literal: "rewritten.example" } },
+        {
+          match: { prefix: "/moved" },
+          redirect: { host_redirect: "new.example", path_redirect: "/here", response_code: "PERMANENT_REDIRECT" },
+        },
+        { match: { prefix: "/https" }, redirect: { https_redirect: true } },
+        { match: { prefix: "/direct" }, direct_response: { status: 418, body: { inline_string: "I am a teapot\n" } } },
+        {
+          match: { prefix: "/edits" },
+          route: { cluster: "a" },
+          request_headers_to_add: [
+            { header: { key: "x-route", value: "route" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+          ],
+          request_headers_to_remove: ["x-drop-me"],
+          response_headers_to_add: [{ header: { key: "x-resp-route", value: "r" } }],
+          response_headers_to_remove: ["x-upstream"],
+        },
+        { match: { prefix: "/" }, route: { cluster: "a" } },
+      ];
+      proxy = await startProxy(
+        bootstrap(
+          [
+            httpListener("http", {
+              name: "rc",
+              virtual_hosts: [
+                {
+                  name: "main",
+                  domains: ["*"],
+                  routes,
+                  request_headers_to_add: [{ header: { key: "x-vhost", value: "vh" } }],
+                  response_headers_to_add: [
+                    { header: { key: "x-resp-vhost", value: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%" } },
+                  ],
+                },
+                {
+                  name: "other",
+                  domains: ["other.example", "*.wild.example"],
+                  routes: [{ match: { prefix: "/" }, route: { cluster: "b" } }],
+                },
+              ],
+              request_headers_to_add: [{ header: { key: "x-rc", value: "rc" } }],
+            }),
+          ],
+          [staticCluster("a", [a.port]), staticCluster("b", [b.port])],
+        ),
+      );
+    });
+    after(async () => {
+      session?.close();
+      await proxy.close();
+      await a.close();
+      await b.close();
+    });
 
-  const via = async (path: string, headers: Record<string, string> = {}) => {
-    const r = await request(proxy.port(), { path, headers });
-    return { r, seen: r.status === 200 ? r.json<EchoRecord>() : undefined };
-  };
+    /** One request over the suite's protocol; for HTTP/2 the host header becomes :authority. */
+    const send = async (path: string, headers: Record<string, string>) => {
+      if (protocol === "HTTP/1.1") return request(proxy.port(), { path, headers });
+      session ??= http2.connect(`http://127.0.0.1:${proxy.port()}`);
+      const { host, ...rest } = headers;
+      const r = await h2request(session, {
+        ":method": "GET",
+        ":path": path,
+        ":authority": host ?? `127.0.0.1:${proxy.port()}`,
+        ...rest,
+      });
+      return { status: r.status, headers: r.headers, body: r.body, json: <T>() => JSON.parse(r.body) as T };
+    };
 
-  test("path, prefix (case-insensitive), regex and path-separated prefix matches", async () => {
-    assert.equal((await via("/exact")).seen!.name, "b");
-    assert.equal((await via("/exact/more")).seen!.name, "a");
-    assert.equal((await via("/caseless/x")).seen!.name, "b");
-    assert.equal((await via("/re/123")).seen!.name, "b");
-    assert.equal((await via("/re/12a")).seen!.name, "a");
-    assert.equal((await via("/sep")).seen!.name, "b");
-    assert.equal((await via("/sep/x")).seen!.name, "b");
-    assert.equal((await via("/separate")).seen!.name, "a");
-  });
+    const via = async (path: string, headers: Record<string, string> = {}) => {
+      const r = await send(path, headers);
+      return { r, seen: r.status === 200 ? r.json<EchoRecord>() : undefined };
+    };
 
-  test("header and query parameter matches (bookinfo: end-user jason goes to b)", async () => {
-    assert.equal((await via("/anything", { "end-user": "jason" })).seen!.name, "b");
-    assert.equal((await via("/anything", { "end-user": "other" })).seen!.name, "a");
-    assert.equal((await via("/q?v=2")).seen!.name, "b");
-    assert.equal((await via("/q?v=1")).seen!.name, "a");
-  });
+    test("path, prefix (case-insensitive), regex and path-separated prefix matches", async () => {
+      assert.equal((await via("/exact")).seen!.name, "b");
+      assert.equal((await via("/exact/more")).seen!.name, "a");
+      assert.equal((await via("/caseless/x")).seen!.name, "b");
+      assert.equal((await via("/re/123")).seen!.name, "b");
+      assert.equal((await via("/re/12a")).seen!.name, "a");
+      assert.equal((await via("/sep")).seen!.name, "b");
+      assert.equal((await via("/sep/x")).seen!.name, "b");
+      assert.equal((await via("/separate")).seen!.name, "a");
+    });
 
-  test("virtual hosts by domain, with wildcards", async () => {
-    assert.equal((await via("/", { host: "other.example" })).seen!.name, "b");
-    assert.equal((await via("/", { host: "x.wild.example" })).seen!.name, "b");
-    assert.equal((await via("/", { host: "elsewhere" })).seen!.name, "a");
-  });
+    test("header and query parameter matches (bookinfo: end-user jason goes to b)", async () => {
+      assert.equal((await via("/anything", { "end-user": "jason" })).seen!.name, "b");
+      assert.equal((await via("/anything", { "end-user": "other" })).seen!.name, "a");
+      assert.equal((await via("/q?v=2")).seen!.name, "b");
+      assert.equal((await via("/q?v=1")).seen!.name, "a");
+    });
 
-  test("prefix, regex and host rewrites", async () => {
-    assert.equal((await via("/api/users?id=1")).seen!.url, "/v2/users?id=1");
-    assert.equal((await via("/rx/abc/def")).seen!.url, "/def/abc");
-    assert.equal((await via("/host")).seen!.headers.host, "rewritten.example");
-  });
+    test("virtual hosts by domain, with wildcards", async () => {
+      assert.equal((await via("/", { host: "other.example" })).seen!.name, "b");
+      assert.equal((await via("/", { host: "x.wild.example" })).seen!.name, "b");
+      assert.equal((await via("/", { host: "elsewhere" })).seen!.name, "a");
+    });
 
-  test("redirects and direct responses", async () => {
-    const moved = (await via("/moved")).r;
-    assert.equal(moved.status, 308);
-    assert.equal(moved.headers.location, "http://new.example/here");
-    const https = (await via("/https/x?y=1", { host: "site.example" })).r;
-    assert.equal(https.status, 301);
-    assert.equal(https.headers.location, "https://site.example/https/x?y=1");
-    const teapot = (await via("/direct")).r;
-    assert.equal(teapot.status, 418);
-    assert.equal(teapot.body, "I am a teapot\n");
-  });
+    test("prefix, regex and host rewrites", async () => {
+      assert.equal((await via("/api/users?id=1")).seen!.url, "/v2/users?id=1");
+      assert.equal((await via("/rx/abc/def")).seen!.url, "/def/abc");
+      assert.equal((await via("/host")).seen!.headers.host, "rewritten.example");
+    });
 
-  test("header edits at route, virtual host and route-configuration level", async () => {
-    const { r, seen } = await via("/edits", { "x-drop-me": "1", "x-route": "client" });
-    assert.equal(seen!.headers["x-route"], "route");
-    assert.equal(seen!.headers["x-vhost"], "vh");
-    assert.equal(seen!.headers["x-rc"], "rc");
-    assert.equal(seen!.headers["x-drop-me"], undefined);
-    assert.equal(r.headers["x-resp-route"], "r");
-    assert.equal(r.headers["x-resp-vhost"], "127.0.0.1");
-    assert.equal(r.headers["x-upstream"], undefined);
+    test("redirects and direct responses", async () => {
+      const moved = (await via("/moved")).r;
+      assert.equal(moved.status, 308);
+      assert.equal(moved.headers.location, "http://new.example/here");
+      const https = (await via("/https/x?y=1", { host: "site.example" })).r;
+      assert.equal(https.status, 301);
+      assert.equal(https.headers.location, "https://site.example/https/x?y=1");
+      const teapot = (await via("/direct")).r;
+      assert.equal(teapot.status, 418);
+      assert.equal(teapot.body, "I am a teapot\n");
+    });
+
+    test("header edits at route, virtual host and route-configuration level", async () => {
+      const { r, seen } = await via("/edits", { "x-drop-me": "1", "x-route": "client" });
+      assert.equal(seen!.headers["x-route"], "route");
+      assert.equal(seen!.headers["x-vhost"], "vh");
+      assert.equal(seen!.headers["x-rc"], "rc");
+      assert.equal(seen!.headers["x-drop-me"], undefined);
+      assert.equal(r.headers["x-resp-route"], "r");
+      assert.equal(r.headers["x-resp-vhost"], "127.0.0.1");
+      assert.equal(r.headers["x-upstream"], undefined);
+    });
   });
-});
 
 describe("weighted clusters and load balancing", () => {
   const upstreams: Upstream[] = [];
