@@ -235,46 +235,43 @@ describe("replies the proxy makes itself say why", () => {
   });
 });
 
-describe("upstream behaviour", () => {
-  test("an upstream that closes without answering gives 503 UC", async () => {
-    const server = net.createServer((s) => s.once("data", () => s.destroy()));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as net.AddressInfo).port;
-    const proxy = await startProxy(
-      bootstrap(
-        [httpListener("h", allDomains([{ match: { prefix: "/" }, route: { cluster: "c" } }]))],
-        [staticCluster("c", [port])],
-      ),
-    );
-    try {
-      const r = await request(proxy.port());
-      assert.equal(r.status, 503);
-      assert.equal(r.headers["x-trellis-response-flags"], "UC");
-    } finally {
-      await proxy.close();
-      server.close();
-    }
-  });
+/** A proxy in front of a raw TCP upstream that behaves as `onData` says; runs `fn` against the proxy's port. */
+async function withRawUpstream(onData: (s: net.Socket) => void, fn: (port: number) => Promise<void>): Promise<void> {
+  const server = net.createServer((s) => s.once("data", () => onData(s)));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  const proxy = await startProxy(
+    bootstrap(
+      [httpListener("h", allDomains([{ match: { prefix: "/" }, route: { cluster: "c" } }]))],
+      [staticCluster("c", [port])],
+    ),
+  );
+  try {
+    await fn(proxy.port());
+  } finally {
+    await proxy.close();
+    server.close();
+  }
+}
 
-  test("an upstream that answers garbage gives 502 UPE", async () => {
-    const server = net.createServer((s) =>
-      s.once("data", () => s.end("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")),
-    );
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as net.AddressInfo).port;
-    const proxy = await startProxy(
-      bootstrap(
-        [httpListener("h", allDomains([{ match: { prefix: "/" }, route: { cluster: "c" } }]))],
-        [staticCluster("c", [port])],
-      ),
-    );
-    try {
-      const r = await request(proxy.port());
-      assert.equal(r.status, 502);
-      assert.equal(r.headers["x-trellis-response-flags"], "UPE");
-    } finally {
-      await proxy.close();
-      server.close();
-    }
-  });
+describe("upstream behaviour", () => {
+  test("an upstream that closes without answering gives 503 UC", () =>
+    withRawUpstream(
+      (s) => s.destroy(),
+      async (port) => {
+        const r = await request(port);
+        assert.equal(r.status, 503);
+        assert.equal(r.headers["x-trellis-response-flags"], "UC");
+      },
+    ));
+
+  test("an upstream that answers garbage gives 502 UPE", () =>
+    withRawUpstream(
+      (s) => s.end("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
+      async (port) => {
+        const r = await request(port);
+        assert.equal(r.status, 502);
+        assert.equal(r.headers["x-trellis-response-flags"], "UPE");
+      },
+    ));
 });

@@ -17,20 +17,11 @@ import { encodeChunk, LAST_CHUNK, serializeRequestHead, serializeTrailers } from
 import { Headers } from "../../src/proxy/http/headers.ts";
 import { smugglingCases } from "../smuggling/corpus.ts";
 import { drive, splitAt, summarize, type DrivenRequest } from "../smuggling/drive.ts";
+import { mulberry32 } from "../../src/api/random.ts";
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : 0x7e11_15ed;
 
-/** mulberry32: small, fast, and good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const rand = prng(SEED);
 const int = (n: number): number => Math.floor(rand() * n);

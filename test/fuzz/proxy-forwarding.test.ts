@@ -10,20 +10,10 @@ import { rawExchange } from "../support/clients.ts";
 import { allDomains, bootstrap, httpListener, staticCluster } from "../support/envoy-config.ts";
 import { smugglingCases } from "../smuggling/corpus.ts";
 import { drive } from "../smuggling/drive.ts";
+import { mulberry32 } from "../../src/api/random.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const CASES = 300;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0x0d, 0x0a, 0x00, 0x20, 0x09, 0x3a, 0x2c, 0x3b, 0x30, 0x7f, 0x80, 0x0b];
 

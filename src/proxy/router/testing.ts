@@ -17,6 +17,7 @@ import type {
 } from "../../api/xds/types.ts";
 import { Headers } from "../http/headers.ts";
 import type { RouteContext, RouteRequest } from "./request.ts";
+import { mulberry32 } from "../../api/random.ts";
 
 const NO_EDITS: HeaderEdits = {
   requestHeadersToAdd: [],
@@ -148,14 +149,5 @@ export const CTX: RouteContext = {
   startWallMs: Date.UTC(2024, 0, 2, 3, 4, 5, 678),
 };
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, uniform in [0, 1). */
+export const seeded = mulberry32;
