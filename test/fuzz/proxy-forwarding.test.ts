@@ -12,7 +12,8 @@ import { smugglingCases } from "../smuggling/corpus.ts";
 import { drive } from "../smuggling/drive.ts";
 import { mulberry32 } from "../../src/api/random.ts";
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+// A fixed seed keeps the suite deterministic; FUZZ_SEED=<n> explores (and replays) others.
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_2026);
 const CASES = 300;
 
 const INTERESTING = [0x0d, 0x0a, 0x00, 0x20, 0x09, 0x3a, 0x2c, 0x3b, 0x30, 0x7f, 0x80, 0x0b];
@@ -72,12 +73,16 @@ test(`${CASES} mutated requests through a sidecar forward exactly what the codec
     await rawExchange(proxy.port(), input);
     const forwarded = upstream.received.slice(before);
     const context = `case ${i} (seed ${SEED}): ${JSON.stringify(input.toString("latin1"))}`;
-    assert.equal(forwarded.length, verdict.requests.length, `forwarded count, ${context}`);
+    // A request that does not keep the connection alive (HTTP/1.0 without keep-alive, Connection: close) is the
+    // last one the proxy reads on that connection.
+    const lastKept = verdict.requests.findIndex((r) => !r.head.keepAlive);
+    const expected = lastKept < 0 ? verdict.requests.length : lastKept + 1;
+    assert.equal(forwarded.length, expected, `forwarded count, ${context}`);
     forwarded.forEach((f, k) =>
       assert.equal(f.body, verdict.requests[k]!.body.toString("utf8"), `body ${k}, ${context}`),
     );
     checked++;
-    if (verdict.error) refused++;
+    if (verdict.error && expected === verdict.requests.length) refused++;
   }
   // The mutations must exercise both outcomes for the run to mean something.
   assert.ok(checked > CASES / 2, `only ${checked} cases checked`);
