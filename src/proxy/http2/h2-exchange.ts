@@ -60,6 +60,14 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
   /** A head that carries grpc-status waits here for end(): together they are one Trailers-Only HEADERS frame. */
   private heldStatus = 0;
   private heldHeaders: Headers | undefined;
+  /**
+   * A plain (non-gRPC) head waits for the rest of the response that usually arrives in the same tick: knowing
+   * whether trailers follow saves node's wantTrailers round and an empty DATA frame, and a whole response goes out
+   * as HEADERS + one DATA with END_STREAM. A microtask sends whatever is still waiting.
+   */
+  private deferredHeaders: Headers | undefined;
+  private deferredStatus = 0;
+  private deferredData: Buffer | undefined;
   private responseTrailers: Headers | undefined;
   private drainCb: (() => void) | undefined;
   private abortCb: (() => void) | undefined;
@@ -133,7 +141,20 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
       this.heldHeaders = headers;
       return;
     }
-    this.respond(status, headers, false);
+    this.deferredStatus = status;
+    this.deferredHeaders = headers;
+    queueMicrotask(() => this.flushDeferred());
+  }
+
+  private flushDeferred(): void {
+    const headers = this.deferredHeaders;
+    if (headers === undefined || this.stream.destroyed) return;
+    this.deferredHeaders = undefined;
+    const data = this.deferredData;
+    this.deferredData = undefined;
+    // The end has not come in this tick: whether trailers follow is unknown, so node is asked to wait for them.
+    this.respond(this.deferredStatus, headers, false, true);
+    if (data !== undefined && !this.responseDone) this.stream.write(data);
   }
 
   data(chunk: Buffer): boolean {
@@ -141,6 +162,13 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.heldHeaders !== undefined) this.flushHeld(false);
     this.info.bytesSent += chunk.length;
     this.lastActivityMs = this.ctx.clock.now();
+    if (this.deferredHeaders !== undefined) {
+      if (this.deferredData === undefined) {
+        this.deferredData = chunk;
+        return true;
+      }
+      this.flushDeferred();
+    }
     return this.stream.write(chunk);
   }
 
@@ -159,6 +187,18 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
       this.headSent = true;
       this.info.responseCode = 200;
       this.respond(200, trailers ?? new Headers(), true);
+    } else if (this.deferredHeaders !== undefined) {
+      const headers = this.deferredHeaders;
+      const data = this.deferredData;
+      this.deferredHeaders = undefined;
+      this.deferredData = undefined;
+      const hasTrailers = trailers !== undefined && trailers.size > 0;
+      if (hasTrailers) this.responseTrailers = trailers;
+      this.respond(this.deferredStatus, headers, data === undefined && !hasTrailers, hasTrailers);
+      if (!s.destroyed && (data !== undefined || hasTrailers)) {
+        if (data !== undefined) s.end(data);
+        else s.end();
+      }
     } else if (this.heldHeaders !== undefined) {
       if (trailers !== undefined)
         for (let i = 0; i < trailers.list.length; i += 2)
@@ -175,6 +215,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.responseDone && this.stream.closed) return;
     this.responseDone = true;
     this.heldHeaders = undefined;
+    this.deferredHeaders = undefined;
+    this.deferredData = undefined;
     if (!this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
   }
 
@@ -184,12 +226,12 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
 
   // ---- internals ----
 
-  private respond(status: number, headers: Headers, endStream: boolean): void {
+  private respond(status: number, headers: Headers, endStream: boolean, waitForTrailers = true): void {
     const out: OutgoingHttpHeaders = toOutgoing(headers, { ":status": status });
     try {
-      // waitForTrailers always: whether end() brings trailers is not known yet. With none, sendTrailers({})
-      // makes node send an empty DATA frame with END_STREAM, which is what a plain end would have sent.
-      this.stream.respond(out, endStream ? { endStream: true } : { waitForTrailers: true });
+      // waitForTrailers unless it is known that none come: with none, sendTrailers({}) makes node send an empty
+      // DATA frame with END_STREAM, which is what a plain end would have sent.
+      this.stream.respond(out, endStream ? { endStream: true } : waitForTrailers ? { waitForTrailers: true } : {});
     } catch (err) {
       // Node refuses some header sets (e.g. a repeated single-value field): the stream cannot be answered.
       this.streamError = err as Error;
@@ -197,7 +239,7 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
       if (!this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    if (!endStream) this.stream.on("wantTrailers", onWantTrailers);
+    if (!endStream && waitForTrailers) this.stream.on("wantTrailers", onWantTrailers);
   }
 
   private flushHeld(endStream: boolean): void {
