@@ -11,7 +11,8 @@ import type {
   UpstreamStream,
 } from "../upstream/pool.ts";
 import type { Http1Limits } from "./response-head.ts";
-import { Http1UpstreamConnection, type UpstreamConnectionOwner } from "./upstream-connection.ts";
+import { Http1UpstreamConnection, netConnect, type UpstreamConnectionOwner } from "./upstream-connection.ts";
+import type net from "node:net";
 
 export interface Http1PoolStats {
   onConnectionOpened(): void;
@@ -24,6 +25,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   readonly limits: Http1Limits;
   readonly connectTimeoutMs: number;
   readonly maxRequestsPerConnection: number;
+  readonly connect: (host: string, port: number) => net.Socket;
   private readonly idleTimeoutMs: number;
   private readonly idle: Http1UpstreamConnection[] = [];
   private readonly all = new Set<Http1UpstreamConnection>();
@@ -34,9 +36,10 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   constructor(
     private readonly host: string,
     private readonly port: number,
-    options: PoolOptions & { clock: Clock; limits: Http1Limits },
+    options: PoolOptions & { clock: Clock; limits: Http1Limits; connect?: (host: string, port: number) => net.Socket },
     private readonly stats?: Http1PoolStats,
   ) {
+    this.connect = options.connect ?? netConnect;
     this.clock = options.clock;
     this.limits = options.limits;
     this.connectTimeoutMs = options.connectTimeoutMs;

@@ -32,7 +32,11 @@ export interface UpstreamConnectionOwner {
   onConnected(): void;
   onConnectFailure(): void;
   requestDone(): void;
+  /** Opens the TCP connection (net.connect; tests inject one that never completes). */
+  readonly connect: (host: string, port: number) => net.Socket;
 }
+
+export const netConnect = (host: string, port: number): net.Socket => net.connect({ host, port, noDelay: true });
 
 export class Http1UpstreamConnection implements UpstreamStream {
   readonly socket: net.Socket;
@@ -57,7 +61,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     host: string,
     port: number,
   ) {
-    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket = owner.connect(host, port);
     this.socket.on("connect", this.onConnect);
     this.socket.on("data", this.onSocketData);
     this.socket.on("error", this.onError);
