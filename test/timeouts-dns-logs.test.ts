@@ -178,3 +178,51 @@ describe("access log", () => {
     }
   });
 });
+
+describe("stream_idle_timeout counts response bytes as activity", () => {
+  test("a response that keeps streaming is not cut by the idle timeout; one that stalls is", async () => {
+    const clock = new ManualClock();
+    const writers: ((s: string) => void)[] = [];
+    let upstreamClosed = false;
+    const upstream = await startEchoServer("stream", (req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      writers.push((s) => res.write(s));
+      req.socket.once("close", () => (upstreamClosed = true));
+    });
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app", timeout: "0s" } }]), {
+            stream_idle_timeout: "10s",
+          }),
+        ],
+        [{ ...staticCluster("app", [upstream.port]), connect_timeout: "100s" }],
+      ),
+      clock,
+    );
+    try {
+      const socket = net.connect(proxy.port(), "127.0.0.1");
+      let received = "";
+      socket.on("data", (c: Buffer) => (received += c.toString("latin1")));
+      const closed = new Promise<void>((r) => socket.on("close", () => r()));
+      socket.write("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+      await waitFor(() => writers.length === 1);
+      // Every 6 s of clock a piece arrives: 30 s in all, three times the idle timeout.
+      for (let i = 0; i < 5; i++) {
+        writers[0]!(`piece${i};`);
+        await waitFor(() => received.includes(`piece${i};`));
+        clock.advance(6000);
+      }
+      assert.equal(socket.destroyed, false);
+      // Then it stalls: the next 10 s of silence end the stream.
+      clock.advance(10_000);
+      await closed;
+      assert.match(received, /piece4;/);
+      // The upstream request is abandoned with it.
+      await waitFor(() => upstreamClosed);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});

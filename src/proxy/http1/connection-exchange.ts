@@ -29,6 +29,8 @@ export interface Http1ExchangeOwner {
   readonly serverName: string;
   /** The connection is draining: answers carry `connection: close`. */
   readonly draining: boolean;
+  /** Response bytes are flowing: the stream is not idle (stream_idle_timeout counts both directions). */
+  touch(): void;
   /** Flushes the active exchange's pending head; one function per connection, queued as a microtask. */
   readonly flushPendingHead: () => void;
 }
@@ -159,11 +161,6 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     return this.bodyState === BodyState.Empty || this.bodyState === BodyState.Done;
   }
 
-  /** The body has not started flowing to anyone and 100-continue was never sent: the client may still be waiting. */
-  get bodyUnread(): boolean {
-    return this.sink === undefined && this.bodyState === BodyState.Streaming;
-  }
-
   /** Connection → exchange: the downstream went away (or sent bad bytes) before the exchange ended. */
   abortFromDownstream(err: Error): void {
     if (this.bodyState === BodyState.Streaming) {
@@ -235,6 +232,7 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.ended || chunk.length === 0) return true;
     const socket = this.owner.socket;
     this.info.bytesSent += chunk.length;
+    this.owner.touch();
     const head = this.pendingHead;
     const chunkHead = this.chunkedResponse ? encodeChunkHead(chunk.length) : undefined;
     if (chunk.length <= COALESCE_LIMIT) {
@@ -287,8 +285,11 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.ended) return;
     this.ended = true;
     this.pendingHead = undefined;
+    // Whoever is producing the response (the router's upstream request) is told, so it stops too.
+    const cb = this.abortCb;
     this.abortCb = undefined;
     this.owner.responseDone(this, true);
+    cb?.();
   }
 
   onAbort(cb: () => void): void {
