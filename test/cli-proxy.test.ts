@@ -57,6 +57,23 @@ describe("trellis proxy --bootstrap", () => {
     }
   });
 
+  test("a port already in use: exit 1 naming the listener and the address", async () => {
+    const held = await holdPort();
+    try {
+      const raw = bootstrap(
+        [httpListener("inbound", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {}, held.port)],
+        [staticCluster("app", [8080])],
+      );
+      const file = join(dir, "busy.yaml");
+      writeFileSync(file, JSON.stringify(raw));
+      const p = run(["proxy", "--bootstrap", file]);
+      assert.equal(await p.exit, 1);
+      assert.match(p.stderr(), new RegExp(`listener inbound: cannot bind 127\\.0\\.0\\.1:${held.port}: EADDRINUSE`));
+    } finally {
+      await held.close();
+    }
+  });
+
   test("YAML syntax errors name the line", async () => {
     const file = join(dir, "syntax.yaml");
     writeFileSync(file, "node:\n  id: x\n static_resources: [\n");

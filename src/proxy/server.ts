@@ -108,7 +108,16 @@ export class Proxy implements AdminTarget {
     try {
       await Promise.all(this.accessLoggers.map((l) => l.open(this.accessLogManager)));
       for (const l of this.listeners) {
-        await l.listen();
+        const { address, port } = l.config.address;
+        await l.listen().catch((err: NodeJS.ErrnoException) => {
+          throw new TrellisError(
+            "TRELLIS_BIND_FAILED",
+            `listener ${l.config.name}: cannot bind ${address}:${port}: ${err.code ?? err.message}`,
+            {
+              cause: err,
+            },
+          );
+        });
         bound.push(l);
       }
       if (this.bootstrap.admin) this.admin = await startAdminServer(this, this.bootstrap.admin.address);
