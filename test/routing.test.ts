@@ -286,6 +286,26 @@ describe("weighted clusters and load balancing", () => {
     });
   }
 
+  test("a cookie hash policy with a ttl sets the cookie, and the cookie keeps the client on one endpoint", async () => {
+    const proxy = await lbProxy("RING_HASH", {
+      hash_policy: [{ cookie: { name: "sticky", ttl: "3600s", path: "/" } }],
+    });
+    try {
+      const first = await request(proxy.port());
+      const setCookie = String(first.headers["set-cookie"] ?? "");
+      assert.match(setCookie, /^sticky="?[^;"]+"?; Max-Age=3600; Path=\//);
+      const cookie = setCookie.split(";")[0]!;
+      const names = new Set<string>();
+      for (let i = 0; i < 20; i++)
+        names.add((await request(proxy.port(), { headers: { cookie } })).json<EchoRecord>().name);
+      assert.equal(names.size, 1);
+      // With the cookie present, none is set again.
+      assert.equal((await request(proxy.port(), { headers: { cookie } })).headers["set-cookie"], undefined);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test("RANDOM reaches every endpoint", async () => {
     const proxy = await lbProxy("RANDOM");
     try {

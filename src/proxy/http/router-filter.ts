@@ -52,7 +52,8 @@ export function createRouter(options: RouterOptions): Handler {
     if (ex.upgrade !== undefined) {
       const listenerAllows = options.upgradeTypes.includes(ex.upgrade);
       if (!route.upgradeAllowed(ex.upgrade, listenerAllows) || ex.response.upgradeTo === undefined) {
-        sendLocalReply(ex, 403, "UPE", `upgrade_failed:${ex.upgrade} not allowed on route ${route.name}`);
+        // Envoy answers 403 with the detail upgrade_failed and has no response flag for it; Trellis says UPG.
+        sendLocalReply(ex, 403, "UPG", `upgrade_failed:${ex.upgrade} not allowed on route ${route.name}`);
         return;
       }
     }
@@ -62,7 +63,10 @@ export function createRouter(options: RouterOptions): Handler {
     const pathBefore = ex.path;
     route.rewrite(ex);
     if (ex.path !== pathBefore) ex.info.originalPath = pathBefore;
-    const endpoint = cluster.pick({ hash: route.hash(ex, call) });
+    hashingCall = call;
+    const hash = route.hash(ex, call, setCookieOfHashingCall);
+    hashingCall = undefined;
+    const endpoint = cluster.pick({ hash });
     if (endpoint === undefined) {
       cluster.stats.upstreamCxNoneHealthy.inc();
       sendLocalReply(ex, 503, "UH", `no_healthy_upstream:${cluster.name}`);
@@ -73,11 +77,22 @@ export function createRouter(options: RouterOptions): Handler {
 }
 
 /**
+ * A cookie hash policy with a ttl makes the cookie when the request has none (Envoy does), and the response must
+ * carry it. hash() runs synchronously, so the call being hashed is kept here: no closure per request.
+ */
+let hashingCall: UpstreamCall | undefined;
+function setCookieOfHashingCall(headerValue: string): void {
+  if (hashingCall !== undefined) hashingCall.setCookie = headerValue;
+}
+
+/**
  * One request's journey upstream: the handler the pool reports to, the timer of the route timeout, and the
  * RouteContext that header formatters and hash policies read. One allocation per request.
  */
 class UpstreamCall implements UpstreamHandler, RouteContext {
   private stream: UpstreamStream | undefined;
+  /** A Set-Cookie value made by a cookie hash policy, added to the response. */
+  setCookie: string | undefined;
   private timer: Timer | undefined;
   private cluster: UpstreamCluster | undefined;
   private endpoint: Endpoint | undefined;
@@ -160,6 +175,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     if (this.done) return;
     const ex = this.ex;
     this.route.applyResponseHeaders(headers, ex, this, this.choice);
+    if (this.setCookie !== undefined) headers.add("set-cookie", this.setCookie);
     const serviceTime = Math.round(this.clock.now() - this.startMs);
     ex.info.upstreamServiceTimeMs = serviceTime;
     ex.info.responseHeaders = headers;
