@@ -4,6 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http2 from "node:http2";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -221,6 +222,49 @@ describe("stream_idle_timeout counts response bytes as activity", () => {
       // The upstream request is abandoned with it.
       await waitFor(() => upstreamClosed);
     } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe("request_timeout over HTTP/2", () => {
+  test("a stream whose body never completes gets 408 naming the timeout", async () => {
+    const clock = new ManualClock();
+    const upstream = await startEchoServer("app");
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app", timeout: "0s" } }]), {
+            request_timeout: "5s",
+          }),
+        ],
+        [{ ...staticCluster("app", [upstream.port]), connect_timeout: "10s" }],
+      ),
+      clock,
+    );
+    const session = http2.connect(`http://127.0.0.1:${proxy.port()}`);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/upload", ":authority": "a" });
+      stream.write("only part");
+      const response = new Promise<{ status: number; details: string }>((resolve) =>
+        stream.on("response", (h) =>
+          resolve({ status: Number(h[":status"]), details: String(h["x-trellis-details"]) }),
+        ),
+      );
+      stream.on("error", () => {});
+      await waitFor(
+        () =>
+          clock.pendingTimers > 0 &&
+          proxy.proxy.stats.toJSON().some((s) => s.name === "envoy_http_downstream_rq_total" && s.value === 1),
+      );
+      clock.advance(4999);
+      clock.advance(1);
+      const r = await response;
+      assert.equal(r.status, 408);
+      assert.equal(r.details, "request_overall_timeout");
+    } finally {
+      session.destroy();
       await proxy.close();
       await upstream.close();
     }

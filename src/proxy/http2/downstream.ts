@@ -26,6 +26,8 @@ export interface H2DownstreamOptions {
   idleTimeoutMs?: number;
   /** Envoy's stream_idle_timeout: no bytes either way for this long → 408, or a reset once answered. 0 = off. */
   streamIdleTimeoutMs: number;
+  /** Envoy's request_timeout: the whole request must arrive within this. Default 0 = off. */
+  requestTimeoutMs?: number;
   /** Access log and stats: called once per exchange, after the response ended or the stream was reset. */
   onStreamComplete?: (ex: Exchange) => void;
 }
@@ -68,6 +70,7 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
   const ctx: H2ExchangeContext = {
     clock: options.clock,
     streamIdleTimeoutMs: options.streamIdleTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? 0,
     onStreamComplete: options.onStreamComplete,
   };
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;

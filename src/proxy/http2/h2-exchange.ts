@@ -26,6 +26,8 @@ export interface StreamCounter {
 export interface H2ExchangeContext {
   clock: Clock;
   streamIdleTimeoutMs: number;
+  /** Envoy's request_timeout: the whole request must arrive within this; 0 = off. */
+  requestTimeoutMs: number;
   onStreamComplete: ((ex: Exchange) => void) | undefined;
 }
 
@@ -73,6 +75,7 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
   private abortCb: (() => void) | undefined;
   private streamError: Error | undefined;
   private idleTimer: Timer | undefined;
+  private requestTimer: Timer | undefined;
   private lastActivityMs: number;
 
   constructor(
@@ -103,6 +106,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     stream.on("close", onStreamClose);
     if (ctx.streamIdleTimeoutMs > 0)
       this.idleTimer = ctx.clock.setTimer(ctx.streamIdleTimeoutMs, () => this.checkIdle());
+    if (ctx.requestTimeoutMs > 0 && !this.requestDone)
+      this.requestTimer = ctx.clock.setTimer(ctx.requestTimeoutMs, () => this.requestTimedOut());
   }
 
   // ---- RequestBody ----
@@ -262,15 +267,29 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
       this.idleTimer = this.ctx.clock.setTimer(timeout - idle, () => this.checkIdle());
       return;
     }
-    // Envoy's stream_idle_timeout: 408 when nothing was answered yet, else a reset; flag SI either way. The layers
-    // above learn it through their abort callbacks, so the upstream request is cancelled too.
+    // Envoy's stream_idle_timeout: 408 when nothing was answered yet, else a reset; flag SI either way.
+    this.timedOut("SI", "stream_idle_timeout");
+  }
+
+  /** Envoy's request_timeout: the request (head and body) did not arrive in time. */
+  private requestTimedOut(): void {
+    this.requestTimer = undefined;
+    if (this.stream.closed || this.requestDone) return;
+    this.timedOut("DPE", "request_overall_timeout");
+  }
+
+  /** Answers 408 (or resets once answered); the layers above learn it through their abort callbacks, so the
+   * upstream request is cancelled too. */
+  private timedOut(flag: string, details: string): void {
+    this.requestTimer?.cancel();
+    this.requestTimer = undefined;
     const abortCb = this.abortCb;
     this.abortCb = undefined;
     const sink = this.requestDone ? undefined : this.sink;
     this.requestDone = true;
-    sendLocalReply(this, 408, "SI", "stream_idle_timeout");
+    sendLocalReply(this, 408, flag, details);
     abortCb?.();
-    sink?.onAbort(new TrellisError("TRELLIS_H2_STREAM_ABORTED", "stream idle timeout"));
+    sink?.onAbort(new TrellisError("TRELLIS_H2_STREAM_ABORTED", details.replace(/_/g, " ")));
   }
 
   /** @internal event routing */ handleData(chunk: Buffer): void {
@@ -291,6 +310,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     const rst = this.stream.rstCode;
     if (rst !== undefined && rst !== 0) return;
     this.requestDone = true;
+    this.requestTimer?.cancel();
+    this.requestTimer = undefined;
     this.sink?.onEnd(this.requestTrailers);
   }
 
@@ -319,6 +340,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
   /** @internal */ handleClose(): void {
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
+    this.requestTimer?.cancel();
+    this.requestTimer = undefined;
     if (!this.responseDone) {
       // The client reset the stream (or the connection went) before the response ended.
       this.responseDone = true;

@@ -53,6 +53,8 @@ export class ListenerRuntime {
         this.h2 = createH2Downstream(hcm.handler, {
           clock: hcm.clock,
           streamIdleTimeoutMs: c.streamIdleTimeoutMs,
+          requestTimeoutMs: c.requestTimeoutMs,
+          idleTimeoutMs: c.idleTimeoutMs,
           onStreamComplete: hcm.complete,
         });
     }
