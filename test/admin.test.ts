@@ -30,6 +30,9 @@ describe("admin endpoints of a running sidecar", () => {
 
       const clusters = await (await admin("/clusters")).text();
       assert.match(clusters, new RegExp(`app::127\\.0\\.0\\.1:${upstream.port}::health_flags::healthy`));
+      assert.match(clusters, new RegExp(`app::127\\.0\\.0\\.1:${upstream.port}::rq_total::6`));
+      assert.match(clusters, new RegExp(`app::127\\.0\\.0\\.1:${upstream.port}::rq_success::6`));
+      assert.match(clusters, new RegExp(`app::127\\.0\\.0\\.1:${upstream.port}::rq_error::0`));
 
       const prom = await (await admin("/stats/prometheus")).text();
       assert.match(prom, /envoy_cluster_upstream_rq_total\{envoy_cluster_name="app"\} 6/);

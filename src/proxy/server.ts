@@ -239,7 +239,14 @@ export class Proxy implements AdminTarget {
         activeRequests: e.activeRequests,
         priority: e.priority,
         locality: e.locality ? `${e.locality.region}/${e.locality.zone}/${e.locality.subZone}` : undefined,
-        counters: { rq_active: e.activeRequests, cx_pool_active: c.poolOf(e)?.active ?? 0 },
+        counters: {
+          rq_active: e.activeRequests,
+          rq_total: e.rqTotal,
+          rq_success: e.rqSuccess,
+          rq_error: e.rqError,
+          rq_timeout: e.rqTimeout,
+          cx_pool_active: c.poolOf(e)?.active ?? 0,
+        },
       })),
     }));
   }

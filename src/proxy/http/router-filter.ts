@@ -136,6 +136,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     ex.info.upstreamHost = endpoint.key;
     ex.info.attempts++;
     endpoint.activeRequests++;
+    endpoint.rqTotal++;
     cluster.stats.upstreamRqTotal.inc();
     cluster.stats.upstreamRqActive.inc();
     this.startMs = this.clock.now();
@@ -151,10 +152,15 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     this.timer?.cancel();
     this.timer = undefined;
     this.stream = undefined;
-    this.endpoint!.activeRequests--;
+    const endpoint = this.endpoint!;
+    endpoint.activeRequests--;
     const stats = this.cluster!.stats;
     stats.upstreamRqActive.dec();
     const code = this.ex.info.responseCode;
+    // A response of the upstream's own counts by its class; a failure to get one (reset, connect failure,
+    // timeout: responseCode not yet set) is an error of this host.
+    if (code >= 500 || code === 0) endpoint.rqError++;
+    else endpoint.rqSuccess++;
     if (code > 0) stats.countResponse(code);
     stats.upstreamRqTime.observe(this.clock.now() - this.startMs);
   }
@@ -240,6 +246,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     this.timer = undefined;
     if (this.done) return;
     const stream = this.stream;
+    this.endpoint!.rqTimeout++;
     this.finish();
     this.cluster!.stats.upstreamRqTimeout.inc();
     stream?.abort();

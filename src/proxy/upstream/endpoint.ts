@@ -8,6 +8,12 @@ export class Endpoint {
   readonly key: string;
   /** Requests in flight to this endpoint (LEAST_REQUEST reads it). */
   activeRequests = 0;
+  /** Per-host counters as Envoy's /clusters shows them (rq_total, rq_success, rq_error, rq_timeout); plain
+   * numbers on the object, so counting costs an add. Outlier detection will read them too. */
+  rqTotal = 0;
+  rqSuccess = 0;
+  rqError = 0;
+  rqTimeout = 0;
   /** Set by health checks / outlier detection (a later stage); the balancers skip unhealthy endpoints. */
   healthy: boolean;
 
