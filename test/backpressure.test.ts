@@ -52,7 +52,10 @@ test(
           // While the client reads nothing, the upstream must end up blocked well short of the whole body.
           waitFor(() => blocked)
             .then(() => {
-              assert.ok(written < TOTAL_CHUNKS / 2, `upstream wrote ${written} of ${TOTAL_CHUNKS} MiB with nobody reading`);
+              assert.ok(
+                written < TOTAL_CHUNKS / 2,
+                `upstream wrote ${written} of ${TOTAL_CHUNKS} MiB with nobody reading`,
+              );
               res.on("data", (c: Buffer) => (received += c.length));
               res.on("end", () => resolve(received));
               res.resume();
