@@ -11,8 +11,12 @@ import type {
   UpstreamStream,
 } from "../upstream/pool.ts";
 import type { Http1Limits } from "./response-head.ts";
-import { Http1UpstreamConnection, netConnect, type UpstreamConnectionOwner } from "./upstream-connection.ts";
-import type net from "node:net";
+import {
+  Http1UpstreamConnection,
+  netConnect,
+  type UpstreamConnect,
+  type UpstreamConnectionOwner,
+} from "./upstream-connection.ts";
 
 export interface Http1PoolStats {
   onConnectionOpened(): void;
@@ -25,7 +29,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   readonly limits: Http1Limits;
   readonly connectTimeoutMs: number;
   readonly maxRequestsPerConnection: number;
-  readonly connect: (host: string, port: number) => net.Socket;
+  readonly connect: UpstreamConnect;
   private readonly idleTimeoutMs: number;
   private readonly idle: Http1UpstreamConnection[] = [];
   private readonly all = new Set<Http1UpstreamConnection>();
@@ -36,7 +40,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   constructor(
     private readonly host: string,
     private readonly port: number,
-    options: PoolOptions & { clock: Clock; limits: Http1Limits; connect?: (host: string, port: number) => net.Socket },
+    options: PoolOptions & { clock: Clock; limits: Http1Limits; connect?: UpstreamConnect },
     private readonly stats?: Http1PoolStats,
   ) {
     this.connect = options.connect ?? netConnect;
@@ -57,7 +61,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
       }
     }
     if (conn === undefined) {
-      conn = new Http1UpstreamConnection(this, this.host, this.port);
+      conn = new Http1UpstreamConnection(this, this.host, this.port, request.upgrade !== undefined);
       this.all.add(conn);
       this.stats?.onConnectionOpened();
     }

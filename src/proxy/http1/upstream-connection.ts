@@ -33,10 +33,36 @@ export interface UpstreamConnectionOwner {
   onConnectFailure(): void;
   requestDone(): void;
   /** Opens the TCP connection (net.connect; tests inject one that never completes). */
-  readonly connect: (host: string, port: number) => net.Socket;
+  readonly connect: UpstreamConnect;
 }
 
-export const netConnect = (host: string, port: number): net.Socket => net.connect({ host, port, noDelay: true });
+/**
+ * Opens a connection. With `onData`, bytes are delivered straight from the socket's reads to it (Node's `onread`
+ * option), skipping the Readable stream's per-read work; without it the caller listens for 'data' itself.
+ */
+export type UpstreamConnect = (host: string, port: number, onData?: (chunk: Buffer) => void) => net.Socket;
+
+/** One read buffer for every upstream connection: reads are synchronous, and each read is copied out of it. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+export const netConnect: UpstreamConnect = (host, port, onData) =>
+  net.connect(
+    onData === undefined
+      ? { host, port, noDelay: true }
+      : {
+          host,
+          port,
+          noDelay: true,
+          onread: {
+            buffer: READ_BUFFER,
+            // The copy is what Node would have allocated for a 'data' event; it lets every consumer keep its piece.
+            callback: (n: number, buf: Uint8Array): boolean => {
+              onData(Buffer.from(buf.subarray(0, n)));
+              return true;
+            },
+          },
+        },
+  );
 
 export class Http1UpstreamConnection implements UpstreamStream {
   readonly socket: net.Socket;
@@ -60,10 +86,12 @@ export class Http1UpstreamConnection implements UpstreamStream {
     private readonly owner: UpstreamConnectionOwner,
     host: string,
     port: number,
+    /** A connection for an upgrade becomes a tunnel: its bytes must come as 'data' events then. */
+    forUpgrade = false,
   ) {
-    this.socket = owner.connect(host, port);
+    this.socket = owner.connect(host, port, forUpgrade ? undefined : this.onSocketData);
     this.socket.on("connect", this.onConnect);
-    this.socket.on("data", this.onSocketData);
+    if (forUpgrade) this.socket.on("data", this.onSocketData);
     this.socket.on("error", this.onError);
     this.socket.on("close", this.onClose);
     this.socket.on("end", this.onSocketEnd);
