@@ -139,7 +139,8 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     endpoint.rqTotal++;
     cluster.stats.upstreamRqTotal.inc();
     cluster.stats.upstreamRqActive.inc();
-    this.startMs = this.clock.now();
+    // Started in the same turn as the request head was read (the handler runs synchronously): no second clock read.
+    this.startMs = ex.info.startMs;
     ex.response.onAbort(this.onDownstreamAbort);
     const timeout = this.route.timeoutMs;
     if (timeout > 0 && ex.upgrade === undefined) this.timer = this.clock.setTimer(timeout, this.onTimeout);

@@ -29,8 +29,6 @@ export interface Http1ExchangeOwner {
   readonly serverName: string;
   /** The connection is draining: answers carry `connection: close`. */
   readonly draining: boolean;
-  /** Response bytes are flowing: the stream is not idle (stream_idle_timeout counts both directions). */
-  touch(): void;
   /** Flushes the active exchange's pending head; one function per connection, queued as a microtask. */
   readonly flushPendingHead: () => void;
 }
@@ -232,7 +230,6 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.ended || chunk.length === 0) return true;
     const socket = this.owner.socket;
     this.info.bytesSent += chunk.length;
-    this.owner.touch();
     const head = this.pendingHead;
     const chunkHead = this.chunkedResponse ? encodeChunkHead(chunk.length) : undefined;
     if (chunk.length <= COALESCE_LIMIT) {

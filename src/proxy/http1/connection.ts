@@ -63,6 +63,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   private socketPaused = false;
   private bodyPaused = false;
   private lastActivity: number;
+  /** Bytes of the active exchange when the timer last looked (stream_idle_timeout counts both directions). */
+  private bytesAtCheck = -1;
   private exchangeStart = 0;
   private timer: Timer | undefined;
   private onClosed: ((c: Http1ServerConnection) => void) | undefined;
@@ -214,8 +216,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       return false;
     }
     this.offset += head.headBytes;
-    const clock = this.options.clock;
-    const now = clock.now();
+    // The head completed in this read: the time onData took is the request's start.
+    const now = this.lastActivity;
     const ex = new Http1Exchange(
       this,
       head.versionMinor,
@@ -413,6 +415,12 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
         next = Math.min(next, due);
       }
       if (o.streamIdleTimeoutMs > 0) {
+        // Response bytes count as activity too; they are seen here, at the timer, rather than on every write.
+        const bytes = ex.info.bytesSent + ex.info.bytesReceived;
+        if (bytes !== this.bytesAtCheck) {
+          this.bytesAtCheck = bytes;
+          this.lastActivity = now;
+        }
         const due = this.lastActivity + o.streamIdleTimeoutMs;
         if (now >= due) return o.onExchangeTimeout(ex, "stream_idle_timeout");
         next = Math.min(next, due);
@@ -422,11 +430,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       next = now + Math.min(...[o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((x) => x > 0));
     this.timer = o.clock.setTimer(Math.max(1, next - now), this.onTimer);
   };
-
-  /** Marks activity on the active exchange (upstream bytes flowing), for stream_idle_timeout. */
-  touch(): void {
-    this.lastActivity = this.options.clock.now();
-  }
 
   private protocolTimeout(): void {
     this.protocolError(new Http1ParseError("request_header_timeout", 408, "request headers not received in time"));

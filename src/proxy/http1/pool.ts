@@ -56,7 +56,8 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
     // Upgrades take a fresh connection: it leaves the pool for good once the tunnel is up.
     if (request.upgrade === undefined) {
       while ((conn = this.idle.pop()) !== undefined) {
-        if (!conn.closed && (this.idleTimeoutMs === 0 || this.clock.now() - conn.idleSince < this.idleTimeoutMs)) break;
+        // Connections idle too long are closed by the sweep timer; here only closed ones are skipped.
+        if (!conn.closed) break;
         conn.destroy();
       }
     }
