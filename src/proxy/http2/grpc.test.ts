@@ -25,7 +25,8 @@ interface EchoReply {
   index: number;
 }
 
-const PROTO = fileURLToPath(new URL("./testdata/echo.proto", import.meta.url));
+// The suite-wide test service (test/fixtures), shared with the end-to-end gRPC tests.
+const PROTO = fileURLToPath(new URL("../../../test/fixtures/echo.proto", import.meta.url));
 const definition = protoLoader.loadSync(PROTO, { keepCase: false, defaults: true });
 const loaded = grpc.loadPackageDefinition(definition) as unknown as {
   trellis: { test: { Echo: grpc.ServiceClientConstructor } };
