@@ -1,6 +1,7 @@
 // The HTTP connection manager of one listener (Envoy's http_connection_manager): everything between the codec and
-// the router that is the same for HTTP/1.1 and HTTP/2 — request header hygiene (hop-by-hop removal,
-// x-forwarded-for, x-forwarded-proto, x-request-id), the filter chain, and per-exchange stats and access logs.
+// the router that is the same for HTTP/1.1 and HTTP/2 — forwarding headers (x-forwarded-for, x-forwarded-proto,
+// x-request-id; the codecs have already removed hop-by-hop fields), the filter chain, and per-exchange stats and
+// access logs.
 // Built once per configuration; connections keep the instance they started with.
 
 import { randomUUID } from "node:crypto";
@@ -42,7 +43,6 @@ export class HttpConnectionManagerRuntime {
     this.handler = (ex: Exchange): void => {
       stats.downstreamRqTotal.inc();
       stats.downstreamRqActive.inc();
-      if (ex.protocol !== "HTTP/2") sanitizeHttp1Headers(ex);
       const h = ex.headers;
       // x-forwarded-for: the peer is appended (Envoy appends when use_remote_address; a sidecar always knows it).
       const xff = h.get("x-forwarded-for");
@@ -90,41 +90,4 @@ export class HttpConnectionManagerRuntime {
     const logs = this.accessLogs;
     for (let i = 0; i < logs.length; i++) logs[i]!.log(ex, this.clock);
   };
-}
-
-/** Hop-by-hop fields (RFC 9110 §7.6.1) and Host (carried as the authority) never travel further. */
-function sanitizeHttp1Headers(ex: Exchange): void {
-  const l = ex.headers.list;
-  let extra: string[] | undefined;
-  for (let i = 0; i < l.length;) {
-    const name = l[i]!;
-    switch (name) {
-      case "host":
-      case "connection":
-      case "keep-alive":
-      case "proxy-connection":
-      case "transfer-encoding":
-      case "upgrade":
-      case "http2-settings":
-        if (name === "connection") extra = connectionTokens(l[i + 1]!, extra);
-        l.splice(i, 2);
-        continue;
-      case "te":
-        // Only "te: trailers" survives (gRPC requires it; RFC 9113 allows nothing else on HTTP/2).
-        if (l[i + 1]!.trim().toLowerCase() !== "trailers") {
-          l.splice(i, 2);
-          continue;
-        }
-    }
-    i += 2;
-  }
-  if (extra !== undefined) for (const t of extra) ex.headers.remove(t);
-}
-
-function connectionTokens(value: string, into: string[] | undefined): string[] | undefined {
-  for (const raw of value.split(",")) {
-    const t = raw.trim().toLowerCase();
-    if (t && t !== "close" && t !== "keep-alive" && t !== "upgrade") (into ??= []).push(t);
-  }
-  return into;
 }

@@ -9,6 +9,7 @@ import type { Downstream, Handler } from "../http/exchange.ts";
 import { Http1Exchange, type Http1ExchangeOwner } from "./connection-exchange.ts";
 import { parseRequestHead, type Http1Limits } from "./request-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
+import { stripHopByHop } from "./hop-by-hop.ts";
 import { Http1ParseError } from "./errors.ts";
 
 export interface Http1ConnectionOptions {
@@ -216,6 +217,10 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       return false;
     }
     this.offset += head.headBytes;
+    // The exchange carries no hop-by-hop fields (nor those Connection names: the codec parsed them already), and
+    // Host travels as the authority.
+    stripHopByHop(head.headers, head.connectionTokens);
+    head.headers.remove("host");
     // The head completed in this read: the time onData took is the request's start.
     const now = this.lastActivity;
     const ex = new Http1Exchange(

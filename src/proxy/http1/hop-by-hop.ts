@@ -13,6 +13,7 @@ export function isHopByHop(name: string): boolean {
     case "te":
     case "trailer":
     case "upgrade":
+    case "http2-settings":
       return true;
     default:
       return false;

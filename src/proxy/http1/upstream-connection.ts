@@ -9,7 +9,7 @@ import type { Headers } from "../http/headers.ts";
 import type { UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
 import { parseResponseHead, type Http1Limits } from "./response-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
-import { encodeChunkHead, LAST_CHUNK, serializeTrailers } from "./serialize.ts";
+import { encodeChunkHead, LAST_CHUNK, serializeRequestHead, serializeTrailers } from "./serialize.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
 
 const enum Resp {
@@ -140,23 +140,14 @@ export class Http1UpstreamConnection implements UpstreamStream {
   private writeRequest(): void {
     const req = this.request!;
     const body = req.body;
-    let framing: string;
-    this.chunkedRequest = false;
-    if (req.upgrade !== undefined) framing = `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n`;
-    else if (body.empty) framing = methodExpectsBody(req.method) ? "content-length: 0\r\n" : "";
-    else if (body.length >= 0) framing = `content-length: ${body.length}\r\n`;
-    else {
-      framing = "transfer-encoding: chunked\r\n";
-      this.chunkedRequest = true;
-    }
-    let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
-    const l = req.headers.list;
-    for (let i = 0; i < l.length; i += 2) {
-      const name = l[i]!;
-      if (name === "content-length") continue;
-      head += name + ": " + l[i + 1] + "\r\n";
-    }
-    head += framing + "\r\n";
+    this.chunkedRequest = !body.empty && body.length < 0;
+    const contentLength = body.empty ? (methodExpectsBody(req.method) ? 0 : -1) : body.length;
+    let head = serializeRequestHead(req.method, req.path, req.authority, req.headers, {
+      contentLength,
+      chunked: this.chunkedRequest,
+    });
+    // An upgrade names itself in the hop-by-hop fields the codec removed on the way in.
+    if (req.upgrade !== undefined) head = head.slice(0, -2) + `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
     if (body.empty) {
       this.socket.write(head, "latin1");
       body.start(this.bodySink);
