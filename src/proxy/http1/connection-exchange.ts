@@ -26,7 +26,6 @@ export interface Http1ExchangeOwner {
   responseDone(exchange: Http1Exchange, close: boolean): void;
   /** Hands the socket over to a tunnel (upgrade); the connection stops parsing. */
   detach(exchange: Http1Exchange): void;
-  readonly serverName: string;
   /** The connection is draining: answers carry `connection: close`. */
   readonly draining: boolean;
   /** Flushes the active exchange's pending head; one function per connection, queued as a microtask. */
@@ -318,9 +317,6 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     return this.ended;
   }
 
-  get serverName(): string {
-    return this.owner.serverName;
-  }
 }
 
 /** Pipes two sockets into each other until either side closes; counts the bytes for the access log. */

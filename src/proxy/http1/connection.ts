@@ -94,10 +94,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.armTimer();
   }
 
-  get serverName(): string {
-    return this.options.serverName;
-  }
-
   readonly flushPendingHead = (): void => {
     this.active?.flushHead();
   };
@@ -125,10 +121,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   /** Closes at once (drain timeout expired). */
   destroy(): void {
     this.socket.destroy();
-  }
-
-  get busy(): boolean {
-    return this.active !== undefined;
   }
 
   // ---- input -----------------------------------------------------------------------------------------------------

@@ -72,10 +72,6 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   }
 
   /** Idle connections held now (for /clusters). */
-  get idleConnections(): number {
-    return this.idle.length;
-  }
-
   get connections(): number {
     return this.all.size;
   }

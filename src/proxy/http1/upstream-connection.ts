@@ -99,10 +99,6 @@ export class Http1UpstreamConnection implements UpstreamStream {
       this.connectTimer = owner.clock.setTimer(owner.connectTimeoutMs, this.onConnectTimeout);
   }
 
-  get busy(): boolean {
-    return this.handler !== undefined;
-  }
-
   /** Starts one request on this connection (connected or still connecting). */
   send(request: UpstreamRequest, handler: UpstreamHandler): void {
     this.request = request;

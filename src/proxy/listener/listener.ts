@@ -134,14 +134,6 @@ export class ListenerRuntime {
     if (initial !== undefined) conn.feed(initial);
   }
 
-  /** Stops accepting; connections in flight go on. */
-  stopListening(): Promise<void> {
-    this.draining = true;
-    const server = this.server;
-    if (!server) return Promise.resolve();
-    return new Promise((resolve) => server.close(() => resolve()));
-  }
-
   /** Drain: stop accepting, close idle HTTP/1 connections, ask busy ones to close after their response, GOAWAY h2. */
   drain(idleGraceMs = 0): void {
     this.draining = true;
