@@ -316,7 +316,6 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   get responseEnded(): boolean {
     return this.ended;
   }
-
 }
 
 /** Pipes two sockets into each other until either side closes; counts the bytes for the access log. */
