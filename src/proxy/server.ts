@@ -23,6 +23,8 @@ export interface ProxyOptions {
   /** Called by POST /quitquitquit (the CLI exits the process after shutdown). */
   onQuit?: () => void;
   log?: (line: string) => void;
+  /** Uniform in [0, 1) for every random decision (balancing, splits, faults, jitter); tests pass a seeded one. */
+  random?: () => number;
 }
 
 export type ProxyState = "PRE_INITIALIZING" | "LIVE" | "DRAINING" | "STOPPED";
@@ -30,6 +32,7 @@ export type ProxyState = "PRE_INITIALIZING" | "LIVE" | "DRAINING" | "STOPPED";
 export class Proxy implements AdminTarget {
   readonly stats = new StatsStore();
   readonly clock: Clock;
+  private readonly random: () => number;
   private readonly clusterMap = new Map<string, UpstreamCluster>();
   private readonly resolvers: StrictDnsResolver[] = [];
   private readonly listeners: ListenerRuntime[] = [];
@@ -46,6 +49,7 @@ export class Proxy implements AdminTarget {
     private readonly options: ProxyOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
     this.startedAt = this.clock.wallNow();
     this.accessLogManager = new AccessLogManager(this.clock);
     for (const c of bootstrap.staticResources.clusters) this.clusterMap.set(c.name, this.buildCluster(c));
@@ -54,8 +58,13 @@ export class Proxy implements AdminTarget {
 
   private buildCluster(c: Cluster): UpstreamCluster {
     const endpoints = c.loadAssignment && c.type === "STATIC" ? endpointsFromAssignment(c.loadAssignment) : [];
-    const membership = new ClusterMembership(c, endpoints);
-    const cluster = new UpstreamCluster(c, membership, createClusterStats(this.stats, c.name), this.clock);
+    const membership = new ClusterMembership(c, endpoints, this.random);
+    const cluster = new UpstreamCluster(c, membership, createClusterStats(this.stats, c.name), {
+      clock: this.clock,
+      random: this.random,
+      store: this.stats,
+      log: (line) => this.log(line),
+    });
     if (c.type === "STRICT_DNS" && c.loadAssignment) {
       this.resolvers.push(
         new StrictDnsResolver(c, {
@@ -80,20 +89,26 @@ export class Proxy implements AdminTarget {
       this.accessLoggers.push(...loggers);
       terminal = {
         kind: "http",
-        hcm: new HttpConnectionManagerRuntime(hcm, this.clusterMap, this.clock, this.stats, loggers),
+        hcm: new HttpConnectionManagerRuntime(hcm, this.clusterMap, this.clock, this.stats, loggers, this.random),
       };
     } else {
       const stats = createTcpProxyStats(this.stats, terminalFilter.config.statPrefix);
       terminal = {
         kind: "tcp",
-        tcp: new TcpProxyRuntime(terminalFilter.config, this.clusterMap, this.clock, {
-          onSessionStart: () => stats.downstreamCxTotal.inc(),
-          onSessionEnd: (info) => {
-            stats.downstreamCxRxBytesTotal.inc(info.bytesReceived);
-            stats.downstreamCxTxBytesTotal.inc(info.bytesSent);
-            if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.downstreamCxNoRoute.inc();
+        tcp: new TcpProxyRuntime(
+          terminalFilter.config,
+          this.clusterMap,
+          this.clock,
+          {
+            onSessionStart: () => stats.downstreamCxTotal.inc(),
+            onSessionEnd: (info) => {
+              stats.downstreamCxRxBytesTotal.inc(info.bytesReceived);
+              stats.downstreamCxTxBytesTotal.inc(info.bytesSent);
+              if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.downstreamCxNoRoute.inc();
+            },
           },
-        }),
+          this.random,
+        ),
       };
     }
     return new ListenerRuntime(l, terminal, createListenerStats(this.stats, `${l.address.address}_${l.address.port}`));
@@ -235,7 +250,7 @@ export class Proxy implements AdminTarget {
         port: e.port,
         weight: e.weight,
         healthy: e.healthy,
-        healthFlags: e.healthy ? "healthy" : "/failed_eds_health",
+        healthFlags: e.healthFlagsText,
         activeRequests: e.activeRequests,
         priority: e.priority,
         locality: e.locality ? `${e.locality.region}/${e.locality.zone}/${e.locality.subZone}` : undefined,

@@ -14,8 +14,9 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(raw: Raw, clock?: Clock): Promise<RunningProxy> {
-  const proxy = new Proxy(parseBootstrap(JSON.stringify(raw), "test bootstrap"), { clock, log: () => {} });
+/** `random`: a seeded generator (mulberry32) for tests that count random decisions (faults, splits, jitter). */
+export async function startProxy(raw: Raw, clock?: Clock, random?: () => number): Promise<RunningProxy> {
+  const proxy = new Proxy(parseBootstrap(JSON.stringify(raw), "test bootstrap"), { clock, random, log: () => {} });
   await proxy.start();
   const addresses = proxy.listenerAddresses();
   return {

@@ -28,16 +28,22 @@ export class HttpConnectionManagerRuntime {
     readonly clock: Clock,
     store: StatsStore,
     private readonly accessLogs: readonly ExchangeLogger[],
+    random: () => number = Math.random,
   ) {
     this.statPrefix = config.statPrefix;
     this.stats = createHttpConnManagerStats(store, config.statPrefix);
     const router = createRouter({
-      table: compileRouteTable(config.routeConfig),
+      table: compileRouteTable(config.routeConfig, { random }),
       clusters,
       clock,
       upgradeTypes: config.upgradeTypes,
     });
-    const chain = buildFilterChain(config.httpFilters, router, { clock, store, statPrefix: config.statPrefix });
+    const chain = buildFilterChain(config.httpFilters, router, {
+      clock,
+      random,
+      store,
+      statPrefix: config.statPrefix,
+    });
     const generateRequestId = config.generateRequestId;
     const stats = this.stats;
     this.handler = (ex: Exchange): void => {

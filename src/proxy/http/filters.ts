@@ -10,6 +10,8 @@ import type { Handler, Layer } from "./exchange.ts";
 
 export interface FilterContext {
   clock: Clock;
+  /** Uniform in [0, 1): percentages (faults); tests pass a seeded generator. */
+  random: () => number;
   store: StatsStore;
   statPrefix: string;
 }

@@ -170,6 +170,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
   onConnectFailure(reason: ConnectFailure, _err: Error | undefined): void {
     if (this.done) return;
     this.finish();
+    this.cluster!.outlier?.onLocalOriginFailure(this.endpoint!, "connect_failed");
     sendLocalReply(
       this.ex,
       503,
@@ -181,6 +182,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
   onHead(status: number, headers: Headers): void {
     if (this.done) return;
     const ex = this.ex;
+    this.cluster!.outlier?.onResponse(this.endpoint!, status);
     this.route.applyResponseHeaders(headers, ex, this, this.choice);
     if (this.setCookie !== undefined) headers.add("set-cookie", this.setCookie);
     const serviceTime = Math.round(this.clock.now() - this.startMs);
@@ -212,6 +214,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     if (this.done) return;
     this.finish();
     const ex = this.ex;
+    if (!ex.response.headSent) this.cluster!.outlier?.onLocalOriginFailure(this.endpoint!, "reset");
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "UPSTREAM_PROTOCOL_ERROR" || err.name === "Http1ParseError") {
       sendLocalReply(
@@ -250,6 +253,7 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
     this.endpoint!.rqTimeout++;
     this.finish();
     this.cluster!.stats.upstreamRqTimeout.inc();
+    this.cluster!.outlier?.onLocalOriginFailure(this.endpoint!, "timeout");
     stream?.abort();
     sendLocalReply(this.ex, 504, "UT", `upstream_response_timeout:${this.route.name}`);
   };

@@ -11,9 +11,23 @@ import type { Endpoint } from "./endpoint.ts";
 import type { ConnectionPool } from "./pool.ts";
 import type { ClusterMembership } from "./membership.ts";
 import type { PickContext } from "./balancer.ts";
+import type { OutlierReporter } from "./outlier-reporter.ts";
+import type { StatsStore } from "../../telemetry/stats.ts";
+
+/** What a cluster's run-time parts (pools, health checking, outlier detection) share with the proxy. */
+export interface ClusterContext {
+  clock: Clock;
+  /** Uniform in [0, 1): jitter and percentages; tests pass a seeded generator. */
+  random: () => number;
+  store: StatsStore;
+  log: (line: string) => void;
+}
 
 export class UpstreamCluster {
   readonly name: string;
+  /** Outlier detection, when the cluster configures it; the router reports each attempt's result to it. */
+  outlier: OutlierReporter | undefined;
+  private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
 
@@ -21,9 +35,10 @@ export class UpstreamCluster {
     readonly config: Cluster,
     readonly membership: ClusterMembership,
     readonly stats: ClusterStats,
-    private readonly clock: Clock,
+    readonly context: ClusterContext,
   ) {
     this.name = config.name;
+    this.clock = context.clock;
     membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
   }
 

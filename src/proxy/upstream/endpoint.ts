@@ -3,19 +3,42 @@
 
 import type { HealthStatus, Locality } from "../../api/xds/types.ts";
 
+/**
+ * Why an endpoint is out of the load balancer, as bits (Envoy's Host::HealthFlag): each source of health sets and
+ * clears only its own bit, so an endpoint comes back only when every source agrees.
+ */
+export const HealthFlag = {
+  /** Active health checking failed it (health_checks). */
+  FAILED_ACTIVE_HC: 1,
+  /** Outlier detection ejected it. */
+  FAILED_OUTLIER_CHECK: 2,
+  /** The control plane (EDS health_status) says it is unhealthy, draining or timed out. */
+  FAILED_EDS_HEALTH: 4,
+  /** Not yet checked by the first active health check round (Envoy starts hosts this way when health checks exist). */
+  PENDING_ACTIVE_HC: 8,
+} as const;
+export type HealthFlagBit = (typeof HealthFlag)[keyof typeof HealthFlag];
+
+const FLAG_NAMES: [number, string][] = [
+  [HealthFlag.FAILED_ACTIVE_HC, "/failed_active_hc"],
+  [HealthFlag.FAILED_OUTLIER_CHECK, "/failed_outlier_check"],
+  [HealthFlag.FAILED_EDS_HEALTH, "/failed_eds_health"],
+  [HealthFlag.PENDING_ACTIVE_HC, "/pending_active_hc"],
+];
+
 export class Endpoint {
   /** "address:port", also the key of its connection pool. */
   readonly key: string;
   /** Requests in flight to this endpoint (LEAST_REQUEST reads it). */
   activeRequests = 0;
   /** Per-host counters as Envoy's /clusters shows them (rq_total, rq_success, rq_error, rq_timeout); plain
-   * numbers on the object, so counting costs an add. Outlier detection will read them too. */
+   * numbers on the object, so counting costs an add. Outlier detection reads them too. */
   rqTotal = 0;
   rqSuccess = 0;
   rqError = 0;
   rqTimeout = 0;
-  /** Set by health checks / outlier detection (a later stage); the balancers skip unhealthy endpoints. */
-  healthy: boolean;
+  /** HealthFlag bits; 0 = healthy. Changed through ClusterMembership.setHealthFlag, which rebuilds the balancer. */
+  healthFlags: number;
 
   constructor(
     readonly address: string,
@@ -27,6 +50,20 @@ export class Endpoint {
     readonly hostname: string | undefined = undefined,
   ) {
     this.key = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
-    this.healthy = healthStatus !== "UNHEALTHY" && healthStatus !== "DRAINING" && healthStatus !== "TIMEOUT";
+    const edsUnhealthy = healthStatus === "UNHEALTHY" || healthStatus === "DRAINING" || healthStatus === "TIMEOUT";
+    this.healthFlags = edsUnhealthy ? HealthFlag.FAILED_EDS_HEALTH : 0;
+  }
+
+  /** In the load balancer's healthy set: no source of health has failed it. */
+  get healthy(): boolean {
+    return this.healthFlags === 0;
+  }
+
+  /** Envoy's health_flags text for /clusters: "healthy" or e.g. "/failed_active_hc/failed_outlier_check". */
+  get healthFlagsText(): string {
+    if (this.healthFlags === 0) return "healthy";
+    let text = "";
+    for (const [bit, name] of FLAG_NAMES) if ((this.healthFlags & bit) !== 0) text += name;
+    return text;
   }
 }

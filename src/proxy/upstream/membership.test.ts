@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ClusterLoadAssignment } from "../../api/xds/types.ts";
-import { Endpoint } from "./endpoint.ts";
+import { Endpoint, HealthFlag } from "./endpoint.ts";
 import { mulberry32 } from "./lb/test-random.ts";
 import { testCluster } from "./lb/test-fixtures.ts";
 import { ClusterMembership, endpointsFromAssignment } from "./membership.ts";
@@ -79,7 +79,7 @@ describe("ClusterMembership", () => {
     const m = new ClusterMembership(testCluster("ROUND_ROBIN"), [ep("10.0.0.1"), ep("10.0.0.2")], mulberry32(1));
     const [a, b] = m.endpoints;
     a!.activeRequests = 4;
-    b!.healthy = false;
+    b!.healthFlags = HealthFlag.FAILED_ACTIVE_HC;
     m.update([ep("10.0.0.2"), ep("10.0.0.1"), ep("10.0.0.3")]);
     assert.equal(m.endpoints[0], b);
     assert.equal(m.endpoints[1], a);
@@ -118,7 +118,7 @@ describe("ClusterMembership", () => {
     assert.equal(calls.length, 1, "unsubscribed");
   });
 
-  test("setHealthy rebuilds the balancer and notifies; unchanged health does nothing", () => {
+  test("setHealthFlag rebuilds the balancer and notifies; unchanged health does nothing", () => {
     const m = new ClusterMembership(
       testCluster("ROUND_ROBIN"),
       [ep("10.0.0.1"), ep("10.0.0.2"), ep("10.0.0.3")],
@@ -127,14 +127,28 @@ describe("ClusterMembership", () => {
     let notified = 0;
     m.onChange(() => notified++);
     const [a] = m.endpoints;
-    m.setHealthy(a!, false);
+    m.setHealthFlag(a!, HealthFlag.FAILED_OUTLIER_CHECK, true);
     assert.equal(notified, 1);
     for (let i = 0; i < 30; i++) assert.notEqual(m.pick(NO_HASH), a);
-    m.setHealthy(a!, false);
+    m.setHealthFlag(a!, HealthFlag.FAILED_OUTLIER_CHECK, true);
     assert.equal(notified, 1);
-    m.setHealthy(a!, true);
+    m.setHealthFlag(a!, HealthFlag.FAILED_OUTLIER_CHECK, false);
     assert.ok(Array.from({ length: 30 }, () => m.pick(NO_HASH)).includes(a));
-    m.setHealthy(ep("10.9.9.9"), false);
+    m.setHealthFlag(ep("10.9.9.9"), HealthFlag.FAILED_OUTLIER_CHECK, true);
     assert.equal(notified, 2, "an endpoint that is not a member changes nothing");
+  });
+
+  test("an endpoint failed by two sources comes back only when both clear their flag", () => {
+    const m = new ClusterMembership(testCluster("ROUND_ROBIN"), [ep("10.0.0.1"), ep("10.0.0.2")], mulberry32(1));
+    const [a] = m.endpoints;
+    m.setHealthFlag(a!, HealthFlag.FAILED_ACTIVE_HC, true);
+    m.setHealthFlag(a!, HealthFlag.FAILED_OUTLIER_CHECK, true);
+    assert.equal(a!.healthFlagsText, "/failed_active_hc/failed_outlier_check");
+    m.setHealthFlag(a!, HealthFlag.FAILED_ACTIVE_HC, false);
+    assert.equal(a!.healthy, false);
+    for (let i = 0; i < 10; i++) assert.notEqual(m.pick(NO_HASH), a);
+    m.setHealthFlag(a!, HealthFlag.FAILED_OUTLIER_CHECK, false);
+    assert.equal(a!.healthFlagsText, "healthy");
+    assert.ok(Array.from({ length: 10 }, () => m.pick(NO_HASH)).includes(a));
   });
 });

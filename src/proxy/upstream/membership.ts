@@ -6,7 +6,7 @@
 import { isIP } from "node:net";
 import type { Cluster, ClusterLoadAssignment } from "../../api/xds/types.ts";
 import type { LoadBalancer, PickContext } from "./balancer.ts";
-import { Endpoint } from "./endpoint.ts";
+import { Endpoint, type HealthFlagBit } from "./endpoint.ts";
 import { createLoadBalancer } from "./lb/factory.ts";
 
 /**
@@ -88,11 +88,17 @@ export class ClusterMembership {
     this.rebuild(removed);
   }
 
-  /** Marks an endpoint (health checks, outlier detection) and rebuilds the balancer if its health changed. */
-  setHealthy(endpoint: Endpoint, healthy: boolean): void {
-    if (endpoint.healthy === healthy) return;
-    endpoint.healthy = healthy;
-    if (this.current.includes(endpoint)) this.rebuild([]);
+  /**
+   * Sets or clears one source's health flag (health checks, outlier detection) and rebuilds the balancer when the
+   * endpoint's overall health changed. Returns whether the flag changed.
+   */
+  setHealthFlag(endpoint: Endpoint, flag: HealthFlagBit, failed: boolean): boolean {
+    const before = endpoint.healthFlags;
+    const after = failed ? before | flag : before & ~flag;
+    if (after === before) return false;
+    endpoint.healthFlags = after;
+    if ((before === 0) !== (after === 0) && this.current.includes(endpoint)) this.rebuild([]);
+    return true;
   }
 
   /** Calls cb after every change of membership or health; returns a function that unsubscribes. */

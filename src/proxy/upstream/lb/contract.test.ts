@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { LbPolicy } from "../../../api/xds/types.ts";
 import type { LoadBalancer } from "../balancer.ts";
-import type { Endpoint } from "../endpoint.ts";
+import { HealthFlag, type Endpoint } from "../endpoint.ts";
 import { createLoadBalancer } from "./factory.ts";
 import { mulberry32 } from "./test-random.ts";
 import { endpoints, healthyEndpoints, tally, testCluster } from "./test-fixtures.ts";
@@ -42,7 +42,7 @@ for (const policy of POLICIES) {
     test("never returns an unhealthy endpoint while enough healthy ones exist", () => {
       // 4 of 6 healthy (67 %, above the 50 % panic threshold); unhealthy by EDS status and by health check.
       const eps = endpoints({}, { health: "UNHEALTHY" }, {}, { health: "DRAINING" }, { weight: 3 }, {});
-      eps[5]!.healthy = false;
+      eps[5]!.healthFlags = HealthFlag.FAILED_ACTIVE_HC;
       const counts = tally(pickMany(build(policy, eps), 3000));
       for (const bad of [eps[1]!, eps[3]!, eps[5]!]) assert.equal(counts.get(bad.key), undefined, bad.key);
       for (const good of [eps[0]!, eps[2]!, eps[4]!]) assert.ok((counts.get(good.key) ?? 0) > 0, good.key);
