@@ -125,8 +125,20 @@ export interface RouteConfiguration extends HeaderEdits {
   virtualHosts: VirtualHost[];
 }
 
+/** One entry of typed_per_filter_config: a filter's configuration for the requests of one virtual host or route. */
+export interface FilterConfigOverride {
+  /** The config's `@type` ("" when `disabled` and no config was given). */
+  typeUrl: string;
+  /** The config minus `@type`, validated by the filter's factory when the route table is compiled. */
+  config: Record<string, unknown>;
+  /** FilterConfig.disabled: the filter does nothing for these requests. */
+  disabled: boolean;
+}
+
 export interface VirtualHost extends HeaderEdits {
   name: string;
+  /** Filter name → its configuration for this virtual host's requests (a route's own entry wins). */
+  typedPerFilterConfig: Record<string, FilterConfigOverride>;
   /** exact, `*.suffix`, `prefix*`, `*`; each with or without `:port`. Lower-cased. */
   domains: string[];
   routes: Route[];
@@ -137,6 +149,8 @@ export interface Route extends HeaderEdits {
   name: string;
   match: RouteMatch;
   action: RouteAction | RedirectAction | DirectResponseAction;
+  /** Filter name → its configuration for this route's requests. */
+  typedPerFilterConfig: Record<string, FilterConfigOverride>;
 }
 
 export type PathMatch =

@@ -15,7 +15,8 @@ import type { AccessLogEntry } from "../../telemetry/access-log.ts";
 import { createRouter } from "./router-filter.ts";
 import { compileRouteTable } from "../router/route-table.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
-import { buildFilterChain } from "./filters.ts";
+import { buildFilterChain, compilePerRouteFilterConfig } from "./filters.ts";
+import "../filters/builtin.ts";
 
 export class HttpConnectionManagerRuntime {
   readonly handler: Handler;
@@ -32,8 +33,9 @@ export class HttpConnectionManagerRuntime {
   ) {
     this.statPrefix = config.statPrefix;
     this.stats = createHttpConnManagerStats(store, config.statPrefix);
+    const table = compileRouteTable(config.routeConfig, { random, compileFilterConfig: compilePerRouteFilterConfig });
     const router = createRouter({
-      table: compileRouteTable(config.routeConfig, { random }),
+      table,
       clusters,
       clock,
       upgradeTypes: config.upgradeTypes,
@@ -43,6 +45,7 @@ export class HttpConnectionManagerRuntime {
       random,
       store,
       statPrefix: config.statPrefix,
+      routeOf: (ex) => (ex.info.route ??= table.route(ex)),
     });
     const generateRequestId = config.generateRequestId;
     const stats = this.stats;

@@ -5,6 +5,7 @@
 
 import type { Duplex } from "node:stream";
 import type { Headers } from "./headers.ts";
+import type { CompiledRoute, RouteMiss } from "../router/types.ts";
 
 export type HttpProtocol = "HTTP/1.0" | "HTTP/1.1" | "HTTP/2";
 
@@ -40,6 +41,8 @@ export interface StreamInfo {
   responseHeaders: Headers | undefined;
   /** Milliseconds from sending the request upstream to its response head. */
   upstreamServiceTimeMs: number | undefined;
+  /** The route matched for this request, resolved once by the first layer that asks (a filter or the router). */
+  route: CompiledRoute | RouteMiss | undefined;
 }
 
 export function newStreamInfo(startMs: number): StreamInfo {
@@ -58,6 +61,7 @@ export function newStreamInfo(startMs: number): StreamInfo {
     originalPath: undefined,
     responseHeaders: undefined,
     upstreamServiceTimeMs: undefined,
+    route: undefined,
   };
 }
 

@@ -24,7 +24,8 @@ export interface RouterOptions {
 export function createRouter(options: RouterOptions): Handler {
   const { table, clusters } = options;
   return (ex: Exchange): void => {
-    const route = table.route(ex);
+    // A filter may have resolved the route already (per-route filter config); resolve it once either way.
+    const route = (ex.info.route ??= table.route(ex));
     if (route.kind === "miss") {
       const what =
         route.reason === "no_virtual_host"

@@ -56,6 +56,12 @@ export interface CompiledRoute {
 
   // ---- every kind ----
   /**
+   * This route's configuration for the HTTP filter named `filterName` (typed_per_filter_config of the route, else
+   * of its virtual host), as that filter's factory compiled it; FILTER_DISABLED when configured off; undefined when
+   * there is none (the filter uses its listener-level config).
+   */
+  perFilterConfig(filterName: string): unknown;
+  /**
    * Applies request_headers_to_add/remove of every level to `headers` (the request's, or a copy bound upstream).
    * Envoy does this before rewriting host and path, so %REQ(:path)% sees the path as received.
    */
@@ -81,8 +87,13 @@ export interface ForwardSettings {
   extensions: Record<string, unknown>;
 }
 
+type FilterConfigs = ReadonlyMap<string, unknown>;
+
 const NO_UPGRADES: ReadonlyMap<string, boolean> = new Map();
 const NO_CLUSTERS: readonly ClusterChoice[] = Object.freeze([]);
+
+/** typed_per_filter_config said `disabled: true` for this filter on this route. */
+export const FILTER_DISABLED: unique symbol = Symbol("filter disabled");
 
 /** Calling a member of another kind is a caller bug (a broken invariant), not something traffic can cause. */
 class WrongRouteKindError extends TrellisError {
@@ -109,12 +120,14 @@ export class RouteEntry implements CompiledRoute {
   private readonly hashPolicy: HashPolicyEvaluator | undefined;
   private readonly upgrades: ReadonlyMap<string, boolean>;
   private readonly target: RedirectTarget | undefined;
+  private readonly filterConfigs: ReadonlyMap<string, unknown>;
 
   private constructor(
     kind: CompiledRoute["kind"],
     name: string,
     virtualHostName: string,
     levels: EditLevels,
+    filterConfigs: ReadonlyMap<string, unknown>,
     forward: ForwardSettings | undefined,
     redirect: { status: number; target: RedirectTarget } | undefined,
     direct: { status: number; body: string | undefined } | undefined,
@@ -122,6 +135,7 @@ export class RouteEntry implements CompiledRoute {
     this.kind = kind;
     this.name = name;
     this.virtualHostName = virtualHostName;
+    this.filterConfigs = filterConfigs;
     this.requestLevels = levels.request;
     this.responseLevels = levels.response;
     this.picker = forward?.picker;
@@ -138,16 +152,34 @@ export class RouteEntry implements CompiledRoute {
     this.directBody = direct?.body === undefined ? undefined : Buffer.from(direct.body, "utf8");
   }
 
-  static forward(name: string, vhost: string, levels: EditLevels, s: ForwardSettings): RouteEntry {
-    return new RouteEntry("route", name, vhost, levels, s, undefined, undefined);
+  static forward(name: string, vhost: string, levels: EditLevels, fc: FilterConfigs, s: ForwardSettings): RouteEntry {
+    return new RouteEntry("route", name, vhost, levels, fc, s, undefined, undefined);
   }
 
-  static redirect(name: string, vhost: string, levels: EditLevels, status: number, target: RedirectTarget): RouteEntry {
-    return new RouteEntry("redirect", name, vhost, levels, undefined, { status, target }, undefined);
+  static redirect(
+    name: string,
+    vhost: string,
+    levels: EditLevels,
+    fc: FilterConfigs,
+    status: number,
+    target: RedirectTarget,
+  ): RouteEntry {
+    return new RouteEntry("redirect", name, vhost, levels, fc, undefined, { status, target }, undefined);
   }
 
-  static direct(name: string, vhost: string, levels: EditLevels, status: number, body: string | undefined): RouteEntry {
-    return new RouteEntry("direct_response", name, vhost, levels, undefined, undefined, { status, body });
+  static direct(
+    name: string,
+    vhost: string,
+    levels: EditLevels,
+    fc: FilterConfigs,
+    status: number,
+    body: string | undefined,
+  ): RouteEntry {
+    return new RouteEntry("direct_response", name, vhost, levels, fc, undefined, undefined, { status, body });
+  }
+
+  perFilterConfig(filterName: string): unknown {
+    return this.filterConfigs.size === 0 ? undefined : this.filterConfigs.get(filterName);
   }
 
   get clusters(): readonly ClusterChoice[] {

@@ -4,10 +4,11 @@
 // prefix match to a single cluster allocates nothing per request.
 
 import { hostname as osHostname } from "node:os";
-import type { Route, RouteConfiguration, VirtualHost } from "../../api/xds/types.ts";
+import type { Result } from "../../api/result.ts";
+import type { FilterConfigOverride, Route, RouteConfiguration, VirtualHost } from "../../api/xds/types.ts";
 import { ClusterPicker } from "./cluster-choice.ts";
 import type { CompiledRoute, EditLevels } from "./compiled-route.ts";
-import { RouteEntry } from "./compiled-route.ts";
+import { FILTER_DISABLED, RouteEntry } from "./compiled-route.ts";
 import { DomainIndex } from "./domains.ts";
 import { HashPolicyEvaluator } from "./hash-policy.ts";
 import type { FormatEnv } from "./header-edits.ts";
@@ -48,6 +49,11 @@ export interface CompileOptions {
   random?: () => number;
   /** What %HOSTNAME% prints. Default os.hostname(). */
   hostname?: string;
+  /**
+   * Validates one typed_per_filter_config entry with the named filter's factory and returns what the filter will
+   * read at run time (or the problems). Without it, any entry is a configuration error: nothing would read it.
+   */
+  compileFilterConfig?: (filterName: string, override: FilterConfigOverride) => Result<unknown, string[]>;
 }
 
 const NO_VIRTUAL_HOST: RouteMiss = Object.freeze({ kind: "miss", reason: "no_virtual_host" });
@@ -107,6 +113,7 @@ export function compileRouteTable(config: RouteConfiguration, options: CompileOp
   const hosts = config.virtualHosts.map((vh, vi) => {
     const at = `virtual_hosts[${vi}]`;
     const vhLevels = levelsOf(vh, env, issues, `${at}.`);
+    const vhFilterConfigs = compileFilterConfigs(vh.typedPerFilterConfig, options, issues, at, NO_FILTER_CONFIGS);
     const routes: CompiledRoute[] = [];
     const matches: CompiledRouteMatch[] = [];
     vh.routes.forEach((r, ri) => {
@@ -118,7 +125,8 @@ export function compileRouteTable(config: RouteConfiguration, options: CompileOp
         request: [own.request, vhLevels.request, globalLevels.request].filter(isLevel),
         response: [own.response, vhLevels.response, globalLevels.response].filter(isLevel),
       };
-      routes.push(compileRoute(r, vh, match, levels, random, env, issues, rat));
+      const filterConfigs = compileFilterConfigs(r.typedPerFilterConfig, options, issues, rat, vhFilterConfigs);
+      routes.push(compileRoute(r, vh, match, levels, random, env, issues, rat, filterConfigs));
       matches.push(match);
     });
     const host = new VirtualHostImpl(vh.name, routes, matches);
@@ -130,6 +138,37 @@ export function compileRouteTable(config: RouteConfiguration, options: CompileOp
   });
   issues.throwIfAny(`route_configuration ${JSON.stringify(config.name)}`);
   return new RouteTableImpl(config.name, hosts, domains);
+}
+
+const NO_FILTER_CONFIGS: ReadonlyMap<string, unknown> = new Map();
+
+/** A level's typed_per_filter_config compiled and merged over the enclosing level's (the more specific wins). */
+function compileFilterConfigs(
+  raw: Record<string, FilterConfigOverride>,
+  options: CompileOptions,
+  issues: IssueSink,
+  at: string,
+  enclosing: ReadonlyMap<string, unknown>,
+): ReadonlyMap<string, unknown> {
+  const names = Object.keys(raw);
+  if (names.length === 0) return enclosing;
+  const merged = new Map(enclosing);
+  for (const name of names) {
+    const override = raw[name]!;
+    const path = `${at}.typed_per_filter_config.${name}`;
+    if (override.disabled) {
+      merged.set(name, FILTER_DISABLED);
+      continue;
+    }
+    if (options.compileFilterConfig === undefined) {
+      issues.add(path, "per-filter configuration is not supported here");
+      continue;
+    }
+    const compiled = options.compileFilterConfig(name, override);
+    if (compiled.ok) merged.set(name, compiled.value);
+    else for (const message of compiled.error) issues.add(path, message);
+  }
+  return merged;
 }
 
 function isLevel(l: HeaderEditLevel | undefined): l is HeaderEditLevel {
@@ -163,13 +202,14 @@ function compileRoute(
   env: FormatEnv,
   issues: IssueSink,
   at: string,
+  filterConfigs: ReadonlyMap<string, unknown>,
 ): CompiledRoute {
   const a = r.action;
-  if (a.kind === "direct_response") return RouteEntry.direct(r.name, vh.name, levels, a.status, a.body);
+  if (a.kind === "direct_response") return RouteEntry.direct(r.name, vh.name, levels, filterConfigs, a.status, a.body);
   if (a.kind === "redirect") {
     // Envoy treats an empty prefix_rewrite as absent (proto3 cannot tell them apart).
     const rewrite = a.prefixRewrite ? PathRewrite.prefix(a.prefixRewrite, match.matchedLength) : undefined;
-    return RouteEntry.redirect(r.name, vh.name, levels, a.responseCode, new RedirectTarget(a, rewrite));
+    return RouteEntry.redirect(r.name, vh.name, levels, filterConfigs, a.responseCode, new RedirectTarget(a, rewrite));
   }
   let picker: ClusterPicker;
   if (a.weightedClusters !== undefined) {
@@ -193,7 +233,7 @@ function compileRoute(
   }
   const upgrades = new Map<string, boolean>();
   for (const [type, enabled] of Object.entries(a.upgradeOverrides)) upgrades.set(type.toLowerCase(), enabled);
-  return RouteEntry.forward(r.name, vh.name, levels, {
+  return RouteEntry.forward(r.name, vh.name, levels, filterConfigs, {
     picker,
     pathRewrite,
     hostRewrite: a.hostRewriteLiteral || undefined,

@@ -114,11 +114,11 @@ export function direct(status: number, body?: string): DirectResponseAction {
 }
 
 export function route(name: string, m: RouteMatch, action: Route["action"], e: Partial<HeaderEdits> = {}): Route {
-  return { name, match: m, action, ...edits(e) };
+  return { name, match: m, action, typedPerFilterConfig: {}, ...edits(e) };
 }
 
 export function vhost(name: string, domains: string[], routes: Route[], e: Partial<HeaderEdits> = {}): VirtualHost {
-  return { name, domains, routes, ...edits(e) };
+  return { name, domains, routes, typedPerFilterConfig: {}, ...edits(e) };
 }
 
 export function routeConfig(

@@ -375,7 +375,7 @@ describe("route action", () => {
     ]);
   });
 
-  test("fields a later stage implements are kept raw in extensions, route-level ones too", () => {
+  test("fields a later stage implements are kept raw in extensions; typed_per_filter_config is read", () => {
     const retry = { retry_on: "5xx", num_retries: 3 };
     const route = parseRoute({
       match: { prefix: "/" },
@@ -391,8 +391,10 @@ describe("route action", () => {
         internal_redirect_policy: {},
       },
     });
+    assert.deepEqual(route.typedPerFilterConfig, {
+      "envoy.filters.http.fault": { typeUrl: "x", config: {}, disabled: false },
+    });
     assert.deepEqual((route.action as RouteAction).extensions, {
-      typed_per_filter_config: { "envoy.filters.http.fault": { "@type": "x" } },
       retry_policy: retry,
       request_mirror_policies: [{ cluster: "shadow" }],
       max_stream_duration: { max_stream_duration: "1s" },

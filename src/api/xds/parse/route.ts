@@ -7,6 +7,7 @@ import { Fields } from "./fields.ts";
 import { HEADER_EDIT_FIELDS, readHeaderEdits } from "./headers.ts";
 import { readDirectResponseAction, readRedirectAction, readRouteAction } from "./route-action.ts";
 import { readRouteMatch } from "./route-match.ts";
+import { readTypedPerFilterConfig } from "./typed-per-filter-config.ts";
 
 const ROUTE_CONFIGURATION_SPEC = {
   handled: ["name", "virtual_hosts", ...HEADER_EDIT_FIELDS],
@@ -24,7 +25,7 @@ const ROUTE_CONFIGURATION_SPEC = {
 } as const;
 
 const VIRTUAL_HOST_SPEC = {
-  handled: ["name", "domains", "routes", ...HEADER_EDIT_FIELDS],
+  handled: ["name", "domains", "routes", "typed_per_filter_config", ...HEADER_EDIT_FIELDS],
   ignored: ["metadata"],
   unsupported: [
     "matcher",
@@ -32,7 +33,6 @@ const VIRTUAL_HOST_SPEC = {
     "virtual_clusters",
     "rate_limits",
     "cors",
-    "typed_per_filter_config",
     "include_request_attempt_count",
     "include_attempt_count_in_response",
     "include_is_timeout_retry_header",
@@ -45,10 +45,10 @@ const VIRTUAL_HOST_SPEC = {
 } as const;
 
 const ROUTE_SPEC = {
-  handled: ["name", "match", "route", "redirect", "direct_response", ...HEADER_EDIT_FIELDS],
+  handled: ["name", "match", "route", "redirect", "direct_response", "typed_per_filter_config", ...HEADER_EDIT_FIELDS],
   ignored: ["metadata", "stat_prefix"],
   /** Route-level fields a later stage implements; they travel in the route action's `extensions`. */
-  extensions: ["typed_per_filter_config", "decorator", "tracing", "per_request_buffer_limit_bytes"],
+  extensions: ["decorator", "tracing", "per_request_buffer_limit_bytes"],
   unsupported: ["filter_action", "non_forwarding_action"],
 } as const;
 
@@ -81,7 +81,13 @@ function readVirtualHost(ctx: ParseContext, raw: unknown, path: string): ReadVir
   const domains = readDomains(vhost);
   const routes = vhost.list("routes").map((item, i) => readRoute(ctx, item.value, item.path, `${name}/${i}`));
   return {
-    vhost: { name, domains: domains.map((d) => d.value), routes, ...readHeaderEdits(vhost) },
+    vhost: {
+      name,
+      domains: domains.map((d) => d.value),
+      routes,
+      typedPerFilterConfig: readTypedPerFilterConfig(vhost),
+      ...readHeaderEdits(vhost),
+    },
     domainPaths: domains.map((d) => d.path),
   };
 }
@@ -139,7 +145,7 @@ function readRoute(ctx: ParseContext, raw: unknown, path: string, defaultName: s
   else if (kind === "direct_response") action = readDirectResponseAction(route);
   else if (kind === "route") action = readRouteAction(route, route.extensions());
   else action = placeholderAction();
-  return { name, match, action, ...readHeaderEdits(route) };
+  return { name, match, action, typedPerFilterConfig: readTypedPerFilterConfig(route), ...readHeaderEdits(route) };
 }
 
 /** Stands in for a missing action once it has been reported; never leaves the parser (ConfigError is thrown). */

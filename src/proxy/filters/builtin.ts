@@ -1,0 +1,4 @@
+// The HTTP filters this proxy ships, registered by their typed_config type URL when the connection manager loads.
+// A filter lives in filters/<name>/ and adds one import here.
+
+export {};
