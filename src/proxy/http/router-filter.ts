@@ -171,6 +171,15 @@ class UpstreamCall implements UpstreamHandler, RouteContext {
   onConnectFailure(reason: ConnectFailure, _err: Error | undefined): void {
     if (this.done) return;
     this.finish();
+    if (reason === "overflow") {
+      sendLocalReply(
+        this.ex,
+        503,
+        "UO",
+        `upstream_reset_before_response_started{overflow}:${this.cluster!.name}/${this.endpoint!.key}`,
+      );
+      return;
+    }
     this.cluster!.outlier?.onLocalOriginFailure(this.endpoint!, "connect_failed");
     sendLocalReply(
       this.ex,

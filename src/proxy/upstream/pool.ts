@@ -20,7 +20,11 @@ export interface UpstreamRequest {
   upgrade: string | undefined;
 }
 
-export type ConnectFailure = "connect_timeout" | "connection_refused" | "connection_failure";
+/**
+ * Why a request got no connection: the connect failed or timed out, or the cluster's circuit breakers
+ * (max_connections with max_pending_requests full) refused to queue it ("overflow": Envoy's UO).
+ */
+export type ConnectFailure = "connect_timeout" | "connection_refused" | "connection_failure" | "overflow";
 
 export interface UpstreamHandler {
   /** No connection could be made to the endpoint (Envoy's UF; after connect_timeout, still UF with that detail). */
