@@ -81,7 +81,7 @@ describe("parseBootstrap", () => {
     const jason = reviews.routes[0].action as RouteAction;
     assert.equal(jason.cluster, "reviews-v2");
     assert.equal(jason.timeoutMs, 500);
-    assert.deepEqual(jason.extensions, { retry_policy: { retry_on: "5xx", num_retries: 3 } });
+    assert.deepEqual([jason.retryPolicy?.retryOn, jason.retryPolicy?.numRetries], [["5xx"], 3]);
     assert.deepEqual(reviews.routes[0].match.headers[0], {
       name: "end-user",
       match: { kind: "exact", value: "jason", ignoreCase: false },

@@ -196,6 +196,66 @@ export type HashPolicy =
   | { kind: "source_ip"; terminal: boolean }
   | { kind: "query_parameter"; name: string; terminal: boolean };
 
+/** The retry_on conditions Trellis implements (Envoy's names; gRPC ones apply to gRPC responses). */
+export const RETRY_ON_CONDITIONS = [
+  "5xx",
+  "gateway-error",
+  "reset",
+  "reset-before-request",
+  "connect-failure",
+  "retriable-4xx",
+  "refused-stream",
+  "retriable-status-codes",
+  "retriable-headers",
+  "cancelled",
+  "deadline-exceeded",
+  "internal",
+  "resource-exhausted",
+  "unavailable",
+] as const;
+export type RetryOn = (typeof RETRY_ON_CONDITIONS)[number];
+
+export interface RetryPolicy {
+  retryOn: RetryOn[];
+  /** num_retries, default 1: attempts = 1 + numRetries. */
+  numRetries: number;
+  /** per_try_timeout; 0 = none (the route timeout bounds all attempts together). */
+  perTryTimeoutMs: number;
+  /** per_try_idle_timeout; 0 = none. */
+  perTryIdleTimeoutMs: number;
+  /** retry_host_predicate previous_hosts: a retry avoids endpoints already tried. */
+  previousHostsPredicate: boolean;
+  /** host_selection_retry_max_attempts, default 1: how many picks a predicate may reject. */
+  hostSelectionRetryMaxAttempts: number;
+  retriableStatusCodes: number[];
+  /** retry_back_off: base default 25 ms, max default 10 × base. */
+  backOff: { baseIntervalMs: number; maxIntervalMs: number };
+  /** retriable_headers: a response matching any of these is retried (retry_on retriable-headers). */
+  retriableHeaders: HeaderMatcher[];
+  /** retriable_request_headers: retries happen only for requests matching one of these (all requests if empty). */
+  retriableRequestHeaders: HeaderMatcher[];
+}
+
+export interface RequestMirrorPolicy {
+  cluster: string;
+  /** runtime_fraction's default_value as a probability in [0, 1]; 1 when absent (every request). */
+  fraction: number;
+  /** disable_shadow_host_suffix_append: keep the authority as is instead of appending "-shadow". */
+  disableShadowHostSuffixAppend: boolean;
+}
+
+export interface MaxStreamDuration {
+  /** max_stream_duration: the whole exchange, from the request head to the end; 0 = none. */
+  maxStreamDurationMs: number;
+  /**
+   * grpc_timeout_header_max (or the deprecated max_grpc_timeout): the cap on a gRPC request's grpc-timeout.
+   * Trellis always honours grpc-timeout (tightening the route timeout, never loosening it); this caps it further.
+   */
+  grpcTimeoutHeaderMaxMs: number;
+  /** grpc_timeout_header_offset (deprecated grpc_timeout_offset): subtracted from grpc-timeout, for network time. */
+  grpcTimeoutHeaderOffsetMs: number;
+}
+
 export interface RouteAction {
   kind: "route";
   /** Exactly one of cluster / weightedClusters is set. */
@@ -209,6 +269,12 @@ export interface RouteAction {
   /** idle_timeout of the stream on this route; undefined = the connection manager's stream_idle_timeout. */
   idleTimeoutMs: number | undefined;
   hashPolicy: HashPolicy[];
+  /** retry_policy of the route, else of its virtual host; undefined = no retries. */
+  retryPolicy: RetryPolicy | undefined;
+  requestMirrorPolicies: RequestMirrorPolicy[];
+  maxStreamDuration: MaxStreamDuration;
+  /** per_request_buffer_limit_bytes: how much request body is kept for a retry; undefined = the listener's limit. */
+  perRequestBufferLimitBytes: number | undefined;
   /** Per-route upgrade_configs overrides: type → enabled. */
   upgradeOverrides: Record<string, boolean>;
   /** Raw Envoy fields a later stage implements (retry_policy, request_mirror_policies, …), kept, not dropped. */

@@ -1,6 +1,15 @@
 // A route's action: route (to a cluster or weighted clusters), redirect, or direct_response.
 
-import type { DirectResponseAction, HashPolicy, RedirectAction, RouteAction } from "../types.ts";
+import type {
+  DirectResponseAction,
+  HashPolicy,
+  MaxStreamDuration,
+  RedirectAction,
+  RetryPolicy,
+  RouteAction,
+} from "../types.ts";
+import { readMirrorPolicies } from "./mirror-policy.ts";
+import { readRetryPolicy } from "./retry-policy.ts";
 import { describe } from "./context.ts";
 import type { ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
@@ -22,12 +31,14 @@ const ROUTE_ACTION_SPEC = {
     "idle_timeout",
     "hash_policy",
     "upgrade_configs",
-  ],
-  extensions: [
     "retry_policy",
-    "retry_policy_typed_config",
     "request_mirror_policies",
     "max_stream_duration",
+    "max_grpc_timeout",
+    "grpc_timeout_offset",
+  ],
+  extensions: [
+    "retry_policy_typed_config",
     "cors",
     "rate_limits",
     "include_vh_rate_limits",
@@ -35,8 +46,6 @@ const ROUTE_ACTION_SPEC = {
     "hedge_policy",
     "auto_host_rewrite",
     "metadata_match",
-    "max_grpc_timeout",
-    "grpc_timeout_offset",
   ],
   unsupported: [
     "cluster_header",
@@ -54,6 +63,9 @@ const ROUTE_ACTION_SPEC = {
   ],
 } as const;
 
+const MAX_STREAM_DURATION_SPEC = {
+  handled: ["max_stream_duration", "grpc_timeout_header_max", "grpc_timeout_header_offset"],
+} as const;
 const REGEX_REWRITE_SPEC = { handled: ["pattern", "substitution"] } as const;
 const HASH_POLICY_SPEC = {
   handled: ["header", "cookie", "connection_properties", "query_parameter", "terminal"],
@@ -93,8 +105,16 @@ const DATA_SOURCE_SPEC = {
 } as const;
 const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
 
-/** `route` at `fields.route`; `routeExtensions` are the Route-level fields kept for later stages. */
-export function readRouteAction(fields: Fields, routeExtensions: Record<string, unknown>): RouteAction {
+/**
+ * `route` at `fields.route`; `routeExtensions` are the Route-level fields kept for later stages; `vhostRetryPolicy`
+ * applies when the route has none of its own (Envoy: the route's policy replaces the virtual host's whole).
+ */
+export function readRouteAction(
+  fields: Fields,
+  routeExtensions: Record<string, unknown>,
+  vhostRetryPolicy?: RetryPolicy,
+  perRequestBufferLimitBytes?: number,
+): RouteAction {
   const action = fields.message("route", ROUTE_ACTION_SPEC);
   const target = action.oneOf(["cluster", "weighted_clusters"], true);
   let cluster: string | undefined;
@@ -116,8 +136,23 @@ export function readRouteAction(fields: Fields, routeExtensions: Record<string, 
     timeoutMs: action.durationMs("timeout") ?? DEFAULT_ROUTE_TIMEOUT_MS,
     idleTimeoutMs: action.durationMs("idle_timeout"),
     hashPolicy: readHashPolicies(action),
+    retryPolicy: action.has("retry_policy") ? readRetryPolicy(action, "retry_policy") : vhostRetryPolicy,
+    requestMirrorPolicies: readMirrorPolicies(action, "request_mirror_policies"),
+    maxStreamDuration: readMaxStreamDuration(action),
+    perRequestBufferLimitBytes,
     upgradeOverrides: readUpgradeOverrides(action),
     extensions: { ...routeExtensions, ...action.extensions() },
+  };
+}
+
+function readMaxStreamDuration(action: Fields): MaxStreamDuration {
+  const msd = action.message("max_stream_duration", MAX_STREAM_DURATION_SPEC);
+  // The deprecated route-level fields apply when the newer ones are not set (Envoy does the same).
+  return {
+    maxStreamDurationMs: msd.durationMs("max_stream_duration") ?? 0,
+    grpcTimeoutHeaderMaxMs: msd.durationMs("grpc_timeout_header_max") ?? action.durationMs("max_grpc_timeout") ?? 0,
+    grpcTimeoutHeaderOffsetMs:
+      msd.durationMs("grpc_timeout_header_offset") ?? action.durationMs("grpc_timeout_offset") ?? 0,
   };
 }
 

@@ -303,6 +303,10 @@ describe("route action", () => {
       timeoutMs: 15_000,
       idleTimeoutMs: undefined,
       hashPolicy: [],
+      retryPolicy: undefined,
+      requestMirrorPolicies: [],
+      maxStreamDuration: { maxStreamDurationMs: 0, grpcTimeoutHeaderMaxMs: 0, grpcTimeoutHeaderOffsetMs: 0 },
+      perRequestBufferLimitBytes: undefined,
       upgradeOverrides: {},
       extensions: {},
     });
@@ -376,15 +380,11 @@ describe("route action", () => {
   });
 
   test("fields a later stage implements are kept raw in extensions; typed_per_filter_config is read", () => {
-    const retry = { retry_on: "5xx", num_retries: 3 };
     const route = parseRoute({
       match: { prefix: "/" },
       typed_per_filter_config: { "envoy.filters.http.fault": { "@type": "x" } },
       route: {
         cluster: "c",
-        retry_policy: retry,
-        requestMirrorPolicies: [{ cluster: "shadow" }],
-        max_stream_duration: { max_stream_duration: "1s" },
         cors: {},
         rate_limits: [],
         retry_policy_typed_config: {},
@@ -395,14 +395,143 @@ describe("route action", () => {
       "envoy.filters.http.fault": { typeUrl: "x", config: {}, disabled: false },
     });
     assert.deepEqual((route.action as RouteAction).extensions, {
-      retry_policy: retry,
-      request_mirror_policies: [{ cluster: "shadow" }],
-      max_stream_duration: { max_stream_duration: "1s" },
       cors: {},
       rate_limits: [],
       retry_policy_typed_config: {},
       internal_redirect_policy: {},
     });
+  });
+
+  test("retry policy: every field, Envoy's defaults, the virtual host's policy for routes without one", () => {
+    const full = routeAction({
+      cluster: "c",
+      retry_policy: {
+        retry_on: "5xx, connect-failure,retriable-status-codes,unavailable",
+        num_retries: 3,
+        per_try_timeout: "0.25s",
+        per_try_idle_timeout: "1s",
+        retry_host_predicate: [{ name: "envoy.retry_host_predicates.previous_hosts" }],
+        host_selection_retry_max_attempts: 5,
+        retriable_status_codes: [503, 409],
+        retry_back_off: { base_interval: "0.1s", max_interval: "2s" },
+        retriable_headers: [{ name: "x-retry", present_match: true }],
+        retriable_request_headers: [{ name: ":method", string_match: { exact: "GET" } }],
+      },
+    });
+    assert.deepEqual(full.retryPolicy, {
+      retryOn: ["5xx", "connect-failure", "retriable-status-codes", "unavailable"],
+      numRetries: 3,
+      perTryTimeoutMs: 250,
+      perTryIdleTimeoutMs: 1000,
+      previousHostsPredicate: true,
+      hostSelectionRetryMaxAttempts: 5,
+      retriableStatusCodes: [503, 409],
+      backOff: { baseIntervalMs: 100, maxIntervalMs: 2000 },
+      retriableHeaders: [
+        { name: "x-retry", match: { kind: "present", present: true }, invertMatch: false, treatMissingAsEmpty: false },
+      ],
+      retriableRequestHeaders: [
+        {
+          name: ":method",
+          match: { kind: "exact", value: "GET", ignoreCase: false },
+          invertMatch: false,
+          treatMissingAsEmpty: false,
+        },
+      ],
+    });
+    const defaults = routeAction({ cluster: "c", retry_policy: { retry_on: "reset" } }).retryPolicy!;
+    assert.equal(defaults.numRetries, 1);
+    assert.deepEqual(defaults.backOff, { baseIntervalMs: 25, maxIntervalMs: 250 });
+    assert.equal(defaults.perTryTimeoutMs, 0);
+    assert.equal(defaults.hostSelectionRetryMaxAttempts, 1);
+    const rc = parseRouteConfiguration({
+      virtual_hosts: [
+        {
+          name: "vh",
+          domains: ["*"],
+          retry_policy: { retry_on: "5xx", num_retries: 2 },
+          routes: [
+            { match: { prefix: "/own" }, route: { cluster: "c", retry_policy: { retry_on: "reset", num_retries: 7 } } },
+            { match: { prefix: "/" }, route: { cluster: "c" } },
+          ],
+        },
+      ],
+    });
+    const [own, inherited] = rc.virtualHosts[0].routes.map((r) => (r.action as RouteAction).retryPolicy!);
+    assert.deepEqual([own.retryOn, own.numRetries], [["reset"], 7]);
+    assert.deepEqual([inherited.retryOn, inherited.numRetries], [["5xx"], 2]);
+  });
+
+  test("mirror policies, max_stream_duration (and the deprecated gRPC timeout fields), per-request buffer limit", () => {
+    const route = parseRoute({
+      match: { prefix: "/" },
+      per_request_buffer_limit_bytes: 4096,
+      route: {
+        cluster: "c",
+        request_mirror_policies: [
+          { cluster: "shadow", runtime_fraction: { default_value: { numerator: 25 } } },
+          { cluster: "all", disable_shadow_host_suffix_append: true },
+          { cluster: "tiny", runtime_fraction: { default_value: { numerator: 5, denominator: "TEN_THOUSAND" } } },
+        ],
+        max_stream_duration: { max_stream_duration: "60s", grpc_timeout_header_max: "5s" },
+        grpc_timeout_offset: "0.01s",
+      },
+    });
+    const action = route.action as RouteAction;
+    assert.deepEqual(action.requestMirrorPolicies, [
+      { cluster: "shadow", fraction: 0.25, disableShadowHostSuffixAppend: false },
+      { cluster: "all", fraction: 1, disableShadowHostSuffixAppend: true },
+      { cluster: "tiny", fraction: 0.0005, disableShadowHostSuffixAppend: false },
+    ]);
+    assert.deepEqual(action.maxStreamDuration, {
+      maxStreamDurationMs: 60_000,
+      grpcTimeoutHeaderMaxMs: 5000,
+      grpcTimeoutHeaderOffsetMs: 10,
+    });
+    assert.equal(action.perRequestBufferLimitBytes, 4096);
+  });
+
+  test("retry and mirror errors name the field", () => {
+    const A = "virtual_hosts[0].routes[0].route";
+    assertIssues(
+      () =>
+        parseRouteConfiguration(
+          config([
+            {
+              match: { prefix: "/" },
+              route: {
+                cluster: "c",
+                retry_policy: {
+                  retry_on: "5xx,sometimes",
+                  retriable_status_codes: [200, 999],
+                  retry_back_off: { max_interval: "1s" },
+                  retry_host_predicate: [{ name: "envoy.retry_host_predicates.omit_canary_hosts" }],
+                  retry_priority: {},
+                },
+                request_mirror_policies: [{ runtime_fraction: { default_value: { denominator: "BILLION" } } }],
+              },
+            },
+          ]),
+        ),
+      [
+        [`${A}.retry_policy.retry_priority`, '"retry_priority" is not supported yet'],
+        [`${A}.retry_policy.retry_back_off.base_interval`, "required"],
+        [
+          `${A}.retry_policy.retry_on`,
+          'unknown retry condition "sometimes"; supported: 5xx, gateway-error, reset, reset-before-request, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, retriable-headers, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable',
+        ],
+        [
+          `${A}.retry_policy.retry_host_predicate[0]`,
+          'retry host predicate "envoy.retry_host_predicates.omit_canary_hosts" is not supported; supported: envoy.retry_host_predicates.previous_hosts',
+        ],
+        [`${A}.retry_policy.retriable_status_codes[1]`, "expected an HTTP status code 100-599, got 999"],
+        [`${A}.request_mirror_policies[0].cluster`, "required"],
+        [
+          `${A}.request_mirror_policies[0].runtime_fraction.default_value.denominator`,
+          'expected one of HUNDRED, TEN_THOUSAND, MILLION, got "BILLION"',
+        ],
+      ],
+    );
   });
 
   test("errors", () => {

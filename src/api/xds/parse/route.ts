@@ -1,12 +1,13 @@
 // RouteConfiguration → virtual hosts → routes. Also checks what Envoy checks across virtual hosts: each domain
 // belongs to one virtual host, and a domain has at most one wildcard, at its start or its end.
 
-import type { Route, RouteAction, RouteConfiguration, VirtualHost } from "../types.ts";
+import type { RetryPolicy, Route, RouteAction, RouteConfiguration, VirtualHost } from "../types.ts";
 import { describe, ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
 import { HEADER_EDIT_FIELDS, readHeaderEdits } from "./headers.ts";
 import { readDirectResponseAction, readRedirectAction, readRouteAction } from "./route-action.ts";
 import { readRouteMatch } from "./route-match.ts";
+import { readRetryPolicy } from "./retry-policy.ts";
 import { readTypedPerFilterConfig } from "./typed-per-filter-config.ts";
 
 const ROUTE_CONFIGURATION_SPEC = {
@@ -25,7 +26,7 @@ const ROUTE_CONFIGURATION_SPEC = {
 } as const;
 
 const VIRTUAL_HOST_SPEC = {
-  handled: ["name", "domains", "routes", "typed_per_filter_config", ...HEADER_EDIT_FIELDS],
+  handled: ["name", "domains", "routes", "typed_per_filter_config", "retry_policy", ...HEADER_EDIT_FIELDS],
   ignored: ["metadata"],
   unsupported: [
     "matcher",
@@ -36,7 +37,6 @@ const VIRTUAL_HOST_SPEC = {
     "include_request_attempt_count",
     "include_attempt_count_in_response",
     "include_is_timeout_retry_header",
-    "retry_policy",
     "retry_policy_typed_config",
     "hedge_policy",
     "per_request_buffer_limit_bytes",
@@ -45,10 +45,19 @@ const VIRTUAL_HOST_SPEC = {
 } as const;
 
 const ROUTE_SPEC = {
-  handled: ["name", "match", "route", "redirect", "direct_response", "typed_per_filter_config", ...HEADER_EDIT_FIELDS],
+  handled: [
+    "name",
+    "match",
+    "route",
+    "redirect",
+    "direct_response",
+    "typed_per_filter_config",
+    "per_request_buffer_limit_bytes",
+    ...HEADER_EDIT_FIELDS,
+  ],
   ignored: ["metadata", "stat_prefix"],
   /** Route-level fields a later stage implements; they travel in the route action's `extensions`. */
-  extensions: ["decorator", "tracing", "per_request_buffer_limit_bytes"],
+  extensions: ["decorator", "tracing"],
   unsupported: ["filter_action", "non_forwarding_action"],
 } as const;
 
@@ -79,7 +88,10 @@ function readVirtualHost(ctx: ParseContext, raw: unknown, path: string): ReadVir
   const vhost = Fields.open(ctx, raw, path, VIRTUAL_HOST_SPEC);
   const name = vhost.requiredString("name");
   const domains = readDomains(vhost);
-  const routes = vhost.list("routes").map((item, i) => readRoute(ctx, item.value, item.path, `${name}/${i}`));
+  const retryPolicy = vhost.has("retry_policy") ? readRetryPolicy(vhost, "retry_policy") : undefined;
+  const routes = vhost
+    .list("routes")
+    .map((item, i) => readRoute(ctx, item.value, item.path, `${name}/${i}`, retryPolicy));
   return {
     vhost: {
       name,
@@ -133,7 +145,13 @@ function checkDomainsUnique(ctx: ParseContext, virtualHosts: ReadVirtualHost[]):
   });
 }
 
-function readRoute(ctx: ParseContext, raw: unknown, path: string, defaultName: string): Route {
+function readRoute(
+  ctx: ParseContext,
+  raw: unknown,
+  path: string,
+  defaultName: string,
+  vhostRetryPolicy: RetryPolicy | undefined,
+): Route {
   const route = Fields.open(ctx, raw, path, ROUTE_SPEC);
   const name = route.string("name") || defaultName;
   const match = route.requireField("match")
@@ -143,7 +161,13 @@ function readRoute(ctx: ParseContext, raw: unknown, path: string, defaultName: s
   let action: Route["action"];
   if (kind === "redirect") action = readRedirectAction(route);
   else if (kind === "direct_response") action = readDirectResponseAction(route);
-  else if (kind === "route") action = readRouteAction(route, route.extensions());
+  else if (kind === "route")
+    action = readRouteAction(
+      route,
+      route.extensions(),
+      vhostRetryPolicy,
+      route.optionalInteger("per_request_buffer_limit_bytes"),
+    );
   else action = placeholderAction();
   return { name, match, action, typedPerFilterConfig: readTypedPerFilterConfig(route), ...readHeaderEdits(route) };
 }
@@ -160,6 +184,10 @@ function placeholderAction(): RouteAction {
     timeoutMs: 0,
     idleTimeoutMs: undefined,
     hashPolicy: [],
+    retryPolicy: undefined,
+    requestMirrorPolicies: [],
+    maxStreamDuration: { maxStreamDurationMs: 0, grpcTimeoutHeaderMaxMs: 0, grpcTimeoutHeaderOffsetMs: 0 },
+    perRequestBufferLimitBytes: undefined,
     upgradeOverrides: {},
     extensions: {},
   };
