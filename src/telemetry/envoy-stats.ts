@@ -32,6 +32,8 @@ export class ClusterStats {
   readonly upstreamRqPendingOverflow: Counter;
   readonly upstreamRqRetry: Counter;
   readonly upstreamRqRetrySuccess: Counter;
+  readonly upstreamRqRetryLimitExceeded: Counter;
+  readonly upstreamRqRetryBackoffExponential: Counter;
   readonly upstreamRqRetryOverflow: Counter;
   readonly upstreamRqRxReset: Counter;
   readonly upstreamRqTxReset: Counter;
@@ -92,6 +94,14 @@ export class ClusterStats {
     );
     this.upstreamRqRetry = counter("upstream_rq_retry", "Total request retries");
     this.upstreamRqRetrySuccess = counter("upstream_rq_retry_success", "Total request retry successes");
+    this.upstreamRqRetryLimitExceeded = counter(
+      "upstream_rq_retry_limit_exceeded",
+      "Total requests not retried due to exceeding the configured number of maximum retries",
+    );
+    this.upstreamRqRetryBackoffExponential = counter(
+      "upstream_rq_retry_backoff_exponential",
+      "Total retries using the exponential backoff strategy",
+    );
     this.upstreamRqRetryOverflow = counter(
       "upstream_rq_retry_overflow",
       "Total requests not retried due to circuit breaking or exceeding the retry budget",

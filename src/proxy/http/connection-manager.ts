@@ -38,6 +38,7 @@ export class HttpConnectionManagerRuntime {
       table,
       clusters,
       clock,
+      random,
       upgradeTypes: config.upgradeTypes,
     });
     const chain = buildFilterChain(config.httpFilters, router, {

@@ -9,6 +9,8 @@
 // run before all three (WeightedClusterEntry::finalizeRequestHeaders). The same order holds for responses.
 
 import { TrellisError } from "../../api/errors.ts";
+import type { MaxStreamDuration, RequestMirrorPolicy } from "../../api/xds/types.ts";
+import type { CompiledRetryPolicy } from "./retry-policy.ts";
 import type { Headers } from "../http/headers.ts";
 import type { ClusterChoice } from "./cluster-choice.ts";
 import type { ClusterPicker } from "./cluster-choice.ts";
@@ -42,8 +44,16 @@ export interface CompiledRoute {
   hash(req: RouteRequest, ctx: RouteContext, setCookie?: SetCookie): number | undefined;
   /** Whether an upgrade (`type` lower-case, e.g. "websocket") may proceed: the route's override, else the listener's. */
   upgradeAllowed(type: string, listenerDefault: boolean): boolean;
-  /** Raw Envoy fields later stages implement (retry_policy, request_mirror_policies, …). */
+  /** Raw Envoy fields later stages implement (cors, rate_limits, …). */
   readonly extensions: Record<string, unknown>;
+  /** The retry policy (the route's, else its virtual host's); undefined = no retries. */
+  readonly retryPolicy: CompiledRetryPolicy | undefined;
+  /** request_mirror_policies; empty for most routes. */
+  readonly mirrorPolicies: readonly RequestMirrorPolicy[];
+  /** max_stream_duration and the gRPC timeout settings. */
+  readonly maxStreamDuration: MaxStreamDuration;
+  /** How much request body is kept for retries and mirrors (per_request_buffer_limit_bytes, default 1 MiB). */
+  readonly bufferLimitBytes: number;
 
   // ---- kind "redirect" ----
   readonly redirectStatus: number;
@@ -85,7 +95,20 @@ export interface ForwardSettings {
   hashPolicy: HashPolicyEvaluator | undefined;
   upgradeOverrides: ReadonlyMap<string, boolean>;
   extensions: Record<string, unknown>;
+  retryPolicy: CompiledRetryPolicy | undefined;
+  mirrorPolicies: readonly RequestMirrorPolicy[];
+  maxStreamDuration: MaxStreamDuration;
+  bufferLimitBytes: number;
 }
+
+/** Envoy's default per_connection_buffer_limit_bytes, which also bounds a request's retry buffer. */
+export const DEFAULT_BUFFER_LIMIT_BYTES = 1024 * 1024;
+const NO_MAX_STREAM_DURATION: MaxStreamDuration = Object.freeze({
+  maxStreamDurationMs: 0,
+  grpcTimeoutHeaderMaxMs: 0,
+  grpcTimeoutHeaderOffsetMs: 0,
+});
+const NO_MIRRORS: readonly RequestMirrorPolicy[] = Object.freeze([]);
 
 type FilterConfigs = ReadonlyMap<string, unknown>;
 
@@ -109,6 +132,10 @@ export class RouteEntry implements CompiledRoute {
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number | undefined;
   readonly extensions: Record<string, unknown>;
+  readonly retryPolicy: CompiledRetryPolicy | undefined;
+  readonly mirrorPolicies: readonly RequestMirrorPolicy[];
+  readonly maxStreamDuration: MaxStreamDuration;
+  readonly bufferLimitBytes: number;
   readonly redirectStatus: number;
   readonly directStatus: number;
   readonly directBody: Buffer | undefined;
@@ -146,6 +173,10 @@ export class RouteEntry implements CompiledRoute {
     this.hashPolicy = forward?.hashPolicy;
     this.upgrades = forward?.upgradeOverrides ?? NO_UPGRADES;
     this.extensions = forward?.extensions ?? {};
+    this.retryPolicy = forward?.retryPolicy;
+    this.mirrorPolicies = forward?.mirrorPolicies ?? NO_MIRRORS;
+    this.maxStreamDuration = forward?.maxStreamDuration ?? NO_MAX_STREAM_DURATION;
+    this.bufferLimitBytes = forward?.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT_BYTES;
     this.redirectStatus = redirect?.status ?? 0;
     this.target = redirect?.target;
     this.directStatus = direct?.status ?? 0;

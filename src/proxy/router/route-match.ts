@@ -23,7 +23,7 @@ const enum PathKind {
   Never,
 }
 
-class CompiledHeaderMatcher {
+export class CompiledHeaderMatcher {
   readonly name: string;
   readonly pseudo: Pseudo;
   /** undefined: a present_match. */

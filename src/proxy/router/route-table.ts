@@ -8,7 +8,8 @@ import type { Result } from "../../api/result.ts";
 import type { FilterConfigOverride, Route, RouteConfiguration, VirtualHost } from "../../api/xds/types.ts";
 import { ClusterPicker } from "./cluster-choice.ts";
 import type { CompiledRoute, EditLevels } from "./compiled-route.ts";
-import { FILTER_DISABLED, RouteEntry } from "./compiled-route.ts";
+import { DEFAULT_BUFFER_LIMIT_BYTES, FILTER_DISABLED, RouteEntry } from "./compiled-route.ts";
+import { CompiledRetryPolicy } from "./retry-policy.ts";
 import { DomainIndex } from "./domains.ts";
 import { HashPolicyEvaluator } from "./hash-policy.ts";
 import type { FormatEnv } from "./header-edits.ts";
@@ -242,5 +243,9 @@ function compileRoute(
     hashPolicy: a.hashPolicy.length > 0 ? new HashPolicyEvaluator(a.hashPolicy) : undefined,
     upgradeOverrides: upgrades,
     extensions: a.extensions,
+    retryPolicy: a.retryPolicy === undefined ? undefined : new CompiledRetryPolicy(a.retryPolicy),
+    mirrorPolicies: a.requestMirrorPolicies,
+    maxStreamDuration: a.maxStreamDuration,
+    bufferLimitBytes: a.perRequestBufferLimitBytes ?? DEFAULT_BUFFER_LIMIT_BYTES,
   });
 }

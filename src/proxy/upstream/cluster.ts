@@ -42,6 +42,24 @@ export class UpstreamCluster {
     membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
   }
 
+  /** Concurrent retries now (Envoy's max_retries circuit breaker, default 3). */
+  private activeRetries = 0;
+  private readonly maxRetries = 3;
+
+  /** A retry may start (the retry circuit breaker has room); false counts upstream_rq_retry_overflow. */
+  tryStartRetry(): boolean {
+    if (this.activeRetries >= this.maxRetries) {
+      this.stats.upstreamRqRetryOverflow.inc();
+      return false;
+    }
+    this.activeRetries++;
+    return true;
+  }
+
+  endRetry(): void {
+    this.activeRetries--;
+  }
+
   pick(ctx: PickContext): Endpoint | undefined {
     return this.membership.pick(ctx);
   }

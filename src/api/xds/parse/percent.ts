@@ -2,7 +2,7 @@
 // ({default_value: FractionalPercent, runtime_key}) as a probability in [0, 1]. There is no runtime here: a
 // runtime_key is accepted and its default value used.
 
-import { Fields } from "./fields.ts";
+import type { Fields } from "./fields.ts";
 
 const DENOMINATORS = ["HUNDRED", "TEN_THOUSAND", "MILLION"] as const;
 const DENOMINATOR_VALUE = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 } as const;
