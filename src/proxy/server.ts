@@ -119,6 +119,10 @@ export class Proxy implements AdminTarget {
     // STRICT_DNS clusters start with their first answers (as Envoy's cluster warming does), so the first request
     // does not meet an empty cluster.
     await Promise.all(this.resolvers.map((r) => r.start()));
+    // Health-checked clusters start with the first round of checks done (Envoy's warming again): an endpoint is
+    // pending until its first check, and a cluster of pending endpoints would serve no one well. Each check is
+    // bounded by its timeout, so this wait is too.
+    await Promise.all([...this.clusterMap.values()].map((c) => c.initialize()));
     const bound: ListenerRuntime[] = [];
     try {
       await Promise.all(this.accessLoggers.map((l) => l.open(this.accessLogManager)));
@@ -138,11 +142,17 @@ export class Proxy implements AdminTarget {
       if (this.bootstrap.admin) this.admin = await startAdminServer(this, this.bootstrap.admin.address);
     } catch (err) {
       for (const l of bound) l.destroy();
+      for (const c of this.clusterMap.values()) c.healthChecker?.stop();
       const e = err as NodeJS.ErrnoException;
       if (err instanceof TrellisError) throw err;
       throw new TrellisError("TRELLIS_BIND_FAILED", `cannot bind: ${e.message}`, { cause: err });
     }
     this.state = "LIVE";
+  }
+
+  /** A cluster's run-time object, by name (admin views and tests look inside). */
+  cluster(name: string): UpstreamCluster | undefined {
+    return this.clusterMap.get(name);
   }
 
   /** The addresses actually bound (port 0 resolved), by listener name. */

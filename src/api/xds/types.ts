@@ -330,8 +330,80 @@ export interface Cluster {
   dnsLookupFamily: "AUTO" | "V4_ONLY" | "V6_ONLY" | "V4_PREFERRED" | "ALL";
   /** load_assignment (STATIC, STRICT_DNS); for EDS it arrives separately. */
   loadAssignment: ClusterLoadAssignment | undefined;
-  /** Raw Envoy fields a later stage implements (circuit_breakers, outlier_detection, health_checks, …). */
+  /** health_checks: active health checking of every endpoint; [] = none. */
+  healthChecks: HealthCheck[];
+  /** Raw Envoy fields a later stage implements (circuit_breakers, outlier_detection, …). */
   extensions: Record<string, unknown>;
+}
+
+/**
+ * One entry of a cluster's health_checks (Envoy's core.v3.HealthCheck). Durations in milliseconds with Envoy's
+ * defaults applied: the optional intervals fall back the way Envoy's do (unhealthy_interval → interval, the edge
+ * intervals → their state's interval, no_traffic_healthy_interval → no_traffic_interval).
+ */
+export interface HealthCheck {
+  timeoutMs: number;
+  intervalMs: number;
+  /** initial_jitter: the first check waits a random time in [0, initial_jitter); 0 = checks at once. */
+  initialJitterMs: number;
+  /** interval_jitter: a random [0, interval_jitter) added to every interval. */
+  intervalJitterMs: number;
+  /** interval_jitter_percent: a random [0, percent × interval / 100) added to every interval. */
+  intervalJitterPercent: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+  /** no_traffic_interval, default 60 s: used until the cluster has made its first upstream connection. */
+  noTrafficIntervalMs: number;
+  noTrafficHealthyIntervalMs: number;
+  unhealthyIntervalMs: number;
+  unhealthyEdgeIntervalMs: number;
+  healthyEdgeIntervalMs: number;
+  /** reuse_connection, default true: one connection per endpoint kept across checks. */
+  reuseConnection: boolean;
+  /** always_log_health_check_failures: log every failed check, not only the ones that change health. */
+  alwaysLogHealthCheckFailures: boolean;
+  /** always_log_health_check_success: log every passed check too. */
+  alwaysLogHealthCheckSuccess: boolean;
+  check: HttpHealthCheck | TcpHealthCheck | GrpcHealthCheck;
+}
+
+/** A half-open range [start, end) of HTTP statuses (Envoy's type.v3.Int64Range). */
+export interface StatusRange {
+  start: number;
+  end: number;
+}
+
+export interface HttpHealthCheck {
+  kind: "http";
+  /** host: the Host/:authority sent; undefined = the cluster's name. */
+  host: string | undefined;
+  path: string;
+  /** method, default GET. */
+  method: string;
+  requestHeadersToAdd: HeaderValueOption[];
+  requestHeadersToRemove: string[];
+  /** expected_statuses, default [200, 201). */
+  expectedStatuses: StatusRange[];
+  /** retriable_statuses: failures that count toward unhealthy_threshold instead of failing the host at once. */
+  retriableStatuses: StatusRange[];
+  /** codec_client_type as written; undefined = the cluster's upstream protocol (HTTP/2 clusters check over h2c). */
+  codecClientType: "HTTP1" | "HTTP2" | undefined;
+}
+
+export interface TcpHealthCheck {
+  kind: "tcp";
+  /** send: bytes written after connecting; empty = connect-only check. */
+  send: Uint8Array;
+  /** receive: blocks that must all arrive, in order (not necessarily adjacent); [] = connecting is enough. */
+  receive: Uint8Array[];
+}
+
+export interface GrpcHealthCheck {
+  kind: "grpc";
+  /** service_name sent in grpc.health.v1.HealthCheckRequest; "" = the server as a whole. */
+  serviceName: string;
+  /** authority: the :authority sent; undefined = the cluster's name. */
+  authority: string | undefined;
 }
 
 export interface ClusterLoadAssignment {

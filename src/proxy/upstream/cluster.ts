@@ -1,5 +1,6 @@
-// A cluster at run time: its membership (endpoints and the balancer over them) and one connection pool per
-// endpoint, created on first use. Built from the typed Cluster when configuration arrives.
+// A cluster at run time: its membership (endpoints and the balancer over them), one connection pool per
+// endpoint, created on first use, and its active health checker if it has one. Built from the typed Cluster when
+// configuration arrives.
 
 import type { Clock } from "../../api/clock.ts";
 import type { Cluster } from "../../api/xds/types.ts";
@@ -13,6 +14,8 @@ import type { ClusterMembership } from "./membership.ts";
 import type { PickContext } from "./balancer.ts";
 import type { OutlierReporter } from "./outlier-reporter.ts";
 import type { StatsStore } from "../../telemetry/stats.ts";
+import { createHealthCheckStats } from "../../telemetry/health-check-stats.ts";
+import { HealthChecker } from "./health/checker.ts";
 
 /** What a cluster's run-time parts (pools, health checking, outlier detection) share with the proxy. */
 export interface ClusterContext {
@@ -27,6 +30,8 @@ export class UpstreamCluster {
   readonly name: string;
   /** Outlier detection, when the cluster configures it; the router reports each attempt's result to it. */
   outlier: OutlierReporter | undefined;
+  /** Active health checking (health_checks), when the cluster configures it; runs from initialize() to close(). */
+  readonly healthChecker: HealthChecker | undefined;
   private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
@@ -40,6 +45,26 @@ export class UpstreamCluster {
     this.name = config.name;
     this.clock = context.clock;
     membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
+    const hc = config.healthChecks[0];
+    if (hc !== undefined) {
+      this.healthChecker = new HealthChecker(config, hc, membership, {
+        clock: context.clock,
+        random: context.random,
+        stats: createHealthCheckStats(context.store, config.name),
+        log: context.log,
+        // Envoy's rule: until the cluster has made an upstream connection, checks run at no_traffic_interval.
+        hasTraffic: () => stats.upstreamCxTotal.value > 0,
+      });
+    }
+    this.updateMembershipGauges();
+  }
+
+  /**
+   * Starts what runs on its own (active health checks). Resolves when the cluster is warm — every endpoint has
+   * had its first health check, as Envoy's cluster warming waits for — so the first request finds healthy ones.
+   */
+  initialize(): Promise<void> {
+    return this.healthChecker?.start() ?? Promise.resolve();
   }
 
   /** Concurrent retries now (Envoy's max_retries circuit breaker, default 3). */
@@ -99,12 +124,22 @@ export class UpstreamCluster {
 
   /** Pools of endpoints that left the cluster are closed gracefully (requests in flight finish). */
   private onMembershipChange(removed: readonly Endpoint[]): void {
+    this.updateMembershipGauges();
     for (const e of removed) {
       const pool = this.pools.get(e.key);
       if (pool === undefined || this.membership.endpoints.some((x) => x.key === e.key)) continue;
       pool.close();
       this.pools.delete(e.key);
     }
+  }
+
+  /** membership_total and membership_healthy follow every change of membership or health. */
+  private updateMembershipGauges(): void {
+    const endpoints = this.membership.endpoints;
+    let healthy = 0;
+    for (const e of endpoints) if (e.healthy) healthy++;
+    this.stats.membershipTotal.set(endpoints.length);
+    this.stats.membershipHealthy.set(healthy);
   }
 
   /** Pool state per endpoint, for /clusters. */
@@ -115,6 +150,7 @@ export class UpstreamCluster {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.healthChecker?.stop();
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
   }

@@ -151,4 +151,31 @@ describe("ClusterMembership", () => {
     assert.equal(a!.healthFlagsText, "healthy");
     assert.ok(Array.from({ length: 10 }, () => m.pick(NO_HASH)).includes(a));
   });
+
+  test("startEndpointsWith flags the endpoints here and every newcomer; a replacement keeps its predecessor's bits", () => {
+    const m = new ClusterMembership(testCluster("ROUND_ROBIN"), [ep("10.0.0.1"), ep("10.0.0.2")], mulberry32(1));
+    let notified = 0;
+    m.onChange(() => notified++);
+    const pendingHc = HealthFlag.FAILED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
+    m.startEndpointsWith(pendingHc);
+    assert.equal(notified, 1);
+    assert.deepEqual(
+      m.endpoints.map((e) => e.healthFlagsText),
+      ["/failed_active_hc/pending_active_hc", "/failed_active_hc/pending_active_hc"],
+    );
+    const [a, b] = m.endpoints;
+    m.setHealthFlag(a!, HealthFlag.FAILED_ACTIVE_HC, false);
+    m.setHealthFlag(a!, HealthFlag.PENDING_ACTIVE_HC, false);
+    // b's weight changes (a new object for the same address) and 10.0.0.3 joins.
+    m.update([a!, new Endpoint("10.0.0.2", 80, 5), ep("10.0.0.3")]);
+    const [a2, b2, c] = m.endpoints;
+    assert.equal(a2, a);
+    assert.notEqual(b2, b);
+    assert.equal(b2!.healthFlagsText, "/failed_active_hc/pending_active_hc");
+    assert.equal(c!.healthFlagsText, "/failed_active_hc/pending_active_hc");
+    assert.equal(notified, 3, "one notification per change: the flags came with the update");
+    // a replaced while healthy stays healthy.
+    m.update([new Endpoint("10.0.0.1", 80, 7), b2!, c!]);
+    assert.equal(m.endpoints[0]!.healthy, true);
+  });
 });

@@ -39,6 +39,8 @@ export class ClusterMembership {
   private current: readonly Endpoint[] = [];
   private lb: LoadBalancer;
   private readonly listeners = new Set<MembershipListener>();
+  /** HealthFlag bits every endpoint starts with (see startEndpointsWith). */
+  private initialFlags = 0;
 
   constructor(
     readonly cluster: Cluster,
@@ -84,8 +86,36 @@ export class ClusterMembership {
     });
     if (unchanged) return;
     const removed = [...byKey.values()].flat();
+    if (this.initialFlags !== 0) this.flagNewEndpoints(next, removed);
     this.current = next;
     this.rebuild(removed);
+  }
+
+  /**
+   * From now on every endpoint starts with `flags` set — those already here (one rebuild) and those that join
+   * later, before the balancer ever sees them. Active health checking uses it the way Envoy flags hosts added to
+   * a health-checked cluster (FAILED_ACTIVE_HC | PENDING_ACTIVE_HC until the first check). An endpoint that
+   * replaces one with the same address (a changed weight, say) takes that one's bits instead: the address has
+   * already been checked, and a weight change must not take it out of the balancer.
+   */
+  startEndpointsWith(flags: number): void {
+    this.initialFlags = flags;
+    let changed = false;
+    for (const e of this.current) {
+      const before = e.healthFlags;
+      e.healthFlags |= flags;
+      if ((before === 0) !== (e.healthFlags === 0)) changed = true;
+    }
+    if (changed) this.rebuild([]);
+  }
+
+  private flagNewEndpoints(next: readonly Endpoint[], removed: readonly Endpoint[]): void {
+    const kept = new Set(this.current);
+    for (const e of next) {
+      if (kept.has(e)) continue;
+      const predecessor = removed.find((old) => old.key === e.key);
+      e.healthFlags |= predecessor === undefined ? this.initialFlags : predecessor.healthFlags & this.initialFlags;
+    }
   }
 
   /**

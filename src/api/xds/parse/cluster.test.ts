@@ -41,6 +41,7 @@ describe("cluster", () => {
       dnsRefreshRateMs: 5_000,
       dnsLookupFamily: "AUTO",
       loadAssignment: undefined,
+      healthChecks: [],
       extensions: {},
     });
   });
@@ -103,7 +104,6 @@ describe("cluster", () => {
     const raw = {
       circuit_breakers: { thresholds: [{ max_connections: 10 }] },
       outlier_detection: { consecutive_5xx: 3 },
-      health_checks: [{ timeout: "1s" }],
       common_lb_config: { healthy_panic_threshold: { value: 50 } },
       upstream_connection_options: { tcp_keepalive: {} },
       transport_socket: { name: "envoy.transport_sockets.tls" },

@@ -1,10 +1,11 @@
 // Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts. Fields
-// a later stage implements (circuit breakers, outlier detection, health checks, TLS…) travel raw in `extensions`.
+// a later stage implements (circuit breakers, outlier detection, TLS…) travel raw in `extensions`.
 
 import type { Cluster, LbPolicy } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
 import { readClusterLoadAssignment } from "./endpoint.ts";
+import { readHealthChecks } from "./health-check.ts";
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, readCommonHttpProtocolOptions } from "./protocol-options.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -36,11 +37,11 @@ const CLUSTER_SPEC = {
     "dns_refresh_rate",
     "dns_lookup_family",
     "load_assignment",
+    "health_checks",
   ],
   extensions: [
     "circuit_breakers",
     "outlier_detection",
-    "health_checks",
     "common_lb_config",
     "upstream_connection_options",
     "transport_socket",
@@ -170,6 +171,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
           allowHostNames: type === "STRICT_DNS",
         })
       : undefined,
+    healthChecks: readHealthChecks(cluster),
     extensions: cluster.extensions(),
   };
 }

@@ -36,7 +36,7 @@ export function readHeaderEdits(fields: Fields): HeaderEdits {
   };
 }
 
-function readHeadersToAdd(fields: Fields, name: string): HeaderValueOption[] {
+export function readHeadersToAdd(fields: Fields, name: string): HeaderValueOption[] {
   return fields.list(name).map((item) => readHeaderValueOption(fields.ctx, item));
 }
 
@@ -60,7 +60,7 @@ function readHeaderValueOption(ctx: ParseContext, item: Item): HeaderValueOption
   return { key, value, appendAction };
 }
 
-function readHeadersToRemove(fields: Fields, name: string): string[] {
+export function readHeadersToRemove(fields: Fields, name: string): string[] {
   const out: string[] = [];
   for (const item of fields.list(name)) {
     if (typeof item.value !== "string") {

@@ -18,6 +18,7 @@ export function testCluster(lbPolicy: LbPolicy, overrides: Partial<Cluster> = {}
     dnsRefreshRateMs: 5000,
     dnsLookupFamily: "AUTO",
     loadAssignment: undefined,
+    healthChecks: [],
     extensions: {},
     ...overrides,
   };
