@@ -41,6 +41,8 @@ describe("cluster", () => {
       dnsRefreshRateMs: 5_000,
       dnsLookupFamily: "AUTO",
       loadAssignment: undefined,
+      outlierDetection: undefined,
+      healthyPanicThreshold: 50,
       extensions: {},
     });
   });
@@ -102,9 +104,7 @@ describe("cluster", () => {
   test("fields a later stage implements are kept raw in extensions", () => {
     const raw = {
       circuit_breakers: { thresholds: [{ max_connections: 10 }] },
-      outlier_detection: { consecutive_5xx: 3 },
       health_checks: [{ timeout: "1s" }],
-      common_lb_config: { healthy_panic_threshold: { value: 50 } },
       upstream_connection_options: { tcp_keepalive: {} },
       transport_socket: { name: "envoy.transport_sockets.tls" },
       track_cluster_stats: { timeout_budgets: true },

@@ -18,6 +18,8 @@ export function testCluster(lbPolicy: LbPolicy, overrides: Partial<Cluster> = {}
     dnsRefreshRateMs: 5000,
     dnsLookupFamily: "AUTO",
     loadAssignment: undefined,
+    outlierDetection: undefined,
+    healthyPanicThreshold: 50,
     extensions: {},
     ...overrides,
   };
