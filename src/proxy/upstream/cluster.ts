@@ -12,6 +12,7 @@ import type { ConnectionPool } from "./pool.ts";
 import type { ClusterMembership } from "./membership.ts";
 import type { PickContext } from "./balancer.ts";
 import type { OutlierReporter } from "./outlier-reporter.ts";
+import { OutlierDetector } from "./outlier/detector.ts";
 import type { StatsStore } from "../../telemetry/stats.ts";
 
 /** What a cluster's run-time parts (pools, health checking, outlier detection) share with the proxy. */
@@ -27,6 +28,8 @@ export class UpstreamCluster {
   readonly name: string;
   /** Outlier detection, when the cluster configures it; the router reports each attempt's result to it. */
   outlier: OutlierReporter | undefined;
+  /** The same detector with its state (success rates for /clusters, the active-health-check hook). */
+  readonly outlierDetector: OutlierDetector | undefined;
   private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
@@ -40,6 +43,10 @@ export class UpstreamCluster {
     this.name = config.name;
     this.clock = context.clock;
     membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
+    if (config.outlierDetection !== undefined) {
+      this.outlierDetector = new OutlierDetector(config.outlierDetection, membership, context, config.name);
+      this.outlier = this.outlierDetector;
+    }
   }
 
   /** Concurrent retries now (Envoy's max_retries circuit breaker, default 3). */
@@ -115,6 +122,7 @@ export class UpstreamCluster {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.outlierDetector?.stop();
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
   }
