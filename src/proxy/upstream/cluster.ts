@@ -1,5 +1,6 @@
-// A cluster at run time: its membership (endpoints and the balancer over them) and one connection pool per
-// endpoint, created on first use. Built from the typed Cluster when configuration arrives.
+// A cluster at run time: its membership (endpoints and the balancer over them), one connection pool per
+// endpoint, created on first use, and its outlier detector when configured. Built from the typed Cluster when
+// configuration arrives.
 
 import type { Clock } from "../../api/clock.ts";
 import type { Cluster } from "../../api/xds/types.ts";
