@@ -264,6 +264,8 @@ export class Proxy implements AdminTarget {
         activeRequests: e.activeRequests,
         priority: e.priority,
         locality: e.locality ? `${e.locality.region}/${e.locality.zone}/${e.locality.subZone}` : undefined,
+        successRate: c.outlierDetector?.host(e)?.successRate ?? -1,
+        localOriginSuccessRate: c.outlierDetector?.host(e)?.localOriginSuccessRate ?? -1,
         counters: {
           rq_active: e.activeRequests,
           rq_total: e.rqTotal,

@@ -332,7 +332,14 @@ export interface Cluster {
   loadAssignment: ClusterLoadAssignment | undefined;
   /** health_checks: active health checking of every endpoint; [] = none. */
   healthChecks: HealthCheck[];
-  /** Raw Envoy fields a later stage implements (circuit_breakers, outlier_detection, …). */
+  /** outlier_detection: passive health checking; undefined when the cluster has none. */
+  outlierDetection: OutlierDetection | undefined;
+  /**
+   * common_lb_config.healthy_panic_threshold, in percent (default 50): a priority level with fewer healthy hosts
+   * than this balances across all of its hosts. 0 disables panic.
+   */
+  healthyPanicThreshold: number;
+  /** Raw Envoy fields a later stage implements (circuit_breakers, …). */
   extensions: Record<string, unknown>;
 }
 
@@ -404,6 +411,61 @@ export interface GrpcHealthCheck {
   serviceName: string;
   /** authority: the :authority sent; undefined = the cluster's name. */
   authority: string | undefined;
+}
+
+/**
+ * A cluster's outlier_detection (envoy.config.cluster.v3.OutlierDetection) with Envoy's defaults applied. Counts are
+ * integers, percentages integers 0-100, times milliseconds.
+ */
+export interface OutlierDetection {
+  /** consecutive_5xx, default 5. */
+  consecutive5xx: number;
+  /** consecutive_gateway_failure (502, 503, 504 and, without the split, local-origin failures), default 5. */
+  consecutiveGatewayFailure: number;
+  /** consecutive_local_origin_failure, default 5 (counted only with splitExternalLocalOriginErrors). */
+  consecutiveLocalOriginFailure: number;
+  /** interval between analysis sweeps, default 10 s. */
+  intervalMs: number;
+  /** base_ejection_time, default 30 s; multiplied by the host's ejection count. */
+  baseEjectionTimeMs: number;
+  /** max_ejection_time, default the larger of 300 s and base_ejection_time. */
+  maxEjectionTimeMs: number;
+  /** max_ejection_time_jitter, default 0: up to this much is added to each ejection, at random. */
+  maxEjectionTimeJitterMs: number;
+  /** max_ejection_percent, default 10. */
+  maxEjectionPercent: number;
+  /** enforcing_consecutive_5xx, default 100. */
+  enforcingConsecutive5xx: number;
+  /** enforcing_consecutive_gateway_failure, default 0. */
+  enforcingConsecutiveGatewayFailure: number;
+  /** enforcing_consecutive_local_origin_failure, default 100. */
+  enforcingConsecutiveLocalOriginFailure: number;
+  /** enforcing_success_rate, default 100. */
+  enforcingSuccessRate: number;
+  /** enforcing_local_origin_success_rate, default 100. */
+  enforcingLocalOriginSuccessRate: number;
+  /** enforcing_failure_percentage, default 0. */
+  enforcingFailurePercentage: number;
+  /** enforcing_failure_percentage_local_origin, default 0. */
+  enforcingFailurePercentageLocalOrigin: number;
+  /** success_rate_minimum_hosts, default 5. */
+  successRateMinimumHosts: number;
+  /** success_rate_request_volume, default 100. */
+  successRateRequestVolume: number;
+  /** success_rate_stdev_factor in thousandths, default 1900 (a factor of 1.9). */
+  successRateStdevFactor: number;
+  /** failure_percentage_threshold, default 85. */
+  failurePercentageThreshold: number;
+  /** failure_percentage_minimum_hosts, default 5. */
+  failurePercentageMinimumHosts: number;
+  /** failure_percentage_request_volume, default 50. */
+  failurePercentageRequestVolume: number;
+  /** split_external_local_origin_errors, default false. */
+  splitExternalLocalOriginErrors: boolean;
+  /** successful_active_health_check_uneject_host, default true. */
+  successfulActiveHealthCheckUnejectHost: boolean;
+  /** always_eject_one_host, default false: one host may be ejected even beyond max_ejection_percent. */
+  alwaysEjectOneHost: boolean;
 }
 
 export interface ClusterLoadAssignment {

@@ -24,6 +24,11 @@ function healthFlags(e: EndpointStatus): string {
   return e.healthFlags !== "" ? e.healthFlags : e.healthy ? "healthy" : "/failed_active_hc";
 }
 
+/** Outlier detection's success rate as Envoy prints it; -1.0 when not computed this interval. */
+function rateText(rate: number | undefined): string {
+  return rate === undefined || rate < 0 ? "-1.0" : String(rate);
+}
+
 export function renderClustersText(clusters: readonly ClusterStatus[]): string {
   let out = "";
   for (const c of clusters) {
@@ -43,8 +48,8 @@ export function renderClustersText(clusters: readonly ClusterStatus[]): string {
         `${prefix}sub_zone::${subZone}\n` +
         `${prefix}canary::false\n` +
         `${prefix}priority::${e.priority}\n` +
-        `${prefix}success_rate::-1.0\n` +
-        `${prefix}local_origin_success_rate::-1.0\n`;
+        `${prefix}success_rate::${rateText(e.successRate)}\n` +
+        `${prefix}local_origin_success_rate::${rateText(e.localOriginSuccessRate)}\n`;
     }
   }
   return out;
@@ -81,6 +86,11 @@ export function renderClustersJson(clusters: readonly ClusterStatus[]): unknown 
             name.endsWith("_active") ? { name, type: "GAUGE", value: String(value) } : { name, value: String(value) },
           ),
           health_status: healthStatus(e),
+          // envoy.type.v3.Percent, present only when outlier detection computed it.
+          ...(e.successRate !== undefined && e.successRate >= 0 ? { success_rate: { value: e.successRate } } : {}),
+          ...(e.localOriginSuccessRate !== undefined && e.localOriginSuccessRate >= 0
+            ? { local_origin_success_rate: { value: e.localOriginSuccessRate } }
+            : {}),
           weight: e.weight,
           locality: { region, zone, sub_zone: subZone },
           priority: e.priority,

@@ -42,6 +42,10 @@ export interface EndpointStatus {
   priority: number;
   /** "region/zone/sub_zone" (any part may be empty). */
   locality?: string;
+  /** Outlier detection's success rate of the last interval, in percent; -1 or absent when not computed. */
+  successRate?: number;
+  /** The same for local-origin outcomes (split_external_local_origin_errors). */
+  localOriginSuccessRate?: number;
   /** Per-endpoint counters: cx_total, cx_active, cx_connect_fail, rq_total, rq_success, rq_error, rq_timeout… */
   counters: Record<string, number>;
 }

@@ -1,6 +1,6 @@
 // A cluster at run time: its membership (endpoints and the balancer over them), one connection pool per
-// endpoint, created on first use, and its active health checker if it has one. Built from the typed Cluster when
-// configuration arrives.
+// endpoint, created on first use, and its active health checker and outlier detector when configured. Built from
+// the typed Cluster when configuration arrives.
 
 import type { Clock } from "../../api/clock.ts";
 import type { Cluster } from "../../api/xds/types.ts";
@@ -13,6 +13,7 @@ import type { ConnectionPool } from "./pool.ts";
 import type { ClusterMembership } from "./membership.ts";
 import type { PickContext } from "./balancer.ts";
 import type { OutlierReporter } from "./outlier-reporter.ts";
+import { OutlierDetector } from "./outlier/detector.ts";
 import type { StatsStore } from "../../telemetry/stats.ts";
 import { createHealthCheckStats } from "../../telemetry/health-check-stats.ts";
 import { HealthChecker } from "./health/checker.ts";
@@ -32,6 +33,8 @@ export class UpstreamCluster {
   outlier: OutlierReporter | undefined;
   /** Active health checking (health_checks), when the cluster configures it; runs from initialize() to close(). */
   readonly healthChecker: HealthChecker | undefined;
+  /** The same detector with its state (success rates for /clusters, the active-health-check hook). */
+  readonly outlierDetector: OutlierDetector | undefined;
   private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
@@ -45,6 +48,10 @@ export class UpstreamCluster {
     this.name = config.name;
     this.clock = context.clock;
     membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
+    if (config.outlierDetection !== undefined) {
+      this.outlierDetector = new OutlierDetector(config.outlierDetection, membership, context, config.name);
+      this.outlier = this.outlierDetector;
+    }
     const hc = config.healthChecks[0];
     if (hc !== undefined) {
       this.healthChecker = new HealthChecker(config, hc, membership, {
@@ -55,6 +62,14 @@ export class UpstreamCluster {
         // Envoy's rule: until the cluster has made an upstream connection, checks run at no_traffic_interval.
         hasTraffic: () => stats.upstreamCxTotal.value > 0,
       });
+      // successful_active_health_check_uneject_host: a passing check returns an endpoint outlier detection ejected.
+      const detector = this.outlierDetector;
+      if (detector !== undefined)
+        this.healthChecker.onCheck((key, result) => {
+          if (!result.ok) return;
+          const endpoint = membership.endpoints.find((e) => e.key === key);
+          if (endpoint !== undefined) detector.onActiveHealthCheckPassed(endpoint);
+        });
     }
     this.updateMembershipGauges();
   }
@@ -151,6 +166,7 @@ export class UpstreamCluster {
     if (this.closed) return;
     this.closed = true;
     this.healthChecker?.stop();
+    this.outlierDetector?.stop();
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
   }

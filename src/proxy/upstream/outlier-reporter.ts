@@ -14,4 +14,11 @@ export interface OutlierReporter {
   onResponse(endpoint: Endpoint, status: number): void;
   /** A locally originated failure of an attempt to this endpoint. */
   onLocalOriginFailure(endpoint: Endpoint, kind: LocalOriginFailure): void;
+  /**
+   * Active health checking calls this after each passing check of `endpoint`
+   * (`cluster.outlier?.onActiveHealthCheckPassed?.(endpoint)`): with successful_active_health_check_uneject_host
+   * (default true) an endpoint that outlier detection ejected, and that active checks do not fail, comes back at
+   * once. Optional so that test doubles of this interface need not implement it.
+   */
+  onActiveHealthCheckPassed?(endpoint: Endpoint): void;
 }

@@ -42,6 +42,8 @@ describe("cluster", () => {
       dnsLookupFamily: "AUTO",
       loadAssignment: undefined,
       healthChecks: [],
+      outlierDetection: undefined,
+      healthyPanicThreshold: 50,
       extensions: {},
     });
   });
@@ -103,8 +105,6 @@ describe("cluster", () => {
   test("fields a later stage implements are kept raw in extensions", () => {
     const raw = {
       circuit_breakers: { thresholds: [{ max_connections: 10 }] },
-      outlier_detection: { consecutive_5xx: 3 },
-      common_lb_config: { healthy_panic_threshold: { value: 50 } },
       upstream_connection_options: { tcp_keepalive: {} },
       transport_socket: { name: "envoy.transport_sockets.tls" },
       track_cluster_stats: { timeout_budgets: true },

@@ -1,11 +1,12 @@
-// Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts. Fields
-// a later stage implements (circuit breakers, outlier detection, TLS…) travel raw in `extensions`.
+// Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts, health
+// checks, outlier detection. Fields a later stage implements (circuit breakers, TLS…) travel raw in `extensions`.
 
 import type { Cluster, LbPolicy } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
 import { readClusterLoadAssignment } from "./endpoint.ts";
 import { readHealthChecks } from "./health-check.ts";
+import { readOutlierDetection } from "./outlier-detection.ts";
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, readCommonHttpProtocolOptions } from "./protocol-options.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -14,6 +15,8 @@ export const DEFAULT_CHOICE_COUNT = 2;
 export const DEFAULT_MINIMUM_RING_SIZE = 1024;
 export const MAX_RING_SIZE = 8_388_608;
 export const DEFAULT_MAGLEV_TABLE_SIZE = 65_537;
+/** Envoy's default common_lb_config.healthy_panic_threshold, in percent. */
+export const DEFAULT_HEALTHY_PANIC_THRESHOLD = 50;
 /** Envoy's upper bound on maglev_lb_config.table_size. */
 const MAX_MAGLEV_TABLE_SIZE = 5_000_011;
 
@@ -38,11 +41,11 @@ const CLUSTER_SPEC = {
     "dns_lookup_family",
     "load_assignment",
     "health_checks",
+    "outlier_detection",
+    "common_lb_config",
   ],
   extensions: [
     "circuit_breakers",
-    "outlier_detection",
-    "common_lb_config",
     "upstream_connection_options",
     "transport_socket",
     "transport_socket_matches",
@@ -96,6 +99,20 @@ const RING_HASH_SPEC = {
     "locality_weighted_lb_config",
   ],
 } as const;
+const COMMON_LB_SPEC = {
+  handled: ["healthy_panic_threshold"],
+  // Batches membership updates in Envoy; here every update is applied at once, which only costs rebuilds.
+  ignored: ["update_merge_window"],
+  unsupported: [
+    "zone_aware_lb_config",
+    "locality_weighted_lb_config",
+    "ignore_new_hosts_until_first_hc",
+    "close_connections_on_host_set_change",
+    "consistent_hashing_lb_config",
+    "override_host_status",
+  ],
+} as const;
+const PERCENT_SPEC = { handled: ["value"] } as const;
 const MAGLEV_SPEC = {
   handled: ["table_size"],
   unsupported: ["consistent_hashing_lb_config", "locality_weighted_lb_config"],
@@ -172,6 +189,10 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
         })
       : undefined,
     healthChecks: readHealthChecks(cluster),
+    outlierDetection: cluster.has("outlier_detection")
+      ? readOutlierDetection(ctx, cluster.raw("outlier_detection"), cluster.at("outlier_detection"))
+      : undefined,
+    healthyPanicThreshold: readHealthyPanicThreshold(cluster),
     extensions: cluster.extensions(),
   };
 }
@@ -201,6 +222,19 @@ function readRingHash(cluster: Fields): Cluster["ringHash"] {
     ring.report("minimum_ring_size", `is ${minimumRingSize}, more than maximum_ring_size ${maximumRingSize}`);
   }
   return { minimumRingSize, maximumRingSize };
+}
+
+/** common_lb_config.healthy_panic_threshold: an envoy.type.v3.Percent ({value: 0-100}, a double). */
+function readHealthyPanicThreshold(cluster: Fields): number {
+  const common = cluster.message("common_lb_config", COMMON_LB_SPEC);
+  if (!common.has("healthy_panic_threshold")) return DEFAULT_HEALTHY_PANIC_THRESHOLD;
+  const percent = common.message("healthy_panic_threshold", PERCENT_SPEC);
+  if (percent.broken) return DEFAULT_HEALTHY_PANIC_THRESHOLD;
+  // proto3: an unset value is 0, which disables panic.
+  const value = percent.raw("value") ?? 0;
+  if (typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= 100) return value;
+  percent.report("value", `expected a percentage 0-100, got ${describe(value)}`);
+  return DEFAULT_HEALTHY_PANIC_THRESHOLD;
 }
 
 function readMaglevTableSize(cluster: Fields): number {

@@ -37,5 +37,5 @@ export function createLoadBalancer(
   }
   // Hash-based policies choose the priority level from the request hash too, so a key keeps its level.
   const levelByHash = cluster.lbPolicy === "RING_HASH" || cluster.lbPolicy === "MAGLEV";
-  return buildPriorityBalancer(endpoints, makeLevel, random, levelByHash);
+  return buildPriorityBalancer(endpoints, makeLevel, random, levelByHash, cluster.healthyPanicThreshold);
 }

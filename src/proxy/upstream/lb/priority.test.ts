@@ -105,6 +105,26 @@ describe("priority levels (Envoy's load and panic calculation)", () => {
     ]);
   });
 
+  test("the cluster's healthy_panic_threshold decides panic; 0 disables it", () => {
+    // One level, 2 of 5 healthy (40 %): health 56, not fully available.
+    const eps = levels([2, 5]);
+    const panicAt = (threshold: number) => planPriorityLevels(eps, threshold).map((l) => [l.load, l.panic]);
+    assert.deepEqual(panicAt(50), [[100, true]]);
+    assert.deepEqual(panicAt(40), [[100, false]]); // 40 is not under 40
+    assert.deepEqual(panicAt(41), [[100, true]]);
+    assert.deepEqual(panicAt(0), [[100, false]]);
+    // Through the factory: panic uses all five hosts, no panic only the two healthy ones.
+    const picked = (threshold: number) => {
+      const lb = createLoadBalancer(testCluster("ROUND_ROBIN", { healthyPanicThreshold: threshold }), eps, () => 0);
+      return new Set(Array.from({ length: 10 }, () => lb.pick({ hash: undefined })));
+    };
+    assert.equal(picked(50).size, 5);
+    assert.equal(picked(30).size, 2);
+    // Nothing healthy and panic disabled: no host at all (503 UH), as in Envoy.
+    const none = createLoadBalancer(testCluster("ROUND_ROBIN", { healthyPanicThreshold: 0 }), levels([0, 3]), () => 0);
+    assert.equal(none.pick({ hash: undefined }), undefined);
+  });
+
   test("loads always sum to 100 and levels come out in priority order, gaps skipped", () => {
     const eps = [...endpoints({ priority: 5 }, { priority: 2, health: "UNHEALTHY" }, { priority: 2 })];
     const plan = planPriorityLevels(eps);

@@ -4,10 +4,12 @@
 //   healthy still takes all of its traffic);
 // - load is poured into levels in priority order, each taking what its health allows, scaled when the levels'
 //   health sums to less than 100 (so some traffic spills over to the next level as hosts fail);
-// - a level is in panic (balances across all its hosts, healthy or not) when under 50 % of its hosts are healthy,
-//   unless the levels together are fully available; when every level is in panic, load is split by host count.
+// - a level is in panic (balances across all its hosts, healthy or not) when under the cluster's
+//   healthy_panic_threshold (default 50 %) of its hosts are healthy, unless the levels together are fully
+//   available; when every level is in panic, load is split by host count. A threshold of 0 disables panic: with
+//   no healthy host the pick finds none (503 UH), as in Envoy.
 // Simplified: degraded hosts count as healthy (Endpoint.healthy is true for DEGRADED); there is no locality
-// weighting or zone-aware routing; the thresholds are fixed at Envoy's defaults (no common_lb_config yet).
+// weighting or zone-aware routing; the overprovisioning factor is fixed at Envoy's default.
 // Empty priority levels (numbers with no endpoint) are skipped: in Envoy they carry no load and never decide panic.
 
 import type { LoadBalancer, PickContext } from "../balancer.ts";
@@ -15,7 +17,7 @@ import type { Endpoint } from "../endpoint.ts";
 
 /** Envoy's default overprovisioning factor, in percent. */
 export const OVERPROVISIONING_FACTOR = 140;
-/** Envoy's default healthy_panic_threshold, in percent. */
+/** Envoy's default healthy_panic_threshold, in percent (the cluster's common_lb_config overrides it). */
 export const HEALTHY_PANIC_THRESHOLD = 50;
 
 export interface PriorityLevel {
@@ -34,8 +36,14 @@ export function hostsToUse(level: PriorityLevel): readonly Endpoint[] {
   return level.panic ? level.hosts : level.healthy;
 }
 
-/** Groups endpoints by priority (ascending) and computes each level's load and panic state. */
-export function planPriorityLevels(endpoints: readonly Endpoint[]): PriorityLevel[] {
+/**
+ * Groups endpoints by priority (ascending) and computes each level's load and panic state; `panicThreshold` is
+ * the percentage of healthy hosts under which a level panics (0 = never).
+ */
+export function planPriorityLevels(
+  endpoints: readonly Endpoint[],
+  panicThreshold = HEALTHY_PANIC_THRESHOLD,
+): PriorityLevel[] {
   const byPriority = new Map<number, Endpoint[]>();
   for (const e of endpoints) {
     const list = byPriority.get(e.priority);
@@ -72,8 +80,7 @@ export function planPriorityLevels(endpoints: readonly Endpoint[]): PriorityLeve
 
   let totalPanic = true;
   for (const level of levels) {
-    level.panic =
-      normalizedTotal === 100 ? false : (100 * level.healthy.length) / level.hosts.length < HEALTHY_PANIC_THRESHOLD;
+    level.panic = normalizedTotal === 100 ? false : (100 * level.healthy.length) / level.hosts.length < panicThreshold;
     totalPanic &&= level.panic;
   }
   if (totalPanic) {
@@ -104,8 +111,9 @@ export function buildPriorityBalancer(
   makeLevel: LevelBalancerFactory,
   random: () => number,
   levelByHash: boolean,
+  panicThreshold = HEALTHY_PANIC_THRESHOLD,
 ): LoadBalancer {
-  const levels = planPriorityLevels(endpoints).filter((l) => l.load > 0);
+  const levels = planPriorityLevels(endpoints, panicThreshold).filter((l) => l.load > 0);
   if (levels.length === 0) return EMPTY;
   if (levels.length === 1) return makeLevel(hostsToUse(levels[0]!));
   return new MultiLevelBalancer(

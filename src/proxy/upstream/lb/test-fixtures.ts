@@ -19,6 +19,8 @@ export function testCluster(lbPolicy: LbPolicy, overrides: Partial<Cluster> = {}
     dnsLookupFamily: "AUTO",
     loadAssignment: undefined,
     healthChecks: [],
+    outlierDetection: undefined,
+    healthyPanicThreshold: 50,
     extensions: {},
     ...overrides,
   };
