@@ -12,6 +12,8 @@ import { HttpConnectionManagerRuntime } from "./http/connection-manager.ts";
 import { AccessLogManager, PendingAccessLogger, parseAccessLogs } from "./http/access-logger.ts";
 import { ListenerRuntime, type ListenerTerminal } from "./listener/listener.ts";
 import { TcpProxyRuntime } from "./tcp/tcp-proxy.ts";
+import type { ConnectionFilter } from "./listener/connection-filter.ts";
+import { NetworkLocalRateLimitFilter } from "./filters/local-ratelimit/network-filter.ts";
 import { UpstreamCluster } from "./upstream/cluster.ts";
 import { ClusterMembership, endpointsFromAssignment } from "./upstream/membership.ts";
 import { StrictDnsResolver, systemLookup } from "./upstream/dns.ts";
@@ -81,8 +83,20 @@ export class Proxy implements AdminTarget {
   private buildListener(l: Listener): ListenerRuntime {
     const chain = l.filterChains[0]!;
     const terminalFilter = chain.filters[chain.filters.length - 1]!;
+    // The parser guarantees the shape: non-terminal filters, then one terminal filter last.
+    const connectionFilters: ConnectionFilter[] = [];
+    for (const f of chain.filters.slice(0, -1)) {
+      if (f.kind !== "local_ratelimit")
+        throw new TrellisError(
+          "TRELLIS_LISTENER_SHAPE",
+          `listener ${l.name}: ${f.name} cannot come before ${terminalFilter.name}`,
+        );
+      connectionFilters.push(new NetworkLocalRateLimitFilter(f.config, this.clock, this.stats));
+    }
     let terminal: ListenerTerminal;
-    if (terminalFilter.kind === "http_connection_manager") {
+    if (terminalFilter.kind === "local_ratelimit") {
+      throw new TrellisError("TRELLIS_LISTENER_SHAPE", `listener ${l.name}: the filter chain has no terminal filter`);
+    } else if (terminalFilter.kind === "http_connection_manager") {
       const hcm = terminalFilter.config;
       const source = `listener ${l.name} http_connection_manager`;
       const loggers = parseAccessLogs(hcm.accessLog, source).map((c) => new PendingAccessLogger(c));
@@ -111,7 +125,12 @@ export class Proxy implements AdminTarget {
         ),
       };
     }
-    return new ListenerRuntime(l, terminal, createListenerStats(this.stats, `${l.address.address}_${l.address.port}`));
+    return new ListenerRuntime(
+      l,
+      terminal,
+      createListenerStats(this.stats, `${l.address.address}_${l.address.port}`),
+      connectionFilters,
+    );
   }
 
   /** Binds every listener (all or none), starts DNS resolution and the admin server. */

@@ -11,6 +11,12 @@ const SCOPE_TAGS: readonly (readonly [tag: string, scope: string])[] = [
   ["envoy_http_conn_manager_prefix", "http"],
   ["envoy_listener_address", "listener"],
   ["envoy_tcp_prefix", "tcp"],
+  ["envoy_local_network_ratelimit_prefix", "local_rate_limit"],
+];
+
+/** Tags whose value comes before the scope word (Envoy's `$.http_local_rate_limit.**`). */
+const PREFIX_TAGS: readonly (readonly [tag: string, scope: string])[] = [
+  ["envoy_local_http_ratelimit_prefix", "http_local_rate_limit"],
 ];
 
 /** Sub-scopes that Envoy separates with a dot but Prometheus flattens with `_`. */
@@ -27,7 +33,16 @@ export function envoyStatName(name: string, labels: Labels): string {
   if (!name.startsWith("envoy_")) return name + bracedLabels(left);
   let rest = name.slice("envoy_".length);
   let prefix = "";
+  for (const [tag, scope] of PREFIX_TAGS) {
+    const value = left[tag];
+    if (value !== undefined && rest.startsWith(scope + "_")) {
+      prefix = `${value}.${scope}.`;
+      rest = rest.slice(scope.length + 1);
+      delete left[tag];
+    }
+  }
   for (const [tag, scope] of SCOPE_TAGS) {
+    if (prefix !== "") break;
     const value = left[tag];
     if (value !== undefined && rest.startsWith(scope + "_")) {
       prefix = `${scope}.${value}.`;

@@ -40,13 +40,33 @@ export interface Listener {
 
 export interface FilterChain {
   name: string;
-  /** Network filters in order; the last one is terminal (http_connection_manager or tcp_proxy). */
+  /**
+   * Network filters in order: zero or more non-terminal ones (local_ratelimit), then exactly one terminal one
+   * (http_connection_manager or tcp_proxy), last.
+   */
   filters: NetworkFilter[];
 }
 
 export type NetworkFilter =
   | { kind: "http_connection_manager"; name: string; config: HttpConnectionManager }
-  | { kind: "tcp_proxy"; name: string; config: TcpProxy };
+  | { kind: "tcp_proxy"; name: string; config: TcpProxy }
+  | { kind: "local_ratelimit"; name: string; config: NetworkLocalRateLimit };
+
+/** envoy.type.v3.TokenBucket: starts full; tokensPerFill come back every fillIntervalMs, never above maxTokens. */
+export interface TokenBucket {
+  maxTokens: number;
+  /** Default 1. */
+  tokensPerFill: number;
+  fillIntervalMs: number;
+}
+
+/** envoy.filters.network.local_ratelimit: each new connection takes a token; none left → closed at once. */
+export interface NetworkLocalRateLimit {
+  statPrefix: string;
+  tokenBucket: TokenBucket;
+  /** runtime_enabled.default_value (there is no runtime: the key is accepted and ignored). Default true. */
+  enabled: boolean;
+}
 
 export type CodecType = "AUTO" | "HTTP1" | "HTTP2";
 

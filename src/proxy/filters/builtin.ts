@@ -2,3 +2,4 @@
 // A filter lives in filters/<name>/ and adds one import here.
 
 export {};
+import "./local-ratelimit/http-filter.ts";

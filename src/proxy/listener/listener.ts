@@ -1,5 +1,6 @@
-// One listening socket and what it does with each connection: HTTP (HTTP/1.1 and h2c on the same port with
-// codec AUTO, told apart by the HTTP/2 client preface) or TCP proxying. Connections are tracked so a drain can
+// One listening socket and what it does with each connection: first the non-terminal network filters (a local rate
+// limit may refuse it), then HTTP (HTTP/1.1 and h2c on the same port with codec AUTO, told apart by the HTTP/2
+// client preface) or TCP proxying. Connections are tracked so a drain can
 // close idle ones at once and busy ones after their response.
 
 import net from "node:net";
@@ -12,6 +13,7 @@ import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import type { Http1Exchange } from "../http1/connection-exchange.ts";
 import type { ListenerStats } from "../../telemetry/envoy-stats.ts";
 import { sendLocalReply } from "../http/local-reply.ts";
+import type { ConnectionFilter } from "./connection-filter.ts";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -30,6 +32,8 @@ export class ListenerRuntime {
     readonly config: Listener,
     readonly terminal: ListenerTerminal,
     private readonly stats: ListenerStats,
+    /** The chain's non-terminal network filters, in order. */
+    private readonly connectionFilters: readonly ConnectionFilter[] = [],
   ) {
     if (terminal.kind === "http") {
       const hcm = terminal.hcm;
@@ -90,6 +94,18 @@ export class ListenerRuntime {
     this.stats.downstreamCxActive.inc();
     socket.once("close", this.onSocketClose);
     const t = this.terminal;
+    const filters = this.connectionFilters;
+    for (let i = 0; i < filters.length; i++) {
+      const filter = filters[i]!;
+      if (filter.onNewConnection(socket)) continue;
+      // Refused before the terminal filter saw a byte: closed at once. A TCP session records why.
+      if (t.kind === "tcp") t.tcp.refuse(socket, filter.refusalFlag);
+      else {
+        socket.on("error", () => {});
+        socket.destroy();
+      }
+      return;
+    }
     if (t.kind === "tcp") {
       this.tcpSockets.add(socket);
       socket.once("close", () => void this.tcpSockets.delete(socket));

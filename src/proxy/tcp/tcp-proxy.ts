@@ -21,6 +21,7 @@ export interface TcpSessionInfo {
 
 export interface TcpProxyHooks {
   onSessionStart(): void;
+  /** Every session's record; also for a connection refused before tcp_proxy saw it (no onSessionStart then). */
   onSessionEnd(info: TcpSessionInfo): void;
 }
 
@@ -50,7 +51,30 @@ export class TcpProxyRuntime {
 
   /** Takes over a downstream connection (`initial` = bytes already read by the listener). */
   accept(downstream: net.Socket, initial?: Buffer): void {
-    const info: TcpSessionInfo = {
+    const info = this.newSessionInfo(downstream);
+    this.hooks.onSessionStart();
+    const name = this.pickClusterName();
+    const cluster = name === undefined ? undefined : this.clusters.get(name);
+    info.clusterName = name;
+    if (cluster === undefined) return this.close(downstream, info, "NC");
+    const endpoint = cluster.pick({ hash: undefined });
+    if (endpoint === undefined) {
+      cluster.stats.upstreamCxNoneHealthy.inc();
+      return this.close(downstream, info, "UH");
+    }
+    new TcpSession(downstream, initial, cluster, endpoint, info, this.config.idleTimeoutMs, this.clock, this.hooks);
+  }
+
+  /**
+   * A connection a network filter before this one refused (e.g. "RL"): closed at once and recorded with `flag`.
+   * It is no tcp_proxy session (Envoy's tcp_proxy never sees it), so only onSessionEnd hears of it.
+   */
+  refuse(downstream: net.Socket, flag: string): void {
+    this.close(downstream, this.newSessionInfo(downstream), flag);
+  }
+
+  private newSessionInfo(downstream: net.Socket): TcpSessionInfo {
+    return {
       startMs: this.clock.now(),
       clusterName: undefined,
       upstreamHost: undefined,
@@ -60,20 +84,9 @@ export class TcpProxyRuntime {
       downstreamRemote: `${downstream.remoteAddress}:${downstream.remotePort}`,
       downstreamLocal: `${downstream.localAddress}:${downstream.localPort}`,
     };
-    this.hooks.onSessionStart();
-    const name = this.pickClusterName();
-    const cluster = name === undefined ? undefined : this.clusters.get(name);
-    info.clusterName = name;
-    if (cluster === undefined) return this.refuse(downstream, info, "NC");
-    const endpoint = cluster.pick({ hash: undefined });
-    if (endpoint === undefined) {
-      cluster.stats.upstreamCxNoneHealthy.inc();
-      return this.refuse(downstream, info, "UH");
-    }
-    new TcpSession(downstream, initial, cluster, endpoint, info, this.config.idleTimeoutMs, this.clock, this.hooks);
   }
 
-  private refuse(downstream: net.Socket, info: TcpSessionInfo, flag: string): void {
+  private close(downstream: net.Socket, info: TcpSessionInfo, flag: string): void {
     info.responseFlags = flag;
     downstream.on("error", () => {});
     downstream.destroy();

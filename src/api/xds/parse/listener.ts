@@ -1,5 +1,6 @@
 // Listener → its address and filter chain. This stage serves one filter chain per listener, without
-// filter_chain_match, whose last (and only) network filter is http_connection_manager or tcp_proxy.
+// filter_chain_match: zero or more non-terminal network filters (local_ratelimit), then exactly one terminal filter,
+// http_connection_manager or tcp_proxy, last.
 
 import type { FilterChain, Listener, NetworkFilter } from "../types.ts";
 import { readAddress } from "./address.ts";
@@ -13,6 +14,11 @@ import {
   readTypedConfig,
 } from "./http-connection-manager.ts";
 import { readTcpProxy, TCP_PROXY_FILTER_NAME, TCP_PROXY_TYPE_URL } from "./tcp-proxy.ts";
+import {
+  NETWORK_LOCAL_RATELIMIT_FILTER_NAME,
+  NETWORK_LOCAL_RATELIMIT_TYPE_URL,
+  readNetworkLocalRateLimit,
+} from "./network-local-ratelimit.ts";
 
 /** Envoy's default per_connection_buffer_limit_bytes: 1 MiB. */
 export const DEFAULT_BUFFER_LIMIT_BYTES = 1_048_576;
@@ -57,9 +63,19 @@ const FILTER_CHAIN_SPEC = {
 const NETWORK_FILTER_SPEC = { handled: ["name", "typed_config"], unsupported: ["config_discovery"] } as const;
 
 const KNOWN_FILTERS = [
-  { kind: "http_connection_manager", name: HCM_FILTER_NAME, typeUrl: HCM_TYPE_URL },
-  { kind: "tcp_proxy", name: TCP_PROXY_FILTER_NAME, typeUrl: TCP_PROXY_TYPE_URL },
+  { kind: "http_connection_manager", name: HCM_FILTER_NAME, typeUrl: HCM_TYPE_URL, terminal: true },
+  { kind: "tcp_proxy", name: TCP_PROXY_FILTER_NAME, typeUrl: TCP_PROXY_TYPE_URL, terminal: true },
+  {
+    kind: "local_ratelimit",
+    name: NETWORK_LOCAL_RATELIMIT_FILTER_NAME,
+    typeUrl: NETWORK_LOCAL_RATELIMIT_TYPE_URL,
+    terminal: false,
+  },
 ] as const;
+
+const TERMINAL_KINDS: ReadonlySet<NetworkFilter["kind"]> = new Set(
+  KNOWN_FILTERS.filter((f) => f.terminal).map((f) => f.kind),
+);
 
 /** Reads a Listener at `path`, reporting into `ctx`. */
 export function readListener(ctx: ParseContext, raw: unknown, path: string): Listener {
@@ -105,8 +121,15 @@ function readFilterChain(ctx: ParseContext, item: Item): FilterChain {
   items.forEach((filterItem, i) => {
     const filter = readNetworkFilter(ctx, filterItem);
     if (filter === undefined) return;
-    // Both filters this stage knows end the chain, so anything after them could never run.
-    if (i !== items.length - 1) ctx.report(filterItem.path, `${filter.name} is a terminal filter and must be last`);
+    const last = i === items.length - 1;
+    // A terminal filter takes the connection over, so nothing after it could ever run; a chain must end in one.
+    if (TERMINAL_KINDS.has(filter.kind) && !last)
+      ctx.report(filterItem.path, `${filter.name} is a terminal filter and must be last`);
+    if (!TERMINAL_KINDS.has(filter.kind) && last)
+      ctx.report(
+        filterItem.path,
+        `${filter.name} is not a terminal filter: the chain must end with http_connection_manager or tcp_proxy`,
+      );
     filters.push(filter);
   });
   return { name: chain.string("name") ?? "", filters };
@@ -138,8 +161,12 @@ function readNetworkFilter(ctx: ParseContext, item: Item): NetworkFilter | undef
   }
   const configPath = filter.at("typed_config");
   const config = filter.raw("typed_config");
-  if (known.kind === "http_connection_manager") {
-    return { kind: known.kind, name, config: readHttpConnectionManager(ctx, config, configPath) };
+  switch (known.kind) {
+    case "http_connection_manager":
+      return { kind: known.kind, name, config: readHttpConnectionManager(ctx, config, configPath) };
+    case "tcp_proxy":
+      return { kind: known.kind, name, config: readTcpProxy(ctx, config, configPath) };
+    case "local_ratelimit":
+      return { kind: known.kind, name, config: readNetworkLocalRateLimit(ctx, config, configPath) };
   }
-  return { kind: known.kind, name, config: readTcpProxy(ctx, config, configPath) };
 }
