@@ -1,5 +1,5 @@
 // The HTTP filters this proxy ships, registered by their typed_config type URL when the connection manager loads.
 // A filter lives in filters/<name>/ and adds one import here.
 
-export {};
+import "./fault/index.ts";
 import "./local-ratelimit/http-filter.ts";

@@ -124,6 +124,19 @@ describe("sendLocalReply", () => {
     assert.equal(ex.info.responseCode, 200);
   });
 
+  test("an explicit gRPC status replaces the mapped one; the flags header carries every flag of the exchange", () => {
+    const ex = exchange("POST", Headers.of({ "content-type": "application/grpc" }));
+    ex.info.responseFlags = "DI";
+    sendLocalReply(ex, 200, "FI", "fault_filter_abort:r", undefined, undefined, 8);
+    assert.equal(ex.response.status, 200);
+    assert.equal(ex.response.headers?.get("grpc-status"), "8");
+    assert.equal(ex.response.headers?.get("x-trellis-response-flags"), "DI,FI");
+    const plain = exchange("GET", new Headers());
+    sendLocalReply(plain, 200, "FI", "fault_filter_abort:r", undefined, undefined, 8);
+    assert.equal(plain.response.status, 200, "a non-gRPC caller gets the HTTP status");
+    assert.equal(plain.response.headers?.get("grpc-status"), undefined);
+  });
+
   test("isGrpcRequest follows Envoy: application/grpc, +suffix or ;params, not grpc-web", () => {
     const is = (ct?: string) => isGrpcRequest(ct === undefined ? new Headers() : Headers.of({ "content-type": ct }));
     assert.equal(is("application/grpc"), true);

@@ -1,6 +1,7 @@
 // The one way the proxy answers a request by itself (no route, no healthy upstream, overflow, timeout, fault,
 // RBAC…). Every such answer says why — a response flag and a detail, in headers, in the body and in StreamInfo
-// for the access log — as Envoy's local replies and response code details do. A gRPC client gets a gRPC answer
+// for the access log — as Envoy's local replies and response code details do. The flags header carries every
+// flag of the exchange (a delayed, then aborted request says "DI,FI"), as the access log does. A gRPC client gets a gRPC answer
 // (HTTP 200, trailers-only, grpc-status), because it cannot read an HTTP error page.
 
 import { Headers } from "./headers.ts";
@@ -24,6 +25,8 @@ export function isGrpcRequest(headers: Headers): boolean {
  * Answers `ex` from the proxy itself with `status`, recording `flag` (Envoy-style, e.g. "UH") and `details`
  * (e.g. "no_healthy_upstream:outbound|9080||reviews") in ex.info. `body` defaults to the details and a newline.
  * If the response head is already out, no reply can be made: the stream is reset instead (the flag is kept).
+ * `grpcStatus` is what a gRPC caller gets when the cause has a gRPC status of its own (a fault filter's
+ * grpc_status abort); without it the status is mapped from `status`. Others get `status` either way.
  */
 export function sendLocalReply(
   ex: Exchange,
@@ -32,6 +35,7 @@ export function sendLocalReply(
   details: string,
   body?: string,
   extraHeaders?: Headers,
+  grpcStatus?: number,
 ): void {
   const info = ex.info;
   info.responseFlags = info.responseFlags === "" ? flag : info.responseFlags + "," + flag;
@@ -48,7 +52,7 @@ export function sendLocalReply(
       "content-type",
       "application/grpc",
       "grpc-status",
-      String(grpcStatusForLocalReply(status, info.responseFlags)),
+      String(grpcStatus ?? grpcStatusForLocalReply(status, info.responseFlags)),
       "grpc-message",
       encodeGrpcMessage(details),
       FLAGS_HEADER,

@@ -23,6 +23,7 @@ const enum PathKind {
   Never,
 }
 
+/** One HeaderMatcher, compiled (also used outside route matching: retry policies, the fault filter). */
 export class CompiledHeaderMatcher {
   readonly name: string;
   readonly pseudo: Pseudo;
