@@ -25,6 +25,12 @@ const SUB_SCOPES: readonly (readonly [flat: string, dotted: string])[] = [
   ["circuit_breakers_high_", "circuit_breakers.high."],
   ["health_check_", "health_check."],
   ["outlier_detection_", "outlier_detection."],
+  ["fault_", "fault."],
+];
+
+/** Tags whose value Envoy writes right after a sub-scope (`http.<prefix>.fault.<downstream cluster>.…`). */
+const SUB_SCOPE_TAGS: readonly (readonly [tag: string, dotted: string])[] = [
+  ["envoy_fault_downstream_cluster", "fault."],
 ];
 
 /** The Envoy-style dotted name of one series, e.g. envoy_cluster_upstream_rq{code=200,cluster=x} → cluster.x.upstream_rq_200. */
@@ -55,6 +61,13 @@ export function envoyStatName(name: string, labels: Labels): string {
     if (rest.startsWith(flat)) {
       rest = dotted + rest.slice(flat.length);
       break;
+    }
+  }
+  for (const [tag, dotted] of SUB_SCOPE_TAGS) {
+    const value = left[tag];
+    if (value !== undefined && rest.startsWith(dotted)) {
+      rest = `${dotted}${value}.${rest.slice(dotted.length)}`;
+      delete left[tag];
     }
   }
   if (left.envoy_response_code !== undefined) {

@@ -136,6 +136,17 @@ describe("Envoy's /stats names", () => {
     );
     assert.equal(envoyStatName("envoy_tcp_idle_timeout", { envoy_tcp_prefix: "db" }), "tcp.db.idle_timeout");
     assert.equal(
+      envoyStatName("envoy_http_fault_aborts_injected", { envoy_http_conn_manager_prefix: "in" }),
+      "http.in.fault.aborts_injected",
+    );
+    assert.equal(
+      envoyStatName("envoy_http_fault_delays_injected", {
+        envoy_http_conn_manager_prefix: "in",
+        envoy_fault_downstream_cluster: "productpage",
+      }),
+      "http.in.fault.productpage.delays_injected",
+    );
+    assert.equal(
       envoyStatName("envoy_cluster_health_check_attempt", { envoy_cluster_name: "x" }),
       "cluster.x.health_check.attempt",
     );

@@ -73,6 +73,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
   private responseTrailers: Headers | undefined;
   private drainCb: (() => void) | undefined;
   private abortCb: (() => void) | undefined;
+  /** pause() was called and resume() not since (kept for a pause before start()). */
+  private bodyPaused = false;
   private streamError: Error | undefined;
   private idleTimer: Timer | undefined;
   private requestTimer: Timer | undefined;
@@ -124,14 +126,19 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     s.on("end", onRequestEnd);
     s.on("aborted", onRequestAborted);
     s.on("data", onRequestData);
+    if (this.bodyPaused) s.pause();
   }
 
+  // Before start() the stream is not flowing (flow control holds the peer back); resuming it then would switch it
+  // to flowing with no listener and drop the body, so a pause or resume before start() only records the wish.
   pause(): void {
-    this.stream.pause();
+    this.bodyPaused = true;
+    if (this.sink !== undefined) this.stream.pause();
   }
 
   resume(): void {
-    this.stream.resume();
+    this.bodyPaused = false;
+    if (this.sink !== undefined) this.stream.resume();
   }
 
   // ---- ResponseSink ----
