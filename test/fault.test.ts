@@ -224,6 +224,7 @@ for (const protocol of ["HTTP/1.1", "HTTP/2"] as const)
         clock.advance(1);
         const r = await answer;
         assert.equal(r.status, 200);
+        assert.equal(r.headers["x-envoy-upstream-service-time"], "0", "the upstream time excludes the delay");
         assert.equal(up.received.length, before + 1);
         assert.equal(stat(proxy, "envoy_http_fault_active_faults"), 0);
         await proxy.close();

@@ -194,8 +194,10 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     endpoint.rqTotal++;
     cluster.stats.upstreamRqTotal.inc();
     cluster.stats.upstreamRqActive.inc();
-    // The first attempt starts in the turn the request head was read (the handler runs synchronously).
-    this.attemptStartMs = seq === 1 ? ex.info.startMs : this.env.clock.now();
+    // The first attempt usually starts in the turn the request head was read (the handlers run synchronously): no
+    // second clock read. A filter that held the request first (a fault delay, flag DI) makes that untrue, and the
+    // upstream time must not include the hold.
+    this.attemptStartMs = seq === 1 && ex.info.responseFlags === "" ? ex.info.startMs : this.env.clock.now();
     let request: UpstreamRequest;
     if (this.body !== undefined) request = new AttemptRequest(ex, this.body.reader(true));
     else if (seq === 1) request = ex;
