@@ -1,8 +1,8 @@
 // The one way the proxy answers a request by itself (no route, no healthy upstream, overflow, timeout, fault,
 // RBAC…). Every such answer says why — a response flag and a detail, in headers, in the body and in StreamInfo
 // for the access log — as Envoy's local replies and response code details do. The flags header carries every
-// flag of the exchange (a delayed, then aborted request says "DI,FI"), as the access log does. A gRPC client gets a gRPC answer
-// (HTTP 200, trailers-only, grpc-status), because it cannot read an HTTP error page.
+// flag of the exchange (a delayed, then aborted request says "DI,FI"), as the access log does. A gRPC client gets
+// a gRPC answer (HTTP 200, trailers-only, grpc-status), because it cannot read an HTTP error page.
 
 import { Headers } from "./headers.ts";
 import type { Exchange } from "./exchange.ts";
