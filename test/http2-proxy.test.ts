@@ -4,10 +4,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { startChain } from "./support/proxies.ts";
+import { startChain, startProxy } from "./support/proxies.ts";
 import { startEchoServer, startH2EchoServer, type EchoRecord, type Upstream } from "./support/upstreams.ts";
 import { h2request, request } from "./support/clients.ts";
-import { HTTP2_UPSTREAM } from "./support/envoy-config.ts";
+import { HTTP2_UPSTREAM, allDomains, bootstrap, httpListener, staticCluster } from "./support/envoy-config.ts";
 
 for (const upstreamKind of ["HTTP/1.1", "HTTP/2"] as const) {
   describe(`h2c client → two sidecars → ${upstreamKind} upstream`, () => {
@@ -110,6 +110,29 @@ describe("HTTP/2 replies the proxy makes itself", () => {
       session.close();
       await chain.close();
       server.close();
+    }
+  });
+});
+
+describe("an HTTP/2 request body that is only an empty DATA frame with END_STREAM", () => {
+  test("is forwarded and ended on a new upstream connection (node may end the stream before the body is read)", async () => {
+    const upstream = await startEchoServer("app");
+    const proxy = await startProxy(
+      bootstrap(
+        [httpListener("in", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]))],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+    const session = http2.connect(`http://127.0.0.1:${proxy.port()}`);
+    try {
+      // The first request opens the upstream connection, so the body is read only after connecting.
+      const r = await h2request(session, { ":method": "POST", ":path": "/empty" }, "");
+      assert.equal(r.status, 200);
+      assert.equal(upstream.received[0]!.body, "");
+    } finally {
+      session.close();
+      await proxy.close();
+      await upstream.close();
     }
   });
 });

@@ -127,6 +127,9 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     s.on("aborted", onRequestAborted);
     s.on("data", onRequestData);
     if (this.bodyPaused) s.pause();
+    // A body that was only an empty DATA frame with END_STREAM can have ended (node emitted 'end') before the pool
+    // was ready to send it (a new upstream connection): the listener came too late, so end it here.
+    if (s.readableEnded) this.handleEnd();
   }
 
   // Before start() the stream is not flowing (flow control holds the peer back); resuming it then would switch it
