@@ -11,6 +11,7 @@ import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { allDomains, bootstrap, httpListener, staticCluster, tcpListener, type Raw } from "./support/envoy-config.ts";
 import { h2request, request } from "./support/clients.ts";
 import { startTcpEcho } from "./support/upstreams.ts";
+import { WebSocket, WebSocketServer } from "ws";
 import { startHoldingUpstream, type HoldingUpstream } from "../src/proxy/upstream/breakers-testing.ts";
 
 function clusterStat(p: RunningProxy, name: string, cluster = "app"): number {
@@ -203,6 +204,41 @@ describe("circuit breakers through the proxy", () => {
     } finally {
       await p.close();
       await echo.close();
+    }
+  });
+
+  test("a WebSocket tunnel counts as a connection until it closes", async () => {
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await new Promise<void>((r) => wss.once("listening", r));
+    wss.on("connection", (ws) => ws.on("message", (m) => ws.send(m.toString())));
+    const port = (wss.address() as net.AddressInfo).port;
+    const p = await startProxy(
+      bootstrap(
+        [
+          httpListener("in", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {
+            upgrade_configs: [{ upgrade_type: "websocket" }],
+          }),
+        ],
+        [staticCluster("app", [port], { circuit_breakers: { thresholds: [{ max_connections: 1 }] } })],
+      ),
+    );
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${p.port()}/`);
+      await new Promise<void>((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+      });
+      const echoed = new Promise<string>((r) => ws.once("message", (m) => r(m.toString())));
+      ws.send("hi");
+      assert.equal(await echoed, "hi");
+      assert.equal(clusterStat(p, "upstream_cx_active"), 1);
+      assert.equal(clusterStat(p, "circuit_breakers_default_cx_open"), 1);
+      ws.close();
+      await until(() => clusterStat(p, "circuit_breakers_default_cx_open") === 0);
+      assert.equal(clusterStat(p, "upstream_cx_active"), 0);
+    } finally {
+      await p.close();
+      wss.close();
     }
   });
 });
