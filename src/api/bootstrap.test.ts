@@ -121,7 +121,8 @@ describe("parseBootstrap", () => {
     assert.equal(v1.lbPolicy, "LEAST_REQUEST");
     assert.equal(v1.leastRequestChoiceCount, 3);
     assert.equal(v1.connectTimeoutMs, 250);
-    assert.deepEqual(v1.extensions, { circuit_breakers: { thresholds: [{ max_connections: 100 }] } });
+    assert.deepEqual(v1.extensions, {});
+    assert.equal(v1.circuitBreakers.default.maxConnections, 100);
     assert.deepEqual(v1.loadAssignment?.endpoints[0].locality, { region: "eu", zone: "eu-west-1a", subZone: "" });
     assert.deepEqual(v1.loadAssignment?.endpoints[0].lbEndpoints[1], {
       address: { address: "10.0.1.2", port: 9080 },

@@ -15,6 +15,7 @@ import { TcpProxyRuntime } from "./tcp/tcp-proxy.ts";
 import type { ConnectionFilter } from "./listener/connection-filter.ts";
 import { NetworkLocalRateLimitFilter } from "./filters/local-ratelimit/network-filter.ts";
 import { UpstreamCluster } from "./upstream/cluster.ts";
+import type { ClusterResources } from "./upstream/circuit-breakers.ts";
 import { ClusterMembership, endpointsFromAssignment } from "./upstream/membership.ts";
 import { StrictDnsResolver, systemLookup } from "./upstream/dns.ts";
 
@@ -269,10 +270,8 @@ export class Proxy implements AdminTarget {
     return [...this.clusterMap.values()].map((c) => ({
       name: c.name,
       counters: {
-        "default_priority::max_connections": 1024,
-        "default_priority::max_pending_requests": 1024,
-        "default_priority::max_requests": 1024,
-        "default_priority::max_retries": 3,
+        ...thresholdLines("default_priority", c.resources),
+        ...thresholdLines("high_priority", c.highPriorityResources),
       },
       endpoints: c.membership.endpoints.map((e) => ({
         address: e.address,
@@ -305,4 +304,17 @@ export class Proxy implements AdminTarget {
   quit(): void {
     void this.shutdown().then(() => this.options.onQuit?.());
   }
+}
+
+/**
+ * The circuit breaker lines of /clusters, as Envoy prints them (`backend::default_priority::max_connections::1024`);
+ * max_retries is the retry budget's current allowance when a budget is configured (Envoy prints that too).
+ */
+function thresholdLines(prefix: string, r: ClusterResources): Record<string, number> {
+  return {
+    [`${prefix}::max_connections`]: r.connections.max,
+    [`${prefix}::max_pending_requests`]: r.pendingRequests.max,
+    [`${prefix}::max_requests`]: r.requests.max,
+    [`${prefix}::max_retries`]: r.retryMax(),
+  };
 }

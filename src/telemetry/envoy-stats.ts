@@ -27,6 +27,7 @@ export class ClusterStats {
   readonly upstreamRqTime: Histogram;
   readonly upstreamRqActive: Gauge;
   readonly upstreamRqPendingActive: Gauge;
+  readonly upstreamRqPendingTotal: Counter;
   readonly upstreamRqTimeout: Counter;
   readonly upstreamRqPerTryTimeout: Counter;
   readonly upstreamRqPendingOverflow: Counter;
@@ -83,6 +84,7 @@ export class ClusterStats {
     this.upstreamRqTime = histogram("upstream_rq_time", "Request time milliseconds");
     this.upstreamRqActive = gauge("upstream_rq_active", "Total active requests");
     this.upstreamRqPendingActive = gauge("upstream_rq_pending_active", "Total active requests pending a connection");
+    this.upstreamRqPendingTotal = counter("upstream_rq_pending_total", "Total requests pending a connection");
     this.upstreamRqTimeout = counter("upstream_rq_timeout", "Total requests that timed out waiting for a response");
     this.upstreamRqPerTryTimeout = counter(
       "upstream_rq_per_try_timeout",

@@ -359,7 +359,9 @@ export interface Cluster {
    * than this balances across all of its hosts. 0 disables panic.
    */
   healthyPanicThreshold: number;
-  /** Raw Envoy fields a later stage implements (circuit_breakers, …). */
+  /** circuit_breakers, with Envoy's defaults for every priority that has no entry. */
+  circuitBreakers: CircuitBreakers;
+  /** Raw Envoy fields a later stage implements (transport_socket, …). */
   extensions: Record<string, unknown>;
 }
 
@@ -486,6 +488,44 @@ export interface OutlierDetection {
   successfulActiveHealthCheckUnejectHost: boolean;
   /** always_eject_one_host, default false: one host may be ejected even beyond max_ejection_percent. */
   alwaysEjectOneHost: boolean;
+}
+
+/** Envoy's RoutingPriority. Trellis routes every request at DEFAULT; HIGH thresholds are kept and shown only. */
+export type RoutingPriority = "DEFAULT" | "HIGH";
+
+/** circuit_breakers.thresholds[].retry_budget: concurrent retries as a share of the cluster's requests. */
+export interface RetryBudget {
+  /** budget_percent.value, default 20.0 (of active plus pending requests). */
+  budgetPercent: number;
+  /** min_retry_concurrency, default 3: the budget never allows fewer concurrent retries. */
+  minRetryConcurrency: number;
+}
+
+/** One priority's circuit breaker thresholds (Envoy's CircuitBreakers.Thresholds). */
+export interface CircuitBreakerThresholds {
+  /** max_connections, default 1024: upstream connections of the cluster, all endpoints together. */
+  maxConnections: number;
+  /** max_pending_requests, default 1024: requests waiting for a connection, cluster-wide. */
+  maxPendingRequests: number;
+  /** max_requests, default 1024: requests in flight to the cluster. */
+  maxRequests: number;
+  /** max_retries, default 3: concurrent retries (ignored when retryBudget is set, as in Envoy). */
+  maxRetries: number;
+  /** retry_budget; undefined = max_retries applies. */
+  retryBudget: RetryBudget | undefined;
+  /** track_remaining, default false: publish the remaining_* gauges. */
+  trackRemaining: boolean;
+  /** max_connection_pools, default 4294967295 (unlimited). */
+  maxConnectionPools: number;
+}
+
+export interface CircuitBreakers {
+  /** thresholds[] with priority DEFAULT (or Envoy's defaults). */
+  default: CircuitBreakerThresholds;
+  /** thresholds[] with priority HIGH (or Envoy's defaults). */
+  high: CircuitBreakerThresholds;
+  /** per_host_thresholds[].max_connections by priority; undefined = no per-endpoint limit (Envoy's default). */
+  perHostMaxConnections: { default: number | undefined; high: number | undefined };
 }
 
 export interface ClusterLoadAssignment {

@@ -87,6 +87,8 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
   private attemptSeq = 0;
   private attemptStartMs = 0;
   private perTryTimer: Timer | undefined;
+  /** [circuit-breakers] The attempt holds a slot of the cluster's max_requests. */
+  private requestSlot = false;
 
   constructor(
     private readonly ex: Exchange,
@@ -206,6 +208,9 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     const perTry = this.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0 && ex.upgrade === undefined)
       this.perTryTimer = this.env.clock.setTimer(perTry, this.onPerTryTimeout);
+    // [circuit-breakers] max_requests: each attempt holds a request slot until endAttempt; none = overflow (503 UO).
+    if (!cluster.resources.tryStartRequest()) return this.onConnectFailure("overflow", undefined);
+    this.requestSlot = true;
     const stream = cluster.poolFor(endpoint).request(request, this);
     // The pool may have reported (and this call moved on) before returning.
     if (this.attemptSeq === seq && this.attemptActive) this.stream = stream;
@@ -221,6 +226,10 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     if (this.body !== undefined && this.request !== undefined) this.body.detach(this.request.body);
     this.request = undefined;
     if (this.retrySlotAttempt === this.attemptSeq) this.releaseRetrySlot();
+    if (this.requestSlot) {
+      this.requestSlot = false; // [circuit-breakers] pairs with tryStartRequest in attempt()
+      this.cluster.resources.endRequest();
+    }
     const endpoint = this.endpoint!;
     endpoint.activeRequests--;
     const stats = this.cluster.stats;

@@ -68,6 +68,8 @@ export class Http1UpstreamConnection implements UpstreamStream {
   readonly socket: net.Socket;
   connected = false;
   closed = false;
+  /** Upgraded (101): the socket now carries a tunnel the pool no longer owns, but it is still a connection. */
+  tunnel = false;
   idleSince = 0;
   private served = 0;
   private handler: UpstreamHandler | undefined;
@@ -227,6 +229,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
           stripHopByHop(headers, head.connectionTokens);
           this.clearRequest();
           this.closed = true;
+          this.tunnel = true;
           this.detachSocket();
           this.owner.forget(this);
           h.onUpgrade(headers, this.socket, chunk.subarray(offset));

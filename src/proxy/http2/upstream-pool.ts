@@ -2,12 +2,19 @@
 // requests; another is opened only when every usable session is full (our cap or the peer's
 // SETTINGS_MAX_CONCURRENT_STREAMS), has reached max_requests_per_connection, or got a GOAWAY. Sessions without
 // streams close after the idle timeout; a closed one is replaced on the next request.
+//
+// Sessions count toward the cluster's max_connections (and per-host max_connections). At the limit a request that
+// finds every usable session full is refused at once with "overflow" (HTTP/2 has no pending queue here: a session
+// is full only at its stream limit); a pool with no usable session opens one anyway, as the HTTP/1.1 pool does,
+// so a GOAWAY or a closed session never leaves an endpoint without a connection.
 
 import net from "node:net";
 import type { Settings } from "node:http2";
 import type { Clock } from "../../api/clock.ts";
+import { refuseWithOverflow } from "../upstream/circuit-breakers.ts";
 import type {
   ConnectionPool,
+  PoolBreakers,
   PoolOptions,
   UpstreamHandler,
   UpstreamRequest,
@@ -53,6 +60,7 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
   private readonly sessions: H2UpstreamSession[] = [];
   private closed = false;
   private activeCount = 0;
+  private readonly breakers: PoolBreakers | undefined;
 
   constructor(
     endpoint: { address: string; port: number },
@@ -71,6 +79,7 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
     this.settings = { enablePush: false, initialWindowSize: window };
     this.connectionWindow = window * 8;
     this.makeSocket = options.connect ?? defaultConnect;
+    this.breakers = options.breakers;
   }
 
   /** Requests in flight plus waiting for a connection. */
@@ -84,13 +93,12 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
   }
 
   request(request: UpstreamRequest, handler: UpstreamHandler): UpstreamStream {
-    const stream = new H2UpstreamStream(request, handler);
     if (this.closed) {
+      const stream = new H2UpstreamStream(request, handler);
       // Reported asynchronously, like every other failure: the caller gets its UpstreamStream first.
       queueMicrotask(() => stream.connectFailed("connection_failure", new PoolClosedError()));
       return stream;
     }
-    this.activeCount++;
     let session: H2UpstreamSession | undefined;
     for (const s of this.sessions) {
       if (s.hasRoom) {
@@ -98,7 +106,16 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
         break;
       }
     }
-    if (session === undefined) session = this.openSession();
+    if (session === undefined) {
+      const breakers = this.breakers;
+      if (breakers !== undefined && !breakers.canOpenConnection()) {
+        breakers.connectionOverflow();
+        if (this.sessions.some((s) => s.usable)) return refuseWithOverflow(handler, "max_connections");
+      }
+      session = this.openSession();
+    }
+    const stream = new H2UpstreamStream(request, handler);
+    this.activeCount++;
     session.assign(stream);
     return stream;
   }

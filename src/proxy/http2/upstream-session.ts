@@ -70,6 +70,11 @@ export class H2UpstreamSession implements StreamOwner {
     return maxReq === 0 || this.assigned < maxReq;
   }
 
+  /** Connecting or ready and not closing: it takes streams now or will once some finish. */
+  get usable(): boolean {
+    return (this.state === "connecting" || this.state === "ready") && !this.closeWhenIdle;
+  }
+
   get streamCount(): number {
     return this.streams + this.waiting.length;
   }

@@ -1,6 +1,8 @@
 // Envoy's tcp_proxy network filter: each downstream connection is joined to one upstream connection, chosen by
 // cluster (or weighted clusters) and the cluster's balancer. Bytes flow both ways with back-pressure; a half-close
-// is passed on; the idle timeout closes both sides when nothing moves.
+// is passed on; the idle timeout closes both sides when nothing moves. Each session's upstream connection counts
+// toward the cluster's max_connections (and per-host max_connections); at the limit the downstream connection is
+// closed at once with flag UO (Envoy's upstream_cx_overflow).
 
 import net from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
@@ -62,6 +64,11 @@ export class TcpProxyRuntime {
       cluster.stats.upstreamCxNoneHealthy.inc();
       return this.close(downstream, info, "UH");
     }
+    if (!cluster.resources.canOpenConnection(endpoint)) {
+      cluster.resources.connectionOverflow();
+      info.upstreamHost = endpoint.key;
+      return this.close(downstream, info, "UO");
+    }
     new TcpSession(downstream, initial, cluster, endpoint, info, this.config.idleTimeoutMs, this.clock, this.hooks);
   }
 
@@ -117,6 +124,7 @@ class TcpSession {
     endpoint.activeRequests++;
     cluster.stats.upstreamCxTotal.inc();
     cluster.stats.upstreamCxActive.inc();
+    cluster.resources.connectionOpened(endpoint);
     // Hold downstream bytes until the upstream is connected; allowHalfOpen lets a FIN pass each way on its own.
     downstream.pause();
     if (initial && initial.length > 0) downstream.unshift(initial);
@@ -179,6 +187,7 @@ class TcpSession {
     this.connectTimer?.cancel();
     this.endpoint.activeRequests--;
     this.cluster.stats.upstreamCxActive.dec();
+    this.cluster.resources.connectionClosed(this.endpoint);
     this.downstream.destroy();
     this.upstream.destroy();
     this.hooks.onSessionEnd(this.info);

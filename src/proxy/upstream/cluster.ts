@@ -1,6 +1,6 @@
-// A cluster at run time: its membership (endpoints and the balancer over them), one connection pool per
-// endpoint, created on first use, and its active health checker and outlier detector when configured. Built from
-// the typed Cluster when configuration arrives.
+// A cluster at run time: its membership (endpoints and the balancer over them), its circuit breakers (resource
+// managers per priority), one connection pool per endpoint, created on first use, and its active health checker
+// and outlier detector when configured. Built from the typed Cluster when configuration arrives.
 
 import type { Clock } from "../../api/clock.ts";
 import type { Cluster } from "../../api/xds/types.ts";
@@ -17,6 +17,7 @@ import { OutlierDetector } from "./outlier/detector.ts";
 import type { StatsStore } from "../../telemetry/stats.ts";
 import { createHealthCheckStats } from "../../telemetry/health-check-stats.ts";
 import { HealthChecker } from "./health/checker.ts";
+import { ClusterResources, EndpointBreakers, refuseWithOverflow } from "./circuit-breakers.ts";
 
 /** What a cluster's run-time parts (pools, health checking, outlier detection) share with the proxy. */
 export interface ClusterContext {
@@ -35,6 +36,14 @@ export class UpstreamCluster {
   readonly healthChecker: HealthChecker | undefined;
   /** The same detector with its state (success rates for /clusters, the active-health-check hook). */
   readonly outlierDetector: OutlierDetector | undefined;
+  /**
+   * The circuit breakers at DEFAULT priority: every request is routed at DEFAULT here. The router calls
+   * tryStartRequest/endRequest per attempt and tryStartRetry/endRetry per retry; pools and the TCP proxy count
+   * connections and pending requests.
+   */
+  readonly resources: ClusterResources;
+  /** HIGH priority thresholds: built so /clusters and the stats show them as Envoy does; nothing routes at HIGH. */
+  readonly highPriorityResources: ClusterResources;
   private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
@@ -47,6 +56,21 @@ export class UpstreamCluster {
   ) {
     this.name = config.name;
     this.clock = context.clock;
+    const cb = config.circuitBreakers;
+    this.resources = new ClusterResources(
+      "DEFAULT",
+      cb.default,
+      cb.perHostMaxConnections.default,
+      stats,
+      context.store,
+    );
+    this.highPriorityResources = new ClusterResources(
+      "HIGH",
+      cb.high,
+      cb.perHostMaxConnections.high,
+      stats,
+      context.store,
+    );
     membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
     if (config.outlierDetection !== undefined) {
       this.outlierDetector = new OutlierDetector(config.outlierDetection, membership, context, config.name);
@@ -82,36 +106,52 @@ export class UpstreamCluster {
     return this.healthChecker?.start() ?? Promise.resolve();
   }
 
-  /** Concurrent retries now (Envoy's max_retries circuit breaker, default 3). */
-  private activeRetries = 0;
-  private readonly maxRetries = 3;
-
-  /** A retry may start (the retry circuit breaker has room); false counts upstream_rq_retry_overflow. */
+  /**
+   * A retry may start: max_retries, or the retry budget, of the DEFAULT priority has room; false counts
+   * upstream_rq_retry_overflow. (The router calls these; they are resources.tryStartRetry/endRetry.)
+   */
   tryStartRetry(): boolean {
-    if (this.activeRetries >= this.maxRetries) {
-      this.stats.upstreamRqRetryOverflow.inc();
-      return false;
-    }
-    this.activeRetries++;
-    return true;
+    return this.resources.tryStartRetry();
   }
 
   endRetry(): void {
-    this.activeRetries--;
+    this.resources.endRetry();
   }
 
   pick(ctx: PickContext): Endpoint | undefined {
     return this.membership.pick(ctx);
   }
 
-  /** The pool of an endpoint, made on first use. */
+  /**
+   * The pool of an endpoint, made on first use. At max_connection_pools an empty pool of another endpoint is
+   * reclaimed; with none, the request is refused with "overflow" (Envoy counts upstream_cx_pool_overflow).
+   */
   poolFor(endpoint: Endpoint): ConnectionPool {
     let pool = this.pools.get(endpoint.key);
     if (pool === undefined) {
+      if (!this.resources.tryCreatePool() && !(this.reclaimEmptyPool() && this.resources.tryCreatePool()))
+        return POOL_OVERFLOW;
       pool = this.createPool(endpoint);
       this.pools.set(endpoint.key, pool);
     }
     return pool;
+  }
+
+  /** Closes one pool with no connection and no request, to make room under max_connection_pools. */
+  private reclaimEmptyPool(): boolean {
+    for (const [key, pool] of this.pools) {
+      if (pool.connections === 0 && pool.active === 0) {
+        this.removePool(key, pool);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private removePool(key: string, pool: ConnectionPool): void {
+    pool.close();
+    this.pools.delete(key);
+    this.resources.poolRemoved();
   }
 
   private createPool(endpoint: Endpoint): ConnectionPool {
@@ -121,16 +161,22 @@ export class UpstreamCluster {
       connectTimeoutMs: c.connectTimeoutMs,
       idleTimeoutMs: c.upstreamIdleTimeoutMs,
       maxRequestsPerConnection: c.maxRequestsPerConnection,
+      breakers: new EndpointBreakers(this.resources, endpoint),
     };
     const stats = this.stats;
+    const resources = this.resources;
     const poolStats = {
       onConnectionOpened: () => {
         stats.upstreamCxTotal.inc();
         stats.upstreamCxActive.inc();
         if (c.http2) stats.upstreamCxHttp2Total.inc();
         else stats.upstreamCxHttp1Total.inc();
+        resources.connectionOpened(endpoint);
       },
-      onConnectionClosed: () => stats.upstreamCxActive.dec(),
+      onConnectionClosed: () => {
+        stats.upstreamCxActive.dec();
+        resources.connectionClosed(endpoint);
+      },
       onConnectFailure: () => stats.upstreamCxConnectFail.inc(),
     };
     if (c.http2) return new H2ConnectionPool(endpoint, { ...options }, poolStats);
@@ -143,8 +189,7 @@ export class UpstreamCluster {
     for (const e of removed) {
       const pool = this.pools.get(e.key);
       if (pool === undefined || this.membership.endpoints.some((x) => x.key === e.key)) continue;
-      pool.close();
-      this.pools.delete(e.key);
+      this.removePool(e.key, pool);
     }
   }
 
@@ -167,7 +212,14 @@ export class UpstreamCluster {
     this.closed = true;
     this.healthChecker?.stop();
     this.outlierDetector?.stop();
-    for (const pool of this.pools.values()) pool.close();
-    this.pools.clear();
+    for (const [key, pool] of [...this.pools]) this.removePool(key, pool);
   }
 }
+
+/** The "pool" of an endpoint that max_connection_pools leaves without one: it refuses every request (503 UO). */
+const POOL_OVERFLOW: ConnectionPool = {
+  active: 0,
+  connections: 0,
+  request: (_request, handler) => refuseWithOverflow(handler, "max_connection_pools"),
+  close: () => {},
+};

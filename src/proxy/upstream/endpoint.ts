@@ -31,6 +31,8 @@ export class Endpoint {
   readonly key: string;
   /** Requests in flight to this endpoint (LEAST_REQUEST reads it). */
   activeRequests = 0;
+  /** Open (or opening) upstream connections to this endpoint: per_host_thresholds max_connections reads it. */
+  connections = 0;
   /** Per-host counters as Envoy's /clusters shows them (rq_total, rq_success, rq_error, rq_timeout); plain
    * numbers on the object, so counting costs an add. Outlier detection reads them too. */
   rqTotal = 0;

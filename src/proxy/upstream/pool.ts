@@ -55,8 +55,25 @@ export interface ConnectionPool {
   request(request: UpstreamRequest, handler: UpstreamHandler): UpstreamStream;
   /** Requests in flight plus waiting for a connection (LEAST_REQUEST and /clusters read this). */
   readonly active: number;
+  /** Connections open or opening (an empty pool may be reclaimed under max_connection_pools). */
+  readonly connections: number;
   /** Idle connections are closed now; busy ones after their response. New requests are refused afterwards. */
   close(): void;
+}
+
+/**
+ * The cluster's circuit breakers as one endpoint's pool sees them (max_connections, per-host max_connections,
+ * max_pending_requests). A pool without them (unit tests, standalone use) has no limits.
+ */
+export interface PoolBreakers {
+  /** Whether one more connection may be opened to this endpoint now. */
+  canOpenConnection(): boolean;
+  /** A connection was wanted and refused by the limits (upstream_cx_overflow). */
+  connectionOverflow(): void;
+  /** Takes a place in the pending queue; false when max_pending_requests is full (upstream_rq_pending_overflow). */
+  tryStartPending(): boolean;
+  /** Gives the place back (the request got a connection, was aborted or failed). */
+  endPending(): void;
 }
 
 export interface PoolOptions {
@@ -65,4 +82,6 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
+  /** The cluster's circuit breakers; absent = no limits. */
+  breakers?: PoolBreakers;
 }

@@ -4,6 +4,7 @@ import type { ConfigError } from "../../errors.ts";
 import type { Cluster } from "../types.ts";
 import { HTTP_PROTOCOL_OPTIONS_KEY, HTTP_PROTOCOL_OPTIONS_TYPE_URL, parseCluster } from "./cluster.ts";
 import { assertIssues } from "./testing.ts";
+import { defaultCircuitBreakers } from "./circuit-breakers.ts";
 
 function cluster(extra: Record<string, unknown> = {}): Cluster {
   return parseCluster({ name: "c", ...extra });
@@ -44,6 +45,7 @@ describe("cluster", () => {
       healthChecks: [],
       outlierDetection: undefined,
       healthyPanicThreshold: 50,
+      circuitBreakers: defaultCircuitBreakers(),
       extensions: {},
     });
   });
@@ -104,16 +106,15 @@ describe("cluster", () => {
 
   test("fields a later stage implements are kept raw in extensions", () => {
     const raw = {
-      circuit_breakers: { thresholds: [{ max_connections: 10 }] },
       upstream_connection_options: { tcp_keepalive: {} },
       transport_socket: { name: "envoy.transport_sockets.tls" },
       track_cluster_stats: { timeout_budgets: true },
       per_connection_buffer_limit_bytes: 1024,
     };
-    const camel = { circuitBreakers: raw.circuit_breakers, perConnectionBufferLimitBytes: 1024 };
+    const camel = { transportSocket: raw.transport_socket, perConnectionBufferLimitBytes: 1024 };
     assert.deepEqual(cluster(raw).extensions, raw);
     assert.deepEqual(cluster(camel).extensions, {
-      circuit_breakers: raw.circuit_breakers,
+      transport_socket: raw.transport_socket,
       per_connection_buffer_limit_bytes: 1024,
     });
   });

@@ -1,5 +1,5 @@
 // Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts, health
-// checks, outlier detection. Fields a later stage implements (circuit breakers, TLS…) travel raw in `extensions`.
+// checks, outlier detection, circuit breakers. Fields a later stage implements (TLS…) travel raw in `extensions`.
 
 import type { Cluster, LbPolicy } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
@@ -7,6 +7,7 @@ import { Fields } from "./fields.ts";
 import { readClusterLoadAssignment } from "./endpoint.ts";
 import { readHealthChecks } from "./health-check.ts";
 import { readOutlierDetection } from "./outlier-detection.ts";
+import { readCircuitBreakers } from "./circuit-breakers.ts";
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, readCommonHttpProtocolOptions } from "./protocol-options.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -43,9 +44,9 @@ const CLUSTER_SPEC = {
     "health_checks",
     "outlier_detection",
     "common_lb_config",
+    "circuit_breakers",
   ],
   extensions: [
-    "circuit_breakers",
     "upstream_connection_options",
     "transport_socket",
     "transport_socket_matches",
@@ -193,6 +194,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
       ? readOutlierDetection(ctx, cluster.raw("outlier_detection"), cluster.at("outlier_detection"))
       : undefined,
     healthyPanicThreshold: readHealthyPanicThreshold(cluster),
+    circuitBreakers: readCircuitBreakers(cluster),
     extensions: cluster.extensions(),
   };
 }

@@ -1,6 +1,7 @@
 // Shared builders for the balancer tests.
 
 import type { Cluster, HealthStatus, LbPolicy } from "../../../api/xds/types.ts";
+import { defaultCircuitBreakers } from "../../../api/xds/parse/circuit-breakers.ts";
 import { Endpoint } from "../endpoint.ts";
 
 export function testCluster(lbPolicy: LbPolicy, overrides: Partial<Cluster> = {}): Cluster {
@@ -21,6 +22,7 @@ export function testCluster(lbPolicy: LbPolicy, overrides: Partial<Cluster> = {}
     healthChecks: [],
     outlierDetection: undefined,
     healthyPanicThreshold: 50,
+    circuitBreakers: defaultCircuitBreakers(),
     extensions: {},
     ...overrides,
   };
