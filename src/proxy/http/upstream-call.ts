@@ -87,7 +87,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
   private attemptSeq = 0;
   private attemptStartMs = 0;
   private perTryTimer: Timer | undefined;
-  /** [circuit-breakers] The attempt holds a slot of the cluster's max_requests. */
+  /** The attempt holds a slot of the cluster's max_requests. */
   private requestSlot = false;
 
   constructor(
@@ -208,7 +208,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     const perTry = this.retry?.perTryTimeoutMs ?? 0;
     if (perTry > 0 && ex.upgrade === undefined)
       this.perTryTimer = this.env.clock.setTimer(perTry, this.onPerTryTimeout);
-    // [circuit-breakers] max_requests: each attempt holds a request slot until endAttempt; none = overflow (503 UO).
+    // max_requests: each attempt holds a request slot until endAttempt; none = overflow (503 UO).
     if (!cluster.resources.tryStartRequest()) return this.onConnectFailure("overflow", undefined);
     this.requestSlot = true;
     const stream = cluster.poolFor(endpoint).request(request, this);
@@ -227,7 +227,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     this.request = undefined;
     if (this.retrySlotAttempt === this.attemptSeq) this.releaseRetrySlot();
     if (this.requestSlot) {
-      this.requestSlot = false; // [circuit-breakers] pairs with tryStartRequest in attempt()
+      this.requestSlot = false; // pairs with tryStartRequest in attempt()
       this.cluster.resources.endRequest();
     }
     const endpoint = this.endpoint!;
