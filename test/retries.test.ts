@@ -380,3 +380,54 @@ describe("per-try and route timeouts on an injected clock", () => {
     }
   });
 });
+
+describe("retries never exceed the retry budget", () => {
+  test("10 failing requests at once: exactly the budget's retries go out, the rest are relayed and counted", async () => {
+    const clock = new ManualClock();
+    const held: http.ServerResponse[] = [];
+    const upstream = await startEchoServer("held", (_req, res) => void held.push(res));
+    const proxy = await startProxy(
+      bootstrap(
+        [httpListener("in", allDomains(retryRoute({ retry_on: "5xx", num_retries: 5 }, { timeout: "0s" })))],
+        [
+          staticCluster("app", [upstream.port], {
+            circuit_breakers: {
+              thresholds: [{ retry_budget: { budget_percent: { value: 1 }, min_retry_concurrency: 3 } }],
+            },
+          }),
+        ],
+      ),
+      clock,
+      () => 0,
+    );
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
+    try {
+      const replies = Array.from({ length: 10 }, (_, i) => request(proxy.port(), { path: `/${i}`, agent }));
+      await waitFor(() => held.length === 10);
+      // 1 % of 10 requests in flight is 0: min_retry_concurrency (3) is the budget.
+      for (const res of held.splice(0)) {
+        res.writeHead(503, { "content-length": "0" });
+        res.end();
+      }
+      const stats = proxy.proxy.cluster("app")!.stats;
+      await waitFor(() => stats.upstreamRqRetry.value + stats.upstreamRqRetryOverflow.value === 10);
+      clock.advance(0); // the back-off (0 with this generator) ends: the retries go out
+      await waitFor(() => upstream.received.length === 13);
+      assert.equal(await statValue(proxy, "cluster.app.upstream_rq_retry"), 3);
+      assert.equal(await statValue(proxy, "cluster.app.upstream_rq_retry_overflow"), 7);
+      // The three retries are still held by the upstream (in flight): no fourth may start meanwhile.
+      assert.equal(held.length, 3);
+      for (const res of held.splice(0)) {
+        res.writeHead(200, { "content-length": "2" });
+        res.end("ok");
+      }
+      const statuses = (await Promise.all(replies)).map((r) => r.status).sort();
+      assert.deepEqual(statuses, [200, 200, 200, 503, 503, 503, 503, 503, 503, 503]);
+    } finally {
+      agent.destroy();
+      for (const res of held) res.destroy();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
