@@ -269,3 +269,46 @@ describe("gRPC health check against a @grpc/grpc-js grpc.health.v1 server", () =
     }
   });
 });
+
+describe("active health checks and outlier detection together", () => {
+  test("a passing health check returns an endpoint outlier detection ejected, before its ejection time", async () => {
+    const clock = new ManualClock();
+    let failTraffic = true;
+    const make = (name: string): Promise<Upstream> =>
+      startEchoServer(name, (req, res) => {
+        if (req.url === "/healthz") return void res.writeHead(200, { "content-length": 0 }).end();
+        const status = name === "a" && failTraffic ? 503 : 200;
+        res.writeHead(status, { "content-length": name.length }).end(name);
+      });
+    const a = await make("a");
+    const b = await make("b");
+    const cluster = staticCluster("app", [a.port, b.port], {
+      ...healthCheck({ http_health_check: { path: "/healthz" } }),
+      outlier_detection: { consecutive_5xx: 2, interval: "60s", base_ejection_time: "300s", max_ejection_percent: 50 },
+    });
+    const proxy = await startProxy(
+      bootstrap([httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]))], [cluster]),
+      clock,
+      mulberry32(3),
+    );
+    try {
+      // Round robin: every other request meets "a", which answers 503 twice and is ejected.
+      for (let i = 0; i < 4; i++) await request(proxy.port());
+      const ejected = new RegExp(`app::127\\.0\\.0\\.1:${a.port}::health_flags::/failed_outlier_check`);
+      assert.match(await admin(proxy, "/clusters"), ejected);
+      assert.deepEqual(new Set(await upstreamsOf(proxy, 4)), new Set(["b"]));
+      failTraffic = false;
+      // The next health check of "a" passes: successful_active_health_check_uneject_host (default true).
+      await round(clock, checkerOf(proxy, "app"), 2);
+      assert.match(
+        await admin(proxy, "/clusters"),
+        new RegExp(`app::127\\.0\\.0\\.1:${a.port}::health_flags::healthy`),
+      );
+      assert.deepEqual(new Set(await upstreamsOf(proxy, 4)), new Set(["a", "b"]));
+    } finally {
+      await proxy.close();
+      await a.close();
+      await b.close();
+    }
+  });
+});

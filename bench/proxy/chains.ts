@@ -17,6 +17,7 @@ export const ROW_NAMES = [
   "nginx",
   "haproxy",
   "trellis",
+  "trellis-policy",
   "direct-h2c",
   "nginx-h2c",
   "trellis-h2c",
@@ -38,6 +39,12 @@ export const ROWS: readonly RowSpec[] = [
   { name: "nginx", label: "nginx", kind: "http1", proxied: true },
   { name: "haproxy", label: "HAProxy", kind: "http1", proxied: true },
   { name: "trellis", label: "Trellis", kind: "http1", proxied: true },
+  {
+    name: "trellis-policy",
+    label: "Trellis with policy (20 routes, retries, timeouts, outlier detection, circuit breakers, local rate limit)",
+    kind: "http1",
+    proxied: true,
+  },
   { name: "direct-h2c", label: "direct h2c (no proxy)", kind: "h2c", proxied: false },
   { name: "nginx-h2c", label: "nginx, h2c in, HTTP/1.1 hops", kind: "h2c", proxied: true },
   { name: "trellis-h2c", label: "Trellis, h2c in, HTTP/1.1 hops", kind: "h2c", proxied: true },
@@ -147,11 +154,15 @@ async function startTrellis(
   port: number,
   next: number,
   upstreamHttp2: boolean,
+  policy: boolean,
 ): Promise<Hop> {
   const dir = processDir(ws, name);
   const [adminPort] = (await freePorts(1)) as [number];
   const bootstrap = join(dir, "bootstrap.yaml");
-  writeFileSync(bootstrap, trellisBootstrap({ nodeId, adminPort, listenPort: port, nextPort: next, upstreamHttp2 }));
+  writeFileSync(
+    bootstrap,
+    trellisBootstrap({ nodeId, adminPort, listenPort: port, nextPort: next, upstreamHttp2, policy }),
+  );
   const started = ws.registry.start({
     name,
     // Exactly what a user runs: the `trellis` executable (its shebang carries the Node flags a sidecar wants).
@@ -185,10 +196,10 @@ const haproxyHop: HopStarter = (ws, s, port, next) => {
 };
 
 const trellisHop =
-  (upstreamHttp2: boolean): HopStarter =>
+  (upstreamHttp2: boolean, policy = false): HopStarter =>
   (ws, s, port, next) => {
     const [tag, cpu] = side(s);
-    return startTrellis(ws, `trellis-${tag}`, cpu, `bench-${tag}`, port, next, upstreamHttp2);
+    return startTrellis(ws, `trellis-${tag}`, cpu, `bench-${tag}`, port, next, upstreamHttp2, policy);
   };
 
 /** Starts a two-hop chain (server side first, so the client side's next hop is up when it starts). */
@@ -234,6 +245,8 @@ export function startChain(ws: Workspace, row: RowName): Promise<RunningChain> {
     case "trellis":
     case "trellis-h2c":
       return startPair(ws, trellisHop(false), ws.upstreamHttp1Port);
+    case "trellis-policy":
+      return startPair(ws, trellisHop(false, true), ws.upstreamHttp1Port);
     case "trellis-h2c-e2e":
       return startPair(ws, trellisHop(true), ws.upstreamH2cPort);
   }

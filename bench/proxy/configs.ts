@@ -99,7 +99,49 @@ export interface TrellisHop {
   nextPort: number;
   /** The cluster speaks HTTP/2 (h2c, prior knowledge) to the next hop. */
   upstreamHttp2: boolean;
+  /**
+   * Issue 3's "realistic policy": 20 routes (the benchmark's requests match the last), retries, timeouts, outlier
+   * detection, circuit breakers and a local rate limit that is never hit.
+   */
+  policy?: boolean;
 }
+
+/** 19 routes the benchmark's requests do not match (prefixes and a header match), then the catch-all. */
+function policyRoutes(): string[] {
+  const lines: string[] = ["              routes:"];
+  const retry =
+    'retry_policy: { retry_on: "5xx,connect-failure,refused-stream", num_retries: 2, per_try_timeout: 5s, ' +
+    "retry_host_predicate: [{ name: envoy.retry_host_predicates.previous_hosts }], host_selection_retry_max_attempts: 3 }";
+  for (let i = 0; i < 19; i++) {
+    const match =
+      i % 4 === 3
+        ? `{ prefix: "/", headers: [{ name: x-canary-${i}, string_match: { exact: "true" } }] }`
+        : `{ prefix: "/api/v${i}/" }`;
+    lines.push(`              - { name: r${i}, match: ${match}, route: { cluster: next, timeout: 10s, ${retry} } }`);
+  }
+  lines.push(
+    `              - { name: main, match: { prefix: "/" }, route: { cluster: next, timeout: 10s, ${retry} } }`,
+  );
+  return lines;
+}
+
+/** The local rate limit of the policy row: enabled and enforced, with a bucket the benchmark never empties. */
+const POLICY_FILTERS = [
+  "          http_filters:",
+  "          - name: envoy.filters.http.local_ratelimit",
+  "            typed_config:",
+  '              "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
+  "              stat_prefix: http_local_rate_limiter",
+  "              token_bucket: { max_tokens: 1000000000, tokens_per_fill: 1000000000, fill_interval: 1s }",
+  "              filter_enabled: { default_value: { numerator: 100, denominator: HUNDRED } }",
+  "              filter_enforced: { default_value: { numerator: 100, denominator: HUNDRED } }",
+];
+
+const POLICY_CLUSTER = [
+  "    outlier_detection: { consecutive_5xx: 5, interval: 10s, base_ejection_time: 30s, max_ejection_percent: 50 }",
+  "    circuit_breakers:",
+  "      thresholds: [{ max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 3 }]",
+];
 
 /**
  * An Envoy-v3-style static bootstrap for one Trellis hop. The listener's codec is AUTO, so it takes HTTP/1.1 and
@@ -128,17 +170,19 @@ export function trellisBootstrap(hop: TrellisHop): string {
     '          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     "          stat_prefix: ingress",
     "          codec_type: AUTO",
+    ...(hop.policy ? POLICY_FILTERS : []),
     "          route_config:",
     "            name: local",
     "            virtual_hosts:",
     "            - name: all",
     '              domains: ["*"]',
-    '              routes: [{ match: { prefix: "/" }, route: { cluster: next } }]',
+    ...(hop.policy ? policyRoutes() : ['              routes: [{ match: { prefix: "/" }, route: { cluster: next } }]']),
     "  clusters:",
     "  - name: next",
     "    type: STATIC",
     "    connect_timeout: 1s",
     ...protocolOptions,
+    ...(hop.policy ? POLICY_CLUSTER : []),
     "    load_assignment:",
     "      cluster_name: next",
     `      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${hop.nextPort} } } } }] }]`,

@@ -13,11 +13,16 @@ describe("parseOptions", () => {
       "nginx",
       "haproxy",
       "trellis",
+      "trellis-policy",
       "direct-h2c",
       "nginx-h2c",
       "trellis-h2c",
       "trellis-h2c-e2e",
     ]);
+  });
+
+  test("--only trellis-policy brings the plain Trellis chain (its baseline) and direct", () => {
+    assert.deepEqual(parseOptions(["--only", "trellis-policy"]).rows, ["direct", "trellis", "trellis-policy"]);
   });
 
   test("--quick is 1 × 3 s unless reps or duration are given", () => {

@@ -62,6 +62,8 @@ export function parseOptions(argv: readonly string[]): RunOptions {
         throw new OptionsError(`unknown argument ${arg}`);
     }
   }
+  // The policy row is judged against the plain Trellis chain of the same repetition.
+  if (rows.includes("trellis-policy") && !rows.includes("trellis")) rows = [...rows, "trellis"];
   const needsBaseline = rows.some((r) => r === "nginx" || r === "haproxy" || r === "trellis");
   if (needsBaseline && !rows.includes("direct")) rows = ["direct", ...rows];
   // Keep the canonical order whatever order --only named them in: interleaving is then the same in every run.

@@ -60,6 +60,7 @@ export const TARGETS = {
   vcpuPer1000Rps: 0.06,
   rssBytes: 50e6,
   h2cVsNginx: 0.8,
+  policyVsPlain: 0.9,
 } as const;
 
 function byRep(samples: readonly RowSample[]): Map<number, Map<RowName, RowSample>> {
@@ -201,12 +202,19 @@ export function checkTargets(run: BenchRun): TargetCheck[] {
     paired(reps, "trellis", "direct", (a, b) => (a.latency && b.latency ? a.latency[key] - b.latency[key] : undefined));
   const times = (v: number): string => `${v.toFixed(2)}×`;
   const ms = (v: number): string => `${signed(v, 2)} ms`;
-  const trellisRows: RowName[] = ["trellis", "trellis-h2c", "trellis-h2c-e2e"];
+  const trellisRows: RowName[] = ["trellis", "trellis-policy", "trellis-h2c", "trellis-h2c-e2e"];
   return [
     check(
       "HTTP/1.1 throughput ≥ 0.8× the nginx chain",
       ratio("trellis", "nginx", "throughput"),
       TARGETS.throughputVsNginx,
+      false,
+      times,
+    ),
+    check(
+      "with policy (issue 3) ≥ 0.9× the plain Trellis chain",
+      ratio("trellis-policy", "trellis", "throughput"),
+      TARGETS.policyVsPlain,
       false,
       times,
     ),
