@@ -202,3 +202,62 @@ describe("gRPC retries", () => {
     }
   });
 });
+
+describe("route idle_timeout", () => {
+  for (const protocol of ["HTTP/1.1", "HTTP/2"] as const)
+    test(`replaces stream_idle_timeout for the route's requests, shorter or off (${protocol})`, async () => {
+      const clock = new ManualClock();
+      const held: http.ServerResponse[] = [];
+      const upstream = await startEchoServer("hang", (_req, res) => void held.push(res));
+      const proxy = await startProxy(
+        bootstrap(
+          [
+            httpListener(
+              "in",
+              allDomains([
+                {
+                  name: "short",
+                  match: { prefix: "/short" },
+                  route: { cluster: "app", timeout: "0s", idle_timeout: "2s" },
+                },
+                {
+                  name: "off",
+                  match: { prefix: "/off" },
+                  route: { cluster: "app", timeout: "0s", idle_timeout: "0s" },
+                },
+              ]),
+              { stream_idle_timeout: "10s" },
+            ),
+          ],
+          [staticCluster("app", [upstream.port])],
+        ),
+        clock,
+      );
+      const session = protocol === "HTTP/2" ? http2.connect(`http://127.0.0.1:${proxy.port()}`) : undefined;
+      const send = (path: string) =>
+        session ? h2request(session, { ":path": path }) : request(proxy.port(), { path });
+      try {
+        const short = send("/short");
+        await waitFor(() => upstream.received.length === 1);
+        clock.advance(1999);
+        clock.advance(1);
+        const r = await short;
+        assert.equal(r.status, 408);
+        assert.equal(r.headers["x-trellis-response-flags"], "SI");
+        const off = send("/off");
+        let answered = false;
+        void off.then(() => (answered = true));
+        await waitFor(() => upstream.received.length === 2);
+        clock.advance(60_000);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(answered, false, "idle_timeout 0 turns the stream idle timeout off for the route");
+        held[1]!.writeHead(200, { "content-length": "2" }).end("ok");
+        assert.equal((await off).status, 200);
+      } finally {
+        session?.close();
+        for (const res of held) res.destroy();
+        await proxy.close();
+        await upstream.close();
+      }
+    });
+});

@@ -121,6 +121,11 @@ export interface Exchange {
   readonly upgrade: string | undefined;
   readonly body: RequestBody;
   readonly response: ResponseSink;
+  /**
+   * The route's idle_timeout: replaces the connection manager's stream_idle_timeout for this exchange (0 = none).
+   * Idleness is judged by bytes in either direction, as for stream_idle_timeout.
+   */
+  setStreamIdleTimeout(ms: number): void;
 }
 
 export type Handler = (exchange: Exchange) => void;

@@ -52,6 +52,7 @@ function exchange(method: string, headers: Headers): Exchange & { response: Reco
     upgrade: undefined,
     body: { empty: true, length: 0, start: () => {}, pause: () => {}, resume: () => {} },
     response,
+    setStreamIdleTimeout: () => {},
   };
 }
 

@@ -138,6 +138,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
       this.body = new ReplayableBody(ex.body, route.bufferLimitBytes);
     if (retry !== undefined) this.retriesLeft = retry.numRetries;
     this.grpc = isGrpcRequest(ex.headers);
+    if (route.idleTimeoutMs !== undefined) ex.setStreamIdleTimeout(route.idleTimeoutMs);
     if (ex.upgrade === undefined) {
       const timeout = this.effectiveTimeoutMs();
       if (timeout > 0) this.timer = this.env.clock.setTimer(timeout, this.onTimeout);

@@ -30,6 +30,8 @@ export interface Http1ExchangeOwner {
   readonly draining: boolean;
   /** Flushes the active exchange's pending head; one function per connection, queued as a microtask. */
   readonly flushPendingHead: () => void;
+  /** The exchange's stream idle timeout changed (a route's idle_timeout): the connection's timer re-arms. */
+  streamIdleTimeoutChanged(exchange: Http1Exchange): void;
 }
 
 /** Body pieces up to this size are copied together with the head or chunk framing into a single write. */
@@ -54,6 +56,8 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   readonly upgrade: string | undefined;
   readonly body: RequestBody = this;
   readonly response: ResponseSink = this;
+  /** The route's idle_timeout for this exchange; -1 = the connection manager's stream_idle_timeout. */
+  streamIdleTimeoutMs = -1;
 
   // request body
   readonly empty: boolean;
@@ -105,6 +109,11 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     this.bodyState = this.empty ? BodyState.Empty : BodyState.Streaming;
     this.closeAfter = !keepAlive;
     this.expectContinue = expectContinue && !this.empty;
+  }
+
+  setStreamIdleTimeout(ms: number): void {
+    this.streamIdleTimeoutMs = ms;
+    this.owner.streamIdleTimeoutChanged(this);
   }
 
   // ---- request body (RequestBody) -------------------------------------------------------------------------------

@@ -231,6 +231,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       head.expectContinue,
     );
     this.exchangeStart = now;
+    // The new exchange has moved no bytes yet; its head's arrival (lastActivity) is where its idleness starts.
+    this.bytesAtCheck = 0;
     this.active = ex;
     if (head.upgrade !== undefined) this.state = State.Upgrade;
     else if (head.chunked) {
@@ -375,7 +377,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   // and the timer re-arms itself for whatever remains, so a request costs no timer allocation.
   private armTimer(): void {
     const o = this.options;
-    const periods = [o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((ms) => ms > 0);
+    const periods = [o.idleTimeoutMs, o.requestTimeoutMs, this.streamIdleTimeoutOf(this.active)].filter((ms) => ms > 0);
     if (periods.length === 0) return;
     const wait = Math.min(...periods);
     this.timer = o.clock.setTimer(wait, this.onTimer);
@@ -411,22 +413,38 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
         if (now >= due) return o.onExchangeTimeout(ex, "request_timeout");
         next = Math.min(next, due);
       }
-      if (o.streamIdleTimeoutMs > 0) {
+      const streamIdleTimeoutMs = this.streamIdleTimeoutOf(ex);
+      if (streamIdleTimeoutMs > 0) {
         // Response bytes count as activity too; they are seen here, at the timer, rather than on every write.
         const bytes = ex.info.bytesSent + ex.info.bytesReceived;
         if (bytes !== this.bytesAtCheck) {
           this.bytesAtCheck = bytes;
           this.lastActivity = now;
         }
-        const due = this.lastActivity + o.streamIdleTimeoutMs;
+        const due = this.lastActivity + streamIdleTimeoutMs;
         if (now >= due) return o.onExchangeTimeout(ex, "stream_idle_timeout");
         next = Math.min(next, due);
       }
     }
-    if (next === Infinity)
-      next = now + Math.min(...[o.idleTimeoutMs, o.requestTimeoutMs, o.streamIdleTimeoutMs].filter((x) => x > 0));
+    if (next === Infinity) {
+      const periods = [o.idleTimeoutMs, o.requestTimeoutMs, this.streamIdleTimeoutOf(ex)].filter((x) => x > 0);
+      // Nothing left to watch (a route turned the stream idle timeout off): re-armed when the exchange changes.
+      if (periods.length === 0) return;
+      next = now + Math.min(...periods);
+    }
     this.timer = o.clock.setTimer(Math.max(1, next - now), this.onTimer);
   };
+
+  /** The route's idle_timeout of the exchange, else the connection manager's stream_idle_timeout. */
+  private streamIdleTimeoutOf(ex: Http1Exchange | undefined): number {
+    return ex !== undefined && ex.streamIdleTimeoutMs >= 0 ? ex.streamIdleTimeoutMs : this.options.streamIdleTimeoutMs;
+  }
+
+  streamIdleTimeoutChanged(ex: Http1Exchange): void {
+    if (ex !== this.active || this.state === State.Closed) return;
+    this.cancelTimer();
+    this.armTimer();
+  }
 
   private protocolTimeout(): void {
     this.protocolError(new Http1ParseError("request_header_timeout", 408, "request headers not received in time"));

@@ -53,6 +53,8 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
 
   private readonly stream: StreamWithExchange;
   private readonly ctx: H2ExchangeContext;
+  /** stream_idle_timeout, or the route's idle_timeout once the router has set it. */
+  private streamIdleTimeoutMs: number;
   private sink: BodySink | undefined;
   private requestDone: boolean;
   private requestTrailers: Headers | undefined;
@@ -106,6 +108,7 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
 
     stream.on("error", onStreamError);
     stream.on("close", onStreamClose);
+    this.streamIdleTimeoutMs = ctx.streamIdleTimeoutMs;
     if (ctx.streamIdleTimeoutMs > 0)
       this.idleTimer = ctx.clock.setTimer(ctx.streamIdleTimeoutMs, () => this.checkIdle());
     if (ctx.requestTimeoutMs > 0 && !this.requestDone)
@@ -268,10 +271,16 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     if (this.sink === undefined && !this.requestDone) this.stream.resume();
   }
 
+  setStreamIdleTimeout(ms: number): void {
+    this.streamIdleTimeoutMs = ms;
+    this.idleTimer?.cancel();
+    this.idleTimer = ms > 0 ? this.ctx.clock.setTimer(ms, () => this.checkIdle()) : undefined;
+  }
+
   private checkIdle(): void {
     this.idleTimer = undefined;
     if (this.stream.closed) return;
-    const timeout = this.ctx.streamIdleTimeoutMs;
+    const timeout = this.streamIdleTimeoutMs;
     const idle = this.ctx.clock.now() - this.lastActivityMs;
     if (idle < timeout) {
       this.idleTimer = this.ctx.clock.setTimer(timeout - idle, () => this.checkIdle());

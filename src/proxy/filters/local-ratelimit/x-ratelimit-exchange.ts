@@ -58,6 +58,9 @@ export class XRateLimitExchange implements Exchange, ResponseSink {
   get headers(): Headers {
     return this.ex.headers;
   }
+  setStreamIdleTimeout(ms: number): void {
+    this.ex.setStreamIdleTimeout(ms);
+  }
   get downstream(): Downstream {
     return this.ex.downstream;
   }
