@@ -1,0 +1,93 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseCluster, parseListener } from "../parse/index.ts";
+import { TYPE_URL, decodeResource, encodeResource } from "./codec.ts";
+
+const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
+const listener = {
+  name: "http",
+  address: { socket_address: { address: "127.0.0.1", port_value: 8080 } },
+  filter_chains: [
+    {
+      filters: [
+        {
+          name: "envoy.filters.network.http_connection_manager",
+          typed_config: {
+            "@type": HCM,
+            stat_prefix: "in",
+            codec_type: "AUTO",
+            stream_idle_timeout: "1.5s",
+            http_filters: [
+              {
+                name: "envoy.filters.http.fault",
+                typed_config: {
+                  "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+                  abort: { http_status: 503, percentage: { numerator: 10, denominator: "HUNDRED" } },
+                },
+              },
+            ],
+            route_config: {
+              name: "local",
+              virtual_hosts: [
+                {
+                  name: "all",
+                  domains: ["*"],
+                  routes: [
+                    {
+                      match: { prefix: "/" },
+                      route: {
+                        cluster: "app",
+                        timeout: "0.250s",
+                        retry_policy: { retry_on: "5xx", num_retries: 3 },
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      ],
+    },
+  ],
+};
+
+test("a listener survives encode → decode and parses to the same typed configuration", () => {
+  const any = encodeResource(TYPE_URL.listener, listener);
+  assert.equal(any.type_url, TYPE_URL.listener);
+  const decoded = decodeResource(any);
+  assert.deepEqual(parseListener(decoded), parseListener(listener));
+});
+
+test("a cluster with wrappers, durations and enums round-trips", () => {
+  const cluster = {
+    name: "app",
+    type: "STATIC",
+    connect_timeout: "1s",
+    lb_policy: "LEAST_REQUEST",
+    common_lb_config: { healthy_panic_threshold: { value: 40 } },
+    circuit_breakers: { thresholds: [{ max_connections: 10, max_retries: 2 }] },
+    outlier_detection: { consecutive_5xx: 3, interval: "10s" },
+    load_assignment: {
+      cluster_name: "app",
+      endpoints: [
+        { lb_endpoints: [{ endpoint: { address: { socket_address: { address: "10.0.0.1", port_value: 80 } } } }] },
+      ],
+    },
+  };
+  const decoded = decodeResource(encodeResource(TYPE_URL.cluster, cluster));
+  assert.deepEqual(parseCluster(decoded), parseCluster(cluster));
+  assert.equal(decoded.connect_timeout, "1s");
+});
+
+test("an unknown resource type, an unknown nested type or bytes that are not the type are WireCodecErrors", () => {
+  assert.throws(() => encodeResource("type.googleapis.com/nope.Nope", {}), { code: "TRELLIS_XDS_CODEC" });
+  const filter = { name: "x", typed_config: { "@type": "type.googleapis.com/nope.Nope" } };
+  assert.throws(() => encodeResource(TYPE_URL.listener, { name: "l", filter_chains: [{ filters: [filter] }] }), {
+    code: "TRELLIS_XDS_CODEC",
+  });
+  assert.throws(() => decodeResource({ type_url: TYPE_URL.cluster, value: Buffer.from([0x0a, 0xff, 0xff]) }), {
+    code: "TRELLIS_XDS_CODEC",
+  });
+});
