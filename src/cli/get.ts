@@ -5,6 +5,7 @@ import { stringify } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { kindOf, knownKinds } from "./kinds.ts";
+import { table } from "./table.ts";
 
 interface Stored {
   kind: string;
@@ -67,19 +68,8 @@ function render(items: Stored[], output: string, single: boolean): string {
   if (output === "json") return `${JSON.stringify(single ? items[0] : { items }, null, 2)}\n`;
   if (output === "yaml") return items.map((i) => stringify(i)).join("---\n");
   if (items.length === 0) return "No resources found.\n";
-  const rows = [
+  return table(
     ["NAMESPACE", "NAME", "VERSION"],
-    ...items.map((i) => [i.metadata.namespace, i.metadata.name, i.metadata.resourceVersion ?? ""]),
-  ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, c) => cell.padEnd(widths[c]!))
-          .join("   ")
-          .trimEnd(),
-      )
-      .join("\n") + "\n"
+    items.map((i) => [i.metadata.namespace, i.metadata.name, i.metadata.resourceVersion ?? ""]),
   );
 }

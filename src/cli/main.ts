@@ -5,6 +5,8 @@ import { runDelete } from "./delete.ts";
 import { runDemo } from "./demo.ts";
 import { runGet } from "./get.ts";
 import { runProxy } from "./proxy.ts";
+import { runProxyConfig } from "./proxy-config.ts";
+import { runProxyStatus } from "./proxy-status.ts";
 
 const USAGE = `usage: trellis <command> [options]
 
@@ -14,6 +16,9 @@ commands:
   get KIND [NAME] [-o yaml|json] [-n NS | -A]
                              stored resources
   delete KIND NAME [-n NS]   remove a stored resource
+  proxy-status               each connected proxy: versions sent and ACKed, NACK errors in full
+  proxy-config listeners|routes|clusters|endpoints PROXY [-o json|yaml]
+                             what the control plane sends a proxy
   demo                       an upstream and two sidecars on this machine, and the curl to try
   help                       this text
 
@@ -33,6 +38,10 @@ export async function main(argv: string[]): Promise<number> {
       return runGet(rest);
     case "delete":
       return runDelete(rest);
+    case "proxy-status":
+      return runProxyStatus(rest);
+    case "proxy-config":
+      return runProxyConfig(rest);
     case undefined:
     case "help":
     case "--help":
