@@ -71,6 +71,7 @@ export class EtcdMember {
   readonly dataDir: string;
   private child: ChildProcess | undefined;
   private log = "";
+  private startArgs: [string, string] | undefined;
 
   constructor(name: string, clientPort: number, peerPort: number, dataDir: string) {
     this.name = name;
@@ -96,7 +97,14 @@ export class EtcdMember {
     return this.child?.pid;
   }
 
+  /** Starts the member again on its data directory (after stop or a kill), as the same member of the cluster. */
+  restart(): void {
+    if (this.running) throw new Error(`etcd ${this.name} is running`);
+    this.start(...this.startArgs!);
+  }
+
   start(initialCluster: string, token: string): void {
+    this.startArgs = [initialCluster, token];
     const child = spawn(
       etcdBinary!,
       [

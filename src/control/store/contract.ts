@@ -348,7 +348,7 @@ export function registerStoreContract(name: string, factory: StoreFactory): void
 
     it("a reopened store has every write, at the same versions, and goes on from its revision", async (t) => {
       await fresh();
-      if (!sut.reopen) return t.skip("this store keeps nothing across a reopen (memory only)");
+      if (!sut.reopen) return t.skip("this factory has no reopen: the store lives in memory only");
       await store.put(resource("VirtualService", "a"));
       await store.applyAll([resource("VirtualService", "b"), resource("DestinationRule", "c")]);
       await store.put(resource("VirtualService", "a", { hosts: ["changed"] }));
