@@ -38,7 +38,7 @@ export function readGatewaySpec(ctx: ResourceContext, raw: unknown, path: string
     });
     s.require("port");
     const server: GatewayServer = {
-      port: readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }),
+      port: readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }, true),
       hosts: readHosts(s, "hosts", true, true),
     };
     assign(server, "bind", s.string("bind"));

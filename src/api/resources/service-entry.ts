@@ -2,11 +2,20 @@
 // — with its hosts, ports and how endpoints are found (resolution). Checks follow istioctl's.
 
 import { isIP } from "node:net";
-import type { ServiceEntrySpec, ServicePort } from "./types.ts";
+import type { Protocol, ServiceEntrySpec, ServicePort } from "./types.ts";
+import { PROTOCOLS } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import type { Item } from "./fields.ts";
-import { readExportTo, readHosts, readPortNumber, readProtocol, readWorkloadSelector, MAX_PORT } from "./common.ts";
+import {
+  isDns1123Label,
+  readExportTo,
+  readHosts,
+  readPortNumber,
+  readProtocol,
+  readWorkloadSelector,
+  MAX_PORT,
+} from "./common.ts";
 import { readWorkloadEntrySpec } from "./workload-entry.ts";
 import { describe } from "../xds/parse/context.ts";
 
@@ -55,7 +64,7 @@ export function readServiceEntrySpec(ctx: ResourceContext, raw: unknown, path: s
 
 function readServicePorts(f: SpecFields): ServicePort[] {
   if (!f.broken && !f.has("ports")) f.error("ports", "required: at least one port");
-  const ports = f.list("ports").map((item) => readServicePort(f.ctx, item));
+  const ports = f.list("ports").map((item) => readServicePort(f.ctx, item, false));
   const names = new Set<string>();
   const numbers = new Set<number>();
   ports.forEach((port, i) => {
@@ -69,17 +78,32 @@ function readServicePorts(f: SpecFields): ServicePort[] {
   return ports;
 }
 
-/** A ServiceEntry's or Gateway server's port: number and protocol required, name required (Istio's rule). */
-export function readServicePort(ctx: ResourceContext, item: Item, nameRequired = true): ServicePort {
+/**
+ * A ServiceEntry's or Gateway server's port. The name is required (Istio's rule). A Gateway port needs its
+ * protocol; a ServiceEntry's may leave it out, and Istio then reads it from the name's prefix ("http-web" → HTTP,
+ * "grpc" → GRPC), else TCP.
+ */
+export function readServicePort(ctx: ResourceContext, item: Item, protocolRequired: boolean): ServicePort {
   const p = SpecFields.open(ctx, item.value, item.path, { known: ["number", "protocol", "name", "targetPort"] });
-  const port: ServicePort = {
-    number: readPortNumber(p, "number") ?? 0,
-    protocol: p.require("protocol") ? (readProtocol(p, "protocol") ?? "TCP") : "TCP",
-    name: nameRequired ? p.requiredString("name") : (p.string("name") ?? ""),
-  };
+  const number = readPortNumber(p, "number") ?? 0;
+  const name = p.requiredString("name");
+  if (name !== "" && !isDns1123Label(name.toLowerCase())) {
+    p.error("name", `expected a port name (letters, digits and "-"), got ${describe(name)}`);
+  }
+  let protocol: Protocol | undefined;
+  if (protocolRequired ? p.require("protocol") : p.has("protocol")) protocol = readProtocol(p, "protocol");
+  else protocol = protocolFromName(name);
+  const port: ServicePort = { number, protocol: protocol ?? "TCP", name };
   const target = p.integer("targetPort", 1, MAX_PORT);
   if (target !== undefined) port.targetPort = target;
   return port;
+}
+
+/** Istio's protocol selection by port name: `<protocol>` or `<protocol>-<suffix>`. */
+export function protocolFromName(name: string): Protocol {
+  if (name.toLowerCase().startsWith("grpc-web")) return "GRPC-WEB";
+  const prefix = name.split("-")[0].toUpperCase();
+  return (PROTOCOLS as readonly string[]).includes(prefix) ? (prefix as Protocol) : "TCP";
 }
 
 function checkResolution(f: SpecFields, spec: ServiceEntrySpec): void {

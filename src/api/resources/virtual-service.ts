@@ -5,6 +5,7 @@
 
 import type {
   CorsPolicy,
+  Destination,
   HTTPDirectResponse,
   HTTPFaultInjection,
   HTTPMatchRequest,
@@ -178,8 +179,7 @@ function readWeight(f: SpecFields): number | undefined {
 
 function readHttpRouteDestination(ctx: ResourceContext, item: Item): HTTPRouteDestination {
   const f = SpecFields.open(ctx, item.value, item.path, { known: ["destination", "weight", "headers"] });
-  f.require("destination");
-  const out: HTTPRouteDestination = { destination: readDestination(ctx, f.raw("destination"), f.at("destination")) };
+  const out: HTTPRouteDestination = { destination: readRequiredDestination(f) };
   const weight = readWeight(f);
   if (weight !== undefined) out.weight = weight;
   if (f.has("headers")) out.headers = readHeaders(ctx, f.raw("headers"), f.at("headers"));
@@ -188,11 +188,16 @@ function readHttpRouteDestination(ctx: ResourceContext, item: Item): HTTPRouteDe
 
 function readRouteDestination(ctx: ResourceContext, item: Item): RouteDestination {
   const f = SpecFields.open(ctx, item.value, item.path, { known: ["destination", "weight"] });
-  f.require("destination");
-  const out: RouteDestination = { destination: readDestination(ctx, f.raw("destination"), f.at("destination")) };
+  const out: RouteDestination = { destination: readRequiredDestination(f) };
   const weight = readWeight(f);
   if (weight !== undefined) out.weight = weight;
   return out;
+}
+
+/** `destination`, required: missing is one problem (not a second one for its host). */
+function readRequiredDestination(f: SpecFields): Destination {
+  if (!f.require("destination")) return { host: "" };
+  return readDestination(f.ctx, f.raw("destination"), f.at("destination"));
 }
 
 const REDIRECT = { known: ["uri", "authority", "port", "derivePort", "scheme", "redirectCode"] };
@@ -329,8 +334,7 @@ function readMirrors(f: SpecFields, route: HTTPRoute): void {
   }
   route.mirrors = f.list("mirrors").map((item): HTTPMirrorPolicy => {
     const m = SpecFields.open(f.ctx, item.value, item.path, { known: ["destination", "percentage"] });
-    m.require("destination");
-    const policy: HTTPMirrorPolicy = { destination: readDestination(f.ctx, m.raw("destination"), m.at("destination")) };
+    const policy: HTTPMirrorPolicy = { destination: readRequiredDestination(m) };
     if (m.has("percentage")) policy.percentage = readPercent(f.ctx, m.raw("percentage"), m.at("percentage"));
     return policy;
   });
