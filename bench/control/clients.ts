@@ -1,0 +1,75 @@
+// A child process of the control-plane benchmark: `count` simulated sidecars, each one ADS stream (SotW) that
+// asks for LDS, CDS, RDS (outbound-http) and EDS (every cluster) as Envoy does, and ACKs every response at once
+// without decoding its resources (the benchmark measures the control plane, not the proxies). Streams share gRPC
+// channels, `perChannel` to each, as many sidecars would share a host's connection count in a real test rig.
+// Talks to the parent over IPC: "ready" when every stream has its first response of each type.
+
+import type * as grpc from "@grpc/grpc-js";
+import { TYPE_URL } from "../../src/api/xds/wire/codec.ts";
+import { adsClient, openSotw, wireNode } from "../../src/control/xds/testing.ts";
+import type { DiscoveryResponse } from "../../src/control/xds/ads-proto.ts";
+
+interface Args {
+  port: number;
+  count: number;
+  offset: number;
+  perChannel: number;
+  clusters: string[];
+}
+
+const args = JSON.parse(process.argv[2]) as Args;
+const channels: grpc.Client[] = [];
+let ready = 0;
+
+function runStream(client: grpc.Client, id: string): void {
+  const s = openSotw(client);
+  const seen = new Set<string>();
+  const subscriptions: Record<string, string[]> = {
+    [TYPE_URL.listener]: [],
+    [TYPE_URL.cluster]: [],
+    [TYPE_URL.routeConfiguration]: ["outbound-http"],
+    [TYPE_URL.clusterLoadAssignment]: args.clusters,
+  };
+  const onResponse = (r: DiscoveryResponse) => {
+    s.send({
+      type_url: r.type_url,
+      version_info: r.version_info,
+      response_nonce: r.nonce,
+      resource_names: subscriptions[r.type_url],
+    });
+    if (!seen.has(r.type_url)) {
+      seen.add(r.type_url);
+      if (seen.size === 4 && ++ready === args.count) process.send?.({ ready: true });
+    }
+  };
+  const loop = () =>
+    s.next().then(
+      (r) => {
+        onResponse(r);
+        loop();
+      },
+      () => {},
+    );
+  loop();
+  let first = true;
+  for (const [typeUrl, names] of Object.entries(subscriptions)) {
+    s.send({
+      ...(first ? { node: wireNode(id, { NAMESPACE: "default" }) } : {}),
+      type_url: typeUrl,
+      resource_names: names,
+    });
+    first = false;
+  }
+}
+
+for (let i = 0; i < args.count; i++) {
+  if (i % args.perChannel === 0) channels.push(adsClient(`127.0.0.1:${args.port}`));
+  runStream(channels[channels.length - 1], `sidecar-${args.offset + i}`);
+}
+
+process.on("message", (m: { exit?: boolean }) => {
+  if (m.exit) {
+    for (const c of channels) c.close();
+    process.exit(0);
+  }
+});

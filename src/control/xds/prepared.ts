@@ -1,0 +1,67 @@
+// A snapshot made ready for the wire: per type its version and, per resource, its version and (lazily) its
+// protobuf encoding. Encodings are shared across proxies by content hash: a thousand proxies that receive the same
+// cluster cost one encode.
+
+import { encodeResource, type AnyMessage } from "../../api/xds/wire/codec.ts";
+import type { ResourceMap, Snapshot } from "./types.ts";
+import { resourceVersion, typeVersion } from "./version.ts";
+
+export interface PreparedResource {
+  name: string;
+  version: string;
+  resource: Record<string, unknown>;
+}
+
+export interface PreparedType {
+  typeUrl: string;
+  version: string;
+  resources: ReadonlyMap<string, PreparedResource>;
+}
+
+export type PreparedSnapshot = ReadonlyMap<string, PreparedType>;
+
+const EMPTY: PreparedType["resources"] = new Map();
+
+/** Types for which a snapshot has nothing still exist, empty, so that a proxy subscribed to them gets an answer. */
+export function emptyType(typeUrl: string): PreparedType {
+  return { typeUrl, version: typeVersion(new Map()), resources: EMPTY };
+}
+
+function prepareType(typeUrl: string, map: ResourceMap, previous: PreparedType | undefined): PreparedType {
+  // Same map object as last time: nothing to recompute.
+  if (previous && previousSource.get(previous) === map) return previous;
+  const resources = new Map<string, PreparedResource>();
+  const versions = new Map<string, string>();
+  for (const [name, resource] of map) {
+    const version = resourceVersion(resource);
+    resources.set(name, { name, version, resource });
+    versions.set(name, version);
+  }
+  const prepared = { typeUrl, version: typeVersion(versions), resources };
+  previousSource.set(prepared, map);
+  return prepared;
+}
+
+const previousSource = new WeakMap<PreparedType, ResourceMap>();
+
+export function prepareSnapshot(snapshot: Snapshot, previous?: PreparedSnapshot): PreparedSnapshot {
+  const out = new Map<string, PreparedType>();
+  for (const [typeUrl, map] of snapshot) out.set(typeUrl, prepareType(typeUrl, map, previous?.get(typeUrl)));
+  return out;
+}
+
+const MAX_ENCODED = 100_000;
+const encoded = new Map<string, AnyMessage>();
+
+/** The wire form of a resource, encoded once per distinct content (and type). Throws WireCodecError. */
+export function encodePrepared(typeUrl: string, r: PreparedResource): AnyMessage {
+  const key = `${typeUrl} ${r.version}`;
+  let any = encoded.get(key);
+  if (any === undefined) {
+    any = encodeResource(typeUrl, r.resource);
+    // A crude bound: old encodings are dropped wholesale; they are re-encoded on demand.
+    if (encoded.size >= MAX_ENCODED) encoded.clear();
+    encoded.set(key, any);
+  }
+  return any;
+}

@@ -1,0 +1,185 @@
+// The ADS server: envoy.service.discovery.v3.AggregatedDiscoveryService over gRPC (15010 by default), state of the
+// world and delta. It holds one stream object per connected proxy; `refresh()` (the world changed) is debounced,
+// then every connected proxy's snapshot is recomputed and each stream pushes only what changed for it.
+
+import { randomBytes } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { systemClock, type Clock } from "../../api/clock.ts";
+import { adsServiceDefinition, type DeltaDiscoveryRequest, type DiscoveryRequest } from "./ads-proto.ts";
+import { Debouncer } from "./debounce.ts";
+import { DeltaStream } from "./delta-stream.ts";
+import { XdsBindError, XdsProtocolError } from "./errors.ts";
+import { prepareSnapshot, type PreparedSnapshot } from "./prepared.ts";
+import { SotwStream } from "./sotw-stream.ts";
+import type { StreamBase } from "./stream-base.ts";
+import type { StreamContext } from "./stream-context.ts";
+import type { ProxyStatus, SnapshotSource, XdsHooks, XdsNode } from "./types.ts";
+
+export const DEFAULT_XDS_PORT = 15010;
+
+export interface XdsServerOptions {
+  source: SnapshotSource;
+  /** Default "0.0.0.0". */
+  host?: string;
+  /** Default 15010; 0 picks a free port (see `port` after start()). */
+  port?: number;
+  /** Quiet period before a refresh is pushed. Default 100 ms. */
+  debounceMs?: number;
+  /** Longest a refresh waits under a steady stream of changes. Default 1000 ms. */
+  maxDebounceMs?: number;
+  clock?: Clock;
+  hooks?: XdsHooks;
+  /** Where protocol problems are reported. Default: stderr. */
+  log?: (message: string) => void;
+  /** Sent as control_plane.identifier in every response. */
+  controlPlaneId?: string;
+  /** Passed to the gRPC server (message size limits, keepalive). */
+  grpcOptions?: grpc.ServerOptions;
+}
+
+export class XdsServer {
+  private readonly grpcServer: grpc.Server;
+  private readonly streams = new Map<number, StreamBase>();
+  private readonly debouncer: Debouncer;
+  private readonly ctx: StreamContext;
+  private readonly source: SnapshotSource;
+  private nextStreamId = 1;
+  private boundPort = 0;
+
+  constructor(private readonly options: XdsServerOptions) {
+    this.source = options.source;
+    const clock = options.clock ?? systemClock;
+    const log = options.log ?? ((m: string) => process.stderr.write(m + "\n"));
+    const prefix = randomBytes(4).toString("hex");
+    let nonces = 0;
+    this.ctx = {
+      clock,
+      hooks: options.hooks ?? {},
+      log,
+      nonce: () => `${prefix}-${++nonces}`,
+      prepare: (node, previous) => this.prepare(node, previous),
+      controlPlaneId: options.controlPlaneId ?? "trellis",
+    };
+    const quiet = options.debounceMs ?? 100;
+    this.debouncer = new Debouncer(clock, quiet, Math.max(quiet, options.maxDebounceMs ?? 1000), () => this.push());
+    this.grpcServer = new grpc.Server({
+      "grpc.max_send_message_length": 64 * 1024 * 1024,
+      "grpc.max_receive_message_length": 16 * 1024 * 1024,
+      ...options.grpcOptions,
+    });
+    this.grpcServer.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, unknown>) =>
+        this.serve(call, (id) => new SotwStream(this.ctx, id, (r) => call.write(r))),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, unknown>) =>
+        this.serve(call, (id) => new DeltaStream(this.ctx, id, (r) => call.write(r))),
+    });
+  }
+
+  /** Binds and starts serving; resolves with the bound port. */
+  async start(): Promise<number> {
+    const address = `${this.options.host ?? "0.0.0.0"}:${this.options.port ?? DEFAULT_XDS_PORT}`;
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      this.grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new XdsBindError(address, { cause: err })) : resolve(port),
+      ),
+    );
+    return this.boundPort;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** The world changed: push, after the debounce, whatever changed to the proxies it affects. */
+  refresh(): void {
+    this.debouncer.trigger();
+  }
+
+  /** Pushes now: recomputes every connected proxy's snapshot (cancelling a pending debounced refresh). */
+  refreshNow(): void {
+    this.debouncer.cancel();
+    this.push();
+  }
+
+  /** Every connected stream, for the HTTP API, `trellis proxy-status` and the dashboard. */
+  proxies(): ProxyStatus[] {
+    return [...this.streams.values()].filter((s) => s.node).map((s) => s.status());
+  }
+
+  /** Stops accepting streams, then ends those still open after graceMs. */
+  async stop(graceMs = 1000): Promise<void> {
+    this.debouncer.cancel();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, graceMs);
+      force.unref();
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      // Open ADS streams never end on their own: ask the clients to go.
+      for (const s of this.streams.values()) this.closers.get(s)?.();
+    });
+  }
+
+  private readonly closers = new WeakMap<StreamBase, () => void>();
+
+  private prepare(node: XdsNode, previous: PreparedSnapshot | undefined): PreparedSnapshot {
+    try {
+      return prepareSnapshot(this.source.snapshotFor(node), previous);
+    } catch (err) {
+      // A broken snapshot source must not take proxies down: they keep what they have.
+      this.ctx.log(`xds: snapshot for ${node.id} failed, keeping the previous one: ${(err as Error).message}`);
+      return previous ?? new Map();
+    }
+  }
+
+  private push(): void {
+    for (const stream of this.streams.values()) {
+      if (!stream.node) continue;
+      try {
+        stream.update(this.prepare(stream.node, stream.prepared));
+      } catch (err) {
+        this.ctx.log(`xds: push to ${stream.node.id} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private serve<Req>(
+    call: grpc.ServerDuplexStream<Req, unknown>,
+    create: (id: number) => StreamBase & { onRequest(req: Req): void },
+  ): void {
+    const stream = create(this.nextStreamId++);
+    this.streams.set(stream.streamId, stream);
+    let closed = false;
+    const close = (status?: { code: grpc.status; details: string }) => {
+      if (closed) return;
+      closed = true;
+      this.streams.delete(stream.streamId);
+      if (stream.node) this.ctx.hooks.onDisconnect?.(stream.status());
+      if (status) call.emit("error", status);
+      else if (!call.writableEnded) call.end();
+    };
+    this.closers.set(stream, () => close({ code: grpc.status.UNAVAILABLE, details: "control plane shutting down" }));
+    call.on("data", (req: Req) => {
+      if (closed) return;
+      try {
+        stream.onRequest(req);
+      } catch (err) {
+        // A bad message closes this stream only; the server and every other proxy go on.
+        const protocol = err instanceof XdsProtocolError;
+        this.ctx.log(`xds: stream ${stream.streamId} (${stream.node?.id ?? "no node"}): ${(err as Error).message}`);
+        close({
+          code: protocol ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL,
+          details: (err as Error).message,
+        });
+      }
+    });
+    call.on("end", () => close());
+    call.on("cancelled", () => close());
+    call.on("error", () => close());
+    call.on("close", () => close());
+  }
+}

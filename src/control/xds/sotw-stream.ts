@@ -1,0 +1,125 @@
+// One state-of-the-world ADS stream (StreamAggregatedResources), as Envoy and go-control-plane behave:
+// - the first request of a type gets the current resources; LDS and CDS are wildcard, RDS and EDS (and any other
+//   type) get only the names requested;
+// - every response carries the type's version and a fresh nonce; a request echoing the last nonce is an ACK, or a
+//   NACK with error_detail (recorded; the rejected version is not sent again — only a newer one will be);
+// - a request with an older nonce is stale and ignored;
+// - a refresh sends a type only when what this proxy would receive of it changed.
+
+import type { DiscoveryRequest, DiscoveryResponse, WireAny } from "./ads-proto.ts";
+import { XdsProtocolError } from "./errors.ts";
+import { emptyType, encodePrepared, type PreparedSnapshot, type PreparedType } from "./prepared.ts";
+import { StreamBase } from "./stream-base.ts";
+import { WILDCARD_TYPES, type StreamContext } from "./stream-context.ts";
+import { typeVersion } from "./version.ts";
+
+interface Subscription {
+  /** undefined: wildcard. */
+  names: Set<string> | undefined;
+  /** A hash of the (name, version) pairs last sent, to tell whether a refresh changes anything for this proxy. */
+  sentKey: string | undefined;
+}
+
+export class SotwStream extends StreamBase {
+  private readonly subs = new Map<string, Subscription>();
+
+  constructor(
+    ctx: StreamContext,
+    streamId: number,
+    private readonly write: (response: DiscoveryResponse) => void,
+  ) {
+    super(ctx, streamId, "sotw");
+  }
+
+  onRequest(req: DiscoveryRequest): void {
+    this.admit(req.node);
+    const typeUrl = req.type_url;
+    if (!typeUrl) throw new XdsProtocolError("a request on an aggregated stream must carry type_url");
+    const kind = this.classify(typeUrl, req.response_nonce, req.error_detail, req.version_info ?? "");
+    if (kind === "stale") return;
+
+    const wildcard = WILDCARD_TYPES.has(typeUrl);
+    const requested = wildcard ? undefined : new Set(req.resource_names ?? []);
+    const sub = this.subs.get(typeUrl);
+    if (kind === "initial" || !sub) {
+      this.subs.set(typeUrl, { names: requested, sentKey: undefined });
+      this.typeStatus(typeUrl).subscribed = requested ? [...requested] : undefined;
+      if (requested && requested.size === 0) return; // nothing asked for yet
+      this.send(typeUrl);
+      return;
+    }
+    // An ACK or NACK may also change the names (Envoy asks for new clusters' endpoints this way).
+    if (requested && !sameSet(requested, sub.names)) {
+      const added = [...requested].some((n) => !sub.names?.has(n));
+      sub.names = requested;
+      this.typeStatus(typeUrl).subscribed = [...requested];
+      if (added) this.send(typeUrl);
+    }
+  }
+
+  update(prepared: PreparedSnapshot): void {
+    this.prepared = prepared;
+    for (const [typeUrl, sub] of this.subs) {
+      if (sub.names && sub.names.size === 0) continue;
+      const { key } = this.selection(typeUrl, sub);
+      if (key !== sub.sentKey) this.send(typeUrl);
+    }
+  }
+
+  private current(typeUrl: string): PreparedType {
+    return this.prepared?.get(typeUrl) ?? emptyType(typeUrl);
+  }
+
+  private selection(typeUrl: string, sub: Subscription) {
+    const type = this.current(typeUrl);
+    const chosen = [...type.resources.values()].filter((r) => !sub.names || sub.names.has(r.name));
+    // Everything of the type (always so for wildcard types): the type's version, computed once for all proxies.
+    const key =
+      chosen.length === type.resources.size
+        ? type.version
+        : typeVersion(new Map(chosen.map((r) => [r.name, r.version])));
+    return { type, chosen, key };
+  }
+
+  private send(typeUrl: string): void {
+    const sub = this.subs.get(typeUrl);
+    if (!sub) return;
+    const { type, chosen, key } = this.selection(typeUrl, sub);
+    const resources: WireAny[] = [];
+    for (const r of chosen) {
+      try {
+        resources.push(encodePrepared(typeUrl, r));
+      } catch (err) {
+        // A resource our own translation produced but protobuf cannot hold: leave it out, say which.
+        this.ctx.log(`xds: ${this.node?.id}: cannot encode ${typeUrl} ${r.name}: ${(err as Error).message}`);
+      }
+    }
+    const nonce = this.ctx.nonce();
+    sub.sentKey = key;
+    const s = this.typeStatus(typeUrl);
+    s.sentVersion = type.version;
+    s.nonce = nonce;
+    this.write({
+      version_info: type.version,
+      resources,
+      type_url: typeUrl,
+      nonce,
+      control_plane: { identifier: this.ctx.controlPlaneId },
+    });
+    this.ctx.hooks.onPush?.({
+      streamId: this.streamId,
+      nodeId: this.node?.id ?? "",
+      typeUrl,
+      version: type.version,
+      nonce,
+      resources: resources.length,
+      removed: 0,
+    });
+  }
+}
+
+function sameSet(a: Set<string>, b: Set<string> | undefined): boolean {
+  if (!b || a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}

@@ -1,0 +1,22 @@
+// What a stream needs from its server: snapshots for its node, nonces, the clock, hooks and a log. Kept as an
+// interface so the streams can be read (and tested) without the gRPC server around them.
+
+import type { Clock } from "../../api/clock.ts";
+import type { PreparedSnapshot } from "./prepared.ts";
+import type { XdsHooks, XdsNode } from "./types.ts";
+
+export interface StreamContext {
+  readonly clock: Clock;
+  readonly hooks: XdsHooks;
+  log(message: string): void;
+  /** A nonce unique within this server's lifetime (and, by a random prefix, across restarts). */
+  nonce(): string;
+  /** The node's snapshot now; a failing source yields the previous one (or an empty one). */
+  prepare(node: XdsNode, previous: PreparedSnapshot | undefined): PreparedSnapshot;
+  readonly controlPlaneId: string;
+}
+
+export const WILDCARD_TYPES: ReadonlySet<string> = new Set([
+  "type.googleapis.com/envoy.config.listener.v3.Listener",
+  "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+]);
