@@ -1,0 +1,80 @@
+// The resources' HTTP API: apply (validate every document of every file, then store all of them in one atomic
+// write, or none), get, list, delete. Validation is the caller's function (src/api/resources' loader), so a bad
+// resource is answered 400 with its file, document, field path and expectation, and nothing stored changes.
+
+import { isDeepStrictEqual } from "node:util";
+import type { ResourceStore, StoredResource } from "../store/types.ts";
+import type { ApiRouter } from "./router.ts";
+
+export interface NamedFile {
+  name: string;
+  content: string;
+}
+
+/** Validates files into resources ready to store; throws an error with `problems` (one line each) when any fails. */
+export type Validate = (files: readonly NamedFile[]) => { resources: StoredResource[]; warnings: string[] };
+
+export type ApplyAction = "created" | "configured" | "unchanged";
+
+export function addResourceRoutes(router: ApiRouter, store: ResourceStore, validate: Validate): void {
+  router
+    .add("POST", "/api/v1/apply", async (req) => {
+      let body: { files?: unknown; dryRun?: unknown };
+      try {
+        body = JSON.parse(req.body) as typeof body;
+      } catch (err) {
+        return { status: 400, json: { errors: [`body: expected JSON (${(err as Error).message})`] } };
+      }
+      const files = body.files;
+      if (!Array.isArray(files) || files.some((f) => typeof f?.name !== "string" || typeof f?.content !== "string"))
+        return { status: 400, json: { errors: ["files: expected [{name, content}]"] } };
+      let validated: ReturnType<Validate>;
+      try {
+        validated = validate(files as NamedFile[]);
+      } catch (err) {
+        const problems = (err as { problems?: readonly string[] }).problems;
+        if (problems === undefined) throw err;
+        return { status: 400, json: { errors: problems } };
+      }
+      const changed: StoredResource[] = [];
+      const results: { kind: string; namespace: string; name: string; action: ApplyAction }[] = [];
+      for (const r of validated.resources) {
+        const existing = await store.get({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
+        const action: ApplyAction =
+          existing === undefined ? "created" : sameContent(existing, r) ? "unchanged" : "configured";
+        results.push({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name, action });
+        if (action !== "unchanged") changed.push(r);
+      }
+      if (body.dryRun !== true && changed.length > 0) await store.applyAll(changed);
+      return { status: 200, json: { results, warnings: validated.warnings } };
+    })
+    .add("GET", "/api/v1/resources", async (req) => ({
+      status: 200,
+      json: {
+        items: await store.list(req.query.get("kind") ?? undefined, req.query.get("namespace") ?? undefined),
+      },
+    }))
+    .add("GET", "/api/v1/resources/:kind/:namespace/:name", async (req) => {
+      const { kind, namespace, name } = req.params as { kind: string; namespace: string; name: string };
+      const found = await store.get({ kind, namespace, name });
+      return found === undefined
+        ? { status: 404, json: { errors: [`${kind} ${namespace}/${name} not found`] } }
+        : { status: 200, json: found };
+    })
+    .add("DELETE", "/api/v1/resources/:kind/:namespace/:name", async (req) => {
+      const { kind, namespace, name } = req.params as { kind: string; namespace: string; name: string };
+      return (await store.delete({ kind, namespace, name }))
+        ? { status: 200, json: { deleted: `${kind}/${namespace}/${name}` } }
+        : { status: 404, json: { errors: [`${kind} ${namespace}/${name} not found`] } };
+    });
+}
+
+/** Same resource as far as the user wrote it: the store's own metadata (versions, uid, timestamps) is ignored. */
+function sameContent(stored: StoredResource, incoming: StoredResource): boolean {
+  return (
+    stored.apiVersion === incoming.apiVersion &&
+    isDeepStrictEqual(stored.spec, incoming.spec) &&
+    isDeepStrictEqual(stored.metadata.labels ?? {}, incoming.metadata.labels ?? {}) &&
+    isDeepStrictEqual(stored.metadata.annotations ?? {}, incoming.metadata.annotations ?? {})
+  );
+}
