@@ -110,10 +110,12 @@ export function loadCase(file: string): TranslationCase {
   const world = World.fromResources(resources, services, {
     ...(raw.mesh?.outboundTrafficPolicy ? { outboundTrafficPolicy: raw.mesh.outboundTrafficPolicy } : {}),
   });
+  // The case's own node or proxy, else the last included file's.
+  const who = [...parts].reverse().find((p) => p.node !== undefined || p.proxy !== undefined);
   let proxy: ProxyIdentity;
-  if (raw.node !== undefined) proxy = proxyIdentityFromNode(raw.node);
+  if (who?.node !== undefined) proxy = proxyIdentityFromNode(who.node);
   else {
-    const p = raw.proxy ?? { id: "proxy" };
+    const p = who?.proxy ?? { id: "proxy" };
     proxy = {
       namespace: "default",
       labels: {},
