@@ -66,7 +66,7 @@ export type Resource =
 /** Something accepted but worth telling the user: an unknown field, a deprecated spelling. */
 export interface ResourceWarning {
   file: string;
-  /** 0-based index of the document in the file (items of a List count as documents of their own). */
+  /** 0-based index of the document in the file (a List's items share its index; their paths start items[i]). */
   document: number;
   /** `Kind/namespace/name` when known. */
   resource?: string;

@@ -1,0 +1,75 @@
+// Gateway (networking.istio.io): a load balancer at the mesh's edge — which ports it opens, for which hosts, with
+// which TLS. Trellis reads and validates it so files that carry one apply cleanly.
+
+import type { GatewayServer, GatewaySpec, ServerTLSSettings } from "./types.ts";
+import { SERVER_TLS_MODES } from "./types.ts";
+import type { ResourceContext } from "./context.ts";
+import { SpecFields } from "./fields.ts";
+import { readHosts, readLabels } from "./common.ts";
+import { readServicePort } from "./service-entry.ts";
+import { assign } from "./traffic-policy.ts";
+
+const TLS = {
+  known: [
+    "httpsRedirect",
+    "mode",
+    "serverCertificate",
+    "privateKey",
+    "caCertificates",
+    "credentialName",
+    "subjectAltNames",
+    "minProtocolVersion",
+    "maxProtocolVersion",
+    "cipherSuites",
+    "verifyCertificateSpki",
+    "verifyCertificateHash",
+    "credentialNames",
+    "caCrl",
+  ],
+};
+const TLS_VERSIONS = ["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"] as const;
+
+export function readGatewaySpec(ctx: ResourceContext, raw: unknown, path: string): GatewaySpec {
+  const f = SpecFields.open(ctx, raw, path, { known: ["selector", "servers"] });
+  if (!f.broken && !f.has("servers")) f.error("servers", "required: at least one server");
+  const servers = f.list("servers").map((item): GatewayServer => {
+    const s = SpecFields.open(ctx, item.value, item.path, {
+      known: ["port", "bind", "hosts", "tls", "name", "defaultEndpoint"],
+    });
+    s.require("port");
+    const server: GatewayServer = {
+      port: readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }, true),
+      hosts: readHosts(s, "hosts", true, true),
+    };
+    assign(server, "bind", s.string("bind"));
+    assign(server, "name", s.string("name"));
+    if (s.has("tls")) server.tls = readServerTls(s.message("tls", TLS), server.port.protocol);
+    return server;
+  });
+  return { selector: readLabels(f, "selector"), servers };
+}
+
+function readServerTls(f: SpecFields, protocol: string): ServerTLSSettings {
+  const out: ServerTLSSettings = {
+    subjectAltNames: f.stringList("subjectAltNames"),
+    cipherSuites: f.stringList("cipherSuites"),
+  };
+  assign(out, "httpsRedirect", f.bool("httpsRedirect"));
+  assign(out, "mode", f.enumValue("mode", SERVER_TLS_MODES));
+  for (const field of ["serverCertificate", "privateKey", "caCertificates", "credentialName"] as const) {
+    assign(out, field, f.string(field));
+  }
+  assign(out, "minProtocolVersion", f.enumValue("minProtocolVersion", TLS_VERSIONS));
+  assign(out, "maxProtocolVersion", f.enumValue("maxProtocolVersion", TLS_VERSIONS));
+  const terminates = out.mode === "SIMPLE" || out.mode === "MUTUAL" || out.mode === "OPTIONAL_MUTUAL";
+  if (terminates && out.credentialName === undefined) {
+    if (out.serverCertificate === undefined)
+      f.error("serverCertificate", `required when mode is ${out.mode} (or give credentialName)`);
+    if (out.privateKey === undefined)
+      f.error("privateKey", `required when mode is ${out.mode} (or give credentialName)`);
+  }
+  if ((protocol === "HTTPS" || protocol === "TLS") && out.mode === undefined && out.httpsRedirect !== true) {
+    f.error("mode", `required for a ${protocol} port`);
+  }
+  return out;
+}

@@ -1,0 +1,420 @@
+// VirtualService (networking.istio.io): how requests to a set of hosts are routed. Validation follows istioctl's
+// (pilot/pkg/config/validation): exactly one of route/redirect/directResponse per http route, weights summing to
+// 100 when a route splits traffic, percentages 0–100, attempts >= 0, and the deprecated spellings still in the
+// wild (fault `percent`, `mirrorPercent`, corsPolicy `allowOrigin`) accepted with a warning and normalised.
+
+import type {
+  CorsPolicy,
+  Destination,
+  HTTPDirectResponse,
+  HTTPFaultInjection,
+  HTTPMatchRequest,
+  HTTPMirrorPolicy,
+  HTTPRedirect,
+  HTTPRetry,
+  HTTPRewrite,
+  HTTPRoute,
+  HTTPRouteDestination,
+  L4MatchAttributes,
+  Percent,
+  RouteDestination,
+  StringMatch,
+  TCPRoute,
+  TLSMatchAttributes,
+  TLSRoute,
+  VirtualServiceSpec,
+} from "./types.ts";
+import type { ResourceContext } from "./context.ts";
+import { SpecFields } from "./fields.ts";
+import type { Item } from "./fields.ts";
+import {
+  checkRegex,
+  readDestination,
+  readExportTo,
+  readHeaders,
+  readHosts,
+  readLabels,
+  readPercent,
+  readStringMatch,
+  MAX_PORT,
+} from "./common.ts";
+import { checkRetryOn } from "./retry-on.ts";
+import { describe } from "../xds/parse/context.ts";
+
+const SPEC = { known: ["hosts", "gateways", "http", "tls", "tcp", "exportTo"] };
+
+export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path: string): VirtualServiceSpec {
+  const f = SpecFields.open(ctx, raw, path, SPEC);
+  const spec: VirtualServiceSpec = {
+    hosts: readHosts(f, "hosts", true),
+    gateways: f.stringList("gateways"),
+    http: f.list("http").map((item) => readHttpRoute(ctx, item)),
+    tls: f.list("tls").map((item) => readTlsRoute(ctx, item)),
+    tcp: f.list("tcp").map((item) => readTcpRoute(ctx, item)),
+    exportTo: readExportTo(f),
+  };
+  if (!f.broken && spec.http.length + spec.tls.length + spec.tcp.length === 0 && !f.has("http")) {
+    ctx.error(path, "expected at least one of http, tls, tcp");
+  }
+  return spec;
+}
+
+const HTTP_ROUTE = {
+  known: [
+    "name",
+    "match",
+    "route",
+    "redirect",
+    "directResponse",
+    "rewrite",
+    "timeout",
+    "retries",
+    "fault",
+    "mirror",
+    "mirrorPercentage",
+    "mirrorPercent",
+    "mirrors",
+    "corsPolicy",
+    "headers",
+  ],
+  refused: {
+    delegate: "delegate is not supported: Trellis does not chain VirtualServices; write the routes in this one",
+  },
+};
+
+function readHttpRoute(ctx: ResourceContext, item: Item): HTTPRoute {
+  const f = SpecFields.open(ctx, item.value, item.path, HTTP_ROUTE);
+  const action = f.oneOf(["route", "redirect", "directResponse"], true);
+  const route: HTTPRoute = { match: f.list("match").map((m) => readHttpMatch(ctx, m)), mirrors: [] };
+  const name = f.string("name");
+  if (name !== undefined) route.name = name;
+  if (action === "route") route.route = readWeighted(f, "route", readHttpRouteDestination);
+  if (action === "redirect") route.redirect = readRedirect(f.message("redirect", REDIRECT));
+  if (action === "directResponse") route.directResponse = readDirectResponse(f.message("directResponse", DIRECT));
+  if (f.has("rewrite")) {
+    route.rewrite = readRewrite(f.message("rewrite", REWRITE));
+    if (action === "redirect") f.error("rewrite", "rewrite cannot be used with redirect");
+  }
+  const timeout = f.duration("timeout");
+  if (timeout !== undefined) route.timeout = timeout;
+  if (f.has("retries")) route.retries = readRetries(f.message("retries", RETRIES));
+  if (f.has("fault")) route.fault = readFault(f.message("fault", FAULT));
+  readMirrors(f, route);
+  if (f.has("corsPolicy")) route.corsPolicy = readCors(f.message("corsPolicy", CORS));
+  if (f.has("headers")) route.headers = readHeaders(ctx, f.raw("headers"), f.at("headers"));
+  return route;
+}
+
+const MATCH = {
+  known: [
+    "name",
+    "uri",
+    "scheme",
+    "method",
+    "authority",
+    "headers",
+    "port",
+    "sourceLabels",
+    "gateways",
+    "queryParams",
+    "ignoreUriCase",
+    "withoutHeaders",
+    "sourceNamespace",
+    "statPrefix",
+  ],
+};
+
+function readHttpMatch(ctx: ResourceContext, item: Item): HTTPMatchRequest {
+  const f = SpecFields.open(ctx, item.value, item.path, MATCH);
+  const match: HTTPMatchRequest = {
+    headers: readMatchMap(f, "headers"),
+    withoutHeaders: readMatchMap(f, "withoutHeaders"),
+    queryParams: readMatchMap(f, "queryParams"),
+    sourceLabels: readLabels(f, "sourceLabels"),
+    gateways: f.stringList("gateways"),
+    ignoreUriCase: f.bool("ignoreUriCase") ?? false,
+  };
+  for (const field of ["uri", "scheme", "method", "authority"] as const) {
+    if (f.has(field)) match[field] = readStringMatch(ctx, f.raw(field), f.at(field));
+  }
+  for (const field of ["name", "sourceNamespace", "statPrefix"] as const) {
+    const value = f.string(field);
+    if (value !== undefined) match[field] = value;
+  }
+  const port = f.integer("port", 1, MAX_PORT);
+  if (port !== undefined) match.port = port;
+  return match;
+}
+
+/** headers / withoutHeaders / queryParams: name → match, where `{}` means "present". */
+function readMatchMap(f: SpecFields, name: string): Record<string, StringMatch> {
+  const out: Record<string, StringMatch> = {};
+  for (const entry of f.entries(name)) {
+    if (entry.key === "") f.ctx.error(entry.path, "expected a non-empty name");
+    out[entry.key] = readStringMatch(f.ctx, entry.value ?? {}, entry.path, true);
+  }
+  return out;
+}
+
+/** A route's destinations; with more than one, the weights must sum to 100 (Istio's rule). */
+function readWeighted<T extends { weight?: number }>(
+  f: SpecFields,
+  name: string,
+  read: (ctx: ResourceContext, item: Item) => T,
+): T[] {
+  const items = f.list(name);
+  if (f.has(name) && items.length === 0 && Array.isArray(f.raw(name)))
+    f.error(name, "expected at least one destination");
+  const destinations = items.map((item) => read(f.ctx, item));
+  if (destinations.length > 1) {
+    const total = destinations.reduce((sum, d) => sum + (d.weight ?? 0), 0);
+    if (total !== 100) f.error(name, `expected the weights of its destinations to sum to 100, got ${total}`);
+  }
+  return destinations;
+}
+
+function readWeight(f: SpecFields): number | undefined {
+  return f.integer("weight", 0, 100);
+}
+
+function readHttpRouteDestination(ctx: ResourceContext, item: Item): HTTPRouteDestination {
+  const f = SpecFields.open(ctx, item.value, item.path, { known: ["destination", "weight", "headers"] });
+  const out: HTTPRouteDestination = { destination: readRequiredDestination(f) };
+  const weight = readWeight(f);
+  if (weight !== undefined) out.weight = weight;
+  if (f.has("headers")) out.headers = readHeaders(ctx, f.raw("headers"), f.at("headers"));
+  return out;
+}
+
+function readRouteDestination(ctx: ResourceContext, item: Item): RouteDestination {
+  const f = SpecFields.open(ctx, item.value, item.path, { known: ["destination", "weight"] });
+  const out: RouteDestination = { destination: readRequiredDestination(f) };
+  const weight = readWeight(f);
+  if (weight !== undefined) out.weight = weight;
+  return out;
+}
+
+/** `destination`, required: missing is one problem (not a second one for its host). */
+function readRequiredDestination(f: SpecFields): Destination {
+  if (!f.require("destination")) return { host: "" };
+  return readDestination(f.ctx, f.raw("destination"), f.at("destination"));
+}
+
+const REDIRECT = { known: ["uri", "authority", "port", "derivePort", "scheme", "redirectCode"] };
+
+function readRedirect(f: SpecFields): HTTPRedirect {
+  const out: HTTPRedirect = {};
+  f.oneOf(["port", "derivePort"], false);
+  for (const field of ["uri", "authority", "scheme"] as const) {
+    const value = f.string(field);
+    if (value !== undefined) out[field] = value;
+  }
+  const port = f.integer("port", 1, MAX_PORT);
+  if (port !== undefined) out.port = port;
+  const derivePort = f.enumValue("derivePort", ["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"] as const);
+  if (derivePort !== undefined) out.derivePort = derivePort;
+  const code = f.integer("redirectCode", 300, 399);
+  if (code !== undefined) out.redirectCode = code;
+  if (!f.broken && Object.keys(out).length === 0)
+    f.ctx.error(f.path, "expected at least one of uri, authority, scheme, port, derivePort");
+  return out;
+}
+
+const DIRECT = { known: ["status", "body"] };
+
+function readDirectResponse(f: SpecFields): HTTPDirectResponse {
+  f.require("status");
+  const out: HTTPDirectResponse = { status: f.integer("status", 200, 599) ?? 200 };
+  if (f.has("body")) {
+    const body = f.message("body", { known: ["string", "bytes"] });
+    const which = body.oneOf(["string", "bytes"], true);
+    if (which !== undefined) out.body = { [which]: body.string(which) ?? "" };
+  }
+  return out;
+}
+
+const REWRITE = { known: ["uri", "authority", "uriRegexRewrite"] };
+
+function readRewrite(f: SpecFields): HTTPRewrite {
+  const out: HTTPRewrite = {};
+  f.oneOf(["uri", "uriRegexRewrite"], false);
+  const uri = f.string("uri");
+  const authority = f.string("authority");
+  if (uri !== undefined) out.uri = uri;
+  if (authority !== undefined) out.authority = authority;
+  if (f.has("uriRegexRewrite")) {
+    const r = f.message("uriRegexRewrite", { known: ["match", "rewrite"] });
+    const match = r.requiredString("match");
+    checkRegex(f.ctx, r.at("match"), match);
+    r.require("rewrite");
+    out.uriRegexRewrite = { match, rewrite: r.string("rewrite") ?? "" };
+  }
+  if (!f.broken && Object.keys(out).length === 0)
+    f.ctx.error(f.path, "expected at least one of uri, authority, uriRegexRewrite");
+  return out;
+}
+
+const RETRIES = { known: ["attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities"] };
+
+function readRetries(f: SpecFields): HTTPRetry {
+  const out: HTTPRetry = { attempts: f.integer("attempts", 0, 2_147_483_647) ?? 0 };
+  const perTry = f.duration("perTryTimeout", 1);
+  if (perTry !== undefined) out.perTryTimeout = perTry;
+  const retryOn = f.string("retryOn");
+  if (retryOn !== undefined) {
+    checkRetryOn(f.ctx, f.at("retryOn"), retryOn);
+    out.retryOn = retryOn;
+  }
+  const remote = f.bool("retryRemoteLocalities");
+  if (remote !== undefined) out.retryRemoteLocalities = remote;
+  return out;
+}
+
+const FAULT = { known: ["delay", "abort"] };
+const DELAY = {
+  known: ["fixedDelay", "percentage", "percent"],
+  refused: { exponentialDelay: "exponentialDelay is not supported (Istio does not implement it either)" },
+};
+const ABORT = {
+  known: ["httpStatus", "grpcStatus", "percentage", "percent"],
+  refused: { http2Error: "http2Error is not supported" },
+};
+
+function readFault(f: SpecFields): HTTPFaultInjection {
+  const out: HTTPFaultInjection = {};
+  if (!f.broken && !f.has("delay") && !f.has("abort")) f.ctx.error(f.path, "expected at least one of delay, abort");
+  if (f.has("delay")) {
+    const d = f.message("delay", DELAY);
+    d.require("fixedDelay");
+    out.delay = { fixedDelay: d.duration("fixedDelay", 1) ?? 0 };
+    const percentage = readFaultPercentage(d);
+    if (percentage !== undefined) out.delay.percentage = percentage;
+  }
+  if (f.has("abort")) {
+    const a = f.message("abort", ABORT);
+    const which = a.oneOf(["httpStatus", "grpcStatus"], true);
+    out.abort = {};
+    if (which === "httpStatus") out.abort.httpStatus = a.integer("httpStatus", 200, 599);
+    if (which === "grpcStatus") out.abort.grpcStatus = a.string("grpcStatus");
+    const percentage = readFaultPercentage(a);
+    if (percentage !== undefined) out.abort.percentage = percentage;
+  }
+  return out;
+}
+
+/** `percentage: {value}`, or the deprecated integer `percent` (Istio 1.0's spelling) normalised into it. */
+function readFaultPercentage(f: SpecFields): Percent | undefined {
+  f.oneOf(["percentage", "percent"], false);
+  if (f.has("percentage")) return readPercent(f.ctx, f.raw("percentage"), f.at("percentage"));
+  if (!f.has("percent")) return undefined;
+  const percent = f.integer("percent", 0, 100);
+  if (percent === undefined) return undefined;
+  f.warn("percent", `"percent" is deprecated: read as "percentage: {value: ${percent}}"; write that instead`);
+  return { value: percent };
+}
+
+function readMirrors(f: SpecFields, route: HTTPRoute): void {
+  if (f.has("mirror") && f.has("mirrors")) f.ctx.error(f.path, "only one of mirror, mirrors may be set");
+  if (f.has("mirror")) route.mirror = readDestination(f.ctx, f.raw("mirror"), f.at("mirror"));
+  f.oneOf(["mirrorPercentage", "mirrorPercent"], false);
+  if (f.has("mirrorPercentage"))
+    route.mirrorPercentage = readPercent(f.ctx, f.raw("mirrorPercentage"), f.at("mirrorPercentage"));
+  else if (f.has("mirrorPercent")) {
+    const percent = f.integer("mirrorPercent", 0, 100);
+    if (percent !== undefined) {
+      f.warn(
+        "mirrorPercent",
+        `"mirrorPercent" is deprecated: read as "mirrorPercentage: {value: ${percent}}"; write that instead`,
+      );
+      route.mirrorPercentage = { value: percent };
+    }
+  }
+  if ((f.has("mirrorPercentage") || f.has("mirrorPercent")) && !f.has("mirror")) {
+    f.ctx.error(f.path, 'mirrorPercentage needs "mirror" (with "mirrors", give each its own percentage)');
+  }
+  route.mirrors = f.list("mirrors").map((item): HTTPMirrorPolicy => {
+    const m = SpecFields.open(f.ctx, item.value, item.path, { known: ["destination", "percentage"] });
+    const policy: HTTPMirrorPolicy = { destination: readRequiredDestination(m) };
+    if (m.has("percentage")) policy.percentage = readPercent(f.ctx, m.raw("percentage"), m.at("percentage"));
+    return policy;
+  });
+}
+
+const CORS = {
+  known: [
+    "allowOrigins",
+    "allowOrigin",
+    "allowMethods",
+    "allowHeaders",
+    "exposeHeaders",
+    "maxAge",
+    "allowCredentials",
+    "unmatchedPreflights",
+  ],
+};
+const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"];
+
+function readCors(f: SpecFields): CorsPolicy {
+  const out: CorsPolicy = {
+    allowOrigins: f.list("allowOrigins").map((item) => readStringMatch(f.ctx, item.value, item.path)),
+    allowMethods: f.stringList("allowMethods"),
+    allowHeaders: f.stringList("allowHeaders"),
+    exposeHeaders: f.stringList("exposeHeaders"),
+  };
+  if (f.has("allowOrigin")) {
+    const origins = f.stringList("allowOrigin");
+    f.warn("allowOrigin", '"allowOrigin" is deprecated: read as "allowOrigins" with exact matches; write that instead');
+    out.allowOrigins.push(...origins.map((exact) => ({ exact })));
+  }
+  out.allowMethods.forEach((method, i) => {
+    if (!HTTP_METHODS.includes(method)) {
+      f.ctx.error(
+        `${f.at("allowMethods")}[${i}]`,
+        `expected an HTTP method (${HTTP_METHODS.join(", ")}), got ${describe(method)}`,
+      );
+    }
+  });
+  const maxAge = f.duration("maxAge");
+  if (maxAge !== undefined) out.maxAge = maxAge;
+  const credentials = f.bool("allowCredentials");
+  if (credentials !== undefined) out.allowCredentials = credentials;
+  const preflights = f.enumValue("unmatchedPreflights", ["UNSPECIFIED", "FORWARD", "IGNORE"] as const);
+  if (preflights !== undefined) out.unmatchedPreflights = preflights;
+  return out;
+}
+
+const L4_MATCH = ["destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace"];
+
+function readL4Match(f: SpecFields): L4MatchAttributes {
+  const out: L4MatchAttributes = {
+    destinationSubnets: f.stringList("destinationSubnets"),
+    sourceLabels: readLabels(f, "sourceLabels"),
+    gateways: f.stringList("gateways"),
+  };
+  const port = f.integer("port", 1, MAX_PORT);
+  if (port !== undefined) out.port = port;
+  const sourceNamespace = f.string("sourceNamespace");
+  if (sourceNamespace !== undefined) out.sourceNamespace = sourceNamespace;
+  return out;
+}
+
+function readTcpRoute(ctx: ResourceContext, item: Item): TCPRoute {
+  const f = SpecFields.open(ctx, item.value, item.path, { known: ["match", "route"] });
+  f.require("route");
+  return {
+    match: f.list("match").map((m) => readL4Match(SpecFields.open(ctx, m.value, m.path, { known: L4_MATCH }))),
+    route: readWeighted(f, "route", readRouteDestination),
+  };
+}
+
+function readTlsRoute(ctx: ResourceContext, item: Item): TLSRoute {
+  const f = SpecFields.open(ctx, item.value, item.path, { known: ["match", "route"] });
+  f.require("match");
+  f.require("route");
+  const match = f.list("match").map((m): TLSMatchAttributes => {
+    const mf = SpecFields.open(ctx, m.value, m.path, { known: ["sniHosts", ...L4_MATCH] });
+    const sniHosts = readHosts(mf, "sniHosts", true);
+    return { ...readL4Match(mf), sniHosts };
+  });
+  return { match, route: readWeighted(f, "route", readRouteDestination) };
+}
