@@ -1,0 +1,59 @@
+// `trellis apply -f FILE|DIR|- [--dry-run]`: validates every document of every file on the control plane and
+// stores them all, or none: a bad resource is reported with its file, document, field path and expectation.
+
+import { parseArgs } from "node:util";
+import { TrellisError } from "../api/errors.ts";
+import { callControl, reportErrors } from "./control-client.ts";
+import { readInputs, type NamedText } from "./files.ts";
+
+interface ApplyResult {
+  kind: string;
+  namespace: string;
+  name: string;
+  action: string;
+}
+
+export async function runApply(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { filename: { type: "string", short: "f", multiple: true }, "dry-run": { type: "boolean" } },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`trellis apply: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (!values.filename || values.filename.length === 0) {
+    process.stderr.write("trellis apply: -f FILE|DIR|- is required\n");
+    return 2;
+  }
+  let files: NamedText[];
+  try {
+    files = values.filename.flatMap((f) => readInputs(f));
+  } catch (err) {
+    process.stderr.write(`trellis apply: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (files.length === 0) {
+    process.stderr.write("trellis apply: no .yaml, .yml or .json files found\n");
+    return 1;
+  }
+  try {
+    const reply = await callControl("POST", "/api/v1/apply", { files, dryRun: values["dry-run"] === true });
+    for (const w of (reply.json.warnings as string[] | undefined) ?? []) process.stderr.write(`Warning: ${w}\n`);
+    const failed = reportErrors("apply", reply);
+    if (failed !== 0) return failed;
+    const suffix = values["dry-run"] ? " (dry run)" : "";
+    for (const r of (reply.json.results as ApplyResult[] | undefined) ?? [])
+      process.stdout.write(`${r.kind.toLowerCase()}/${r.name} (${r.namespace}) ${r.action}${suffix}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof TrellisError) {
+      process.stderr.write(`trellis apply: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

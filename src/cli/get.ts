@@ -1,0 +1,75 @@
+// `trellis get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]`: resources as stored, kubectl's way.
+
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { TrellisError } from "../api/errors.ts";
+import { callControl, reportErrors } from "./control-client.ts";
+import { kindOf, knownKinds } from "./kinds.ts";
+import { table } from "./table.ts";
+
+interface Stored {
+  kind: string;
+  metadata: { name: string; namespace: string; creationTimestamp?: string; resourceVersion?: string };
+}
+
+export async function runGet(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        namespace: { type: "string", short: "n" },
+        "all-namespaces": { type: "boolean", short: "A" },
+        output: { type: "string", short: "o" },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`trellis get: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const [typed, name] = parsed.positionals;
+  const kind = typed === undefined ? undefined : kindOf(typed);
+  if (kind === undefined) {
+    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}\n`);
+    return 2;
+  }
+  const output = parsed.values.output ?? "table";
+  if (!["table", "yaml", "json"].includes(output)) {
+    process.stderr.write(`trellis get: -o expects yaml or json, got "${output}"\n`);
+    return 2;
+  }
+  const namespace = parsed.values["all-namespaces"] ? undefined : (parsed.values.namespace ?? "default");
+  try {
+    let items: Stored[];
+    if (name !== undefined) {
+      const reply = await callControl("GET", `/api/v1/resources/${kind}/${namespace ?? "default"}/${name}`);
+      if (reportErrors("get", reply) !== 0) return 1;
+      items = [reply.json as unknown as Stored];
+    } else {
+      const query = new URLSearchParams({ kind, ...(namespace ? { namespace } : {}) });
+      const reply = await callControl("GET", `/api/v1/resources?${query}`);
+      if (reportErrors("get", reply) !== 0) return 1;
+      items = (reply.json.items as Stored[]) ?? [];
+    }
+    process.stdout.write(render(items, output, name !== undefined));
+    return 0;
+  } catch (err) {
+    if (err instanceof TrellisError) {
+      process.stderr.write(`trellis get: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function render(items: Stored[], output: string, single: boolean): string {
+  if (output === "json") return `${JSON.stringify(single ? items[0] : { items }, null, 2)}\n`;
+  if (output === "yaml") return items.map((i) => stringify(i)).join("---\n");
+  if (items.length === 0) return "No resources found.\n";
+  return table(
+    ["NAMESPACE", "NAME", "VERSION"],
+    items.map((i) => [i.metadata.namespace, i.metadata.name, i.metadata.resourceVersion ?? ""]),
+  );
+}

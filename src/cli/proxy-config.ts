@@ -1,0 +1,89 @@
+// `trellis proxy-config listeners|routes|clusters|endpoints PROXY [-o json|yaml]`: what the control plane sends
+// that proxy, as Envoy JSON (or a summary table), like istioctl proxy-config.
+
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { TrellisError } from "../api/errors.ts";
+import { callControl, reportErrors } from "./control-client.ts";
+import { table } from "./table.ts";
+
+const TYPES = ["listeners", "routes", "clusters", "endpoints"] as const;
+type ConfigType = (typeof TYPES)[number];
+
+export async function runProxyConfig(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { output: { type: "string", short: "o" } },
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`trellis proxy-config: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const [type, proxy] = parsed.positionals;
+  if (!TYPES.includes(type as ConfigType) || proxy === undefined) {
+    process.stderr.write(`trellis proxy-config: expected ${TYPES.join("|")} PROXY\n`);
+    return 2;
+  }
+  const output = parsed.values.output ?? "table";
+  try {
+    const reply = await callControl("GET", `/api/v1/proxies/${encodeURIComponent(proxy)}/config/${type}`);
+    if (reportErrors("proxy-config", reply) !== 0) return 1;
+    const items = (reply.json.items as Record<string, unknown>[] | undefined) ?? [];
+    if (output === "json") process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+    else if (output === "yaml") process.stdout.write(items.map((i) => stringify(i)).join("---\n"));
+    else process.stdout.write(summary(type as ConfigType, items));
+    return 0;
+  } catch (err) {
+    if (err instanceof TrellisError) {
+      process.stderr.write(`trellis proxy-config: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function summary(type: ConfigType, items: Record<string, unknown>[]): string {
+  if (items.length === 0) return `No ${type}.\n`;
+  switch (type) {
+    case "listeners":
+      return table(
+        ["NAME", "ADDRESS", "PORT"],
+        items.map((l) => {
+          const a = (l.address as { socket_address?: { address?: string; port_value?: number } })?.socket_address;
+          return [String(l.name), a?.address ?? "", String(a?.port_value ?? "")];
+        }),
+      );
+    case "routes":
+      return table(
+        ["NAME", "VIRTUAL HOSTS"],
+        items.map((r) => [String(r.name), String(((r.virtual_hosts as unknown[]) ?? []).length)]),
+      );
+    case "clusters":
+      return table(
+        ["NAME", "TYPE", "LB"],
+        items.map((c) => [String(c.name), String(c.type ?? "EDS"), String(c.lb_policy ?? "ROUND_ROBIN")]),
+      );
+    case "endpoints":
+      return table(
+        ["CLUSTER", "ENDPOINT"],
+        items.flatMap((cla) =>
+          (
+            (cla.endpoints as {
+              lb_endpoints?: {
+                endpoint?: { address?: { socket_address?: { address?: string; port_value?: number } } };
+              }[];
+            }[]) ?? []
+          ).flatMap((group) =>
+            (group.lb_endpoints ?? []).map((e) => {
+              const a = e.endpoint?.address?.socket_address;
+              return [String(cla.cluster_name), `${a?.address ?? ""}:${a?.port_value ?? ""}`];
+            }),
+          ),
+        ),
+      );
+  }
+}

@@ -1,0 +1,62 @@
+// `trellis proxy-status`: every connected proxy, the version of each configuration type it was sent, and whether
+// it ACKed — or the error of its NACK, in full (Istio shows STALE and leaves you to find out why).
+
+import { TrellisError } from "../api/errors.ts";
+import { callControl, reportErrors } from "./control-client.ts";
+import { table } from "./table.ts";
+
+/** One proxy as GET /api/v1/proxies reports it. */
+interface ProxyRow {
+  nodeId: string;
+  connectedSince?: string;
+  types: Record<string, { sentVersion?: string; ackedVersion?: string; nack?: { message: string; at?: string } }>;
+}
+
+const TYPES: [string, string][] = [
+  ["CDS", "type.googleapis.com/envoy.config.cluster.v3.Cluster"],
+  ["LDS", "type.googleapis.com/envoy.config.listener.v3.Listener"],
+  ["EDS", "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"],
+  ["RDS", "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"],
+];
+
+export async function runProxyStatus(argv: string[]): Promise<number> {
+  if (argv.length > 0) {
+    process.stderr.write(`trellis proxy-status: takes no arguments, got ${argv.join(" ")}\n`);
+    return 2;
+  }
+  try {
+    const reply = await callControl("GET", "/api/v1/proxies");
+    if (reportErrors("proxy-status", reply) !== 0) return 1;
+    const proxies = (reply.json.proxies as ProxyRow[] | undefined) ?? [];
+    if (proxies.length === 0) {
+      process.stdout.write("No proxies connected.\n");
+      return 0;
+    }
+    const rows = proxies.map((p) => [p.nodeId, ...TYPES.map(([, url]) => state(p.types[url])), versionOf(p)]);
+    process.stdout.write(table(["NAME", ...TYPES.map(([short]) => short), "VERSION"], rows));
+    // NACKs in full, below the table: the reason a proxy is not in sync is the thing users need.
+    for (const p of proxies)
+      for (const [short, url] of TYPES) {
+        const nack = p.types[url]?.nack;
+        if (nack !== undefined) process.stdout.write(`\n${p.nodeId} rejected ${short}: ${nack.message}\n`);
+      }
+    return 0;
+  } catch (err) {
+    if (err instanceof TrellisError) {
+      process.stderr.write(`trellis proxy-status: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function state(t: ProxyRow["types"][string] | undefined): string {
+  if (t === undefined || t.sentVersion === undefined) return "NOT SENT";
+  if (t.nack !== undefined && t.ackedVersion !== t.sentVersion) return "NACK";
+  return t.ackedVersion === t.sentVersion ? "SYNCED" : "STALE";
+}
+
+function versionOf(p: ProxyRow): string {
+  const versions = new Set(Object.values(p.types).map((t) => t.ackedVersion ?? ""));
+  return [...versions].filter(Boolean).join(",").slice(0, 24);
+}
