@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { loadResources } from "../../api/resources/load.ts";
 import type { Resource } from "../../api/resources/types.ts";
 import type { Json } from "./envoy.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
@@ -106,7 +107,10 @@ export function loadCase(file: string): TranslationCase {
   const raw = readRaw(file);
   const parts = [...(raw.include ?? []).map(readRaw), raw];
   const services = parts.flatMap((p) => p.services ?? []).map(toService);
-  const resources = parts.flatMap((p) => p.resources ?? []).map(toResource);
+  const resources = readResources(
+    parts.flatMap((p) => p.resources ?? []),
+    file,
+  );
   const world = World.fromResources(resources, services, {
     ...(raw.mesh?.outboundTrafficPolicy ? { outboundTrafficPolicy: raw.mesh.outboundTrafficPolicy } : {}),
   });
@@ -126,6 +130,18 @@ export function loadCase(file: string): TranslationCase {
     };
   }
   return { world, proxy };
+}
+
+/**
+ * The resources through the store's own reader (validation, defaults, durations). A case that is deliberately
+ * invalid (translation must survive what validation would refuse) falls back to a plain conversion.
+ */
+function readResources(raw: Record<string, unknown>[], file: string): Resource[] {
+  try {
+    return loadResources(JSON.stringify({ apiVersion: "v1", kind: "List", items: raw }), file).resources;
+  } catch {
+    return raw.map(toResource);
+  }
 }
 
 /** A listener whose HCMs read RDS, with the named route configuration inlined (the static parser's form). */
