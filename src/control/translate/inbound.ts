@@ -1,0 +1,112 @@
+// Inbound: for each port of the proxy's own workload, a listener inbound-<sidecarPort> on the workload's address,
+// HTTP (route configuration inbound|<appPort> → cluster inbound|<appPort>||) or TCP (tcp_proxy), and the cluster
+// itself: STATIC, the application on 127.0.0.1:<appPort>.
+
+import type { Json } from "./envoy.ts";
+import {
+  duration,
+  HTTP_PROTOCOL_OPTIONS_KEY,
+  HTTP_PROTOCOL_OPTIONS_TYPE,
+  httpConnectionManager,
+  listener,
+  socketAddress,
+  tcpProxy,
+} from "./envoy.ts";
+import { inboundClusterName, inboundListenerName, inboundRouteName, isHttp2Protocol, isHttpProtocol } from "./names.ts";
+import type { Problems } from "./problems.ts";
+import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
+import { DEFAULT_CONNECT_TIMEOUT_MS } from "./clusters.ts";
+import type { World } from "./world-index.ts";
+import { instancePort, serviceFqdn } from "./world.ts";
+
+export interface InboundResources {
+  listeners: Json[];
+  routes: Json[];
+  clusters: Json[];
+}
+
+/** The proxy's ports as it declared them, else as the registry recorded its instance. */
+export function inboundPorts(world: World, proxy: ProxyIdentity, problems: Problems): ProxyPort[] {
+  if (proxy.ports.length > 0) return proxy.ports;
+  if (proxy.service === undefined) return [];
+  const service = world.service(serviceFqdn(proxy.service, proxy.namespace));
+  const instance = service?.instances.find((i) => i.address === proxy.workloadAddress);
+  if (service === undefined || instance === undefined) {
+    problems.add(
+      `proxy ${proxy.id}: no registered instance of ${proxy.service} at ${proxy.workloadAddress ?? "?"}; no inbound listeners`,
+    );
+    return [];
+  }
+  const out: ProxyPort[] = [];
+  for (const port of service.ports) {
+    const ip = instancePort(instance, port);
+    if (ip?.sidecarPort === undefined) continue;
+    out.push({ name: port.name, appPort: ip.appPort, sidecarPort: ip.sidecarPort, protocol: port.protocol });
+  }
+  return out;
+}
+
+export function inboundResources(
+  ports: readonly ProxyPort[],
+  proxy: ProxyIdentity,
+  problems: Problems,
+): InboundResources {
+  const result: InboundResources = { listeners: [], routes: [], clusters: [] };
+  const listenerPorts = new Set<number>();
+  const appPorts = new Set<number>();
+  const address = proxy.workloadAddress ?? "0.0.0.0";
+  for (const port of ports) {
+    if (listenerPorts.has(port.sidecarPort)) {
+      problems.add(`proxy ${proxy.id}: inbound port ${port.sidecarPort} is declared twice; the first is kept`);
+      continue;
+    }
+    listenerPorts.add(port.sidecarPort);
+    const cluster = inboundClusterName(port.appPort);
+    const http = isHttpProtocol(port.protocol);
+    const filter = http
+      ? httpConnectionManager(`inbound_${port.appPort}`, inboundRouteName(port.appPort), [])
+      : tcpProxy(cluster, { cluster });
+    result.listeners.push(listener(inboundListenerName(port.sidecarPort), address, port.sidecarPort, filter));
+    if (appPorts.has(port.appPort)) continue;
+    appPorts.add(port.appPort);
+    if (http) result.routes.push(inboundRoute(port.appPort));
+    result.clusters.push(inboundCluster(port));
+  }
+  return result;
+}
+
+function inboundRoute(appPort: number): Json {
+  const cluster = inboundClusterName(appPort);
+  return {
+    name: inboundRouteName(appPort),
+    virtual_hosts: [
+      {
+        name: `inbound|http|${appPort}`,
+        domains: ["*"],
+        routes: [{ name: "default", match: { prefix: "/" }, route: { cluster, timeout: duration(0) } }],
+      },
+    ],
+  };
+}
+
+function inboundCluster(port: ProxyPort): Json {
+  const name = inboundClusterName(port.appPort);
+  const cluster: Json = {
+    name,
+    type: "STATIC",
+    connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress("127.0.0.1", port.appPort) } }] }],
+    },
+  };
+  if (isHttp2Protocol(port.protocol)) {
+    cluster.typed_extension_protocol_options = {
+      [HTTP_PROTOCOL_OPTIONS_KEY]: {
+        "@type": HTTP_PROTOCOL_OPTIONS_TYPE,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    };
+  }
+  return cluster;
+}

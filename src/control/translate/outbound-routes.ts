@@ -1,0 +1,109 @@
+// The route configuration outbound-http: one virtual host per reachable HTTP service port (named <fqdn>:<port>)
+// with the service's names as domains, its VirtualService's routes (or a default route), then a catch-all
+// virtual host for unknown hosts: PassthroughCluster (ALLOW_ANY) or a 502 (REGISTRY_ONLY).
+
+import { httpRoutes } from "./http-route.ts";
+import type { DestinationContext } from "./destinations.ts";
+import { resolveDestination } from "./destinations.ts";
+import type { Json } from "./envoy.ts";
+import { duration } from "./envoy.ts";
+import { CLUSTER_DOMAIN } from "./world.ts";
+import type { ServiceModel, ServicePortModel } from "./world.ts";
+import { isHttpProtocol, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER, virtualHostName } from "./names.ts";
+import { retryPolicy } from "./retries.ts";
+import type { OutboundTrafficPolicyMode } from "./world-index.ts";
+import { World } from "./world-index.ts";
+
+export function outboundRouteConfiguration(
+  services: readonly ServiceModel[],
+  base: Omit<DestinationContext, "namespace" | "port" | "service">,
+  mode: OutboundTrafficPolicyMode,
+): Json {
+  const { world, proxy, problems } = base;
+  const claimed = new Set<string>();
+  const virtualHosts: Json[] = [];
+  for (const service of services) {
+    const httpPorts = service.ports.filter((p) => isHttpProtocol(p.protocol));
+    if (httpPorts.length === 0) continue;
+    const portless = httpPorts.find((p) => p.number === 80) ?? httpPorts[0]!;
+    const vsList = world.virtualServicesFor(service.hostname, proxy.namespace);
+    for (const other of vsList.slice(1)) {
+      problems.add(
+        `VirtualService ${World.nameOf(other.resource)}: host ${service.hostname} is already routed by ` +
+          `VirtualService ${World.nameOf(vsList[0]!.resource)}; ignored for it`,
+      );
+    }
+    const vs = vsList[0]?.resource;
+    for (const port of httpPorts) {
+      const name = virtualHostName(service.hostname, port.number);
+      const domains = domainsOf(service, port, port === portless, proxy.namespace).filter((d) => {
+        if (!claimed.has(d)) {
+          claimed.add(d);
+          return true;
+        }
+        problems.add(`virtual host ${name}: domain ${d} already belongs to another virtual host; left out`);
+        return false;
+      });
+      if (domains.length === 0) continue;
+      let routes: Json[];
+      if (vs !== undefined) {
+        const ctx: DestinationContext = { ...base, namespace: vs.metadata.namespace, service, port: port.number };
+        routes = (vs.spec.http ?? []).flatMap((http, i) => httpRoutes(http, i, vs, ctx));
+      } else {
+        const ctx: DestinationContext = { ...base, namespace: service.namespace, service, port: port.number };
+        routes = [defaultRoute(service, port, ctx)];
+      }
+      virtualHosts.push({ name, domains, routes });
+    }
+  }
+  virtualHosts.push(catchAll(mode));
+  return { name: OUTBOUND_HTTP, virtual_hosts: virtualHosts };
+}
+
+/**
+ * The FQDN, name.namespace and (in the proxy's own namespace) the short name, each with ":<port>"; the forms
+ * without a port only for the service's port-80 (else first) HTTP port, so domains stay unique.
+ */
+export function domainsOf(
+  service: ServiceModel,
+  port: ServicePortModel,
+  portless: boolean,
+  namespace: string,
+): string[] {
+  const host = service.hostname.toLowerCase();
+  const names = [host];
+  const suffix = `.${service.namespace}.${CLUSTER_DOMAIN}`;
+  if (host.endsWith(suffix)) {
+    const short = host.slice(0, -suffix.length);
+    names.push(`${short}.${service.namespace}`);
+    if (service.namespace === namespace) names.push(short);
+  }
+  return names.flatMap((n) => (portless ? [n, `${n}:${port.number}`] : [`${n}:${port.number}`]));
+}
+
+/** A host without a VirtualService: everything to the service port's cluster, with Istio's default retries. */
+function defaultRoute(service: ServiceModel, port: ServicePortModel, ctx: DestinationContext): Json {
+  const where = `service ${service.hostname}:${port.number}`;
+  const dest = resolveDestination({ host: service.hostname, port: { number: port.number } }, ctx, where);
+  const action: Json = { cluster: dest.cluster, timeout: duration(0) };
+  if (dest.hashPolicy !== undefined) action.hash_policy = dest.hashPolicy;
+  action.retry_policy = retryPolicy(undefined, where, ctx.problems);
+  return { name: "default", match: { prefix: "/" }, route: action };
+}
+
+function catchAll(mode: OutboundTrafficPolicyMode): Json {
+  if (mode === "REGISTRY_ONLY") {
+    return {
+      name: "block_all",
+      domains: ["*"],
+      routes: [{ name: "block_all", match: { prefix: "/" }, direct_response: { status: 502 } }],
+    };
+  }
+  return {
+    name: "allow_any",
+    domains: ["*"],
+    routes: [
+      { name: "allow_any", match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: duration(0) } },
+    ],
+  };
+}

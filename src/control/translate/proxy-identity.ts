@@ -1,0 +1,75 @@
+// Who a proxy is, from its xDS node (docs/control-plane.md, "Node"): namespace, service, labels, addresses and the
+// ports its outbound listeners bind. Translation reads only this, never the raw node.
+
+import type { NodeInfo } from "../../api/xds/types.ts";
+
+/** One port of the proxy's own workload: the application's port and the sidecar's inbound port in front of it. */
+export interface ProxyPort {
+  name: string;
+  appPort: number;
+  sidecarPort: number;
+  /** Istio's protocol name, upper case (HTTP, HTTP2, GRPC, TCP, …). */
+  protocol: string;
+}
+
+export interface ProxyIdentity {
+  /** node.id, unique per sidecar. */
+  id: string;
+  namespace: string;
+  labels: Record<string, string>;
+  /** The workload's service name (short, in `namespace`), when it serves one. */
+  service?: string;
+  /** The workload's address (first of INSTANCE_IPS): where inbound listeners bind. */
+  workloadAddress?: string;
+  /**
+   * The workload's own ports. Empty: translate looks the workload up in the world (its service's instance at
+   * workloadAddress), where the registry recorded them.
+   */
+  ports: ProxyPort[];
+  /** TRELLIS_OUTBOUND_PORT, default 15001. */
+  outboundPort: number;
+  /** TRELLIS_TCP_OUTBOUND_ADDRESS, default 127.0.0.1. */
+  tcpOutboundAddress: string;
+}
+
+export const DEFAULT_OUTBOUND_PORT = 15001;
+export const DEFAULT_TCP_OUTBOUND_ADDRESS = "127.0.0.1";
+
+/** The identity a node claims. Missing or malformed fields take their defaults (a node is never refused here). */
+export function proxyIdentityFromNode(node: Pick<NodeInfo, "id" | "metadata">): ProxyIdentity {
+  const m = node.metadata ?? {};
+  const namespace = stringOf(m.NAMESPACE) ?? "default";
+  const service = stringOf(m.SERVICE);
+  const ips = instanceIps(m.INSTANCE_IPS);
+  const port = Number(m.TRELLIS_OUTBOUND_PORT);
+  return {
+    id: node.id,
+    namespace,
+    labels: labelsOf(m.LABELS),
+    ...(service !== undefined ? { service } : {}),
+    ...(ips.length > 0 ? { workloadAddress: ips[0] } : {}),
+    ports: [],
+    outboundPort: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_OUTBOUND_PORT,
+    tcpOutboundAddress: stringOf(m.TRELLIS_TCP_OUTBOUND_ADDRESS) ?? DEFAULT_TCP_OUTBOUND_ADDRESS,
+  };
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** Istio writes INSTANCE_IPS as "10.0.0.1,fd00::1"; a list is accepted too. */
+function instanceIps(value: unknown): string[] {
+  const parts = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [];
+  return parts
+    .filter((p): p is string => typeof p === "string")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+}
+
+function labelsOf(value: unknown): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
+  return out;
+}

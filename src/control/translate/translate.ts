@@ -1,0 +1,128 @@
+// translate(world, proxy): the per-proxy Envoy configuration, as a pure function of its two arguments. It never
+// throws on a bad world: what cannot be translated is left out and described in `problems`. Output order is
+// deterministic (sorted by name) so snapshots hash the same for the same inputs.
+
+import type { Json } from "./envoy.ts";
+import { duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
+import { outboundCluster } from "./clusters.ts";
+import { clusterLoadAssignment, localityEndpoints } from "./endpoints.ts";
+import { inboundPorts, inboundResources } from "./inbound.ts";
+import { BLACKHOLE_CLUSTER, OUTBOUND_HTTP, outboundClusterName, PASSTHROUGH_CLUSTER } from "./names.ts";
+import { outboundRouteConfiguration } from "./outbound-routes.ts";
+import { outboundTcpListeners } from "./outbound-tcp.ts";
+import { Problems } from "./problems.ts";
+import type { ProxyIdentity } from "./proxy-identity.ts";
+import { reachableServices } from "./scope.ts";
+import { effectivePolicy } from "./traffic-policy.ts";
+import type { World } from "./world-index.ts";
+import type { ServiceModel } from "./world.ts";
+
+export interface TranslationResult {
+  /** Envoy v3 Listener JSON. */
+  listeners: Json[];
+  /** Envoy v3 RouteConfiguration JSON. */
+  routes: Json[];
+  /** Envoy v3 Cluster JSON. */
+  clusters: Json[];
+  /** Envoy v3 ClusterLoadAssignment JSON, one per EDS cluster. */
+  endpoints: Json[];
+  /** What was left out or approximated, one sentence each. */
+  problems: string[];
+}
+
+export function translate(world: World, proxy: ProxyIdentity): TranslationResult {
+  const problems = new Problems();
+  problems.addAll(world.problems);
+  const sidecar = world.sidecarFor(proxy);
+  const mode = sidecar?.spec.outboundTrafficPolicy?.mode ?? world.outboundTrafficPolicy;
+  if (sidecar?.spec.outboundTrafficPolicy?.egressProxy !== undefined) {
+    problems.add(
+      `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}: outboundTrafficPolicy.egressProxy is not supported`,
+    );
+  }
+  if ((sidecar?.spec.ingress ?? []).length > 0) {
+    problems.add(
+      `Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name}: ingress listeners are not supported; the registry's ports are used`,
+    );
+  }
+  const services = reachableServices(world, proxy, sidecar, problems).filter((s) => s.resolution !== "NONE");
+  const reachable = new Set(services.map((s) => s.hostname));
+  const base = { world, proxy, problems, reachable };
+
+  const clusters: Json[] = [];
+  const endpoints: Json[] = [];
+  for (const service of services) addServiceClusters(service, base, clusters, endpoints);
+  clusters.push(emptyStaticCluster(BLACKHOLE_CLUSTER));
+  clusters.push(emptyStaticCluster(PASSTHROUGH_CLUSTER));
+  if (mode === "ALLOW_ANY") {
+    problems.add(
+      "ALLOW_ANY: the proxy has no original-destination cluster, so requests to hosts outside the mesh go to " +
+        "PassthroughCluster, which has no endpoints (503); add a ServiceEntry for each external host",
+    );
+  }
+
+  const routes: Json[] = [outboundRouteConfiguration(services, base, mode)];
+  const listeners: Json[] = [
+    listener(
+      OUTBOUND_HTTP,
+      "127.0.0.1",
+      proxy.outboundPort,
+      httpConnectionManager("outbound_http", OUTBOUND_HTTP, [
+        // Always present, configured per route: Istio's layout for VirtualService fault injection.
+        { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
+      ]),
+    ),
+    ...outboundTcpListeners(services, base),
+  ];
+
+  const inbound = inboundResources(inboundPorts(world, proxy, problems), proxy, problems);
+  listeners.push(...inbound.listeners);
+  routes.push(...inbound.routes);
+  clusters.push(...inbound.clusters);
+
+  return {
+    listeners: byName(listeners, "name"),
+    routes: byName(routes, "name"),
+    clusters: byName(clusters, "name"),
+    endpoints: byName(endpoints, "cluster_name"),
+    problems: problems.list,
+  };
+}
+
+/** The service port's cluster and one per subset of its DestinationRule, with their endpoints (EDS). */
+function addServiceClusters(
+  service: ServiceModel,
+  base: { world: World; proxy: ProxyIdentity; problems: Problems },
+  clusters: Json[],
+  endpoints: Json[],
+): void {
+  const rule = base.world.destinationRuleFor(service.hostname, base.proxy);
+  for (const port of service.ports) {
+    if (port.protocol === "UDP") continue;
+    const variants: (undefined | { name: string; labels: Record<string, string> })[] = [undefined];
+    for (const subset of rule?.spec.subsets ?? []) variants.push({ name: subset.name, labels: subset.labels ?? {} });
+    for (const subset of variants) {
+      const policy = effectivePolicy(rule, port.number, subset?.name);
+      const cluster = outboundCluster({ service, port, ...(subset ? { subset } : {}), policy }, base.problems);
+      clusters.push(cluster);
+      if (cluster.type === "EDS") {
+        const name = outboundClusterName(port.number, subset?.name, service.hostname);
+        endpoints.push(clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels)));
+      }
+    }
+  }
+}
+
+/** BlackHoleCluster and PassthroughCluster: STATIC with no endpoints (a request there fails with 503). */
+function emptyStaticCluster(name: string): Json {
+  return {
+    name,
+    type: "STATIC",
+    connect_timeout: duration(10_000),
+    load_assignment: { cluster_name: name, endpoints: [] },
+  };
+}
+
+function byName(list: Json[], key: string): Json[] {
+  return [...list].sort((a, b) => String(a[key]).localeCompare(String(b[key])));
+}

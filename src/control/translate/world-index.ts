@@ -1,0 +1,182 @@
+// World: one immutable snapshot of what the mesh knows (services and Istio resources), indexed once so that
+// translating for each of many proxies only does lookups. Short host names are resolved here, in the namespace of
+// the resource that wrote them; exportTo is applied at lookup, where the asking proxy's namespace is known.
+
+import type {
+  DestinationRule,
+  Resource,
+  ServiceEntry,
+  Sidecar,
+  VirtualService,
+  WorkloadEntry,
+} from "../../api/resources/types.ts";
+import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
+import { labelsMatch } from "./labels.ts";
+import { buildServices } from "./world.ts";
+import type { ServiceModel } from "./world.ts";
+
+export type OutboundTrafficPolicyMode = "ALLOW_ANY" | "REGISTRY_ONLY";
+
+export interface WorldInput {
+  /** Services from the registry (workloads that registered), already in the model's shape. */
+  registered?: readonly ServiceModel[];
+  serviceEntries?: readonly ServiceEntry[];
+  workloadEntries?: readonly WorkloadEntry[];
+  virtualServices?: readonly VirtualService[];
+  destinationRules?: readonly DestinationRule[];
+  sidecars?: readonly Sidecar[];
+  /** MeshConfig.outboundTrafficPolicy.mode; Istio's default ALLOW_ANY. A Sidecar's own setting wins. */
+  outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+  /** Where mesh-wide Sidecars and DestinationRules live; Istio's default istio-system. */
+  rootNamespace?: string;
+}
+
+/** A VirtualService with its hosts resolved to FQDNs (or wildcards). */
+export interface IndexedVirtualService {
+  resource: VirtualService;
+  hosts: string[];
+}
+
+export interface IndexedDestinationRule {
+  resource: DestinationRule;
+  host: string;
+}
+
+const key = (r: { metadata: { namespace: string; name: string } }): string =>
+  `${r.metadata.namespace}/${r.metadata.name}`;
+
+export class World {
+  readonly services: readonly ServiceModel[];
+  /** What could not be turned into services (reported by every translation that uses this world). */
+  readonly problems: readonly string[];
+  readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
+  readonly rootNamespace: string;
+  private readonly byHost = new Map<string, ServiceModel>();
+  private readonly virtualServices: IndexedVirtualService[];
+  private readonly destinationRules: IndexedDestinationRule[];
+  private readonly sidecars: readonly Sidecar[];
+
+  constructor(input: WorldInput) {
+    const built = buildServices(input.serviceEntries ?? [], input.workloadEntries ?? [], input.registered ?? []);
+    this.services = [...built.services].sort((a, b) => a.hostname.localeCompare(b.hostname));
+    for (const s of this.services) this.byHost.set(s.hostname.toLowerCase(), s);
+    this.problems = built.problems;
+    this.outboundTrafficPolicy = input.outboundTrafficPolicy ?? "ALLOW_ANY";
+    this.rootNamespace = input.rootNamespace ?? "istio-system";
+    // Only VirtualServices bound to the mesh (no gateways, or "mesh" among them) apply to sidecars.
+    this.virtualServices = (input.virtualServices ?? [])
+      .filter((vs) => (vs.spec.gateways ?? []).length === 0 || vs.spec.gateways.includes("mesh"))
+      .map((vs) => ({ resource: vs, hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.metadata.namespace)) }));
+    this.destinationRules = (input.destinationRules ?? []).map((dr) => ({
+      resource: dr,
+      host: resolveHost(dr.spec.host ?? "", dr.metadata.namespace),
+    }));
+    this.sidecars = input.sidecars ?? [];
+  }
+
+  /** Splits a list of resources of any kind by kind (kinds translation does not read are left out). */
+  static fromResources(
+    resources: readonly Resource[],
+    registered: readonly ServiceModel[] = [],
+    options: Pick<WorldInput, "outboundTrafficPolicy" | "rootNamespace"> = {},
+  ): World {
+    const of = <K extends Resource["kind"]>(kind: K) =>
+      resources.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
+    return new World({
+      ...options,
+      registered,
+      serviceEntries: of("ServiceEntry"),
+      workloadEntries: of("WorkloadEntry"),
+      virtualServices: of("VirtualService"),
+      destinationRules: of("DestinationRule"),
+      sidecars: of("Sidecar"),
+    });
+  }
+
+  service(hostname: string): ServiceModel | undefined {
+    return this.byHost.get(hostname.toLowerCase());
+  }
+
+  /** Services whose exportTo lets `namespace` see them. */
+  servicesVisibleTo(namespace: string): ServiceModel[] {
+    return this.services.filter((s) => exportedTo(s.exportTo, s.namespace, namespace));
+  }
+
+  /**
+   * The VirtualServices visible to `namespace` that apply to `hostname`, best first: exact hosts before wildcards
+   * (longer wildcards first), then in the order given. Istio uses the first for a sidecar; translate reports others.
+   */
+  virtualServicesFor(hostname: string, namespace: string): IndexedVirtualService[] {
+    const scored: { vs: IndexedVirtualService; score: number; order: number }[] = [];
+    this.virtualServices.forEach((vs, order) => {
+      if (!exportedTo(vs.resource.spec.exportTo, vs.resource.metadata.namespace, namespace)) return;
+      const score = bestHostScore(vs.hosts, hostname);
+      if (score >= 0) scored.push({ vs, score, order });
+    });
+    scored.sort((a, b) => b.score - a.score || a.order - b.order);
+    return scored.map((s) => s.vs);
+  }
+
+  /**
+   * The DestinationRule for `hostname` as seen from a proxy: the proxy's namespace first (a workloadSelector must
+   * select the proxy), then the service's namespace, then the root namespace; exact hosts before wildcards.
+   */
+  destinationRuleFor(
+    hostname: string,
+    proxy: { namespace: string; labels: Record<string, string> },
+  ): DestinationRule | undefined {
+    const service = this.service(hostname);
+    const namespaces = [proxy.namespace, service?.namespace, this.rootNamespace];
+    let best: { dr: IndexedDestinationRule; rank: number } | undefined;
+    for (const dr of this.destinationRules) {
+      const r = dr.resource;
+      if (!exportedTo(r.spec.exportTo, r.metadata.namespace, proxy.namespace)) continue;
+      if (r.spec.workloadSelector !== undefined) {
+        if (r.metadata.namespace !== proxy.namespace) continue;
+        if (!labelsMatch(r.spec.workloadSelector.labels ?? {}, proxy.labels)) continue;
+      }
+      const score = bestHostScore([dr.host], hostname);
+      if (score < 0) continue;
+      const nsIndex = namespaces.indexOf(r.metadata.namespace);
+      const nsRank = nsIndex < 0 ? namespaces.length : nsIndex;
+      // Namespace preference first, then host specificity; ties keep the first given.
+      const rank = nsRank * 1_000_000 - score;
+      if (best === undefined || rank < best.rank) best = { dr, rank };
+    }
+    return best?.dr.resource;
+  }
+
+  /**
+   * The Sidecar that configures a proxy: one in its namespace whose workloadSelector selects it, else the one in
+   * its namespace without a selector, else the root namespace's. Several candidates: the first given (reported
+   * by translate through `sidecarConflicts`).
+   */
+  sidecarFor(proxy: { namespace: string; labels: Record<string, string> }): Sidecar | undefined {
+    const inNs = this.sidecars.filter((s) => s.metadata.namespace === proxy.namespace);
+    const selecting = inNs.find(
+      (s) => s.spec.workloadSelector !== undefined && labelsMatch(s.spec.workloadSelector.labels ?? {}, proxy.labels),
+    );
+    if (selecting !== undefined) return selecting;
+    const plain = inNs.find((s) => s.spec.workloadSelector === undefined);
+    if (plain !== undefined) return plain;
+    return this.sidecars.find(
+      (s) => s.metadata.namespace === this.rootNamespace && s.spec.workloadSelector === undefined,
+    );
+  }
+
+  /** "namespace/name" of a resource, for messages. */
+  static nameOf(r: { metadata: { namespace: string; name: string } }): string {
+    return key(r);
+  }
+}
+
+/** -1 when no host covers `hostname`; else a score: exact beats any wildcard, a longer wildcard beats a shorter. */
+function bestHostScore(hosts: readonly string[], hostname: string): number {
+  let best = -1;
+  for (const h of hosts) {
+    if (!hostMatches(h, hostname)) continue;
+    const score = h.includes("*") ? h.length : 100_000;
+    if (score > best) best = score;
+  }
+  return best;
+}

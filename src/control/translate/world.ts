@@ -1,0 +1,174 @@
+// The services a mesh knows, in one shape whatever their source: the registry (workloads that registered), and
+// ServiceEntry (+ WorkloadEntry). Translation reads only this model, never the sources, so a new source (Kubernetes
+// Services) adds a converter here and nothing else changes.
+
+import type { ServiceEntry, WorkloadEntry, WorkloadEntrySpec } from "../../api/resources/types.ts";
+import { labelsMatch } from "./labels.ts";
+
+export interface ServicePortModel {
+  name: string;
+  number: number;
+  /** Istio's protocol names, upper case: HTTP, HTTP2, GRPC, GRPC-WEB, TCP, TLS, HTTPS, … */
+  protocol: string;
+}
+
+/** Where one instance listens for one service port. */
+export interface InstancePort {
+  /** The application's own port. */
+  appPort: number;
+  /** The sidecar's inbound port in front of it (registry-recorded); absent without a sidecar. */
+  sidecarPort?: number;
+}
+
+export interface ServiceInstance {
+  /** An IP address; for DNS resolution, a host name. */
+  address: string;
+  /** Keyed by the service port's name, or by its number written as a string. */
+  ports: Record<string, InstancePort>;
+  labels: Record<string, string>;
+  /** load_balancing_weight, ≥ 1. */
+  weight: number;
+  /** "region/zone/subZone" as Istio writes it. */
+  locality?: string;
+  /** Traffic goes sidecar to sidecar: an instance with a sidecar is reached at its sidecarPort. */
+  hasSidecar: boolean;
+}
+
+export interface ServiceModel {
+  /** The FQDN: name.namespace.svc.cluster.local for registered services, the host as written for ServiceEntry. */
+  hostname: string;
+  namespace: string;
+  ports: ServicePortModel[];
+  /** STATIC: instances are IPs (EDS); DNS: instances are host names (STRICT_DNS); NONE: not routable here. */
+  resolution: "STATIC" | "DNS" | "NONE";
+  instances: ServiceInstance[];
+  /** Istio's exportTo; empty = everywhere. */
+  exportTo: string[];
+}
+
+export const CLUSTER_DOMAIN = "svc.cluster.local";
+
+/** How a registered service is named: name.namespace.svc.cluster.local. */
+export function serviceFqdn(name: string, namespace: string): string {
+  return `${name}.${namespace}.${CLUSTER_DOMAIN}`;
+}
+
+/** The instance's entry for a service port (by name, else by number), or undefined when it does not serve it. */
+export function instancePort(instance: ServiceInstance, port: ServicePortModel): InstancePort | undefined {
+  return instance.ports[port.name] ?? instance.ports[String(port.number)];
+}
+
+export interface BuiltServices {
+  services: ServiceModel[];
+  problems: string[];
+}
+
+/**
+ * ServiceEntry and WorkloadEntry → ServiceModel, then the registry's services. A host defined twice keeps its first
+ * definition (ServiceEntries in the order given, then the registry) and the rest is reported, never thrown.
+ */
+export function buildServices(
+  serviceEntries: readonly ServiceEntry[],
+  workloadEntries: readonly WorkloadEntry[],
+  registered: readonly ServiceModel[],
+): BuiltServices {
+  const problems: string[] = [];
+  const byHost = new Map<string, ServiceModel>();
+  const add = (service: ServiceModel, source: string): void => {
+    const key = service.hostname.toLowerCase();
+    if (byHost.has(key)) {
+      problems.push(`${source}: host ${service.hostname} is already defined; this definition is ignored`);
+      return;
+    }
+    byHost.set(key, service);
+  };
+  for (const entry of serviceEntries) {
+    const source = `ServiceEntry ${entry.metadata.namespace}/${entry.metadata.name}`;
+    for (const service of fromServiceEntry(entry, workloadEntries, problems)) add(service, source);
+  }
+  for (const service of registered) add(service, `registered service ${service.hostname}`);
+  return { services: [...byHost.values()], problems };
+}
+
+function fromServiceEntry(
+  entry: ServiceEntry,
+  workloadEntries: readonly WorkloadEntry[],
+  problems: string[],
+): ServiceModel[] {
+  const spec = entry.spec;
+  const where = `ServiceEntry ${entry.metadata.namespace}/${entry.metadata.name}`;
+  const ports: ServicePortModel[] = (spec.ports ?? []).map((p) => ({
+    name: p.name,
+    number: p.number,
+    protocol: (p.protocol ?? "TCP").toUpperCase(),
+  }));
+  let resolution: ServiceModel["resolution"];
+  switch (spec.resolution) {
+    case "STATIC":
+      resolution = "STATIC";
+      break;
+    case "DNS":
+    case "DNS_ROUND_ROBIN":
+      resolution = "DNS";
+      break;
+    default:
+      resolution = "NONE";
+      problems.push(
+        `${where}: resolution ${spec.resolution ?? "NONE"} (passthrough to the original destination) is not supported`,
+      );
+  }
+  const selected =
+    spec.workloadSelector === undefined
+      ? []
+      : workloadEntries
+          .filter((we) => we.metadata.namespace === entry.metadata.namespace)
+          .filter((we) => labelsMatch(spec.workloadSelector?.labels ?? {}, we.spec.labels ?? {}))
+          .map((we) => we.spec);
+  return (spec.hosts ?? []).map((host) => {
+    const workloads = [...(spec.endpoints ?? []), ...selected];
+    let instances = workloads.flatMap((w) => {
+      const instance = fromWorkload(w, ports);
+      if (instance === undefined) problems.push(`${where}: an endpoint without an address is skipped`);
+      return instance === undefined ? [] : [instance];
+    });
+    // DNS without endpoints: the host itself is resolved (Istio's behaviour).
+    if (resolution === "DNS" && workloads.length === 0) {
+      instances = [
+        {
+          address: host,
+          ports: Object.fromEntries(ports.map((p) => [p.name, { appPort: p.number }])),
+          labels: {},
+          weight: 1,
+          hasSidecar: false,
+        },
+      ];
+    }
+    return {
+      hostname: host,
+      namespace: entry.metadata.namespace,
+      ports,
+      resolution,
+      instances,
+      exportTo: spec.exportTo ?? [],
+    };
+  });
+}
+
+/** A WorkloadEntry (or a ServiceEntry endpoint) as an instance of a service with these ports. */
+function fromWorkload(w: WorkloadEntrySpec, ports: ServicePortModel[]): ServiceInstance | undefined {
+  if (w.address === undefined || w.address === "") return undefined;
+  const instancePorts: Record<string, InstancePort> = {};
+  for (const p of ports) {
+    // A workload's ports map names to its own numbers; unmapped, the service port's number (Istio's rule).
+    instancePorts[p.name] = { appPort: w.ports?.[p.name] ?? p.number };
+  }
+  return {
+    address: w.address,
+    ports: instancePorts,
+    labels: w.labels ?? {},
+    weight: w.weight !== undefined && w.weight > 0 ? w.weight : 1,
+    ...(w.locality !== undefined ? { locality: w.locality } : {}),
+    // WorkloadEntry has no field for a sidecar port: such workloads are reached at their application ports.
+    hasSidecar: false,
+  };
+}
