@@ -1,0 +1,184 @@
+// The control plane as one process (`trellis up`): the resource store and the registry are its inputs; every
+// change rebuilds the world (services + Istio resources); the ADS server asks for each connected proxy's snapshot
+// (translate(world, proxy)), debounces and pushes only what changed; the HTTP API serves users and workloads.
+
+import type { Clock } from "../api/clock.ts";
+import { systemClock } from "../api/clock.ts";
+import type { Resource } from "../api/resources/types.ts";
+import { analyze } from "./analyze/analyze.ts";
+import { addProxyRoutes } from "./http/proxies-api.ts";
+import { addRegistryRoutes } from "./http/registry-api.ts";
+import { addResourceRoutes } from "./http/resources-api.ts";
+import { startApiServer, type ApiServer } from "./http/server.ts";
+import { registeredServices } from "./registered-services.ts";
+import { Registry } from "./registry/registry.ts";
+import { readStored, validateFiles } from "./resource-files.ts";
+import { snapshotOf } from "./snapshot.ts";
+import type { ResourceStore, StoredResource, Watch } from "./store/types.ts";
+import { World, proxyIdentityFromNode, translate } from "./translate/index.ts";
+import { XdsServer } from "./xds/server.ts";
+import type { Snapshot, SnapshotSource, XdsNode } from "./xds/types.ts";
+import { loadResources } from "../api/resources/load.ts";
+
+export interface ControlPlaneOptions {
+  store: ResourceStore;
+  clock?: Clock;
+  /** Address both servers bind (default 127.0.0.1; 0.0.0.0 to serve sidecars on other machines). */
+  address?: string;
+  xdsPort?: number;
+  apiPort?: number;
+  debounceMs?: number;
+  /** Registry lease (default Eureka's 90 s). */
+  leaseMs?: number;
+  log?: (line: string) => void;
+}
+
+export class ControlPlane implements SnapshotSource {
+  readonly registry: Registry;
+  private readonly store: ResourceStore;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  /** Stored resources by key, as the watch keeps them; typed ones cached by key and version. */
+  private readonly stored = new Map<string, StoredResource>();
+  private readonly typed = new Map<string, { version: string | undefined; resource: Resource | undefined }>();
+  private world = new World({});
+  private generation = 0;
+  private readonly snapshots = new Map<string, { generation: number; metadata: string; snapshot: Snapshot }>();
+  private watch: Watch | undefined;
+  private xds: XdsServer | undefined;
+  private api: ApiServer | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? ((line) => process.stderr.write(line + "\n"));
+    this.registry = new Registry({ clock: this.clock, leaseMs: options.leaseMs });
+  }
+
+  get xdsPort(): number {
+    return this.xds?.port ?? 0;
+  }
+
+  get apiPort(): number {
+    return this.api?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    await this.loadAndWatch();
+    this.registry.onChange((event) => {
+      // A renewal changes nothing a proxy sees.
+      if (event.kind !== "renewed") this.rebuild();
+    });
+    this.registry.start();
+    const address = this.options.address ?? "127.0.0.1";
+    this.xds = new XdsServer({
+      source: this,
+      host: address,
+      port: this.options.xdsPort,
+      debounceMs: this.options.debounceMs,
+      clock: this.clock,
+      log: this.log,
+    });
+    await this.xds.start();
+    this.api = await startApiServer(address, this.options.apiPort ?? 15014, this.log);
+    const router = this.api.router;
+    addResourceRoutes(router, this.store, validateFiles);
+    addRegistryRoutes(router, this.registry);
+    addProxyRoutes(router, this.xds, this);
+    router.add("GET", "/ready", () => ({ status: 200, text: "LIVE\n" }));
+    router.add("POST", "/api/v1/analyze", (req) => this.analyzeRequest(req.body));
+  }
+
+  /** Lists the store, then watches from the list's revision: every later change exactly once. */
+  private async loadAndWatch(): Promise<void> {
+    const { resources, revision } = await this.store.listWithRevision();
+    this.stored.clear();
+    for (const r of resources) this.stored.set(keyOf(r), r);
+    this.rebuild();
+    this.watch = this.store.watch(
+      (event) => {
+        if (event.type === "DELETED") this.stored.delete(keyOf(event.resource));
+        else this.stored.set(keyOf(event.resource), event.resource);
+        this.rebuild();
+      },
+      {
+        fromVersion: revision,
+        onError: (err) => {
+          if (this.stopped) return;
+          this.log(`control plane: store watch ended (${err.message}); listing again`);
+          void this.loadAndWatch();
+        },
+      },
+    );
+  }
+
+  /** The world from the current resources and registry; proxies get it through the debounced push. */
+  private rebuild(): void {
+    const resources: Resource[] = [];
+    for (const [key, stored] of this.stored) {
+      const cached = this.typed.get(key);
+      if (cached !== undefined && cached.version === stored.metadata.resourceVersion) {
+        if (cached.resource) resources.push(cached.resource);
+        continue;
+      }
+      const read = readStored(stored);
+      if (read.problem !== undefined) this.log(`control plane: stored ${key} no longer validates: ${read.problem}`);
+      this.typed.set(key, { version: stored.metadata.resourceVersion, resource: read.resource });
+      if (read.resource) resources.push(read.resource);
+    }
+    for (const key of [...this.typed.keys()]) if (!this.stored.has(key)) this.typed.delete(key);
+    this.world = World.fromResources(resources, registeredServices(this.registry.list()));
+    this.generation++;
+    this.xds?.refresh();
+  }
+
+  snapshotFor(node: XdsNode): Snapshot {
+    const metadata = JSON.stringify(node.metadata);
+    const cached = this.snapshots.get(node.id);
+    if (cached !== undefined && cached.generation === this.generation && cached.metadata === metadata)
+      return cached.snapshot;
+    const result = translate(this.world, proxyIdentityFromNode(node));
+    const snapshot = snapshotOf(result);
+    this.snapshots.set(node.id, { generation: this.generation, metadata, snapshot });
+    return snapshot;
+  }
+
+  private analyzeRequest(body: string): { status: number; json: unknown } {
+    let files: { name: string; content: string }[] = [];
+    if (body.trim() !== "") {
+      try {
+        files = (JSON.parse(body) as { files?: { name: string; content: string }[] }).files ?? [];
+      } catch (err) {
+        return { status: 400, json: { errors: [`body: expected JSON (${(err as Error).message})`] } };
+      }
+    }
+    const resources: Resource[] = [];
+    const byKey = new Map<string, Resource>();
+    for (const r of this.typed.values()) if (r.resource) byKey.set(keyOfTyped(r.resource), r.resource);
+    try {
+      for (const f of files) for (const r of loadResources(f.content, f.name).resources) byKey.set(keyOfTyped(r), r);
+    } catch (err) {
+      return { status: 400, json: { errors: [(err as Error).message] } };
+    }
+    resources.push(...byKey.values());
+    const findings = analyze({ resources, services: this.world.services.map((s) => s.hostname) });
+    return { status: 200, json: { findings } };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watch?.close();
+    this.registry.stop();
+    await this.api?.close();
+    await this.xds?.stop(200);
+  }
+}
+
+function keyOf(r: StoredResource): string {
+  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+}
+
+function keyOfTyped(r: Resource): string {
+  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+}
