@@ -228,8 +228,7 @@ function readEdsServiceName(cluster: Fields, type: Cluster["type"], name: string
   const eds = cluster.message("eds_cluster_config", EDS_CLUSTER_CONFIG_SPEC);
   if (eds.has("eds_config")) {
     const source = eds.message("eds_config", CONFIG_SOURCE_SPEC);
-    if (!source.broken && !source.has("ads"))
-      source.report("ads", "required: Trellis fetches endpoints over ADS only");
+    if (!source.broken && !source.has("ads")) source.report("ads", "required: Trellis fetches endpoints over ADS only");
     if (source.has("ads")) source.map("ads");
   }
   const serviceName = eds.string("service_name");
