@@ -5,6 +5,8 @@ import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { ManualClock } from "../src/api/clock.ts";
 import { parseBootstrap } from "../src/api/bootstrap.ts";
 import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
@@ -345,5 +347,49 @@ describe("the sidecar fed over xDS", () => {
     const res = await inFlight;
     assert.equal(res.status, 200);
     assert.equal(res.body, "done");
+  });
+});
+
+describe("trellis proxy --xds (the bundled command)", () => {
+  test("a separate process fed over ADS: the protos are found from the bundle; it serves and ACKs", async () => {
+    const upstream = await startEchoServer("v1");
+    const ads = await new FakeAds().start();
+    const free = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const listener = rdsListener("outbound", "outbound-http");
+    (listener.address as { socket_address: Raw }).socket_address.port_value = free;
+    ads.set(TYPE_URL.cluster, "c1", [edsCluster("v1")]);
+    ads.set(TYPE_URL.clusterLoadAssignment, "e1", [assignment("v1", [upstream.port])]);
+    ads.set(TYPE_URL.listener, "l1", [listener]);
+    ads.set(TYPE_URL.routeConfiguration, "r1", [weightedRoutes("outbound-http", { v1: 100 })]);
+    const routed = ads.reply(TYPE_URL.routeConfiguration, "r1");
+    const bin = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
+    const args = ["proxy", "--xds", ads.address, "--node-id", "cli-1", "--service", "app", "--labels", "version=v2"];
+    const child = spawn(process.execPath, [bin, ...args, "--admin-port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (c) => (stderr += c));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    try {
+      const ack = await Promise.race([routed, exited.then((code) => assert.fail(`exited ${code}: ${stderr}`))]);
+      assert.equal(ack.error_detail ?? undefined, undefined);
+      const node = ads.requests[0]!.node as { id: string; metadata: { fields: Record<string, Raw> } };
+      assert.equal(node.id, "cli-1");
+      assert.deepEqual(node.metadata.fields.LABELS, {
+        structValue: { fields: { version: { stringValue: "v2", kind: "stringValue" } } },
+        kind: "structValue",
+      });
+      const res = await request(free);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers["x-upstream"], "v1");
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      ads.stop();
+      await upstream.close();
+    }
   });
 });
