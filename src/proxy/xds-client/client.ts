@@ -209,7 +209,11 @@ export class XdsClient {
     t.nonce = res.nonce;
     let error: string | undefined;
     try {
-      const resources = (res.resources ?? []).map((any) => decodeResource(any));
+      const resources = (res.resources ?? []).map((any, i) => {
+        if (any.type_url !== res.type_url)
+          throw new Error(`resources[${i}]: a ${any.type_url} in a response of type ${res.type_url}`);
+        return decodeResource(any);
+      });
       await this.options.target.applyResources(res.type_url, res.version_info, resources);
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
