@@ -17,7 +17,7 @@ test("the benchmark's Trellis bootstraps (plain, policy, h2c) are valid configur
     const hcm = bootstrap.staticResources.listeners[0]!.filterChains[0]!.filters[0]!;
     assert.equal(hcm.kind, "http_connection_manager");
     if (hcm.kind !== "http_connection_manager") continue;
-    const routes = hcm.config.routeConfig.virtualHosts[0]!.routes;
+    const routes = hcm.config.routeConfig!.virtualHosts[0]!.routes;
     assert.equal(routes.length, policy ? 20 : 1);
     assert.equal(hcm.config.httpFilters.length, policy ? 1 : 0);
     const cluster = bootstrap.staticResources.clusters[0]!;

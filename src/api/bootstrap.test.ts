@@ -67,7 +67,7 @@ describe("parseBootstrap", () => {
       ["envoy.filters.http.fault"],
     );
     assert.deepEqual(hcm.httpFilters[0].config, { abort: { http_status: 503, percentage: { numerator: 10 } } });
-    const routes = hcm.routeConfig;
+    const routes = hcm.routeConfig!;
     assert.equal(routes.name, "outbound");
     assert.deepEqual(routes.responseHeadersToAdd, [
       { key: "x-mesh", value: "trellis", appendAction: "APPEND_IF_EXISTS_OR_ADD" },

@@ -12,6 +12,9 @@ const USAGE = `usage: trellis <command> [options]
 
 commands:
   proxy --bootstrap FILE     run a sidecar from a static Envoy-style bootstrap (YAML or JSON)
+  proxy --xds HOST:PORT[,…] --node-id ID [--service S] [--namespace NS] [--labels k=v,…]
+        [--admin-port P] [--outbound-port P]
+                             run a sidecar fed by a control plane over ADS (with --bootstrap: both)
   apply -f FILE|DIR|-        validate and store Istio resources (all or none), on the control plane
   get KIND [NAME] [-o yaml|json] [-n NS | -A]
                              stored resources

@@ -1,11 +1,57 @@
-// `trellis proxy --bootstrap FILE`: a sidecar from a static bootstrap. A bad file is reported with its path, the
-// field and what was expected, and the process exits 1 before binding any port. SIGTERM/SIGINT drain gracefully.
+// `trellis proxy --bootstrap FILE` and/or `trellis proxy --xds HOST:PORT[,…] --node-id ID`: a sidecar from a static
+// bootstrap, fed by a control plane, or both (the bootstrap's static resources plus xDS). A bad file or flag is
+// reported (the path, the field and what was expected) and the process exits 1 or 2 before binding any port.
+// SIGTERM/SIGINT drain gracefully.
 
 import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { parseArgs } from "node:util";
-import { parseBootstrap } from "../api/bootstrap.ts";
+import { DEFAULT_DRAIN_TIMEOUT_MS, parseBootstrap } from "../api/bootstrap.ts";
+import { systemClock } from "../api/clock.ts";
 import { ConfigError, TrellisError } from "../api/errors.ts";
+import type { Bootstrap } from "../api/xds/types.ts";
 import { Proxy } from "../proxy/server.ts";
+import { XdsClient } from "../proxy/xds-client/client.ts";
+import { nodeFromIdentity } from "../proxy/xds-client/node.ts";
+
+const ADMIN_PORT = 15000;
+
+class UsageError extends Error {}
+
+function port(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${flag} expects a port 0-65535, got "${value}"`);
+  return n;
+}
+
+function labels(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of value ? value.split(",") : []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--labels expects k=v[,k=v…], got "${pair}"`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function servers(value: string): string[] {
+  const list = value.split(",").map((s) => s.trim());
+  for (const s of list)
+    if (!/^[^\s:]+:\d{1,5}$/.test(s) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(s))
+      throw new UsageError(`--xds expects HOST:PORT[,HOST:PORT…], got "${s}"`);
+  return list;
+}
+
+/** The machine's non-internal IPv4 addresses (INSTANCE_IPS), else loopback. */
+function instanceIps(): string[] {
+  const ips = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && a.family === "IPv4" && !a.internal)
+    .map((a) => a!.address);
+  return ips.length > 0 ? ips : ["127.0.0.1"];
+}
 
 export async function runProxy(argv: string[]): Promise<number> {
   let values;
@@ -15,6 +61,13 @@ export async function runProxy(argv: string[]): Promise<number> {
       options: {
         bootstrap: { type: "string", short: "c" },
         "drain-timeout": { type: "string" },
+        xds: { type: "string" },
+        "node-id": { type: "string" },
+        service: { type: "string" },
+        namespace: { type: "string" },
+        labels: { type: "string" },
+        "admin-port": { type: "string" },
+        "outbound-port": { type: "string" },
       },
       strict: true,
     }));
@@ -23,31 +76,78 @@ export async function runProxy(argv: string[]): Promise<number> {
     return 2;
   }
   const file = values.bootstrap;
-  if (!file) {
-    process.stderr.write("trellis proxy: --bootstrap FILE is required (the xDS client comes with the control plane)\n");
+  if (!file && !values.xds) {
+    process.stderr.write("trellis proxy: --bootstrap FILE or --xds HOST:PORT[,HOST:PORT…] is required\n");
     return 2;
   }
-  let text: string;
+  let xdsServers: string[] | undefined;
+  let adminPort: number | undefined;
+  let outboundPort: number | undefined;
+  let workloadLabels: Record<string, string>;
+  let drainTimeoutMs: number | undefined;
   try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    process.stderr.write(`trellis proxy: cannot read bootstrap ${file}: ${(err as Error).message}\n`);
-    return 1;
-  }
-  let proxy: Proxy;
-  try {
-    const bootstrap = parseBootstrap(text, file);
+    if (values.xds !== undefined) {
+      xdsServers = servers(values.xds);
+      if (!values["node-id"]) throw new UsageError("--xds needs --node-id ID (unique per sidecar)");
+    }
+    adminPort = port("--admin-port", values["admin-port"]);
+    outboundPort = port("--outbound-port", values["outbound-port"]);
+    workloadLabels = labels(values.labels);
     if (values["drain-timeout"] !== undefined) {
       const ms = Number(values["drain-timeout"]);
-      if (!Number.isFinite(ms) || ms < 0) {
-        process.stderr.write(
-          `trellis proxy: --drain-timeout expects milliseconds ≥ 0, got "${values["drain-timeout"]}"\n`,
-        );
-        return 2;
-      }
-      bootstrap.drainTimeoutMs = ms;
+      if (!Number.isFinite(ms) || ms < 0)
+        throw new UsageError(`--drain-timeout expects milliseconds ≥ 0, got "${values["drain-timeout"]}"`);
+      drainTimeoutMs = ms;
     }
-    proxy = new Proxy(bootstrap, { source: file, onQuit: () => process.exit(0) });
+  } catch (err) {
+    process.stderr.write(`trellis proxy: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let bootstrap: Bootstrap;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      process.stderr.write(`trellis proxy: cannot read bootstrap ${file}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    try {
+      bootstrap = parseBootstrap(text, file);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`trellis proxy: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+  } else {
+    bootstrap = {
+      node: { id: "", cluster: "", metadata: {} },
+      admin: undefined,
+      staticResources: { listeners: [], clusters: [] },
+      drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
+    };
+  }
+  if (drainTimeoutMs !== undefined) bootstrap.drainTimeoutMs = drainTimeoutMs;
+  if (xdsServers !== undefined) {
+    // The flags say who this sidecar is; metadata the bootstrap adds is kept unless a flag sets the same key.
+    const node = nodeFromIdentity({
+      nodeId: values["node-id"]!,
+      service: values.service,
+      namespace: values.namespace,
+      labels: workloadLabels,
+      instanceIps: instanceIps(),
+      outboundPort,
+    });
+    bootstrap.node = { ...node, metadata: { ...bootstrap.node.metadata, ...node.metadata } };
+    if (bootstrap.admin === undefined || adminPort !== undefined)
+      bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort ?? ADMIN_PORT } };
+  } else if (adminPort !== undefined) bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort } };
+
+  let proxy: Proxy;
+  try {
+    proxy = new Proxy(bootstrap, { source: file ?? `xds ${values.xds}`, onQuit: () => process.exit(0) });
     await proxy.start();
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TrellisError) {
@@ -56,13 +156,32 @@ export async function runProxy(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  let client: XdsClient | undefined;
+  if (xdsServers !== undefined) {
+    client = new XdsClient({
+      servers: xdsServers,
+      node: bootstrap.node,
+      target: proxy,
+      clock: systemClock,
+      log: (line) => process.stderr.write(`trellis proxy: ${line}\n`),
+    });
+    client.onEvent((e) => {
+      if (e.kind === "ack")
+        process.stderr.write(`trellis proxy: xds: applied ${e.typeUrl.split(".").pop()} version ${e.versionInfo}\n`);
+    });
+    client.start();
+  }
   const addresses = Object.entries(proxy.listenerAddresses())
     .map(([name, a]) => `${name}=${a.address}:${a.port}`)
     .join(" ");
-  process.stderr.write(`trellis proxy: live (${addresses}${proxy.adminPort ? ` admin=${proxy.adminPort}` : ""})\n`);
+  process.stderr.write(
+    `trellis proxy: live (${addresses}${proxy.adminPort !== undefined ? ` admin=${proxy.adminPort}` : ""}` +
+      `${xdsServers ? ` xds=${xdsServers.join(",")}` : ""})\n`,
+  );
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       process.stderr.write(`trellis proxy: ${signal}: draining (up to ${proxy.bootstrap.drainTimeoutMs} ms)\n`);
+      client?.stop();
       void proxy.shutdown().then(() => resolve(0));
     };
     process.once("SIGTERM", () => stop("SIGTERM"));

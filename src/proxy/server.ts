@@ -1,23 +1,19 @@
-// The sidecar as a whole: typed configuration in, listeners, clusters and the admin server out. Everything is
-// built (and every configuration error thrown) before the first port is bound; shutdown drains gracefully.
+// The sidecar as a whole: typed configuration in, listeners, clusters and the admin server out. Static resources
+// (the bootstrap) are built, and every configuration error thrown, before the first port is bound; dynamic ones
+// (xDS) arrive through applyResources, all or nothing per response (config/runtime.ts). Shutdown drains gracefully.
 
 import type { Clock } from "../api/clock.ts";
 import { systemClock } from "../api/clock.ts";
 import { TrellisError } from "../api/errors.ts";
-import type { Bootstrap, Cluster, Listener } from "../api/xds/types.ts";
+import type { Bootstrap } from "../api/xds/types.ts";
+import { TYPE_URL } from "../api/xds/wire/codec.ts";
 import { StatsStore } from "../telemetry/stats.ts";
-import { createClusterStats, createListenerStats, createTcpProxyStats } from "../telemetry/envoy-stats.ts";
 import { startAdminServer, type AdminServer, type AdminTarget, type ClusterStatus } from "./admin/server.ts";
-import { HttpConnectionManagerRuntime } from "./http/connection-manager.ts";
-import { AccessLogManager, PendingAccessLogger, parseAccessLogs } from "./http/access-logger.ts";
-import { ListenerRuntime, type ListenerTerminal } from "./listener/listener.ts";
-import { TcpProxyRuntime } from "./tcp/tcp-proxy.ts";
-import type { ConnectionFilter } from "./listener/connection-filter.ts";
-import { NetworkLocalRateLimitFilter } from "./filters/local-ratelimit/network-filter.ts";
-import { UpstreamCluster } from "./upstream/cluster.ts";
+import { AccessLogManager } from "./http/access-logger.ts";
+import type { UpstreamCluster } from "./upstream/cluster.ts";
 import type { ClusterResources } from "./upstream/circuit-breakers.ts";
-import { ClusterMembership, endpointsFromAssignment } from "./upstream/membership.ts";
-import { StrictDnsResolver, systemLookup } from "./upstream/dns.ts";
+import { RuntimeConfig, waitForConnections } from "./config/runtime.ts";
+import type { XdsTarget } from "./config/target.ts";
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -32,21 +28,18 @@ export interface ProxyOptions {
 
 export type ProxyState = "PRE_INITIALIZING" | "LIVE" | "DRAINING" | "STOPPED";
 
-export class Proxy implements AdminTarget {
+export class Proxy implements AdminTarget, XdsTarget {
   readonly stats = new StatsStore();
   readonly clock: Clock;
   private readonly random: () => number;
-  private readonly clusterMap = new Map<string, UpstreamCluster>();
-  private readonly resolvers: StrictDnsResolver[] = [];
-  private readonly listeners: ListenerRuntime[] = [];
-  private readonly accessLoggers: PendingAccessLogger[] = [];
+  private readonly runtime: RuntimeConfig;
   private readonly accessLogManager: AccessLogManager;
   private admin: AdminServer | undefined;
   private state: ProxyState = "PRE_INITIALIZING";
   private readonly startedAt: number;
   private shutdownPromise: Promise<void> | undefined;
 
-  /** Builds every runtime object; throws ConfigError (nothing bound yet) when the configuration is unusable. */
+  /** Builds every static run-time object; throws ConfigError (nothing bound yet) when the configuration is unusable. */
   constructor(
     readonly bootstrap: Bootstrap,
     private readonly options: ProxyOptions = {},
@@ -55,114 +48,26 @@ export class Proxy implements AdminTarget {
     this.random = options.random ?? Math.random;
     this.startedAt = this.clock.wallNow();
     this.accessLogManager = new AccessLogManager(this.clock);
-    for (const c of bootstrap.staticResources.clusters) this.clusterMap.set(c.name, this.buildCluster(c));
-    for (const l of bootstrap.staticResources.listeners) this.listeners.push(this.buildListener(l));
-  }
-
-  private buildCluster(c: Cluster): UpstreamCluster {
-    const endpoints = c.loadAssignment && c.type === "STATIC" ? endpointsFromAssignment(c.loadAssignment) : [];
-    const membership = new ClusterMembership(c, endpoints, this.random);
-    const cluster = new UpstreamCluster(c, membership, createClusterStats(this.stats, c.name), {
+    this.runtime = new RuntimeConfig({
       clock: this.clock,
       random: this.random,
-      store: this.stats,
+      stats: this.stats,
       log: (line) => this.log(line),
+      accessLogManager: this.accessLogManager,
+      drainTimeoutMs: () => this.bootstrap.drainTimeoutMs,
     });
-    if (c.type === "STRICT_DNS" && c.loadAssignment) {
-      this.resolvers.push(
-        new StrictDnsResolver(c, {
-          lookup: systemLookup,
-          clock: this.clock,
-          onUpdate: (eps) => membership.update(eps),
-          onError: (host, err) => this.log(`cluster ${c.name}: DNS lookup of ${host} failed: ${err.message}`),
-        }),
-      );
-    }
-    return cluster;
-  }
-
-  private buildListener(l: Listener): ListenerRuntime {
-    const chain = l.filterChains[0]!;
-    const terminalFilter = chain.filters[chain.filters.length - 1]!;
-    // The parser guarantees the shape: non-terminal filters, then one terminal filter last.
-    const connectionFilters: ConnectionFilter[] = [];
-    for (const f of chain.filters.slice(0, -1)) {
-      if (f.kind !== "local_ratelimit")
-        throw new TrellisError(
-          "TRELLIS_LISTENER_SHAPE",
-          `listener ${l.name}: ${f.name} cannot come before ${terminalFilter.name}`,
-        );
-      connectionFilters.push(new NetworkLocalRateLimitFilter(f.config, this.clock, this.stats));
-    }
-    let terminal: ListenerTerminal;
-    if (terminalFilter.kind === "local_ratelimit") {
-      throw new TrellisError("TRELLIS_LISTENER_SHAPE", `listener ${l.name}: the filter chain has no terminal filter`);
-    } else if (terminalFilter.kind === "http_connection_manager") {
-      const hcm = terminalFilter.config;
-      const source = `listener ${l.name} http_connection_manager`;
-      const loggers = parseAccessLogs(hcm.accessLog, source).map((c) => new PendingAccessLogger(c));
-      this.accessLoggers.push(...loggers);
-      terminal = {
-        kind: "http",
-        hcm: new HttpConnectionManagerRuntime(hcm, this.clusterMap, this.clock, this.stats, loggers, this.random),
-      };
-    } else {
-      const stats = createTcpProxyStats(this.stats, terminalFilter.config.statPrefix);
-      terminal = {
-        kind: "tcp",
-        tcp: new TcpProxyRuntime(
-          terminalFilter.config,
-          this.clusterMap,
-          this.clock,
-          {
-            onSessionStart: () => stats.downstreamCxTotal.inc(),
-            onSessionEnd: (info) => {
-              stats.downstreamCxRxBytesTotal.inc(info.bytesReceived);
-              stats.downstreamCxTxBytesTotal.inc(info.bytesSent);
-              if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.downstreamCxNoRoute.inc();
-            },
-          },
-          this.random,
-        ),
-      };
-    }
-    return new ListenerRuntime(
-      l,
-      terminal,
-      createListenerStats(this.stats, `${l.address.address}_${l.address.port}`),
-      connectionFilters,
-    );
+    this.runtime.addStatic(bootstrap.staticResources.clusters, bootstrap.staticResources.listeners);
   }
 
   /** Binds every listener (all or none), starts DNS resolution and the admin server. */
   async start(): Promise<void> {
-    // STRICT_DNS clusters start with their first answers (as Envoy's cluster warming does), so the first request
-    // does not meet an empty cluster.
-    await Promise.all(this.resolvers.map((r) => r.start()));
-    // Health-checked clusters start with the first round of checks done (Envoy's warming again): an endpoint is
-    // pending until its first check, and a cluster of pending endpoints would serve no one well. Each check is
-    // bounded by its timeout, so this wait is too.
-    await Promise.all([...this.clusterMap.values()].map((c) => c.initialize()));
-    const bound: ListenerRuntime[] = [];
+    // STRICT_DNS clusters start with their first answers and health-checked clusters with their first round of
+    // checks (Envoy's cluster warming), so the first request does not meet an empty or unknown cluster.
     try {
-      await Promise.all(this.accessLoggers.map((l) => l.open(this.accessLogManager)));
-      for (const l of this.listeners) {
-        const { address, port } = l.config.address;
-        await l.listen().catch((err: NodeJS.ErrnoException) => {
-          throw new TrellisError(
-            "TRELLIS_BIND_FAILED",
-            `listener ${l.config.name}: cannot bind ${address}:${port}: ${err.code ?? err.message}`,
-            {
-              cause: err,
-            },
-          );
-        });
-        bound.push(l);
-      }
+      await this.runtime.start();
       if (this.bootstrap.admin) this.admin = await startAdminServer(this, this.bootstrap.admin.address);
     } catch (err) {
-      for (const l of bound) l.destroy();
-      for (const c of this.clusterMap.values()) c.healthChecker?.stop();
+      for (const l of this.runtime.allListenerRuntimes()) l.destroy();
       const e = err as NodeJS.ErrnoException;
       if (err instanceof TrellisError) throw err;
       throw new TrellisError("TRELLIS_BIND_FAILED", `cannot bind: ${e.message}`, { cause: err });
@@ -170,15 +75,37 @@ export class Proxy implements AdminTarget {
     this.state = "LIVE";
   }
 
+  // ---- XdsTarget: what the xDS client drives --------------------------------------------------------------------
+
+  /**
+   * Applies one xDS response of `typeUrl` (its resources as Envoy JSON), all or nothing. Rejects with
+   * XdsUpdateRejected (every problem: resource, field path, expectation); the last good configuration stays.
+   */
+  applyResources(typeUrl: string, versionInfo: string, resources: readonly Record<string, unknown>[]): Promise<void> {
+    if (this.state === "DRAINING" || this.state === "STOPPED")
+      return Promise.reject(new TrellisError("TRELLIS_PROXY_STOPPING", "the proxy is shutting down"));
+    return this.runtime.apply(typeUrl, versionInfo, resources);
+  }
+
+  /** Route configuration names the listeners in service use (RDS subscription). */
+  routeConfigNames(): string[] {
+    return this.runtime.routes.referencedNames();
+  }
+
+  /** Service names of the EDS clusters (EDS subscription). */
+  edsServiceNames(): string[] {
+    return this.runtime.edsServiceNames();
+  }
+
   /** A cluster's run-time object, by name (admin views and tests look inside). */
   cluster(name: string): UpstreamCluster | undefined {
-    return this.clusterMap.get(name);
+    return this.runtime.clusters.get(name);
   }
 
   /** The addresses actually bound (port 0 resolved), by listener name. */
   listenerAddresses(): Record<string, { address: string; port: number }> {
     const out: Record<string, { address: string; port: number }> = {};
-    for (const l of this.listeners) out[l.config.name] = l.address;
+    for (const [name, l] of this.runtime.activeListeners()) out[name] = l.address;
     return out;
   }
 
@@ -198,19 +125,12 @@ export class Proxy implements AdminTarget {
   private async doShutdown(drainTimeoutMs: number): Promise<void> {
     this.state = "DRAINING";
     const idleGraceMs = Math.min(250, drainTimeoutMs / 2);
-    for (const l of this.listeners) l.drain(idleGraceMs);
-    const deadline = this.clock.now() + drainTimeoutMs;
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        const open = this.listeners.reduce((n, l) => n + l.openConnections, 0);
-        if (open === 0 || this.clock.now() >= deadline) resolve();
-        else this.clock.setTimer(Math.min(50, Math.max(1, deadline - this.clock.now())), check);
-      };
-      check();
-    });
-    for (const l of this.listeners) l.destroy();
-    for (const r of this.resolvers) r.stop();
-    for (const c of this.clusterMap.values()) c.close();
+    const listeners = this.runtime.allListenerRuntimes();
+    for (const l of listeners) l.drain(idleGraceMs);
+    await waitForConnections(listeners, this.clock, drainTimeoutMs);
+    for (const l of this.runtime.allListenerRuntimes()) l.destroy();
+    this.runtime.stopResolvers();
+    for (const c of this.runtime.clusters.values()) c.close();
     await this.admin?.close();
     await this.accessLogManager.closeAll();
     this.state = "STOPPED";
@@ -238,6 +158,8 @@ export class Proxy implements AdminTarget {
 
   configDump(): unknown {
     const b = this.bootstrap;
+    const dynamic = this.runtime.dynamicDump();
+    const version = (typeUrl: string): string => this.runtime.versions.get(typeUrl) ?? "";
     return {
       configs: [
         {
@@ -246,28 +168,44 @@ export class Proxy implements AdminTarget {
         },
         {
           "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+          version_info: version(TYPE_URL.listener),
           static_listeners: b.staticResources.listeners.map((listener) => ({ listener })),
+          dynamic_listeners: dynamic.listeners,
         },
         {
           "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+          version_info: version(TYPE_URL.cluster),
           static_clusters: b.staticResources.clusters.map((cluster) => ({ cluster })),
+          dynamic_active_clusters: dynamic.clusters,
         },
         {
           "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
           static_route_configs: b.staticResources.listeners.flatMap((l) =>
             l.filterChains.flatMap((fc) =>
               fc.filters.flatMap((f) =>
-                f.kind === "http_connection_manager" ? [{ route_config: f.config.routeConfig }] : [],
+                f.kind === "http_connection_manager" && f.config.routeConfig !== undefined
+                  ? [{ route_config: f.config.routeConfig }]
+                  : [],
               ),
             ),
           ),
+          dynamic_route_configs: dynamic.routes,
         },
+        // Envoy shows endpoints only with ?include_eds; here they are shown whenever EDS has sent some.
+        ...(dynamic.endpoints.length === 0
+          ? []
+          : [
+              {
+                "@type": "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
+                dynamic_endpoint_configs: dynamic.endpoints,
+              },
+            ]),
       ],
     };
   }
 
   clusters(): ClusterStatus[] {
-    return [...this.clusterMap.values()].map((c) => ({
+    return [...this.runtime.clusters.values()].map((c) => ({
       name: c.name,
       counters: {
         ...thresholdLines("default_priority", c.resources),
@@ -297,7 +235,7 @@ export class Proxy implements AdminTarget {
   }
 
   drainListeners(): void {
-    for (const l of this.listeners) l.drain();
+    for (const l of this.runtime.allListenerRuntimes()) l.drain();
     this.state = "DRAINING";
   }
 

@@ -73,8 +73,10 @@ export type CodecType = "AUTO" | "HTTP1" | "HTTP2";
 export interface HttpConnectionManager {
   statPrefix: string;
   codecType: CodecType;
-  /** The inline route_config (RDS comes with the control plane). */
-  routeConfig: RouteConfiguration;
+  /** The inline route_config; undefined when the routes come by RDS (`rds`). Exactly one of the two is set. */
+  routeConfig: RouteConfiguration | undefined;
+  /** rds: the route configuration is discovered over ADS by this name (`trellis proxy --xds`). */
+  rds: { routeConfigName: string } | undefined;
   /** Envoy's request_timeout: whole request received from downstream; 0 = disabled (Envoy's default). */
   requestTimeoutMs: number;
   /** Envoy's stream_idle_timeout, default 5 min; 0 = disabled. */
@@ -348,6 +350,11 @@ export interface Cluster {
   dnsRefreshRateMs: number;
   /** dns_lookup_family: AUTO (v6 then v4 in Envoy; here the system's order), V4_ONLY, V6_ONLY, V4_PREFERRED, ALL. */
   dnsLookupFamily: "AUTO" | "V4_ONLY" | "V6_ONLY" | "V4_PREFERRED" | "ALL";
+  /**
+   * EDS clusters: eds_cluster_config.service_name, the name the endpoints are requested by (the cluster's name
+   * when unset); undefined for other types.
+   */
+  edsServiceName?: string;
   /** load_assignment (STATIC, STRICT_DNS); for EDS it arrives separately. */
   loadAssignment: ClusterLoadAssignment | undefined;
   /** health_checks: active health checking of every endpoint; [] = none. */

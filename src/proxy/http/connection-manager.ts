@@ -2,7 +2,9 @@
 // the router that is the same for HTTP/1.1 and HTTP/2 — forwarding headers (x-forwarded-for, x-forwarded-proto,
 // x-request-id; the codecs have already removed hop-by-hop fields), the filter chain, and per-exchange stats and
 // access logs.
-// Built once per configuration; connections keep the instance they started with.
+// Built once per configuration; connections keep the instance they started with. With RDS the route table comes
+// later and may change: a new router and filter chain are composed whole and swapped in (one variable assignment),
+// so each new exchange runs on one table from start to end and the static path costs nothing more.
 
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../../api/clock.ts";
@@ -14,12 +16,25 @@ import type { Downstream, Exchange, Handler } from "./exchange.ts";
 import type { AccessLogEntry } from "../../telemetry/access-log.ts";
 import { createRouter } from "./router-filter.ts";
 import { compileRouteTable } from "../router/route-table.ts";
+import type { RouteTable } from "../router/types.ts";
+import { sendLocalReply } from "./local-reply.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import { buildFilterChain, compilePerRouteFilterConfig } from "./filters.ts";
 import "../filters/builtin.ts";
 
+/** Where an RDS connection manager finds its route table (compiled once per route configuration version). */
+export interface RouteTableSource {
+  table(routeConfigName: string): RouteTable | undefined;
+}
+
 export class HttpConnectionManagerRuntime {
   readonly handler: Handler;
+  /** The route configuration name of an RDS connection manager; undefined for inline routes. */
+  readonly rdsName: string | undefined;
+  /** The table this manager routes with now (undefined while an RDS table has not arrived). */
+  private currentTable: RouteTable | undefined;
+  private readonly compose: (table: RouteTable) => Handler;
+  private readonly setChain: (chain: Handler) => void;
   readonly stats: HttpConnManagerStats;
   readonly statPrefix: string;
 
@@ -30,24 +45,43 @@ export class HttpConnectionManagerRuntime {
     store: StatsStore,
     private readonly accessLogs: readonly ExchangeLogger[],
     random: () => number = Math.random,
+    routes?: RouteTableSource,
   ) {
     this.statPrefix = config.statPrefix;
     this.stats = createHttpConnManagerStats(store, config.statPrefix);
-    const table = compileRouteTable(config.routeConfig, { random, compileFilterConfig: compilePerRouteFilterConfig });
-    const router = createRouter({
-      table,
-      clusters,
-      clock,
-      random,
-      upgradeTypes: config.upgradeTypes,
-    });
-    const chain = buildFilterChain(config.httpFilters, router, {
-      clock,
-      random,
-      store,
-      statPrefix: config.statPrefix,
-      routeOf: (ex) => (ex.info.route ??= table.route(ex)),
-    });
+    this.compose = (table) =>
+      buildFilterChain(
+        config.httpFilters,
+        createRouter({ table, clusters, clock, random, upgradeTypes: config.upgradeTypes }),
+        {
+          clock,
+          random,
+          store,
+          statPrefix: config.statPrefix,
+          routeOf: (ex) => (ex.info.route ??= table.route(ex)),
+        },
+      );
+    this.rdsName = config.rds?.routeConfigName;
+    let chain: Handler;
+    if (config.routeConfig !== undefined) {
+      this.currentTable = compileRouteTable(config.routeConfig, {
+        random,
+        compileFilterConfig: compilePerRouteFilterConfig,
+      });
+      chain = this.compose(this.currentTable);
+    } else {
+      const name = this.rdsName ?? "";
+      this.currentTable = routes?.table(name);
+      // Until its route configuration arrives the manager answers, and says why (Envoy would keep the listener
+      // warming instead; see docs/xds-client.md).
+      chain =
+        this.currentTable === undefined
+          ? (ex) => sendLocalReply(ex, 404, "NR", `route_config_not_yet_received:${name}`)
+          : this.compose(this.currentTable);
+    }
+    this.setChain = (next) => {
+      chain = next;
+    };
     const generateRequestId = config.generateRequestId;
     const stats = this.stats;
     this.handler = (ex: Exchange): void => {
@@ -69,6 +103,16 @@ export class HttpConnectionManagerRuntime {
       ex.info.requestId = id;
       chain(ex);
     };
+  }
+
+  /**
+   * RDS: routes new exchanges with `table` from now on (exchanges already started keep theirs). Composing cannot
+   * fail: the table was compiled, and every problem reported, before anything was swapped.
+   */
+  useRouteTable(table: RouteTable): void {
+    if (table === this.currentTable) return;
+    this.currentTable = table;
+    this.setChain(this.compose(table));
   }
 
   /** A request the codec refused (400 DPE and the like): counted and logged, though no exchange was made. */

@@ -85,6 +85,25 @@ export class ListenerRuntime {
     });
   }
 
+  /**
+   * A listener update with the same address: this runtime takes over `previous`'s bound socket, so the port never
+   * closes and new connections get the new configuration. `previous` keeps its connections (they finish on the
+   * configuration they started with) and is drained by the caller.
+   */
+  adopt(previous: ListenerRuntime): void {
+    const server = previous.server;
+    if (server === undefined) throw new Error(`listener ${previous.config.name} has no bound socket to hand over`);
+    previous.server = undefined;
+    server.off("connection", previous.onConnection);
+    server.on("connection", this.onConnection);
+    this.server = server;
+  }
+
+  /** Whether `other` listens where this one does (an update that keeps it can keep the bound socket). */
+  sameAddress(other: Listener): boolean {
+    return this.config.address.address === other.address.address && this.config.address.port === other.address.port;
+  }
+
   private readonly onConnection = (socket: net.Socket): void => {
     if (this.draining) {
       socket.destroy();

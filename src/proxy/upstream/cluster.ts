@@ -207,6 +207,23 @@ export class UpstreamCluster {
     return this.pools.get(endpoint.key);
   }
 
+  /**
+   * A cluster replaced or removed by CDS: health checking and outlier detection stop now; the pools close once no
+   * request is in flight on them (requests already queued or running finish), or after `maxWaitMs` at most.
+   */
+  retire(maxWaitMs: number): void {
+    this.healthChecker?.stop();
+    this.outlierDetector?.stop();
+    const deadline = this.clock.now() + maxWaitMs;
+    const check = (): void => {
+      let busy = 0;
+      for (const pool of this.pools.values()) busy += pool.active;
+      if (busy === 0 || this.clock.now() >= deadline) this.close();
+      else this.clock.setTimer(Math.min(100, Math.max(1, deadline - this.clock.now())), check);
+    };
+    check();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

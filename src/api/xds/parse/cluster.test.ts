@@ -249,3 +249,23 @@ describe("cluster", () => {
     );
   });
 });
+
+describe("EDS clusters", () => {
+  test("eds_cluster_config over ADS: the service name, or the cluster's own name", () => {
+    const eds = { type: "EDS", eds_cluster_config: { service_name: "outbound|80||a", eds_config: { ads: {} } } };
+    assert.equal(parseCluster({ name: "c", ...eds }).edsServiceName, "outbound|80||a");
+    assert.equal(parseCluster({ name: "c", type: "EDS" }).edsServiceName, "c");
+    assert.equal(parseCluster({ name: "c", type: "STATIC" }).edsServiceName, undefined);
+  });
+
+  test("another config source, or eds_cluster_config on a non-EDS cluster, is refused", () => {
+    assert.throws(
+      () => parseCluster({ name: "c", type: "EDS", eds_cluster_config: { eds_config: { api_config_source: {} } } }),
+      /eds_cluster_config\.eds_config\.ads: required: Trellis fetches endpoints over ADS only/,
+    );
+    assert.throws(
+      () => parseCluster({ name: "c", type: "STATIC", eds_cluster_config: {} }),
+      /eds_cluster_config: only for type EDS, not STATIC/,
+    );
+  });
+});

@@ -45,6 +45,7 @@ const CLUSTER_SPEC = {
     "outlier_detection",
     "common_lb_config",
     "circuit_breakers",
+    "eds_cluster_config",
   ],
   extensions: [
     "upstream_connection_options",
@@ -52,7 +53,6 @@ const CLUSTER_SPEC = {
     "transport_socket_matches",
     "track_cluster_stats",
     "per_connection_buffer_limit_bytes",
-    "eds_cluster_config",
     "lb_subset_config",
     "close_connections_on_host_health_failure",
     "ignore_health_on_host_removal",
@@ -85,6 +85,13 @@ const CLUSTER_SPEC = {
     "connection_pool_per_downstream_connection",
     "upstream_http_protocol_options",
   ],
+} as const;
+
+const EDS_CLUSTER_CONFIG_SPEC = { handled: ["service_name", "eds_config"] } as const;
+const CONFIG_SOURCE_SPEC = {
+  handled: ["ads"],
+  ignored: ["initial_fetch_timeout", "resource_api_version", "authorities"],
+  unsupported: ["path", "path_config_source", "api_config_source", "self"],
 } as const;
 
 const LEAST_REQUEST_SPEC = {
@@ -169,7 +176,9 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const type = cluster.enumValue("type", CLUSTER_TYPES, "STATIC", UNSUPPORTED_CLUSTER_TYPES);
   const connectTimeoutMs = positiveDuration(cluster, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
   const protocol = readUpstreamProtocol(cluster);
+  const edsServiceName = readEdsServiceName(cluster, type, name);
   return {
+    ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,
     type,
     connectTimeoutMs,
@@ -205,6 +214,25 @@ export function parseCluster(raw: unknown, path?: string): Cluster {
   const cluster = readCluster(ctx, raw, path ?? "");
   ctx.throwIfFailed(path ?? (cluster.name === "" ? "cluster" : `cluster ${cluster.name}`));
   return cluster;
+}
+
+/**
+ * eds_cluster_config: {service_name, eds_config: {ads: {}}} of a `type: EDS` cluster. The endpoints come over the
+ * same ADS stream, requested by service_name (the cluster's name when unset).
+ */
+function readEdsServiceName(cluster: Fields, type: Cluster["type"], name: string): string | undefined {
+  if (type !== "EDS") {
+    if (cluster.has("eds_cluster_config")) cluster.report("eds_cluster_config", `only for type EDS, not ${type}`);
+    return undefined;
+  }
+  const eds = cluster.message("eds_cluster_config", EDS_CLUSTER_CONFIG_SPEC);
+  if (eds.has("eds_config")) {
+    const source = eds.message("eds_config", CONFIG_SOURCE_SPEC);
+    if (!source.broken && !source.has("ads")) source.report("ads", "required: Trellis fetches endpoints over ADS only");
+    if (source.has("ads")) source.map("ads");
+  }
+  const serviceName = eds.string("service_name");
+  return serviceName === undefined || serviceName === "" ? name : serviceName;
 }
 
 function positiveDuration(fields: Fields, name: string, fallback: number): number {

@@ -94,13 +94,17 @@ export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path:
   const hcm = Fields.open(ctx, raw, path, HCM_SPEC);
   const statPrefix = hcm.requiredString("stat_prefix");
   const codecType = hcm.enumValue("codec_type", CODECS, "AUTO", [undefined, undefined, undefined, "HTTP3"]);
-  if (hcm.has("rds")) hcm.report("rds", "rds needs a control plane; use route_config in a static bootstrap");
-  else hcm.requireField("route_config");
-  const routeConfig = readRouteConfiguration(ctx, hcm.raw("route_config") ?? {}, hcm.at("route_config"));
+  // Exactly one: inline routes (a static bootstrap) or RDS (a control plane). Missing both names route_config.
+  const source = hcm.oneOf(["rds", "route_config"], false);
+  if (source === undefined) hcm.requireField("route_config");
+  const rds = source === "rds" ? readRds(hcm) : undefined;
+  const routeConfig =
+    source === "rds" ? undefined : readRouteConfiguration(ctx, hcm.raw("route_config") ?? {}, hcm.at("route_config"));
   return {
     statPrefix,
     codecType,
     routeConfig,
+    rds,
     requestTimeoutMs: hcm.durationMs("request_timeout") ?? 0,
     streamIdleTimeoutMs: hcm.durationMs("stream_idle_timeout") ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
     idleTimeoutMs: readCommonHttpProtocolOptions(hcm, "common_http_protocol_options", false).idleTimeoutMs,
@@ -113,6 +117,28 @@ export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path:
     serverName: hcm.string("server_name") ?? DEFAULT_SERVER_NAME,
     maxRequestHeadersKb: hcm.integer("max_request_headers_kb", DEFAULT_MAX_REQUEST_HEADERS_KB, 1, 8192),
   };
+}
+
+const RDS_SPEC = { handled: ["route_config_name", "config_source"] } as const;
+const CONFIG_SOURCE_SPEC = {
+  handled: ["ads"],
+  ignored: ["initial_fetch_timeout", "resource_api_version", "authorities"],
+  unsupported: ["path", "path_config_source", "api_config_source", "self"],
+} as const;
+
+/**
+ * rds: {route_config_name, config_source: {ads: {}}}. Only ADS is spoken: the route configuration comes on the
+ * same stream as the listener that names it.
+ */
+function readRds(hcm: Fields): { routeConfigName: string } {
+  const rds = hcm.message("rds", RDS_SPEC);
+  const routeConfigName = rds.requiredString("route_config_name");
+  if (rds.requireField("config_source")) {
+    const source = rds.message("config_source", CONFIG_SOURCE_SPEC);
+    if (!source.broken && !source.has("ads")) source.report("ads", "required: Trellis fetches routes over ADS only");
+    if (source.has("ads")) source.map("ads");
+  }
+  return { routeConfigName };
 }
 
 /** The filters in order, without the router: it is implicit at the end, and must be last when written. */

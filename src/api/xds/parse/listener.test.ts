@@ -199,6 +199,7 @@ describe("http_connection_manager", () => {
         statPrefix: "ingress",
         codecType: "AUTO",
         routeConfig: undefined,
+        rds: undefined,
         requestTimeoutMs: 0,
         streamIdleTimeoutMs: 300_000,
         idleTimeoutMs: 3_600_000,
@@ -211,8 +212,8 @@ describe("http_connection_manager", () => {
         accessLog: [],
       },
     );
-    assert.equal(parsed.routeConfig.name, "local");
-    assert.equal(parsed.routeConfig.virtualHosts[0].routes[0].name, "all/0");
+    assert.equal(parsed.routeConfig!.name, "local");
+    assert.equal(parsed.routeConfig!.virtualHosts[0].routes[0].name, "all/0");
   });
 
   test("every field, camelCase too", () => {
@@ -301,7 +302,7 @@ describe("http_connection_manager", () => {
         [`${HCM_AT}.access_log_flush_interval`, '"access_log_flush_interval" is not supported yet'],
         [`${HCM_AT}.stat_prefix`, "required"],
         [`${HCM_AT}.codec_type`, "HTTP3 is not supported yet"],
-        [`${HCM_AT}.rds`, "rds needs a control plane; use route_config in a static bootstrap"],
+        [`${HCM_AT}.rds.config_source`, "required"],
         [
           `${HCM_AT}.common_http_protocol_options.max_requests_per_connection`,
           '"max_requests_per_connection" is not supported yet',
@@ -394,6 +395,40 @@ describe("tcp_proxy", () => {
         [`${HCM_AT}.weighted_clusters.total_weight`, 'unknown field "total_weight"'],
         [`${HCM_AT}.weighted_clusters.clusters[0].request_headers_to_add`, 'unknown field "request_headers_to_add"'],
       ],
+    );
+  });
+});
+
+describe("http_connection_manager rds", () => {
+  const hcmWith = (extra: Record<string, unknown>): unknown =>
+    listener({
+      name: "envoy.filters.network.http_connection_manager",
+      typed_config: { "@type": HCM_TYPE_URL, stat_prefix: "s", ...extra },
+    });
+
+  test("rds over ADS names the route configuration; there is no inline one", () => {
+    const l = parseListener(hcmWith({ rds: { route_config_name: "outbound-http", config_source: { ads: {} } } }));
+    const f = l.filterChains[0]!.filters[0]!;
+    assert.equal(f.kind, "http_connection_manager");
+    if (f.kind !== "http_connection_manager") return;
+    assert.deepEqual(f.config.rds, { routeConfigName: "outbound-http" });
+    assert.equal(f.config.routeConfig, undefined);
+  });
+
+  test("a config source other than ADS, or both rds and route_config, is refused", () => {
+    assertIssues(
+      () => parseListener(hcmWith({ rds: { route_config_name: "r", config_source: { path: "/x" } } })),
+      [
+        [`${HCM_AT}.rds.config_source.path`, '"path" is not supported yet'],
+        [`${HCM_AT}.rds.config_source.ads`, "required: Trellis fetches routes over ADS only"],
+      ],
+    );
+    assertIssues(
+      () =>
+        parseListener(
+          hcmWith({ rds: { route_config_name: "r", config_source: { ads: {} } }, route_config: ROUTE_CONFIG }),
+        ),
+      [[HCM_AT, "only one of rds, route_config may be set, got rds and route_config"]],
     );
   });
 });

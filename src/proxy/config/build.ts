@@ -1,0 +1,127 @@
+// Typed configuration → run-time objects: a Cluster becomes an UpstreamCluster (with its DNS resolver), a Listener
+// a ListenerRuntime with its connection manager or TCP proxy. Building binds nothing and starts nothing that must
+// be stopped (timers start in start()/initialize()), so an update that fails halfway throws its half away.
+
+import type { Clock } from "../../api/clock.ts";
+import { TrellisError } from "../../api/errors.ts";
+import type { Cluster, ClusterLoadAssignment, Listener } from "../../api/xds/types.ts";
+import { createClusterStats, createListenerStats, createTcpProxyStats } from "../../telemetry/envoy-stats.ts";
+import type { StatsStore } from "../../telemetry/stats.ts";
+import { PendingAccessLogger, parseAccessLogs } from "../http/access-logger.ts";
+import { HttpConnectionManagerRuntime, type RouteTableSource } from "../http/connection-manager.ts";
+import { NetworkLocalRateLimitFilter } from "../filters/local-ratelimit/network-filter.ts";
+import type { ConnectionFilter } from "../listener/connection-filter.ts";
+import { ListenerRuntime, type ListenerTerminal } from "../listener/listener.ts";
+import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
+import { UpstreamCluster } from "../upstream/cluster.ts";
+import { StrictDnsResolver, systemLookup } from "../upstream/dns.ts";
+import { ClusterMembership, endpointsFromAssignment } from "../upstream/membership.ts";
+
+export interface BuildContext {
+  clock: Clock;
+  random: () => number;
+  stats: StatsStore;
+  log: (line: string) => void;
+  /** The proxy's cluster map: routers and TCP proxies look clusters up in it per request, by name. */
+  clusters: ReadonlyMap<string, UpstreamCluster>;
+  /** Route tables of RDS connection managers. */
+  routes: RouteTableSource;
+}
+
+export interface BuiltCluster {
+  cluster: UpstreamCluster;
+  /** STRICT_DNS clusters: started with the cluster, stopped when it goes. */
+  resolver: StrictDnsResolver | undefined;
+}
+
+/** `assignment`: an EDS cluster's endpoints when they are already known (a changed cluster keeps its endpoints). */
+export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: ClusterLoadAssignment): BuiltCluster {
+  const source = c.type === "STATIC" ? c.loadAssignment : c.type === "EDS" ? assignment : undefined;
+  const endpoints = source ? endpointsFromAssignment(source) : [];
+  const membership = new ClusterMembership(c, endpoints, ctx.random);
+  const cluster = new UpstreamCluster(c, membership, createClusterStats(ctx.stats, c.name), {
+    clock: ctx.clock,
+    random: ctx.random,
+    store: ctx.stats,
+    log: ctx.log,
+  });
+  let resolver: StrictDnsResolver | undefined;
+  if (c.type === "STRICT_DNS" && c.loadAssignment) {
+    resolver = new StrictDnsResolver(c, {
+      lookup: systemLookup,
+      clock: ctx.clock,
+      onUpdate: (eps) => membership.update(eps),
+      onError: (host, err) => ctx.log(`cluster ${c.name}: DNS lookup of ${host} failed: ${err.message}`),
+    });
+  }
+  return { cluster, resolver };
+}
+
+export interface BuiltListener {
+  runtime: ListenerRuntime;
+  /** Opened before the listener takes its first connection. */
+  accessLoggers: PendingAccessLogger[];
+  /** The connection manager, when the terminal filter is HTTP (RDS updates reach it). */
+  hcm: HttpConnectionManagerRuntime | undefined;
+}
+
+export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
+  const chain = l.filterChains[0]!;
+  const terminalFilter = chain.filters[chain.filters.length - 1]!;
+  // The parser guarantees the shape: non-terminal filters, then one terminal filter last.
+  const connectionFilters: ConnectionFilter[] = [];
+  for (const f of chain.filters.slice(0, -1)) {
+    if (f.kind !== "local_ratelimit")
+      throw new TrellisError(
+        "TRELLIS_LISTENER_SHAPE",
+        `listener ${l.name}: ${f.name} cannot come before ${terminalFilter.name}`,
+      );
+    connectionFilters.push(new NetworkLocalRateLimitFilter(f.config, ctx.clock, ctx.stats));
+  }
+  let terminal: ListenerTerminal;
+  let accessLoggers: PendingAccessLogger[] = [];
+  let hcm: HttpConnectionManagerRuntime | undefined;
+  if (terminalFilter.kind === "local_ratelimit") {
+    throw new TrellisError("TRELLIS_LISTENER_SHAPE", `listener ${l.name}: the filter chain has no terminal filter`);
+  } else if (terminalFilter.kind === "http_connection_manager") {
+    const config = terminalFilter.config;
+    const source = `listener ${l.name} http_connection_manager`;
+    accessLoggers = parseAccessLogs(config.accessLog, source).map((c) => new PendingAccessLogger(c));
+    hcm = new HttpConnectionManagerRuntime(
+      config,
+      ctx.clusters,
+      ctx.clock,
+      ctx.stats,
+      accessLoggers,
+      ctx.random,
+      ctx.routes,
+    );
+    terminal = { kind: "http", hcm };
+  } else {
+    const stats = createTcpProxyStats(ctx.stats, terminalFilter.config.statPrefix);
+    terminal = {
+      kind: "tcp",
+      tcp: new TcpProxyRuntime(
+        terminalFilter.config,
+        ctx.clusters,
+        ctx.clock,
+        {
+          onSessionStart: () => stats.downstreamCxTotal.inc(),
+          onSessionEnd: (info) => {
+            stats.downstreamCxRxBytesTotal.inc(info.bytesReceived);
+            stats.downstreamCxTxBytesTotal.inc(info.bytesSent);
+            if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.downstreamCxNoRoute.inc();
+          },
+        },
+        ctx.random,
+      ),
+    };
+  }
+  const runtime = new ListenerRuntime(
+    l,
+    terminal,
+    createListenerStats(ctx.stats, `${l.address.address}_${l.address.port}`),
+    connectionFilters,
+  );
+  return { runtime, accessLoggers, hcm };
+}

@@ -1,0 +1,77 @@
+// Who the sidecar is, as the control plane reads it (docs/control-plane.md): node.id, node.cluster and the
+// metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS.
+// Istio sends its metadata as strings; so does Trellis (ports too), except LABELS which is a Struct of strings.
+
+import type { NodeInfo } from "../../api/xds/types.ts";
+
+export interface WorkloadIdentity {
+  nodeId: string;
+  service?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  instanceIps?: string[];
+  outboundPort?: number;
+  tcpOutboundAddress?: string;
+}
+
+export const DEFAULT_OUTBOUND_PORT = 15001;
+
+/** The node a sidecar announces: cluster is `service.namespace`, as Istio's sidecars say it. */
+export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
+  const namespace = w.namespace ?? "default";
+  return {
+    id: w.nodeId,
+    cluster: w.service ? `${w.service}.${namespace}` : "",
+    metadata: {
+      NAMESPACE: namespace,
+      ...(w.service ? { SERVICE: w.service } : {}),
+      LABELS: { ...w.labels },
+      INSTANCE_IPS: (w.instanceIps ?? ["127.0.0.1"]).join(","),
+      TRELLIS_OUTBOUND_PORT: String(w.outboundPort ?? DEFAULT_OUTBOUND_PORT),
+      TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
+    },
+  };
+}
+
+type StructValue =
+  | { nullValue: "NULL_VALUE" }
+  | { numberValue: number }
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { structValue: Struct }
+  | { listValue: { values: StructValue[] } };
+
+export interface Struct {
+  fields: Record<string, StructValue>;
+}
+
+/**
+ * A JSON object as google.protobuf.Struct in proto-loader's object form. protobufjs defines the well-known types
+ * itself, in camelCase (stringValue…), whatever keepCase says.
+ */
+export function toStruct(obj: Record<string, unknown>): Struct {
+  const fields: Record<string, StructValue> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) fields[k] = toValue(v);
+  return { fields };
+}
+
+function toValue(v: unknown): StructValue {
+  if (v === null || v === undefined) return { nullValue: "NULL_VALUE" };
+  if (typeof v === "number") return { numberValue: v };
+  if (typeof v === "string") return { stringValue: v };
+  if (typeof v === "boolean") return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  if (typeof v === "object") return { structValue: toStruct(v as Record<string, unknown>) };
+  return { stringValue: String(v) };
+}
+
+/** The Node message of a DiscoveryRequest. */
+export function nodeMessage(node: NodeInfo): Record<string, unknown> {
+  return {
+    id: node.id,
+    cluster: node.cluster,
+    metadata: toStruct(node.metadata),
+    user_agent_name: "trellis",
+    user_agent_version: "0.1.0",
+  };
+}
