@@ -12,6 +12,8 @@ import { addResourceRoutes } from "./http/resources-api.ts";
 import { startApiServer, type ApiServer } from "./http/server.ts";
 import { registeredServices } from "./registered-services.ts";
 import { Registry } from "./registry/registry.ts";
+import { INSTANCE_KIND, fromStored, toStored } from "./registry/persistence.ts";
+import type { RegistryEvent } from "./registry/types.ts";
 import { readStored, validateFiles } from "./resource-files.ts";
 import { snapshotOf } from "./snapshot.ts";
 import type { ResourceStore, StoredResource, Watch } from "./store/types.ts";
@@ -53,7 +55,11 @@ export class ControlPlane implements SnapshotSource {
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? ((line) => process.stderr.write(line + "\n"));
-    this.registry = new Registry({ clock: this.clock, leaseMs: options.leaseMs });
+    this.registry = new Registry({
+      clock: this.clock,
+      leaseMs: options.leaseMs,
+      persist: (event) => this.persistInstance(event),
+    });
   }
 
   get xdsPort(): number {
@@ -90,14 +96,27 @@ export class ControlPlane implements SnapshotSource {
     router.add("POST", "/api/v1/analyze", (req) => this.analyzeRequest(req.body));
   }
 
-  /** Lists the store, then watches from the list's revision: every later change exactly once. */
+  /**
+   * Lists the store, then watches from the list's revision: every later change exactly once. Registry instances
+   * (kind WorkloadInstance) go to the registry — written there by this replica or another, or before a restart.
+   */
   private async loadAndWatch(): Promise<void> {
     const { resources, revision } = await this.store.listWithRevision();
     this.stored.clear();
-    for (const r of resources) this.stored.set(keyOf(r), r);
+    for (const r of resources) {
+      if (r.kind === INSTANCE_KIND) this.adoptInstance(r);
+      else this.stored.set(keyOf(r), r);
+    }
     this.rebuild();
     this.watch = this.store.watch(
       (event) => {
+        if (event.resource.kind === INSTANCE_KIND) {
+          if (event.type === "DELETED") {
+            const instance = fromStored(event.resource);
+            if (instance) this.registry.forget(instance.id);
+          } else this.adoptInstance(event.resource);
+          return;
+        }
         if (event.type === "DELETED") this.stored.delete(keyOf(event.resource));
         else this.stored.set(keyOf(event.resource), event.resource);
         this.rebuild();
@@ -111,6 +130,21 @@ export class ControlPlane implements SnapshotSource {
         },
       },
     );
+  }
+
+  private adoptInstance(stored: StoredResource): void {
+    const instance = fromStored(stored);
+    if (instance !== undefined) this.registry.adopt(instance);
+  }
+
+  /** Registry changes that must survive a restart (and reach other replicas) go to the store. */
+  private persistInstance(event: RegistryEvent): void {
+    const stored = toStored(event.instance);
+    const write =
+      event.kind === "removed"
+        ? this.store.delete({ kind: INSTANCE_KIND, namespace: stored.metadata.namespace, name: stored.metadata.name })
+        : this.store.put(stored);
+    write.catch((err: Error) => this.log(`control plane: cannot store ${event.instance.id}: ${err.message}`));
   }
 
   /** The world from the current resources and registry; proxies get it through the debounced push. */

@@ -35,6 +35,7 @@ export function registeredServices(instances: readonly Instance[]): ServiceModel
       labels: instance.labels,
       weight: 1,
       hasSidecar: instance.ports.some((p) => p.sidecarPort !== undefined),
+      ...(instance.nodeId !== undefined ? { nodeId: instance.nodeId } : {}),
     });
   }
   return [...byService.values()];

@@ -14,6 +14,11 @@ export interface RegistryOptions {
   clock: Clock;
   leaseMs?: number;
   sweepIntervalMs?: number;
+  /**
+   * Told of every change that must outlive this process (registration, a renewal now and then, removal), e.g. to
+   * write it to the resource store. Renewals are passed on at most every third of a lease per instance.
+   */
+  persist?: (event: RegistryEvent) => void;
 }
 
 export class Registry {
@@ -25,9 +30,13 @@ export class Registry {
   private readonly leaseMs: number;
   private readonly sweepMs: number;
   private sweepTimer: Timer | undefined;
+  private readonly persist: ((event: RegistryEvent) => void) | undefined;
+  /** When each instance's renewal was last persisted (monotonic clock). */
+  private readonly persistedAt = new Map<string, number>();
 
   constructor(options: RegistryOptions) {
     this.clock = options.clock;
+    this.persist = options.persist;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.sweepMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_MS;
   }
@@ -59,8 +68,39 @@ export class Registry {
     };
     this.instances.set(id, instance);
     this.expiry.set(id, this.clock.now() + leaseMs);
-    this.emit({ kind: "registered", instance });
+    this.persistedAt.set(id, this.clock.now());
+    const event: RegistryEvent = { kind: "registered", instance };
+    this.persist?.(event);
+    this.emit(event);
     return instance;
+  }
+
+  /**
+   * Takes an instance another replica registered or renewed, or one stored before a restart. Its lease runs from
+   * now at the latest (a restarted control plane gives every known workload a full lease to heartbeat again).
+   */
+  adopt(instance: Instance): void {
+    const known = this.instances.get(instance.id);
+    const sinceRenewal = Math.max(0, this.clock.wallNow() - instance.renewedAt);
+    const due =
+      this.clock.now() + Math.max(instance.leaseMs - sinceRenewal, known === undefined ? instance.leaseMs : 0);
+    this.instances.set(instance.id, instance);
+    this.expiry.set(instance.id, Math.max(due, this.expiry.get(instance.id) ?? 0));
+    if (
+      known === undefined ||
+      JSON.stringify({ ...known, renewedAt: 0 }) !== JSON.stringify({ ...instance, renewedAt: 0 })
+    )
+      this.emit({ kind: "registered", instance });
+  }
+
+  /** Forgets an instance another replica removed (no event is persisted again). */
+  forget(id: string): void {
+    const instance = this.instances.get(id);
+    if (instance === undefined) return;
+    this.instances.delete(id);
+    this.expiry.delete(id);
+    this.persistedAt.delete(id);
+    this.emit({ kind: "removed", instance, reason: "removed by another control plane" });
   }
 
   /** Renews the lease; undefined when the instance is unknown (expired or never registered: register again). */
@@ -68,8 +108,14 @@ export class Registry {
     const instance = this.instances.get(id);
     if (instance === undefined) return undefined;
     instance.renewedAt = this.clock.wallNow();
-    this.expiry.set(id, this.clock.now() + instance.leaseMs);
-    this.emit({ kind: "renewed", instance });
+    const now = this.clock.now();
+    this.expiry.set(id, now + instance.leaseMs);
+    const event: RegistryEvent = { kind: "renewed", instance };
+    if (now - (this.persistedAt.get(id) ?? 0) >= instance.leaseMs / 3) {
+      this.persistedAt.set(id, now);
+      this.persist?.(event);
+    }
+    this.emit(event);
     return instance;
   }
 
@@ -103,7 +149,10 @@ export class Registry {
     if (instance === undefined) return false;
     this.instances.delete(id);
     this.expiry.delete(id);
-    this.emit({ kind: "removed", instance, reason });
+    this.persistedAt.delete(id);
+    const event: RegistryEvent = { kind: "removed", instance, reason };
+    this.persist?.(event);
+    this.emit(event);
     return true;
   }
 

@@ -30,7 +30,12 @@ export function inboundPorts(world: World, proxy: ProxyIdentity, problems: Probl
   if (proxy.ports.length > 0) return proxy.ports;
   if (proxy.service === undefined) return [];
   const service = world.service(serviceFqdn(proxy.service, proxy.namespace));
-  const instance = service?.instances.find((i) => i.address === proxy.workloadAddress);
+  // The instance this sidecar registered (its node id), else the one at its address that no other sidecar claims:
+  // several instances of one service share 127.0.0.1 when they run on one machine.
+  const instances = service?.instances ?? [];
+  const instance =
+    instances.find((i) => i.nodeId === proxy.id) ??
+    instances.find((i) => i.address === proxy.workloadAddress && i.nodeId === undefined);
   if (service === undefined || instance === undefined) {
     problems.add(
       `proxy ${proxy.id}: no registered instance of ${proxy.service} at ${proxy.workloadAddress ?? "?"}; no inbound listeners`,

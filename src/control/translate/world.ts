@@ -32,6 +32,8 @@ export interface ServiceInstance {
   locality?: string;
   /** Traffic goes sidecar to sidecar: an instance with a sidecar is reached at its sidecarPort. */
   hasSidecar: boolean;
+  /** The node id of the instance's sidecar, when the registry recorded it (ties a proxy to its own instance). */
+  nodeId?: string;
 }
 
 export interface ServiceModel {
