@@ -1,16 +1,18 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // Entry point of the `trellis` command. The sources are TypeScript. On first run (and whenever a source file is
-// newer than the bundle) they are bundled with esbuild into .build/trellis.mjs — plain JavaScript, no loader hooks
-// in the process — because the sidecar's hot path and its memory are the product: running through a TypeScript
-// loader costs a worker thread, tens of MB and per-closure helper calls. Bundling takes well under a second.
+// newer than the bundle) they are bundled with esbuild into .build/current/ — plain JavaScript, no loader hooks in
+// the process — because the sidecar's hot path and its memory are the product: running through a TypeScript loader
+// costs a worker thread, tens of MB and per-closure helper calls. Bundling takes well under a second. The bundle
+// is split by verb (each verb is a dynamic import), so `trellis proxy` never loads the control plane's code.
 // The shebang's --max-semi-space-size=1: a sidecar allocates only short-lived objects per request, and a small
 // young generation keeps its memory near a bare Node process (scavenging 1 MiB is cheap; see bench/results).
-import { statSync, readdirSync, mkdirSync } from "node:fs";
+import { statSync, readdirSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const bundle = join(root, ".build", "trellis.mjs");
+const buildDir = join(root, ".build");
+const bundle = join(buildDir, "current", "main.js");
 
 function newestSource(dir) {
   let newest = 0;
@@ -38,25 +40,37 @@ const sources = Math.max(
 );
 if (bundleMtime() < sources) {
   const { buildSync } = await import("esbuild");
-  mkdirSync(dirname(bundle), { recursive: true });
-  // Written to a temporary name and renamed, so a concurrent start never imports half a file.
-  const tmp = `${bundle}.${process.pid}.tmp.mjs`;
+  mkdirSync(buildDir, { recursive: true });
+  // Built into a directory of its own, then `current` is switched to it with one rename, so a concurrent start
+  // never imports half a bundle.
+  const out = join(buildDir, `b-${Date.now()}-${process.pid}`);
   buildSync({
     entryPoints: [join(root, "src", "cli", "main.ts")],
     bundle: true,
+    splitting: true,
     platform: "node",
     format: "esm",
     target: "node20",
     sourcemap: false,
-    outfile: tmp,
+    outdir: out,
+    outExtension: { ".js": ".js" },
+    // etcd3 finds its .proto files through __dirname, which a bundle does not have: it is loaded from node_modules.
+    external: ["etcd3"],
     // Dependencies are bundled too (one module to load: less memory); CommonJS ones among them need `require`.
     banner: {
       js: 'import { createRequire as __trellisRequire } from "node:module"; const require = __trellisRequire(import.meta.url);',
     },
     logLevel: "error",
   });
-  const { renameSync } = await import("node:fs");
-  renameSync(tmp, bundle);
+  const link = join(buildDir, `current.${process.pid}`);
+  symlinkSync(out, link);
+  renameSync(link, join(buildDir, "current"));
+  // Older bundles are removed after a while: a process started from one may still import its verb's chunk.
+  for (const entry of readdirSync(buildDir)) {
+    const path = join(buildDir, entry);
+    if (entry.startsWith("b-") && path !== out && Date.now() - statSync(path).mtimeMs > 10 * 60_000)
+      rmSync(path, { recursive: true, force: true });
+  }
 }
 
 const { main } = await import(pathToFileURL(bundle).href);

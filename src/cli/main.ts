@@ -1,13 +1,5 @@
 // `trellis <verb> …`: one file per verb; this file only dispatches. Each verb returns the process exit status.
 
-import { runApply } from "./apply.ts";
-import { runDelete } from "./delete.ts";
-import { runDemo } from "./demo.ts";
-import { runGet } from "./get.ts";
-import { runProxy } from "./proxy.ts";
-import { runProxyConfig } from "./proxy-config.ts";
-import { runProxyStatus } from "./proxy-status.ts";
-
 const USAGE = `usage: trellis <command> [options]
 
 commands:
@@ -15,7 +7,11 @@ commands:
   proxy --xds HOST:PORT[,…] --node-id ID [--service S] [--namespace NS] [--labels k=v,…]
         [--admin-port P] [--outbound-port P]
                              run a sidecar fed by a control plane over ADS (with --bootstrap: both)
+  up [--store etcd://H:P,…] [--data-dir DIR] [--address A] [--xds-port P] [--api-port P]
+                             the control plane: ADS on 15010, HTTP API on 15014
   apply -f FILE|DIR|-        validate and store Istio resources (all or none), on the control plane
+  analyze [-f FILE|DIR|-]… [--offline]
+                             cross-resource problems (undefined subsets, unknown hosts, conflicts), explained
   get KIND [NAME] [-o yaml|json] [-n NS | -A]
                              stored resources
   delete KIND NAME [-n NS]   remove a stored resource
@@ -28,23 +24,29 @@ commands:
 Commands that talk to the control plane find it at $TRELLIS_CONTROL (default http://127.0.0.1:15014).
 `;
 
+// Each verb is loaded when it runs (a separate chunk of the bundle): a sidecar process never loads the control
+// plane's code, nor the control plane the proxy's.
 export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   switch (verb) {
     case "proxy":
-      return runProxy(rest);
+      return (await import("./proxy.ts")).runProxy(rest);
     case "demo":
-      return runDemo(rest);
+      return (await import("./demo.ts")).runDemo(rest);
+    case "up":
+      return (await import("./up.ts")).runUp(rest);
     case "apply":
-      return runApply(rest);
+      return (await import("./apply.ts")).runApply(rest);
+    case "analyze":
+      return (await import("./analyze.ts")).runAnalyze(rest);
     case "get":
-      return runGet(rest);
+      return (await import("./get.ts")).runGet(rest);
     case "delete":
-      return runDelete(rest);
+      return (await import("./delete.ts")).runDelete(rest);
     case "proxy-status":
-      return runProxyStatus(rest);
+      return (await import("./proxy-status.ts")).runProxyStatus(rest);
     case "proxy-config":
-      return runProxyConfig(rest);
+      return (await import("./proxy-config.ts")).runProxyConfig(rest);
     case undefined:
     case "help":
     case "--help":

@@ -11,8 +11,7 @@ import { systemClock } from "../api/clock.ts";
 import { ConfigError, TrellisError } from "../api/errors.ts";
 import type { Bootstrap } from "../api/xds/types.ts";
 import { Proxy } from "../proxy/server.ts";
-import { XdsClient } from "../proxy/xds-client/client.ts";
-import { nodeFromIdentity } from "../proxy/xds-client/node.ts";
+import type { XdsClient } from "../proxy/xds-client/client.ts";
 
 const ADMIN_PORT = 15000;
 
@@ -132,6 +131,8 @@ export async function runProxy(argv: string[]): Promise<number> {
   if (drainTimeoutMs !== undefined) bootstrap.drainTimeoutMs = drainTimeoutMs;
   if (xdsServers !== undefined) {
     // The flags say who this sidecar is; metadata the bootstrap adds is kept unless a flag sets the same key.
+    // The xDS client (gRPC, the protos) is loaded only by sidecars that use it.
+    const { nodeFromIdentity } = await import("../proxy/xds-client/node.ts");
     const node = nodeFromIdentity({
       nodeId: values["node-id"]!,
       service: values.service,
@@ -158,6 +159,7 @@ export async function runProxy(argv: string[]): Promise<number> {
   }
   let client: XdsClient | undefined;
   if (xdsServers !== undefined) {
+    const { XdsClient } = await import("../proxy/xds-client/client.ts");
     client = new XdsClient({
       servers: xdsServers,
       node: bootstrap.node,

@@ -37,6 +37,7 @@ import type {
 } from "../types.ts";
 import type { LoadedState, LogEntry, LogOp } from "./data-dir.ts";
 import { applyEntry, DataDir } from "./data-dir.ts";
+import { mkdir } from "node:fs/promises";
 import type { DirLock } from "./lock.ts";
 import { lockDataDir } from "./lock.ts";
 
@@ -98,6 +99,8 @@ export class EmbeddedStore implements ResourceStore {
   static async open(options: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
     if (options.dataDir === undefined)
       return new EmbeddedStore({ revision: 0, resources: new Map() }, undefined, undefined, options);
+    // A first start creates its data directory (and its parents), as `trellis up --data-dir` promises.
+    await mkdir(options.dataDir, { recursive: true });
     const lock = await lockDataDir(options.dataDir);
     try {
       const { dataDir, state } = await DataDir.open(options.dataDir);

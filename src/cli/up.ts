@@ -1,0 +1,72 @@
+// `trellis up [--store etcd://h1:2379,…] [--data-dir DIR] [--address A] [--xds-port P] [--api-port P]`: the
+// control plane — ADS for sidecars on 15010, the HTTP API on 15014 — on the embedded store (persisted under
+// --data-dir, default ~/.trellis/data) or on etcd, shared by any number of replicas.
+
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { TrellisError } from "../api/errors.ts";
+import { ControlPlane } from "../control/control-plane.ts";
+import { createStore } from "../control/store/create.ts";
+import type { ResourceStore } from "../control/store/types.ts";
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new TrellisError("TRELLIS_USAGE", `${flag}: expected a port, got "${value}"`);
+  return n;
+}
+
+export async function runUp(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        store: { type: "string" },
+        "data-dir": { type: "string" },
+        address: { type: "string" },
+        "xds-port": { type: "string" },
+        "api-port": { type: "string" },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`trellis up: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let store: ResourceStore | undefined;
+  let cp: ControlPlane;
+  try {
+    const xdsPort = port(values["xds-port"], 15010, "--xds-port");
+    const apiPort = port(values["api-port"], 15014, "--api-port");
+    const etcd = values.store !== undefined && values.store !== "embedded";
+    const dataDir = etcd ? undefined : (values["data-dir"] ?? join(homedir(), ".trellis", "data"));
+    store = await createStore(values.store, dataDir);
+    cp = new ControlPlane({ store, address: values.address ?? "127.0.0.1", xdsPort, apiPort });
+    await cp.start();
+    process.stderr.write(
+      `trellis up: live (xds=${values.address ?? "127.0.0.1"}:${cp.xdsPort} api=http://${values.address ?? "127.0.0.1"}:${cp.apiPort}` +
+        ` store=${etcd ? values.store : `embedded ${dataDir}`})\n`,
+    );
+  } catch (err) {
+    await store?.close().catch(() => {});
+    if (err instanceof TrellisError || (err as NodeJS.ErrnoException).code !== undefined) {
+      process.stderr.write(`trellis up: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      process.stderr.write(`trellis up: ${signal}: stopping\n`);
+      void cp
+        .stop()
+        .then(() => store!.close())
+        .then(() => resolve(0));
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}
