@@ -36,9 +36,10 @@ export function readGatewaySpec(ctx: ResourceContext, raw: unknown, path: string
     const s = SpecFields.open(ctx, item.value, item.path, {
       known: ["port", "bind", "hosts", "tls", "name", "defaultEndpoint"],
     });
-    s.require("port");
     const server: GatewayServer = {
-      port: readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }, true),
+      port: s.require("port")
+        ? readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }, true)
+        : { number: 0, protocol: "TCP", name: "" },
       hosts: readHosts(s, "hosts", true, true),
     };
     assign(server, "bind", s.string("bind"));

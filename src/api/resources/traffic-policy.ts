@@ -32,8 +32,7 @@ export function readTrafficPolicy(ctx: ResourceContext, raw: unknown, path: stri
   const seen = new Set<number>();
   for (const item of f.list("portLevelSettings")) {
     const p = SpecFields.open(ctx, item.value, item.path, { known: ["port", ...POLICY_PARTS] });
-    p.require("port");
-    const port = readPortNumber(p.message("port", { known: ["number"] }), "number") ?? 0;
+    const port = p.require("port") ? (readPortNumber(p.message("port", { known: ["number"] }), "number") ?? 0) : 0;
     if (port !== 0 && seen.has(port)) p.error("port", `port ${port} appears in more than one portLevelSettings entry`);
     seen.add(port);
     const settings: PortTrafficPolicy = { port: { number: port }, ...readPolicyParts(p) };
