@@ -53,7 +53,7 @@ export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path:
     tcp: f.list("tcp").map((item) => readTcpRoute(ctx, item)),
     exportTo: readExportTo(f),
   };
-  if (!f.broken && spec.http.length + spec.tls.length + spec.tcp.length === 0 && !f.has("http")) {
+  if (!f.broken && spec.http.length + spec.tls.length + spec.tcp.length === 0) {
     ctx.error(path, "expected at least one of http, tls, tcp");
   }
   return spec;
