@@ -53,7 +53,9 @@ export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path:
     tcp: f.list("tcp").map((item) => readTcpRoute(ctx, item)),
     exportTo: readExportTo(f),
   };
-  if (!f.broken && spec.http.length + spec.tls.length + spec.tcp.length === 0) {
+  // One mistake, one message: a routes field of the wrong shape has been reported already.
+  const misshapen = ["http", "tls", "tcp"].some((name) => f.has(name) && !Array.isArray(f.raw(name)));
+  if (!f.broken && !misshapen && spec.http.length + spec.tls.length + spec.tcp.length === 0) {
     ctx.error(path, "expected at least one of http, tls, tcp");
   }
   return spec;
