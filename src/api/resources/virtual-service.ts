@@ -25,6 +25,7 @@ import type {
   VirtualServiceSpec,
 } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
+import { childPath } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import type { Item } from "./fields.ts";
 import {
@@ -53,6 +54,13 @@ export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path:
     tcp: f.list("tcp").map((item) => readTcpRoute(ctx, item)),
     exportTo: readExportTo(f),
   };
+  const boundToMesh = spec.gateways.length === 0 || spec.gateways.includes("mesh");
+  if (boundToMesh && spec.hosts.includes("*")) {
+    ctx.error(
+      childPath(path, "hosts"),
+      'a VirtualService bound to the mesh (gateways empty or "mesh") cannot have host "*"',
+    );
+  }
   // One mistake, one message: a routes field of the wrong shape has been reported already.
   const misshapen = ["http", "tls", "tcp"].some((name) => f.has(name) && !Array.isArray(f.raw(name)));
   if (!f.broken && !misshapen && spec.http.length + spec.tls.length + spec.tcp.length === 0) {
