@@ -21,6 +21,9 @@ describe("Gateway", () => {
     assert.deepEqual(spec.servers[1].tls, {
       subjectAltNames: [],
       cipherSuites: [],
+      verifyCertificateSpki: [],
+      verifyCertificateHash: [],
+      credentialNames: [],
       mode: "SIMPLE",
       credentialName: "bookinfo-cert",
       minProtocolVersion: "TLSV1_2",

@@ -112,5 +112,5 @@ function checkDuplicates(file: string, resources: Resource[], documentOf: number
 }
 
 function firstLine(message: string): string {
-  return message.split("\n")[0];
+  return message.split("\n")[0].replace(/:$/, "");
 }

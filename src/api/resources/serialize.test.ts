@@ -2,7 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { loadResources } from "./load.ts";
-import { resourceKey, serializeResource } from "./serialize.ts";
+import { parseAllDocuments } from "yaml";
+import { resourceKey, serializeResource, toIstioObject } from "./serialize.ts";
 
 const dir = new URL("./testdata/", import.meta.url);
 
@@ -58,5 +59,16 @@ describe("resourceKey and serializeResource", () => {
     assert.match(yaml, /timeout: 1500ms/);
     assert.match(yaml, /resourceVersion: "7"/);
     assert.deepEqual(loadResources(yaml, "g").resources, resources);
+  });
+});
+
+describe("every field is kept", () => {
+  test("testdata/every-field.yaml (every field of every kind) serialises back to itself", () => {
+    const text = readFileSync(new URL("every-field.yaml", dir), "utf8");
+    const { resources, warnings } = loadResources(text, "every-field.yaml");
+    assert.deepEqual(warnings, []);
+    const written = parseAllDocuments(text).map((d) => d.toJS() as unknown);
+    assert.equal(resources.length, written.length);
+    resources.forEach((r, i) => assert.deepEqual(toIstioObject(r), written[i], resourceKey(r)));
   });
 });

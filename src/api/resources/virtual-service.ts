@@ -8,6 +8,7 @@ import type {
   Destination,
   HTTPDirectResponse,
   HTTPFaultInjection,
+  Headers,
   HTTPMatchRequest,
   HTTPMirrorPolicy,
   HTTPRedirect,
@@ -40,6 +41,7 @@ import {
   MAX_PORT,
 } from "./common.ts";
 import { checkRetryOn } from "./retry-on.ts";
+import { assign } from "./traffic-policy.ts";
 import { describe } from "../xds/parse/context.ts";
 
 const SPEC = { known: ["hosts", "gateways", "http", "tls", "tcp", "exportTo"] };
@@ -111,7 +113,7 @@ function readHttpRoute(ctx: ResourceContext, item: Item): HTTPRoute {
   if (f.has("fault")) route.fault = readFault(f.message("fault", FAULT));
   readMirrors(f, route);
   if (f.has("corsPolicy")) route.corsPolicy = readCors(f.message("corsPolicy", CORS));
-  if (f.has("headers")) route.headers = readHeaders(ctx, f.raw("headers"), f.at("headers"));
+  assign(route, "headers", readOptionalHeaders(f));
   return route;
 }
 
@@ -192,7 +194,7 @@ function readHttpRouteDestination(ctx: ResourceContext, item: Item): HTTPRouteDe
   const out: HTTPRouteDestination = { destination: readRequiredDestination(f) };
   const weight = readWeight(f);
   if (weight !== undefined) out.weight = weight;
-  if (f.has("headers")) out.headers = readHeaders(ctx, f.raw("headers"), f.at("headers"));
+  assign(out, "headers", readOptionalHeaders(f));
   return out;
 }
 
@@ -202,6 +204,13 @@ function readRouteDestination(ctx: ResourceContext, item: Item): RouteDestinatio
   const weight = readWeight(f);
   if (weight !== undefined) out.weight = weight;
   return out;
+}
+
+/** Header edits, left out when they edit nothing (so a resource reads the same after a round trip). */
+function readOptionalHeaders(f: SpecFields): Headers | undefined {
+  if (!f.has("headers")) return undefined;
+  const headers = readHeaders(f.ctx, f.raw("headers"), f.at("headers"));
+  return headers.request === undefined && headers.response === undefined ? undefined : headers;
 }
 
 /** `destination`, required: missing is one problem (not a second one for its host). */
