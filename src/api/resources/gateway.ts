@@ -32,17 +32,22 @@ const TLS_VERSIONS = ["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"] as
 export function readGatewaySpec(ctx: ResourceContext, raw: unknown, path: string): GatewaySpec {
   const f = SpecFields.open(ctx, raw, path, { known: ["selector", "servers"] });
   if (!f.broken && !f.has("servers")) f.error("servers", "required: at least one server");
+  else if (Array.isArray(f.raw("servers")) && (f.raw("servers") as unknown[]).length === 0) {
+    f.error("servers", "expected at least one server");
+  }
   const servers = f.list("servers").map((item): GatewayServer => {
     const s = SpecFields.open(ctx, item.value, item.path, {
       known: ["port", "bind", "hosts", "tls", "name", "defaultEndpoint"],
     });
-    s.require("port");
     const server: GatewayServer = {
-      port: readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }, true),
+      port: s.require("port")
+        ? readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }, true)
+        : { number: 0, protocol: "TCP", name: "" },
       hosts: readHosts(s, "hosts", true, true),
     };
     assign(server, "bind", s.string("bind"));
     assign(server, "name", s.string("name"));
+    assign(server, "defaultEndpoint", s.string("defaultEndpoint"));
     if (s.has("tls")) server.tls = readServerTls(s.message("tls", TLS), server.port.protocol);
     return server;
   });
@@ -53,7 +58,12 @@ function readServerTls(f: SpecFields, protocol: string): ServerTLSSettings {
   const out: ServerTLSSettings = {
     subjectAltNames: f.stringList("subjectAltNames"),
     cipherSuites: f.stringList("cipherSuites"),
+    verifyCertificateSpki: f.stringList("verifyCertificateSpki"),
+    verifyCertificateHash: f.stringList("verifyCertificateHash"),
+    credentialNames: f.stringList("credentialNames"),
   };
+  f.oneOf(["credentialName", "credentialNames"], false);
+  assign(out, "caCrl", f.string("caCrl"));
   assign(out, "httpsRedirect", f.bool("httpsRedirect"));
   assign(out, "mode", f.enumValue("mode", SERVER_TLS_MODES));
   for (const field of ["serverCertificate", "privateKey", "caCertificates", "credentialName"] as const) {
@@ -62,7 +72,7 @@ function readServerTls(f: SpecFields, protocol: string): ServerTLSSettings {
   assign(out, "minProtocolVersion", f.enumValue("minProtocolVersion", TLS_VERSIONS));
   assign(out, "maxProtocolVersion", f.enumValue("maxProtocolVersion", TLS_VERSIONS));
   const terminates = out.mode === "SIMPLE" || out.mode === "MUTUAL" || out.mode === "OPTIONAL_MUTUAL";
-  if (terminates && out.credentialName === undefined) {
+  if (terminates && out.credentialName === undefined && out.credentialNames.length === 0) {
     if (out.serverCertificate === undefined)
       f.error("serverCertificate", `required when mode is ${out.mode} (or give credentialName)`);
     if (out.privateKey === undefined)

@@ -21,7 +21,17 @@ export function loadResources(text: string, file: string): LoadedResources {
   const reader = new DocumentReader(file);
   const documents = parseAllDocuments(text, { uniqueKeys: true });
   (Array.isArray(documents) ? documents : [documents]).forEach((doc, document) => {
-    if (doc.errors.length === 0) reader.read(doc.toJS({ maxAliasCount: 100 }), document);
+    if (doc.errors.length === 0) {
+      let raw: unknown;
+      try {
+        raw = doc.toJS({ maxAliasCount: 100 });
+      } catch (error) {
+        // The yaml package throws here for alias bombs ("Excessive alias count") and similar: bad input, not a bug.
+        reader.problem(document, `not usable YAML: ${firstLine((error as Error).message)}`);
+        return;
+      }
+      reader.read(raw, document);
+    }
     for (const error of doc.errors) {
       const at = error.linePos?.[0];
       const where = at === undefined ? "" : ` (line ${at.line}, column ${at.col})`;
@@ -102,5 +112,5 @@ function checkDuplicates(file: string, resources: Resource[], documentOf: number
 }
 
 function firstLine(message: string): string {
-  return message.split("\n")[0];
+  return message.split("\n")[0].replace(/:$/, "");
 }

@@ -64,6 +64,9 @@ export function readServiceEntrySpec(ctx: ResourceContext, raw: unknown, path: s
 
 function readServicePorts(f: SpecFields): ServicePort[] {
   if (!f.broken && !f.has("ports")) f.error("ports", "required: at least one port");
+  else if (Array.isArray(f.raw("ports")) && (f.raw("ports") as unknown[]).length === 0) {
+    f.error("ports", "expected at least one port");
+  }
   const ports = f.list("ports").map((item) => readServicePort(f.ctx, item, false));
   const names = new Set<string>();
   const numbers = new Set<number>();

@@ -20,10 +20,10 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
         known: ["port", "bind", "captureMode", "defaultEndpoint", "connectionPool"],
         refused: { tls: "ingress tls (terminating TLS at the sidecar) is not supported" },
       });
-      i.require("port");
-      const ingress: SidecarSpec["ingress"][number] = {
-        port: readSidecarPort(ctx, { value: i.raw("port"), path: i.at("port") }),
-      };
+      const port = i.require("port")
+        ? readSidecarPort(ctx, { value: i.raw("port"), path: i.at("port") })
+        : { number: 0 };
+      const ingress: SidecarSpec["ingress"][number] = { port };
       assign(ingress, "bind", i.string("bind"));
       assign(ingress, "captureMode", i.enumValue("captureMode", CAPTURE_MODES));
       assign(ingress, "defaultEndpoint", i.string("defaultEndpoint"));

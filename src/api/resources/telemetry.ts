@@ -1,6 +1,6 @@
 // Telemetry (telemetry.istio.io): tracing, metrics and access logging per workload or namespace.
 
-import type { ProviderRef, TelemetrySpec, WorkloadMode } from "./types.ts";
+import type { CustomTag, ProviderRef, TelemetrySpec, WorkloadMode } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import { readLabelSelector, readTargetRefs } from "./common.ts";
@@ -20,7 +20,7 @@ export function readTelemetrySpec(ctx: ResourceContext, raw: unknown, path: stri
       });
       const tracing: TelemetrySpec["tracing"][number] = {
         providers: readProviders(t),
-        customTags: Object.fromEntries(t.entries("customTags").map((e) => [e.key, e.value])),
+        customTags: readCustomTags(t),
       };
       assign(tracing, "match", readMatch(t));
       assign(tracing, "randomSamplingPercentage", t.number("randomSamplingPercentage", 0, 100));
@@ -70,6 +70,25 @@ export function readTelemetrySpec(ctx: ResourceContext, raw: unknown, path: stri
   if (spec.selector !== undefined && spec.targetRefs.length > 0)
     f.ctx.error(path, "only one of selector, targetRefs may be set");
   return spec;
+}
+
+function readCustomTags(f: SpecFields): Record<string, CustomTag> {
+  const out: Record<string, CustomTag> = {};
+  for (const entry of f.entries("customTags")) {
+    const t = SpecFields.open(f.ctx, entry.value, entry.path, { known: ["literal", "environment", "header"] });
+    const which = t.oneOf(["literal", "environment", "header"], true);
+    const tag: CustomTag = {};
+    if (which === "literal")
+      tag.literal = { value: t.message("literal", { known: ["value"] }).requiredString("value") };
+    else if (which !== undefined) {
+      const source = t.message(which, { known: ["name", "defaultValue"] });
+      const from: { name: string; defaultValue?: string } = { name: source.requiredString("name") };
+      assign(from, "defaultValue", source.string("defaultValue"));
+      tag[which] = from;
+    }
+    out[entry.key] = tag;
+  }
+  return out;
 }
 
 function readProviders(f: SpecFields): ProviderRef[] {

@@ -32,8 +32,7 @@ export function readTrafficPolicy(ctx: ResourceContext, raw: unknown, path: stri
   const seen = new Set<number>();
   for (const item of f.list("portLevelSettings")) {
     const p = SpecFields.open(ctx, item.value, item.path, { known: ["port", ...POLICY_PARTS] });
-    p.require("port");
-    const port = readPortNumber(p.message("port", { known: ["number"] }), "number") ?? 0;
+    const port = p.require("port") ? (readPortNumber(p.message("port", { known: ["number"] }), "number") ?? 0) : 0;
     if (port !== 0 && seen.has(port)) p.error("port", `port ${port} appears in more than one portLevelSettings entry`);
     seen.add(port);
     const settings: PortTrafficPolicy = { port: { number: port }, ...readPolicyParts(p) };
@@ -128,7 +127,7 @@ function readLocality(f: SpecFields): LocalityLoadBalancerSetting {
           total += entry.value;
         } else f.ctx.error(entry.path, `expected an integer 0-100, got ${describe(entry.value)}`);
       }
-      if (d.has("to") && total !== 100) d.error("to", `expected weights summing to 100, got ${total}`);
+      if (d.require("to") && total !== 100) d.error("to", `expected weights summing to 100, got ${total}`);
       return { from: d.requiredString("from"), to };
     }),
     failover: f.list("failover").map((item) => {
@@ -258,7 +257,14 @@ function readClientTls(f: SpecFields): ClientTLSSettings {
     mode: f.enumValue("mode", CLIENT_TLS_MODES) ?? "DISABLE",
     subjectAltNames: f.stringList("subjectAltNames"),
   };
-  for (const field of ["clientCertificate", "privateKey", "caCertificates", "credentialName", "sni"] as const) {
+  for (const field of [
+    "clientCertificate",
+    "privateKey",
+    "caCertificates",
+    "credentialName",
+    "sni",
+    "caCrl",
+  ] as const) {
     assign(out, field, f.string(field));
   }
   assign(out, "insecureSkipVerify", f.bool("insecureSkipVerify"));

@@ -364,6 +364,7 @@ export interface ClientTLSSettings {
   subjectAltNames: string[];
   sni?: string;
   insecureSkipVerify?: boolean;
+  caCrl?: string;
 }
 
 // --- ServiceEntry, WorkloadEntry ---------------------------------------------------------------------------------
@@ -428,6 +429,7 @@ export interface GatewayServer {
   hosts: string[];
   tls?: ServerTLSSettings;
   name?: string;
+  defaultEndpoint?: string;
 }
 
 export const SERVER_TLS_MODES = [
@@ -450,6 +452,11 @@ export interface ServerTLSSettings {
   minProtocolVersion?: string;
   maxProtocolVersion?: string;
   cipherSuites: string[];
+  verifyCertificateSpki: string[];
+  verifyCertificateHash: string[];
+  /** Several credentials (e.g. RSA and ECDSA); not with credentialName. */
+  credentialNames: string[];
+  caCrl?: string;
 }
 
 // --- Sidecar -----------------------------------------------------------------------------------------------------
@@ -558,6 +565,12 @@ export interface ProviderRef {
   name: string;
 }
 
+export interface CustomTag {
+  literal?: { value: string };
+  environment?: { name: string; defaultValue?: string };
+  header?: { name: string; defaultValue?: string };
+}
+
 export type WorkloadMode = "CLIENT_AND_SERVER" | "CLIENT" | "SERVER";
 
 export interface TelemetrySpec {
@@ -568,7 +581,8 @@ export interface TelemetrySpec {
     providers: ProviderRef[];
     randomSamplingPercentage?: number;
     disableSpanReporting?: boolean;
-    customTags: Record<string, unknown>;
+    /** Tag name → where its value comes from (exactly one of literal, environment, header). */
+    customTags: Record<string, CustomTag>;
   }[];
   metrics: {
     providers: ProviderRef[];

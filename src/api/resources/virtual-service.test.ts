@@ -191,6 +191,17 @@ describe("VirtualService: what is refused", () => {
     ]);
   });
 
+  test('host "*" only through a gateway, never for the mesh', () => {
+    const http = [{ route: [{ destination: { host: "a" } }] }];
+    assertSpecProblems("VirtualService", { hosts: ["*"], http }, [
+      ["spec.hosts", 'a VirtualService bound to the mesh (gateways empty or "mesh") cannot have host "*"'],
+    ]);
+    assert.deepEqual(
+      specOf<VirtualServiceSpec>("VirtualService", { hosts: ["*"], gateways: ["istio-system/ingress"], http }).hosts,
+      ["*"],
+    );
+  });
+
   test("an http route needs exactly one of route, redirect, directResponse; delegate is refused", () => {
     assertSpecProblems("VirtualService", { hosts: ["a"], http: [{ match: [{ uri: { prefix: "/" } }] }] }, [
       ["spec.http[0]", "one of route, redirect, directResponse is required"],

@@ -8,6 +8,7 @@ import type {
   Destination,
   HTTPDirectResponse,
   HTTPFaultInjection,
+  Headers,
   HTTPMatchRequest,
   HTTPMirrorPolicy,
   HTTPRedirect,
@@ -25,6 +26,7 @@ import type {
   VirtualServiceSpec,
 } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
+import { childPath } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import type { Item } from "./fields.ts";
 import {
@@ -39,6 +41,7 @@ import {
   MAX_PORT,
 } from "./common.ts";
 import { checkRetryOn } from "./retry-on.ts";
+import { assign } from "./traffic-policy.ts";
 import { describe } from "../xds/parse/context.ts";
 
 const SPEC = { known: ["hosts", "gateways", "http", "tls", "tcp", "exportTo"] };
@@ -53,7 +56,16 @@ export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path:
     tcp: f.list("tcp").map((item) => readTcpRoute(ctx, item)),
     exportTo: readExportTo(f),
   };
-  if (!f.broken && spec.http.length + spec.tls.length + spec.tcp.length === 0 && !f.has("http")) {
+  const boundToMesh = spec.gateways.length === 0 || spec.gateways.includes("mesh");
+  if (boundToMesh && spec.hosts.includes("*")) {
+    ctx.error(
+      childPath(path, "hosts"),
+      'a VirtualService bound to the mesh (gateways empty or "mesh") cannot have host "*"',
+    );
+  }
+  // One mistake, one message: a routes field of the wrong shape has been reported already.
+  const misshapen = ["http", "tls", "tcp"].some((name) => f.has(name) && !Array.isArray(f.raw(name)));
+  if (!f.broken && !misshapen && spec.http.length + spec.tls.length + spec.tcp.length === 0) {
     ctx.error(path, "expected at least one of http, tls, tcp");
   }
   return spec;
@@ -101,7 +113,7 @@ function readHttpRoute(ctx: ResourceContext, item: Item): HTTPRoute {
   if (f.has("fault")) route.fault = readFault(f.message("fault", FAULT));
   readMirrors(f, route);
   if (f.has("corsPolicy")) route.corsPolicy = readCors(f.message("corsPolicy", CORS));
-  if (f.has("headers")) route.headers = readHeaders(ctx, f.raw("headers"), f.at("headers"));
+  assign(route, "headers", readOptionalHeaders(f));
   return route;
 }
 
@@ -182,7 +194,7 @@ function readHttpRouteDestination(ctx: ResourceContext, item: Item): HTTPRouteDe
   const out: HTTPRouteDestination = { destination: readRequiredDestination(f) };
   const weight = readWeight(f);
   if (weight !== undefined) out.weight = weight;
-  if (f.has("headers")) out.headers = readHeaders(ctx, f.raw("headers"), f.at("headers"));
+  assign(out, "headers", readOptionalHeaders(f));
   return out;
 }
 
@@ -192,6 +204,13 @@ function readRouteDestination(ctx: ResourceContext, item: Item): RouteDestinatio
   const weight = readWeight(f);
   if (weight !== undefined) out.weight = weight;
   return out;
+}
+
+/** Header edits, left out when they edit nothing (so a resource reads the same after a round trip). */
+function readOptionalHeaders(f: SpecFields): Headers | undefined {
+  if (!f.has("headers")) return undefined;
+  const headers = readHeaders(f.ctx, f.raw("headers"), f.at("headers"));
+  return headers.request === undefined && headers.response === undefined ? undefined : headers;
 }
 
 /** `destination`, required: missing is one problem (not a second one for its host). */

@@ -1,0 +1,61 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { SidecarSpec } from "./types.ts";
+import { assertSpecProblems, specOf } from "./testing.ts";
+
+describe("Sidecar", () => {
+  test("Istio's example: egress to own namespace and istio-system, REGISTRY_ONLY, an ingress port", () => {
+    const spec = specOf<SidecarSpec>("Sidecar", {
+      workloadSelector: { labels: { app: "ratings" } },
+      ingress: [
+        {
+          port: { number: 9080, protocol: "HTTP", name: "somename" },
+          defaultEndpoint: "127.0.0.1:8080",
+          captureMode: "NONE",
+        },
+      ],
+      egress: [
+        {
+          port: { number: 3306, protocol: "MYSQL", name: "egressmysql" },
+          bind: "127.0.0.1",
+          hosts: ["*/mysql.foo.com"],
+        },
+        { hosts: ["./*", "istio-system/*"] },
+      ],
+      outboundTrafficPolicy: { mode: "REGISTRY_ONLY" },
+    });
+    assert.deepEqual(spec.workloadSelector, { labels: { app: "ratings" } });
+    assert.deepEqual(spec.ingress, [
+      {
+        port: { number: 9080, protocol: "HTTP", name: "somename" },
+        captureMode: "NONE",
+        defaultEndpoint: "127.0.0.1:8080",
+      },
+    ]);
+    assert.deepEqual(spec.egress, [
+      { hosts: ["*/mysql.foo.com"], port: { number: 3306, protocol: "MYSQL", name: "egressmysql" }, bind: "127.0.0.1" },
+      { hosts: ["./*", "istio-system/*"] },
+    ]);
+    assert.deepEqual(spec.outboundTrafficPolicy, { mode: "REGISTRY_ONLY" });
+  });
+
+  test("refused: egress hosts without a namespace, two catch-all egress listeners, a bad mode, ingress tls", () => {
+    assertSpecProblems(
+      "Sidecar",
+      {
+        egress: [{ hosts: ["reviews"] }, { hosts: [] }, { port: { number: 99999 }, hosts: ["./*"] }],
+        outboundTrafficPolicy: { mode: "DENY" },
+        ingress: [{ port: { number: 80 }, tls: { mode: "SIMPLE" } }, {}],
+      },
+      [
+        ["spec.ingress[0].tls", "ingress tls (terminating TLS at the sidecar) is not supported"],
+        ["spec.ingress[1].port", "required"],
+        ["spec.egress[0].hosts[0]", 'expected "namespace/host" (like "./*" or "istio-system/*"), got "reviews"'],
+        ["spec.egress[1].hosts", "expected at least one host"],
+        ["spec.egress[2].port.number", "expected an integer 1-65535, got 99999"],
+        ["spec.outboundTrafficPolicy.mode", 'expected one of REGISTRY_ONLY, ALLOW_ANY, got "DENY"'],
+        ["spec.egress", "at most one egress listener may omit its port (the catch-all)"],
+      ],
+    );
+  });
+});
