@@ -74,7 +74,7 @@ export class ControlPlane implements SnapshotSource {
     await this.loadAndWatch();
     this.registry.onChange((event) => {
       // A renewal changes nothing a proxy sees.
-      if (event.kind !== "renewed") this.rebuild();
+      if (event.kind !== "renewed") this.scheduleRebuild();
     });
     this.registry.start();
     const address = this.options.address ?? "127.0.0.1";
@@ -119,7 +119,7 @@ export class ControlPlane implements SnapshotSource {
         }
         if (event.type === "DELETED") this.stored.delete(keyOf(event.resource));
         else this.stored.set(keyOf(event.resource), event.resource);
-        this.rebuild();
+        this.scheduleRebuild();
       },
       {
         fromVersion: revision,
@@ -145,6 +145,18 @@ export class ControlPlane implements SnapshotSource {
         ? this.store.delete({ kind: INSTANCE_KIND, namespace: stored.metadata.namespace, name: stored.metadata.name })
         : this.store.put(stored);
     write.catch((err: Error) => this.log(`control plane: cannot store ${event.instance.id}: ${err.message}`));
+  }
+
+  private rebuildQueued = false;
+
+  /** Coalesces the changes of one turn (an applyAll delivers its resources together) into one rebuild. */
+  private scheduleRebuild(): void {
+    if (this.rebuildQueued) return;
+    this.rebuildQueued = true;
+    queueMicrotask(() => {
+      this.rebuildQueued = false;
+      if (!this.stopped) this.rebuild();
+    });
   }
 
   /** The world from the current resources and registry; proxies get it through the debounced push. */
