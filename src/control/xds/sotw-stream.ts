@@ -1,6 +1,6 @@
 // One state-of-the-world ADS stream (StreamAggregatedResources), as Envoy and go-control-plane behave:
-// - the first request of a type gets the current resources; LDS and CDS are wildcard, RDS and EDS (and any other
-//   type) get only the names requested;
+// - the first request of a type gets the current resources; LDS and CDS are wildcard when the request names nothing
+//   (Envoy) or "*", else (a proxyless gRPC client) they get only the names requested, like RDS, EDS and any other type;
 // - every response carries the type's version and a fresh nonce; a request echoing the last nonce is an ACK, or a
 //   NACK with error_detail (recorded; the rejected version is not sent again — only a newer one will be);
 // - a request with an older nonce is stale and ignored;
@@ -38,10 +38,10 @@ export class SotwStream extends StreamBase {
     const kind = this.classify(typeUrl, req.response_nonce, req.error_detail, req.version_info ?? "");
     if (kind === "stale") return;
 
-    const wildcard = WILDCARD_TYPES.has(typeUrl);
-    const requested = wildcard ? undefined : new Set(req.resource_names ?? []);
     const sub = this.subs.get(typeUrl);
-    if (kind === "initial" || !sub) {
+    const initial = kind === "initial" || !sub;
+    const requested = requestedNames(typeUrl, req.resource_names ?? [], initial || sub.names === undefined);
+    if (initial) {
       this.subs.set(typeUrl, { names: requested, sentKey: undefined });
       this.typeStatus(typeUrl).subscribed = requested ? [...requested] : undefined;
       if (requested && requested.size === 0) return; // nothing asked for yet
@@ -49,10 +49,10 @@ export class SotwStream extends StreamBase {
       return;
     }
     // An ACK or NACK may also change the names (Envoy asks for new clusters' endpoints this way).
-    if (requested && !sameSet(requested, sub.names)) {
-      const added = [...requested].some((n) => !sub.names?.has(n));
+    if (!sameSubscription(requested, sub.names)) {
+      const added = requested === undefined || [...requested].some((n) => !sub.names?.has(n));
       sub.names = requested;
-      this.typeStatus(typeUrl).subscribed = [...requested];
+      this.typeStatus(typeUrl).subscribed = requested ? [...requested] : undefined;
       if (added) this.send(typeUrl);
     }
   }
@@ -118,8 +118,19 @@ export class SotwStream extends StreamBase {
   }
 }
 
-function sameSet(a: Set<string>, b: Set<string> | undefined): boolean {
-  if (!b || a.size !== b.size) return false;
+/**
+ * undefined (wildcard) for LDS and CDS when the client names nothing (Envoy) or "*"; otherwise the names asked for.
+ * A gRPC client asks LDS for the target it dials and CDS for the clusters its routes name: it gets exactly those.
+ * An empty list keeps a wildcard subscription wildcard, but unsubscribes everything from a named one.
+ */
+function requestedNames(typeUrl: string, names: readonly string[], wasWildcard: boolean): Set<string> | undefined {
+  if (WILDCARD_TYPES.has(typeUrl) && (names.includes("*") || (names.length === 0 && wasWildcard))) return undefined;
+  return new Set(names);
+}
+
+function sameSubscription(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.size !== b.size) return false;
   for (const x of a) if (!b.has(x)) return false;
   return true;
 }

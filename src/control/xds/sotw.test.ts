@@ -64,6 +64,23 @@ test("RDS and EDS send only the names asked for; an ACK naming more gets them", 
   await h.close();
 });
 
+test('LDS and CDS naming resources (a proxyless gRPC client) get only those; "*" or nothing is wildcard', async () => {
+  const h = await new Harness().start();
+  h.fallback = world(["a", "b", "c"]);
+  const s = openSotw(h.client);
+  const cds = await subscribe(s, "p1", CDS, ["b"]);
+  assert.deepEqual(names(cds), ["b"]);
+  assert.deepEqual(h.server.proxies()[0].types[0]!.subscribed, ["b"]);
+  ack(s, cds, ["b", "c"]);
+  assert.deepEqual(names(await s.next()).sort(), ["b", "c"]);
+  const lds = await subscribe(s, "p1", LDS, ["missing"]);
+  assert.deepEqual(names(lds), []);
+  ack(s, lds, ["*"]);
+  assert.deepEqual(names(await s.next()), ["outbound-http"]);
+  s.close();
+  await h.close();
+});
+
 test("an ACK records the acked version; a NACK records its error and the version is not pushed again", async () => {
   const h = await new Harness().start();
   h.fallback = world();
