@@ -180,7 +180,8 @@ export class ControlPlane implements SnapshotSource {
   }
 
   snapshotFor(node: XdsNode): Snapshot {
-    const metadata = JSON.stringify(node.metadata);
+    // The user agent is part of who the node is: it tells a proxyless gRPC client from a sidecar.
+    const metadata = JSON.stringify([node.metadata, node.userAgentName]);
     const cached = this.snapshots.get(node.id);
     if (cached !== undefined && cached.generation === this.generation && cached.metadata === metadata)
       return cached.snapshot;

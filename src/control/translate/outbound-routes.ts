@@ -2,6 +2,7 @@
 // with the service's names as domains, its VirtualService's routes (or a default route), then a catch-all
 // virtual host for unknown hosts: PassthroughCluster (ALLOW_ANY) or a 502 (REGISTRY_ONLY).
 
+import type { VirtualService } from "../../api/resources/types.ts";
 import { httpRoutes } from "./http-route.ts";
 import type { DestinationContext } from "./destinations.ts";
 import { resolveDestination } from "./destinations.ts";
@@ -16,24 +17,17 @@ import { World } from "./world-index.ts";
 
 export function outboundRouteConfiguration(
   services: readonly ServiceModel[],
-  base: Omit<DestinationContext, "namespace" | "port" | "service">,
+  base: RouteBase,
   mode: OutboundTrafficPolicyMode,
 ): Json {
-  const { world, proxy, problems } = base;
+  const { proxy, problems } = base;
   const claimed = new Set<string>();
   const virtualHosts: Json[] = [];
   for (const service of services) {
     const httpPorts = service.ports.filter((p) => isHttpProtocol(p.protocol));
     if (httpPorts.length === 0) continue;
     const portless = httpPorts.find((p) => p.number === 80) ?? httpPorts[0]!;
-    const vsList = world.virtualServicesFor(service.hostname, proxy.namespace);
-    for (const other of vsList.slice(1)) {
-      problems.add(
-        `VirtualService ${World.nameOf(other.resource)}: host ${service.hostname} is already routed by ` +
-          `VirtualService ${World.nameOf(vsList[0]!.resource)}; ignored for it`,
-      );
-    }
-    const vs = vsList[0]?.resource;
+    const vs = virtualServiceFor(service, base);
     for (const port of httpPorts) {
       const name = virtualHostName(service.hostname, port.number);
       const domains = domainsOf(service, port, port === portless, proxy.namespace).filter((d) => {
@@ -45,19 +39,40 @@ export function outboundRouteConfiguration(
         return false;
       });
       if (domains.length === 0) continue;
-      let routes: Json[];
-      if (vs !== undefined) {
-        const ctx: DestinationContext = { ...base, namespace: vs.metadata.namespace, service, port: port.number };
-        routes = (vs.spec.http ?? []).flatMap((http, i) => httpRoutes(http, i, vs, ctx));
-      } else {
-        const ctx: DestinationContext = { ...base, namespace: service.namespace, service, port: port.number };
-        routes = [defaultRoute(service, port, ctx)];
-      }
-      virtualHosts.push({ name, domains, routes });
+      virtualHosts.push({ name, domains, routes: portRoutes(service, port, vs, base) });
     }
   }
   virtualHosts.push(catchAll(mode));
   return { name: OUTBOUND_HTTP, virtual_hosts: virtualHosts };
+}
+
+type RouteBase = Omit<DestinationContext, "namespace" | "port" | "service">;
+
+/** The VirtualService that routes the service for this proxy: the first one; the others are reported. */
+export function virtualServiceFor(service: ServiceModel, base: RouteBase): VirtualService | undefined {
+  const vsList = base.world.virtualServicesFor(service.hostname, base.proxy.namespace);
+  for (const other of vsList.slice(1)) {
+    base.problems.add(
+      `VirtualService ${World.nameOf(other.resource)}: host ${service.hostname} is already routed by ` +
+        `VirtualService ${World.nameOf(vsList[0]!.resource)}; ignored for it`,
+    );
+  }
+  return vsList[0]?.resource;
+}
+
+/** The routes of one service port: its VirtualService's http routes, or the default route. */
+export function portRoutes(
+  service: ServiceModel,
+  port: ServicePortModel,
+  vs: VirtualService | undefined,
+  base: RouteBase,
+): Json[] {
+  if (vs !== undefined) {
+    const ctx: DestinationContext = { ...base, namespace: vs.metadata.namespace, service, port: port.number };
+    return (vs.spec.http ?? []).flatMap((http, i) => httpRoutes(http, i, vs, ctx));
+  }
+  const ctx: DestinationContext = { ...base, namespace: service.namespace, service, port: port.number };
+  return [defaultRoute(service, port, ctx)];
 }
 
 /**

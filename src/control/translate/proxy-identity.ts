@@ -30,13 +30,20 @@ export interface ProxyIdentity {
   outboundPort: number;
   /** TRELLIS_TCP_OUTBOUND_ADDRESS, default 127.0.0.1. */
   tcpOutboundAddress: string;
+  /**
+   * A proxyless gRPC client (docs/translation.md, "Proxyless gRPC"): it gets api_listeners named by the targets it
+   * dials instead of a sidecar's listeners. Absent: a sidecar.
+   */
+  proxyless?: boolean;
 }
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
 export const DEFAULT_TCP_OUTBOUND_ADDRESS = "127.0.0.1";
 
 /** The identity a node claims. Missing or malformed fields take their defaults (a node is never refused here). */
-export function proxyIdentityFromNode(node: Pick<NodeInfo, "id" | "metadata">): ProxyIdentity {
+export function proxyIdentityFromNode(
+  node: Pick<NodeInfo, "id" | "metadata"> & { userAgentName?: string },
+): ProxyIdentity {
   const m = node.metadata ?? {};
   const namespace = stringOf(m.NAMESPACE) ?? "default";
   const service = stringOf(m.SERVICE);
@@ -51,7 +58,18 @@ export function proxyIdentityFromNode(node: Pick<NodeInfo, "id" | "metadata">): 
     ports: [],
     outboundPort: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_OUTBOUND_PORT,
     tcpOutboundAddress: stringOf(m.TRELLIS_TCP_OUTBOUND_ADDRESS) ?? DEFAULT_TCP_OUTBOUND_ADDRESS,
+    ...(isProxyless(m, node.userAgentName) ? { proxyless: true } : {}),
   };
+}
+
+/**
+ * Istio picks its gRPC generator by the node's metadata GENERATOR=grpc; a gRPC library's xDS client also says who it
+ * is in user_agent_name ("gRPC Node Pure JS", "gRPC Go", "gRPC Java", "gRPC C-core …"), so a bootstrap written
+ * without Istio's metadata still works. Envoy says "envoy", Trellis's sidecar "trellis".
+ */
+function isProxyless(metadata: Record<string, unknown>, userAgentName: string | undefined): boolean {
+  if (typeof metadata.GENERATOR === "string" && metadata.GENERATOR.toLowerCase() === "grpc") return true;
+  return userAgentName !== undefined && /^grpc\b/i.test(userAgentName);
 }
 
 function stringOf(value: unknown): string | undefined {

@@ -49,7 +49,10 @@ for (const file of cases) {
 
 function checkParses(listeners: Json[], routes: Json[], clusters: Json[], endpoints: Json[]): void {
   for (const l of listeners) {
-    assert.doesNotThrow(() => parseListener(inlineRds(l, routes)), `listener ${String(l.name)}`);
+    // An api_listener (proxyless gRPC) has no address: it is for gRPC's xDS client, not the sidecar's parser.
+    if (l.api_listener === undefined) {
+      assert.doesNotThrow(() => parseListener(inlineRds(l, routes)), `listener ${String(l.name)}`);
+    }
     encodeResource(TYPE_URL.listener, l);
   }
   for (const r of routes) {

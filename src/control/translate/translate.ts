@@ -4,18 +4,16 @@
 
 import type { Json } from "./envoy.ts";
 import { duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
-import { outboundCluster } from "./clusters.ts";
-import { clusterLoadAssignment, localityEndpoints } from "./endpoints.ts";
 import { inboundPorts, inboundResources } from "./inbound.ts";
-import { BLACKHOLE_CLUSTER, OUTBOUND_HTTP, outboundClusterName, PASSTHROUGH_CLUSTER } from "./names.ts";
+import { BLACKHOLE_CLUSTER, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { outboundRouteConfiguration } from "./outbound-routes.ts";
 import { outboundTcpListeners } from "./outbound-tcp.ts";
 import { Problems } from "./problems.ts";
+import { proxylessResources } from "./proxyless.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { reachableServices } from "./scope.ts";
-import { effectivePolicy } from "./traffic-policy.ts";
+import { serviceClusters } from "./service-clusters.ts";
 import type { World } from "./world-index.ts";
-import type { ServiceModel } from "./world.ts";
 
 export interface TranslationResult {
   /** Envoy v3 Listener JSON. */
@@ -48,10 +46,26 @@ export function translate(world: World, proxy: ProxyIdentity): TranslationResult
   const services = reachableServices(world, proxy, sidecar, problems).filter((s) => s.resolution !== "NONE");
   const reachable = new Set(services.map((s) => s.hostname));
   const base = { world, proxy, problems, reachable };
+  if (proxy.proxyless === true) {
+    // A gRPC client: no listeners to bind, no inbound side; only what its channels resolve (proxyless.ts).
+    const out = proxylessResources(services, base);
+    return {
+      listeners: byName(out.listeners, "name"),
+      routes: byName(out.routes, "name"),
+      clusters: byName(out.clusters, "name"),
+      endpoints: byName(out.endpoints, "cluster_name"),
+      problems: problems.list,
+    };
+  }
 
   const clusters: Json[] = [];
   const endpoints: Json[] = [];
-  for (const service of services) addServiceClusters(service, base, clusters, endpoints);
+  for (const service of services) {
+    for (const c of serviceClusters(service, base)) {
+      clusters.push(c.cluster);
+      if (c.endpoints !== undefined) endpoints.push(c.endpoints);
+    }
+  }
   clusters.push(emptyStaticCluster(BLACKHOLE_CLUSTER));
   clusters.push(emptyStaticCluster(PASSTHROUGH_CLUSTER));
   if (mode === "ALLOW_ANY") {
@@ -87,30 +101,6 @@ export function translate(world: World, proxy: ProxyIdentity): TranslationResult
     endpoints: byName(endpoints, "cluster_name"),
     problems: problems.list,
   };
-}
-
-/** The service port's cluster and one per subset of its DestinationRule, with their endpoints (EDS). */
-function addServiceClusters(
-  service: ServiceModel,
-  base: { world: World; proxy: ProxyIdentity; problems: Problems },
-  clusters: Json[],
-  endpoints: Json[],
-): void {
-  const rule = base.world.destinationRuleFor(service.hostname, base.proxy);
-  for (const port of service.ports) {
-    if (port.protocol === "UDP") continue;
-    const variants: (undefined | { name: string; labels: Record<string, string> })[] = [undefined];
-    for (const subset of rule?.spec.subsets ?? []) variants.push({ name: subset.name, labels: subset.labels ?? {} });
-    for (const subset of variants) {
-      const policy = effectivePolicy(rule, port.number, subset?.name);
-      const cluster = outboundCluster({ service, port, ...(subset ? { subset } : {}), policy }, base.problems);
-      clusters.push(cluster);
-      if (cluster.type === "EDS") {
-        const name = outboundClusterName(port.number, subset?.name, service.hostname);
-        endpoints.push(clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels)));
-      }
-    }
-  }
 }
 
 /** BlackHoleCluster and PassthroughCluster: STATIC with no endpoints (a request there fails with 503). */

@@ -1,0 +1,45 @@
+// A service's outbound clusters: one per port and one per subset of its DestinationRule, each with its merged
+// traffic policy and, for EDS clusters, its endpoints. Sidecars and proxyless gRPC clients start from the same list.
+
+import type { Json } from "./envoy.ts";
+import { outboundCluster } from "./clusters.ts";
+import { clusterLoadAssignment, localityEndpoints } from "./endpoints.ts";
+import { outboundClusterName } from "./names.ts";
+import type { Problems } from "./problems.ts";
+import type { ProxyIdentity } from "./proxy-identity.ts";
+import type { EffectivePolicy } from "./traffic-policy.ts";
+import { effectivePolicy } from "./traffic-policy.ts";
+import type { World } from "./world-index.ts";
+import type { ServiceModel, ServicePortModel } from "./world.ts";
+
+export interface ServiceCluster {
+  port: ServicePortModel;
+  cluster: Json;
+  /** The ClusterLoadAssignment of an EDS cluster. */
+  endpoints?: Json;
+  policy: EffectivePolicy;
+}
+
+export function serviceClusters(
+  service: ServiceModel,
+  base: { world: World; proxy: ProxyIdentity; problems: Problems },
+): ServiceCluster[] {
+  const out: ServiceCluster[] = [];
+  const rule = base.world.destinationRuleFor(service.hostname, base.proxy);
+  for (const port of service.ports) {
+    if (port.protocol === "UDP") continue;
+    const variants: (undefined | { name: string; labels: Record<string, string> })[] = [undefined];
+    for (const subset of rule?.spec.subsets ?? []) variants.push({ name: subset.name, labels: subset.labels ?? {} });
+    for (const subset of variants) {
+      const policy = effectivePolicy(rule, port.number, subset?.name);
+      const cluster = outboundCluster({ service, port, ...(subset ? { subset } : {}), policy }, base.problems);
+      const entry: ServiceCluster = { port, cluster, policy };
+      if (cluster.type === "EDS") {
+        const name = outboundClusterName(port.number, subset?.name, service.hostname);
+        entry.endpoints = clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels));
+      }
+      out.push(entry);
+    }
+  }
+  return out;
+}
