@@ -1,13 +1,12 @@
 // A child process of the control-plane benchmark: `count` simulated sidecars, each one ADS stream (SotW) that
 // asks for LDS, CDS, RDS (outbound-http) and EDS (every cluster) as Envoy does, and ACKs every response at once
-// without decoding its resources (the benchmark measures the control plane, not the proxies). Streams share gRPC
+// reading only its envelope (envelope-client.ts: the benchmark measures the control plane, not the proxies). Streams share gRPC
 // channels, `perChannel` to each, as many sidecars would share a host's connection count in a real test rig.
 // Talks to the parent over IPC: "ready" when every stream has its first response of each type.
 
-import type * as grpc from "@grpc/grpc-js";
 import { TYPE_URL } from "../../src/api/xds/wire/codec.ts";
-import { adsClient, openSotw, wireNode } from "../../src/control/xds/testing.ts";
-import type { DiscoveryResponse } from "../../src/control/xds/ads-proto.ts";
+import { wireNode } from "../../src/control/xds/testing.ts";
+import { envelopeClient, type Envelope } from "./envelope-client.ts";
 
 interface Args {
   port: number;
@@ -18,11 +17,12 @@ interface Args {
 }
 
 const args = JSON.parse(process.argv[2]) as Args;
-const channels: grpc.Client[] = [];
+const channels: ReturnType<typeof envelopeClient>[] = [];
 let ready = 0;
 
-function runStream(client: grpc.Client, id: string): void {
-  const s = openSotw(client);
+function runStream(client: ReturnType<typeof envelopeClient>, id: string): void {
+  const s = client.open();
+  s.on("error", () => {});
   const seen = new Set<string>();
   const subscriptions: Record<string, string[]> = {
     [TYPE_URL.listener]: [],
@@ -30,8 +30,8 @@ function runStream(client: grpc.Client, id: string): void {
     [TYPE_URL.routeConfiguration]: ["outbound-http"],
     [TYPE_URL.clusterLoadAssignment]: args.clusters,
   };
-  const onResponse = (r: DiscoveryResponse) => {
-    s.send({
+  const onResponse = (r: Envelope) => {
+    s.write({
       type_url: r.type_url,
       version_info: r.version_info,
       response_nonce: r.nonce,
@@ -42,18 +42,10 @@ function runStream(client: grpc.Client, id: string): void {
       if (seen.size === 4 && ++ready === args.count) process.send?.({ ready: true });
     }
   };
-  const loop = () =>
-    s.next().then(
-      (r) => {
-        onResponse(r);
-        loop();
-      },
-      () => {},
-    );
-  loop();
+  s.on("data", onResponse);
   let first = true;
   for (const [typeUrl, names] of Object.entries(subscriptions)) {
-    s.send({
+    s.write({
       ...(first ? { node: wireNode(id, { NAMESPACE: "default" }) } : {}),
       type_url: typeUrl,
       resource_names: names,
@@ -63,7 +55,7 @@ function runStream(client: grpc.Client, id: string): void {
 }
 
 for (let i = 0; i < args.count; i++) {
-  if (i % args.perChannel === 0) channels.push(adsClient(`127.0.0.1:${args.port}`));
+  if (i % args.perChannel === 0) channels.push(envelopeClient(`127.0.0.1:${args.port}`));
   runStream(channels[channels.length - 1], `sidecar-${args.offset + i}`);
 }
 

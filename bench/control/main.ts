@@ -139,11 +139,11 @@ function markdown(rows: Row[]): string {
     "# Control plane: ADS convergence",
     "",
     `Written by \`npm run bench:control\` on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores ` +
-      `(${cpus()[0]?.model ?? "unknown"}), Node ${process.version}. Shared machine: other work was running.`,
+      `(${cpus()[0]?.model ?? "unknown"}), Node ${process.version}.`,
     "",
     `${SERVICES} services (per service an EDS cluster, its ClusterLoadAssignment and a virtual host in the shared ` +
       "`outbound-http` route), one listener. N simulated sidecars, each an ADS SotW stream subscribing to LDS, CDS, " +
-      `RDS and EDS (all ${SERVICES} clusters) and ACKing at once without decoding; ${PROCS} client processes, ` +
+      `RDS and EDS (all ${SERVICES} clusters) and ACKing at once, reading only each response's envelope (version, type, nonce); ${PROCS} client processes, ` +
       `${PER_CHANNEL} streams per gRPC channel. The server runs alone in the benchmark's main process.`,
     "",
     `The change: one route of one service (a VirtualService edit every proxy sees); times run from \`refresh()\` ` +

@@ -52,16 +52,21 @@ export function prepareSnapshot(snapshot: Snapshot, previous?: PreparedSnapshot)
 
 const MAX_ENCODED = 100_000;
 const encoded = new Map<string, AnyMessage>();
+/** The same resource object sent to many proxies is looked up by identity first: no key string per send. */
+const encodedByObject = new WeakMap<object, AnyMessage>();
 
 /** The wire form of a resource, encoded once per distinct content (and type). Throws WireCodecError. */
 export function encodePrepared(typeUrl: string, r: PreparedResource): AnyMessage {
+  let any = encodedByObject.get(r.resource);
+  if (any !== undefined && any.type_url === typeUrl) return any;
   const key = `${typeUrl} ${r.version}`;
-  let any = encoded.get(key);
+  any = encoded.get(key);
   if (any === undefined) {
     any = encodeResource(typeUrl, r.resource);
     // A crude bound: old encodings are dropped wholesale; they are re-encoded on demand.
     if (encoded.size >= MAX_ENCODED) encoded.clear();
     encoded.set(key, any);
   }
+  encodedByObject.set(r.resource, any);
   return any;
 }
