@@ -107,3 +107,24 @@ export function adsClientConstructor(): grpc.ServiceClientConstructor {
 export function adsServiceDefinition(): grpc.ServiceDefinition {
   return adsClientConstructor().service;
 }
+
+/** Serializes a state-of-the-world response (for the shared responses many streams receive as the same bytes). */
+export function serializeSotwResponse(response: object): Buffer {
+  return adsServiceDefinition().StreamAggregatedResources!.responseSerialize(response);
+}
+
+/**
+ * The ADS service definition with a state-of-the-world response serializer that passes bytes through: a stream may
+ * write a response serialized once for all the streams that get it.
+ */
+export function withPreserializedResponses(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const sotw = definition.StreamAggregatedResources!;
+  const serialize = sotw.responseSerialize;
+  return {
+    ...definition,
+    StreamAggregatedResources: {
+      ...sotw,
+      responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)),
+    },
+  };
+}

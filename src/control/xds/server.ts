@@ -5,7 +5,14 @@
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { systemClock, type Clock } from "../../api/clock.ts";
-import { adsServiceDefinition, type DeltaDiscoveryRequest, type DiscoveryRequest } from "./ads-proto.ts";
+import { createHash } from "node:crypto";
+import {
+  adsServiceDefinition,
+  serializeSotwResponse,
+  withPreserializedResponses,
+  type DeltaDiscoveryRequest,
+  type DiscoveryRequest,
+} from "./ads-proto.ts";
 import { Debouncer } from "./debounce.ts";
 import { DeltaStream } from "./delta-stream.ts";
 import { XdsBindError, XdsProtocolError } from "./errors.ts";
@@ -57,6 +64,7 @@ export class XdsServer {
       hooks: options.hooks ?? {},
       log,
       nonce: () => `${prefix}-${++nonces}`,
+      sharedResponse: (typeUrl, contentKey, build) => this.sharedResponse(prefix, typeUrl, contentKey, build),
       prepare: (node, previous) => this.prepare(node, previous),
       controlPlaneId: options.controlPlaneId ?? "trellis",
     };
@@ -67,12 +75,32 @@ export class XdsServer {
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
       ...options.grpcOptions,
     });
-    this.grpcServer.addService(adsServiceDefinition(), {
+    this.grpcServer.addService(withPreserializedResponses(adsServiceDefinition()), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, unknown>) =>
         this.serve(call, (id) => new SotwStream(this.ctx, id, (r) => call.write(r))),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, unknown>) =>
         this.serve(call, (id) => new DeltaStream(this.ctx, id, (r) => call.write(r))),
     });
+  }
+
+  private readonly responses = new Map<string, { bytes: Buffer; nonce: string }>();
+
+  private sharedResponse(
+    prefix: string,
+    typeUrl: string,
+    contentKey: string,
+    build: (nonce: string) => object,
+  ): { bytes: Buffer; nonce: string } {
+    const key = `${typeUrl} ${contentKey}`;
+    let cached = this.responses.get(key);
+    if (cached === undefined) {
+      const nonce = `${prefix}-c${createHash("sha256").update(key).digest("base64url").slice(0, 12)}`;
+      cached = { bytes: serializeSotwResponse(build(nonce)), nonce };
+      // Bounded: a long-lived server forgets old responses wholesale; they are rebuilt on demand.
+      if (this.responses.size >= 10_000) this.responses.clear();
+      this.responses.set(key, cached);
+    }
+    return cached;
   }
 
   /** Binds and starts serving; resolves with the bound port. */

@@ -32,7 +32,7 @@ export class SotwStream extends StreamBase {
   constructor(
     ctx: StreamContext,
     streamId: number,
-    private readonly write: (response: DiscoveryResponse) => void,
+    private readonly write: (response: DiscoveryResponse | Buffer) => void,
   ) {
     super(ctx, streamId, "sotw");
   }
@@ -94,35 +94,40 @@ export class SotwStream extends StreamBase {
     const sub = this.subs.get(typeUrl);
     if (!sub) return;
     const { type, chosen, key } = this.selection(typeUrl, sub);
-    const resources: WireAny[] = [];
-    for (const r of chosen) {
-      try {
-        resources.push(encodePrepared(typeUrl, r));
-      } catch (err) {
-        // A resource our own translation produced but protobuf cannot hold: leave it out, say which.
-        this.ctx.log(`xds: ${this.node?.id}: cannot encode ${typeUrl} ${r.name}: ${(err as Error).message}`);
+    // The same selection of the same resources (under the same type version) is the same response for every proxy:
+    // built and serialized once.
+    const { bytes, nonce } = this.ctx.sharedResponse(typeUrl, `${type.version} ${key}`, (sharedNonce) => {
+      const resources: WireAny[] = [];
+      for (const r of chosen) {
+        try {
+          resources.push(encodePrepared(typeUrl, r));
+        } catch (err) {
+          // A resource our own translation produced but protobuf cannot hold: leave it out, say which.
+          this.ctx.log(`xds: ${this.node?.id}: cannot encode ${typeUrl} ${r.name}: ${(err as Error).message}`);
+        }
       }
-    }
-    const nonce = this.ctx.nonce();
+      return {
+        version_info: type.version,
+        resources,
+        type_url: typeUrl,
+        nonce: sharedNonce,
+        control_plane: { identifier: this.ctx.controlPlaneId },
+      };
+    });
+    const count = chosen.length;
     sub.sentKey = key;
     sub.evaluated = type;
     const s = this.typeStatus(typeUrl);
     s.sentVersion = type.version;
     s.nonce = nonce;
-    this.write({
-      version_info: type.version,
-      resources,
-      type_url: typeUrl,
-      nonce,
-      control_plane: { identifier: this.ctx.controlPlaneId },
-    });
+    this.write(bytes);
     this.ctx.hooks.onPush?.({
       streamId: this.streamId,
       nodeId: this.node?.id ?? "",
       typeUrl,
       version: type.version,
       nonce,
-      resources: resources.length,
+      resources: count,
       removed: 0,
     });
   }

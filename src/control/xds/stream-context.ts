@@ -11,6 +11,16 @@ export interface StreamContext {
   log(message: string): void;
   /** A nonce unique within this server's lifetime (and, by a random prefix, across restarts). */
   nonce(): string;
+  /**
+   * A state-of-the-world response serialized once for every stream that gets the same content: its nonce is
+   * derived from the content (same content, same nonce; different content, different nonce), so a thousand
+   * proxies sent the same route cost one serialization. `build` makes the message when it is not cached yet.
+   */
+  sharedResponse(
+    typeUrl: string,
+    contentKey: string,
+    build: (nonce: string) => object,
+  ): { bytes: Buffer; nonce: string };
   /** The node's snapshot now; a failing source yields the previous one (or an empty one). */
   prepare(node: XdsNode, previous: PreparedSnapshot | undefined): PreparedSnapshot;
   readonly controlPlaneId: string;
