@@ -49,7 +49,7 @@ export class SotwStream extends StreamBase {
     const requested = requestedNames(typeUrl, req.resource_names ?? [], initial || sub.names === undefined);
     if (initial) {
       this.subs.set(typeUrl, { names: requested, sentKey: undefined, evaluated: undefined });
-      this.typeStatus(typeUrl).subscribed = requested ? [...requested] : undefined;
+      this.typeStatus(typeUrl).subscribed = requested ? namesArray(requested) : undefined;
       if (requested && requested.size === 0) return; // nothing asked for yet
       this.send(typeUrl);
       return;
@@ -58,7 +58,7 @@ export class SotwStream extends StreamBase {
     if (!sameSubscription(requested, sub.names)) {
       const added = requested === undefined || [...requested].some((n) => !sub.names?.has(n));
       sub.names = requested;
-      this.typeStatus(typeUrl).subscribed = requested ? [...requested] : undefined;
+      this.typeStatus(typeUrl).subscribed = requested ? namesArray(requested) : undefined;
       if (added) this.send(typeUrl);
     }
   }
@@ -140,7 +140,38 @@ export class SotwStream extends StreamBase {
  */
 function requestedNames(typeUrl: string, names: readonly string[], wasWildcard: boolean): Set<string> | undefined {
   if (WILDCARD_TYPES.has(typeUrl) && (names.includes("*") || (names.length === 0 && wasWildcard))) return undefined;
-  return new Set(names);
+  return internNames(names);
+}
+
+/** The status's list of names: one array per interned Set, shared like the Set (never modified). */
+const arrays = new WeakMap<Set<string>, string[]>();
+
+function namesArray(set: Set<string>): string[] {
+  let array = arrays.get(set);
+  if (array === undefined) {
+    array = [...set];
+    arrays.set(set, array);
+  }
+  return array;
+}
+
+/**
+ * Proxies of one mesh ask for the same lists of names (every sidecar's EDS subscription names the same thousand
+ * clusters): one Set per distinct list is kept and shared, instead of one per proxy. Sets are never modified.
+ */
+const internedNames = new Map<string, Set<string>>();
+
+function internNames(names: readonly string[]): Set<string> {
+  if (names.length < 8) return new Set(names);
+  const key = names.join("\u0000");
+  let set = internedNames.get(key);
+  if (set === undefined) {
+    set = new Set(names);
+    // Bounded: a long-lived server forgets old lists wholesale; they are rebuilt on demand.
+    if (internedNames.size >= 1000) internedNames.clear();
+    internedNames.set(key, set);
+  }
+  return set;
 }
 
 function sameSubscription(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
