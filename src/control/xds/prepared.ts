@@ -27,9 +27,14 @@ export function emptyType(typeUrl: string): PreparedType {
   return { typeUrl, version: typeVersion(new Map()), resources: EMPTY };
 }
 
+/** Prepared types by the map they were made from: proxies sent the same map object share one preparation. */
+const preparedByMap = new WeakMap<ResourceMap, Map<string, PreparedType>>();
+
 function prepareType(typeUrl: string, map: ResourceMap, previous: PreparedType | undefined): PreparedType {
   // Same map object as last time: nothing to recompute.
   if (previous && previousSource.get(previous) === map) return previous;
+  const shared = preparedByMap.get(map)?.get(typeUrl);
+  if (shared !== undefined) return shared;
   const resources = new Map<string, PreparedResource>();
   const versions = new Map<string, string>();
   for (const [name, resource] of map) {
@@ -39,6 +44,9 @@ function prepareType(typeUrl: string, map: ResourceMap, previous: PreparedType |
   }
   const prepared = { typeUrl, version: typeVersion(versions), resources };
   previousSource.set(prepared, map);
+  let byType = preparedByMap.get(map);
+  if (byType === undefined) preparedByMap.set(map, (byType = new Map()));
+  byType.set(typeUrl, prepared);
   return prepared;
 }
 
