@@ -28,6 +28,8 @@ import {
   staticCluster,
   type Raw,
 } from "./support/envoy-config.ts";
+import { binomialBounds } from "./support/binomial.ts";
+import { waitFor } from "./support/wait.ts";
 
 const FAULT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
 const FILTER_CONFIG_TYPE = "type.googleapis.com/envoy.config.route.v3.FilterConfig";
@@ -49,23 +51,9 @@ function faultProxyConfig(upstreamPort: number, config: Raw, routes?: Raw[], hcm
   );
 }
 
-/** Waits for something the event loop will make true (no fixed sleep standing in for it). */
-async function waitFor(cond: () => boolean, limitMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > limitMs) throw new Error("condition not met in time");
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
 /** A few event-loop turns: enough for bytes already sent on 127.0.0.1 to be read and handled. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-}
-
-function binomialBounds(n: number, p: number): [number, number] {
-  const sd = Math.sqrt(n * p * (1 - p));
-  return [n * p - 3.29 * sd, n * p + 3.29 * sd];
 }
 
 /** A stat's value from the proxy's store (0 when it does not exist). */

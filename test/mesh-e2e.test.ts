@@ -20,6 +20,7 @@ import { nodeFromIdentity } from "../src/proxy/xds-client/node.ts";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
 import { freePorts } from "./support/etcd.ts";
 import { runBounded, waitFor } from "./support/wait.ts";
+import { binomialBounds } from "./support/binomial.ts";
 
 interface Sidecar {
   proxy: Proxy;
@@ -69,12 +70,6 @@ async function startSidecar(
       await proxy.shutdown(0);
     },
   };
-}
-
-/** Two-sided 99.9 % bounds for a binomial count (normal approximation, z = 3.29). */
-function binomialBounds(n: number, p: number): [number, number] {
-  const sd = Math.sqrt(n * p * (1 - p));
-  return [n * p - 3.29 * sd, n * p + 3.29 * sd];
 }
 
 const rules = (v1: number, v2: number): string => `apiVersion: networking.istio.io/v1

@@ -11,12 +11,7 @@ import { request } from "./support/clients.ts";
 import { allDomains, bootstrap, httpListener, staticCluster } from "./support/envoy-config.ts";
 import { runBounded, waitFor } from "./support/wait.ts";
 import { shadowAuthority } from "../src/proxy/http/mirror.ts";
-
-/** Two-sided 99.9 % bounds for a binomial count (normal approximation, z = 3.29). */
-function binomialBounds(n: number, p: number): [number, number] {
-  const sd = Math.sqrt(n * p * (1 - p));
-  return [n * p - 3.29 * sd, n * p + 3.29 * sd];
-}
+import { binomialBounds } from "./support/binomial.ts";
 
 test("shadow authority: -shadow goes before the port", () => {
   assert.equal(shadowAuthority("reviews:9080"), "reviews-shadow:9080");

@@ -11,42 +11,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as grpcJsXds from "@grpc/grpc-js-xds";
+import { Greeter, startGreeter } from "./support/greeter.ts";
 import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { binomialBounds } from "./support/binomial.ts";
 
 grpcJsXds.register();
 
-// A JSON-over-gRPC greeter: resolution, routing and balancing do not care how messages are encoded.
-const json = {
-  serialize: (x: unknown) => Buffer.from(JSON.stringify(x)),
-  deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown,
-};
-const sayHello = {
-  path: "/helloworld.Greeter/SayHello",
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: json.serialize,
-  requestDeserialize: json.deserialize,
-  responseSerialize: json.serialize,
-  responseDeserialize: json.deserialize,
-} as const;
-const Greeter = grpc.makeGenericClientConstructor({ SayHello: sayHello }, "Greeter");
-
-async function greeter(version: string): Promise<{ port: number; server: grpc.Server }> {
-  const server = new grpc.Server();
-  server.addService(
-    { SayHello: sayHello },
-    {
-      SayHello: (call: grpc.ServerUnaryCall<{ name: string }, unknown>, cb: grpc.sendUnaryData<unknown>) =>
-        cb(null, { message: `hello ${call.request.name}`, from: version }),
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  return { port, server };
-}
+const greeter = startGreeter;
 
 /** Polls an asynchronous condition (a call, an HTTP request) until it holds. */
 async function eventually(cond: () => Promise<boolean>, limitMs: number): Promise<void> {
@@ -55,12 +28,6 @@ async function eventually(cond: () => Promise<boolean>, limitMs: number): Promis
     if (Date.now() - start > limitMs) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Two-sided 99.9 % bounds for a binomial count (normal approximation, z = 3.29). */
-function binomialBounds(n: number, p: number): [number, number] {
-  const sd = Math.sqrt(n * p * (1 - p));
-  return [n * p - 3.29 * sd, n * p + 3.29 * sd];
 }
 
 const rules = (v1: number, v2: number): string => `apiVersion: networking.istio.io/v1

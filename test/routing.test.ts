@@ -8,12 +8,8 @@ import { startEchoServer, type EchoRecord, type Upstream } from "./support/upstr
 import http2 from "node:http2";
 import { h2request, request } from "./support/clients.ts";
 import { bootstrap, httpListener, staticCluster, type Raw } from "./support/envoy-config.ts";
-
-/** Two-sided 99.9 % bounds for a binomial count (normal approximation, z = 3.29). */
-function binomialBounds(n: number, p: number): [number, number] {
-  const sd = Math.sqrt(n * p * (1 - p));
-  return [n * p - 3.29 * sd, n * p + 3.29 * sd];
-}
+import { binomialBounds } from "./support/binomial.ts";
+import { waitFor } from "./support/wait.ts";
 
 for (const protocol of ["HTTP/1.1", "HTTP/2"] as const)
   describe(`route matching and actions (${protocol})`, () => {
@@ -368,12 +364,3 @@ describe("LEAST_REQUEST prefers the idle endpoint", () => {
     }
   });
 });
-
-/** Waits for a condition that the event loop will make true (no fixed sleep). */
-async function waitFor(cond: () => boolean, limitMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > limitMs) throw new Error("condition not met in time");
-    await new Promise((r) => setImmediate(r));
-  }
-}

@@ -13,15 +13,7 @@ import { startProxy } from "./support/proxies.ts";
 import { startEchoServer, type EchoRecord } from "./support/upstreams.ts";
 import { rawExchange, request } from "./support/clients.ts";
 import { allDomains, bootstrap, httpListener, staticCluster } from "./support/envoy-config.ts";
-
-/** Waits for something the event loop will make true (no fixed sleep standing in for it). */
-async function waitFor(cond: () => boolean, limitMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > limitMs) throw new Error("condition not met in time");
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { waitFor } from "./support/wait.ts";
 
 describe("timeouts on an injected clock", () => {
   test("the route timeout answers 504 UT naming the route, and aborts the upstream request", async () => {

@@ -6,6 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import * as grpcJsXds from "@grpc/grpc-js-xds";
+import { Greeter, startGreeter } from "./support/greeter.ts";
 import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
 import { XdsServer } from "../src/control/xds/server.ts";
 import { apiListener, byName, edsCluster, loadAssignment } from "../src/control/xds/testing-resources.ts";
@@ -13,39 +14,13 @@ import type { AckEvent, Snapshot } from "../src/control/xds/types.ts";
 
 grpcJsXds.register();
 
-// A JSON-over-gRPC greeter: the channel's resolution and balancing do not care how messages are encoded.
-const json = {
-  serialize: (x: unknown) => Buffer.from(JSON.stringify(x)),
-  deserialize: (b: Buffer) => JSON.parse(b.toString()) as unknown,
-};
-const sayHello = {
-  path: "/helloworld.Greeter/SayHello",
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: json.serialize,
-  requestDeserialize: json.deserialize,
-  responseSerialize: json.serialize,
-  responseDeserialize: json.deserialize,
-} as const;
-const Greeter = grpc.makeGenericClientConstructor({ SayHello: sayHello }, "Greeter");
-
 const closers: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of closers.reverse()) await c();
 });
 
 async function greeter(name: string): Promise<number> {
-  const server = new grpc.Server();
-  server.addService(
-    { SayHello: sayHello },
-    {
-      SayHello: (call: grpc.ServerUnaryCall<{ name: string }, unknown>, cb: grpc.sendUnaryData<unknown>) =>
-        cb(null, { message: `hello ${call.request.name}`, from: name }),
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
+  const { port, server } = await startGreeter(name);
   closers.push(() => void server.forceShutdown());
   return port;
 }

@@ -2,31 +2,14 @@
 // envoy.filters.http.fault (the listener carries the filter with an empty config). An absent percentage means
 // every request, as in Istio.
 
+import { GrpcStatus } from "../../api/grpc-status.ts";
 import type { HTTPFaultInjection } from "../../api/resources/types.ts";
 import type { Json } from "./envoy.ts";
 import { duration, FAULT_TYPE, fractionalPercent } from "./envoy.ts";
 import type { Problems } from "./problems.ts";
 
 /** gRPC status names (Istio writes them as strings) → codes. */
-const GRPC_CODES: Record<string, number> = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
+const GRPC_CODES: Readonly<Record<string, number>> = GrpcStatus;
 
 export function faultFilterConfig(fault: HTTPFaultInjection, where: string, problems: Problems): Json | undefined {
   const out: Json = { "@type": FAULT_TYPE };

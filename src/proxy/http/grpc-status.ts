@@ -1,27 +1,9 @@
 // gRPC status codes and the HTTP → gRPC mapping a proxy uses when it answers a gRPC request itself. The mapping is
 // gRPC's own ("doc/http-grpc-status-mapping.md"), which Envoy also applies (Grpc::Utility::httpToGrpcStatus).
 
-export const GrpcStatus = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+import { GrpcStatus, type GrpcStatusCode } from "../../api/grpc-status.ts";
 
-export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
+export { GrpcStatus, type GrpcStatusCode };
 
 /** The gRPC status a client should see for an HTTP status (gRPC's canonical table). */
 export function httpToGrpcStatus(httpStatus: number): GrpcStatusCode {

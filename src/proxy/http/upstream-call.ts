@@ -137,7 +137,8 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     if ((retry !== undefined || mirrors.length > 0) && !ex.body.empty && ex.upgrade === undefined)
       this.body = new ReplayableBody(ex.body, route.bufferLimitBytes);
     if (retry !== undefined) this.retriesLeft = retry.numRetries;
-    this.grpc = isGrpcRequest(ex.headers);
+    // Whether the request is gRPC matters only to retries and to a grpc-timeout: no header scan otherwise.
+    if (retry !== undefined) this.grpc = isGrpcRequest(ex.headers);
     if (route.idleTimeoutMs !== undefined) ex.setStreamIdleTimeout(route.idleTimeoutMs);
     if (ex.upgrade === undefined) {
       const timeout = this.effectiveTimeoutMs();
@@ -158,9 +159,9 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
    */
   private effectiveTimeoutMs(): number {
     const routeTimeout = this.route.timeoutMs;
-    if (!this.grpc) return routeTimeout;
     const header = this.ex.headers.get("grpc-timeout");
-    const asked = header === undefined ? undefined : parseGrpcTimeoutMs(header);
+    if (header === undefined || !isGrpcRequest(this.ex.headers)) return routeTimeout;
+    const asked = parseGrpcTimeoutMs(header);
     if (asked === undefined) return routeTimeout;
     const { grpcTimeoutHeaderMaxMs: cap, grpcTimeoutHeaderOffsetMs: offset } = this.route.maxStreamDuration;
     let deadline = cap > 0 && asked > cap ? cap : asked;

@@ -4,7 +4,8 @@
 
 import type protobuf from "protobufjs";
 
-const WRAPPERS = new Set(
+/** The protobuf wrapper types ({value: x}), which the JSON mapping writes as the bare x. */
+export const WRAPPER_TYPES: ReadonlySet<string> = new Set(
   [
     "DoubleValue",
     "FloatValue",
@@ -52,7 +53,7 @@ export function toMessageShape(type: protobuf.Type, value: unknown, lookup: (nam
 function fieldValue(type: protobuf.Type, value: unknown, lookup: (name: string) => protobuf.Type): unknown {
   const name = type.fullName;
   if (name === ".google.protobuf.Duration" && typeof value === "string") return durationMessage(value);
-  if (WRAPPERS.has(name) && (value === null || typeof value !== "object")) return { value };
+  if (WRAPPER_TYPES.has(name) && (value === null || typeof value !== "object")) return { value };
   if (name === ".google.protobuf.Struct") return structMessage(value);
   if (name === ".google.protobuf.Value") return valueMessage(value);
   return toMessageShape(type, value, lookup);
