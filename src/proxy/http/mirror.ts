@@ -60,10 +60,7 @@ class MirrorCall implements UpstreamHandler {
 
   send(request: UpstreamRequest, timeoutMs: number): void {
     const { cluster, endpoint } = this;
-    endpoint.activeRequests++;
-    endpoint.rqTotal++;
-    cluster.stats.upstreamRqTotal.inc();
-    cluster.stats.upstreamRqActive.inc();
+    cluster.requestStarted(endpoint);
     if (timeoutMs > 0) this.timer = this.clock.setTimer(timeoutMs, this.onTimeout);
     const stream = cluster.poolFor(endpoint).request(request, this);
     if (!this.done) this.stream = stream;
@@ -74,13 +71,7 @@ class MirrorCall implements UpstreamHandler {
     this.done = true;
     this.timer?.cancel();
     this.stream = undefined;
-    this.endpoint.activeRequests--;
-    const stats = this.cluster.stats;
-    stats.upstreamRqActive.dec();
-    if (code >= 500 || code === 0) this.endpoint.rqError++;
-    else this.endpoint.rqSuccess++;
-    if (code > 0) stats.countResponse(code);
-    stats.upstreamRqTime.observe(this.clock.now() - this.startMs);
+    this.cluster.requestEnded(this.endpoint, code, this.clock.now() - this.startMs);
   }
 
   private status = 0;

@@ -194,10 +194,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     const seq = ++this.attemptSeq;
     ex.info.upstreamHost = endpoint.key;
     ex.info.attempts++;
-    endpoint.activeRequests++;
-    endpoint.rqTotal++;
-    cluster.stats.upstreamRqTotal.inc();
-    cluster.stats.upstreamRqActive.inc();
+    cluster.requestStarted(endpoint);
     // The first attempt usually starts in the turn the request head was read (the handlers run synchronously): no
     // second clock read. A filter that held the request first (a fault delay, flag DI) makes that untrue, and the
     // upstream time must not include the hold.
@@ -232,16 +229,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
       this.requestSlot = false; // pairs with tryStartRequest in attempt()
       this.cluster.resources.endRequest();
     }
-    const endpoint = this.endpoint!;
-    endpoint.activeRequests--;
-    const stats = this.cluster.stats;
-    stats.upstreamRqActive.dec();
-    // A response of the upstream's own counts by its class; a failure to get one (reset, connect failure,
-    // timeout) is an error of this host.
-    if (code >= 500 || code === 0) endpoint.rqError++;
-    else endpoint.rqSuccess++;
-    if (code > 0) stats.countResponse(code);
-    stats.upstreamRqTime.observe(this.env.clock.now() - this.attemptStartMs);
+    this.cluster.requestEnded(this.endpoint!, code, this.env.clock.now() - this.attemptStartMs);
   }
 
   /** The request is over (answered, failed or abandoned): nothing more happens for it. */

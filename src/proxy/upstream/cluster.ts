@@ -118,6 +118,28 @@ export class UpstreamCluster {
     this.resources.endRetry();
   }
 
+  /** One upstream request (an attempt, a mirror copy) to `endpoint` starts: the counters /clusters and stats show. */
+  requestStarted(endpoint: Endpoint): void {
+    endpoint.activeRequests++;
+    endpoint.rqTotal++;
+    this.stats.upstreamRqTotal.inc();
+    this.stats.upstreamRqActive.inc();
+  }
+
+  /**
+   * It ended with the upstream's status `code`, or 0 when there was none (reset, connect failure, timeout): a
+   * response counts by its class, a failure to get one is an error of this host.
+   */
+  requestEnded(endpoint: Endpoint, code: number, durationMs: number): void {
+    endpoint.activeRequests--;
+    const stats = this.stats;
+    stats.upstreamRqActive.dec();
+    if (code >= 500 || code === 0) endpoint.rqError++;
+    else endpoint.rqSuccess++;
+    if (code > 0) stats.countResponse(code);
+    stats.upstreamRqTime.observe(durationMs);
+  }
+
   pick(ctx: PickContext): Endpoint | undefined {
     return this.membership.pick(ctx);
   }
