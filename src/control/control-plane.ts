@@ -21,6 +21,8 @@ import { World, proxyIdentityFromNode, translate } from "./translate/index.ts";
 import { XdsServer } from "./xds/server.ts";
 import type { Snapshot, SnapshotSource, XdsNode } from "./xds/types.ts";
 import { loadResources } from "../api/resources/load.ts";
+import { resourceKey } from "../api/resources/serialize.ts";
+import { keyOf as storedKey, keyString } from "./store/resource.ts";
 
 export interface ControlPlaneOptions {
   store: ResourceStore;
@@ -202,9 +204,9 @@ export class ControlPlane implements SnapshotSource {
     }
     const resources: Resource[] = [];
     const byKey = new Map<string, Resource>();
-    for (const r of this.typed.values()) if (r.resource) byKey.set(keyOfTyped(r.resource), r.resource);
+    for (const r of this.typed.values()) if (r.resource) byKey.set(resourceKey(r.resource), r.resource);
     try {
-      for (const f of files) for (const r of loadResources(f.content, f.name).resources) byKey.set(keyOfTyped(r), r);
+      for (const f of files) for (const r of loadResources(f.content, f.name).resources) byKey.set(resourceKey(r), r);
     } catch (err) {
       return { status: 400, json: { errors: [(err as Error).message] } };
     }
@@ -222,10 +224,5 @@ export class ControlPlane implements SnapshotSource {
   }
 }
 
-function keyOf(r: StoredResource): string {
-  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
-}
-
-function keyOfTyped(r: Resource): string {
-  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
-}
+/** "Kind/namespace/name", for stored and typed resources alike. */
+const keyOf = (r: StoredResource): string => keyString(storedKey(r));

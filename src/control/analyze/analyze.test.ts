@@ -108,7 +108,7 @@ test("two VirtualServices for one host and two DestinationRules for one host", (
       vs("first", ["reviews"], [{ host: "reviews" }]),
       vs("second", ["reviews.default.svc.cluster.local"], [{ host: "reviews" }]),
       dr("one", "reviews", []),
-      dr("two", "reviews.default", []),
+      dr("two", "reviews.default.svc.cluster.local", []),
     ],
   });
   assert.deepEqual(

@@ -6,7 +6,7 @@
 //   IST0171 two DestinationRules for the same host (one is ignored).
 
 import type { DestinationRule, Resource, VirtualService } from "../../api/resources/types.ts";
-import { fqdn, hostMatches } from "./hosts.ts";
+import { hostMatches, resolveHost as fqdn } from "../translate/hosts.ts";
 
 export type Severity = "Error" | "Warning" | "Info";
 
