@@ -4,7 +4,7 @@
 // translation goes through the same loader.
 
 import { ConfigError, TrellisError } from "../api/errors.ts";
-import { loadResources } from "../api/resources/load.ts";
+import { loadResources, validateResources } from "../api/resources/load.ts";
 import { resourceKey, toIstioObject } from "../api/resources/serialize.ts";
 import type { Resource, ResourceWarning } from "../api/resources/types.ts";
 import type { NamedFile } from "./http/resources-api.ts";
@@ -56,8 +56,9 @@ export class ApplyRejectedError extends TrellisError {
 /** A stored resource read back as a typed one (undefined, with the reason, if it no longer validates). */
 export function readStored(stored: StoredResource): { resource?: Resource; problem?: string } {
   try {
-    const { resources } = loadResources(
-      JSON.stringify(stored),
+    // Already data: validated as it is, not written out as text and parsed again.
+    const { resources } = validateResources(
+      [stored],
       `${stored.kind}/${stored.metadata.namespace}/${stored.metadata.name}`,
     );
     return { resource: resources[0] };
