@@ -11,6 +11,7 @@ import { parseRequestHead, type Http1Limits } from "./request-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
 import { Http1ParseError } from "./errors.ts";
+import { readDirect, type DirectReader } from "./direct-read.ts";
 
 export interface Http1ConnectionOptions {
   clock: Clock;
@@ -69,6 +70,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   private exchangeStart = 0;
   private timer: Timer | undefined;
   private onClosed: ((c: Http1ServerConnection) => void) | undefined;
+  /** Reads come straight from the socket (no Readable stream per read) when this Node allows it. */
+  private readonly reader: DirectReader | undefined;
 
   constructor(
     socket: Socket,
@@ -87,7 +90,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     };
     this.lastActivity = options.clock.now();
     socket.setNoDelay(true);
-    socket.on("data", this.onData);
+    this.reader = readDirect(socket, this.onDirectData);
+    if (this.reader === undefined) socket.on("data", this.onData);
     socket.on("error", noop);
     socket.on("close", this.onClose);
     socket.on("end", this.onEnd);
@@ -124,6 +128,11 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   }
 
   // ---- input -----------------------------------------------------------------------------------------------------
+
+  private readonly onDirectData = (chunk: Buffer): boolean => {
+    this.onData(chunk);
+    return true; // back-pressure is pauseSocket()'s, as with 'data' events
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     this.lastActivity = this.options.clock.now();
@@ -310,6 +319,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.state = State.Closed;
     this.cancelTimer();
     this.socket.off("data", this.onData);
+    this.reader?.toReadable();
     this.socket.off("end", this.onEnd);
     this.socket.off("close", this.onClose);
     // The tunnel's bytes that arrived with the head are replayed into the socket for joinSockets to read.

@@ -11,6 +11,7 @@ import { parseResponseHead, type Http1Limits } from "./response-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { encodeChunkHead, LAST_CHUNK, serializeRequestHead, serializeTrailers } from "./serialize.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
+import { copyRead, SHARED_READ_BUFFER } from "./direct-read.ts";
 
 const enum Resp {
   Idle,
@@ -42,9 +43,6 @@ export interface UpstreamConnectionOwner {
  */
 export type UpstreamConnect = (host: string, port: number, onData?: (chunk: Buffer) => void) => net.Socket;
 
-/** One read buffer for every upstream connection: reads are synchronous, and each read is copied out of it. */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
 export const netConnect: UpstreamConnect = (host, port, onData) =>
   net.connect(
     onData === undefined
@@ -54,10 +52,10 @@ export const netConnect: UpstreamConnect = (host, port, onData) =>
           port,
           noDelay: true,
           onread: {
-            buffer: READ_BUFFER,
-            // The copy is what Node would have allocated for a 'data' event; it lets every consumer keep its piece.
+            // Reads are synchronous and each is copied out, so every socket can share one buffer.
+            buffer: SHARED_READ_BUFFER,
             callback: (n: number, buf: Uint8Array): boolean => {
-              onData(Buffer.from(buf.subarray(0, n)));
+              onData(copyRead(buf, n));
               return true;
             },
           },
