@@ -1,26 +1,29 @@
 // A child process of the control-plane benchmark: `count` simulated sidecars, each one ADS stream (SotW) that
-// asks for LDS, CDS, RDS (outbound-http) and EDS (every cluster) as Envoy does, and ACKs every response at once
-// reading only its envelope (envelope-client.ts: the benchmark measures the control plane, not the proxies). Streams share gRPC
-// channels, `perChannel` to each, as many sidecars would share a host's connection count in a real test rig.
-// Talks to the parent over IPC: "ready" when every stream has its first response of each type.
+// asks for LDS, CDS, RDS (outbound-http) and EDS (every service's cluster) as Envoy does, and ACKs every response
+// at once reading only its envelope (envelope-client.ts: the benchmark measures the control plane, not the
+// proxies). Each introduces itself as the workload it fronts (mesh.ts), so the control plane translates for it as
+// for a real sidecar. Streams share gRPC channels, `perChannel` to each. Talks to the parent over IPC: "ready"
+// when every stream has its first response of each type.
 
 import { TYPE_URL } from "../../src/api/xds/wire/codec.ts";
 import { wireNode } from "../../src/control/xds/testing.ts";
 import { envelopeClient, type Envelope } from "./envelope-client.ts";
+import { clusterOf, nodeIdOf, nodeMetadataOf } from "./mesh.ts";
 
 interface Args {
   port: number;
   count: number;
   offset: number;
   perChannel: number;
-  clusters: string[];
+  services: number;
 }
 
-const args = JSON.parse(process.argv[2]) as Args;
+const args = JSON.parse(process.argv[2]!) as Args;
+const clusters = Array.from({ length: args.services }, (_, i) => clusterOf(i));
 const channels: ReturnType<typeof envelopeClient>[] = [];
 let ready = 0;
 
-function runStream(client: ReturnType<typeof envelopeClient>, id: string): void {
+function runStream(client: ReturnType<typeof envelopeClient>, j: number): void {
   const s = client.open();
   s.on("error", () => {});
   const seen = new Set<string>();
@@ -28,7 +31,7 @@ function runStream(client: ReturnType<typeof envelopeClient>, id: string): void 
     [TYPE_URL.listener]: [],
     [TYPE_URL.cluster]: [],
     [TYPE_URL.routeConfiguration]: ["outbound-http"],
-    [TYPE_URL.clusterLoadAssignment]: args.clusters,
+    [TYPE_URL.clusterLoadAssignment]: clusters,
   };
   const onResponse = (r: Envelope) => {
     s.write({
@@ -46,7 +49,7 @@ function runStream(client: ReturnType<typeof envelopeClient>, id: string): void 
   let first = true;
   for (const [typeUrl, names] of Object.entries(subscriptions)) {
     s.write({
-      ...(first ? { node: wireNode(id, { NAMESPACE: "default" }) } : {}),
+      ...(first ? { node: wireNode(nodeIdOf(j), nodeMetadataOf(j, args.services)) } : {}),
       type_url: typeUrl,
       resource_names: names,
     });
@@ -56,7 +59,7 @@ function runStream(client: ReturnType<typeof envelopeClient>, id: string): void 
 
 for (let i = 0; i < args.count; i++) {
   if (i % args.perChannel === 0) channels.push(envelopeClient(`127.0.0.1:${args.port}`));
-  runStream(channels[channels.length - 1], `sidecar-${args.offset + i}`);
+  runStream(channels[channels.length - 1]!, args.offset + i);
 }
 
 process.on("message", (m: { exit?: boolean }) => {

@@ -1,8 +1,10 @@
 // `npm run bench:control`: N simulated sidecars (ADS SotW streams, in 2 child processes, 100 streams per gRPC
-// channel) against one XdsServer holding snapshots for S services. After every proxy has ACKed its initial
-// configuration, one VirtualService-like change (the shared route configuration) is made and refresh() called; the
-// benchmark times, from that call, until each proxy ACKs the new RDS version (the 100 ms debounce included), and
-// samples the server's RSS and CPU (this process hosts only the server and the bookkeeping).
+// channel) against one real control plane (ControlPlane: embedded store, registry, translation, ADS server, HTTP API)
+// holding S services, sidecar j registered as an instance of service j mod S. After every proxy has ACKed its
+// initial configuration, one VirtualService is applied through the HTTP API (`trellis apply`'s path); the benchmark
+// times, from the apply request, until each proxy ACKs the new RDS version (store write, watch, world rebuild,
+// translation and the 100 ms debounce included), and samples this process's RSS and CPU (it hosts only the control
+// plane and the bookkeeping; the simulated sidecars run in child processes).
 // Options: --clients 100,1000,2000  --services 1000  --per-channel 100  --procs 2
 // Writes bench/results/control-plane.md and control-plane.json.
 
@@ -12,9 +14,10 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { TYPE_URL } from "../../src/api/xds/wire/codec.ts";
-import { XdsServer } from "../../src/control/xds/server.ts";
+import { ControlPlane } from "../../src/control/control-plane.ts";
+import { createStore } from "../../src/control/store/create.ts";
 import type { AckEvent } from "../../src/control/xds/types.ts";
-import { BenchWorld } from "./world.ts";
+import { registrations, virtualServiceYaml } from "./mesh.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -43,24 +46,35 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+async function apply(apiPort: number, yaml: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/apply`, {
+    method: "POST",
+    body: JSON.stringify({ files: [{ name: "bench-vs.yaml", content: yaml }] }),
+  });
+  if (res.status !== 200) throw new Error(`apply: ${res.status} ${await res.text()}`);
+}
+
 async function runOnce(n: number): Promise<Row> {
-  const world = new BenchWorld(SERVICES);
   let ackHook: (e: AckEvent) => void = () => {};
   let pushStart = 0;
-  const server = new XdsServer({
-    source: { snapshotFor: () => world.current() },
-    host: "127.0.0.1",
-    port: 0,
+  const store = await createStore(undefined, undefined);
+  const cp = new ControlPlane({
+    store,
+    xdsPort: 0,
+    apiPort: 0,
     debounceMs: DEBOUNCE_MS,
     log: (m) => process.stderr.write(m + "\n"),
-    hooks: {
+    xdsHooks: {
       onAck: (e) => ackHook(e),
       onPush: () => {
         if (pushStart === 0) pushStart = performance.now();
       },
     },
   });
-  const port = await server.start();
+  await cp.start();
+  for (const r of registrations(SERVICES, n)) cp.registry.register(r);
+  await apply(cp.apiPort, virtualServiceYaml(2));
+  const port = cp.xdsPort;
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
 
@@ -82,7 +96,7 @@ async function runOnce(n: number): Promise<Row> {
   const per = Math.ceil(n / PROCS);
   for (let offset = 0; offset < n; offset += per) {
     const count = Math.min(per, n - offset);
-    const args = { port, count, offset, perChannel: PER_CHANNEL, clusters: world.clusterNames() };
+    const args = { port, count, offset, perChannel: PER_CHANNEL, services: SERVICES };
     children.push(fork(join(here, "clients.ts"), [JSON.stringify(args)], { execArgv: ["--import", "tsx"] }));
   }
   await synced;
@@ -90,21 +104,24 @@ async function runOnce(n: number): Promise<Row> {
   const syncCpuUsed = process.cpuUsage(syncCpu);
   const rssAfterSync = process.memoryUsage().rss;
 
-  // The change: every proxy's route configuration.
-  const before = server.proxies()[0].types.find((t) => t.typeUrl === TYPE_URL.routeConfiguration)!.sentVersion;
+  // The change: a VirtualService every proxy sees (svc-0's retries), applied as `trellis apply` does.
+  const before = new Map<string, string>();
+  for (const p of cp.proxies())
+    before.set(p.nodeId, p.types.find((t) => t.typeUrl === TYPE_URL.routeConfiguration)!.sentVersion);
   const times: number[] = [];
   const changeCpu = process.cpuUsage();
   pushStart = 0;
   const converged = new Promise<void>((resolve) => {
+    const done = new Set<string>();
     ackHook = (e) => {
-      if (e.typeUrl !== TYPE_URL.routeConfiguration || e.version === before) return;
+      if (e.typeUrl !== TYPE_URL.routeConfiguration || e.version === before.get(e.nodeId) || done.has(e.nodeId)) return;
+      done.add(e.nodeId);
       times.push(performance.now() - t1);
       if (times.length === n) resolve();
     };
   });
-  world.change();
   const t1 = performance.now();
-  server.refresh();
+  await apply(cp.apiPort, virtualServiceYaml(3));
   await converged;
   const changeCpuUsed = process.cpuUsage(changeCpu);
   clearInterval(sampler);
@@ -112,7 +129,8 @@ async function runOnce(n: number): Promise<Row> {
 
   for (const c of children) c.send({ exit: true });
   await Promise.all(children.map((c) => new Promise((r) => c.once("exit", r))));
-  await server.stop(200);
+  await cp.stop();
+  await store.close();
 
   times.sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 10) / 10;
@@ -141,14 +159,19 @@ function markdown(rows: Row[]): string {
     `Written by \`npm run bench:control\` on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores ` +
       `(${cpus()[0]?.model ?? "unknown"}), Node ${process.version}.`,
     "",
-    `${SERVICES} services (per service an EDS cluster, its ClusterLoadAssignment and a virtual host in the shared ` +
-      "`outbound-http` route), one listener. N simulated sidecars, each an ADS SotW stream subscribing to LDS, CDS, " +
-      `RDS and EDS (all ${SERVICES} clusters) and ACKing at once, reading only each response's envelope (version, type, nonce); ${PROCS} client processes, ` +
-      `${PER_CHANNEL} streams per gRPC channel. The server runs alone in the benchmark's main process.`,
+    `One real control plane (embedded store, registry, translation, ADS server, HTTP API) with ${SERVICES} HTTP ` +
+      "services registered in its registry; sidecar j registers as an instance of service j mod " +
+      `${SERVICES} (services without a sidecar get one instance without). N simulated sidecars, each an ADS SotW ` +
+      "stream that introduces itself as its workload (namespace, service, labels, address) and subscribes to LDS, CDS, " +
+      `RDS and EDS (all ${SERVICES} clusters), ACKing at once and reading only each response's envelope (version, ` +
+      `type, nonce); ${PROCS} client processes, ${PER_CHANNEL} streams per gRPC channel. Each proxy gets ` +
+      `${SERVICES} outbound clusters, their endpoints, a ${SERVICES}-host route table and its own inbound listener ` +
+      "and cluster. The control plane runs alone in the benchmark's main process.",
     "",
-    `The change: one route of one service (a VirtualService edit every proxy sees); times run from \`refresh()\` ` +
-      `until each proxy's ACK of the new RDS version reaches the server, the ${DEBOUNCE_MS} ms debounce included ` +
-      '("push start" is when the first response was written). CPU is the server process\'s user + system time.',
+    "The change: a VirtualService (svc-0's retries) applied through the HTTP API, as `trellis apply` does; times " +
+      "run from the apply request until each proxy's ACK of the new RDS version reaches the control plane (store " +
+      `write, watch, world rebuild, translation and the ${DEBOUNCE_MS} ms debounce included; "push start" is when ` +
+      "the first response was written). CPU is the control-plane process's user + system time.",
     "",
     "| proxies | initial sync | push start | p50 | p99 | max | RSS after sync | peak RSS | CPU sync | CPU change |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

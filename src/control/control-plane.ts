@@ -1,6 +1,7 @@
 // The control plane as one process (`trellis up`): the resource store and the registry are its inputs; every
 // change rebuilds the world (services + Istio resources); the ADS server asks for each connected proxy's snapshot
-// (translate(world, proxy)), debounces and pushes only what changed; the HTTP API serves users and workloads.
+// (translate(world, proxy), its outbound half shared between proxies: snapshot-cache.ts), debounces and pushes
+// only what changed; the HTTP API serves users and workloads.
 
 import type { Clock } from "../api/clock.ts";
 import { systemClock } from "../api/clock.ts";
@@ -15,11 +16,11 @@ import { Registry } from "./registry/registry.ts";
 import { INSTANCE_KIND, fromStored, toStored } from "./registry/persistence.ts";
 import type { RegistryEvent } from "./registry/types.ts";
 import { readStored, validateFiles } from "./resource-files.ts";
-import { snapshotOf } from "./snapshot.ts";
+import { SnapshotCache } from "./snapshot-cache.ts";
 import type { ResourceStore, StoredResource, Watch } from "./store/types.ts";
-import { World, proxyIdentityFromNode, translate } from "./translate/index.ts";
+import { World } from "./translate/index.ts";
 import { XdsServer } from "./xds/server.ts";
-import type { Snapshot, SnapshotSource, XdsNode } from "./xds/types.ts";
+import type { ProxyStatus, Snapshot, SnapshotSource, XdsHooks, XdsNode } from "./xds/types.ts";
 import { loadResources } from "../api/resources/load.ts";
 import { resourceKey } from "../api/resources/serialize.ts";
 import { keyOf as storedKey, keyString } from "./store/resource.ts";
@@ -35,6 +36,8 @@ export interface ControlPlaneOptions {
   /** Registry lease (default Eureka's 90 s). */
   leaseMs?: number;
   log?: (line: string) => void;
+  /** The ADS server's hooks (ACKs, NACKs, pushes): for the dashboard, tests and the benchmark. */
+  xdsHooks?: XdsHooks;
 }
 
 export class ControlPlane implements SnapshotSource {
@@ -46,8 +49,8 @@ export class ControlPlane implements SnapshotSource {
   private readonly stored = new Map<string, StoredResource>();
   private readonly typed = new Map<string, { version: string | undefined; resource: Resource | undefined }>();
   private world = new World({});
-  private generation = 0;
-  private readonly snapshots = new Map<string, { generation: number; metadata: string; snapshot: Snapshot }>();
+  /** Snapshots per proxy, sharing the outbound translation between proxies that see the mesh alike. */
+  private readonly snapshots = new SnapshotCache();
   private watch: Watch | undefined;
   private xds: XdsServer | undefined;
   private api: ApiServer | undefined;
@@ -66,6 +69,11 @@ export class ControlPlane implements SnapshotSource {
 
   get xdsPort(): number {
     return this.xds?.port ?? 0;
+  }
+
+  /** Every connected proxy's ADS status (as `trellis proxy-status` shows it). */
+  proxies(): ProxyStatus[] {
+    return this.xds?.proxies() ?? [];
   }
 
   get apiPort(): number {
@@ -87,6 +95,7 @@ export class ControlPlane implements SnapshotSource {
       debounceMs: this.options.debounceMs,
       clock: this.clock,
       log: this.log,
+      ...(this.options.xdsHooks !== undefined && { hooks: this.options.xdsHooks }),
     });
     await this.xds.start();
     this.api = await startApiServer(address, this.options.apiPort ?? 15014, this.log);
@@ -177,20 +186,12 @@ export class ControlPlane implements SnapshotSource {
     }
     for (const key of [...this.typed.keys()]) if (!this.stored.has(key)) this.typed.delete(key);
     this.world = World.fromResources(resources, registeredServices(this.registry.list()));
-    this.generation++;
+    this.snapshots.setWorld(this.world);
     this.xds?.refresh();
   }
 
   snapshotFor(node: XdsNode): Snapshot {
-    // The user agent is part of who the node is: it tells a proxyless gRPC client from a sidecar.
-    const metadata = JSON.stringify([node.metadata, node.userAgentName]);
-    const cached = this.snapshots.get(node.id);
-    if (cached !== undefined && cached.generation === this.generation && cached.metadata === metadata)
-      return cached.snapshot;
-    const result = translate(this.world, proxyIdentityFromNode(node));
-    const snapshot = snapshotOf(result);
-    this.snapshots.set(node.id, { generation: this.generation, metadata, snapshot });
-    return snapshot;
+    return this.snapshots.snapshotFor(node);
   }
 
   private analyzeRequest(body: string): { status: number; json: unknown } {

@@ -40,14 +40,20 @@ export function fractionalPercent(percent: number): Json {
 export const ADS: Json = { ads: {} };
 
 /** http_connection_manager reading route configuration `routeName` by RDS. */
-export function httpConnectionManager(statPrefix: string, routeName: string, httpFilters: Json[]): Json {
+/**
+ * An HTTP connection manager whose routes come over RDS (`routes` names the RouteConfiguration), or inline (`routes`
+ * is the RouteConfiguration itself: an inbound listener's, which no other proxy shares, as in Istio).
+ */
+export function httpConnectionManager(statPrefix: string, routes: string | Json, httpFilters: Json[]): Json {
   return {
     name: HCM_NAME,
     typed_config: {
       "@type": HCM_TYPE,
       stat_prefix: statPrefix,
       codec_type: "AUTO",
-      rds: { route_config_name: routeName, config_source: ADS },
+      ...(typeof routes === "string"
+        ? { rds: { route_config_name: routes, config_source: ADS } }
+        : { route_config: routes }),
       http_filters: [...httpFilters, { name: ROUTER_NAME, typed_config: { "@type": ROUTER_TYPE } }],
     },
   };

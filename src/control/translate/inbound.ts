@@ -1,6 +1,8 @@
 // Inbound: for each port of the proxy's own workload, a listener inbound-<sidecarPort> on the workload's address,
-// HTTP (route configuration inbound|<appPort> → cluster inbound|<appPort>||) or TCP (tcp_proxy), and the cluster
-// itself: STATIC, the application on 127.0.0.1:<appPort>.
+// HTTP (its route configuration inbound|<appPort> inline in the listener → cluster inbound|<appPort>||) or TCP
+// (tcp_proxy), and the cluster itself: STATIC, the application on 127.0.0.1:<appPort>. The route is inline, as
+// Istio's inbound routes are, so every proxy's RDS holds only outbound routes: proxies that see the mesh alike get
+// the very same RouteConfiguration, shared by the control plane instead of one per proxy.
 
 import type { Json } from "./envoy.ts";
 import {
@@ -21,7 +23,6 @@ import { instancePort, serviceFqdn } from "./world.ts";
 
 export interface InboundResources {
   listeners: Json[];
-  routes: Json[];
   clusters: Json[];
 }
 
@@ -56,7 +57,7 @@ export function inboundResources(
   proxy: ProxyIdentity,
   problems: Problems,
 ): InboundResources {
-  const result: InboundResources = { listeners: [], routes: [], clusters: [] };
+  const result: InboundResources = { listeners: [], clusters: [] };
   const listenerPorts = new Set<number>();
   const appPorts = new Set<number>();
   const address = proxy.workloadAddress ?? "0.0.0.0";
@@ -69,12 +70,11 @@ export function inboundResources(
     const cluster = inboundClusterName(port.appPort);
     const http = isHttpProtocol(port.protocol);
     const filter = http
-      ? httpConnectionManager(`inbound_${port.appPort}`, inboundRouteName(port.appPort), [])
+      ? httpConnectionManager(`inbound_${port.appPort}`, inboundRoute(port.appPort), [])
       : tcpProxy(cluster, { cluster });
     result.listeners.push(listener(inboundListenerName(port.sidecarPort), address, port.sidecarPort, filter));
     if (appPorts.has(port.appPort)) continue;
     appPorts.add(port.appPort);
-    if (http) result.routes.push(inboundRoute(port.appPort));
     result.clusters.push(inboundCluster(port));
   }
   return result;

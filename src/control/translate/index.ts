@@ -1,7 +1,7 @@
 // translate's public face: the world model, the proxy's identity, and the pure translation.
 
-export { translate } from "./translate.ts";
-export type { TranslationResult } from "./translate.ts";
+export { translate, translateInbound, translateOutbound } from "./translate.ts";
+export type { InboundTranslation, TranslationResult } from "./translate.ts";
 export { World } from "./world-index.ts";
 export type { OutboundTrafficPolicyMode, WorldInput } from "./world-index.ts";
 export { buildServices, serviceFqdn } from "./world.ts";

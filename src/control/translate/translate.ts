@@ -28,7 +28,34 @@ export interface TranslationResult {
   problems: string[];
 }
 
+/** What a proxy gets for its own workload: listeners (each with its routes inline) and clusters. */
+export interface InboundTranslation {
+  listeners: Json[];
+  clusters: Json[];
+  problems: string[];
+}
+
 export function translate(world: World, proxy: ProxyIdentity): TranslationResult {
+  const outbound = translateOutbound(world, proxy);
+  const inbound = translateInbound(world, proxy);
+  const problems = new Problems();
+  problems.addAll(outbound.problems);
+  problems.addAll(inbound.problems);
+  return {
+    listeners: byName([...outbound.listeners, ...inbound.listeners], "name"),
+    routes: outbound.routes,
+    clusters: byName([...outbound.clusters, ...inbound.clusters], "name"),
+    endpoints: outbound.endpoints,
+    problems: problems.list,
+  };
+}
+
+/**
+ * Everything the proxy reaches: outbound listeners, routes, clusters and endpoints. It depends on the proxy only
+ * through `world.outboundKey(proxy)` (namespace, outbound ports, which of the world's label selectors select it), so
+ * proxies with one key can share one result — the control plane translates once per key, not once per proxy.
+ */
+export function translateOutbound(world: World, proxy: ProxyIdentity): TranslationResult {
   const problems = new Problems();
   problems.addAll(world.problems);
   const sidecar = world.sidecarFor(proxy);
@@ -89,11 +116,6 @@ export function translate(world: World, proxy: ProxyIdentity): TranslationResult
     ...outboundTcpListeners(services, base),
   ];
 
-  const inbound = inboundResources(inboundPorts(world, proxy, problems), proxy, problems);
-  listeners.push(...inbound.listeners);
-  routes.push(...inbound.routes);
-  clusters.push(...inbound.clusters);
-
   return {
     listeners: byName(listeners, "name"),
     routes: byName(routes, "name"),
@@ -101,6 +123,14 @@ export function translate(world: World, proxy: ProxyIdentity): TranslationResult
     endpoints: byName(endpoints, "cluster_name"),
     problems: problems.list,
   };
+}
+
+/** The proxy's own workload: per port an inbound listener and cluster. Nothing for a proxyless client. */
+export function translateInbound(world: World, proxy: ProxyIdentity): InboundTranslation {
+  const problems = new Problems();
+  if (proxy.proxyless === true) return { listeners: [], clusters: [], problems: [] };
+  const inbound = inboundResources(inboundPorts(world, proxy, problems), proxy, problems);
+  return { listeners: inbound.listeners, clusters: inbound.clusters, problems: problems.list };
 }
 
 /** BlackHoleCluster and PassthroughCluster: STATIC with no endpoints (a request there fails with 503). */

@@ -55,6 +55,11 @@ export class World {
   private readonly virtualServices: IndexedVirtualService[];
   private readonly destinationRules: IndexedDestinationRule[];
   private readonly sidecars: readonly Sidecar[];
+  /**
+   * Every distinct label selector that makes translation depend on a proxy's labels: Sidecar and DestinationRule
+   * workloadSelectors, VirtualService sourceLabels. A proxy's labels matter only through which of these select it.
+   */
+  private readonly proxySelectors: readonly Record<string, string>[];
 
   constructor(input: WorldInput) {
     const built = buildServices(input.serviceEntries ?? [], input.workloadEntries ?? [], input.registered ?? []);
@@ -72,6 +77,30 @@ export class World {
       host: resolveHost(dr.spec.host ?? "", dr.metadata.namespace),
     }));
     this.sidecars = input.sidecars ?? [];
+    this.proxySelectors = distinctSelectors(this.sidecars, this.destinationRules, this.virtualServices);
+  }
+
+  /**
+   * What translateOutbound reads of a proxy, as a string: proxies with the same key get the same outbound
+   * configuration. Labels enter only as one bit per selector of the world, so a thousand workloads with a
+   * thousand different `app` labels still share one key when no rule selects by label.
+   */
+  outboundKey(proxy: {
+    namespace: string;
+    labels: Record<string, string>;
+    outboundPort: number;
+    tcpOutboundAddress: string;
+    proxyless?: boolean;
+  }): string {
+    let selected = "";
+    for (const selector of this.proxySelectors) selected += labelsMatch(selector, proxy.labels) ? "1" : "0";
+    return JSON.stringify([
+      proxy.namespace,
+      proxy.outboundPort,
+      proxy.tcpOutboundAddress,
+      proxy.proxyless === true,
+      selected,
+    ]);
   }
 
   /** Splits a list of resources of any kind by kind (kinds translation does not read are left out). */
@@ -168,6 +197,30 @@ export class World {
   static nameOf(r: { metadata: { namespace: string; name: string } }): string {
     return key(r);
   }
+}
+
+function distinctSelectors(
+  sidecars: readonly Sidecar[],
+  destinationRules: readonly IndexedDestinationRule[],
+  virtualServices: readonly IndexedVirtualService[],
+): Record<string, string>[] {
+  const all: (Record<string, string> | undefined)[] = [
+    ...sidecars.map((s) => s.spec.workloadSelector?.labels),
+    ...destinationRules.map((d) => d.resource.spec.workloadSelector?.labels),
+  ];
+  for (const { resource } of virtualServices) {
+    const spec = resource.spec;
+    for (const route of spec.http ?? []) for (const m of route.match ?? []) all.push(m.sourceLabels);
+    for (const route of spec.tcp ?? []) for (const m of route.match ?? []) all.push(m.sourceLabels);
+    for (const route of spec.tls ?? []) for (const m of route.match ?? []) all.push(m.sourceLabels);
+  }
+  const byKey = new Map<string, Record<string, string>>();
+  for (const labels of all) {
+    if (labels === undefined || Object.keys(labels).length === 0) continue; // selects every proxy: no information
+    const entries = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    byKey.set(JSON.stringify(entries), labels);
+  }
+  return [...byKey.values()];
 }
 
 /** -1 when no host covers `hostname`; else a score: exact beats any wildcard, a longer wildcard beats a shorter. */

@@ -3,8 +3,9 @@
 // cluster cost one encode.
 
 import { encodeResource, type AnyMessage } from "../../api/xds/wire/codec.ts";
+import { LayeredMap } from "./layered-map.ts";
 import type { ResourceMap, Snapshot } from "./types.ts";
-import { resourceVersion, typeVersion } from "./version.ts";
+import { layeredVersion, resourceVersion, typeVersion } from "./version.ts";
 
 export interface PreparedResource {
   name: string;
@@ -35,6 +36,7 @@ function prepareType(typeUrl: string, map: ResourceMap, previous: PreparedType |
   if (previous && previousSource.get(previous) === map) return previous;
   const shared = preparedByMap.get(map)?.get(typeUrl);
   if (shared !== undefined) return shared;
+  if (map instanceof LayeredMap) return prepareLayered(typeUrl, map as LayeredMap<string, Record<string, unknown>>);
   const resources = new Map<string, PreparedResource>();
   const versions = new Map<string, string>();
   for (const [name, resource] of map) {
@@ -51,6 +53,22 @@ function prepareType(typeUrl: string, map: ResourceMap, previous: PreparedType |
 }
 
 const previousSource = new WeakMap<PreparedType, ResourceMap>();
+
+/**
+ * A layered map (shared base, the proxy's own overlay) is prepared layered too: the base once for every proxy
+ * that shares it, per proxy only the overlay. Its version is a hash of the base's version and the overlay's.
+ */
+function prepareLayered(typeUrl: string, map: LayeredMap<string, Record<string, unknown>>): PreparedType {
+  const base = prepareType(typeUrl, map.base, undefined);
+  const overlay = prepareType(typeUrl, map.overlay, undefined);
+  const prepared = {
+    typeUrl,
+    version: layeredVersion(base.version, overlay.version),
+    resources: new LayeredMap(base.resources, overlay.resources),
+  };
+  previousSource.set(prepared, map);
+  return prepared;
+}
 
 export function prepareSnapshot(snapshot: Snapshot, previous?: PreparedSnapshot): PreparedSnapshot {
   const out = new Map<string, PreparedType>();

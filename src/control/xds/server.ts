@@ -44,6 +44,9 @@ export interface XdsServerOptions {
   grpcOptions?: grpc.ServerOptions;
 }
 
+/** Serialized responses kept for reuse across proxies (and reconnects), in bytes. */
+const MAX_CACHED_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 export class XdsServer {
   private readonly grpcServer: grpc.Server;
   private readonly streams = new Map<number, StreamBase>();
@@ -84,6 +87,7 @@ export class XdsServer {
   }
 
   private readonly responses = new Map<string, { bytes: Buffer; nonce: string }>();
+  private responseBytes = 0;
 
   private sharedResponse(
     prefix: string,
@@ -96,9 +100,15 @@ export class XdsServer {
     if (cached === undefined) {
       const nonce = `${prefix}-c${createHash("sha256").update(key).digest("base64url").slice(0, 12)}`;
       cached = { bytes: serializeSotwResponse(build(nonce)), nonce };
-      // Bounded: a long-lived server forgets old responses wholesale; they are rebuilt on demand.
-      if (this.responses.size >= 10_000) this.responses.clear();
       this.responses.set(key, cached);
+      this.responseBytes += cached.bytes.length;
+      // Bounded by size, oldest first: a response only one proxy gets (its own inbound side is in it) is not worth
+      // keeping for long, and with thousands of proxies such responses would otherwise hold hundreds of MB.
+      for (const [oldKey, old] of this.responses) {
+        if (this.responseBytes <= MAX_CACHED_RESPONSE_BYTES || oldKey === key) break;
+        this.responses.delete(oldKey);
+        this.responseBytes -= old.bytes.length;
+      }
     }
     return cached;
   }

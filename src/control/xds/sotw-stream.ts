@@ -8,7 +8,13 @@
 
 import type { DiscoveryRequest, DiscoveryResponse, WireAny } from "./ads-proto.ts";
 import { XdsProtocolError } from "./errors.ts";
-import { emptyType, encodePrepared, type PreparedSnapshot, type PreparedType } from "./prepared.ts";
+import {
+  emptyType,
+  encodePrepared,
+  type PreparedResource,
+  type PreparedSnapshot,
+  type PreparedType,
+} from "./prepared.ts";
 import { StreamBase } from "./stream-base.ts";
 import { WILDCARD_TYPES, type StreamContext } from "./stream-context.ts";
 import { typeVersion } from "./version.ts";
@@ -79,26 +85,35 @@ export class SotwStream extends StreamBase {
     return this.prepared?.get(typeUrl) ?? emptyType(typeUrl);
   }
 
+  /**
+   * What this proxy gets of a type: everything (wildcard, or a subscription that names every resource there is) is
+   * keyed by the type's version, computed once for all proxies; only a partial selection is hashed per proxy.
+   * `chosen` is built only when a response is sent — a refresh asks only for the key, for thousands of proxies.
+   */
   private selection(typeUrl: string, sub: Subscription) {
     const type = this.current(typeUrl);
-    const chosen = [...type.resources.values()].filter((r) => !sub.names || sub.names.has(r.name));
-    // Everything of the type (always so for wildcard types): the type's version, computed once for all proxies.
-    const key =
-      chosen.length === type.resources.size
-        ? type.version
-        : typeVersion(new Map(chosen.map((r) => [r.name, r.version])));
-    return { type, chosen, key };
+    const names = sub.names;
+    let all = names === undefined;
+    if (!all) {
+      let present = 0;
+      for (const name of names!) if (type.resources.has(name)) present++;
+      all = present === type.resources.size;
+    }
+    const chosen = (): PreparedResource[] =>
+      all ? [...type.resources.values()] : [...type.resources.values()].filter((r) => names!.has(r.name));
+    const key = all ? type.version : typeVersion(new Map(chosen().map((r) => [r.name, r.version])));
+    return { type, chosen, key, all };
   }
 
   private send(typeUrl: string): void {
     const sub = this.subs.get(typeUrl);
     if (!sub) return;
-    const { type, chosen, key } = this.selection(typeUrl, sub);
+    const { type, chosen, key, all } = this.selection(typeUrl, sub);
     // The same selection of the same resources (under the same type version) is the same response for every proxy:
     // built and serialized once.
     const { bytes, nonce } = this.ctx.sharedResponse(typeUrl, `${type.version} ${key}`, (sharedNonce) => {
       const resources: WireAny[] = [];
-      for (const r of chosen) {
+      for (const r of chosen()) {
         try {
           resources.push(encodePrepared(typeUrl, r));
         } catch (err) {
@@ -114,7 +129,7 @@ export class SotwStream extends StreamBase {
         control_plane: { identifier: this.ctx.controlPlaneId },
       };
     });
-    const count = chosen.length;
+    const count = all ? type.resources.size : chosen().length;
     sub.sentKey = key;
     sub.evaluated = type;
     const s = this.typeStatus(typeUrl);

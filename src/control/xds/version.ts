@@ -36,3 +36,8 @@ export function typeVersion(versions: ReadonlyMap<string, string>): string {
   const names = [...versions.keys()].sort();
   return digest(names.map((n) => `${n}\u0000${versions.get(n)}`).join("\u0001"));
 }
+
+/** The version of a layered set (a shared base and an overlay), from the two parts' versions. */
+export function layeredVersion(baseVersion: string, overlayVersion: string): string {
+  return digest(`${baseVersion}\u0002${overlayVersion}`);
+}

@@ -1,0 +1,86 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { TYPE_URL } from "../api/xds/wire/codec.ts";
+import { SnapshotCache } from "./snapshot-cache.ts";
+import { loadCase } from "./translate/testing.ts";
+import { translate, proxyIdentityFromNode, type World } from "./translate/index.ts";
+import type { Snapshot, XdsNode } from "./xds/types.ts";
+
+function node(id: string, service: string, ip: string, labels: Record<string, string>): XdsNode {
+  return {
+    id,
+    cluster: "",
+    userAgentName: "trellis",
+    metadata: { NAMESPACE: "default", SERVICE: service, INSTANCE_IPS: ip, LABELS: labels },
+  };
+}
+
+const productpage = node("productpage-v1-1", "productpage", "10.0.0.10", { app: "productpage", version: "v1" });
+const reviews = node("reviews-v2-1", "reviews", "10.0.0.22", { app: "reviews", version: "v2" });
+
+/** A snapshot as plain objects: type → name → resource. */
+function plain(snapshot: Snapshot): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [type, map] of snapshot) out[type] = Object.fromEntries(map);
+  return out;
+}
+
+function expected(world: World, n: XdsNode): Record<string, Record<string, unknown>> {
+  const r = translate(world, proxyIdentityFromNode(n));
+  const by = (list: Record<string, unknown>[], key: string) => Object.fromEntries(list.map((x) => [String(x[key]), x]));
+  return {
+    [TYPE_URL.listener]: by(r.listeners, "name"),
+    [TYPE_URL.routeConfiguration]: by(r.routes, "name"),
+    [TYPE_URL.cluster]: by(r.clusters, "name"),
+    [TYPE_URL.clusterLoadAssignment]: by(r.endpoints, "cluster_name"),
+  };
+}
+
+test("each proxy's snapshot holds exactly what translate() gives it", () => {
+  for (const file of ["bookinfo-all-v1.yaml", "bookinfo-jason-v2.yaml", "source-labels.yaml", "multi-port.yaml"]) {
+    const { world } = loadCase(file);
+    const cache = new SnapshotCache();
+    cache.setWorld(world);
+    for (const n of [productpage, reviews]) assert.deepEqual(plain(cache.snapshotFor(n)), expected(world, n), file);
+  }
+});
+
+test("proxies with the same view of the mesh share the outbound maps; their own inbound side is layered over them", () => {
+  const { world } = loadCase("bookinfo-all-v1.yaml");
+  const cache = new SnapshotCache();
+  cache.setWorld(world);
+  const a = cache.snapshotFor(productpage);
+  const b = cache.snapshotFor(reviews);
+  assert.equal(a.get(TYPE_URL.routeConfiguration), b.get(TYPE_URL.routeConfiguration), "one RDS map object");
+  assert.equal(a.get(TYPE_URL.clusterLoadAssignment), b.get(TYPE_URL.clusterLoadAssignment), "one EDS map object");
+  assert.notEqual(a.get(TYPE_URL.listener), b.get(TYPE_URL.listener), "each has its own inbound listener");
+  assert.ok(a.get(TYPE_URL.listener)!.has("inbound-15006"));
+  // The same proxy asking again in the same generation gets the same object.
+  assert.equal(cache.snapshotFor(productpage), a);
+});
+
+test("a new world that changes only routes keeps every other type's map object", () => {
+  const before = loadCase("bookinfo-all-v1.yaml").world;
+  const after = loadCase("bookinfo-jason-v2.yaml").world; // same services and subsets; reviews' routes differ
+  const cache = new SnapshotCache();
+  cache.setWorld(before);
+  const first = cache.snapshotFor(productpage);
+  cache.setWorld(after);
+  const second = cache.snapshotFor(productpage);
+  assert.notEqual(second, first);
+  assert.notEqual(second.get(TYPE_URL.routeConfiguration), first.get(TYPE_URL.routeConfiguration));
+  for (const type of [TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.clusterLoadAssignment])
+    assert.equal(second.get(type), first.get(type), `${type} unchanged: same object`);
+  assert.deepEqual(plain(second), expected(after, productpage));
+});
+
+test("a label a rule selects on gives a proxy its own outbound translation", () => {
+  const { world } = loadCase("source-labels.yaml");
+  const cache = new SnapshotCache();
+  cache.setWorld(world);
+  const v1 = cache.snapshotFor(productpage);
+  const v2node = node("productpage-v2-1", "productpage", "10.0.0.11", { app: "productpage", version: "v2" });
+  const v2 = cache.snapshotFor(v2node);
+  assert.notEqual(v1.get(TYPE_URL.routeConfiguration), v2.get(TYPE_URL.routeConfiguration));
+  assert.deepEqual(plain(v2), expected(world, v2node));
+});

@@ -1,0 +1,133 @@
+// Snapshots for every connected proxy, built from as little translation as possible. The outbound side (every
+// service a proxy reaches: a thousand clusters, their endpoints, the shared route table) is translated once per
+// World.outboundKey and shared by all proxies with that key; only the inbound side (the proxy's own workload) is
+// per proxy, and it is layered over the shared maps instead of merged into copies. Between generations, a type
+// whose content did not change keeps its map object, so the ADS server sees the same object and does no work for
+// it: a VirtualService edit re-sends RDS and nothing else.
+
+import { TYPE_URL } from "../api/xds/wire/codec.ts";
+import type { Json } from "./translate/envoy.ts";
+import { proxyIdentityFromNode, translateInbound, translateOutbound, World } from "./translate/index.ts";
+import { LayeredMap } from "./xds/layered-map.ts";
+import type { ResourceMap, Snapshot, XdsNode } from "./xds/types.ts";
+import { resourceVersion, typeVersion } from "./xds/version.ts";
+
+/** The outbound side of one key, as the four maps a snapshot is made of. */
+interface OutboundMaps {
+  listeners: ResourceMap;
+  routes: ResourceMap;
+  clusters: ResourceMap;
+  endpoints: ResourceMap;
+  /** Each map's typeVersion, to tell whether a new translation changed it. */
+  versions: { listeners: string; routes: string; clusters: string; endpoints: string };
+}
+
+interface ProxyEntry {
+  generation: number;
+  metadata: string;
+  /** The inbound resources as JSON: the same text means the same overlay. */
+  inboundText: string;
+  snapshot: Snapshot;
+}
+
+const EMPTY: ResourceMap = new Map();
+
+export class SnapshotCache {
+  private world = new World({});
+  private generation = 0;
+  private outbound = new Map<string, OutboundMaps>();
+  /** Last generation's outbound maps: unchanged types are taken from here, same objects. */
+  private previousOutbound = new Map<string, OutboundMaps>();
+  private readonly proxies = new Map<string, ProxyEntry>();
+
+  /** A new world: snapshots are rebuilt on demand, reusing whatever did not change. */
+  setWorld(world: World): void {
+    for (const [key, maps] of this.outbound) this.previousOutbound.set(key, maps);
+    // Keys no proxy asked for in the last generation are forgotten; so are proxies that did not ask (gone).
+    for (const key of [...this.previousOutbound.keys()]) if (!this.outbound.has(key)) this.previousOutbound.delete(key);
+    for (const [id, entry] of this.proxies) if (entry.generation < this.generation) this.proxies.delete(id);
+    this.outbound = new Map();
+    this.world = world;
+    this.generation++;
+  }
+
+  snapshotFor(node: XdsNode): Snapshot {
+    // The user agent is part of who the node is: it tells a proxyless gRPC client from a sidecar.
+    const metadata = JSON.stringify([node.metadata, node.userAgentName]);
+    const cached = this.proxies.get(node.id);
+    if (cached !== undefined && cached.generation === this.generation && cached.metadata === metadata)
+      return cached.snapshot;
+    const identity = proxyIdentityFromNode(node);
+    const outbound = this.outboundFor(this.world.outboundKey(identity), identity);
+    const inbound = translateInbound(this.world, identity);
+    const inboundText = JSON.stringify([inbound.listeners, inbound.clusters]);
+    const previous = cached !== undefined && cached.metadata === metadata ? cached : undefined;
+    const snapshot = this.compose(outbound, inbound.listeners, inbound.clusters, inboundText, previous);
+    this.proxies.set(node.id, { generation: this.generation, metadata, inboundText, snapshot });
+    return snapshot;
+  }
+
+  private outboundFor(key: string, identity: Parameters<typeof translateOutbound>[1]): OutboundMaps {
+    let maps = this.outbound.get(key);
+    if (maps !== undefined) return maps;
+    const result = translateOutbound(this.world, identity);
+    const fresh = {
+      listeners: byName(result.listeners, "name"),
+      routes: byName(result.routes, "name"),
+      clusters: byName(result.clusters, "name"),
+      endpoints: byName(result.endpoints, "cluster_name"),
+    };
+    const old = this.previousOutbound.get(key);
+    const pick = (type: keyof typeof fresh): [ResourceMap, string] => {
+      const version = versionOf(fresh[type]);
+      return old !== undefined && old.versions[type] === version ? [old[type], version] : [fresh[type], version];
+    };
+    const [listeners, lv] = pick("listeners");
+    const [routes, rv] = pick("routes");
+    const [clusters, cv] = pick("clusters");
+    const [endpoints, ev] = pick("endpoints");
+    maps = {
+      listeners,
+      routes,
+      clusters,
+      endpoints,
+      versions: { listeners: lv, routes: rv, clusters: cv, endpoints: ev },
+    };
+    this.outbound.set(key, maps);
+    return maps;
+  }
+
+  /** The proxy's snapshot; each type's map is last generation's object when neither of its layers changed. */
+  private compose(
+    outbound: OutboundMaps,
+    inboundListeners: Json[],
+    inboundClusters: Json[],
+    inboundText: string,
+    previous: ProxyEntry | undefined,
+  ): Snapshot {
+    const sameInbound = previous !== undefined && previous.inboundText === inboundText;
+    const layer = (typeUrl: string, base: ResourceMap, own: Json[], key: string): ResourceMap => {
+      if (own.length === 0) return base;
+      const before = previous?.snapshot.get(typeUrl);
+      if (sameInbound && before instanceof LayeredMap && before.base === base) return before;
+      return new LayeredMap(base, byName(own, key));
+    };
+    return new Map([
+      [TYPE_URL.listener, layer(TYPE_URL.listener, outbound.listeners, inboundListeners, "name")],
+      [TYPE_URL.routeConfiguration, outbound.routes],
+      [TYPE_URL.cluster, layer(TYPE_URL.cluster, outbound.clusters, inboundClusters, "name")],
+      [TYPE_URL.clusterLoadAssignment, outbound.endpoints],
+    ]);
+  }
+}
+
+function byName(resources: readonly Json[], key: string): ResourceMap {
+  if (resources.length === 0) return EMPTY;
+  return new Map(resources.map((r) => [String(r[key]), r]));
+}
+
+function versionOf(map: ResourceMap): string {
+  const versions = new Map<string, string>();
+  for (const [name, resource] of map) versions.set(name, resourceVersion(resource));
+  return typeVersion(versions);
+}
