@@ -62,7 +62,12 @@ for (let i = 0; i < args.count; i++) {
   runStream(channels[channels.length - 1]!, args.offset + i);
 }
 
-process.on("message", (m: { exit?: boolean }) => {
+process.on("message", (m: { exit?: boolean; cpu?: boolean }) => {
+  // The parent asks for this process's CPU time before and after the change (µs, user + system).
+  if (m.cpu) {
+    const u = process.cpuUsage();
+    process.send?.({ cpuUs: u.user + u.system });
+  }
   if (m.exit) {
     for (const c of channels) c.close();
     process.exit(0);

@@ -63,6 +63,9 @@ export function envelopeClient(address: string): { open(): EnvelopeCall; close()
   );
   const client = new Ctor(address, grpc.credentials.createInsecure(), {
     "grpc.max_receive_message_length": 256 * 1024 * 1024,
+    // Envoy's default HTTP/2 windows for its xDS connection (initial_stream_window_size, 256 MiB): a sidecar never
+    // makes the control plane wait for window updates. grpc-js's default is 64 KiB.
+    "grpc-node.flow_control_window": 256 * 1024 * 1024,
   }) as unknown as grpc.Client & { StreamAggregatedResources(): EnvelopeCall };
   return { open: () => client.StreamAggregatedResources(), close: () => client.close() };
 }

@@ -18,6 +18,7 @@ import { DeltaStream } from "./delta-stream.ts";
 import { XdsBindError, XdsProtocolError } from "./errors.ts";
 import { prepareSnapshot, type PreparedSnapshot } from "./prepared.ts";
 import { SotwStream } from "./sotw-stream.ts";
+import { WriteBudget, type BudgetedWriter } from "./write-budget.ts";
 import type { StreamBase } from "./stream-base.ts";
 import type { StreamContext } from "./stream-context.ts";
 import type { ProxyStatus, SnapshotSource, XdsHooks, XdsNode } from "./types.ts";
@@ -46,6 +47,8 @@ export interface XdsServerOptions {
 
 /** Serialized responses kept for reuse across proxies (and reconnects), in bytes. */
 const MAX_CACHED_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** State-of-the-world responses in flight at once, in bytes: enough to keep loopback and NICs busy. */
+const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 export class XdsServer {
   private readonly grpcServer: grpc.Server;
@@ -79,13 +82,21 @@ export class XdsServer {
       ...options.grpcOptions,
     });
     this.grpcServer.addService(withPreserializedResponses(adsServiceDefinition()), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, unknown>) =>
-        this.serve(call, (id) => new SotwStream(this.ctx, id, (r) => call.write(r))),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, unknown>) => {
+        const writer: BudgetedWriter = { write: (bytes, done) => void call.write(bytes, done) };
+        this.serve(
+          call,
+          (id) => new SotwStream(this.ctx, id, (bytes, typeUrl) => this.budget.send(writer, typeUrl, bytes)),
+          () => this.budget.forget(writer),
+        );
+      },
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, unknown>) =>
         this.serve(call, (id) => new DeltaStream(this.ctx, id, (r) => call.write(r))),
     });
   }
 
+  /** Responses handed to gRPC and not yet written, across all streams (write-budget.ts). */
+  private readonly budget = new WriteBudget(MAX_IN_FLIGHT_BYTES);
   private readonly responses = new Map<string, { bytes: Buffer; nonce: string }>();
   private responseBytes = 0;
 
@@ -188,6 +199,7 @@ export class XdsServer {
   private serve<Req>(
     call: grpc.ServerDuplexStream<Req, unknown>,
     create: (id: number) => StreamBase & { onRequest(req: Req): void },
+    onClose?: () => void,
   ): void {
     const stream = create(this.nextStreamId++);
     this.streams.set(stream.streamId, stream);
@@ -196,6 +208,7 @@ export class XdsServer {
       if (closed) return;
       closed = true;
       this.streams.delete(stream.streamId);
+      onClose?.();
       if (stream.node) this.ctx.hooks.onDisconnect?.(stream.status());
       if (status) call.emit("error", status);
       else if (!call.writableEnded) call.end();

@@ -6,7 +6,7 @@
 // - a request with an older nonce is stale and ignored;
 // - a refresh sends a type only when what this proxy would receive of it changed.
 
-import type { DiscoveryRequest, DiscoveryResponse, WireAny } from "./ads-proto.ts";
+import type { DiscoveryRequest, WireAny } from "./ads-proto.ts";
 import { XdsProtocolError } from "./errors.ts";
 import {
   emptyType,
@@ -38,7 +38,8 @@ export class SotwStream extends StreamBase {
   constructor(
     ctx: StreamContext,
     streamId: number,
-    private readonly write: (response: DiscoveryResponse | Buffer) => void,
+    /** Writes a serialized response of `typeUrl` (a newer one of the same type may replace it while it waits). */
+    private readonly write: (response: Buffer, typeUrl: string) => void,
   ) {
     super(ctx, streamId, "sotw");
   }
@@ -135,7 +136,7 @@ export class SotwStream extends StreamBase {
     const s = this.typeStatus(typeUrl);
     s.sentVersion = type.version;
     s.nonce = nonce;
-    this.write(bytes);
+    this.write(bytes, typeUrl);
     this.ctx.hooks.onPush?.({
       streamId: this.streamId,
       nodeId: this.node?.id ?? "",
