@@ -16,10 +16,12 @@ interface Args {
   offset: number;
   perChannel: number;
   services: number;
+  /** The services each proxy reaches (a Sidecar's egress): its EDS subscription names their clusters. */
+  visible: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
-const clusters = Array.from({ length: args.services }, (_, i) => clusterOf(i));
+const clusters = Array.from({ length: args.visible }, (_, i) => clusterOf(i));
 const channels: ReturnType<typeof envelopeClient>[] = [];
 let ready = 0;
 

@@ -71,3 +71,20 @@ export function virtualServiceYaml(attempts: number): string {
     "",
   ].join("\n");
 }
+
+/**
+ * A namespace-wide Sidecar that limits every proxy's egress to the first `visible` services (Istio's advice for
+ * large meshes: a proxy gets only what it calls).
+ */
+export function sidecarYaml(visible: number): string {
+  return [
+    "apiVersion: networking.istio.io/v1",
+    "kind: Sidecar",
+    "metadata: { name: default, namespace: default }",
+    "spec:",
+    "  egress:",
+    "  - hosts:",
+    ...Array.from({ length: visible }, (_, i) => `    - ./${hostOf(i)}`),
+    "",
+  ].join("\n");
+}

@@ -57,7 +57,7 @@ export function routeMatch(match: HTTPMatchRequest | undefined, where: string, p
 }
 
 /** An Istio StringMatch as an Envoy StringMatcher; undefined for an empty one ("present"). */
-function stringMatcher(m: StringMatch): Json | undefined {
+export function stringMatcher(m: StringMatch): Json | undefined {
   if (m.exact !== undefined) return { exact: m.exact };
   if (m.prefix !== undefined && m.prefix !== "") return { prefix: m.prefix };
   if (m.regex !== undefined) return { safe_regex: { regex: m.regex } };

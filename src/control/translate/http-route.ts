@@ -1,12 +1,13 @@
 // One Istio HTTPRoute → Envoy routes: one per match that applies to this proxy and port (Istio's layout), each with
 // the same action: forward (one cluster or weighted_clusters, timeout, retries, rewrite, mirrors, hash policy),
-// redirect or direct_response; plus header edits and fault (typed_per_filter_config).
+// redirect or direct_response; plus header edits, fault and CORS (typed_per_filter_config).
 
 import type { HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, VirtualService } from "../../api/resources/types.ts";
 import type { DestinationContext } from "./destinations.ts";
 import { resolveDestination } from "./destinations.ts";
 import type { Json } from "./envoy.ts";
-import { duration, FAULT_NAME, fractionalPercent } from "./envoy.ts";
+import { corsFilterConfig } from "./cors.ts";
+import { CORS_NAME, duration, FAULT_NAME, fractionalPercent } from "./envoy.ts";
 import { faultFilterConfig } from "./fault.ts";
 import { headerEdits } from "./header-ops.ts";
 import { isExactUri, matchAppliesTo, routeMatch } from "./http-match.ts";
@@ -26,9 +27,6 @@ export function httpRoutes(http: HTTPRoute, index: number, vs: VirtualService, c
   const applicable: (HTTPMatchRequest | undefined)[] =
     matches.length === 0 ? [undefined] : matches.filter((m) => matchAppliesTo(m, ctx.proxy, ctx.port));
   if (applicable.length === 0) return [];
-  if (http.corsPolicy !== undefined) {
-    ctx.problems.add(`${where}: corsPolicy is not supported by the proxy yet; left out`);
-  }
   const out: Json[] = [];
   for (const match of applicable) {
     const route = oneRoute(http, match, where, ctx);
@@ -71,10 +69,13 @@ function oneRoute(
     return undefined;
   }
   Object.assign(route, edits);
+  const perFilter: Json = {};
   if (http.fault !== undefined) {
     const fault = faultFilterConfig(http.fault, where, ctx.problems);
-    if (fault !== undefined) route.typed_per_filter_config = { [FAULT_NAME]: fault };
+    if (fault !== undefined) perFilter[FAULT_NAME] = fault;
   }
+  if (http.corsPolicy !== undefined) perFilter[CORS_NAME] = corsFilterConfig(http.corsPolicy, where, ctx.problems);
+  if (Object.keys(perFilter).length > 0) route.typed_per_filter_config = perFilter;
   return route;
 }
 

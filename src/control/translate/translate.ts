@@ -3,7 +3,7 @@
 // deterministic (sorted by name) so snapshots hash the same for the same inputs.
 
 import type { Json } from "./envoy.ts";
-import { duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
+import { CORS_NAME, CORS_TYPE, duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
 import { inboundPorts, inboundResources } from "./inbound.ts";
 import { BLACKHOLE_CLUSTER, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { outboundRouteConfiguration } from "./outbound-routes.ts";
@@ -109,7 +109,8 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
       "127.0.0.1",
       proxy.outboundPort,
       httpConnectionManager("outbound_http", OUTBOUND_HTTP, [
-        // Always present, configured per route: Istio's layout for VirtualService fault injection.
+        // Always present, configured per route: Istio's layout for VirtualService CORS and fault injection.
+        { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
         { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
       ]),
     ),

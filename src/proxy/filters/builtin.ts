@@ -3,3 +3,4 @@
 
 import "./fault/index.ts";
 import "./local-ratelimit/http-filter.ts";
+import "./cors/index.ts";

@@ -29,13 +29,19 @@ export interface FilterFactory<C> {
    * what the filter reads through route.perFilterConfig(filterName). Absent: the filter takes no per-route config.
    */
   parsePerRoute?(raw: Record<string, unknown>): Result<unknown, string[]>;
+  /** The type of those entries when it is not the filter's own (CORS: CorsPolicy per route, Cors for the filter). */
+  perRouteTypeUrl?: string;
   create(config: C, context: FilterContext): Layer;
 }
 
 const registry = new Map<string, FilterFactory<unknown>>();
+/** Factories by the type of their typed_per_filter_config entries. */
+const perRouteRegistry = new Map<string, FilterFactory<unknown>>();
 
 export function registerFilter<C>(factory: FilterFactory<C>): void {
   registry.set(factory.typeUrl, factory as FilterFactory<unknown>);
+  if (factory.parsePerRoute !== undefined)
+    perRouteRegistry.set(factory.perRouteTypeUrl ?? factory.typeUrl, factory as FilterFactory<unknown>);
 }
 
 /** Validates a typed_per_filter_config entry with the factory of its type (route table compilation calls this). */
@@ -43,14 +49,15 @@ export function compilePerRouteFilterConfig(
   filterName: string,
   override: FilterConfigOverride,
 ): Result<unknown, string[]> {
-  const factory = registry.get(override.typeUrl);
-  if (factory === undefined)
+  const factory = perRouteRegistry.get(override.typeUrl);
+  if (factory === undefined) {
+    if (registry.has(override.typeUrl))
+      return fail([`filter "${filterName}" (${override.typeUrl}) takes no per-route configuration`]);
     return fail([
-      `filter "${filterName}": type ${override.typeUrl} is not supported by this proxy; supported: ${[...registry.keys()].join(", ") || "none"}`,
+      `filter "${filterName}": per-route type ${override.typeUrl} is not supported by this proxy; supported: ${[...perRouteRegistry.keys()].join(", ") || "none"}`,
     ]);
-  if (factory.parsePerRoute === undefined)
-    return fail([`filter "${filterName}" (${override.typeUrl}) takes no per-route configuration`]);
-  return factory.parsePerRoute(override.config);
+  }
+  return factory.parsePerRoute!(override.config);
 }
 
 /** Composes the configured filters in order around the router; an unknown filter is a configuration error. */

@@ -59,7 +59,15 @@ export function readRegexMatcher(fields: Fields, name: string): string | undefin
 
 /** A StringMatcher message at `fields.<name>`. */
 export function readStringMatcher(fields: Fields, name: string): StringMatch {
-  const matcher = fields.message(name, STRING_MATCHER_SPEC);
+  return stringMatcherOf(fields.message(name, STRING_MATCHER_SPEC));
+}
+
+/** A StringMatcher that is an item of a list (e.g. CorsPolicy.allow_origin_string_match[i]). */
+export function readStringMatcherItem(ctx: ParseContext, item: Item): StringMatch {
+  return stringMatcherOf(Fields.open(ctx, item.value, item.path, STRING_MATCHER_SPEC));
+}
+
+function stringMatcherOf(matcher: Fields): StringMatch {
   const kind = matcher.oneOf(["exact", "prefix", "suffix", "contains", "safe_regex"], true);
   const ignoreCase = matcher.bool("ignore_case", false);
   if (kind === undefined) return { kind: "exact", value: "", ignoreCase };

@@ -13,7 +13,7 @@ import type { RouteContext } from "../../router/types.ts";
 import type { LocalRateLimitConfig } from "./config.ts";
 import { createHttpLocalRateLimitStats, type HttpLocalRateLimitStats } from "./stats.ts";
 import { TokenBucket } from "./token-bucket.ts";
-import { XRateLimitExchange } from "./x-ratelimit-exchange.ts";
+import { HeadEditingExchange } from "../../http/head-editing-exchange.ts";
 
 export const RATE_LIMITED_FLAG = "RL";
 
@@ -50,7 +50,10 @@ export class HttpLocalRateLimiter {
       stats.ok.inc();
       return next(ex);
     }
-    const view = config.xRateLimitHeaders ? new XRateLimitExchange(ex, bucket) : ex;
+    // enable_x_ratelimit_headers (DRAFT_VERSION_03): every response on a limited route, forwarded or limited, tells
+    // the client its bucket — x-ratelimit-limit (max_tokens), x-ratelimit-remaining (tokens left when the response
+    // head goes out, as Envoy computes them in encodeHeaders) and x-ratelimit-reset (seconds to the next fill).
+    const view = config.xRateLimitHeaders ? new HeadEditingExchange(ex, (h) => addRateLimitHeaders(h, bucket)) : ex;
     if (bucket.tryConsume()) {
       stats.ok.inc();
       return next(view);
@@ -113,4 +116,10 @@ function contextOf(ex: Exchange, clock: Clock): RouteContext {
     requestId: ex.info.requestId,
     startWallMs: clock.wallNow() - (clock.now() - ex.info.startMs),
   };
+}
+
+function addRateLimitHeaders(headers: Headers, bucket: TokenBucket): void {
+  headers.set("x-ratelimit-limit", String(bucket.maxTokens));
+  headers.set("x-ratelimit-remaining", String(bucket.remaining()));
+  headers.set("x-ratelimit-reset", String(bucket.resetSeconds()));
 }

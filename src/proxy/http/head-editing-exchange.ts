@@ -1,28 +1,26 @@
-// enable_x_ratelimit_headers (DRAFT_VERSION_03): every response on a limited route, forwarded or limited, tells the
-// client its bucket — x-ratelimit-limit (max_tokens), x-ratelimit-remaining (tokens left when the response head
-// goes out, as Envoy computes them in encodeHeaders) and x-ratelimit-reset (seconds to the next fill).
-// The Exchange is its own ResponseSink, so the headers are added by a thin delegate around it that the rest of the
-// chain sees instead. It costs one object per request, and only where the option is on.
+// An exchange seen through a filter that edits the response head as it goes out (Envoy's encodeHeaders): the
+// Exchange is its own ResponseSink, so the edit is made by a thin delegate around it that the rest of the chain sees
+// instead. It costs one object per request, and only where a filter needs it (x-ratelimit headers, CORS).
 
 import type { Duplex } from "node:stream";
-import type { Downstream, Exchange, HttpProtocol, RequestBody, ResponseSink, StreamInfo } from "../../http/exchange.ts";
-import type { Headers } from "../../http/headers.ts";
-import type { TokenBucket } from "./token-bucket.ts";
+import type { Downstream, Exchange, HttpProtocol, RequestBody, ResponseSink, StreamInfo } from "./exchange.ts";
+import type { Headers } from "./headers.ts";
 
-export class XRateLimitExchange implements Exchange, ResponseSink {
+export class HeadEditingExchange implements Exchange, ResponseSink {
   readonly response: ResponseSink = this;
   readonly upgradeTo: ((headers: Headers, upstream: Duplex, head: Buffer) => void) | undefined;
 
   constructor(
     private readonly ex: Exchange,
-    private readonly bucket: TokenBucket,
+    /** Called with the response head's headers (a 101's too) just before they go out. */
+    private readonly edit: (headers: Headers) => void,
   ) {
     const inner = ex.response;
     this.upgradeTo =
       inner.upgradeTo === undefined
         ? undefined
         : (headers, upstream, head) => {
-            this.addHeaders(headers);
+            this.edit(headers);
             inner.upgradeTo!(headers, upstream, head);
           };
   }
@@ -74,12 +72,12 @@ export class XRateLimitExchange implements Exchange, ResponseSink {
     return this.ex.body;
   }
 
-  // ---- the response: the wrapped sink's, with the headers added to the head ----
+  // ---- the response: the wrapped sink's, with the head edited ----
   get headSent(): boolean {
     return this.ex.response.headSent;
   }
   head(status: number, headers: Headers): void {
-    this.addHeaders(headers);
+    this.edit(headers);
     this.ex.response.head(status, headers);
   }
   data(chunk: Buffer): boolean {
@@ -96,12 +94,5 @@ export class XRateLimitExchange implements Exchange, ResponseSink {
   }
   onAbort(cb: () => void): void {
     this.ex.response.onAbort(cb);
-  }
-
-  private addHeaders(headers: Headers): void {
-    const b = this.bucket;
-    headers.set("x-ratelimit-limit", String(b.maxTokens));
-    headers.set("x-ratelimit-remaining", String(b.remaining()));
-    headers.set("x-ratelimit-reset", String(b.resetSeconds()));
   }
 }
