@@ -19,6 +19,7 @@ import { XdsBindError, XdsProtocolError } from "./errors.ts";
 import { prepareSnapshot, type PreparedSnapshot } from "./prepared.ts";
 import { SotwStream } from "./sotw-stream.ts";
 import { WriteBudget, type BudgetedWriter } from "./write-budget.ts";
+import { frameForGrpc, preframing } from "./preframed.ts";
 import type { StreamBase } from "./stream-base.ts";
 import type { StreamContext } from "./stream-context.ts";
 import type { ProxyStatus, SnapshotSource, XdsHooks, XdsNode } from "./types.ts";
@@ -110,7 +111,8 @@ export class XdsServer {
     let cached = this.responses.get(key);
     if (cached === undefined) {
       const nonce = `${prefix}-c${createHash("sha256").update(key).digest("base64url").slice(0, 12)}`;
-      cached = { bytes: serializeSotwResponse(build(nonce)), nonce };
+      const serialized = serializeSotwResponse(build(nonce));
+      cached = { bytes: preframing ? frameForGrpc(serialized) : serialized, nonce };
       this.responses.set(key, cached);
       this.responseBytes += cached.bytes.length;
       // Bounded by size, oldest first: a response only one proxy gets (its own inbound side is in it) is not worth
