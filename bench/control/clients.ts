@@ -1,6 +1,6 @@
 // A child process of the control-plane benchmark: `count` simulated sidecars, each one ADS stream (SotW) that
 // asks for LDS, CDS, RDS (outbound-http) and EDS (every service's cluster) as Envoy does, and ACKs every response
-// at once reading only its envelope (envelope-client.ts: the benchmark measures the control plane, not the
+// at once reading only its envelope (envelope-client.ts, over node:http2: the benchmark measures the control plane, not the
 // proxies). Each introduces itself as the workload it fronts (mesh.ts), so the control plane translates for it as
 // for a real sidecar. Streams share gRPC channels, `perChannel` to each. Talks to the parent over IPC: "ready"
 // when every stream has its first response of each type.

@@ -1,20 +1,38 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { adsClientConstructor } from "../../src/control/xds/ads-proto.ts";
-import { readEnvelope } from "./envelope-client.ts";
+import { EnvelopeScanner, type Envelope } from "./envelope-scanner.ts";
 
-test("the envelope of a DiscoveryResponse is read and its resources skipped", () => {
+function framed(message: Buffer): Buffer {
+  const out = Buffer.alloc(message.length + 5);
+  out.writeUInt32BE(message.length, 1);
+  message.copy(out, 5);
+  return out;
+}
+
+test("envelopes are read off a gRPC stream's bytes however they are split, the resources skipped", () => {
   const method = adsClientConstructor().service.StreamAggregatedResources!;
-  const bytes = method.responseSerialize({
-    version_info: "v-12",
-    resources: [{ type_url: "type.googleapis.com/x", value: Buffer.alloc(300_000, 7) }],
+  const responses = [1, 2, 3].map((i) =>
+    method.responseSerialize({
+      version_info: `v-${i}`,
+      resources: [{ type_url: "type.googleapis.com/x", value: Buffer.alloc(3000 * i, 7) }],
+      canary: i === 2,
+      type_url: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+      nonce: `nonce-${i}`,
+      control_plane: { identifier: "trellis" },
+    }),
+  );
+  const bytes = Buffer.concat(responses.map(framed));
+  const expected = [1, 2, 3].map((i) => ({
+    version_info: `v-${i}`,
     type_url: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
-    nonce: "abc-1",
-    control_plane: { identifier: "trellis" },
-  });
-  assert.deepEqual(readEnvelope(bytes), {
-    version_info: "v-12",
-    type_url: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
-    nonce: "abc-1",
-  });
+    nonce: `nonce-${i}`,
+  }));
+  // Every split size from 1 byte up: headers, varints and strings straddle chunks somewhere.
+  for (const size of [1, 2, 3, 5, 7, 16, 100, 4096, bytes.length]) {
+    const got: Envelope[] = [];
+    const scanner = new EnvelopeScanner((e) => got.push(e));
+    for (let at = 0; at < bytes.length; at += size) scanner.push(bytes.subarray(at, at + size));
+    assert.deepEqual(got, expected, `chunks of ${size}`);
+  }
 });

@@ -188,6 +188,10 @@ export class ControlPlane implements SnapshotSource {
     this.world = World.fromResources(resources, registeredServices(this.registry.list()));
     this.snapshots.setWorld(this.world);
     this.xds?.refresh();
+    // While the push is being debounced, translate what the connected proxies will ask for.
+    setImmediate(() => {
+      if (!this.stopped) this.snapshots.warm();
+    });
   }
 
   snapshotFor(node: XdsNode): Snapshot {

@@ -84,3 +84,19 @@ test("a label a rule selects on gives a proxy its own outbound translation", () 
   assert.notEqual(v1.get(TYPE_URL.routeConfiguration), v2.get(TYPE_URL.routeConfiguration));
   assert.deepEqual(plain(v2), expected(world, v2node));
 });
+
+test("warm() translates ahead, for the keys proxies had, exactly what they then get", () => {
+  const before = loadCase("bookinfo-all-v1.yaml").world;
+  const after = loadCase("bookinfo-jason-v2.yaml").world;
+  const cache = new SnapshotCache();
+  cache.setWorld(before);
+  cache.snapshotFor(productpage);
+  cache.setWorld(after);
+  cache.warm();
+  const warmed = cache.snapshotFor(productpage);
+  const fresh = new SnapshotCache();
+  fresh.setWorld(after);
+  assert.deepEqual(plain(warmed), plain(fresh.snapshotFor(productpage)));
+  // The proxy shares the warmed outbound maps with another of the same key.
+  assert.equal(cache.snapshotFor(reviews).get(TYPE_URL.routeConfiguration), warmed.get(TYPE_URL.routeConfiguration));
+});
