@@ -1,14 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { adsClientConstructor } from "../../src/control/xds/ads-proto.ts";
+import { grpcFrame } from "../../src/control/xds/preframed.ts";
 import { EnvelopeScanner, type Envelope } from "./envelope-scanner.ts";
-
-function framed(message: Buffer): Buffer {
-  const out = Buffer.alloc(message.length + 5);
-  out.writeUInt32BE(message.length, 1);
-  message.copy(out, 5);
-  return out;
-}
 
 test("envelopes are read off a gRPC stream's bytes however they are split, the resources skipped", () => {
   const method = adsClientConstructor().service.StreamAggregatedResources!;
@@ -22,7 +16,7 @@ test("envelopes are read off a gRPC stream's bytes however they are split, the r
       control_plane: { identifier: "trellis" },
     }),
   );
-  const bytes = Buffer.concat(responses.map(framed));
+  const bytes = Buffer.concat(responses.map(grpcFrame));
   const expected = [1, 2, 3].map((i) => ({
     version_info: `v-${i}`,
     type_url: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",

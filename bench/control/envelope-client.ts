@@ -8,6 +8,7 @@
 import http2 from "node:http2";
 import { EventEmitter } from "node:events";
 import { adsClientConstructor, type DiscoveryRequest } from "../../src/control/xds/ads-proto.ts";
+import { grpcFrame } from "../../src/control/xds/preframed.ts";
 import { EnvelopeScanner, type Envelope } from "./envelope-scanner.ts";
 
 export type { Envelope } from "./envelope-scanner.ts";
@@ -44,14 +45,7 @@ export function envelopeClient(address: string): { open(): EnvelopeCall; close()
         }
       });
       stream.on("error", (err) => call.emit("error", err));
-      call.write = (request) => {
-        const message = serialize(request);
-        const framed = Buffer.allocUnsafe(message.length + 5);
-        framed.writeUInt8(0, 0);
-        framed.writeUInt32BE(message.length, 1);
-        message.copy(framed, 5);
-        stream.write(framed);
-      };
+      call.write = (request) => void stream.write(grpcFrame(serialize(request)));
       return call;
     },
     close: () => session.close(),

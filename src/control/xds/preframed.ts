@@ -31,12 +31,18 @@ function install(): boolean {
 /** Whether responses can be framed here (grpc-js's framing step was found and wrapped). */
 export const preframing = install();
 
-/** `message` with gRPC's length prefix (uncompressed), marked to go out as it is. */
-export function frameForGrpc(message: Buffer): Buffer {
+/** `message` with gRPC's 5-byte length prefix (uncompressed): a gRPC message as it goes on an HTTP/2 stream. */
+export function grpcFrame(message: Buffer): Buffer {
   const out = Buffer.allocUnsafe(message.length + 5);
   out.writeUInt8(0, 0);
   out.writeUInt32BE(message.length, 1);
   message.copy(out, 5);
+  return out;
+}
+
+/** `message` framed (grpcFrame) and marked to go out through grpc-js as it is. */
+export function frameForGrpc(message: Buffer): Buffer {
+  const out = grpcFrame(message);
   framed.add(out);
   return out;
 }
