@@ -65,6 +65,7 @@ export async function runProxy(argv: string[]): Promise<number> {
         service: { type: "string" },
         namespace: { type: "string" },
         labels: { type: "string" },
+        locality: { type: "string" },
         "admin-port": { type: "string" },
         "outbound-port": { type: "string" },
       },
@@ -92,6 +93,8 @@ export async function runProxy(argv: string[]): Promise<number> {
     adminPort = port("--admin-port", values["admin-port"]);
     outboundPort = port("--outbound-port", values["outbound-port"]);
     workloadLabels = labels(values.labels);
+    if (values.locality !== undefined && (values.locality === "" || values.locality.split("/").length > 3))
+      throw new UsageError(`--locality expects REGION[/ZONE[/SUBZONE]], got "${values.locality}"`);
     if (values["drain-timeout"] !== undefined) {
       const ms = Number(values["drain-timeout"]);
       if (!Number.isFinite(ms) || ms < 0)
@@ -138,6 +141,7 @@ export async function runProxy(argv: string[]): Promise<number> {
       service: values.service,
       namespace: values.namespace,
       labels: workloadLabels,
+      ...(values.locality !== undefined ? { locality: values.locality } : {}),
       instanceIps: instanceIps(),
       outboundPort,
     });

@@ -36,6 +36,7 @@ export function registeredServices(instances: readonly Instance[]): ServiceModel
       weight: 1,
       hasSidecar: instance.ports.some((p) => p.sidecarPort !== undefined),
       ...(instance.nodeId !== undefined ? { nodeId: instance.nodeId } : {}),
+      ...(instance.locality !== undefined ? { locality: instance.locality } : {}),
     });
   }
   return [...byService.values()];

@@ -67,7 +67,7 @@ export class SnapshotCache {
 
   snapshotFor(node: XdsNode): Snapshot {
     // The user agent is part of who the node is: it tells a proxyless gRPC client from a sidecar.
-    const metadata = JSON.stringify([node.metadata, node.userAgentName]);
+    const metadata = JSON.stringify([node.metadata, node.userAgentName, node.locality]);
     const cached = this.proxies.get(node.id);
     if (cached !== undefined && cached.generation === this.generation && cached.metadata === metadata)
       return cached.snapshot;

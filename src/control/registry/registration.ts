@@ -12,7 +12,7 @@ export function readRegistration(raw: unknown): Result<Registration, string[]> {
   const problems: string[] = [];
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return fail(["expected a JSON object"]);
   const r = raw as Record<string, unknown>;
-  const known = new Set(["service", "namespace", "labels", "address", "ports", "serviceAccount", "nodeId"]);
+  const known = new Set(["service", "namespace", "labels", "address", "ports", "serviceAccount", "nodeId", "locality"]);
   for (const key of Object.keys(r)) if (!known.has(key)) problems.push(`${key}: unknown field`);
   const service = dnsLabel(r.service, "service", problems, undefined);
   const namespace = dnsLabel(r.namespace, "namespace", problems, "default");
@@ -25,6 +25,11 @@ export function readRegistration(raw: unknown): Result<Registration, string[]> {
     problems.push(`serviceAccount: expected a DNS label, got ${JSON.stringify(serviceAccount)}`);
   if (r.nodeId !== undefined && (typeof r.nodeId !== "string" || r.nodeId === ""))
     problems.push(`nodeId: expected a non-empty string, got ${JSON.stringify(r.nodeId)}`);
+  const locality = r.locality;
+  if (locality !== undefined && (typeof locality !== "string" || locality.split("/").length > 3))
+    problems.push(
+      `locality: expected "region/zone/subzone" (zone and subzone optional), got ${JSON.stringify(locality)}`,
+    );
   if (problems.length > 0) return fail(problems);
   return ok({
     service: service!,
@@ -34,6 +39,7 @@ export function readRegistration(raw: unknown): Result<Registration, string[]> {
     ports,
     serviceAccount: serviceAccount as string,
     nodeId: r.nodeId as string | undefined,
+    ...(typeof locality === "string" && locality !== "" ? { locality } : {}),
   });
 }
 

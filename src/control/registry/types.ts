@@ -25,6 +25,8 @@ export interface Registration {
   serviceAccount: string;
   /** The sidecar's node id, when it has one (ties the instance to its proxy in proxy-status). */
   nodeId: string | undefined;
+  /** "region/zone/subzone" (any may be empty), as Istio writes localities; locality failover uses it. */
+  locality?: string;
 }
 
 export interface Instance extends Registration {

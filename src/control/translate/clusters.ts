@@ -60,7 +60,6 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
 }
 
 function loadBalancer(lb: LoadBalancerSettings | undefined, where: string, problems: Problems): Json {
-  if (lb?.localityLbSetting !== undefined) problems.add(`${where}: loadBalancer.localityLbSetting is not supported`);
   if (lb?.warmupDurationSecs !== undefined) problems.add(`${where}: loadBalancer.warmupDurationSecs is not supported`);
   const hash = lb?.consistentHash;
   if (hash !== undefined) {

@@ -7,12 +7,17 @@ import { socketAddress } from "./envoy.ts";
 import { labelsMatch } from "./labels.ts";
 import type { ServiceModel, ServicePortModel } from "./world.ts";
 import { instancePort } from "./world.ts";
+import { compactPriorities, parseLocality } from "./locality.ts";
 
-/** The `endpoints` of a ClusterLoadAssignment (LocalityLbEndpoints[]), deterministic in order. */
+/**
+ * The `endpoints` of a ClusterLoadAssignment (LocalityLbEndpoints[]), deterministic in order. With `failover`
+ * (locality.ts), each locality gets the priority of its rank.
+ */
 export function localityEndpoints(
   service: ServiceModel,
   port: ServicePortModel,
   subsetLabels: Record<string, string> | undefined,
+  failover?: (locality: string) => number,
 ): Json[] {
   const groups = new Map<string, Json[]>();
   for (const instance of service.instances) {
@@ -27,13 +32,16 @@ export function localityEndpoints(
     list.push(lbEndpoint);
     groups.set(locality, list);
   }
-  return [...groups.keys()].sort().map((locality) => {
+  const localities = [...groups.keys()].sort();
+  const priorities = failover === undefined ? undefined : compactPriorities(localities.map(failover));
+  return localities.map((locality, i) => {
     const group: Json = {};
     if (locality !== "") {
-      const [region = "", zone = "", subZone = ""] = locality.split("/");
+      const { region, zone, subZone } = parseLocality(locality);
       group.locality = { region, zone, sub_zone: subZone };
     }
     group.lb_endpoints = groups.get(locality);
+    if (priorities !== undefined && priorities[i]! > 0) group.priority = priorities[i];
     return group;
   });
 }

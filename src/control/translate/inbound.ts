@@ -19,11 +19,25 @@ import type { Problems } from "./problems.ts";
 import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "./clusters.ts";
 import type { World } from "./world-index.ts";
-import { instancePort, serviceFqdn } from "./world.ts";
+import { instancePort, serviceFqdn, type ServiceInstance } from "./world.ts";
 
 export interface InboundResources {
   listeners: Json[];
   clusters: Json[];
+}
+
+/**
+ * The registry's instance of the proxy's own workload: the one this sidecar registered (its node id), else the one
+ * at its address that no other sidecar claims (several instances of one service share 127.0.0.1 when they run on
+ * one machine).
+ */
+export function ownInstance(world: World, proxy: ProxyIdentity): ServiceInstance | undefined {
+  if (proxy.service === undefined) return undefined;
+  const instances = world.service(serviceFqdn(proxy.service, proxy.namespace))?.instances ?? [];
+  return (
+    instances.find((i) => i.nodeId === proxy.id) ??
+    instances.find((i) => i.address === proxy.workloadAddress && i.nodeId === undefined)
+  );
 }
 
 /** The proxy's ports as it declared them, else as the registry recorded its instance. */
@@ -31,12 +45,7 @@ export function inboundPorts(world: World, proxy: ProxyIdentity, problems: Probl
   if (proxy.ports.length > 0) return proxy.ports;
   if (proxy.service === undefined) return [];
   const service = world.service(serviceFqdn(proxy.service, proxy.namespace));
-  // The instance this sidecar registered (its node id), else the one at its address that no other sidecar claims:
-  // several instances of one service share 127.0.0.1 when they run on one machine.
-  const instances = service?.instances ?? [];
-  const instance =
-    instances.find((i) => i.nodeId === proxy.id) ??
-    instances.find((i) => i.address === proxy.workloadAddress && i.nodeId === undefined);
+  const instance = ownInstance(world, proxy);
   if (service === undefined || instance === undefined) {
     problems.add(
       `proxy ${proxy.id}: no registered instance of ${proxy.service} at ${proxy.workloadAddress ?? "?"}; no inbound listeners`,

@@ -8,15 +8,22 @@ import { readdirSync } from "node:fs";
 import { loadCase, TESTDATA } from "./testing.ts";
 import { translate, translateInbound, translateOutbound } from "./translate.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
+import { proxyLocality } from "./locality.ts";
+import type { World } from "./world-index.ts";
 
 const cases = readdirSync(TESTDATA)
   .filter((f) => f.endsWith(".yaml") && !f.endsWith(".golden.yaml"))
   .sort();
 
-/** The same proxy seen as another workload: other id, address, service, and one label no rule selects on. */
-function otherWorkload(proxy: ProxyIdentity): ProxyIdentity {
+/**
+ * The same proxy seen as another workload: other id, address, service, and one label no rule selects on — in the
+ * same locality (which locality failover reads).
+ */
+function otherWorkload(world: World, proxy: ProxyIdentity): ProxyIdentity {
+  const locality = proxyLocality(world, proxy);
   return {
     ...proxy,
+    ...(locality !== undefined ? { locality } : {}),
     id: `${proxy.id}-twin`,
     workloadAddress: "10.99.0.7",
     service: "some-other-service",
@@ -27,7 +34,7 @@ function otherWorkload(proxy: ProxyIdentity): ProxyIdentity {
 for (const file of cases) {
   test(`outbound key: ${file}: proxies with one key get the same outbound configuration`, () => {
     const { world, proxy } = loadCase(file);
-    const twin = otherWorkload(proxy);
+    const twin = otherWorkload(world, proxy);
     assert.equal(world.outboundKey(twin), world.outboundKey(proxy));
     assert.deepEqual(translateOutbound(world, twin), translateOutbound(world, proxy));
   });
@@ -55,4 +62,33 @@ test("a label a rule selects on changes the key, and the output where it matters
   assert.notEqual(world.outboundKey({ ...proxy, namespace: "other" }), world.outboundKey(proxy));
   assert.notEqual(world.outboundKey({ ...proxy, outboundPort: 15099 }), world.outboundKey(proxy));
   assert.notEqual(world.outboundKey({ ...proxy, proxyless: true }), world.outboundKey(proxy));
+});
+
+test("where locality failover applies, the proxy's locality is part of the key and orders the endpoints", () => {
+  const { world, proxy } = loadCase("locality-failover.yaml");
+  const elsewhere = { ...proxy, id: "productpage-2", locality: "eu-west/1a" };
+  assert.notEqual(world.outboundKey(elsewhere), world.outboundKey(proxy));
+  const priorities = (p: ProxyIdentity) =>
+    Object.fromEntries(
+      (
+        translateOutbound(world, p).endpoints.find((e) => String(e.cluster_name).includes("reviews"))!.endpoints as {
+          locality?: { region: string; zone: string; sub_zone: string };
+          priority?: number;
+        }[]
+      ).map((g) => [
+        `${g.locality?.region ?? ""}/${g.locality?.zone ?? ""}/${g.locality?.sub_zone ?? ""}`,
+        g.priority ?? 0,
+      ]),
+    );
+  assert.equal(priorities(proxy)["us-east/1a/r1"], 0);
+  assert.equal(priorities(proxy)["us-east/1a/r2"], 1);
+  assert.equal(priorities(elsewhere)["eu-west/1a/"], 0, "eu-west's endpoints first for a proxy in eu-west");
+  assert.equal(priorities(elsewhere)["us-east/1a/r1"], 1, "then its failover region us-east");
+  assert.equal(priorities(elsewhere)["ap-south/1a/"], 2, "then the rest");
+  // A world without outlier detection anywhere ignores locality: proxies everywhere share one key.
+  const plain = loadCase("bookinfo-all-v1.yaml");
+  assert.equal(
+    plain.world.outboundKey({ ...plain.proxy, locality: "eu-west/1a" }),
+    plain.world.outboundKey({ ...plain.proxy, locality: "us-east/1a" }),
+  );
 });

@@ -22,6 +22,11 @@ export interface ProxyIdentity {
   /** The workload's address (first of INSTANCE_IPS): where inbound listeners bind. */
   workloadAddress?: string;
   /**
+   * "region/zone/subzone": node.locality, else metadata LOCALITY (Istio's ISTIO_META_LOCALITY spelling with "/").
+   * Absent: translation takes its registered instance's locality, if any (locality.ts).
+   */
+  locality?: string;
+  /**
    * The workload's own ports. Empty: translate looks the workload up in the world (its service's instance at
    * workloadAddress), where the registry recorded them.
    */
@@ -42,19 +47,21 @@ export const DEFAULT_TCP_OUTBOUND_ADDRESS = "127.0.0.1";
 
 /** The identity a node claims. Missing or malformed fields take their defaults (a node is never refused here). */
 export function proxyIdentityFromNode(
-  node: Pick<NodeInfo, "id" | "metadata"> & { userAgentName?: string },
+  node: Pick<NodeInfo, "id" | "metadata"> & { userAgentName?: string; locality?: string },
 ): ProxyIdentity {
   const m = node.metadata ?? {};
   const namespace = stringOf(m.NAMESPACE) ?? "default";
   const service = stringOf(m.SERVICE);
   const ips = instanceIps(m.INSTANCE_IPS);
   const port = Number(m.TRELLIS_OUTBOUND_PORT);
+  const locality = node.locality ?? stringOf(m.LOCALITY);
   return {
     id: node.id,
     namespace,
     labels: labelsOf(m.LABELS),
     ...(service !== undefined ? { service } : {}),
     ...(ips.length > 0 ? { workloadAddress: ips[0] } : {}),
+    ...(locality !== undefined ? { locality } : {}),
     ports: [],
     outboundPort: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_OUTBOUND_PORT,
     tcpOutboundAddress: stringOf(m.TRELLIS_TCP_OUTBOUND_ADDRESS) ?? DEFAULT_TCP_OUTBOUND_ADDRESS,

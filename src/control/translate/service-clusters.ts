@@ -4,6 +4,7 @@
 import type { Json } from "./envoy.ts";
 import { outboundCluster } from "./clusters.ts";
 import { clusterLoadAssignment, localityEndpoints } from "./endpoints.ts";
+import { failoverRanking, proxyLocality } from "./locality.ts";
 import { outboundClusterName } from "./names.ts";
 import type { Problems } from "./problems.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
@@ -26,6 +27,7 @@ export function serviceClusters(
 ): ServiceCluster[] {
   const out: ServiceCluster[] = [];
   const rule = base.world.destinationRuleFor(service.hostname, base.proxy);
+  const locality = proxyLocality(base.world, base.proxy);
   for (const port of service.ports) {
     if (port.protocol === "UDP") continue;
     const variants: (undefined | { name: string; labels: Record<string, string> })[] = [undefined];
@@ -36,7 +38,9 @@ export function serviceClusters(
       const entry: ServiceCluster = { port, cluster, policy };
       if (cluster.type === "EDS") {
         const name = outboundClusterName(port.number, subset?.name, service.hostname);
-        entry.endpoints = clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels));
+        const where = `DestinationRule ${rule?.metadata.namespace}/${rule?.metadata.name}`;
+        const failover = failoverRanking(policy, locality, where, base.problems);
+        entry.endpoints = clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels, failover));
       }
       out.push(entry);
     }

@@ -12,6 +12,8 @@ import type {
 } from "../../api/resources/types.ts";
 import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
 import { labelsMatch } from "./labels.ts";
+import { proxyLocality } from "./locality.ts";
+import type { ProxyIdentity } from "./proxy-identity.ts";
 import { buildServices } from "./world.ts";
 import type { ServiceModel } from "./world.ts";
 
@@ -60,6 +62,8 @@ export class World {
    * workloadSelectors, VirtualService sourceLabels. A proxy's labels matter only through which of these select it.
    */
   private readonly proxySelectors: readonly Record<string, string>[];
+  /** Some DestinationRule has outlier detection: endpoints' priorities then depend on the proxy's locality. */
+  private readonly localitySensitive: boolean;
 
   constructor(input: WorldInput) {
     const built = buildServices(input.serviceEntries ?? [], input.workloadEntries ?? [], input.registered ?? []);
@@ -78,6 +82,7 @@ export class World {
     }));
     this.sidecars = input.sidecars ?? [];
     this.proxySelectors = distinctSelectors(this.sidecars, this.destinationRules, this.virtualServices);
+    this.localitySensitive = this.destinationRules.some((d) => hasOutlierDetection(d.resource));
   }
 
   /**
@@ -85,21 +90,18 @@ export class World {
    * configuration. Labels enter only as one bit per selector of the world, so a thousand workloads with a
    * thousand different `app` labels still share one key when no rule selects by label.
    */
-  outboundKey(proxy: {
-    namespace: string;
-    labels: Record<string, string>;
-    outboundPort: number;
-    tcpOutboundAddress: string;
-    proxyless?: boolean;
-  }): string {
+  outboundKey(proxy: ProxyIdentity): string {
     let selected = "";
     for (const selector of this.proxySelectors) selected += labelsMatch(selector, proxy.labels) ? "1" : "0";
+    // The proxy's locality matters only where locality failover can apply (locality.ts).
+    const locality = this.localitySensitive ? (proxyLocality(this, proxy) ?? "") : "";
     return JSON.stringify([
       proxy.namespace,
       proxy.outboundPort,
       proxy.tcpOutboundAddress,
       proxy.proxyless === true,
       selected,
+      locality,
     ]);
   }
 
@@ -197,6 +199,15 @@ export class World {
   static nameOf(r: { metadata: { namespace: string; name: string } }): string {
     return key(r);
   }
+}
+
+function hasOutlierDetection(dr: DestinationRule): boolean {
+  const policies = [dr.spec.trafficPolicy, ...(dr.spec.subsets ?? []).map((s) => s.trafficPolicy)];
+  return policies.some(
+    (p) =>
+      p !== undefined &&
+      (p.outlierDetection !== undefined || (p.portLevelSettings ?? []).some((l) => l.outlierDetection !== undefined)),
+  );
 }
 
 function distinctSelectors(

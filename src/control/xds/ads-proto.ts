@@ -46,6 +46,7 @@ export interface WireNode {
   cluster?: string;
   metadata?: WireStruct | null;
   user_agent_name?: string;
+  locality?: { region?: string; zone?: string; sub_zone?: string } | null;
 }
 
 export interface DiscoveryRequest {

@@ -27,10 +27,13 @@ export function fromStruct(s: WireStruct | null | undefined): Record<string, unk
 }
 
 export function nodeFromWire(n: WireNode): XdsNode {
+  const l = n.locality;
+  const locality = l ? [l.region ?? "", l.zone ?? "", l.sub_zone ?? ""].join("/").replace(/\/+$/, "") : "";
   return {
     id: n.id ?? "",
     cluster: n.cluster ?? "",
     metadata: fromStruct(n.metadata),
     userAgentName: n.user_agent_name ?? "",
+    ...(locality !== "" ? { locality } : {}),
   };
 }

@@ -8,6 +8,8 @@ export interface XdsNode {
   metadata: Record<string, unknown>;
   /** e.g. "envoy", "trellis", "gRPC Node"; informational. */
   userAgentName: string;
+  /** node.locality as "region/zone/subzone", when the proxy sent one. */
+  locality?: string;
 }
 
 /** Envoy JSON resources of one type, by resource name. */

@@ -1,5 +1,6 @@
 // Who the sidecar is, as the control plane reads it (docs/control-plane.md): node.id, node.cluster and the
-// metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS.
+// metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS,
+// and LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality).
 // Istio sends its metadata as strings; so does Trellis (ports too), except LABELS which is a Struct of strings.
 
 import type { NodeInfo } from "../../api/xds/types.ts";
@@ -12,6 +13,8 @@ export interface WorkloadIdentity {
   instanceIps?: string[];
   outboundPort?: number;
   tcpOutboundAddress?: string;
+  /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
+  locality?: string;
 }
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
@@ -29,6 +32,7 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       INSTANCE_IPS: (w.instanceIps ?? ["127.0.0.1"]).join(","),
       TRELLIS_OUTBOUND_PORT: String(w.outboundPort ?? DEFAULT_OUTBOUND_PORT),
       TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
+      ...(w.locality ? { LOCALITY: w.locality } : {}),
     },
   };
 }
@@ -67,7 +71,11 @@ function toValue(v: unknown): StructValue {
 
 /** The Node message of a DiscoveryRequest. */
 export function nodeMessage(node: NodeInfo): Record<string, unknown> {
+  const locality = typeof node.metadata.LOCALITY === "string" ? node.metadata.LOCALITY.split("/") : undefined;
   return {
+    ...(locality
+      ? { locality: { region: locality[0] ?? "", zone: locality[1] ?? "", sub_zone: locality[2] ?? "" } }
+      : {}),
     id: node.id,
     cluster: node.cluster,
     metadata: toStruct(node.metadata),
