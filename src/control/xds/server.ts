@@ -75,6 +75,7 @@ export class XdsServer {
       prepare: (node, previous) => this.prepare(node, previous),
       controlPlaneId: options.controlPlaneId ?? "trellis",
     };
+    this.budget = new WriteBudget(MAX_IN_FLIGHT_BYTES, clock);
     const quiet = options.debounceMs ?? 100;
     this.debouncer = new Debouncer(clock, quiet, Math.max(quiet, options.maxDebounceMs ?? 1000), () => this.push());
     this.grpcServer = new grpc.Server({
@@ -97,7 +98,7 @@ export class XdsServer {
   }
 
   /** Responses handed to gRPC and not yet written, across all streams (write-budget.ts). */
-  private readonly budget = new WriteBudget(MAX_IN_FLIGHT_BYTES);
+  private readonly budget: WriteBudget;
   private readonly responses = new Map<string, { bytes: Buffer; nonce: string }>();
   private responseBytes = 0;
 

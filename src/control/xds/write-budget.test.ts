@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { ManualClock } from "../../api/clock.ts";
 import { WriteBudget, type BudgetedWriter } from "./write-budget.ts";
 
 /** A writer that records what it was given and completes only when told. */
@@ -18,7 +19,7 @@ class HeldWriter implements BudgetedWriter {
 const b = (text: string) => Buffer.from(text);
 
 test("writes beyond the budget wait, in order, and start as earlier ones complete", () => {
-  const budget = new WriteBudget(10);
+  const budget = new WriteBudget(10, new ManualClock());
   const one = new HeldWriter();
   const two = new HeldWriter();
   budget.send(one, "lds", b("aaaaaa")); // 6 bytes: in flight
@@ -35,14 +36,14 @@ test("writes beyond the budget wait, in order, and start as earlier ones complet
 });
 
 test("a response larger than the whole budget still goes when nothing else is in flight", () => {
-  const budget = new WriteBudget(4);
+  const budget = new WriteBudget(4, new ManualClock());
   const w = new HeldWriter();
   budget.send(w, "rds", b("0123456789"));
   assert.deepEqual(w.written, ["0123456789"]);
 });
 
 test("a stream's responses keep their order, and a waiting one is replaced by a newer one of its type", () => {
-  const budget = new WriteBudget(5);
+  const budget = new WriteBudget(5, new ManualClock());
   const busy = new HeldWriter();
   const w = new HeldWriter();
   budget.send(busy, "cds", b("xxxxx"));
@@ -54,7 +55,7 @@ test("a stream's responses keep their order, and a waiting one is replaced by a 
 });
 
 test("a stream that ends releases its bytes and drops what it had waiting", () => {
-  const budget = new WriteBudget(5);
+  const budget = new WriteBudget(5, new ManualClock());
   const gone = new HeldWriter();
   const next = new HeldWriter();
   budget.send(gone, "lds", b("11111"));
@@ -65,4 +66,23 @@ test("a stream that ends releases its bytes and drops what it had waiting", () =
   assert.equal(budget.queued, 0);
   gone.complete(); // a late completion of a forgotten stream changes nothing
   assert.equal(budget.bytesInFlight, 2);
+});
+
+test("a stream that stops reading holds the budget only for a while; the others then go on", () => {
+  const clock = new ManualClock();
+  const budget = new WriteBudget(10, clock, 5_000);
+  const stuck = new HeldWriter();
+  const healthy = new HeldWriter();
+  budget.send(stuck, "rds", b("0123456789"));
+  budget.send(healthy, "rds", b("abc"));
+  assert.deepEqual(healthy.written, [], "waits while the stuck write counts");
+  clock.advance(4_999);
+  assert.deepEqual(healthy.written, []);
+  clock.advance(1);
+  assert.deepEqual(healthy.written, ["abc"], "after stuckAfterMs the stuck bytes no longer count");
+  assert.equal(budget.bytesInFlight, 3);
+  stuck.complete(); // completing late changes nothing
+  assert.equal(budget.bytesInFlight, 3);
+  healthy.complete();
+  assert.equal(budget.bytesInFlight, 0);
 });

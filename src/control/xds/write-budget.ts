@@ -4,6 +4,10 @@
 // finishes at the end; with it, memory stays bounded and proxies converge one after another, the first ones early.
 // A response still waiting when a newer one of the same type comes for the same stream is replaced by it: in the
 // state of the world, the newer response supersedes the older, and its nonce is the one the proxy must answer.
+// A proxy that stops reading must not hold the budget for everyone: bytes not written after `stuckAfterMs` stop
+// counting against it (that stream's later responses still wait behind its own).
+
+import type { Clock, Timer } from "../../api/clock.ts";
 
 export interface BudgetedWriter {
   /** Writes `bytes`; calls `done` once they have left (or the stream is gone). */
@@ -22,7 +26,11 @@ export class WriteBudget {
   /** Per writer: bytes in flight, and its queued responses by key (to replace a superseded one). */
   private readonly writers = new Map<BudgetedWriter, { inFlight: number; queued: Map<string, Pending> }>();
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly clock: Clock,
+    private readonly stuckAfterMs = 10_000,
+  ) {}
 
   /** Sends now when the budget allows and nothing of this writer waits, else queues (replacing `key`'s entry). */
   send(writer: BudgetedWriter, key: string, bytes: Buffer): void {
@@ -75,16 +83,20 @@ export class WriteBudget {
     const size = bytes.length;
     state.inFlight += size;
     this.inFlight += size;
-    let finished = false;
-    writer.write(bytes, () => {
-      if (finished) return;
-      finished = true;
+    let counted = true;
+    let timer: Timer | undefined;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      timer?.cancel();
       // A forgotten writer's bytes were already taken off the total.
       if (this.writers.get(writer) !== state) return;
       state.inFlight -= size;
       this.inFlight -= size;
       this.pump();
-    });
+    };
+    timer = this.clock.setTimer(this.stuckAfterMs, release);
+    writer.write(bytes, release);
   }
 
   private pump(): void {
