@@ -7,7 +7,7 @@
 // A proxy that stops reading must not hold the budget for everyone: bytes not written after `stuckAfterMs` stop
 // counting against it (that stream's later responses still wait behind its own).
 
-import type { Clock, Timer } from "../../api/clock.ts";
+import type { Clock } from "../../api/clock.ts";
 
 export interface BudgetedWriter {
   /** Writes `bytes`; calls `done` once they have left (or the stream is gone). */
@@ -84,18 +84,18 @@ export class WriteBudget {
     state.inFlight += size;
     this.inFlight += size;
     let counted = true;
-    let timer: Timer | undefined;
     const release = (): void => {
       if (!counted) return;
       counted = false;
-      timer?.cancel();
+      timer.cancel();
       // A forgotten writer's bytes were already taken off the total.
       if (this.writers.get(writer) !== state) return;
       state.inFlight -= size;
       this.inFlight -= size;
       this.pump();
     };
-    timer = this.clock.setTimer(this.stuckAfterMs, release);
+    // Created before the write, so release (called only by the write's completion or by the timer) can cancel it.
+    const timer = this.clock.setTimer(this.stuckAfterMs, release);
     writer.write(bytes, release);
   }
 
