@@ -9,6 +9,7 @@ import type { BodySink } from "../http/exchange.ts";
 import type { ConnectFailure, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
 import { headersFromObject, headersFromRaw, toOutgoing } from "./h2-headers.ts";
 import { UpstreamStreamResetError } from "./upstream-errors.ts";
+import { requestStream } from "./cheap-request.ts";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 const kStream = Symbol("trellis.h2upstream");
@@ -53,7 +54,7 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
       ":authority": r.authority,
       ":scheme": r.scheme || "http",
     });
-    const req = session.request(out, empty ? { endStream: true } : { waitForTrailers: true }) as TaggedStream;
+    const req = requestStream(session, out, empty ? { endStream: true } : { waitForTrailers: true }) as TaggedStream;
     this.req = req;
     req[kStream] = this;
     req.on("response", onResponse);
