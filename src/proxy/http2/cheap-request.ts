@@ -20,10 +20,10 @@ const proto = AsyncResource.prototype as unknown as { bind: Bind };
 const nodeBind = proto.bind;
 
 const cheapBind: Bind = function (this: AsyncResource, fn, thisArg) {
-  const resource = this;
-  if (thisArg !== undefined) return resource.runInAsyncScope.bind(resource, fn, thisArg);
+  if (thisArg !== undefined) return this.runInAsyncScope.bind(this, fn, thisArg);
+  const run = this.runInAsyncScope.bind(this);
   return function (this: unknown, ...args: unknown[]) {
-    return resource.runInAsyncScope(fn, this, ...args);
+    return run(fn, this, ...args);
   };
 };
 
