@@ -364,14 +364,24 @@ export function registerStoreContract(name: string, factory: StoreFactory): void
 }
 
 /**
- * Waits until a fresh watch is live (etcd attaches it asynchronously): writes a probe resource and waits for its
- * event, then deletes the probe and waits for that too, and clears the log.
+ * Waits until a fresh watch is live (etcd attaches it asynchronously, and a write made before it is attached is
+ * never delivered): writes a probe resource — again, with new content, every half second until one of its events
+ * arrives (on a loaded machine attaching can take longer than the first write) — then deletes the probe, waits
+ * for that too, and clears the log.
  */
 export async function settleWatch(store: ResourceStore, log: EventLog, kind = "WatchProbe"): Promise<void> {
-  const probe = resource(kind, "watch-probe");
-  await store.put(probe);
-  await log.until((es) => es.some((e) => e.resource.metadata.name === "watch-probe" && e.type === "ADDED"));
+  const deadline = Date.now() + 30_000;
+  const seen = (es: WatchEvent[]) => es.some((e) => e.resource.metadata.name === "watch-probe" && e.type !== "DELETED");
+  for (let attempt = 0; ; attempt++) {
+    await store.put(resource(kind, "watch-probe", { hosts: [`attempt-${attempt}`] }));
+    try {
+      await log.until(seen, 500);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+  }
   await store.delete({ kind, namespace: "default", name: "watch-probe" });
-  await log.until((es) => es.some((e) => e.resource.metadata.name === "watch-probe" && e.type === "DELETED"));
+  await log.until((es) => es.some((e) => e.resource.metadata.name === "watch-probe" && e.type === "DELETED"), 10_000);
   log.events.length = 0;
 }
