@@ -13,63 +13,24 @@ import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
 import { Proxy } from "../src/proxy/server.ts";
 import { XdsClient, type XdsClientEvent } from "../src/proxy/xds-client/client.ts";
 import { nodeFromIdentity } from "../src/proxy/xds-client/node.ts";
+import { edsCluster, loadAssignment, rdsListener } from "../src/control/xds/testing-resources.ts";
 import { FakeAds } from "./support/fake-ads.ts";
 import { request } from "./support/clients.ts";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
 import { runBounded } from "./support/wait.ts";
 
 type Raw = Record<string, unknown>;
-const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
-function edsCluster(name: string, extra: Raw = {}): Raw {
-  return {
-    name,
-    type: "EDS",
-    connect_timeout: "1s",
-    eds_cluster_config: { service_name: name, eds_config: { ads: {} } },
-    ...extra,
-  };
-}
-
+/** Endpoints of `name` on 127.0.0.1 at these ports. */
 function assignment(name: string, ports: number[]): Raw {
-  return {
-    cluster_name: name,
-    endpoints: [
-      {
-        lb_endpoints: ports.map((p) => ({
-          endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: p } } },
-        })),
-      },
-    ],
-  };
+  return loadAssignment(
+    name,
+    ports.map((p): [string, number] => ["127.0.0.1", p]),
+  );
 }
 
-function rdsListener(name: string, routeName: string): Raw {
-  return {
-    name,
-    address: { socket_address: { address: "127.0.0.1", port_value: 0 } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: "envoy.filters.network.http_connection_manager",
-            typed_config: {
-              "@type": HCM,
-              stat_prefix: name,
-              rds: { route_config_name: routeName, config_source: { ads: {} } },
-              http_filters: [
-                {
-                  name: "envoy.filters.http.router",
-                  typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
+/** The sidecar's outbound listener: port 0, routes by RDS. */
+const outboundListener = (): Raw => rdsListener("outbound", 0, "outbound-http");
 
 function weightedRoutes(name: string, weights: Record<string, number>, match: Raw = { prefix: "/" }): Raw {
   return {
@@ -110,7 +71,7 @@ async function startMesh(servers?: (ads: FakeAds) => string[]): Promise<Mesh> {
   const ads = await new FakeAds().start();
   ads.set(TYPE_URL.cluster, "c1", [edsCluster("v1"), edsCluster("v2")]);
   ads.set(TYPE_URL.clusterLoadAssignment, "e1", [assignment("v1", [v1.port]), assignment("v2", [v2.port])]);
-  ads.set(TYPE_URL.listener, "l1", [rdsListener("outbound", "outbound-http")]);
+  ads.set(TYPE_URL.listener, "l1", [outboundListener()]);
   ads.set(TYPE_URL.routeConfiguration, "r1", [weightedRoutes("outbound-http", { v1: 100, v2: 0 })]);
   const node = nodeFromIdentity({ nodeId: "sidecar-1", service: "app", namespace: "shop", labels: { version: "v1" } });
   const bootstrap = parseBootstrap(JSON.stringify({ node: { id: node.id } }), "test");
@@ -310,7 +271,7 @@ describe("the sidecar fed over xDS", () => {
     // The spare has the same resources plus a route change; the reconnect (after the backoff on the clock) gets it.
     spare.set(TYPE_URL.cluster, "c1", [edsCluster("v1"), edsCluster("v2")]);
     spare.set(TYPE_URL.clusterLoadAssignment, "e1", [assignment("v1", [m.v1.port]), assignment("v2", [m.v2.port])]);
-    spare.set(TYPE_URL.listener, "l1", [rdsListener("outbound", "outbound-http")]);
+    spare.set(TYPE_URL.listener, "l1", [outboundListener()]);
     spare.set(TYPE_URL.routeConfiguration, "r9", [weightedRoutes("outbound-http", { v2: 100 })]);
     const resubscribed = spare.reply(TYPE_URL.routeConfiguration, "r9");
     m.clock.advance((e as { retryInMs: number }).retryInMs);
@@ -360,7 +321,7 @@ describe("trellis proxy --xds (the bundled command)", () => {
         s.close(() => resolve(p));
       });
     });
-    const listener = rdsListener("outbound", "outbound-http");
+    const listener = outboundListener();
     (listener.address as { socket_address: Raw }).socket_address.port_value = free;
     ads.set(TYPE_URL.cluster, "c1", [edsCluster("v1")]);
     ads.set(TYPE_URL.clusterLoadAssignment, "e1", [assignment("v1", [upstream.port])]);

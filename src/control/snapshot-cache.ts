@@ -45,9 +45,8 @@ export class SnapshotCache {
 
   /** A new world: snapshots are rebuilt on demand, reusing whatever did not change. */
   setWorld(world: World): void {
-    for (const [key, maps] of this.outbound) this.previousOutbound.set(key, maps);
     // Keys no proxy asked for in the last generation are forgotten; so are proxies that did not ask (gone).
-    for (const key of [...this.previousOutbound.keys()]) if (!this.outbound.has(key)) this.previousOutbound.delete(key);
+    this.previousOutbound = this.outbound;
     for (const [id, entry] of this.proxies) if (entry.generation < this.generation) this.proxies.delete(id);
     this.outbound = new Map();
     this.representatives = this.currentRepresentatives;

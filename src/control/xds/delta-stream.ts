@@ -120,14 +120,6 @@ export class DeltaStream extends StreamBase {
       nonce,
       control_plane: { identifier: this.ctx.controlPlaneId },
     });
-    this.ctx.hooks.onPush?.({
-      streamId: this.streamId,
-      nodeId: this.node?.id ?? "",
-      typeUrl,
-      version: type.version,
-      nonce,
-      resources: resources.length,
-      removed: removed.size,
-    });
+    this.reportPush(typeUrl, type.version, nonce, resources.length, removed.size);
   }
 }

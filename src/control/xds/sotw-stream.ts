@@ -100,8 +100,9 @@ export class SotwStream extends StreamBase {
       for (const name of names!) if (type.resources.has(name)) present++;
       all = present === type.resources.size;
     }
+    let list: PreparedResource[] | undefined;
     const chosen = (): PreparedResource[] =>
-      all ? [...type.resources.values()] : [...type.resources.values()].filter((r) => names!.has(r.name));
+      (list ??= all ? [...type.resources.values()] : [...type.resources.values()].filter((r) => names!.has(r.name)));
     const key = all ? type.version : typeVersion(new Map(chosen().map((r) => [r.name, r.version])));
     return { type, chosen, key, all };
   }
@@ -137,15 +138,7 @@ export class SotwStream extends StreamBase {
     s.sentVersion = type.version;
     s.nonce = nonce;
     this.write(bytes, typeUrl);
-    this.ctx.hooks.onPush?.({
-      streamId: this.streamId,
-      nodeId: this.node?.id ?? "",
-      typeUrl,
-      version: type.version,
-      nonce,
-      resources: count,
-      removed: 0,
-    });
+    this.reportPush(typeUrl, type.version, nonce, count, 0);
   }
 }
 

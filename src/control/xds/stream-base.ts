@@ -34,6 +34,19 @@ export abstract class StreamBase {
     return this.node;
   }
 
+  /** Tells the hooks a response went out (the dashboard, tests and the benchmark listen). */
+  protected reportPush(typeUrl: string, version: string, nonce: string, resources: number, removed: number): void {
+    this.ctx.hooks.onPush?.({
+      streamId: this.streamId,
+      nodeId: this.node?.id ?? "",
+      typeUrl,
+      version,
+      nonce,
+      resources,
+      removed,
+    });
+  }
+
   protected typeStatus(typeUrl: string): TypeStatus {
     let s = this.statuses.get(typeUrl);
     if (!s) {

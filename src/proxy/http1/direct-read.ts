@@ -84,9 +84,9 @@ export function readDirect(socket: net.Socket, target: DirectReadTarget): Direct
   const sym = onreadSymbols();
   const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
   if (sym === null || handle === null || typeof handle.useUserBuffer !== "function") return undefined;
-  const reader = new DirectReader(socket, target);
   const fields = socket as unknown as Record<symbol, unknown>;
   if (fields[sym.buffer]) return undefined; // already reading this way
+  const reader = new DirectReader(socket, target);
   handle.useUserBuffer(SHARED_READ_BUFFER);
   fields[sym.buffer] = SHARED_READ_BUFFER;
   fields[sym.callback] = reader.onRead;
