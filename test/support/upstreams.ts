@@ -124,12 +124,28 @@ export async function startTcpEcho(): Promise<{ port: number; close(): Promise<v
 }
 
 /** A port on which nothing listens (bound, then released). */
+/**
+ * A port on 127.0.0.1 where a connect is refused. A port freed after a port-0 bind is not safe: another test in the
+ * same run can be given it a moment later (CI once saw a 405 from someone else's server there). Ports below the
+ * kernel's ephemeral range are never handed out for port 0 and nothing in the suite binds them, so the first one
+ * found refusing stays refused.
+ */
 export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (let port = 1; port < 1024; port++) {
+    if (await refuses(port)) return port;
+  }
+  throw new Error("no port below 1024 on 127.0.0.1 refuses connections");
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import http2 from "node:http2";
-import net from "node:net";
+import type net from "node:net";
 import type { AddressInfo } from "node:net";
 import { ManualClock } from "../../../api/clock.ts";
 import { parseHealthCheck } from "../../../api/xds/parse/health-check.ts";
@@ -13,6 +13,7 @@ import { testCluster } from "../lb/test-fixtures.ts";
 import { ClusterMembership } from "../membership.ts";
 import { HealthChecker } from "./checker.ts";
 import type { CheckResult } from "./probe.ts";
+import { closedPort } from "../../../../test/support/upstreams.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -67,14 +68,6 @@ async function listen(server: net.Server): Promise<number> {
       }),
   );
   return (server.address() as AddressInfo).port;
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function setup(raw: Record<string, unknown>, ports: number[], options: { traffic?: boolean } = {}) {
