@@ -46,22 +46,45 @@ process.on("exit", () => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Ports for processes that must be told theirs up front (etcd, `trellis up`). They are drawn at random from below
+ * the kernel's ephemeral range, never from a port-0 bind: a port freed after a port-0 bind can be handed to another
+ * test's port-0 server before the process binds it. Each is checked free by binding it, and all are held until all
+ * are found, so they are distinct.
+ */
 export async function freePorts(count: number): Promise<number[]> {
-  // Hold every listener until all are bound, so the ports are distinct.
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const server = net.createServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const [ephemeralLow] = ephemeralRange();
+  const low = 10_000;
+  const high = Math.max(low + 1000, ephemeralLow - 1);
+  const held: net.Server[] = [];
+  try {
+    for (let attempts = 0; held.length < count; attempts++) {
+      if (attempts > 1000) throw new Error(`no ${count} free ports found in ${low}-${high}`);
+      const port = low + Math.floor(Math.random() * (high - low + 1));
+      const server = await tryListen(port);
+      if (server) held.push(server);
+    }
+    return held.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/);
+    return [Number(low), Number(high)];
+  } catch {
+    return [32768, 60999];
+  }
+}
+
+function tryListen(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(undefined));
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
 }
 
 export class EtcdMember {
