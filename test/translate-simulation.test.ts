@@ -201,3 +201,20 @@ describe("routing features", () => {
     assert.deepEqual((l.address as Json).socket_address, { address: "127.0.0.2", port_value: 9000 });
   });
 });
+
+describe("delegation", () => {
+  test("requests follow the delegate's routes under the root's match; the root's timeout applies where unset", () => {
+    const { table: t } = table("delegation.yaml");
+    const jason = routed(t, "reviews", "/api/list", { "end-user": "jason" });
+    assert.equal(jason.pickCluster().name, reviews("v2"));
+    assert.equal(jason.timeoutMs, 3000);
+    const v3 = routed(t, "reviews", "/api/v3/x");
+    assert.equal(v3.pickCluster().name, reviews("v3"));
+    assert.equal(v3.timeoutMs, 1000);
+    assert.equal(routed(t, "reviews", "/api/other").pickCluster().name, reviews("v1"));
+    // The route delegated to a missing VirtualService is gone: /legacy falls through to the root's last route.
+    const legacy = routed(t, "reviews", "/legacy/x", { "end-user": "jason" });
+    assert.equal(legacy.pickCluster().name, reviews("v1"));
+    assert.equal(legacy.timeoutMs, 0);
+  });
+});

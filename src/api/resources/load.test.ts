@@ -73,7 +73,6 @@ describe("loadResources: files of many documents", () => {
       items: [vs, { ...vs, metadata: { name: "b" }, spec: { hosts: [] } }],
     };
     assert.deepEqual(problemsOf(JSON.stringify(list)), [
-      [0, "items[1].spec.hosts", "expected at least one host"],
       [0, "items[1].spec", "expected at least one of http, tls, tcp"],
     ]);
     assert.deepEqual(problemsOf("kind: List\nitems: nope\n"), [[0, "items", "expected a list of resources in a List"]]);

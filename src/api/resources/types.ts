@@ -122,7 +122,7 @@ export interface VirtualServiceSpec {
 export interface HTTPRoute {
   name?: string;
   match: HTTPMatchRequest[];
-  /** Exactly one of route, redirect, directResponse is set (delegate is refused). */
+  /** Exactly one of route, redirect, directResponse, delegate is set (delegate only in a root VirtualService). */
   route?: HTTPRouteDestination[];
   redirect?: HTTPRedirect;
   directResponse?: HTTPDirectResponse;
@@ -135,6 +135,14 @@ export interface HTTPRoute {
   mirrors: HTTPMirrorPolicy[];
   corsPolicy?: CorsPolicy;
   headers?: Headers;
+  delegate?: Delegate;
+}
+
+/** A delegate VirtualService (one without hosts) whose http routes stand in for this route. */
+export interface Delegate {
+  name: string;
+  /** Default: the root VirtualService's namespace. */
+  namespace?: string;
 }
 
 export interface HTTPMatchRequest {

@@ -178,16 +178,53 @@ describe("VirtualService: every field users use", () => {
 });
 
 describe("VirtualService: what is refused", () => {
-  test("hosts missing or empty; no routes at all", () => {
-    assertSpecProblems("VirtualService", { http: [{ route: [{ destination: { host: "a" } }] }] }, [
-      ["spec.hosts", "required: at least one host"],
-    ]);
-    assertSpecProblems("VirtualService", { hosts: [], tcp: [] }, [
-      ["spec.hosts", "expected at least one host"],
-      ["spec", "expected at least one of http, tls, tcp"],
-    ]);
-    assertSpecProblems("VirtualService", { hosts: ["a.*.com"], http: [{ route: [{ destination: { host: "a" } }] }] }, [
+  test("no hosts makes a delegate (absent or empty, as Istio reads it); no routes at all", () => {
+    const http = [{ route: [{ destination: { host: "a" } }] }];
+    assert.deepEqual(specOf<VirtualServiceSpec>("VirtualService", { http }).hosts, []);
+    assert.deepEqual(specOf<VirtualServiceSpec>("VirtualService", { hosts: [], http }).hosts, []);
+    assertSpecProblems("VirtualService", { hosts: [], tcp: [] }, [["spec", "expected at least one of http, tls, tcp"]]);
+    assertSpecProblems("VirtualService", { hosts: ["a.*.com"], http }, [
       ["spec.hosts[0]", /^expected a hostname \(a wildcard only as the leftmost label/],
+    ]);
+  });
+
+  test("a delegate: no gateways, tcp or tls; no second level; no source matches; the root names it", () => {
+    const route = [{ destination: { host: "a" } }];
+    assertSpecProblems(
+      "VirtualService",
+      {
+        gateways: ["gw"],
+        http: [{ route }, { delegate: { name: "deeper" } }],
+        tcp: [{ route }],
+        tls: [{ match: [{ sniHosts: ["a"] }], route }],
+      },
+      [
+        ["spec.http[1].delegate", "a delegate VirtualService (no hosts) cannot delegate again: one level only"],
+        ["spec.gateways", "a delegate VirtualService (no hosts) cannot have gateways"],
+        ["spec.tcp", "a delegate VirtualService (no hosts) cannot have tcp routes"],
+        ["spec.tls", "a delegate VirtualService (no hosts) cannot have tls routes"],
+      ],
+    );
+    assertSpecProblems(
+      "VirtualService",
+      { http: [{ match: [{ sourceLabels: { app: "x" }, gateways: ["mesh"], sourceNamespace: "n" }], route }] },
+      [
+        ["spec.http[0].match[0].sourceLabels", "a delegate VirtualService cannot match on sourceLabels; the root does"],
+        ["spec.http[0].match[0].gateways", "a delegate VirtualService cannot match on gateways; the root does"],
+        [
+          "spec.http[0].match[0].sourceNamespace",
+          "a delegate VirtualService cannot match on sourceNamespace; the root does",
+        ],
+      ],
+    );
+    const root = specOf<VirtualServiceSpec>("VirtualService", {
+      hosts: ["a"],
+      http: [{ match: [{ uri: { prefix: "/x" } }], delegate: { name: "x", namespace: "other" }, timeout: "2s" }],
+    });
+    assert.deepEqual(root.http[0]!.delegate, { name: "x", namespace: "other" });
+    assert.equal(root.http[0]!.timeout, 2000);
+    assertSpecProblems("VirtualService", { hosts: ["a"], http: [{ delegate: {} }] }, [
+      ["spec.http[0].delegate.name", "required"],
     ]);
   });
 
@@ -202,19 +239,20 @@ describe("VirtualService: what is refused", () => {
     );
   });
 
-  test("an http route needs exactly one of route, redirect, directResponse; delegate is refused", () => {
+  test("an http route needs exactly one of route, redirect, directResponse, delegate", () => {
     assertSpecProblems("VirtualService", { hosts: ["a"], http: [{ match: [{ uri: { prefix: "/" } }] }] }, [
-      ["spec.http[0]", "one of route, redirect, directResponse is required"],
+      ["spec.http[0]", "one of route, redirect, directResponse, delegate is required"],
     ]);
     assertSpecProblems(
       "VirtualService",
       { hosts: ["a"], http: [{ route: [{ destination: { host: "a" } }], redirect: { uri: "/x" } }] },
-      [["spec.http[0]", "only one of route, redirect, directResponse may be set, got route and redirect"]],
+      [["spec.http[0]", "only one of route, redirect, directResponse, delegate may be set, got route and redirect"]],
     );
-    assertSpecProblems("VirtualService", { hosts: ["a"], http: [{ delegate: { name: "other" } }] }, [
-      ["spec.http[0].delegate", /^delegate is not supported/],
-      ["spec.http[0]", "one of route, redirect, directResponse is required"],
-    ]);
+    assertSpecProblems(
+      "VirtualService",
+      { hosts: ["a"], http: [{ route: [{ destination: { host: "a" } }], delegate: { name: "other" } }] },
+      [["spec.http[0]", "only one of route, redirect, directResponse, delegate may be set, got route and delegate"]],
+    );
   });
 
   test("weights must sum to 100 across several destinations, each 0-100", () => {

@@ -2,9 +2,13 @@
 // (pilot/pkg/config/validation): exactly one of route/redirect/directResponse per http route, weights summing to
 // 100 when a route splits traffic, percentages 0–100, attempts >= 0, and the deprecated spellings still in the
 // wild (fault `percent`, `mirrorPercent`, corsPolicy `allowOrigin`) accepted with a warning and normalised.
+// Delegation (Istio's PILOT_ENABLE_VIRTUAL_SERVICE_DELEGATE, on by default): a VirtualService without hosts is a
+// delegate; a root's http route may name one with `delegate` instead of an action, and its routes are merged
+// under the root's at translation (src/control/translate/delegation.ts). One level only, as in Istio.
 
 import type {
   CorsPolicy,
+  Delegate,
   Destination,
   HTTPDirectResponse,
   HTTPFaultInjection,
@@ -48,14 +52,19 @@ const SPEC = { known: ["hosts", "gateways", "http", "tls", "tcp", "exportTo"] };
 
 export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path: string): VirtualServiceSpec {
   const f = SpecFields.open(ctx, raw, path, SPEC);
+  // No hosts (absent or empty, as Istio reads it): a delegate, whose routes only apply through a root
+  // VirtualService that names it.
+  const hosts = readHosts(f, "hosts", false);
+  const isDelegate = hosts.length === 0 && (!f.has("hosts") || Array.isArray(f.raw("hosts")));
   const spec: VirtualServiceSpec = {
-    hosts: readHosts(f, "hosts", true),
+    hosts,
     gateways: f.stringList("gateways"),
-    http: f.list("http").map((item) => readHttpRoute(ctx, item)),
+    http: f.list("http").map((item) => readHttpRoute(ctx, item, isDelegate)),
     tls: f.list("tls").map((item) => readTlsRoute(ctx, item)),
     tcp: f.list("tcp").map((item) => readTcpRoute(ctx, item)),
     exportTo: readExportTo(f),
   };
+  if (isDelegate && !f.broken) checkDelegate(f, spec);
   const boundToMesh = spec.gateways.length === 0 || spec.gateways.includes("mesh");
   if (boundToMesh && spec.hosts.includes("*")) {
     ctx.error(
@@ -69,6 +78,13 @@ export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path:
     ctx.error(path, "expected at least one of http, tls, tcp");
   }
   return spec;
+}
+
+/** Istio's rules for a delegate: it is reached only through a root, so gateways and non-HTTP routes mean nothing. */
+function checkDelegate(f: SpecFields, spec: VirtualServiceSpec): void {
+  if (spec.gateways.length > 0) f.error("gateways", "a delegate VirtualService (no hosts) cannot have gateways");
+  if (spec.tcp.length > 0) f.error("tcp", "a delegate VirtualService (no hosts) cannot have tcp routes");
+  if (spec.tls.length > 0) f.error("tls", "a delegate VirtualService (no hosts) cannot have tls routes");
 }
 
 const HTTP_ROUTE = {
@@ -88,21 +104,24 @@ const HTTP_ROUTE = {
     "mirrors",
     "corsPolicy",
     "headers",
+    "delegate",
   ],
-  refused: {
-    delegate: "delegate is not supported: Trellis does not chain VirtualServices; write the routes in this one",
-  },
 };
 
-function readHttpRoute(ctx: ResourceContext, item: Item): HTTPRoute {
+function readHttpRoute(ctx: ResourceContext, item: Item, inDelegate: boolean): HTTPRoute {
   const f = SpecFields.open(ctx, item.value, item.path, HTTP_ROUTE);
-  const action = f.oneOf(["route", "redirect", "directResponse"], true);
+  const action = f.oneOf(["route", "redirect", "directResponse", "delegate"], true);
   const route: HTTPRoute = { match: f.list("match").map((m) => readHttpMatch(ctx, m)), mirrors: [] };
   const name = f.string("name");
   if (name !== undefined) route.name = name;
   if (action === "route") route.route = readWeighted(f, "route", readHttpRouteDestination);
   if (action === "redirect") route.redirect = readRedirect(f.message("redirect", REDIRECT));
   if (action === "directResponse") route.directResponse = readDirectResponse(f.message("directResponse", DIRECT));
+  if (action === "delegate") {
+    if (inDelegate) f.error("delegate", "a delegate VirtualService (no hosts) cannot delegate again: one level only");
+    else route.delegate = readDelegate(f.message("delegate", DELEGATE));
+  }
+  if (inDelegate) checkDelegateMatches(f, route.match);
   if (f.has("rewrite")) {
     route.rewrite = readRewrite(f.message("rewrite", REWRITE));
     if (action === "redirect") f.error("rewrite", "rewrite cannot be used with redirect");
@@ -115,6 +134,28 @@ function readHttpRoute(ctx: ResourceContext, item: Item): HTTPRoute {
   if (f.has("corsPolicy")) route.corsPolicy = readCors(f.message("corsPolicy", CORS));
   assign(route, "headers", readOptionalHeaders(f));
   return route;
+}
+
+const DELEGATE = { known: ["name", "namespace"] };
+
+function readDelegate(f: SpecFields): Delegate {
+  const out: Delegate = { name: f.requiredString("name") };
+  const namespace = f.string("namespace");
+  if (namespace !== undefined && namespace !== "") out.namespace = namespace;
+  return out;
+}
+
+/** Who may send a request is the root's to say (Istio validates delegates the same way). */
+function checkDelegateMatches(f: SpecFields, matches: readonly HTTPMatchRequest[]): void {
+  matches.forEach((m, i) => {
+    const at = `${f.at("match")}[${i}]`;
+    if (Object.keys(m.sourceLabels).length > 0)
+      f.ctx.error(`${at}.sourceLabels`, "a delegate VirtualService cannot match on sourceLabels; the root does");
+    if (m.gateways.length > 0)
+      f.ctx.error(`${at}.gateways`, "a delegate VirtualService cannot match on gateways; the root does");
+    if (m.sourceNamespace !== undefined)
+      f.ctx.error(`${at}.sourceNamespace`, "a delegate VirtualService cannot match on sourceNamespace; the root does");
+  });
 }
 
 const MATCH = {

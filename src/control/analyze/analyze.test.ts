@@ -119,3 +119,28 @@ test("two VirtualServices for one host and two DestinationRules for one host", (
     ],
   );
 });
+
+test("delegation: a missing delegate is reported on the root; a delegate's subsets are checked as merged", () => {
+  const root = vs("root", ["reviews"], []);
+  root.spec.http = [
+    { match: [], delegate: { name: "reviews-routes" }, mirrors: [] },
+    { match: [], delegate: { name: "gone" }, mirrors: [] },
+  ];
+  const delegate = vs("reviews-routes", [], [{ host: "reviews", subset: "v9" }]);
+  const findings = analyze({ resources: [root, delegate, dr("reviews", "reviews", ["v1"])] });
+  assert.deepEqual(
+    findings.map((f) => [f.code, f.resource, f.message]),
+    [
+      [
+        "IST0101",
+        "VirtualService/default/root",
+        "VirtualService default/root http[1]: delegate VirtualService default/gone not found (or it has hosts); route left out: requests it would have matched fall through to the routes after it",
+      ],
+      [
+        "IST0101",
+        "VirtualService/default/root",
+        `subset v9 of ${FQDN("reviews")} is routed to, but DestinationRule/default/reviews defines only v1: requests routed there fail with 503 (NC)`,
+      ],
+    ],
+  );
+});

@@ -2,10 +2,12 @@
 // for the cases users meet most:
 //   IST0101 a VirtualService routes to a subset no DestinationRule of that host defines (traffic to it fails: 503 NC);
 //   IST0101 a host a VirtualService or DestinationRule names matches no known service (only when services are known);
+//   IST0101 a delegate VirtualService a root names is missing, not exported to it, or cannot narrow its match;
 //   IST0109 two VirtualServices for the same host (Istio merges them unpredictably; Trellis too would have to pick);
 //   IST0171 two DestinationRules for the same host (one is ignored).
 
 import type { DestinationRule, Resource, VirtualService } from "../../api/resources/types.ts";
+import { mergeDelegates } from "../translate/delegation.ts";
 import { hostMatches, resolveHost as fqdn } from "../translate/hosts.ts";
 
 export type Severity = "Error" | "Warning" | "Info";
@@ -55,7 +57,17 @@ export function analyze(input: AnalyzeInput): Finding[] {
           resource: keyOf(dr),
           message: `${host} already has DestinationRule ${keyOf(rules[0]!)}: only one rule per host takes effect`,
         });
-  checkVirtualServices(virtualServices, rulesByHost, known, findings);
+  // Delegates are checked as Istio applies them: merged into their roots (destinations in the root's namespace).
+  const delegation = mergeDelegates(virtualServices);
+  for (const [root, problems] of delegation.problems)
+    for (const problem of problems)
+      findings.push({
+        severity: "Error",
+        code: "IST0101",
+        resource: keyOf(root),
+        message: `${problem}: requests it would have matched fall through to the routes after it`,
+      });
+  checkVirtualServices(delegation.virtualServices, rulesByHost, known, findings);
   return findings;
 }
 

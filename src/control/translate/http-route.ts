@@ -7,6 +7,7 @@ import type { DestinationContext } from "./destinations.ts";
 import { resolveDestination } from "./destinations.ts";
 import type { Json } from "./envoy.ts";
 import { corsFilterConfig } from "./cors.ts";
+import { delegatedRouteOrigin } from "./delegation.ts";
 import { CORS_NAME, duration, FAULT_NAME, fractionalPercent } from "./envoy.ts";
 import { faultFilterConfig } from "./fault.ts";
 import { headerEdits } from "./header-ops.ts";
@@ -22,7 +23,8 @@ const REDIRECT_CODES: Record<number, string> = {
 };
 
 export function httpRoutes(http: HTTPRoute, index: number, vs: VirtualService, ctx: DestinationContext): Json[] {
-  const where = `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} http[${index}]`;
+  const where =
+    delegatedRouteOrigin(http) ?? `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} http[${index}]`;
   const matches = http.match ?? [];
   const applicable: (HTTPMatchRequest | undefined)[] =
     matches.length === 0 ? [undefined] : matches.filter((m) => matchAppliesTo(m, ctx.proxy, ctx.port));
@@ -65,7 +67,7 @@ function oneRoute(
     route.route = forwarded.action;
     edits = mergeEdits(edits, forwarded.routeEdits);
   } else {
-    ctx.problems.add(`${where}: no route, redirect or directResponse (delegate is not supported); left out`);
+    ctx.problems.add(`${where}: no route, redirect or directResponse; left out`);
     return undefined;
   }
   Object.assign(route, edits);

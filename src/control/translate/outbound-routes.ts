@@ -57,7 +57,9 @@ export function virtualServiceFor(service: ServiceModel, base: RouteBase): Virtu
         `VirtualService ${World.nameOf(vsList[0]!.resource)}; ignored for it`,
     );
   }
-  return vsList[0]?.resource;
+  const vs = vsList[0]?.resource;
+  if (vs !== undefined) for (const problem of base.world.delegationProblemsOf(vs)) base.problems.add(problem);
+  return vs;
 }
 
 /** The routes of one service port: its VirtualService's http routes, or the default route. */

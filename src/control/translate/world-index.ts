@@ -10,6 +10,7 @@ import type {
   VirtualService,
   WorkloadEntry,
 } from "../../api/resources/types.ts";
+import { mergeDelegates } from "./delegation.ts";
 import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
 import { labelsMatch } from "./labels.ts";
 import { proxyLocality } from "./locality.ts";
@@ -55,6 +56,8 @@ export class World {
   readonly rootNamespace: string;
   private readonly byHost = new Map<string, ServiceModel>();
   private readonly virtualServices: IndexedVirtualService[];
+  /** What delegation could not merge, per merged root VirtualService. */
+  private readonly delegationProblems: ReadonlyMap<VirtualService, readonly string[]>;
   private readonly destinationRules: IndexedDestinationRule[];
   private readonly sidecars: readonly Sidecar[];
   /**
@@ -73,7 +76,10 @@ export class World {
     this.outboundTrafficPolicy = input.outboundTrafficPolicy ?? "ALLOW_ANY";
     this.rootNamespace = input.rootNamespace ?? "istio-system";
     // Only VirtualServices bound to the mesh (no gateways, or "mesh" among them) apply to sidecars.
-    this.virtualServices = (input.virtualServices ?? [])
+    // Delegates are merged into their roots first (a delegate has no gateways of its own; its root's decide).
+    const merged = mergeDelegates(input.virtualServices ?? []);
+    this.delegationProblems = merged.problems;
+    this.virtualServices = merged.virtualServices
       .filter((vs) => (vs.spec.gateways ?? []).length === 0 || vs.spec.gateways.includes("mesh"))
       .map((vs) => ({ resource: vs, hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.metadata.namespace)) }));
     this.destinationRules = (input.destinationRules ?? []).map((dr) => ({
@@ -146,6 +152,11 @@ export class World {
     });
     scored.sort((a, b) => b.score - a.score || a.order - b.order);
     return scored.map((s) => s.vs);
+  }
+
+  /** What could not be merged into this (root) VirtualService from its delegates. */
+  delegationProblemsOf(vs: VirtualService): readonly string[] {
+    return this.delegationProblems.get(vs) ?? [];
   }
 
   /**
