@@ -101,6 +101,7 @@ describe("the mesh end to end", () => {
   const sidecars: Sidecar[] = [];
   let caller: Sidecar;
   let callerPort: number;
+  let v2SidecarPort: number;
   let xdsPort: number;
   let apiPort: number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -114,18 +115,15 @@ describe("the mesh end to end", () => {
     assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const callReviews = (): Promise<string> =>
+  const callReviews = (path = "/reviews/1", port = callerPort): Promise<string> =>
     new Promise((resolve, reject) => {
-      const req = http.get(
-        { host: "127.0.0.1", port: callerPort, path: "/reviews/1", headers: { host: "reviews" }, agent },
-        (res) => {
-          let body = "";
-          res.on("data", (c: Buffer) => (body += c.toString()));
-          res.on("end", () =>
-            resolve(res.statusCode === 200 ? (JSON.parse(body) as { name: string }).name : `${res.statusCode}`),
-          );
-        },
-      );
+      const req = http.get({ host: "127.0.0.1", port, path, headers: { host: "reviews" }, agent }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () =>
+          resolve(res.statusCode === 200 ? (JSON.parse(body) as { name: string }).name : `${res.statusCode}`),
+        );
+      });
       req.on("error", reject);
     });
 
@@ -140,6 +138,7 @@ describe("the mesh end to end", () => {
     v2 = await startEchoServer("v2");
     const [s1, s2, o1, o2, o3] = (await freePorts(5)) as [number, number, number, number, number];
     callerPort = o3;
+    v2SidecarPort = s2;
     for (const [version, upstream, sidecarPort, outbound] of [
       ["v1", v1, s1, o1],
       ["v2", v2, s2, o2],
@@ -229,5 +228,46 @@ describe("the mesh end to end", () => {
     assert.equal(await proxiesBack(), 3);
     const after = await runBounded(200, 8, () => callReviews());
     assert.deepEqual([...new Set(after)], ["v2"]);
+  });
+  test("a Sidecar's ingress listeners replace v2's inbound port; a root VirtualService delegates its routes", async () => {
+    const [extra] = (await freePorts(1)) as [number];
+    const v2Sidecar = sidecars[1]!; // started in order: v1, v2, the caller
+    const ldsBefore = v2Sidecar.acked.get(TYPE_URL.listener);
+    const content = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: reviews-v2 }
+spec:
+  workloadSelector: { labels: { app: reviews, version: v2 } }
+  ingress:
+  - { port: { number: ${v2SidecarPort}, protocol: HTTP, name: http }, defaultEndpoint: "127.0.0.1:${v2.port}" }
+  - { port: { number: ${extra}, protocol: HTTP, name: extra }, defaultEndpoint: "127.0.0.1:${v2.port}" }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  http:
+  - { match: [{ uri: { prefix: /reviews } }], timeout: 5s, delegate: { name: reviews-routes } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews-routes }
+spec:
+  http:
+  - { match: [{ uri: { prefix: /reviews/1 } }], route: [{ destination: { host: reviews, subset: v1 } }] }
+  - { route: [{ destination: { host: reviews, subset: v2 } }] }
+`;
+    const routesBefore = caller.acked.get(TYPE_URL.routeConfiguration);
+    await api("POST", "/api/v1/apply", { files: [{ name: "delegation.yaml", content }] });
+    await waitFor(() => v2Sidecar.acked.get(TYPE_URL.listener) !== ldsBefore, 5_000);
+    await waitFor(() => caller.acked.get(TYPE_URL.routeConfiguration) !== routesBefore, 5_000);
+    // The new ingress port reaches v2's application directly through its sidecar.
+    assert.deepEqual([...new Set(await runBounded(20, 4, () => callReviews("/anything", extra)))], ["v2"]);
+    // Through the caller: the delegate's routes, under the root's /reviews prefix.
+    assert.deepEqual([...new Set(await runBounded(50, 4, () => callReviews("/reviews/1")))], ["v1"]);
+    assert.deepEqual([...new Set(await runBounded(50, 4, () => callReviews("/reviews/2")))], ["v2"]);
+    // Outside the root's match there is no route: 404 (NR) from the caller's sidecar.
+    assert.deepEqual([...new Set(await runBounded(5, 1, () => callReviews("/other")))], ["404"]);
   });
 });

@@ -58,4 +58,29 @@ describe("Sidecar", () => {
       ],
     );
   });
+  test("ingress defaultEndpoint: Istio's forms only; one listener per bind address and port", () => {
+    const ingress = (defaultEndpoint: string, number = 9080) => ({
+      port: { number, protocol: "HTTP", name: `p${number}` },
+      defaultEndpoint,
+    });
+    for (const ok of ["127.0.0.1:8080", "0.0.0.0:8080", "[::1]:8080", "[::]:8080", "unix:///var/run/app.sock"]) {
+      assert.equal(specOf<SidecarSpec>("Sidecar", { ingress: [ingress(ok)] }).ingress[0]!.defaultEndpoint, ok);
+    }
+    for (const bad of ["10.0.0.1:8080", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "localhost:80", "unix://"]) {
+      assertSpecProblems("Sidecar", { ingress: [ingress(bad)] }, [
+        [
+          "spec.ingress[0].defaultEndpoint",
+          `expected 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix://<path>, got "${bad}"`,
+        ],
+      ]);
+    }
+    assertSpecProblems("Sidecar", { ingress: [ingress("127.0.0.1:1"), ingress("127.0.0.1:2")] }, [
+      ["spec.ingress[1].port.number", "port 9080 is already used by another ingress"],
+    ]);
+    const twoBinds = [
+      { ...ingress("127.0.0.1:1"), bind: "10.0.0.1" },
+      { ...ingress("127.0.0.1:2"), bind: "10.0.0.2" },
+    ];
+    assert.equal(specOf<SidecarSpec>("Sidecar", { ingress: twoBinds }).ingress.length, 2);
+  });
 });

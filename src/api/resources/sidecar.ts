@@ -26,7 +26,12 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
       const ingress: SidecarSpec["ingress"][number] = { port };
       assign(ingress, "bind", i.string("bind"));
       assign(ingress, "captureMode", i.enumValue("captureMode", CAPTURE_MODES));
-      assign(ingress, "defaultEndpoint", i.string("defaultEndpoint"));
+      const defaultEndpoint = i.string("defaultEndpoint");
+      if (defaultEndpoint !== undefined) {
+        const parsed = parseDefaultEndpoint(defaultEndpoint);
+        if (typeof parsed === "string") i.error("defaultEndpoint", parsed);
+        else ingress.defaultEndpoint = defaultEndpoint;
+      }
       if (i.has("connectionPool"))
         ingress.connectionPool = readConnectionPool(ctx, i.raw("connectionPool"), i.at("connectionPool"));
       return ingress;
@@ -59,6 +64,16 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
   if (f.has("inboundConnectionPool")) {
     spec.inboundConnectionPool = readConnectionPool(ctx, f.raw("inboundConnectionPool"), f.at("inboundConnectionPool"));
   }
+  const ingressPorts = new Set<string>();
+  spec.ingress.forEach((ingress, n) => {
+    const key = `${ingress.bind ?? ""}:${ingress.port.number}`;
+    if (ingress.port.number !== 0 && ingressPorts.has(key))
+      ctx.error(
+        `${f.at("ingress")}[${n}].port.number`,
+        `port ${ingress.port.number} is already used by another ingress`,
+      );
+    ingressPorts.add(key);
+  });
   const catchAll = spec.egress.filter((e) => e.port === undefined).length;
   if (catchAll > 1) f.error("egress", "at most one egress listener may omit its port (the catch-all)");
   return spec;
@@ -71,4 +86,25 @@ function readSidecarPort(ctx: ResourceContext, item: Item): SidecarPort {
   assign(port, "name", p.string("name"));
   assign(port, "targetPort", p.integer("targetPort", 1, MAX_PORT));
   return port;
+}
+
+/** Where an ingress listener forwards: the loopback or any address (the workload's own) at a port, or a socket. */
+export type DefaultEndpoint =
+  { kind: "loopback" | "workload"; ipv6: boolean; port: number } | { kind: "unix"; path: string };
+
+/**
+ * Istio's accepted forms: 127.0.0.1:PORT, [::1]:PORT (the loopback), 0.0.0.0:PORT, [::]:PORT (the workload's own
+ * address), unix://PATH. A message saying what was expected when `text` is none of them.
+ */
+export function parseDefaultEndpoint(text: string): DefaultEndpoint | string {
+  const expected = `expected 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix://<path>, got ${describe(text)}`;
+  if (text.startsWith("unix://"))
+    return text.length > "unix://".length ? { kind: "unix", path: text.slice(7) } : expected;
+  const m = /^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):(\d{1,5})$/.exec(text);
+  if (m === null) return expected;
+  const port = Number(m[2]);
+  if (port < 1 || port > MAX_PORT) return expected;
+  const host = m[1]!;
+  const loopback = host === "127.0.0.1" || host === "[::1]";
+  return { kind: loopback ? "loopback" : "workload", ipv6: host.startsWith("["), port };
 }

@@ -87,7 +87,7 @@ function loadBalancer(lb: LoadBalancerSettings | undefined, where: string, probl
   }
 }
 
-function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json {
+export function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json {
   return {
     thresholds: [
       {

@@ -17,7 +17,7 @@ import {
 import { inboundClusterName, inboundListenerName, inboundRouteName, isHttp2Protocol, isHttpProtocol } from "./names.ts";
 import type { Problems } from "./problems.ts";
 import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
-import { DEFAULT_CONNECT_TIMEOUT_MS } from "./clusters.ts";
+import { circuitBreakers, DEFAULT_CONNECT_TIMEOUT_MS } from "./clusters.ts";
 import type { World } from "./world-index.ts";
 import { instancePort, serviceFqdn, type ServiceInstance } from "./world.ts";
 
@@ -68,11 +68,21 @@ export function inboundResources(
 ): InboundResources {
   const result: InboundResources = { listeners: [], clusters: [] };
   const listenerPorts = new Set<number>();
-  const appPorts = new Set<number>();
+  /** appPort → the application address its cluster reaches (one cluster per application port, as named). */
+  const appPorts = new Map<number, string>();
   const address = proxy.workloadAddress ?? "0.0.0.0";
   for (const port of ports) {
     if (listenerPorts.has(port.sidecarPort)) {
       problems.add(`proxy ${proxy.id}: inbound port ${port.sidecarPort} is declared twice; the first is kept`);
+      continue;
+    }
+    const appAddress = port.appAddress ?? "127.0.0.1";
+    const clusterAddress = appPorts.get(port.appPort);
+    if (clusterAddress !== undefined && clusterAddress !== appAddress) {
+      problems.add(
+        `proxy ${proxy.id}: inbound port ${port.sidecarPort} forwards to ${appAddress}:${port.appPort}, but port ` +
+          `${port.appPort} already forwards to ${clusterAddress}; left out`,
+      );
       continue;
     }
     listenerPorts.add(port.sidecarPort);
@@ -81,10 +91,12 @@ export function inboundResources(
     const filter = http
       ? httpConnectionManager(`inbound_${port.appPort}`, inboundRoute(port.appPort), [])
       : tcpProxy(cluster, { cluster });
-    result.listeners.push(listener(inboundListenerName(port.sidecarPort), address, port.sidecarPort, filter));
-    if (appPorts.has(port.appPort)) continue;
-    appPorts.add(port.appPort);
-    result.clusters.push(inboundCluster(port));
+    result.listeners.push(
+      listener(inboundListenerName(port.sidecarPort), port.bind ?? address, port.sidecarPort, filter),
+    );
+    if (clusterAddress !== undefined) continue;
+    appPorts.set(port.appPort, appAddress);
+    result.clusters.push(inboundCluster(port, appAddress));
   }
   return result;
 }
@@ -103,17 +115,20 @@ function inboundRoute(appPort: number): Json {
   };
 }
 
-function inboundCluster(port: ProxyPort): Json {
+function inboundCluster(port: ProxyPort, appAddress: string): Json {
   const name = inboundClusterName(port.appPort);
+  const pool = port.connectionPool;
   const cluster: Json = {
     name,
     type: "STATIC",
-    connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+    connect_timeout: duration(pool?.tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS),
     load_assignment: {
       cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress("127.0.0.1", port.appPort) } }] }],
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(appAddress, port.appPort) } }] }],
     },
   };
+  // Only a Sidecar's connection pool limits the inbound side; without one Envoy's defaults apply, as in Istio.
+  if (pool !== undefined) cluster.circuit_breakers = circuitBreakers(pool);
   if (isHttp2Protocol(port.protocol)) {
     cluster.typed_extension_protocol_options = {
       [HTTP_PROTOCOL_OPTIONS_KEY]: {

@@ -1,6 +1,7 @@
 // Who a proxy is, from its xDS node (docs/control-plane.md, "Node"): namespace, service, labels, addresses and the
 // ports its outbound listeners bind. Translation reads only this, never the raw node.
 
+import type { ConnectionPoolSettings } from "../../api/resources/types.ts";
 import type { NodeInfo } from "../../api/xds/types.ts";
 
 /** One port of the proxy's own workload: the application's port and the sidecar's inbound port in front of it. */
@@ -10,6 +11,12 @@ export interface ProxyPort {
   sidecarPort: number;
   /** Istio's protocol name, upper case (HTTP, HTTP2, GRPC, TCP, …). */
   protocol: string;
+  /** Where the application listens; default 127.0.0.1 (a Sidecar ingress's defaultEndpoint may say otherwise). */
+  appAddress?: string;
+  /** The inbound listener's address; default the workload's address (a Sidecar ingress's `bind`). */
+  bind?: string;
+  /** A Sidecar ingress's connectionPool (or its inboundConnectionPool): the inbound cluster's limits. */
+  connectionPool?: ConnectionPoolSettings;
 }
 
 export interface ProxyIdentity {

@@ -13,6 +13,7 @@ import { proxylessResources } from "./proxyless.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { reachableServices } from "./scope.ts";
 import { serviceClusters } from "./service-clusters.ts";
+import { sidecarIngressPorts } from "./sidecar-ingress.ts";
 import type { World } from "./world-index.ts";
 
 export interface TranslationResult {
@@ -63,11 +64,6 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
   if (sidecar?.spec.outboundTrafficPolicy?.egressProxy !== undefined) {
     problems.add(
       `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}: outboundTrafficPolicy.egressProxy is not supported`,
-    );
-  }
-  if ((sidecar?.spec.ingress ?? []).length > 0) {
-    problems.add(
-      `Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name}: ingress listeners are not supported; the registry's ports are used`,
     );
   }
   const services = reachableServices(world, proxy, sidecar, problems).filter((s) => s.resolution !== "NONE");
@@ -130,7 +126,13 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
 export function translateInbound(world: World, proxy: ProxyIdentity): InboundTranslation {
   const problems = new Problems();
   if (proxy.proxyless === true) return { listeners: [], clusters: [], problems: [] };
-  const inbound = inboundResources(inboundPorts(world, proxy, problems), proxy, problems);
+  // A Sidecar's ingress listeners, when it has any, replace the ports the proxy or the registry declare.
+  const sidecar = world.sidecarFor(proxy);
+  const ports =
+    sidecar !== undefined && sidecar.spec.ingress.length > 0
+      ? sidecarIngressPorts(sidecar, proxy, problems)
+      : inboundPorts(world, proxy, problems);
+  const inbound = inboundResources(ports, proxy, problems);
   return { listeners: inbound.listeners, clusters: inbound.clusters, problems: problems.list };
 }
 
