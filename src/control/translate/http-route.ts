@@ -87,9 +87,9 @@ function redirect(http: HTTPRoute, where: string, ctx: DestinationContext): Json
   if (r.uri !== undefined) out.path_redirect = r.uri;
   if (r.authority !== undefined) out.host_redirect = r.authority;
   if (r.port !== undefined) out.port_redirect = r.port;
-  if (r.derivePort === "FROM_REQUEST_PORT") {
-    ctx.problems.add(`${where}: redirect.derivePort FROM_REQUEST_PORT is not supported; left out`);
-  }
+  // Envoy cannot take the port from the request, but this route only ever serves requests for ctx.port: Istio
+  // writes that port, and so does Trellis. FROM_PROTOCOL_DEFAULT is Envoy's own behaviour (no port_redirect).
+  if (r.derivePort === "FROM_REQUEST_PORT" && r.port === undefined) out.port_redirect = ctx.port;
   if (r.scheme !== undefined) out.scheme_redirect = r.scheme;
   const code = r.redirectCode ?? 301;
   const named = REDIRECT_CODES[code];
