@@ -83,4 +83,18 @@ describe("Sidecar", () => {
     ];
     assert.equal(specOf<SidecarSpec>("Sidecar", { ingress: twoBinds }).ingress.length, 2);
   });
+  test("egressProxy: only with ALLOW_ANY, and with a port", () => {
+    const policy = (mode: string, egressProxy: unknown) => ({ outboundTrafficPolicy: { mode, egressProxy } });
+    assert.deepEqual(
+      specOf<SidecarSpec>("Sidecar", policy("ALLOW_ANY", { host: "egress.internal", port: { number: 3128 } }))
+        .outboundTrafficPolicy?.egressProxy,
+      { host: "egress.internal", port: { number: 3128 } },
+    );
+    assertSpecProblems("Sidecar", policy("REGISTRY_ONLY", { host: "egress.internal", port: { number: 3128 } }), [
+      ["spec.outboundTrafficPolicy.egressProxy", "egressProxy may only be set with mode ALLOW_ANY"],
+    ]);
+    assertSpecProblems("Sidecar", policy("ALLOW_ANY", { host: "egress.internal" }), [
+      ["spec.outboundTrafficPolicy.egressProxy.port", "required: the egress proxy's port"],
+    ]);
+  });
 });

@@ -58,8 +58,14 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
   if (f.has("outboundTrafficPolicy")) {
     const o = f.message("outboundTrafficPolicy", { known: ["mode", "egressProxy"] });
     spec.outboundTrafficPolicy = { mode: o.enumValue("mode", ["REGISTRY_ONLY", "ALLOW_ANY"] as const) ?? "ALLOW_ANY" };
-    if (o.has("egressProxy"))
-      spec.outboundTrafficPolicy.egressProxy = readDestination(ctx, o.raw("egressProxy"), o.at("egressProxy"));
+    if (o.has("egressProxy")) {
+      const egressProxy = readDestination(ctx, o.raw("egressProxy"), o.at("egressProxy"));
+      spec.outboundTrafficPolicy.egressProxy = egressProxy;
+      // Istio's rules: only unknown traffic that would pass through can go to an egress proxy, at a known port.
+      if (spec.outboundTrafficPolicy.mode !== "ALLOW_ANY")
+        o.error("egressProxy", "egressProxy may only be set with mode ALLOW_ANY");
+      else if (egressProxy.port === undefined) o.error("egressProxy.port", "required: the egress proxy's port");
+    }
   }
   if (f.has("inboundConnectionPool")) {
     spec.inboundConnectionPool = readConnectionPool(ctx, f.raw("inboundConnectionPool"), f.at("inboundConnectionPool"));

@@ -2,7 +2,7 @@
 // with the service's names as domains, its VirtualService's routes (or a default route), then a catch-all
 // virtual host for unknown hosts: PassthroughCluster (ALLOW_ANY) or a 502 (REGISTRY_ONLY).
 
-import type { VirtualService } from "../../api/resources/types.ts";
+import type { Destination, VirtualService } from "../../api/resources/types.ts";
 import { httpRoutes } from "./http-route.ts";
 import type { DestinationContext } from "./destinations.ts";
 import { resolveDestination } from "./destinations.ts";
@@ -19,6 +19,7 @@ export function outboundRouteConfiguration(
   services: readonly ServiceModel[],
   base: RouteBase,
   mode: OutboundTrafficPolicyMode,
+  egressProxy?: EgressProxy,
 ): Json {
   const { proxy, problems } = base;
   const claimed = new Set<string>();
@@ -42,7 +43,7 @@ export function outboundRouteConfiguration(
       virtualHosts.push({ name, domains, routes: portRoutes(service, port, vs, base) });
     }
   }
-  virtualHosts.push(catchAll(mode));
+  virtualHosts.push(catchAll(mode, egressProxy === undefined ? undefined : egressCluster(egressProxy, base)));
   return { name: OUTBOUND_HTTP, virtual_hosts: virtualHosts };
 }
 
@@ -108,7 +109,23 @@ function defaultRoute(service: ServiceModel, port: ServicePortModel, ctx: Destin
   return { name: "default", match: { prefix: "/" }, route: action };
 }
 
-function catchAll(mode: OutboundTrafficPolicyMode): Json {
+/**
+ * A Sidecar's outboundTrafficPolicy.egressProxy: ALLOW_ANY traffic for hosts the mesh does not know goes to that
+ * destination's cluster instead of PassthroughCluster (Istio's allow_any virtual host does the same). Short names
+ * resolve in the proxy's namespace, the Sidecar's own.
+ */
+function egressCluster({ destination, where }: EgressProxy, base: RouteBase): string {
+  const ctx: DestinationContext = { ...base, namespace: base.proxy.namespace, port: destination.port?.number ?? 0 };
+  return resolveDestination(destination, ctx, `${where} outboundTrafficPolicy.egressProxy`).cluster;
+}
+
+/** The egress proxy's destination and the Sidecar that names it ("Sidecar ns/name", for problems). */
+export interface EgressProxy {
+  destination: Destination;
+  where: string;
+}
+
+function catchAll(mode: OutboundTrafficPolicyMode, egressCluster?: string): Json {
   if (mode === "REGISTRY_ONLY") {
     return {
       name: "block_all",
@@ -120,7 +137,11 @@ function catchAll(mode: OutboundTrafficPolicyMode): Json {
     name: "allow_any",
     domains: ["*"],
     routes: [
-      { name: "allow_any", match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: duration(0) } },
+      {
+        name: "allow_any",
+        match: { prefix: "/" },
+        route: { cluster: egressCluster ?? PASSTHROUGH_CLUSTER, timeout: duration(0) },
+      },
     ],
   };
 }

@@ -61,11 +61,6 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
   problems.addAll(world.problems);
   const sidecar = world.sidecarFor(proxy);
   const mode = sidecar?.spec.outboundTrafficPolicy?.mode ?? world.outboundTrafficPolicy;
-  if (sidecar?.spec.outboundTrafficPolicy?.egressProxy !== undefined) {
-    problems.add(
-      `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}: outboundTrafficPolicy.egressProxy is not supported`,
-    );
-  }
   const services = reachableServices(world, proxy, sidecar, problems).filter((s) => s.resolution !== "NONE");
   const reachable = new Set(services.map((s) => s.hostname));
   const base = { world, proxy, problems, reachable };
@@ -91,14 +86,19 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
   }
   clusters.push(emptyStaticCluster(BLACKHOLE_CLUSTER));
   clusters.push(emptyStaticCluster(PASSTHROUGH_CLUSTER));
-  if (mode === "ALLOW_ANY") {
+  const egressDestination = mode === "ALLOW_ANY" ? sidecar?.spec.outboundTrafficPolicy?.egressProxy : undefined;
+  const egressProxy =
+    egressDestination === undefined
+      ? undefined
+      : { destination: egressDestination, where: `Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name}` };
+  if (mode === "ALLOW_ANY" && egressProxy === undefined) {
     problems.add(
       "ALLOW_ANY: the proxy has no original-destination cluster, so requests to hosts outside the mesh go to " +
         "PassthroughCluster, which has no endpoints (503); add a ServiceEntry for each external host",
     );
   }
 
-  const routes: Json[] = [outboundRouteConfiguration(services, base, mode)];
+  const routes: Json[] = [outboundRouteConfiguration(services, base, mode, egressProxy)];
   const listeners: Json[] = [
     listener(
       OUTBOUND_HTTP,
