@@ -14,6 +14,7 @@ import { ManualClock } from "../src/api/clock.ts";
 import { mulberry32 } from "../src/api/random.ts";
 import type { HealthChecker } from "../src/proxy/upstream/health/checker.ts";
 import { request } from "./support/clients.ts";
+import { healthCheckRound } from "./support/health-rounds.ts";
 import {
   HTTP2_UPSTREAM,
   allDomains,
@@ -48,19 +49,8 @@ function checkerOf(proxy: RunningProxy, cluster: string): HealthChecker {
   return proxy.proxy.cluster(cluster)!.healthChecker!;
 }
 
-/** Makes `ms` pass and resolves once `n` checks have completed. */
-async function round(clock: ManualClock, checker: HealthChecker, n: number, ms = 5000): Promise<void> {
-  const done = new Promise<void>((resolve) => {
-    let seen = 0;
-    const off = checker.onCheck(() => {
-      if (++seen < n) return;
-      off();
-      resolve();
-    });
-  });
-  clock.advance(ms);
-  await done;
-}
+const round = (clock: ManualClock, checker: HealthChecker, n: number, ms = 5000): Promise<void> =>
+  healthCheckRound(clock, checker, n, ms);
 
 async function admin(proxy: RunningProxy, path: string): Promise<string> {
   return (await request(proxy.adminPort, { path })).body;

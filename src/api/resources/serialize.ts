@@ -18,6 +18,7 @@ const DURATION_FIELDS = new Set([
   "fixedDelay",
   "maxAge",
   "warmupDurationSecs",
+  "duration",
   "ttl",
   "connectTimeout",
   "maxConnectionDuration",

@@ -13,6 +13,7 @@ import type {
 } from "./types.ts";
 import { CLIENT_TLS_MODES, SIMPLE_LOAD_BALANCERS } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
+import { readWarmup } from "./warmup.ts";
 import { SpecFields } from "./fields.ts";
 import { readPortNumber } from "./common.ts";
 import { describe } from "../xds/parse/context.ts";
@@ -51,7 +52,7 @@ function readPolicyParts(f: SpecFields): Omit<PortTrafficPolicy, "port"> {
   return out;
 }
 
-const LOAD_BALANCER = { known: ["simple", "consistentHash", "localityLbSetting", "warmupDurationSecs"] };
+const LOAD_BALANCER = { known: ["simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"] };
 
 function readLoadBalancer(f: SpecFields): LoadBalancerSettings {
   const out: LoadBalancerSettings = {};
@@ -62,6 +63,8 @@ function readLoadBalancer(f: SpecFields): LoadBalancerSettings {
   if (f.has("localityLbSetting")) out.localityLbSetting = readLocality(f.message("localityLbSetting", LOCALITY));
   const warmup = f.duration("warmupDurationSecs", 1);
   if (warmup !== undefined) out.warmupDurationSecs = warmup;
+  if (f.has("warmup"))
+    out.warmup = readWarmup(f.message("warmup", { known: ["duration", "minimumPercent", "aggression"] }));
   return out;
 }
 
@@ -120,12 +123,13 @@ function readLocality(f: SpecFields): LocalityLoadBalancerSetting {
         if (
           typeof entry.value === "number" &&
           Number.isInteger(entry.value) &&
-          entry.value >= 0 &&
+          entry.value >= 1 &&
           entry.value <= 100
         ) {
           to[entry.key] = entry.value;
           total += entry.value;
-        } else f.ctx.error(entry.path, `expected an integer 0-100, got ${describe(entry.value)}`);
+          // Istio refuses 0 too ("locality weight must be in range [1, 100]"): leave a locality out instead.
+        } else f.ctx.error(entry.path, `expected an integer 1-100, got ${describe(entry.value)}`);
       }
       if (d.require("to") && total !== 100) d.error("to", `expected weights summing to 100, got ${total}`);
       return { from: d.requiredString("from"), to };
@@ -139,6 +143,11 @@ function readLocality(f: SpecFields): LocalityLoadBalancerSetting {
   if (out.distribute.length > 0 && out.failover.length > 0) {
     f.ctx.error(f.path, "only one of distribute, failover may be set");
   }
+  // Istio's validation: with `failover`, the locality labels in failoverPriority would rank localities twice.
+  const topology = ["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone"];
+  const clash = out.failover.length > 0 ? out.failoverPriority.find((l) => topology.includes(l)) : undefined;
+  if (clash !== undefined)
+    f.ctx.error(f.path, `failover cannot be combined with the topology label ${clash} in failoverPriority`);
   const enabled = f.bool("enabled");
   if (enabled !== undefined) out.enabled = enabled;
   return out;

@@ -309,7 +309,18 @@ export interface LoadBalancerSettings {
   simple?: SimpleLoadBalancer;
   consistentHash?: ConsistentHashLB;
   localityLbSetting?: LocalityLoadBalancerSetting;
+  /** Deprecated in Istio for `warmup`, which wins when both are set. */
   warmupDurationSecs?: Milliseconds;
+  warmup?: WarmupConfiguration;
+}
+
+/** Envoy's slow start, as Istio spells it: the ramp's length, floor (percent of the weight) and curve. */
+export interface WarmupConfiguration {
+  duration?: Milliseconds;
+  /** 0-100; Istio's default 10. */
+  minimumPercent?: number;
+  /** > 0; Istio's default 1.0 (a linear ramp). */
+  aggression?: number;
 }
 
 export interface ConsistentHashLB {

@@ -366,10 +366,30 @@ export interface Cluster {
    * than this balances across all of its hosts. 0 disables panic.
    */
   healthyPanicThreshold: number;
+  /**
+   * slow_start_config of round_robin_lb_config (ROUND_ROBIN) or least_request_lb_config (LEAST_REQUEST); absent
+   * when the policy's config has none or its window is 0 (Envoy: slow start off).
+   */
+  slowStart?: SlowStartConfig;
+  /**
+   * common_lb_config.locality_weighted_lb_config is set: within a priority level a pick first chooses a locality
+   * by its load_balancing_weight scaled by its health, then a host in it (lb/locality-weighted.ts). Absent = off.
+   */
+  localityWeightedLb?: boolean;
   /** circuit_breakers, with Envoy's defaults for every priority that has no entry. */
   circuitBreakers: CircuitBreakers;
   /** Raw Envoy fields a later stage implements (transport_socket, …). */
   extensions: Record<string, unknown>;
+}
+
+/** Envoy's Cluster.SlowStartConfig: a new endpoint's weight ramps up over the window. */
+export interface SlowStartConfig {
+  /** slow_start_window, > 0. */
+  windowMs: number;
+  /** aggression.default_value (a RuntimeDouble; no runtime here), > 0, default 1.0 (a linear ramp). */
+  aggression: number;
+  /** min_weight_percent.value, 0-100, default 10: the floor of the ramp, in percent of the weight. */
+  minWeightPercent: number;
 }
 
 /**
@@ -549,7 +569,10 @@ export interface Locality {
 export interface LocalityLbEndpoints {
   locality: Locality | undefined;
   lbEndpoints: LbEndpoint[];
-  /** load_balancing_weight of the locality; undefined = not set. */
+  /**
+   * load_balancing_weight of the locality; undefined = not set (with locality-weighted balancing on, such a
+   * locality gets no traffic, as in Envoy).
+   */
   loadBalancingWeight: number | undefined;
   priority: number;
 }

@@ -10,6 +10,7 @@ import { localityEndpoints } from "./endpoints.ts";
 import { isHttp2Protocol, isHttpProtocol, outboundClusterName } from "./names.ts";
 import type { Problems } from "./problems.ts";
 import type { EffectivePolicy } from "./traffic-policy.ts";
+import { applyWarmup } from "./warmup.ts";
 import type { ServiceModel, ServicePortModel } from "./world.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -22,6 +23,8 @@ export interface ClusterSpec {
   port: ServicePortModel;
   subset?: { name: string; labels: Record<string, string> };
   policy: EffectivePolicy;
+  /** "namespace/name" of the DestinationRule the policy came from, for problems. */
+  rule?: string;
 }
 
 export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
@@ -42,6 +45,7 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
   const pool = policy.connectionPool;
   cluster.connect_timeout = duration(pool?.tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
   Object.assign(cluster, loadBalancer(policy.loadBalancer, where, problems));
+  applyWarmup(cluster, policy.loadBalancer, where, spec.rule, problems);
   cluster.circuit_breakers = circuitBreakers(pool);
   const http = isHttpProtocol(port.protocol);
   const protocolOptions = http ? httpProtocolOptions(port, pool, where, problems) : undefined;
@@ -60,7 +64,6 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
 }
 
 function loadBalancer(lb: LoadBalancerSettings | undefined, where: string, problems: Problems): Json {
-  if (lb?.warmupDurationSecs !== undefined) problems.add(`${where}: loadBalancer.warmupDurationSecs is not supported`);
   const hash = lb?.consistentHash;
   if (hash !== undefined) {
     if (hash.maglev !== undefined) {

@@ -7,19 +7,21 @@ import { socketAddress } from "./envoy.ts";
 import { labelsMatch } from "./labels.ts";
 import type { ServiceModel, ServicePortModel } from "./world.ts";
 import { instancePort } from "./world.ts";
-import { compactPriorities, parseLocality } from "./locality.ts";
+import type { LocalityLbPlan } from "./locality.ts";
+import { parseLocality, withTopologyLabels } from "./locality.ts";
+import { applyLocalityPlan, type LocalityGroup } from "./locality-lb.ts";
 
 /**
- * The `endpoints` of a ClusterLoadAssignment (LocalityLbEndpoints[]), deterministic in order. With `failover`
- * (locality.ts), each locality gets the priority of its rank.
+ * The `endpoints` of a ClusterLoadAssignment (LocalityLbEndpoints[]), deterministic in order. With a
+ * localityLbSetting `plan` (locality.ts), the groups are re-weighted or split into priority levels for the proxy.
  */
 export function localityEndpoints(
   service: ServiceModel,
   port: ServicePortModel,
   subsetLabels: Record<string, string> | undefined,
-  failover?: (locality: string) => number,
+  plan?: LocalityLbPlan,
 ): Json[] {
-  const groups = new Map<string, Json[]>();
+  const byLocality = new Map<string, LocalityGroup>();
   for (const instance of service.instances) {
     if (subsetLabels !== undefined && !labelsMatch(subsetLabels, instance.labels)) continue;
     const ip = instancePort(instance, port);
@@ -28,20 +30,28 @@ export function localityEndpoints(
     const locality = instance.locality ?? "";
     const lbEndpoint: Json = { endpoint: { address: socketAddress(instance.address, target) } };
     if (instance.weight !== 1) lbEndpoint.load_balancing_weight = instance.weight;
-    const list = groups.get(locality) ?? [];
-    list.push(lbEndpoint);
-    groups.set(locality, list);
+    let group = byLocality.get(locality);
+    if (group === undefined) {
+      group = { locality, entries: [], weight: 0, priority: 0 };
+      byLocality.set(locality, group);
+    }
+    // Labels are read only by failoverPriority; the topology labels are added only then.
+    const labels =
+      plan?.labelPriorities !== undefined ? withTopologyLabels(instance.labels, locality) : instance.labels;
+    group.entries.push({ json: lbEndpoint, labels, weight: instance.weight });
+    group.weight += instance.weight;
   }
-  const localities = [...groups.keys()].sort();
-  const priorities = failover === undefined ? undefined : compactPriorities(localities.map(failover));
-  return localities.map((locality, i) => {
+  const sorted = [...byLocality.keys()].sort().map((locality) => byLocality.get(locality)!);
+  const groups = plan === undefined ? sorted : applyLocalityPlan(sorted, plan);
+  return groups.map((g) => {
     const group: Json = {};
-    if (locality !== "") {
-      const { region, zone, subZone } = parseLocality(locality);
+    if (g.locality !== "") {
+      const { region, zone, subZone } = parseLocality(g.locality);
       group.locality = { region, zone, sub_zone: subZone };
     }
-    group.lb_endpoints = groups.get(locality);
-    if (priorities !== undefined && priorities[i]! > 0) group.priority = priorities[i];
+    group.lb_endpoints = g.entries.map((e) => e.json);
+    if (plan?.weighted === true) group.load_balancing_weight = g.weight;
+    if (g.priority > 0) group.priority = g.priority;
     return group;
   });
 }

@@ -92,3 +92,71 @@ test("where locality failover applies, the proxy's locality is part of the key a
     plain.world.outboundKey({ ...plain.proxy, locality: "us-east/1a" }),
   );
 });
+
+/** Per cluster of `host`: "locality w=weight p=priority" for each endpoint group. */
+function groupsOf(world: World, proxy: ProxyIdentity, cluster: string): string[] {
+  const cla = translateOutbound(world, proxy).endpoints.find((e) => e.cluster_name === cluster)!;
+  return (
+    cla.endpoints as {
+      locality?: { region: string; zone: string; sub_zone: string };
+      load_balancing_weight?: number;
+      priority?: number;
+      lb_endpoints: unknown[];
+    }[]
+  ).map(
+    (g) =>
+      `${g.locality?.region ?? ""}/${g.locality?.zone ?? ""} w=${g.load_balancing_weight} p=${g.priority ?? 0} n=${g.lb_endpoints.length}`,
+  );
+}
+
+test("with distribute, the proxy's locality is part of the key even without outlier detection", () => {
+  const { world, proxy } = loadCase("locality-distribute.yaml");
+  const reviews = "outbound|9080||reviews.default.svc.cluster.local";
+  const euWest = { ...proxy, id: "productpage-2", locality: "eu-west/1a" };
+  assert.notEqual(world.outboundKey(euWest), world.outboundKey(proxy));
+  assert.deepEqual(groupsOf(world, euWest, reviews), ["eu-west/1a w=100 p=0 n=1"], "eu-west's rule: all to eu-west");
+  assert.deepEqual(groupsOf(world, proxy, reviews), [
+    "eu-west/1a w=20 p=0 n=1",
+    "us-east/1a w=32 p=0 n=2",
+    "us-east/1b w=48 p=0 n=1",
+  ]);
+  // A proxy no `from` matches: one key for all of them, the plain weights.
+  const apSouth = { ...proxy, id: "productpage-3", locality: "ap-south/1a" };
+  assert.deepEqual(groupsOf(world, apSouth, reviews), [
+    "ap-south/1a w=1 p=0 n=1",
+    "eu-west/1a w=1 p=0 n=1",
+    "us-east/1a w=2 p=0 n=2",
+    "us-east/1b w=3 p=0 n=1",
+  ]);
+});
+
+test("with failoverPriority, the proxy's values of the listed labels are part of the key, and only those", () => {
+  const { world, proxy } = loadCase("locality-failover-priority.yaml");
+  const reviews = "outbound|9080||reviews.default.svc.cluster.local";
+  const ratings = "outbound|9080||ratings.default.svc.cluster.local";
+  // Another network: another key, and net2's endpoint comes first.
+  const net2 = { ...proxy, id: "productpage-2", labels: { ...proxy.labels, "topology.istio.io/network": "net2" } };
+  assert.notEqual(world.outboundKey(net2), world.outboundKey(proxy));
+  assert.deepEqual(groupsOf(world, net2, reviews), [
+    "eu-west/1a w=1 p=1 n=1",
+    "us-east/1a w=1 p=0 n=1",
+    "us-east/1a w=2 p=1 n=2",
+    "us-east/1b w=1 p=1 n=1",
+  ]);
+  // "version=v2" overrides the proxy's own version: a v2 proxy shares the v1 proxy's key and output.
+  const v2 = { ...proxy, id: "productpage-3", labels: { ...proxy.labels, version: "v2" } };
+  assert.equal(world.outboundKey(v2), world.outboundKey(proxy));
+  assert.deepEqual(groupsOf(world, v2, ratings), groupsOf(world, proxy, ratings));
+  // A label no failoverPriority lists is not part of the key.
+  const other = { ...proxy, id: "productpage-4", labels: { ...proxy.labels, team: "x" } };
+  assert.equal(world.outboundKey(other), world.outboundKey(proxy));
+  // A proxy without labels or locality: Istio applies no label priorities at all (its own key).
+  const bare = { ...proxy, id: "bare", labels: {}, service: "none" };
+  delete (bare as Partial<ProxyIdentity>).locality;
+  assert.notEqual(world.outboundKey(bare), world.outboundKey(proxy));
+  assert.deepEqual(groupsOf(world, bare, reviews), [
+    "eu-west/1a w=1 p=0 n=1",
+    "us-east/1a w=3 p=0 n=3",
+    "us-east/1b w=1 p=0 n=1",
+  ]);
+});

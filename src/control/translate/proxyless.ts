@@ -109,17 +109,26 @@ function addServiceClusters(service: ServiceModel, base: Base, out: ProxylessRes
     }
     // gRPC always speaks HTTP/2 to its backends; Envoy's upstream protocol options mean nothing to it.
     delete cluster.typed_extension_protocol_options;
+    // Only a warmup writes these (as slow_start_config), and gRPC has no slow start.
+    if (cluster.round_robin_lb_config !== undefined || cluster.least_request_lb_config !== undefined) {
+      base.problems.add(`${where}: gRPC has no slow start; loadBalancer warmup ignored`);
+      delete cluster.round_robin_lb_config;
+      delete cluster.least_request_lb_config;
+    }
     out.clusters.push(cluster);
     out.endpoints.push(weightedLocalities(endpoints));
   }
 }
 
-/** gRPC ignores a locality without load_balancing_weight: each gets the sum of its endpoints' weights. */
+/**
+ * gRPC ignores a locality without load_balancing_weight: each gets the sum of its endpoints' weights, unless
+ * localityLbSetting already weighed it (distribute).
+ */
 function weightedLocalities(cla: Json): Json {
   const groups = (cla.endpoints as Json[]).map((group) => {
     const lbEndpoints = group.lb_endpoints as Json[];
     const weight = lbEndpoints.reduce((sum, e) => sum + Number(e.load_balancing_weight ?? 1), 0);
-    return { locality: group.locality ?? {}, ...group, load_balancing_weight: weight };
+    return { locality: group.locality ?? {}, ...group, load_balancing_weight: group.load_balancing_weight ?? weight };
   });
   return { ...cla, endpoints: groups };
 }

@@ -4,7 +4,7 @@
 import type { Json } from "./envoy.ts";
 import { outboundCluster } from "./clusters.ts";
 import { clusterLoadAssignment, localityEndpoints } from "./endpoints.ts";
-import { failoverRanking, proxyLocality } from "./locality.ts";
+import { enableLocalityWeighting, localityLbPlan, proxyTopology } from "./locality.ts";
 import { outboundClusterName } from "./names.ts";
 import type { Problems } from "./problems.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
@@ -27,20 +27,22 @@ export function serviceClusters(
 ): ServiceCluster[] {
   const out: ServiceCluster[] = [];
   const rule = base.world.destinationRuleFor(service.hostname, base.proxy);
-  const locality = proxyLocality(base.world, base.proxy);
+  const me = proxyTopology(base.world, base.proxy);
   for (const port of service.ports) {
     if (port.protocol === "UDP") continue;
     const variants: (undefined | { name: string; labels: Record<string, string> })[] = [undefined];
     for (const subset of rule?.spec.subsets ?? []) variants.push({ name: subset.name, labels: subset.labels ?? {} });
     for (const subset of variants) {
       const policy = effectivePolicy(rule, port.number, subset?.name);
-      const cluster = outboundCluster({ service, port, ...(subset ? { subset } : {}), policy }, base.problems);
+      const from = rule === undefined ? {} : { rule: `${rule.metadata.namespace}/${rule.metadata.name}` };
+      const cluster = outboundCluster({ service, port, ...(subset ? { subset } : {}), policy, ...from }, base.problems);
       const entry: ServiceCluster = { port, cluster, policy };
       if (cluster.type === "EDS") {
         const name = outboundClusterName(port.number, subset?.name, service.hostname);
         const where = `DestinationRule ${rule?.metadata.namespace}/${rule?.metadata.name}`;
-        const failover = failoverRanking(policy, locality, where, base.problems);
-        entry.endpoints = clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels, failover));
+        const plan = localityLbPlan(policy, me, where, base.problems);
+        entry.endpoints = clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels, plan));
+        if (plan?.weighted === true) enableLocalityWeighting(cluster);
       }
       out.push(entry);
     }

@@ -13,7 +13,7 @@ import type {
 import { mergeDelegates } from "./delegation.ts";
 import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
 import { labelsMatch } from "./labels.ts";
-import { proxyLocality } from "./locality.ts";
+import { failoverPriorityKeys, labelPriorityKey, localityLbSettingsOf, proxyLocality } from "./locality.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { buildServices } from "./world.ts";
 import type { ServiceModel } from "./world.ts";
@@ -65,8 +65,13 @@ export class World {
    * workloadSelectors, VirtualService sourceLabels. A proxy's labels matter only through which of these select it.
    */
   private readonly proxySelectors: readonly Record<string, string>[];
-  /** Some DestinationRule has outlier detection: endpoints' priorities then depend on the proxy's locality. */
+  /**
+   * Some DestinationRule has outlier detection (locality failover) or localityLbSetting.distribute: endpoints'
+   * priorities or weights then depend on the proxy's locality.
+   */
   private readonly localitySensitive: boolean;
+  /** The proxy labels the DestinationRules' localityLbSetting.failoverPriority lists (their values matter). */
+  private readonly failoverPriorityKeys: readonly string[];
 
   constructor(input: WorldInput) {
     const built = buildServices(input.serviceEntries ?? [], input.workloadEntries ?? [], input.registered ?? []);
@@ -88,7 +93,12 @@ export class World {
     }));
     this.sidecars = input.sidecars ?? [];
     this.proxySelectors = distinctSelectors(this.sidecars, this.destinationRules, this.virtualServices);
-    this.localitySensitive = this.destinationRules.some((d) => hasOutlierDetection(d.resource));
+    const localitySettings = this.destinationRules.flatMap((d) => localityLbSettingsOf(d.resource));
+    this.localitySensitive =
+      this.destinationRules.some((d) => hasOutlierDetection(d.resource)) ||
+      localitySettings.some((s) => (s.distribute ?? []).length > 0);
+    const priorityKeys = localitySettings.flatMap((s) => failoverPriorityKeys(s.failoverPriority ?? []));
+    this.failoverPriorityKeys = [...new Set(priorityKeys)].sort();
   }
 
   /**
@@ -99,8 +109,11 @@ export class World {
   outboundKey(proxy: ProxyIdentity): string {
     let selected = "";
     for (const selector of this.proxySelectors) selected += labelsMatch(selector, proxy.labels) ? "1" : "0";
-    // The proxy's locality matters only where locality failover can apply (locality.ts).
+    // The proxy's locality matters only where locality failover or distribute can apply, its labels' values only
+    // where failoverPriority lists them (locality.ts).
     const locality = this.localitySensitive ? (proxyLocality(this, proxy) ?? "") : "";
+    const keys = this.failoverPriorityKeys;
+    const priorityLabels = keys.length === 0 ? "" : labelPriorityKey(this, proxy, keys);
     return JSON.stringify([
       proxy.namespace,
       proxy.outboundPort,
@@ -108,6 +121,7 @@ export class World {
       proxy.proxyless === true,
       selected,
       locality,
+      priorityLabels,
     ]);
   }
 

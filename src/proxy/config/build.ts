@@ -38,7 +38,7 @@ export interface BuiltCluster {
 export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: ClusterLoadAssignment): BuiltCluster {
   const source = c.type === "STATIC" ? c.loadAssignment : c.type === "EDS" ? assignment : undefined;
   const endpoints = source ? endpointsFromAssignment(source) : [];
-  const membership = new ClusterMembership(c, endpoints, ctx.random);
+  const membership = new ClusterMembership(c, endpoints, ctx.random, ctx.clock);
   const cluster = new UpstreamCluster(c, membership, createClusterStats(ctx.stats, c.name), {
     clock: ctx.clock,
     random: ctx.random,

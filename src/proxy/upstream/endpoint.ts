@@ -41,6 +41,12 @@ export class Endpoint {
   rqTimeout = 0;
   /** HealthFlag bits; 0 = healthy. Changed through ClusterMembership.setHealthFlag, which rebuilds the balancer. */
   healthFlags: number;
+  /**
+   * Where this endpoint's slow start began, on the cluster clock's monotonic scale (Envoy's last_hc_pass_time):
+   * set by a slow-start balancer when it first sees the endpoint healthy, cleared when active health checking
+   * passes it again. Undefined in clusters without slow start (see lb/slow-start.ts).
+   */
+  slowStartFrom: number | undefined = undefined;
 
   constructor(
     readonly address: string,
@@ -50,6 +56,11 @@ export class Endpoint {
     readonly priority = 0,
     readonly locality: Locality | undefined = undefined,
     readonly hostname: string | undefined = undefined,
+    /**
+     * load_balancing_weight of the endpoint's LocalityLbEndpoints group; read only with locality-weighted
+     * balancing (lb/locality-weighted.ts), where undefined means the locality takes no traffic.
+     */
+    readonly localityWeight: number | undefined = undefined,
   ) {
     this.key = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
     const edsUnhealthy = healthStatus === "UNHEALTHY" || healthStatus === "DRAINING" || healthStatus === "TIMEOUT";

@@ -4,16 +4,18 @@
 // updates: the data path's activeRequests counters and anything keyed by the object survive an EDS push.
 
 import { isIP } from "node:net";
+import { systemClock, type Clock } from "../../api/clock.ts";
 import type { Cluster, ClusterLoadAssignment } from "../../api/xds/types.ts";
 import type { LoadBalancer, PickContext } from "./balancer.ts";
-import { Endpoint, type HealthFlagBit } from "./endpoint.ts";
+import { Endpoint, HealthFlag, type HealthFlagBit } from "./endpoint.ts";
 import { createLoadBalancer } from "./lb/factory.ts";
+import { carrySlowStart } from "./lb/slow-start.ts";
 
 /**
  * The endpoints of a load assignment. Addresses that are IP literals are used as given. Host names (STRICT_DNS)
  * expand to every address in `resolved` for that name, each keeping the lb_endpoint's port, weight, health,
- * priority and locality (the name becomes the endpoint's hostname unless one is set); a name not yet resolved
- * contributes nothing. Without `resolved` (STATIC, EDS) every address is used as given.
+ * priority, locality and locality weight (the name becomes the endpoint's hostname unless one is set); a name not
+ * yet resolved contributes nothing. Without `resolved` (STATIC, EDS) every address is used as given.
  */
 export function endpointsFromAssignment(cla: ClusterLoadAssignment, resolved?: Map<string, string[]>): Endpoint[] {
   const out: Endpoint[] = [];
@@ -25,7 +27,16 @@ export function endpointsFromAssignment(cla: ClusterLoadAssignment, resolved?: M
       const hostname = lb.hostname ?? (isName ? address : undefined);
       for (const a of addresses) {
         out.push(
-          new Endpoint(a, port, lb.loadBalancingWeight, lb.healthStatus, group.priority, group.locality, hostname),
+          new Endpoint(
+            a,
+            port,
+            lb.loadBalancingWeight,
+            lb.healthStatus,
+            group.priority,
+            group.locality,
+            hostname,
+            group.loadBalancingWeight,
+          ),
         );
       }
     }
@@ -46,9 +57,11 @@ export class ClusterMembership {
     readonly cluster: Cluster,
     endpoints: readonly Endpoint[] = [],
     private readonly random: () => number = Math.random,
+    /** Slow start (cluster.slowStart) reads it. */
+    private readonly clock: Clock = systemClock,
   ) {
     this.current = [...endpoints];
-    this.lb = createLoadBalancer(cluster, this.current, random);
+    this.lb = this.createBalancer();
   }
 
   get endpoints(): readonly Endpoint[] {
@@ -65,9 +78,10 @@ export class ClusterMembership {
 
   /**
    * Replaces the endpoint list. An incoming endpoint equal to a current one (same key, weight, priority, health
-   * status, locality and hostname) is replaced by the current object, which keeps its counters and its health
-   * verdict; a changed attribute makes a new object (Endpoint's attributes are immutable). Listeners hear of the
-   * change with the endpoints that left; an update that changes nothing is ignored (the balancer keeps its state).
+   * status, locality, locality weight and hostname) is replaced by the current object, which keeps its counters
+   * and its health verdict; a changed attribute makes a new object (Endpoint's attributes are immutable). Listeners
+   * hear of the change with the endpoints that left; an update that changes nothing is ignored (the balancer keeps
+   * its state).
    */
   update(endpoints: readonly Endpoint[]): void {
     const byKey = new Map<string, Endpoint[]>();
@@ -86,6 +100,7 @@ export class ClusterMembership {
     });
     if (unchanged) return;
     const removed = [...byKey.values()].flat();
+    if (this.cluster.slowStart !== undefined) carrySlowStart(this.current, next, removed);
     if (this.initialFlags !== 0) this.flagNewEndpoints(next, removed);
     this.current = next;
     this.rebuild(removed);
@@ -127,6 +142,9 @@ export class ClusterMembership {
     const after = failed ? before | flag : before & ~flag;
     if (after === before) return false;
     endpoint.healthFlags = after;
+    // Passing active health checking again starts slow start again (Envoy's health checker resets the host's
+    // last_hc_pass_time); the next balancer stamps it.
+    if (flag === HealthFlag.FAILED_ACTIVE_HC && !failed) endpoint.slowStartFrom = undefined;
     if ((before === 0) !== (after === 0) && this.current.includes(endpoint)) this.rebuild([]);
     return true;
   }
@@ -137,8 +155,19 @@ export class ClusterMembership {
     return () => void this.listeners.delete(cb);
   }
 
+  private createBalancer(): LoadBalancer {
+    const lb = createLoadBalancer(this.cluster, this.current, this.random, {
+      clock: this.clock,
+      // Slow start over: its plain successor replaces it, so picks cost what they cost without slow start.
+      onSettled: (plain) => {
+        if (this.lb === lb) this.lb = plain;
+      },
+    });
+    return lb;
+  }
+
   private rebuild(removed: readonly Endpoint[]): void {
-    this.lb = createLoadBalancer(this.cluster, this.current, this.random);
+    this.lb = this.createBalancer();
     for (const cb of [...this.listeners]) cb(this.current, removed);
   }
 }
@@ -149,6 +178,7 @@ function sameAttributes(a: Endpoint, b: Endpoint): boolean {
     a.priority === b.priority &&
     a.healthStatus === b.healthStatus &&
     a.hostname === b.hostname &&
+    a.localityWeight === b.localityWeight &&
     a.locality?.region === b.locality?.region &&
     a.locality?.zone === b.locality?.zone &&
     a.locality?.subZone === b.locality?.subZone

@@ -5,10 +5,12 @@ import type { Cluster, LbPolicy } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
 import { readClusterLoadAssignment } from "./endpoint.ts";
+import { readPercent } from "./percent.ts";
 import { readHealthChecks } from "./health-check.ts";
 import { readOutlierDetection } from "./outlier-detection.ts";
 import { readCircuitBreakers } from "./circuit-breakers.ts";
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, readCommonHttpProtocolOptions } from "./protocol-options.ts";
+import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_DNS_REFRESH_RATE_MS = 5_000;
@@ -31,6 +33,7 @@ const CLUSTER_SPEC = {
     "connect_timeout",
     "lb_policy",
     "least_request_lb_config",
+    "round_robin_lb_config",
     "ring_hash_lb_config",
     "maglev_lb_config",
     "typed_extension_protocol_options",
@@ -75,7 +78,6 @@ const CLUSTER_SPEC = {
     "typed_dns_resolver_config",
     "upstream_bind_config",
     "original_dst_lb_config",
-    "round_robin_lb_config",
     "protocol_selection",
     "filters",
     "load_balancing_policy",
@@ -95,8 +97,8 @@ const CONFIG_SOURCE_SPEC = {
 } as const;
 
 const LEAST_REQUEST_SPEC = {
-  handled: ["choice_count"],
-  unsupported: ["active_request_bias", "slow_start_config", "locality_lb_config"],
+  handled: ["choice_count", "slow_start_config"],
+  unsupported: ["active_request_bias", "locality_lb_config"],
 } as const;
 const RING_HASH_SPEC = {
   handled: ["minimum_ring_size", "maximum_ring_size", "hash_function"],
@@ -108,19 +110,19 @@ const RING_HASH_SPEC = {
   ],
 } as const;
 const COMMON_LB_SPEC = {
-  handled: ["healthy_panic_threshold"],
+  handled: ["healthy_panic_threshold", "locality_weighted_lb_config"],
   // Batches membership updates in Envoy; here every update is applied at once, which only costs rebuilds.
   ignored: ["update_merge_window"],
   unsupported: [
     "zone_aware_lb_config",
-    "locality_weighted_lb_config",
     "ignore_new_hosts_until_first_hc",
     "close_connections_on_host_set_change",
     "consistent_hashing_lb_config",
     "override_host_status",
   ],
 } as const;
-const PERCENT_SPEC = { handled: ["value"] } as const;
+/** An empty message: its presence turns locality-weighted balancing on. */
+const LOCALITY_WEIGHTED_SPEC = { handled: [] } as const;
 const MAGLEV_SPEC = {
   handled: ["table_size"],
   unsupported: ["consistent_hashing_lb_config", "locality_weighted_lb_config"],
@@ -177,15 +179,18 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const connectTimeoutMs = positiveDuration(cluster, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
   const protocol = readUpstreamProtocol(cluster);
   const edsServiceName = readEdsServiceName(cluster, type, name);
+  const lbPolicy = cluster.enumValue("lb_policy", LB_POLICIES, "ROUND_ROBIN", UNSUPPORTED_LB_POLICIES);
+  const leastRequest = cluster.message("least_request_lb_config", LEAST_REQUEST_SPEC);
+  const roundRobin = cluster.message("round_robin_lb_config", ROUND_ROBIN_SPEC);
+  const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
   return {
     ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,
     type,
     connectTimeoutMs,
-    lbPolicy: cluster.enumValue("lb_policy", LB_POLICIES, "ROUND_ROBIN", UNSUPPORTED_LB_POLICIES),
-    leastRequestChoiceCount: cluster
-      .message("least_request_lb_config", LEAST_REQUEST_SPEC)
-      .integer("choice_count", DEFAULT_CHOICE_COUNT, 2),
+    lbPolicy,
+    leastRequestChoiceCount: leastRequest.integer("choice_count", DEFAULT_CHOICE_COUNT, 2),
+    ...readSlowStart(lbPolicy, roundRobin, leastRequest),
     ringHash: readRingHash(cluster),
     maglevTableSize: readMaglevTableSize(cluster),
     http2: protocol.http2,
@@ -202,7 +207,8 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     outlierDetection: cluster.has("outlier_detection")
       ? readOutlierDetection(ctx, cluster.raw("outlier_detection"), cluster.at("outlier_detection"))
       : undefined,
-    healthyPanicThreshold: readHealthyPanicThreshold(cluster),
+    healthyPanicThreshold: readHealthyPanicThreshold(commonLb),
+    ...(readLocalityWeighted(commonLb) ? { localityWeightedLb: true } : {}),
     circuitBreakers: readCircuitBreakers(cluster),
     extensions: cluster.extensions(),
   };
@@ -254,17 +260,15 @@ function readRingHash(cluster: Fields): Cluster["ringHash"] {
   return { minimumRingSize, maximumRingSize };
 }
 
-/** common_lb_config.healthy_panic_threshold: an envoy.type.v3.Percent ({value: 0-100}, a double). */
-function readHealthyPanicThreshold(cluster: Fields): number {
-  const common = cluster.message("common_lb_config", COMMON_LB_SPEC);
-  if (!common.has("healthy_panic_threshold")) return DEFAULT_HEALTHY_PANIC_THRESHOLD;
-  const percent = common.message("healthy_panic_threshold", PERCENT_SPEC);
-  if (percent.broken) return DEFAULT_HEALTHY_PANIC_THRESHOLD;
-  // proto3: an unset value is 0, which disables panic.
-  const value = percent.raw("value") ?? 0;
-  if (typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= 100) return value;
-  percent.report("value", `expected a percentage 0-100, got ${describe(value)}`);
-  return DEFAULT_HEALTHY_PANIC_THRESHOLD;
+/** common_lb_config.healthy_panic_threshold: a Percent; proto3's unset value 0 disables panic. */
+function readHealthyPanicThreshold(common: Fields): number {
+  return readPercent(common, "healthy_panic_threshold", DEFAULT_HEALTHY_PANIC_THRESHOLD);
+}
+
+/** common_lb_config.locality_weighted_lb_config: an empty message; set (and an object) turns the feature on. */
+function readLocalityWeighted(common: Fields): boolean {
+  if (!common.has("locality_weighted_lb_config")) return false;
+  return !common.message("locality_weighted_lb_config", LOCALITY_WEIGHTED_SPEC).broken;
 }
 
 function readMaglevTableSize(cluster: Fields): number {

@@ -7,15 +7,19 @@ import type { LoadBalancer } from "../balancer.ts";
 import type { Endpoint } from "../endpoint.ts";
 import { createLeastRequest } from "./least-request.ts";
 import { createMaglev } from "./maglev.ts";
+import { withLocalityWeights } from "./locality-weighted.ts";
 import { buildPriorityBalancer, type LevelBalancerFactory } from "./priority.ts";
 import { createRandom } from "./random.ts";
 import { createRingHash } from "./ring-hash.ts";
 import { createRoundRobin } from "./round-robin.ts";
+import { buildWithSlowStart, type SlowStartOptions } from "./slow-start.ts";
 
 export function createLoadBalancer(
   cluster: Cluster,
   endpoints: readonly Endpoint[],
   random: () => number = Math.random,
+  /** The clock slow start reads (clusters with slow_start_config); without it slow start is off. */
+  slowStart?: SlowStartOptions,
 ): LoadBalancer {
   let makeLevel: LevelBalancerFactory;
   switch (cluster.lbPolicy) {
@@ -37,5 +41,18 @@ export function createLoadBalancer(
   }
   // Hash-based policies choose the priority level from the request hash too, so a key keeps its level.
   const levelByHash = cluster.lbPolicy === "RING_HASH" || cluster.lbPolicy === "MAGLEV";
-  return buildPriorityBalancer(endpoints, makeLevel, random, levelByHash, cluster.healthyPanicThreshold);
+  // Locality weighting is a layer inside each level, only when asked for (an ordinary pick pays nothing). Hash
+  // policies ignore locality weights, as in Envoy.
+  if (cluster.localityWeightedLb === true && !levelByHash) makeLevel = withLocalityWeights(makeLevel, random);
+  const build = (make: LevelBalancerFactory) =>
+    buildPriorityBalancer(endpoints, make, random, levelByHash, cluster.healthyPanicThreshold);
+  if (cluster.slowStart !== undefined && slowStart !== undefined) {
+    // While hosts ramp up, their levels (and localities, when weighted) schedule by slow-start weights instead.
+    const plainLevel = makeLevel;
+    const ramping = (make: LevelBalancerFactory) =>
+      build(cluster.localityWeightedLb === true && !levelByHash ? withLocalityWeights(make, random) : make);
+    const plain = () => build(plainLevel);
+    return buildWithSlowStart(cluster.slowStart, cluster.lbPolicy, endpoints, random, slowStart, plain, ramping);
+  }
+  return build(makeLevel);
 }

@@ -8,8 +8,9 @@
 //   healthy_panic_threshold (default 50 %) of its hosts are healthy, unless the levels together are fully
 //   available; when every level is in panic, load is split by host count. A threshold of 0 disables panic: with
 //   no healthy host the pick finds none (503 UH), as in Envoy.
-// Simplified: degraded hosts count as healthy (Endpoint.healthy is true for DEGRADED); there is no locality
-// weighting or zone-aware routing; the overprovisioning factor is fixed at Envoy's default.
+// Simplified: degraded hosts count as healthy (Endpoint.healthy is true for DEGRADED); there is no zone-aware
+// routing; the overprovisioning factor is fixed at Envoy's default. Locality weighting, when the cluster asks for
+// it, is a layer inside each level (locality-weighted.ts): the levels' load and panic do not depend on it.
 // Empty priority levels (numbers with no endpoint) are skipped: in Envoy they carry no load and never decide panic.
 
 import type { LoadBalancer, PickContext } from "../balancer.ts";
@@ -95,8 +96,11 @@ export function planPriorityLevels(
   return levels;
 }
 
-/** Builds one policy's balancer for the hosts of one level. */
-export type LevelBalancerFactory = (hosts: readonly Endpoint[]) => LoadBalancer;
+/**
+ * Builds one policy's balancer for the hosts of one level: `hosts` is hostsToUse(level); `level` is given for
+ * layers that need the whole level (its panic state, its unhealthy hosts), such as locality weighting.
+ */
+export type LevelBalancerFactory = (hosts: readonly Endpoint[], level?: PriorityLevel) => LoadBalancer;
 
 const EMPTY: LoadBalancer = { pick: () => undefined };
 
@@ -115,9 +119,9 @@ export function buildPriorityBalancer(
 ): LoadBalancer {
   const levels = planPriorityLevels(endpoints, panicThreshold).filter((l) => l.load > 0);
   if (levels.length === 0) return EMPTY;
-  if (levels.length === 1) return makeLevel(hostsToUse(levels[0]!));
+  if (levels.length === 1) return makeLevel(hostsToUse(levels[0]!), levels[0]!);
   return new MultiLevelBalancer(
-    levels.map((l) => makeLevel(hostsToUse(l))),
+    levels.map((l) => makeLevel(hostsToUse(l), l)),
     levels.map((l) => l.load),
     random,
     levelByHash,
