@@ -5,8 +5,8 @@ const USAGE = `usage: trellis <command> [options]
 commands:
   proxy --bootstrap FILE     run a sidecar from a static Envoy-style bootstrap (YAML or JSON)
   proxy --xds HOST:PORT[,…] --node-id ID [--service S] [--namespace NS] [--labels k=v,…] [--locality R/Z/S]
-        [--admin-port P] [--outbound-port P]
-                             run a sidecar fed by a control plane over ADS (with --bootstrap: both)
+        [--admin-port P] [--outbound-port P] [--xds-protocol delta|sotw]
+                             run a sidecar fed by a control plane over ADS, delta by default (with --bootstrap: both)
   up [--store etcd://H:P,…] [--data-dir DIR] [--address A] [--xds-port P] [--api-port P]
                              the control plane: ADS on 15010, HTTP API on 15014
   apply -f FILE|DIR|-        validate and store Istio resources (all or none), on the control plane

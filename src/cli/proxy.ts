@@ -11,7 +11,7 @@ import { systemClock } from "../api/clock.ts";
 import { ConfigError, TrellisError } from "../api/errors.ts";
 import type { Bootstrap } from "../api/xds/types.ts";
 import { Proxy } from "../proxy/server.ts";
-import type { XdsClient } from "../proxy/xds-client/client.ts";
+import type { XdsClient, XdsProtocolName } from "../proxy/xds-client/client.ts";
 
 const ADMIN_PORT = 15000;
 
@@ -68,6 +68,7 @@ export async function runProxy(argv: string[]): Promise<number> {
         locality: { type: "string" },
         "admin-port": { type: "string" },
         "outbound-port": { type: "string" },
+        "xds-protocol": { type: "string" },
       },
       strict: true,
     }));
@@ -85,10 +86,16 @@ export async function runProxy(argv: string[]): Promise<number> {
   let outboundPort: number | undefined;
   let workloadLabels: Record<string, string>;
   let drainTimeoutMs: number | undefined;
+  let xdsProtocol: XdsProtocolName = "delta";
   try {
     if (values.xds !== undefined) {
       xdsServers = servers(values.xds);
       if (!values["node-id"]) throw new UsageError("--xds needs --node-id ID (unique per sidecar)");
+    }
+    if (values["xds-protocol"] !== undefined) {
+      const p = values["xds-protocol"];
+      if (p !== "delta" && p !== "sotw") throw new UsageError(`--xds-protocol expects delta or sotw, got "${p}"`);
+      xdsProtocol = p;
     }
     adminPort = port("--admin-port", values["admin-port"]);
     outboundPort = port("--outbound-port", values["outbound-port"]);
@@ -169,6 +176,7 @@ export async function runProxy(argv: string[]): Promise<number> {
       node: bootstrap.node,
       target: proxy,
       clock: systemClock,
+      protocol: xdsProtocol,
       log: (line) => process.stderr.write(`trellis proxy: ${line}\n`),
     });
     client.onEvent((e) => {

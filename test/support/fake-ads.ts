@@ -108,12 +108,13 @@ export class FakeAds {
         }
       }
       const names = req.resource_names ?? [];
-      const sub = state.subs.get(req.type_url);
+      const typeUrl = req.type_url ?? "";
+      const sub = state.subs.get(typeUrl);
       const changed = sub === undefined || sub.names.join(",") !== names.join(",");
       if (!changed && req.response_nonce) return; // an ACK or a NACK: nothing new to send
       const next = { names: [...names] };
-      state.subs.set(req.type_url, next);
-      this.respond(stream, req.type_url, next);
+      state.subs.set(typeUrl, next);
+      this.respond(stream, typeUrl, next);
     });
     stream.on("error", () => this.streams.delete(stream));
     stream.on("end", () => {

@@ -29,7 +29,7 @@ test("delta: a wildcard CDS subscription gets every cluster with per-resource ve
   const first = await s.next();
   assert.deepEqual(names(first), ["a", "b"]);
   assert.ok(first.resources.every((r) => r.version.length > 0));
-  assert.equal(decodeResource(first.resources[0].resource).type, "EDS");
+  assert.equal(decodeResource(first.resources[0].resource!).type, "EDS");
   assert.ok(first.system_version_info.length > 0);
   ack(s, first);
   await h.waitFor("ack", (e) => e.nonce === first.nonce);

@@ -4,34 +4,28 @@
 
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type {
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DiscoveryRequest,
+  DiscoveryResponse,
+} from "../../api/xds/wire/discovery.ts";
 import { protoIncludeDirs } from "../../api/xds/wire/protos.ts";
 
-export interface AnyValue {
-  type_url: string;
-  value: Buffer | Uint8Array;
-}
-
-/** envoy.service.discovery.v3.DiscoveryRequest as proto-loader shapes it (keepCase). */
-export interface DiscoveryRequest {
-  version_info?: string;
-  node?: unknown;
-  resource_names?: string[];
-  type_url: string;
-  response_nonce?: string;
-  error_detail?: { code: number; message: string } | null;
-}
-
-export interface DiscoveryResponse {
-  version_info: string;
-  resources: AnyValue[];
-  type_url: string;
-  nonce: string;
-}
+export type {
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DiscoveryRequest,
+  DiscoveryResponse,
+} from "../../api/xds/wire/discovery.ts";
 
 export type AdsStream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
+export type DeltaAdsStream = grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+
 export interface AdsClient extends grpc.Client {
   StreamAggregatedResources(): AdsStream;
+  DeltaAggregatedResources(): DeltaAdsStream;
 }
 
 export type AdsClientConstructor = new (address: string, credentials: grpc.ChannelCredentials) => AdsClient;

@@ -1,0 +1,45 @@
+// What the xDS client's two wire protocols share: the connection manager (client.ts) opens a stream, hands it to
+// the protocol, and passes each response to it in arrival order. A protocol keeps what the proxy holds across
+// streams (versions, resources) so that a new stream resubscribes from there.
+
+import type * as grpc from "@grpc/grpc-js";
+import type { NodeInfo } from "../../api/xds/types.ts";
+import type { XdsTarget } from "../config/target.ts";
+import type { AdsClient } from "./ads-proto.ts";
+
+/** google.rpc.Code INVALID_ARGUMENT: what a NACK's error_detail carries. */
+export const NACK_CODE = 3;
+
+export type XdsProtocolName = "delta" | "sotw";
+
+export type XdsClientEvent =
+  | { kind: "connecting"; server: string }
+  | { kind: "disconnected"; server: string; reason: string; retryInMs: number }
+  | { kind: "ack"; typeUrl: string; versionInfo: string }
+  | { kind: "nack"; typeUrl: string; versionInfo: string; message: string };
+
+export interface ProtocolContext {
+  node: NodeInfo;
+  target: XdsTarget;
+  emit(e: XdsClientEvent): void;
+  log(line: string): void;
+}
+
+/** A bidirectional ADS stream of either kind, as the connection manager sees it. */
+export type AnyAdsStream = grpc.ClientDuplexStream<unknown, unknown>;
+
+export interface XdsProtocol {
+  readonly name: XdsProtocolName;
+  /** Opens this protocol's ADS stream on `client`. */
+  open(client: AdsClient): AnyAdsStream;
+  /** A new stream: forget its predecessor's nonces and send the subscriptions (with what is held). */
+  attach(stream: AnyAdsStream): void;
+  /** One response: applied all or nothing, then ACKed or NACKed; subscriptions that follow from it are sent. */
+  handle(stream: AnyAdsStream, response: unknown, isCurrent: () => boolean): Promise<void>;
+  /** The version applied last, per type URL ("" before any). */
+  version(typeUrl: string): string;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
