@@ -431,3 +431,114 @@ describe("retries never exceed the retry budget", () => {
     }
   });
 });
+
+describe("retry priority (previous_priorities) and envoy-ratelimited", () => {
+  /** A cluster whose priority 0 is `primary` and priority 1 is `backup` (backup takes no load while 0 is healthy). */
+  function prioritized(primary: number, backup: number): Raw {
+    return {
+      name: "app",
+      type: "STATIC",
+      connect_timeout: "1s",
+      load_assignment: {
+        cluster_name: "app",
+        endpoints: [
+          {
+            priority: 0,
+            lb_endpoints: [
+              { endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: primary } } } },
+            ],
+          },
+          {
+            priority: 1,
+            lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: backup } } } }],
+          },
+        ],
+      },
+    };
+  }
+
+  const policy = (extra: Raw = {}): Raw => ({
+    retry_on: "5xx",
+    num_retries: 1,
+    retry_back_off: FAST_BACKOFF,
+    ...extra,
+  });
+  const PREVIOUS_PRIORITIES = (updateFrequency: number): Raw => ({
+    retry_priority: {
+      name: "envoy.retry_priorities.previous_priorities",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+        update_frequency: updateFrequency,
+      },
+    },
+  });
+
+  test("a failing priority 0: the retry goes to priority 1 only with previous_priorities", async () => {
+    const primary = await failingUpstream("primary");
+    const backup = await startEchoServer("backup");
+    const run = async (retryPolicy: Raw): Promise<{ status: number; primary: number; backup: number }> => {
+      const before = { primary: primary.received.length, backup: backup.received.length };
+      const proxy = await startProxy(
+        bootstrap([httpListener("in", allDomains(retryRoute(retryPolicy)))], [prioritized(primary.port, backup.port)]),
+      );
+      try {
+        const r = await request(proxy.port());
+        return {
+          status: r.status,
+          primary: primary.received.length - before.primary,
+          backup: backup.received.length - before.backup,
+        };
+      } finally {
+        await proxy.close();
+      }
+    };
+    try {
+      // Without a retry priority the retry follows the cluster's load: priority 0 again.
+      assert.deepEqual(await run(policy()), { status: 503, primary: 2, backup: 0 });
+      // update_frequency 1: after one attempt, its priority is left out.
+      assert.deepEqual(await run(policy(PREVIOUS_PRIORITIES(1))), { status: 200, primary: 1, backup: 1 });
+      // update_frequency 2 (Istio's retryRemoteLocalities): the first retry still follows the load; the second
+      // (after two attempts) leaves priority 0 out.
+      assert.deepEqual(await run({ ...policy(PREVIOUS_PRIORITIES(2)), num_retries: 2 }), {
+        status: 200,
+        primary: 2,
+        backup: 1,
+      });
+    } finally {
+      await primary.close();
+      await backup.close();
+    }
+  });
+
+  test("envoy-ratelimited retries a response that says it was rate limited, and only that", async () => {
+    let n = 0;
+    const upstream = await startEchoServer("limited", (_req, res) => {
+      // First a rate-limited 429, then a plain 429, then 200s.
+      const i = n++;
+      if (i === 0) res.writeHead(429, { "x-envoy-ratelimited": "true", "content-length": 0 }).end();
+      else if (i === 1) res.writeHead(429, { "content-length": 0 }).end();
+      else res.writeHead(200, { "content-length": 2 }).end("ok");
+    });
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "in",
+            allDomains(retryRoute({ retry_on: "envoy-ratelimited", num_retries: 3, retry_back_off: FAST_BACKOFF })),
+          ),
+        ],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+    try {
+      // Attempt 1: 429 with x-envoy-ratelimited → retried; attempt 2: a plain 429 is not retried: returned.
+      const r = await request(proxy.port());
+      assert.equal(r.status, 429);
+      assert.equal(n, 2);
+      assert.equal((await request(proxy.port())).status, 200);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});

@@ -234,6 +234,7 @@ export const RETRY_ON_CONDITIONS = [
   "internal",
   "resource-exhausted",
   "unavailable",
+  "envoy-ratelimited",
 ] as const;
 export type RetryOn = (typeof RETRY_ON_CONDITIONS)[number];
 
@@ -256,6 +257,11 @@ export interface RetryPolicy {
   retriableHeaders: HeaderMatcher[];
   /** retriable_request_headers: retries happen only for requests matching one of these (all requests if empty). */
   retriableRequestHeaders: HeaderMatcher[];
+  /**
+   * retry_priority envoy.retry_priorities.previous_priorities: every `updateFrequency` attempts, a retry's
+   * priority load leaves out the priorities already attempted (undefined: the cluster's own load).
+   */
+  previousPriorities?: { updateFrequency: number };
 }
 
 export interface RequestMirrorPolicy {

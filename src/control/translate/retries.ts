@@ -27,7 +27,7 @@ export function retryPolicy(retries: HTTPRetry | undefined, where: string, probl
       retriable_status_codes: [503],
     };
     if (retries?.perTryTimeout !== undefined) policy.per_try_timeout = duration(retries.perTryTimeout);
-    if (retries?.retryRemoteLocalities !== undefined) reportLocalities(where, problems);
+    if (retries?.retryRemoteLocalities === true) policy.retry_priority = REMOTE_LOCALITIES;
     return policy;
   }
   const conditions: string[] = [];
@@ -50,10 +50,18 @@ export function retryPolicy(retries: HTTPRetry | undefined, where: string, probl
   const policy: Json = { retry_on: conditions.join(","), num_retries: retries.attempts, ...base };
   if (codes.length > 0) policy.retriable_status_codes = codes;
   if (retries.perTryTimeout !== undefined) policy.per_try_timeout = duration(retries.perTryTimeout);
-  if (retries.retryRemoteLocalities !== undefined) reportLocalities(where, problems);
+  if (retries.retryRemoteLocalities === true) policy.retry_priority = REMOTE_LOCALITIES;
   return policy;
 }
 
-function reportLocalities(where: string, problems: Problems): void {
-  problems.add(`${where}: retries.retryRemoteLocalities is not supported (no locality priorities); ignored`);
-}
+/**
+ * retryRemoteLocalities: Istio's previous_priorities with update_frequency 2 — after two attempts, retries leave
+ * out the priorities (with locality failover: the localities) already tried.
+ */
+const REMOTE_LOCALITIES: Json = {
+  name: "envoy.retry_priorities.previous_priorities",
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+    update_frequency: 2,
+  },
+};

@@ -76,6 +76,9 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
   private eligibility = Eligibility.Unknown;
   private body: ReplayableBody | undefined;
   private tried: Endpoint[] | undefined;
+  /** previous_priorities: the priority of every attempt so far, and what the last update excluded. */
+  private attemptedPriorities: number[] | undefined;
+  private excludedPriorities: ReadonlySet<number> | undefined;
   private backOffTimer: Timer | undefined;
   /** The attempt number that holds a slot of the cluster's retry breaker; 0 = none held. */
   private retrySlotAttempt = 0;
@@ -309,18 +312,42 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     this.attempt(endpoint);
   };
 
-  /** previous_hosts: up to host_selection_retry_max_attempts picks that avoid the endpoints already tried. */
+  /**
+   * previous_hosts: up to host_selection_retry_max_attempts picks that avoid the endpoints already tried;
+   * previous_priorities: the priority load without the priorities already tried.
+   */
   private pickRetryEndpoint(): Endpoint | undefined {
     const retry = this.retry!;
     const previous = this.endpoint!;
-    if (!retry.previousHosts) return this.cluster.pick({ hash: this.hash });
+    const ctx = { hash: this.hash, excludedPriorities: this.retryPriorities(retry, previous) };
+    if (!retry.previousHosts) return this.cluster.pick(ctx);
     (this.tried ??= []).push(previous);
     let picked: Endpoint | undefined;
     for (let i = 0; i < retry.hostSelectionRetryMaxAttempts; i++) {
-      picked = this.cluster.pick({ hash: this.hash });
+      picked = this.cluster.pick(ctx);
       if (picked === undefined || !this.tried.includes(picked)) return picked;
     }
     return picked;
+  }
+
+  /**
+   * Envoy's previous_priorities: once `update_frequency` attempts have been made, and again every
+   * `update_frequency` attempts, the priorities attempted so far are left out of the retry's priority load; in
+   * between, the last exclusion stands.
+   */
+  private retryPriorities(retry: CompiledRetryPolicy, previous: Endpoint): ReadonlySet<number> | undefined {
+    const frequency = retry.previousPrioritiesFrequency;
+    if (frequency === 0) return undefined;
+    const attempted = (this.attemptedPriorities ??= []);
+    attempted.push(previous.priority);
+    if (attempted.length >= frequency && attempted.length % frequency === 0) {
+      const excluded = new Set(attempted);
+      // Every priority tried: start over from the cluster's own load (Envoy resets its attempted hosts then).
+      const all = this.cluster.membership.endpoints.every((e) => excluded.has(e.priority));
+      this.excludedPriorities = all ? undefined : excluded;
+      if (all) attempted.length = 0;
+    }
+    return this.excludedPriorities;
   }
 
   // ---- UpstreamHandler -----------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ const Bit: Record<RetryOn, number> = {
   internal: 1 << 11,
   "resource-exhausted": 1 << 12,
   unavailable: 1 << 13,
+  "envoy-ratelimited": 1 << 14,
 };
 const GRPC_BITS = Bit.cancelled | Bit["deadline-exceeded"] | Bit.internal | Bit["resource-exhausted"] | Bit.unavailable;
 const GRPC_CODE_BIT: Record<string, number> = {
@@ -64,6 +65,8 @@ export class CompiledRetryPolicy {
   readonly perTryTimeoutMs: number;
   readonly previousHosts: boolean;
   readonly hostSelectionRetryMaxAttempts: number;
+  /** previous_priorities' update_frequency; 0 when the policy has no retry priority. */
+  readonly previousPrioritiesFrequency: number;
   readonly baseIntervalMs: number;
   readonly maxIntervalMs: number;
   private readonly on: number;
@@ -78,6 +81,7 @@ export class CompiledRetryPolicy {
     this.perTryTimeoutMs = policy.perTryTimeoutMs;
     this.previousHosts = policy.previousHostsPredicate;
     this.hostSelectionRetryMaxAttempts = policy.hostSelectionRetryMaxAttempts;
+    this.previousPrioritiesFrequency = policy.previousPriorities?.updateFrequency ?? 0;
     this.baseIntervalMs = policy.backOff.baseIntervalMs;
     this.maxIntervalMs = policy.backOff.maxIntervalMs;
     this.on = policy.retryOn.reduce((bits, c) => bits | Bit[c], 0);
@@ -116,6 +120,8 @@ export class CompiledRetryPolicy {
       const code = headers.get("grpc-status");
       if (code !== undefined && ((GRPC_CODE_BIT[code] ?? 0) & on) !== 0) return true;
     }
+    // An upstream Envoy's global rate limit filter says so in this header; another host may have room.
+    if ((on & Bit["envoy-ratelimited"]) !== 0 && headers.get("x-envoy-ratelimited") !== undefined) return true;
     if ((on & Bit["retriable-headers"]) !== 0 && this.responseMatchers.length > 0) {
       const view = new ResponseView(headers);
       for (const m of this.responseMatchers) if (m.matches(view)) return true;

@@ -6,6 +6,11 @@ import type { Endpoint } from "./endpoint.ts";
 export interface PickContext {
   /** A 64-bit-ish hash of the request (from the route's hash_policy), or undefined when none applies. */
   hash: number | undefined;
+  /**
+   * A retry's priorities to leave out (retry_priority previous_priorities): the levels' load is recomputed
+   * without them, unless nothing would remain. Absent on first attempts.
+   */
+  excludedPriorities?: ReadonlySet<number>;
 }
 
 export interface LoadBalancer {

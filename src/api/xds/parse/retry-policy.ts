@@ -23,9 +23,15 @@ const RETRY_POLICY_SPEC = {
     "retry_back_off",
     "retriable_headers",
     "retriable_request_headers",
+    "retry_priority",
   ],
-  unsupported: ["retry_priority", "rate_limited_retry_back_off", "retry_options_predicates"],
+  unsupported: ["rate_limited_retry_back_off", "retry_options_predicates"],
 } as const;
+const PREVIOUS_PRIORITIES = "envoy.retry_priorities.previous_priorities";
+const PREVIOUS_PRIORITIES_TYPE_URL =
+  "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig";
+const RETRY_PRIORITY_SPEC = { handled: ["name", "typed_config"] } as const;
+const PREVIOUS_PRIORITIES_SPEC = { handled: ["@type", "update_frequency"] } as const;
 const BACK_OFF_SPEC = { handled: ["base_interval", "max_interval"] } as const;
 const HOST_PREDICATE_SPEC = { handled: ["name", "typed_config"] } as const;
 
@@ -42,7 +48,7 @@ export function readRetryPolicy(fields: Fields, name: string): RetryPolicy {
   const maxIntervalMs = backOff.durationMs("max_interval") ?? 10 * baseIntervalMs;
   if (maxIntervalMs < baseIntervalMs)
     backOff.report("max_interval", `must be at least base_interval (${baseIntervalMs} ms)`);
-  return {
+  const out: RetryPolicy = {
     retryOn: readRetryOn(policy),
     numRetries: policy.integer("num_retries", 1),
     perTryTimeoutMs: policy.durationMs("per_try_timeout") ?? 0,
@@ -56,6 +62,35 @@ export function readRetryPolicy(fields: Fields, name: string): RetryPolicy {
       .list("retriable_request_headers")
       .map((item) => readHeaderMatcher(policy.ctx, item)),
   };
+  if (policy.has("retry_priority")) {
+    const previousPriorities = readRetryPriority(policy);
+    if (previousPriorities !== undefined) out.previousPriorities = previousPriorities;
+  }
+  return out;
+}
+
+/** Only previous_priorities is implemented; any other plugin would change where retries go, so it is refused. */
+function readRetryPriority(policy: Fields): { updateFrequency: number } | undefined {
+  const priority = policy.message("retry_priority", RETRY_PRIORITY_SPEC);
+  if (priority.broken) return undefined;
+  const name = priority.string("name");
+  const raw = priority.raw("typed_config");
+  const typeUrl = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>)["@type"] : undefined;
+  if (name !== PREVIOUS_PRIORITIES && typeUrl !== PREVIOUS_PRIORITIES_TYPE_URL) {
+    priority.report(
+      "name",
+      `retry priority ${describe(name ?? typeUrl)} is not supported; supported: ${PREVIOUS_PRIORITIES}`,
+    );
+    return undefined;
+  }
+  if (!priority.has("typed_config")) {
+    priority.report("typed_config", "required: a PreviousPrioritiesConfig with update_frequency");
+    return undefined;
+  }
+  const config = priority.message("typed_config", PREVIOUS_PRIORITIES_SPEC);
+  // update_frequency must be > 0 (Envoy's validation); it has no default.
+  if (!config.requireField("update_frequency")) return undefined;
+  return { updateFrequency: config.integer("update_frequency", 1, 1) };
 }
 
 /** "5xx,connect-failure" → the conditions; an unknown one is an error naming the supported ones. */

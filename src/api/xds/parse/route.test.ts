@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError } from "../../errors.ts";
-import type { DirectResponseAction, RedirectAction, Route, RouteAction } from "../types.ts";
+import type { DirectResponseAction, RedirectAction, RetryPolicy, Route, RouteAction } from "../types.ts";
 import { ParseContext } from "./context.ts";
 import { parseRouteConfiguration, readRouteConfiguration } from "./route.ts";
 import { assertIssues, issuesOf } from "./testing.ts";
@@ -491,6 +491,32 @@ describe("route action", () => {
     assert.equal(action.perRequestBufferLimitBytes, 4096);
   });
 
+  test("retry_priority previous_priorities: update_frequency required and at least 1", () => {
+    const retry = (retry_priority: unknown) =>
+      config([{ match: { prefix: "/" }, route: { cluster: "c", retry_policy: { retry_on: "5xx", retry_priority } } }]);
+    const TYPE = "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig";
+    const route = (c: unknown) =>
+      (parseRouteConfiguration(c).virtualHosts[0]!.routes[0]!.action as { retryPolicy?: RetryPolicy }).retryPolicy;
+    assert.deepEqual(
+      route(
+        retry({
+          name: "envoy.retry_priorities.previous_priorities",
+          typed_config: { "@type": TYPE, update_frequency: 2 },
+        }),
+      )?.previousPriorities,
+      { updateFrequency: 2 },
+    );
+    const A = "virtual_hosts[0].routes[0].route.retry_policy.retry_priority";
+    assertIssues(
+      () => parseRouteConfiguration(retry({ name: "envoy.retry_priorities.previous_priorities" })),
+      [[`${A}.typed_config`, "required: a PreviousPrioritiesConfig with update_frequency"]],
+    );
+    assertIssues(
+      () => parseRouteConfiguration(retry({ typed_config: { "@type": TYPE, update_frequency: 0 } })),
+      [[`${A}.typed_config.update_frequency`, "expected an integer 1-4294967295, got 0"]],
+    );
+  });
+
   test("retry and mirror errors name the field", () => {
     const A = "virtual_hosts[0].routes[0].route";
     assertIssues(
@@ -506,7 +532,7 @@ describe("route action", () => {
                   retriable_status_codes: [200, 999],
                   retry_back_off: { max_interval: "1s" },
                   retry_host_predicate: [{ name: "envoy.retry_host_predicates.omit_canary_hosts" }],
-                  retry_priority: {},
+                  retry_priority: { name: "envoy.retry_priorities.other_priority" },
                 },
                 request_mirror_policies: [{ runtime_fraction: { default_value: { denominator: "BILLION" } } }],
               },
@@ -514,17 +540,20 @@ describe("route action", () => {
           ]),
         ),
       [
-        [`${A}.retry_policy.retry_priority`, '"retry_priority" is not supported yet'],
         [`${A}.retry_policy.retry_back_off.base_interval`, "required"],
         [
           `${A}.retry_policy.retry_on`,
-          'unknown retry condition "sometimes"; supported: 5xx, gateway-error, reset, reset-before-request, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, retriable-headers, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable',
+          'unknown retry condition "sometimes"; supported: 5xx, gateway-error, reset, reset-before-request, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, retriable-headers, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable, envoy-ratelimited',
         ],
         [
           `${A}.retry_policy.retry_host_predicate[0]`,
           'retry host predicate "envoy.retry_host_predicates.omit_canary_hosts" is not supported; supported: envoy.retry_host_predicates.previous_hosts',
         ],
         [`${A}.retry_policy.retriable_status_codes[1]`, "expected an HTTP status code 100-599, got 999"],
+        [
+          `${A}.retry_policy.retry_priority.name`,
+          'retry priority "envoy.retry_priorities.other_priority" is not supported; supported: envoy.retry_priorities.previous_priorities',
+        ],
         [`${A}.request_mirror_policies[0].cluster`, "required"],
         [
           `${A}.request_mirror_policies[0].runtime_fraction.default_value.denominator`,

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Endpoint } from "../endpoint.ts";
 import { createLoadBalancer } from "./factory.ts";
-import { hostsToUse, planPriorityLevels } from "./priority.ts";
+import { hostsToUse, loadWithout, planPriorityLevels } from "./priority.ts";
 import { scripted } from "./test-random.ts";
 import { endpoints, testCluster } from "./test-fixtures.ts";
 
@@ -158,5 +158,38 @@ describe("priority levels (Envoy's load and panic calculation)", () => {
     r.queue(0.1); // bucket 10 → priority 0
     assert.ok(!p1.has(rr.pick({ hash: 99 })!));
     assert.equal(r.remaining(), 0);
+  });
+});
+
+describe("a retry's priority load without the priorities it tried (previous_priorities)", () => {
+  test("the remaining levels' health, in order; everything excluded → none (the caller keeps the load)", () => {
+    // Healthy P0 takes everything; without it, P1 (health 100) does.
+    const all = planPriorityLevels(levels([4, 4], [4, 4], [4, 4]));
+    assert.deepEqual(
+      all.map((l) => l.load),
+      [100, 0, 0],
+    );
+    assert.deepEqual(loadWithout(all, new Set([0])), [0, 100, 0]);
+    assert.deepEqual(loadWithout(all, new Set([0, 1])), [0, 0, 100]);
+    assert.equal(loadWithout(all, new Set([0, 1, 2])), undefined);
+    // A half-healthy P1 (health 70) and a healthy P2 split the load 70/30 once P0 is left out.
+    const mixed = planPriorityLevels(levels([4, 4], [2, 4], [4, 4]));
+    assert.deepEqual(loadWithout(mixed, new Set([0])), [0, 70, 30]);
+    // A level with no healthy host takes nothing.
+    const dead = planPriorityLevels(levels([4, 4], [0, 4]));
+    assert.equal(loadWithout(dead, new Set([0])), undefined);
+  });
+
+  test("picks follow the excluded load; without exclusions the cluster's own load; zero-load levels built on demand", () => {
+    const eps = levels([2, 2], [2, 2]);
+    const p1 = new Set(eps.filter((e) => e.priority === 1));
+    for (const policy of ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH", "MAGLEV"] as const) {
+      const lb = createLoadBalancer(testCluster(policy), eps, () => 0.3);
+      for (let h = 0; h < 50; h++) {
+        assert.ok(!p1.has(lb.pick({ hash: h })!), `${policy}: P0 while healthy`);
+        assert.ok(p1.has(lb.pick({ hash: h, excludedPriorities: new Set([0]) })!), `${policy}: P1 without P0`);
+        assert.ok(!p1.has(lb.pick({ hash: h, excludedPriorities: new Set([0, 1]) })!), `${policy}: all left out`);
+      }
+    }
   });
 });

@@ -105,10 +105,11 @@ export type LevelBalancerFactory = (hosts: readonly Endpoint[], level?: Priority
 const EMPTY: LoadBalancer = { pick: () => undefined };
 
 /**
- * A balancer over all priority levels. With one level taking all the traffic (the usual case) this is that
- * level's balancer itself, so a pick costs nothing extra. Otherwise the level is chosen per pick like Envoy's
- * choosePriority: from the request hash when `levelByHash` (ring hash and maglev, so a key keeps its level) and
- * one is given, else from `random`.
+ * A balancer over all priority levels. With a single level (the usual case) this is that level's balancer itself,
+ * so a pick costs nothing extra. Otherwise the level is chosen per pick like Envoy's choosePriority: from the
+ * request hash when `levelByHash` (ring hash and maglev, so a key keeps its level) and one is given, else from
+ * `random`. Levels that take no load are kept (their balancers built on first use): a retry that leaves out the
+ * priorities it tried (ctx.excludedPriorities) may need them.
  */
 export function buildPriorityBalancer(
   endpoints: readonly Endpoint[],
@@ -117,39 +118,97 @@ export function buildPriorityBalancer(
   levelByHash: boolean,
   panicThreshold = HEALTHY_PANIC_THRESHOLD,
 ): LoadBalancer {
-  const levels = planPriorityLevels(endpoints, panicThreshold).filter((l) => l.load > 0);
-  if (levels.length === 0) return EMPTY;
+  const levels = planPriorityLevels(endpoints, panicThreshold);
+  if (!levels.some((l) => l.load > 0)) return EMPTY;
   if (levels.length === 1) return makeLevel(hostsToUse(levels[0]!), levels[0]!);
-  return new MultiLevelBalancer(
-    levels.map((l) => makeLevel(hostsToUse(l), l)),
-    levels.map((l) => l.load),
-    random,
-    levelByHash,
+  return new MultiLevelBalancer(levels, makeLevel, random, levelByHash);
+}
+
+/** Envoy's per-priority health: min(100, overprovisioning × healthy / hosts). */
+function levelHealth(level: PriorityLevel): number {
+  return Math.min(100, Math.floor((OVERPROVISIONING_FACTOR * level.healthy.length) / level.hosts.length));
+}
+
+/**
+ * The levels' load with `excluded` priorities left out, as Envoy's previous_priorities retry plugin computes it:
+ * the remaining levels' health, in priority order, each taking what its share of the total allows; undefined when
+ * nothing would remain (the caller keeps the original load, as Envoy does).
+ */
+export function loadWithout(levels: readonly PriorityLevel[], excluded: ReadonlySet<number>): number[] | undefined {
+  const health = levels.map((l) => (excluded.has(l.priority) ? 0 : levelHealth(l)));
+  const total = Math.min(
+    100,
+    health.reduce((a, b) => a + b, 0),
   );
+  if (total === 0) return undefined;
+  let remaining = 100;
+  const loads = health.map((h) => {
+    const load = Math.min(remaining, Math.floor((h * 100) / total));
+    remaining -= load;
+    return load;
+  });
+  // Rounding leftovers go to the first level that can take traffic.
+  loads[health.findIndex((h) => h > 0)]! += remaining;
+  return loads;
 }
 
 class MultiLevelBalancer implements LoadBalancer {
   /** Cumulative load: level i takes buckets [cumulative[i-1], cumulative[i]) of 0..99. */
   private readonly cumulative: Int32Array;
+  private readonly balancers: (LoadBalancer | undefined)[];
+  /** The one level with load when only one has any (failover set up, all healthy): picked without a draw. */
+  private readonly sole: number;
 
   constructor(
-    private readonly levels: readonly LoadBalancer[],
-    loads: readonly number[],
+    private readonly levels: readonly PriorityLevel[],
+    private readonly makeLevel: LevelBalancerFactory,
     private readonly random: () => number,
     private readonly levelByHash: boolean,
   ) {
-    this.cumulative = new Int32Array(loads.length);
+    this.cumulative = new Int32Array(levels.length);
     let sum = 0;
-    loads.forEach((load, i) => (this.cumulative[i] = sum += load));
+    levels.forEach((l, i) => (this.cumulative[i] = sum += l.load));
+    // Levels with load are built now; the others only if a retry turns to them.
+    this.balancers = levels.map((l) => (l.load > 0 ? makeLevel(hostsToUse(l), l) : undefined));
+    const loaded = levels.flatMap((l, i) => (l.load > 0 ? [i] : []));
+    this.sole = loaded.length === 1 ? loaded[0]! : -1;
   }
 
   pick(ctx: PickContext): Endpoint | undefined {
-    const bucket =
-      this.levelByHash && ctx.hash !== undefined ? (ctx.hash >>> 0) % 100 : Math.floor(this.random() * 100);
+    const excluded = ctx.excludedPriorities;
+    if (excluded !== undefined && excluded.size > 0) return this.pickWithout(ctx, excluded);
+    if (this.sole >= 0) return this.level(this.sole).pick(ctx);
+    const bucket = this.bucket(ctx);
     const cumulative = this.cumulative;
     for (let i = 0; i < cumulative.length; i++) {
-      if (bucket < cumulative[i]!) return this.levels[i]!.pick(ctx);
+      if (bucket < cumulative[i]!) return this.level(i).pick(ctx);
     }
-    return this.levels[this.levels.length - 1]!.pick(ctx);
+    return this.level(this.levels.length - 1).pick(ctx);
+  }
+
+  /** A retry's pick: the load recomputed without the excluded priorities (rare, so computed per pick). */
+  private pickWithout(ctx: PickContext, excluded: ReadonlySet<number>): Endpoint | undefined {
+    const loads = loadWithout(this.levels, excluded);
+    if (loads === undefined) return this.pick({ hash: ctx.hash });
+    const bucket = this.bucket(ctx);
+    let cumulative = 0;
+    for (let i = 0; i < loads.length; i++) {
+      cumulative += loads[i]!;
+      if (bucket < cumulative) return this.level(i).pick(ctx);
+    }
+    return this.level(this.levels.length - 1).pick(ctx);
+  }
+
+  private bucket(ctx: PickContext): number {
+    return this.levelByHash && ctx.hash !== undefined ? (ctx.hash >>> 0) % 100 : Math.floor(this.random() * 100);
+  }
+
+  private level(i: number): LoadBalancer {
+    let balancer = this.balancers[i];
+    if (balancer === undefined) {
+      const level = this.levels[i]!;
+      balancer = this.balancers[i] = this.makeLevel(hostsToUse(level), level);
+    }
+    return balancer;
   }
 }
