@@ -352,6 +352,23 @@ export interface Cluster {
   upstreamIdleTimeoutMs: number;
   /** common_http_protocol_options.max_requests_per_connection; 0 = unlimited. */
   maxRequestsPerConnection: number;
+  /**
+   * common_http_protocol_options.max_connection_duration: an upstream HTTP connection this old (counted from its
+   * connect) takes no new request and closes once its requests are done. Absent (or 0) = no limit.
+   */
+  maxConnectionDurationMs?: number;
+  /**
+   * http2_protocol_options.max_concurrent_streams of the upstream HTTP/2 codec (explicit_http_config or
+   * use_downstream_protocol_config): streams one session carries at most. Absent = the pool's default (1024).
+   */
+  http2MaxConcurrentStreams?: number;
+  /**
+   * HttpProtocolOptions.use_downstream_protocol_config: each request goes upstream in the protocol it came in
+   * (HTTP/2 → the endpoint's HTTP/2 pool, HTTP/1.x → its HTTP/1.1 pool); `http2` is false then. Absent = off.
+   */
+  useDownstreamProtocol?: true;
+  /** upstream_connection_options.tcp_keepalive: SO_KEEPALIVE on every upstream connection. Absent = off. */
+  tcpKeepalive?: TcpKeepalive;
   /** dns_refresh_rate, default 5 s (STRICT_DNS only). */
   dnsRefreshRateMs: number;
   /** dns_lookup_family: AUTO (v6 then v4 in Envoy; here the system's order), V4_ONLY, V6_ONLY, V4_PREFERRED, ALL. */
@@ -386,6 +403,20 @@ export interface Cluster {
   circuitBreakers: CircuitBreakers;
   /** Raw Envoy fields a later stage implements (transport_socket, …). */
   extensions: Record<string, unknown>;
+}
+
+/**
+ * Envoy's core.v3.TcpKeepalive; a field left out keeps the operating system's value. Node (libuv) sets only the
+ * idle time: with `timeS` set, libuv also fixes the probe interval at 1 s and the probe count at 10 on Linux, so
+ * `probes` and `intervalS` are parsed and checked but not applied (docs/bootstrap.md).
+ */
+export interface TcpKeepalive {
+  /** keepalive_probes: unanswered probes before the connection is dropped. */
+  probes?: number;
+  /** keepalive_time: seconds of idleness before the first probe. */
+  timeS?: number;
+  /** keepalive_interval: seconds between probes. */
+  intervalS?: number;
 }
 
 /** Envoy's Cluster.SlowStartConfig: a new endpoint's weight ramps up over the window. */

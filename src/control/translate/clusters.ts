@@ -1,7 +1,9 @@
 // Outbound clusters: one per reachable service port, plus one per DestinationRule subset, with the merged traffic
 // policy (traffic-policy.ts) applied the way Istio's cluster builder applies it. Istio's defaults where the user
 // wrote nothing: connect_timeout 10s, LEAST_REQUEST, circuit breakers effectively unlimited (Envoy's 1024 would
-// be a surprise limit), outlier detection off.
+// be a surprise limit), outlier detection off. The connection pool's protocol options follow Istio's
+// applyConnectionPool, applyH2Upgrade and setUpstreamProtocol (pilot/pkg/networking/core/cluster_traffic_policy.go
+// and cluster_builder.go), including the order in which they overwrite one another.
 
 import type { ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection } from "../../api/resources/types.ts";
 import type { Json } from "./envoy.ts";
@@ -11,6 +13,7 @@ import { isHttp2Protocol, isHttpProtocol, outboundClusterName } from "./names.ts
 import type { Problems } from "./problems.ts";
 import type { EffectivePolicy } from "./traffic-policy.ts";
 import { applyWarmup } from "./warmup.ts";
+import { upstreamConnectionOptions } from "./keepalive.ts";
 import type { ServiceModel, ServicePortModel } from "./world.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -47,13 +50,19 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
   Object.assign(cluster, loadBalancer(policy.loadBalancer, where, problems));
   applyWarmup(cluster, policy.loadBalancer, where, spec.rule, problems);
   cluster.circuit_breakers = circuitBreakers(pool);
+  const connectionOptions = upstreamConnectionOptions(pool, where, problems);
+  if (connectionOptions !== undefined) cluster.upstream_connection_options = connectionOptions;
   const http = isHttpProtocol(port.protocol);
   const protocolOptions = http ? httpProtocolOptions(port, pool, where, problems) : undefined;
   if (protocolOptions !== undefined) cluster.typed_extension_protocol_options = protocolOptions;
   if (!http && pool?.http !== undefined && Object.keys(pool.http).length > 0) {
     problems.add(`${where}: connectionPool.http does not apply to a ${port.protocol} port; ignored`);
   }
-  reportUnsupportedPool(pool, where, problems);
+  if (!http && pool?.tcp?.maxConnectionDuration !== undefined) {
+    problems.add(
+      `${where}: connectionPool.tcp.maxConnectionDuration limits HTTP connections only; ignored for a ${port.protocol} port`,
+    );
+  }
   if (policy.outlierDetection !== undefined) {
     cluster.outlier_detection = outlierDetection(policy.outlierDetection);
     // Istio: min_health_percent (default 0) becomes the panic threshold, so with outlier detection on, panic
@@ -104,40 +113,66 @@ export function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json 
   };
 }
 
-/** typed_extension_protocol_options for an HTTP port: HTTP/2 upstreams, max requests per connection, idle timeout. */
+/**
+ * typed_extension_protocol_options for an HTTP port: the upstream protocol (HTTP/2 for an HTTP/2 port or with
+ * h2UpgradePolicy UPGRADE, the downstream's with useClientProtocol), max concurrent streams, and the common options
+ * (idle timeout, max requests per connection, max connection duration).
+ */
 function httpProtocolOptions(
   port: ServicePortModel,
   pool: ConnectionPoolSettings | undefined,
   where: string,
   problems: Problems,
 ): Json | undefined {
-  let http2 = isHttp2Protocol(port.protocol);
-  if (pool?.http?.h2UpgradePolicy === "UPGRADE") http2 = true;
-  if (pool?.http?.useClientProtocol === true) {
-    problems.add(`${where}: connectionPool.http.useClientProtocol is not supported; the port's protocol is used`);
-  }
   const common: Json = {};
   if (pool?.http?.idleTimeout !== undefined) common.idle_timeout = duration(pool.http.idleTimeout);
   if (pool?.http?.maxRequestsPerConnection !== undefined) {
     common.max_requests_per_connection = pool.http.maxRequestsPerConnection;
   }
-  if (!http2 && Object.keys(common).length === 0) return undefined;
+  if (pool?.tcp?.maxConnectionDuration !== undefined) {
+    common.max_connection_duration = duration(pool.tcp.maxConnectionDuration);
+  }
+  const protocol = upstreamProtocol(port, pool, where, problems);
+  if (protocol === undefined && Object.keys(common).length === 0) return undefined;
   const options: Json = {
     "@type": HTTP_PROTOCOL_OPTIONS_TYPE,
-    explicit_http_config: http2 ? { http2_protocol_options: {} } : { http_protocol_options: {} },
+    ...(protocol ?? { explicit_http_config: { http_protocol_options: {} } }),
   };
   if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
   return { [HTTP_PROTOCOL_OPTIONS_KEY]: options };
 }
 
-function reportUnsupportedPool(pool: ConnectionPoolSettings | undefined, where: string, problems: Problems): void {
-  if (pool?.tcp?.tcpKeepalive !== undefined) problems.add(`${where}: connectionPool.tcp.tcpKeepalive is not supported`);
-  if (pool?.tcp?.maxConnectionDuration !== undefined) {
-    problems.add(`${where}: connectionPool.tcp.maxConnectionDuration is not supported`);
+/**
+ * HttpProtocolOptions' upstream protocol, undefined for plain HTTP/1.1. In Istio's order: an HTTP/2 port gets
+ * HTTP/2 options first, and maxConcurrentStreams is written into them; useClientProtocol then replaces them with
+ * use_downstream_protocol_config, and h2UpgradePolicy UPGRADE replaces either with fresh HTTP/2 options. So
+ * maxConcurrentStreams survives only on an HTTP/2 port with neither; elsewhere it is reported, not silently lost.
+ */
+function upstreamProtocol(
+  port: ServicePortModel,
+  pool: ConnectionPoolSettings | undefined,
+  where: string,
+  problems: Problems,
+): Json | undefined {
+  const http = pool?.http;
+  const maxStreams = http?.maxConcurrentStreams;
+  let protocol: Json | undefined;
+  let keptMaxStreams = false;
+  if (http?.h2UpgradePolicy === "UPGRADE") protocol = { explicit_http_config: { http2_protocol_options: {} } };
+  else if (http?.useClientProtocol === true) {
+    protocol = { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } };
+  } else if (isHttp2Protocol(port.protocol)) {
+    keptMaxStreams = maxStreams !== undefined;
+    const http2 = keptMaxStreams ? { max_concurrent_streams: maxStreams } : {};
+    protocol = { explicit_http_config: { http2_protocol_options: http2 } };
   }
-  if (pool?.http?.maxConcurrentStreams !== undefined) {
-    problems.add(`${where}: connectionPool.http.maxConcurrentStreams is not supported`);
+  if (maxStreams !== undefined && !keptMaxStreams) {
+    problems.add(
+      `${where}: connectionPool.http.maxConcurrentStreams applies only to an HTTP/2 port (http2, grpc) without ` +
+        "useClientProtocol or h2UpgradePolicy UPGRADE, as in Istio; ignored",
+    );
   }
+  return protocol;
 }
 
 /** Istio's OutlierDetection → Envoy's; what the user left out keeps Envoy's default. */

@@ -40,6 +40,7 @@ export function sendMirror(
     headers: ex.headers.clone(),
     body,
     upgrade: undefined,
+    protocol: ex.protocol,
   };
   new MirrorCall(cluster, endpoint, clock).send(request, timeoutMs);
 }

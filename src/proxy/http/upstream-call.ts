@@ -4,7 +4,7 @@
 // body to replay costs this one object; retries allocate only when they happen.
 
 import type { Clock, Timer } from "../../api/clock.ts";
-import type { Exchange } from "./exchange.ts";
+import type { Exchange, HttpProtocol } from "./exchange.ts";
 import type { Headers } from "./headers.ts";
 import { isGrpcRequest, sendLocalReply } from "./local-reply.ts";
 import { EMPTY_BODY, ReplayableBody } from "./replayable-body.ts";
@@ -55,6 +55,9 @@ class AttemptRequest implements UpstreamRequest {
   }
   get upgrade(): string | undefined {
     return this.ex.upgrade;
+  }
+  get protocol(): HttpProtocol {
+    return this.ex.protocol;
   }
 }
 

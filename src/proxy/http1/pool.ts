@@ -22,12 +22,8 @@ import { refuseWithOverflow } from "../upstream/circuit-breakers.ts";
 import { PoolClosedError } from "../http2/upstream-errors.ts";
 import { PendingRequest, type PendingOwner } from "./pending-request.ts";
 import type { Http1Limits } from "./response-head.ts";
-import {
-  Http1UpstreamConnection,
-  netConnect,
-  type UpstreamConnect,
-  type UpstreamConnectionOwner,
-} from "./upstream-connection.ts";
+import { Http1UpstreamConnection, type UpstreamConnectionOwner } from "./upstream-connection.ts";
+import { netConnect, type UpstreamConnect } from "../upstream/connect.ts";
 
 export interface Http1PoolStats {
   onConnectionOpened(): void;
@@ -40,6 +36,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   readonly limits: Http1Limits;
   readonly connectTimeoutMs: number;
   readonly maxRequestsPerConnection: number;
+  readonly maxConnectionDurationMs: number;
   readonly connect: UpstreamConnect;
   private readonly idleTimeoutMs: number;
   private readonly idle: Http1UpstreamConnection[] = [];
@@ -64,6 +61,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
     this.limits = options.limits;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.maxRequestsPerConnection = options.maxRequestsPerConnection;
+    this.maxConnectionDurationMs = options.maxConnectionDurationMs ?? 0;
     this.idleTimeoutMs = options.idleTimeoutMs;
     this.breakers = options.breakers;
   }

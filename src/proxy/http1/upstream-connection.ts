@@ -1,8 +1,9 @@
 // One HTTP/1.1 connection to an upstream endpoint, carrying one request at a time. It writes the request head in
 // one write, streams the body (Content-Length or chunked), parses the response with the strict codec and reports
-// it to the router's handler. Reused from its pool's idle stack while both sides keep it alive.
+// it to the router's handler. Reused from its pool's idle stack while both sides keep it alive, within
+// max_requests_per_connection and max_connection_duration.
 
-import net from "node:net";
+import type net from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { BodySink } from "../http/exchange.ts";
 import type { Headers } from "../http/headers.ts";
@@ -11,7 +12,7 @@ import { parseResponseHead, type Http1Limits } from "./response-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { encodeChunkHead, LAST_CHUNK, serializeRequestHead, serializeTrailers } from "./serialize.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
-import { copyRead, SHARED_READ_BUFFER } from "./direct-read.ts";
+import type { UpstreamConnect } from "../upstream/connect.ts";
 
 const enum Resp {
   Idle,
@@ -26,6 +27,8 @@ export interface UpstreamConnectionOwner {
   readonly limits: Http1Limits;
   readonly connectTimeoutMs: number;
   readonly maxRequestsPerConnection: number;
+  /** Connected this long, the connection takes no new request (Envoy's max_connection_duration); 0 = no limit. */
+  readonly maxConnectionDurationMs: number;
   /** The connection finished its request and may serve another. */
   release(conn: Http1UpstreamConnection): void;
   /** The connection is gone (closed, failed, handed to a tunnel). */
@@ -37,31 +40,6 @@ export interface UpstreamConnectionOwner {
   readonly connect: UpstreamConnect;
 }
 
-/**
- * Opens a connection. With `onData`, bytes are delivered straight from the socket's reads to it (Node's `onread`
- * option), skipping the Readable stream's per-read work; without it the caller listens for 'data' itself.
- */
-export type UpstreamConnect = (host: string, port: number, onData?: (chunk: Buffer) => void) => net.Socket;
-
-export const netConnect: UpstreamConnect = (host, port, onData) =>
-  net.connect(
-    onData === undefined
-      ? { host, port, noDelay: true }
-      : {
-          host,
-          port,
-          noDelay: true,
-          onread: {
-            // Reads are synchronous and each is copied out, so every socket can share one buffer.
-            buffer: SHARED_READ_BUFFER,
-            callback: (n: number, buf: Uint8Array): boolean => {
-              onData(copyRead(buf, n));
-              return true;
-            },
-          },
-        },
-  );
-
 export class Http1UpstreamConnection implements UpstreamStream {
   readonly socket: net.Socket;
   connected = false;
@@ -70,6 +48,12 @@ export class Http1UpstreamConnection implements UpstreamStream {
   tunnel = false;
   idleSince = 0;
   private served = 0;
+  /**
+   * Requests this connection may serve in all: max_requests_per_connection, and 0 once max_connection_duration
+   * has passed. One comparison in finish() covers both, so a cluster without them pays nothing more.
+   */
+  private requestLimit: number;
+  private durationTimer: Timer | undefined;
   private handler: UpstreamHandler | undefined;
   private request: UpstreamRequest | undefined;
   private requestWritten = false;
@@ -89,6 +73,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     /** A connection for an upgrade becomes a tunnel: its bytes must come as 'data' events then. */
     forUpgrade = false,
   ) {
+    this.requestLimit = owner.maxRequestsPerConnection > 0 ? owner.maxRequestsPerConnection : Infinity;
     this.socket = owner.connect(host, port, forUpgrade ? undefined : this.onSocketData);
     this.socket.on("connect", this.onConnect);
     if (forUpgrade) this.socket.on("data", this.onSocketData);
@@ -317,8 +302,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
   private finish(): void {
     if (this.resp !== Resp.Idle || !this.requestWritten) return;
     this.clearRequest();
-    const max = this.owner.maxRequestsPerConnection;
-    if (this.keepAlive && !this.closed && (max === 0 || this.served < max)) {
+    if (this.keepAlive && !this.closed && this.served < this.requestLimit) {
       this.idleSince = this.owner.clock.now();
       this.owner.release(this);
     } else this.destroy();
@@ -337,8 +321,19 @@ export class Http1UpstreamConnection implements UpstreamStream {
     this.connected = true;
     this.connectTimer?.cancel();
     this.connectTimer = undefined;
+    const maxDuration = this.owner.maxConnectionDurationMs;
+    // Envoy starts the duration when the connection is up, not when the connect begins.
+    if (maxDuration > 0) this.durationTimer = this.owner.clock.setTimer(maxDuration, this.onMaxDuration);
     this.owner.onConnected();
     if (this.handler !== undefined) this.writeRequest();
+  };
+
+  /** max_connection_duration reached: an idle connection closes now, a busy one after its response. */
+  private readonly onMaxDuration = (): void => {
+    this.durationTimer = undefined;
+    if (this.closed) return;
+    this.requestLimit = 0;
+    if (this.handler === undefined) this.destroy();
   };
 
   private readonly onConnectTimeout = (): void => {
@@ -381,6 +376,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     if (!this.closed) {
       this.closed = true;
       this.connectTimer?.cancel();
+      this.durationTimer?.cancel();
       this.owner.forget(this);
     }
     this.socket.destroy();
@@ -392,6 +388,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
 
   private detachSocket(): void {
     this.connectTimer?.cancel();
+    this.durationTimer?.cancel();
     this.socket.off("data", this.onSocketData);
     this.socket.off("error", this.onError);
     this.socket.off("close", this.onClose);
@@ -403,6 +400,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     if (!this.closed) {
       this.closed = true;
       this.connectTimer?.cancel();
+      this.durationTimer?.cancel();
       this.owner.forget(this);
     }
     this.socket.destroy();

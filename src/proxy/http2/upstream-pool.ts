@@ -1,14 +1,14 @@
 // The HTTP/2 connection pool of one upstream endpoint (h2c with prior knowledge): one session carries the
 // requests; another is opened only when every usable session is full (our cap or the peer's
-// SETTINGS_MAX_CONCURRENT_STREAMS), has reached max_requests_per_connection, or got a GOAWAY. Sessions without
-// streams close after the idle timeout; a closed one is replaced on the next request.
+// SETTINGS_MAX_CONCURRENT_STREAMS), has reached max_requests_per_connection or max_connection_duration, or got a
+// GOAWAY. Sessions without streams close after the idle timeout; a closed one is replaced on the next request.
 //
 // Sessions count toward the cluster's max_connections (and per-host max_connections). At the limit a request that
 // finds every usable session full is refused at once with "overflow" (HTTP/2 has no pending queue here: a session
 // is full only at its stream limit); a pool with no usable session opens one anyway, as the HTTP/1.1 pool does,
 // so a GOAWAY or a closed session never leaves an endpoint without a connection.
 
-import net from "node:net";
+import type net from "node:net";
 import type { Settings } from "node:http2";
 import type { Clock } from "../../api/clock.ts";
 import { refuseWithOverflow } from "../upstream/circuit-breakers.ts";
@@ -24,6 +24,7 @@ import { PoolClosedError } from "./upstream-errors.ts";
 import { H2UpstreamSession } from "./upstream-session.ts";
 import type { SessionOwner } from "./upstream-session.ts";
 import { H2UpstreamStream } from "./upstream-stream.ts";
+import { netConnect } from "../upstream/connect.ts";
 
 export interface H2PoolOptions extends PoolOptions {
   clock: Clock;
@@ -50,6 +51,7 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxRequestsPerConnection: number;
+  readonly maxConnectionDurationMs: number;
   readonly maxConcurrentStreams: number;
   readonly settings: Settings;
   readonly connectionWindow: number;
@@ -74,11 +76,12 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.idleTimeoutMs = options.idleTimeoutMs;
     this.maxRequestsPerConnection = options.maxRequestsPerConnection;
+    this.maxConnectionDurationMs = options.maxConnectionDurationMs ?? 0;
     this.maxConcurrentStreams = options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS;
     const window = options.initialWindowSize ?? DEFAULT_WINDOW;
     this.settings = { enablePush: false, initialWindowSize: window };
     this.connectionWindow = window * 8;
-    this.makeSocket = options.connect ?? defaultConnect;
+    this.makeSocket = options.connect ?? netConnect;
     this.breakers = options.breakers;
   }
 
@@ -149,8 +152,4 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
     this.stats?.onConnectionOpened();
     return session;
   }
-}
-
-function defaultConnect(address: string, port: number): net.Socket {
-  return net.connect({ host: address, port });
 }

@@ -1,7 +1,8 @@
 // One connection of the HTTP/2 upstream pool: a TCP connect bounded by connect_timeout (as Envoy's covers TCP
 // only), then a node:http2 client session over that socket carrying many streams. Requests that arrive while
 // the socket connects wait here; once it is up they are all started, and the session takes new ones while it
-// has room (our cap, the peer's SETTINGS_MAX_CONCURRENT_STREAMS, max_requests_per_connection) and no GOAWAY.
+// has room (our cap, the peer's SETTINGS_MAX_CONCURRENT_STREAMS, max_requests_per_connection) and no GOAWAY,
+// until max_connection_duration after the connect: then it drains (streams in flight finish, then GOAWAY).
 
 import http2 from "node:http2";
 import type { ClientHttp2Session, Settings } from "node:http2";
@@ -17,6 +18,8 @@ export interface SessionOwner {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxRequestsPerConnection: number;
+  /** 0 = no limit. */
+  readonly maxConnectionDurationMs: number;
   readonly maxConcurrentStreams: number;
   readonly settings: Settings;
   readonly connectionWindow: number;
@@ -41,6 +44,7 @@ export class H2UpstreamSession implements StreamOwner {
   private peerMaxStreams = Infinity;
   private connectTimer: Timer | undefined;
   private idleTimer: Timer | undefined;
+  private durationTimer: Timer | undefined;
   private idleSince = 0;
   /** The pool is closing: end the session once its streams are done. */
   private closeWhenIdle = false;
@@ -101,6 +105,7 @@ export class H2UpstreamSession implements StreamOwner {
     this.state = "closed";
     this.connectTimer?.cancel();
     this.idleTimer?.cancel();
+    this.durationTimer?.cancel();
     if (this.session !== undefined) this.session.destroy();
     else this.socket.destroy();
     this.owner.sessionClosed(this);
@@ -160,13 +165,25 @@ export class H2UpstreamSession implements StreamOwner {
       if (this.state === "closed") return;
       this.state = "closed";
       this.idleTimer?.cancel();
+      this.durationTimer?.cancel();
       owner.sessionClosed(this);
     });
     session.once("connect", () => {
       if (owner.connectionWindow > 65535 && !session.destroyed) session.setLocalWindowSize(owner.connectionWindow);
     });
+    // Envoy counts max_connection_duration from the connect, not from when it began.
+    if (owner.maxConnectionDurationMs > 0)
+      this.durationTimer = owner.clock.setTimer(owner.maxConnectionDurationMs, this.onMaxDuration);
     for (const s of this.waiting.splice(0)) this.startStream(s);
     if (this.streams === 0) this.becameIdle();
+  };
+
+  /** max_connection_duration reached: no new stream here; the session ends once its streams are done. */
+  private readonly onMaxDuration = (): void => {
+    this.durationTimer = undefined;
+    if (this.state === "closed") return;
+    this.closeWhenIdle = true;
+    this.maybeFinish();
   };
 
   private readonly onConnectTimeout = (): void => {

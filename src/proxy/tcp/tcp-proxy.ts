@@ -9,6 +9,7 @@ import type { Clock, Timer } from "../../api/clock.ts";
 import type { TcpProxy } from "../../api/xds/types.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import type { Endpoint } from "../upstream/endpoint.ts";
+import { upstreamConnectOptions } from "../upstream/connect.ts";
 
 export interface TcpSessionInfo {
   startMs: number;
@@ -128,7 +129,7 @@ class TcpSession {
     // Hold downstream bytes until the upstream is connected; allowHalfOpen lets a FIN pass each way on its own.
     downstream.pause();
     if (initial && initial.length > 0) downstream.unshift(initial);
-    this.upstream = net.connect({ host: endpoint.address, port: endpoint.port, allowHalfOpen: true, noDelay: true });
+    this.upstream = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
     const connectTimeout = cluster.config.connectTimeoutMs;
     if (connectTimeout > 0)
       this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed("connect timeout"));

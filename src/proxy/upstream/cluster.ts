@@ -1,6 +1,8 @@
 // A cluster at run time: its membership (endpoints and the balancer over them), its circuit breakers (resource
 // managers per priority), one connection pool per endpoint, created on first use, and its active health checker
-// and outlier detector when configured. Built from the typed Cluster when configuration arrives.
+// and outlier detector when configured. Built from the typed Cluster when configuration arrives; the connection
+// options (TCP keepalive, max connection duration, HTTP/2 stream cap, the downstream's protocol) are fixed here,
+// so a cluster without them pays nothing for them per request.
 
 import type { Clock } from "../../api/clock.ts";
 import type { Cluster } from "../../api/xds/types.ts";
@@ -9,7 +11,9 @@ import { Http1ConnectionPool } from "../http1/pool.ts";
 import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import { H2ConnectionPool } from "../http2/upstream-pool.ts";
 import type { Endpoint } from "./endpoint.ts";
-import type { ConnectionPool } from "./pool.ts";
+import type { ConnectionPool, PoolOptions } from "./pool.ts";
+import { DownstreamProtocolPool } from "./downstream-protocol-pool.ts";
+import { keepAliveDelayMs, netConnect, upstreamConnector, type UpstreamConnect } from "./connect.ts";
 import type { ClusterMembership } from "./membership.ts";
 import type { PickContext } from "./balancer.ts";
 import type { OutlierReporter } from "./outlier-reporter.ts";
@@ -44,6 +48,12 @@ export class UpstreamCluster {
   readonly resources: ClusterResources;
   /** HIGH priority thresholds: built so /clusters and the stats show them as Envoy does; nothing routes at HIGH. */
   readonly highPriorityResources: ClusterResources;
+  /**
+   * upstream_connection_options.tcp_keepalive as net.connect's keepalive delay (0 = the system's idle time);
+   * undefined = no keepalive. The TCP proxy reads it; the pools get `connect`.
+   */
+  readonly keepAliveMs: number | undefined;
+  private readonly connect: UpstreamConnect;
   private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
@@ -56,6 +66,8 @@ export class UpstreamCluster {
   ) {
     this.name = config.name;
     this.clock = context.clock;
+    this.keepAliveMs = keepAliveDelayMs(config.tcpKeepalive);
+    this.connect = this.keepAliveMs === undefined ? netConnect : upstreamConnector(this.keepAliveMs);
     const cb = config.circuitBreakers;
     this.resources = new ClusterResources(
       "DEFAULT",
@@ -178,20 +190,33 @@ export class UpstreamCluster {
 
   private createPool(endpoint: Endpoint): ConnectionPool {
     const c = this.config;
-    const options = {
+    const options: PoolOptions & { clock: Clock; connect: UpstreamConnect } = {
       clock: this.clock,
+      connect: this.connect,
       connectTimeoutMs: c.connectTimeoutMs,
       idleTimeoutMs: c.upstreamIdleTimeoutMs,
       maxRequestsPerConnection: c.maxRequestsPerConnection,
+      maxConnectionDurationMs: c.maxConnectionDurationMs ?? 0,
       breakers: new EndpointBreakers(this.resources, endpoint),
     };
+    if (c.useDownstreamProtocol) {
+      return new DownstreamProtocolPool((http2) => this.createProtocolPool(endpoint, options, http2));
+    }
+    return this.createProtocolPool(endpoint, options, c.http2);
+  }
+
+  private createProtocolPool(
+    endpoint: Endpoint,
+    options: PoolOptions & { clock: Clock; connect: UpstreamConnect },
+    http2: boolean,
+  ): ConnectionPool {
     const stats = this.stats;
     const resources = this.resources;
     const poolStats = {
       onConnectionOpened: () => {
         stats.upstreamCxTotal.inc();
         stats.upstreamCxActive.inc();
-        if (c.http2) stats.upstreamCxHttp2Total.inc();
+        if (http2) stats.upstreamCxHttp2Total.inc();
         else stats.upstreamCxHttp1Total.inc();
         resources.connectionOpened(endpoint);
       },
@@ -201,7 +226,10 @@ export class UpstreamCluster {
       },
       onConnectFailure: () => stats.upstreamCxConnectFail.inc(),
     };
-    if (c.http2) return new H2ConnectionPool(endpoint, { ...options }, poolStats);
+    if (http2) {
+      const maxConcurrentStreams = this.config.http2MaxConcurrentStreams;
+      return new H2ConnectionPool(endpoint, { ...options, maxConcurrentStreams }, poolStats);
+    }
     return new Http1ConnectionPool(endpoint.address, endpoint.port, { ...options, limits: DEFAULT_LIMITS }, poolStats);
   }
 

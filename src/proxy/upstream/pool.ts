@@ -5,7 +5,7 @@
 
 import type { Duplex } from "node:stream";
 import type { Headers } from "../http/headers.ts";
-import type { RequestBody } from "../http/exchange.ts";
+import type { HttpProtocol, RequestBody } from "../http/exchange.ts";
 
 /** What the pool needs of a request; an Exchange (after rewrites) satisfies it. */
 export interface UpstreamRequest {
@@ -18,6 +18,11 @@ export interface UpstreamRequest {
   body: RequestBody;
   /** Lower-cased upgrade token for an HTTP/1.1 upgrade ("websocket"); only the HTTP/1.1 pool supports it. */
   upgrade: string | undefined;
+  /**
+   * The protocol the request came in; only a cluster with use_downstream_protocol_config reads it (its pool picks
+   * HTTP/2 or HTTP/1.1 by it). Absent = HTTP/1.1.
+   */
+  readonly protocol?: HttpProtocol;
 }
 
 /**
@@ -82,6 +87,11 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
+  /**
+   * A connection up this long takes no new request and closes once its requests are done (Envoy's
+   * common_http_protocol_options.max_connection_duration). Absent or 0 = no limit.
+   */
+  maxConnectionDurationMs?: number;
   /** The cluster's circuit breakers; absent = no limits. */
   breakers?: PoolBreakers;
 }

@@ -95,6 +95,62 @@ describe("cluster", () => {
     assert.equal(h1.upstreamIdleTimeoutMs, 3_600_000);
   });
 
+  test("max_connection_duration and max_concurrent_streams: set only when configured", () => {
+    const h2 = cluster({
+      typed_extension_protocol_options: httpOptions({
+        common_http_protocol_options: { max_connection_duration: "90s" },
+        explicit_http_config: { http2_protocol_options: { max_concurrent_streams: { value: 2 }, hpack_table_size: 0 } },
+      }),
+    });
+    assert.equal(h2.maxConnectionDurationMs, 90_000);
+    assert.equal(h2.http2MaxConcurrentStreams, 2);
+    assert.equal(h2.useDownstreamProtocol, undefined);
+    const plain = cluster({
+      typed_extension_protocol_options: httpOptions({ explicit_http_config: { http2_protocol_options: {} } }),
+    });
+    assert.equal("maxConnectionDurationMs" in plain, false);
+    assert.equal("http2MaxConcurrentStreams" in plain, false);
+    // 0 means no limit, as for idle_timeout.
+    assert.equal(
+      cluster({ common_http_protocol_options: { max_connection_duration: "0s" } }).maxConnectionDurationMs,
+      undefined,
+    );
+    assert.equal(cluster({ http2_protocol_options: { maxConcurrentStreams: 7 } }).http2MaxConcurrentStreams, 7);
+  });
+
+  test("use_downstream_protocol_config: the upstream protocol follows the downstream's", () => {
+    const c = cluster({
+      typed_extension_protocol_options: httpOptions({
+        use_downstream_protocol_config: {
+          http_protocol_options: {},
+          http2_protocol_options: { max_concurrent_streams: 50 },
+        },
+      }),
+    });
+    assert.equal(c.useDownstreamProtocol, true);
+    assert.equal(c.http2, false);
+    assert.equal(c.http2MaxConcurrentStreams, 50);
+    const camel = cluster({
+      typedExtensionProtocolOptions: httpOptions({ useDownstreamProtocolConfig: { httpProtocolOptions: {} } }),
+    });
+    assert.equal(camel.useDownstreamProtocol, true);
+    assert.equal(camel.http2MaxConcurrentStreams, undefined);
+  });
+
+  test("upstream_connection_options.tcp_keepalive", () => {
+    assert.equal(cluster().tcpKeepalive, undefined);
+    assert.equal(cluster({ upstream_connection_options: {} }).tcpKeepalive, undefined);
+    assert.deepEqual(cluster({ upstream_connection_options: { tcp_keepalive: {} } }).tcpKeepalive, {});
+    assert.deepEqual(
+      cluster({
+        upstreamConnectionOptions: {
+          tcpKeepalive: { keepaliveProbes: 3, keepaliveTime: { value: 60 }, keepaliveInterval: "10" },
+        },
+      }).tcpKeepalive,
+      { probes: 3, timeS: 60, intervalS: 10 },
+    );
+  });
+
   test("the deprecated cluster-level protocol fields", () => {
     assert.equal(cluster({ http2_protocol_options: {} }).http2, true);
     assert.equal(cluster({ http_protocol_options: {} }).http2, false);
@@ -106,7 +162,6 @@ describe("cluster", () => {
 
   test("fields a later stage implements are kept raw in extensions", () => {
     const raw = {
-      upstream_connection_options: { tcp_keepalive: {} },
       transport_socket: { name: "envoy.transport_sockets.tls" },
       track_cluster_stats: { timeout_budgets: true },
       per_connection_buffer_limit_bytes: 1024,
@@ -233,6 +288,75 @@ describe("cluster", () => {
           "",
           "only one of http_protocol_options, http2_protocol_options may be set, got http_protocol_options and http2_protocol_options",
         ],
+      ],
+    );
+  });
+
+  test("errors in the new connection options name the field and what was expected", () => {
+    const key = `typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_KEY}"]`;
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({
+            common_http_protocol_options: { max_connection_duration: "forever" },
+            explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 0, window: 1 } },
+          }),
+          upstream_connection_options: {
+            tcp_keepalive: { keepalive_probes: 128, keepalive_time: 0, keepalive_interval: 40_000 },
+            happy_eyeballs_config: {},
+          },
+        }),
+      [
+        [`${key}.common_http_protocol_options.max_connection_duration`, /^expected a duration/],
+        [`${key}.explicit_http_config.http2_protocol_options.window`, 'unknown field "window"'],
+        [
+          `${key}.explicit_http_config.http2_protocol_options.max_concurrent_streams`,
+          "expected an integer 1-2147483647, got 0",
+        ],
+        ["upstream_connection_options.happy_eyeballs_config", '"happy_eyeballs_config" is not supported yet'],
+        ["upstream_connection_options.tcp_keepalive.keepalive_probes", "expected an integer 1-127, got 128"],
+        ["upstream_connection_options.tcp_keepalive.keepalive_time", "expected an integer 1-32767, got 0"],
+        ["upstream_connection_options.tcp_keepalive.keepalive_interval", "expected an integer 1-32767, got 40000"],
+      ],
+    );
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({
+            explicit_http_config: { http_protocol_options: {} },
+            use_downstream_protocol_config: {},
+          }),
+        }),
+      [
+        [
+          key,
+          "only one of explicit_http_config, use_downstream_protocol_config may be set, got explicit_http_config and use_downstream_protocol_config",
+        ],
+      ],
+    );
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({
+            use_downstream_protocol_config: { http3_protocol_options: {} },
+          }),
+        }),
+      [
+        [
+          `${key}.use_downstream_protocol_config.http3_protocol_options`,
+          '"http3_protocol_options" is not supported yet',
+        ],
+      ],
+    );
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({}),
+          upstream_connection_options: { tcp_keepalive: 5 },
+        }),
+      [
+        [key, "one of explicit_http_config, use_downstream_protocol_config is required"],
+        ["upstream_connection_options.tcp_keepalive", "expected an object, got 5"],
       ],
     );
   });

@@ -1,5 +1,6 @@
 // Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts, health
-// checks, outlier detection, circuit breakers. Fields a later stage implements (TLS…) travel raw in `extensions`.
+// checks, outlier detection, circuit breakers, TCP keepalive. Fields a later stage implements (TLS…) travel raw in
+// `extensions`.
 
 import type { Cluster, LbPolicy } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
@@ -9,7 +10,8 @@ import { readPercent } from "./percent.ts";
 import { readHealthChecks } from "./health-check.ts";
 import { readOutlierDetection } from "./outlier-detection.ts";
 import { readCircuitBreakers } from "./circuit-breakers.ts";
-import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, readCommonHttpProtocolOptions } from "./protocol-options.ts";
+import { readCommonHttpProtocolOptions, readHttp2MaxConcurrentStreams } from "./protocol-options.ts";
+import { readTcpKeepalive } from "./upstream-connection-options.ts";
 import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -49,9 +51,9 @@ const CLUSTER_SPEC = {
     "common_lb_config",
     "circuit_breakers",
     "eds_cluster_config",
+    "upstream_connection_options",
   ],
   extensions: [
-    "upstream_connection_options",
     "transport_socket",
     "transport_socket_matches",
     "track_cluster_stats",
@@ -128,10 +130,9 @@ const MAGLEV_SPEC = {
   unsupported: ["consistent_hashing_lb_config", "locality_weighted_lb_config"],
 } as const;
 const HTTP_PROTOCOL_OPTIONS_SPEC = {
-  handled: ["@type", "common_http_protocol_options", "explicit_http_config"],
+  handled: ["@type", "common_http_protocol_options", "explicit_http_config", "use_downstream_protocol_config"],
   unsupported: [
     "upstream_http_protocol_options",
-    "use_downstream_protocol_config",
     "auto_config",
     "http_filters",
     "header_validation_config",
@@ -142,6 +143,8 @@ const EXPLICIT_HTTP_CONFIG_SPEC = {
   handled: ["http_protocol_options", "http2_protocol_options"],
   unsupported: ["http3_protocol_options"],
 } as const;
+/** UseDownstreamHttpConfig: the codec options for each protocol a downstream may bring; HTTP/3 is not served. */
+const USE_DOWNSTREAM_HTTP_CONFIG_SPEC = EXPLICIT_HTTP_CONFIG_SPEC;
 
 const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = ["STATIC", "STRICT_DNS", undefined, "EDS"];
 const UNSUPPORTED_CLUSTER_TYPES = [undefined, undefined, "LOGICAL_DNS", undefined, "ORIGINAL_DST"];
@@ -183,6 +186,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const leastRequest = cluster.message("least_request_lb_config", LEAST_REQUEST_SPEC);
   const roundRobin = cluster.message("round_robin_lb_config", ROUND_ROBIN_SPEC);
   const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
+  const tcpKeepalive = readTcpKeepalive(cluster);
   return {
     ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,
@@ -196,6 +200,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     http2: protocol.http2,
     upstreamIdleTimeoutMs: protocol.idleTimeoutMs,
     maxRequestsPerConnection: protocol.maxRequestsPerConnection,
+    ...optionalProtocolFields(protocol),
     dnsRefreshRateMs: positiveDuration(cluster, "dns_refresh_rate", DEFAULT_DNS_REFRESH_RATE_MS),
     dnsLookupFamily: cluster.enumValue("dns_lookup_family", DNS_LOOKUP_FAMILIES, "AUTO"),
     loadAssignment: cluster.has("load_assignment")
@@ -210,6 +215,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     healthyPanicThreshold: readHealthyPanicThreshold(commonLb),
     ...(readLocalityWeighted(commonLb) ? { localityWeightedLb: true } : {}),
     circuitBreakers: readCircuitBreakers(cluster),
+    ...(tcpKeepalive === undefined ? {} : { tcpKeepalive }),
     extensions: cluster.extensions(),
   };
 }
@@ -289,8 +295,22 @@ function isPrime(n: number): boolean {
 
 interface UpstreamProtocol {
   http2: boolean;
+  useDownstreamProtocol: boolean;
   idleTimeoutMs: number;
   maxRequestsPerConnection: number;
+  maxConnectionDurationMs: number;
+  http2MaxConcurrentStreams: number | undefined;
+}
+
+/** The Cluster fields that are present only when configured (nothing to check for a cluster without them). */
+function optionalProtocolFields(
+  p: UpstreamProtocol,
+): Pick<Cluster, "maxConnectionDurationMs" | "http2MaxConcurrentStreams" | "useDownstreamProtocol"> {
+  const out: ReturnType<typeof optionalProtocolFields> = {};
+  if (p.maxConnectionDurationMs > 0) out.maxConnectionDurationMs = p.maxConnectionDurationMs;
+  if (p.http2MaxConcurrentStreams !== undefined) out.http2MaxConcurrentStreams = p.http2MaxConcurrentStreams;
+  if (p.useDownstreamProtocol) out.useDownstreamProtocol = true;
+  return out;
 }
 
 /**
@@ -315,16 +335,23 @@ function readUpstreamProtocol(cluster: Fields): UpstreamProtocol {
   }
   cluster.oneOf(["http_protocol_options", "http2_protocol_options"], false);
   const http2 = cluster.has("http2_protocol_options");
-  for (const name of deprecated) if (cluster.has(name)) cluster.map(name);
+  if (cluster.has("http_protocol_options")) cluster.map("http_protocol_options");
   const common = readCommonHttpProtocolOptions(cluster, "common_http_protocol_options", true);
   const maxRequests = cluster.optionalInteger("max_requests_per_connection");
   return {
     http2,
+    useDownstreamProtocol: false,
     idleTimeoutMs: common.idleTimeoutMs,
     maxRequestsPerConnection: maxRequests ?? common.maxRequestsPerConnection,
+    maxConnectionDurationMs: common.maxConnectionDurationMs,
+    http2MaxConcurrentStreams: http2 ? readHttp2MaxConcurrentStreams(cluster, "http2_protocol_options") : undefined,
   };
 }
 
+/**
+ * HttpProtocolOptions: one upstream protocol (explicit_http_config), or the downstream's
+ * (use_downstream_protocol_config); auto_config (ALPN) is not supported.
+ */
 function readHttpProtocolOptions(ctx: ParseContext, raw: unknown, path: string): UpstreamProtocol {
   const options = Fields.open(ctx, raw, path, HTTP_PROTOCOL_OPTIONS_SPEC);
   const typeUrl = options.raw("@type");
@@ -332,16 +359,27 @@ function readHttpProtocolOptions(ctx: ParseContext, raw: unknown, path: string):
     options.report("@type", `expected ${HTTP_PROTOCOL_OPTIONS_TYPE_URL}, got ${describe(typeUrl)}`);
   }
   const common = readCommonHttpProtocolOptions(options, "common_http_protocol_options", true);
-  let http2 = false;
-  if (options.requireField("explicit_http_config")) {
+  const protocol: UpstreamProtocol = {
+    http2: false,
+    useDownstreamProtocol: false,
+    idleTimeoutMs: common.idleTimeoutMs,
+    maxRequestsPerConnection: common.maxRequestsPerConnection,
+    maxConnectionDurationMs: common.maxConnectionDurationMs,
+    http2MaxConcurrentStreams: undefined,
+  };
+  const which = options.oneOf(["explicit_http_config", "use_downstream_protocol_config"], true);
+  if (which === "explicit_http_config") {
     const explicit = options.message("explicit_http_config", EXPLICIT_HTTP_CONFIG_SPEC);
     const kind = explicit.oneOf(["http_protocol_options", "http2_protocol_options"], true);
-    if (kind !== undefined) explicit.map(kind); // tuning knobs of the codec, checked to be an object only
-    http2 = kind === "http2_protocol_options";
+    if (kind === "http_protocol_options") explicit.map(kind); // HTTP/1.1 codec knobs: checked to be an object only
+    protocol.http2 = kind === "http2_protocol_options";
+    if (protocol.http2) protocol.http2MaxConcurrentStreams = readHttp2MaxConcurrentStreams(explicit, kind!);
+  } else if (which === "use_downstream_protocol_config") {
+    // Either protocol may be left out: Envoy still follows the downstream (an HTTP/2 request goes out as HTTP/2).
+    const config = options.message("use_downstream_protocol_config", USE_DOWNSTREAM_HTTP_CONFIG_SPEC);
+    if (config.has("http_protocol_options")) config.map("http_protocol_options");
+    protocol.useDownstreamProtocol = !config.broken;
+    protocol.http2MaxConcurrentStreams = readHttp2MaxConcurrentStreams(config, "http2_protocol_options");
   }
-  return {
-    http2,
-    idleTimeoutMs: common.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS,
-    maxRequestsPerConnection: common.maxRequestsPerConnection,
-  };
+  return protocol;
 }

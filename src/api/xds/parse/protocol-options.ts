@@ -1,14 +1,16 @@
-// CommonHttpProtocolOptions, shared by the connection manager (downstream) and clusters (upstream).
+// CommonHttpProtocolOptions, shared by the connection manager (downstream) and clusters (upstream), and the
+// Http2ProtocolOptions of an upstream HTTP/2 codec.
 
 import type { Fields } from "./fields.ts";
 
 /** Envoy's default idle timeout for HTTP connections: 1 hour. */
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 3_600_000;
+/** Envoy's bounds on http2_protocol_options.max_concurrent_streams. */
+const MAX_CONCURRENT_STREAMS_LIMIT = 2_147_483_647;
 
 const COMMON_SPEC = {
-  handled: ["idle_timeout", "max_requests_per_connection"],
+  handled: ["idle_timeout", "max_requests_per_connection", "max_connection_duration"],
   unsupported: [
-    "max_connection_duration",
     "max_headers_count",
     "max_response_headers_kb",
     "max_stream_duration",
@@ -18,15 +20,45 @@ const COMMON_SPEC = {
 
 const DOWNSTREAM_SPEC = {
   handled: ["idle_timeout"],
-  unsupported: [...COMMON_SPEC.unsupported, "max_requests_per_connection"],
+  unsupported: [...COMMON_SPEC.unsupported, "max_requests_per_connection", "max_connection_duration"],
+} as const;
+
+/**
+ * Http2ProtocolOptions. Only the stream cap is implemented; the other knobs tune Envoy's codec (windows, frame
+ * flood limits, HPACK) and are accepted without effect, as node:http2 brings its own defaults for them.
+ */
+const HTTP2_SPEC = {
+  handled: ["max_concurrent_streams"],
+  ignored: [
+    "hpack_table_size",
+    "initial_stream_window_size",
+    "initial_connection_window_size",
+    "allow_connect",
+    "allow_metadata",
+    "max_outbound_frames",
+    "max_outbound_control_frames",
+    "max_consecutive_inbound_frames_with_empty_payload",
+    "max_inbound_priority_frames_per_stream",
+    "max_inbound_window_update_frames_per_data_frame_sent",
+    "stream_error_on_invalid_http_messaging",
+    "override_stream_error_on_invalid_http_message",
+    "custom_settings_parameters",
+    "connection_keepalive",
+    "use_oghttp2_codec",
+  ],
 } as const;
 
 export interface CommonHttpProtocolOptions {
   idleTimeoutMs: number;
   maxRequestsPerConnection: number;
+  /** 0 = no limit. */
+  maxConnectionDurationMs: number;
 }
 
-/** `fields.<name>`; `upstream` allows max_requests_per_connection, which only clusters implement here. */
+/**
+ * `fields.<name>`; `upstream` allows max_requests_per_connection and max_connection_duration, which only clusters
+ * implement here.
+ */
 export function readCommonHttpProtocolOptions(
   fields: Fields,
   name: string,
@@ -36,5 +68,13 @@ export function readCommonHttpProtocolOptions(
   return {
     idleTimeoutMs: options.durationMs("idle_timeout") ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS,
     maxRequestsPerConnection: upstream ? options.integer("max_requests_per_connection", 0) : 0,
+    // Envoy: unset means no limit; 0 is read the same way, as for idle_timeout.
+    maxConnectionDurationMs: upstream ? (options.durationMs("max_connection_duration") ?? 0) : 0,
   };
+}
+
+/** `fields.<name>` as Http2ProtocolOptions: its max_concurrent_streams (1-2147483647), undefined when unset. */
+export function readHttp2MaxConcurrentStreams(fields: Fields, name: string): number | undefined {
+  const options = fields.message(name, HTTP2_SPEC);
+  return options.optionalInteger("max_concurrent_streams", 1, MAX_CONCURRENT_STREAMS_LIMIT);
 }
