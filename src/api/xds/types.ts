@@ -34,12 +34,39 @@ export interface Listener {
   name: string;
   address: SocketAddress;
   filterChains: FilterChain[];
+  /** Envoy's default_filter_chain: taken when no chain's filter_chain_match fits the connection. */
+  defaultFilterChain: FilterChain | undefined;
+  /** Listener filters, in order: they look at a new connection before a filter chain is chosen. */
+  listenerFilters: ListenerFilter[];
+  /** listener_filters_timeout (default 15 s; 0 = none): how long the listener filters may wait for bytes. */
+  listenerFiltersTimeoutMs: number;
+  /** continue_on_listener_filters_timeout (default false: the connection is closed at the timeout). */
+  continueOnListenerFiltersTimeout: boolean;
   /** Envoy's per_connection_buffer_limit_bytes (default 1 MiB): how much is read ahead before back-pressure. */
   perConnectionBufferLimitBytes: number;
 }
 
+/** envoy.filters.listener.tls_inspector: the only listener filter so far (it has no settings). */
+export interface ListenerFilter {
+  kind: "tls_inspector";
+  name: string;
+}
+
+/**
+ * The subset of Envoy's FilterChainMatch implemented: an empty list or string means "any". Server names are lower
+ * case, exact ("a.example.com") or wildcard ("*.example.com").
+ */
+export interface FilterChainMatch {
+  destinationPort: number | undefined;
+  serverNames: string[];
+  /** "" (any), "tls" or "raw_buffer". */
+  transportProtocol: string;
+  applicationProtocols: string[];
+}
+
 export interface FilterChain {
   name: string;
+  match: FilterChainMatch;
   /**
    * Network filters in order: zero or more non-terminal ones (local_ratelimit), then exactly one terminal one
    * (http_connection_manager or tcp_proxy), last.

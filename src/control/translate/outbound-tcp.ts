@@ -1,15 +1,15 @@
 // Outbound TCP: one listener outbound-tcp-<port> per reachable TCP port, on the proxy's TCP outbound address, with
 // tcp_proxy to the service's cluster or to the weighted clusters of the first VirtualService tcp route that applies
-// (port, sourceLabels, sourceNamespace). Without capture, the port alone names the service: a second service on the
-// same port is reported and left out.
+// (port, sourceLabels, sourceNamespace). Without capture, the port alone names a TCP service: a second service on
+// the same port is reported and left out. TLS and HTTPS ports are told apart by SNI instead, so several services
+// share one (outbound-tls.ts).
 
-import type { L4MatchAttributes, TCPRoute, VirtualService } from "../../api/resources/types.ts";
 import type { DestinationContext } from "./destinations.ts";
-import { resolveDestination } from "./destinations.ts";
 import type { Json } from "./envoy.ts";
-import { listener, tcpProxy } from "./envoy.ts";
-import { labelsMatch } from "./labels.ts";
+import { listener, socketAddress, tcpProxy } from "./envoy.ts";
 import { isHttpProtocol, outboundClusterName, outboundTcpListenerName } from "./names.ts";
+import { routeTarget, tcpRouteFor } from "./outbound-tcp-routes.ts";
+import { isTlsProtocol, tlsInspector, TlsPortChains } from "./outbound-tls.ts";
 import type { ServiceModel } from "./world.ts";
 import { World } from "./world-index.ts";
 
@@ -18,8 +18,10 @@ export function outboundTcpListeners(
   base: Omit<DestinationContext, "namespace" | "port" | "service">,
 ): Json[] {
   const { world, proxy, problems } = base;
-  const owner = new Map<number, string>();
-  const out: Json[] = [];
+  /** Who has each port: one TCP service, or the TLS services sharing it by SNI. */
+  const owner = new Map<number, { host: string; tls: TlsPortChains | undefined }>();
+  // Listeners in order of first claim; a TLS port's chains are filled in as its services come.
+  const out: (Json | TlsPortChains)[] = [];
   for (const service of services) {
     for (const port of service.ports) {
       if (isHttpProtocol(port.protocol)) continue;
@@ -27,15 +29,15 @@ export function outboundTcpListeners(
         problems.add(`service ${service.hostname}: UDP port ${port.number} is not supported; left out`);
         continue;
       }
+      const tls = isTlsProtocol(port.protocol);
       const taken = owner.get(port.number);
-      if (taken !== undefined || port.number === proxy.outboundPort) {
+      if ((taken !== undefined && !(tls && taken.tls)) || port.number === proxy.outboundPort) {
         problems.add(
-          `service ${service.hostname}: TCP port ${port.number} is already used by ${taken ?? "the outbound HTTP listener"} ` +
-            `on ${proxy.tcpOutboundAddress}; no listener for it`,
+          `service ${service.hostname}: ${tls ? "TLS" : "TCP"} port ${port.number} is already used by ` +
+            `${taken?.host ?? "the outbound HTTP listener"} on ${proxy.tcpOutboundAddress}; no listener for it`,
         );
         continue;
       }
-      owner.set(port.number, service.hostname);
       const vs = world.virtualServicesFor(service.hostname, proxy.namespace)[0]?.resource;
       const ctx: DestinationContext = {
         ...base,
@@ -43,46 +45,37 @@ export function outboundTcpListeners(
         service,
         port: port.number,
       };
+      if (tls) {
+        let chains = taken?.tls;
+        if (chains === undefined) {
+          chains = new TlsPortChains(port.number, problems);
+          owner.set(port.number, { host: service.hostname, tls: chains });
+          out.push(chains);
+        }
+        chains.add(ctx, vs);
+        continue;
+      }
+      owner.set(port.number, { host: service.hostname, tls: undefined });
       const route = vs === undefined ? undefined : tcpRouteFor(vs, ctx);
       const stat = outboundClusterName(port.number, undefined, service.hostname);
-      let target: Parameters<typeof tcpProxy>[1] = { cluster: stat };
-      if (route !== undefined && vs !== undefined) {
-        const where = `VirtualService ${World.nameOf(vs)} tcp`;
-        const dests = route.route.filter((d) => route.route.length === 1 || (d.weight ?? 0) > 0);
-        const resolved = dests.map((d) => ({
-          name: resolveDestination(d.destination, ctx, where).cluster,
-          weight: route.route.length === 1 ? 100 : (d.weight ?? 0),
-        }));
-        if (resolved.length === 1) target = { cluster: resolved[0]!.name };
-        else if (resolved.length > 1) target = { weighted: resolved };
-      }
+      const where = vs === undefined ? "" : `VirtualService ${World.nameOf(vs)} tcp`;
+      const target = (route && routeTarget(route.route, ctx, where)) ?? { cluster: stat };
       out.push(
         listener(outboundTcpListenerName(port.number), proxy.tcpOutboundAddress, port.number, tcpProxy(stat, target)),
       );
     }
   }
-  return out;
+  return out.map((l) => (l instanceof TlsPortChains ? tlsListener(l, proxy.tcpOutboundAddress) : l));
 }
 
-function tcpRouteFor(vs: VirtualService, ctx: DestinationContext): TCPRoute | undefined {
-  for (const route of vs.spec.tcp ?? []) {
-    const matches = route.match ?? [];
-    if ((route.route ?? []).length === 0) continue;
-    if (matches.length === 0 || matches.some((m) => l4Applies(m, vs, ctx))) return route;
-  }
-  return undefined;
-}
-
-function l4Applies(m: L4MatchAttributes, vs: VirtualService, ctx: DestinationContext): boolean {
-  if (m.port !== undefined && m.port !== ctx.port) return false;
-  if (!labelsMatch(m.sourceLabels ?? {}, ctx.proxy.labels)) return false;
-  if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.proxy.namespace) return false;
-  if ((m.gateways ?? []).length > 0 && !m.gateways.includes("mesh")) return false;
-  if ((m.destinationSubnets ?? []).length > 0) {
-    ctx.problems.add(
-      `VirtualService ${World.nameOf(vs)}: tcp match destinationSubnets is not supported; match skipped`,
-    );
-    return false;
-  }
-  return true;
+function tlsListener(chains: TlsPortChains, address: string): Json {
+  const listener: Json = {
+    name: outboundTcpListenerName(chains.port),
+    address: socketAddress(address, chains.port),
+    listener_filters: [tlsInspector()],
+    filter_chains: chains.chains,
+  };
+  const fallback = chains.defaultChain();
+  if (fallback !== undefined) listener.default_filter_chain = fallback;
+  return listener;
 }

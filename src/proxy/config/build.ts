@@ -1,17 +1,19 @@
 // Typed configuration → run-time objects: a Cluster becomes an UpstreamCluster (with its DNS resolver), a Listener
-// a ListenerRuntime with its connection manager or TCP proxy. Building binds nothing and starts nothing that must
+// a ListenerRuntime with, per filter chain, its connection manager or TCP proxy. Building binds nothing and starts nothing that must
 // be stopped (timers start in start()/initialize()), so an update that fails halfway throws its half away.
 
 import type { Clock } from "../../api/clock.ts";
 import { TrellisError } from "../../api/errors.ts";
-import type { Cluster, ClusterLoadAssignment, Listener } from "../../api/xds/types.ts";
+import type { Cluster, ClusterLoadAssignment, FilterChain, Listener } from "../../api/xds/types.ts";
 import { createClusterStats, createListenerStats, createTcpProxyStats } from "../../telemetry/envoy-stats.ts";
 import type { StatsStore } from "../../telemetry/stats.ts";
 import { PendingAccessLogger, parseAccessLogs } from "../http/access-logger.ts";
 import { HttpConnectionManagerRuntime, type RouteTableSource } from "../http/connection-manager.ts";
 import { NetworkLocalRateLimitFilter } from "../filters/local-ratelimit/network-filter.ts";
 import type { ConnectionFilter } from "../listener/connection-filter.ts";
-import { ListenerRuntime, type ListenerTerminal } from "../listener/listener.ts";
+import { FilterChainRuntime, type ListenerTerminal } from "../listener/filter-chain.ts";
+import { ListenerRuntime } from "../listener/listener.ts";
+import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
 import { StrictDnsResolver, systemLookup } from "../upstream/dns.ts";
@@ -61,12 +63,39 @@ export interface BuiltListener {
   runtime: ListenerRuntime;
   /** Opened before the listener takes its first connection. */
   accessLoggers: PendingAccessLogger[];
-  /** The connection manager, when the terminal filter is HTTP (RDS updates reach it). */
-  hcm: HttpConnectionManagerRuntime | undefined;
+  /** The connection managers of the HTTP chains (RDS updates reach them). */
+  hcms: HttpConnectionManagerRuntime[];
 }
 
 export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
-  const chain = l.filterChains[0]!;
+  const accessLoggers: PendingAccessLogger[] = [];
+  const hcms: HttpConnectionManagerRuntime[] = [];
+  const build = (chain: FilterChain): FilterChainRuntime => {
+    const built = buildFilterChain(ctx, l, chain);
+    accessLoggers.push(...built.accessLoggers);
+    if (built.hcm) hcms.push(built.hcm);
+    return built.runtime;
+  };
+  const chains = l.filterChains.map(build);
+  const defaultChain = l.defaultFilterChain === undefined ? undefined : build(l.defaultFilterChain);
+  const listenerFilters = l.listenerFilters.map(() => new TlsInspector(new TlsInspectorStats(ctx.stats)));
+  const runtime = new ListenerRuntime(
+    l,
+    { chains, defaultChain, listenerFilters, clock: ctx.clock },
+    createListenerStats(ctx.stats, `${l.address.address}_${l.address.port}`),
+  );
+  return { runtime, accessLoggers, hcms };
+}
+
+function buildFilterChain(
+  ctx: BuildContext,
+  l: Listener,
+  chain: FilterChain,
+): {
+  runtime: FilterChainRuntime;
+  accessLoggers: PendingAccessLogger[];
+  hcm: HttpConnectionManagerRuntime | undefined;
+} {
   const terminalFilter = chain.filters[chain.filters.length - 1]!;
   // The parser guarantees the shape: non-terminal filters, then one terminal filter last.
   const connectionFilters: ConnectionFilter[] = [];
@@ -117,11 +146,5 @@ export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
       ),
     };
   }
-  const runtime = new ListenerRuntime(
-    l,
-    terminal,
-    createListenerStats(ctx.stats, `${l.address.address}_${l.address.port}`),
-    connectionFilters,
-  );
-  return { runtime, accessLoggers, hcm };
+  return { runtime: new FilterChainRuntime(l, terminal, connectionFilters), accessLoggers, hcm };
 }

@@ -39,7 +39,8 @@ export interface RuntimeOptions {
 
 interface ActiveListener {
   runtime: ListenerRuntime;
-  hcm: HttpConnectionManagerRuntime | undefined;
+  /** One per HTTP filter chain. */
+  hcms: HttpConnectionManagerRuntime[];
   /** Undefined for a static listener. */
   record: DynamicRecord | undefined;
 }
@@ -78,8 +79,8 @@ export class RuntimeConfig {
     }
     for (const l of listeners) {
       const built = buildListener(this.ctx, l);
-      this.listeners.set(l.name, { runtime: built.runtime, hcm: built.hcm, record: undefined });
-      if (built.hcm) this.routes.attach(built.hcm);
+      this.listeners.set(l.name, { runtime: built.runtime, hcms: built.hcms, record: undefined });
+      for (const hcm of built.hcms) this.routes.attach(hcm);
       this.staticLoggers.push(...built.accessLoggers);
       this.staticNames.listeners.add(l.name);
     }
@@ -246,13 +247,13 @@ export class RuntimeConfig {
       throw new XdsUpdateRejected(TYPE_URL.listener, [problemOf(err)]);
     }
     for (const step of plan) {
-      const { runtime, hcm } = step.built;
+      const { runtime, hcms } = step.built;
       if (step.previous !== undefined) {
         if (step.previous.runtime.sameAddress(runtime.config)) runtime.adopt(step.previous.runtime);
         this.retireListener(step.previous);
       }
-      this.listeners.set(step.name, { runtime, hcm, record: step.record });
-      if (hcm) this.routes.attach(hcm);
+      this.listeners.set(step.name, { runtime, hcms, record: step.record });
+      for (const hcm of hcms) this.routes.attach(hcm);
     }
     const present = new Set(parsed.map((p) => p.name));
     for (const [name, active] of [...this.listeners]) {
@@ -266,7 +267,7 @@ export class RuntimeConfig {
 
   /** Drains a replaced or removed listener: it accepts nothing more; its connections finish, then it is closed. */
   private retireListener(active: ActiveListener): void {
-    if (active.hcm) this.routes.detach(active.hcm);
+    for (const hcm of active.hcms) this.routes.detach(hcm);
     const runtime = active.runtime;
     const timeoutMs = this.options.drainTimeoutMs();
     this.retiring.add(runtime);

@@ -1,67 +1,65 @@
-// One listening socket and what it does with each connection: first the non-terminal network filters (a local rate
-// limit may refuse it), then HTTP (HTTP/1.1 and h2c on the same port with codec AUTO, told apart by the HTTP/2
-// client preface) or TCP proxying. Connections are tracked so a drain can
-// close idle ones at once and busy ones after their response.
+// One listening socket and what it does with each connection: listener filters (tls_inspector) look at the first
+// bytes, a filter chain is chosen by filter_chain_match (filter-chain-selector.ts), and the chain takes the
+// connection over (filter-chain.ts). Without listener filters every connection has the same properties, so the
+// chain is chosen once, when the configuration is built, and a connection goes straight to it.
 
 import net from "node:net";
+import type { Clock } from "../../api/clock.ts";
 import type { Listener } from "../../api/xds/types.ts";
-import type { HttpConnectionManagerRuntime } from "../http/connection-manager.ts";
-import { Http1ServerConnection, type Http1ConnectionOptions } from "../http1/connection.ts";
-import { createH2Downstream, type H2Downstream } from "../http2/downstream.ts";
-import type { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
-import { DEFAULT_LIMITS } from "../http1/limits.ts";
-import type { Http1Exchange } from "../http1/connection-exchange.ts";
 import type { ListenerStats } from "../../telemetry/envoy-stats.ts";
-import { sendLocalReply } from "../http/local-reply.ts";
-import type { ConnectionFilter } from "./connection-filter.ts";
+import type { FilterChainRuntime } from "./filter-chain.ts";
+import { FilterChainSelector, type ConnectionProperties } from "./filter-chain-selector.ts";
+import { runListenerFilters, type ListenerFilterOptions, type ListenerFilterRuntime } from "./listener-filter.ts";
 
-const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+export { FilterChainRuntime, type ListenerTerminal } from "./filter-chain.ts";
 
-export type ListenerTerminal =
-  { kind: "http"; hcm: HttpConnectionManagerRuntime } | { kind: "tcp"; tcp: TcpProxyRuntime };
+export interface ListenerChains {
+  /** One per `config.filterChains`, in order. */
+  chains: readonly FilterChainRuntime[];
+  /** default_filter_chain's. */
+  defaultChain: FilterChainRuntime | undefined;
+  listenerFilters: readonly ListenerFilterRuntime[];
+  clock: Clock;
+}
 
 export class ListenerRuntime {
   private server: net.Server | undefined;
-  private readonly h1 = new Set<Http1ServerConnection>();
-  private readonly tcpSockets = new Set<net.Socket>();
-  private readonly h2: H2Downstream | undefined;
-  private readonly h1Options: Http1ConnectionOptions | undefined;
   private draining = false;
+  private readonly chains: readonly FilterChainRuntime[];
+  private readonly selector: FilterChainSelector<FilterChainRuntime>;
+  private readonly listenerFilters: readonly ListenerFilterRuntime[];
+  private readonly filterOptions: ListenerFilterOptions;
+  /** Connections still in the listener filters. */
+  private readonly inspecting = new Set<net.Socket>();
+  /**
+   * The chain every connection gets, when that is known at configuration time (no listener filters, and the
+   * destination port is the configured one); null when no chain fits at all; undefined: chosen per connection.
+   */
+  private readonly fixed: FilterChainRuntime | null | undefined;
 
   constructor(
     readonly config: Listener,
-    readonly terminal: ListenerTerminal,
+    built: ListenerChains,
     private readonly stats: ListenerStats,
-    /** The chain's non-terminal network filters, in order. */
-    private readonly connectionFilters: readonly ConnectionFilter[] = [],
   ) {
-    if (terminal.kind === "http") {
-      const hcm = terminal.hcm;
-      const c = hcm.config;
-      this.h1Options = {
-        clock: hcm.clock,
-        limits: { ...DEFAULT_LIMITS, maxHeadBytes: c.maxRequestHeadersKb * 1024 },
-        bufferLimitBytes: config.perConnectionBufferLimitBytes,
-        idleTimeoutMs: c.idleTimeoutMs,
-        requestTimeoutMs: c.requestTimeoutMs,
-        streamIdleTimeoutMs: c.streamIdleTimeoutMs,
-        serverName: c.serverName,
-        onExchangeComplete: hcm.complete,
-        onProtocolError: (downstream, err) => hcm.protocolError(downstream, err.status, err.code),
-        onExchangeTimeout: (ex: Http1Exchange, kind) => {
-          if (kind === "request_timeout") sendLocalReply(ex, 408, "DPE", `request_overall_timeout:${hcm.statPrefix}`);
-          else sendLocalReply(ex, 408, "SI", `stream_idle_timeout:${hcm.statPrefix}`);
-        },
-      };
-      if (c.codecType !== "HTTP1")
-        this.h2 = createH2Downstream(hcm.handler, {
-          clock: hcm.clock,
-          streamIdleTimeoutMs: c.streamIdleTimeoutMs,
-          requestTimeoutMs: c.requestTimeoutMs,
-          idleTimeoutMs: c.idleTimeoutMs,
-          onStreamComplete: hcm.complete,
-        });
-    }
+    this.chains = built.defaultChain === undefined ? built.chains : [...built.chains, built.defaultChain];
+    this.selector = new FilterChainSelector(
+      config.filterChains.map((c, i) => ({ match: c.match, value: built.chains[i]! })),
+      built.defaultChain,
+    );
+    this.listenerFilters = built.listenerFilters;
+    this.filterOptions = {
+      clock: built.clock,
+      timeoutMs: config.listenerFiltersTimeoutMs,
+      continueOnTimeout: config.continueOnListenerFiltersTimeout,
+      onTimeout: () => stats.downstreamPreCxTimeout.inc(),
+    };
+    const portKnown =
+      config.address.port !== 0 || config.filterChains.every((c) => c.match.destinationPort === undefined);
+    this.fixed =
+      this.listenerFilters.length === 0 && portKnown
+        ? (this.selector.select(this.propertiesOf(config.address.port)) ?? null)
+        : undefined;
   }
 
   get address(): { address: string; port: number } {
@@ -112,81 +110,68 @@ export class ListenerRuntime {
     this.stats.downstreamCxTotal.inc();
     this.stats.downstreamCxActive.inc();
     socket.once("close", this.onSocketClose);
-    const t = this.terminal;
-    const filters = this.connectionFilters;
-    for (let i = 0; i < filters.length; i++) {
-      const filter = filters[i]!;
-      if (filter.onNewConnection(socket)) continue;
-      // Refused before the terminal filter saw a byte: closed at once. A TCP session records why.
-      if (t.kind === "tcp") t.tcp.refuse(socket, filter.refusalFlag);
-      else {
-        socket.on("error", () => {});
-        socket.destroy();
-      }
-      return;
-    }
-    if (t.kind === "tcp") {
-      this.tcpSockets.add(socket);
-      socket.once("close", () => void this.tcpSockets.delete(socket));
-      t.tcp.accept(socket);
-      return;
-    }
-    const codec = t.hcm.config.codecType;
-    if (codec === "HTTP1") this.startHttp1(socket, t.hcm, undefined);
-    else if (codec === "HTTP2") this.h2!.accept(socket);
-    else this.sniff(socket, t.hcm);
+    const fixed = this.fixed;
+    if (fixed) fixed.accept(socket, undefined);
+    else if (fixed === null) this.noChain(socket);
+    else if (this.listenerFilters.length === 0)
+      this.dispatch(this.propertiesOf(socket.localPort ?? 0), undefined, socket);
+    else this.inspect(socket);
   };
 
   private readonly onSocketClose = (): void => {
     this.stats.downstreamCxActive.dec();
   };
 
-  /** codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1. */
-  private sniff(socket: net.Socket, hcm: HttpConnectionManagerRuntime): void {
-    let seen: Buffer | undefined;
-    const onData = (chunk: Buffer): void => {
-      seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.length, H2_PREFACE.length);
-      const prefixMatches = seen.compare(H2_PREFACE, 0, n, 0, n) === 0;
-      if (prefixMatches && n < H2_PREFACE.length) return; // could still be h2: wait for more
-      socket.off("data", onData);
-      socket.off("error", onError);
-      socket.off("end", onError);
-      if (prefixMatches) {
-        socket.pause();
-        this.h2!.accept(socket, seen);
-      } else this.startHttp1(socket, hcm, seen);
-    };
-    const onError = (): void => void socket.destroy();
-    socket.on("data", onData);
-    socket.on("error", onError);
-    socket.on("end", onError); // closed before a single request byte
+  /** Envoy's defaults before any listener filter ran: raw_buffer, no SNI, no ALPN. */
+  private propertiesOf(destinationPort: number): ConnectionProperties {
+    return { destinationPort, transportProtocol: "raw_buffer", serverName: "", applicationProtocols: [] };
   }
 
-  private startHttp1(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
-    const conn = new Http1ServerConnection(socket, hcm.handler, this.h1Options!, (c) => this.h1.delete(c));
-    this.h1.add(conn);
-    if (initial !== undefined) conn.feed(initial);
+  private inspect(socket: net.Socket): void {
+    this.inspecting.add(socket);
+    this.stats.downstreamPreCxActive.inc();
+    socket.once("close", () => {
+      if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
+    });
+    const props = this.propertiesOf(socket.localPort ?? 0);
+    runListenerFilters(socket, this.listenerFilters, props, this.filterOptions, (found, initial) => {
+      if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
+      this.dispatch(found, initial, socket);
+    });
+  }
+
+  private dispatch(props: ConnectionProperties, initial: Buffer | undefined, socket: net.Socket): void {
+    const chain = this.selector.select(props);
+    if (chain === undefined) this.noChain(socket);
+    else chain.accept(socket, initial);
+  }
+
+  /** No chain fits and there is no default one: closed at once (Envoy's no_filter_chain_match). */
+  private noChain(socket: net.Socket): void {
+    this.stats.noFilterChainMatch.inc();
+    socket.on("error", () => {});
+    socket.destroy();
   }
 
   /** Drain: stop accepting, close idle HTTP/1 connections, ask busy ones to close after their response, GOAWAY h2. */
   drain(idleGraceMs = 0): void {
     this.draining = true;
     this.server?.close();
-    for (const c of this.h1) c.drain(idleGraceMs);
-    this.h2?.drain();
+    for (const s of this.inspecting) s.destroy();
+    for (const c of this.chains) c.drain(idleGraceMs);
   }
 
-  /** Connections still open (HTTP/1, HTTP/2 sessions, TCP). */
+  /** Connections still open (HTTP/1, HTTP/2 sessions, TCP, and those still in the listener filters). */
   get openConnections(): number {
-    return this.h1.size + (this.h2?.sessions ?? 0) + this.tcpSockets.size;
+    let n = this.inspecting.size;
+    for (const c of this.chains) n += c.openConnections;
+    return n;
   }
 
   /** Ends everything now. */
   destroy(): void {
     this.server?.close();
-    for (const c of this.h1) c.destroy();
-    this.h2?.close();
-    for (const s of this.tcpSockets) s.destroy();
+    for (const s of this.inspecting) s.destroy();
+    for (const c of this.chains) c.destroy();
   }
 }

@@ -71,17 +71,30 @@ describe("listener", () => {
       () =>
         parseListener({
           address: { socket_address: { address: "localhost", port_value: 65536 } },
-          filter_chains: [{ filter_chain_match: { destination_port: 80 }, filters: [] }, { filters: [hcmFilter({})] }],
-          listener_filters: [],
+          filter_chains: [
+            {
+              filter_chain_match: { prefix_ranges: [], server_names: ["a.*.com", "b.com"], transport_protocol: "x" },
+              filters: [],
+            },
+            { filters: [hcmFilter({})] },
+          ],
+          listener_filters: [{ name: "envoy.filters.listener.proxy_protocol" }],
         }),
       [
-        ["listener_filters", '"listener_filters" is not supported yet'],
         ["name", "required"],
         ["address.socket_address.address", 'expected an IP address, got "localhost"'],
         ["address.socket_address.port_value", "expected an integer 0-65535, got 65536"],
-        ["filter_chains[1]", "only one filter chain per listener is supported yet (filter_chain_match is not)"],
-        ["filter_chains[0].filter_chain_match", "filter_chain_match is not supported yet"],
+        ["filter_chains[0].filter_chain_match.prefix_ranges", '"prefix_ranges" is not supported yet'],
+        [
+          "filter_chains[0].filter_chain_match.server_names[0]",
+          'expected a host name or a "*.suffix" wildcard, got "a.*.com"',
+        ],
+        ["filter_chains[0].filter_chain_match.transport_protocol", 'expected one of tls, raw_buffer, got "x"'],
         ["filter_chains[0].filters", "expected at least one network filter"],
+        [
+          "listener_filters[0].name",
+          'unknown listener filter "envoy.filters.listener.proxy_protocol" (only envoy.filters.listener.tls_inspector is supported)',
+        ],
       ],
     );
     assertIssues(
@@ -89,7 +102,7 @@ describe("listener", () => {
       [
         ["address.pipe", '"pipe" is not supported yet'],
         ["address.socket_address", "required"],
-        ["filter_chains", "expected at least one filter chain"],
+        ["filter_chains", "expected at least one filter chain (or a default_filter_chain)"],
       ],
     );
     assertIssues(

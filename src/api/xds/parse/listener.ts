@@ -1,12 +1,14 @@
-// Listener → its address and filter chain. This stage serves one filter chain per listener, without
-// filter_chain_match: zero or more non-terminal network filters (local_ratelimit), then exactly one terminal filter,
-// http_connection_manager or tcp_proxy, last.
+// Listener → its address, listener filters (tls_inspector) and filter chains, each chosen by its filter_chain_match
+// (see filter-chain-match.ts) or default_filter_chain. A chain is zero or more non-terminal network filters
+// (local_ratelimit), then exactly one terminal filter, http_connection_manager or tcp_proxy, last.
 
 import type { FilterChain, Listener, NetworkFilter } from "../types.ts";
 import { readAddress } from "./address.ts";
 import { describe, ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
 import type { Item } from "./fields.ts";
+import { matchKeys, readFilterChainMatch } from "./filter-chain-match.ts";
+import { readListenerFilters } from "./listener-filters.ts";
 import {
   HCM_FILTER_NAME,
   HCM_TYPE_URL,
@@ -20,20 +22,28 @@ import {
   readNetworkLocalRateLimit,
 } from "./network-local-ratelimit.ts";
 
+/** Envoy's default listener_filters_timeout: 15 s. */
+export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
+
 /** Envoy's default per_connection_buffer_limit_bytes: 1 MiB. */
 export const DEFAULT_BUFFER_LIMIT_BYTES = 1_048_576;
 
 const LISTENER_SPEC = {
-  handled: ["name", "address", "filter_chains", "per_connection_buffer_limit_bytes"],
+  handled: [
+    "name",
+    "address",
+    "filter_chains",
+    "default_filter_chain",
+    "listener_filters",
+    "listener_filters_timeout",
+    "continue_on_listener_filters_timeout",
+    "per_connection_buffer_limit_bytes",
+  ],
   ignored: ["stat_prefix", "metadata", "traffic_direction", "drain_type"],
   unsupported: [
     "additional_addresses",
     "filter_chain_matcher",
     "use_original_dst",
-    "default_filter_chain",
-    "listener_filters",
-    "listener_filters_timeout",
-    "continue_on_listener_filters_timeout",
     "transparent",
     "freebind",
     "socket_options",
@@ -85,16 +95,22 @@ export function readListener(ctx: ParseContext, raw: unknown, path: string): Lis
     ? readAddress(ctx, listener.raw("address"), listener.at("address"), { allowHostName: false, allowPortZero: true })
     : { address: "", port: 0 };
   const chains = listener.list("filter_chains");
-  if (chains.length === 0 && !listener.broken) {
-    listener.report("filter_chains", "expected at least one filter chain");
+  const defaultFilterChain = listener.has("default_filter_chain")
+    ? readFilterChain(ctx, { value: listener.raw("default_filter_chain"), path: listener.at("default_filter_chain") })
+    : undefined;
+  if (chains.length === 0 && defaultFilterChain === undefined && !listener.broken) {
+    listener.report("filter_chains", "expected at least one filter chain (or a default_filter_chain)");
   }
-  chains.slice(1).forEach((item) => {
-    ctx.report(item.path, "only one filter chain per listener is supported yet (filter_chain_match is not)");
-  });
+  const filterChains = chains.map((item) => readFilterChain(ctx, item));
+  checkOverlaps(ctx, filterChains, chains);
   return {
     name,
     address,
-    filterChains: chains.map((item) => readFilterChain(ctx, item)),
+    filterChains,
+    defaultFilterChain,
+    listenerFilters: readListenerFilters(ctx, listener.list("listener_filters")),
+    listenerFiltersTimeoutMs: listener.durationMs("listener_filters_timeout") ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
+    continueOnListenerFiltersTimeout: listener.bool("continue_on_listener_filters_timeout", false),
     perConnectionBufferLimitBytes: listener.integer("per_connection_buffer_limit_bytes", DEFAULT_BUFFER_LIMIT_BYTES),
   };
 }
@@ -107,14 +123,25 @@ export function parseListener(raw: unknown, path?: string): Listener {
   return listener;
 }
 
+/** Two chains that share a leaf of the lookup (Envoy: "multiple filter chains with overlapping matching rules"). */
+function checkOverlaps(ctx: ParseContext, chains: readonly FilterChain[], items: readonly Item[]): void {
+  const owner = new Map<string, number>();
+  chains.forEach((chain, i) => {
+    const clash = matchKeys(chain.match).find((key) => owner.has(key));
+    if (clash !== undefined) {
+      const other = owner.get(clash)!;
+      ctx.report(
+        `${items[i]!.path}.filter_chain_match`,
+        `overlaps filter_chains[${other}]: a connection matching both could only ever reach one of them`,
+      );
+    }
+    for (const key of matchKeys(chain.match)) if (!owner.has(key)) owner.set(key, i);
+  });
+}
+
 function readFilterChain(ctx: ParseContext, item: Item): FilterChain {
   const chain = Fields.open(ctx, item.value, item.path, FILTER_CHAIN_SPEC);
-  if (chain.has("filter_chain_match")) {
-    const match = chain.raw("filter_chain_match");
-    const empty =
-      typeof match === "object" && match !== null && !Array.isArray(match) && Object.keys(match).length === 0;
-    if (!empty) chain.report("filter_chain_match", "filter_chain_match is not supported yet");
-  }
+  const match = readFilterChainMatch(ctx, chain.raw("filter_chain_match"), chain.at("filter_chain_match"));
   const items = chain.list("filters");
   if (items.length === 0 && !chain.broken) chain.report("filters", "expected at least one network filter");
   const filters: NetworkFilter[] = [];
@@ -132,7 +159,7 @@ function readFilterChain(ctx: ParseContext, item: Item): FilterChain {
       );
     filters.push(filter);
   });
-  return { name: chain.string("name") ?? "", filters };
+  return { name: chain.string("name") ?? "", match, filters };
 }
 
 /** Recognised by typed_config's @type, else by name; anything else is refused by name, never dropped. */

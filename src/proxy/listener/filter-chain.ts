@@ -1,0 +1,139 @@
+// One filter chain of a listener at run time: its non-terminal network filters (a local rate limit may refuse the
+// connection), then HTTP (HTTP/1.1 and h2c on the same port with codec AUTO, told apart by the HTTP/2 client
+// preface) or TCP proxying. It keeps its own connections, so a drain can close idle ones at once and busy ones after
+// their response.
+
+import type net from "node:net";
+import type { Listener } from "../../api/xds/types.ts";
+import type { HttpConnectionManagerRuntime } from "../http/connection-manager.ts";
+import { Http1ServerConnection, type Http1ConnectionOptions } from "../http1/connection.ts";
+import { createH2Downstream, type H2Downstream } from "../http2/downstream.ts";
+import type { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
+import { DEFAULT_LIMITS } from "../http1/limits.ts";
+import type { Http1Exchange } from "../http1/connection-exchange.ts";
+import { sendLocalReply } from "../http/local-reply.ts";
+import type { ConnectionFilter } from "./connection-filter.ts";
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+export type ListenerTerminal =
+  { kind: "http"; hcm: HttpConnectionManagerRuntime } | { kind: "tcp"; tcp: TcpProxyRuntime };
+
+export class FilterChainRuntime {
+  private readonly h1 = new Set<Http1ServerConnection>();
+  private readonly tcpSockets = new Set<net.Socket>();
+  private readonly h2: H2Downstream | undefined;
+  private readonly h1Options: Http1ConnectionOptions | undefined;
+
+  constructor(
+    listener: Listener,
+    readonly terminal: ListenerTerminal,
+    /** The chain's non-terminal network filters, in order. */
+    private readonly connectionFilters: readonly ConnectionFilter[] = [],
+  ) {
+    if (terminal.kind === "http") {
+      const hcm = terminal.hcm;
+      const c = hcm.config;
+      this.h1Options = {
+        clock: hcm.clock,
+        limits: { ...DEFAULT_LIMITS, maxHeadBytes: c.maxRequestHeadersKb * 1024 },
+        bufferLimitBytes: listener.perConnectionBufferLimitBytes,
+        idleTimeoutMs: c.idleTimeoutMs,
+        requestTimeoutMs: c.requestTimeoutMs,
+        streamIdleTimeoutMs: c.streamIdleTimeoutMs,
+        serverName: c.serverName,
+        onExchangeComplete: hcm.complete,
+        onProtocolError: (downstream, err) => hcm.protocolError(downstream, err.status, err.code),
+        onExchangeTimeout: (ex: Http1Exchange, kind) => {
+          if (kind === "request_timeout") sendLocalReply(ex, 408, "DPE", `request_overall_timeout:${hcm.statPrefix}`);
+          else sendLocalReply(ex, 408, "SI", `stream_idle_timeout:${hcm.statPrefix}`);
+        },
+      };
+      if (c.codecType !== "HTTP1")
+        this.h2 = createH2Downstream(hcm.handler, {
+          clock: hcm.clock,
+          streamIdleTimeoutMs: c.streamIdleTimeoutMs,
+          requestTimeoutMs: c.requestTimeoutMs,
+          idleTimeoutMs: c.idleTimeoutMs,
+          onStreamComplete: hcm.complete,
+        });
+    }
+  }
+
+  /** Takes a new connection over; `initial` = bytes listener filters already read (handed on intact). */
+  accept(socket: net.Socket, initial: Buffer | undefined): void {
+    const t = this.terminal;
+    const filters = this.connectionFilters;
+    for (let i = 0; i < filters.length; i++) {
+      const filter = filters[i]!;
+      if (filter.onNewConnection(socket)) continue;
+      // Refused before the terminal filter saw a byte: closed at once. A TCP session records why.
+      if (t.kind === "tcp") t.tcp.refuse(socket, filter.refusalFlag);
+      else {
+        socket.on("error", () => {});
+        socket.destroy();
+      }
+      return;
+    }
+    if (t.kind === "tcp") {
+      this.tcpSockets.add(socket);
+      socket.once("close", () => void this.tcpSockets.delete(socket));
+      t.tcp.accept(socket, initial);
+      return;
+    }
+    const codec = t.hcm.config.codecType;
+    if (codec === "HTTP1") this.startHttp1(socket, t.hcm, initial);
+    else if (codec === "HTTP2") {
+      if (initial !== undefined) socket.pause();
+      this.h2!.accept(socket, initial);
+    } else this.sniff(socket, t.hcm, initial);
+  }
+
+  /** codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1. */
+  private sniff(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
+    let seen: Buffer | undefined;
+    const onData = (chunk: Buffer): boolean => {
+      seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, H2_PREFACE.length);
+      const prefixMatches = seen.compare(H2_PREFACE, 0, n, 0, n) === 0;
+      if (prefixMatches && n < H2_PREFACE.length) return false; // could still be h2: wait for more
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.off("end", onError);
+      if (prefixMatches) {
+        socket.pause();
+        this.h2!.accept(socket, seen);
+      } else this.startHttp1(socket, hcm, seen);
+      return true;
+    };
+    const onError = (): void => void socket.destroy();
+    if (initial !== undefined && initial.length > 0 && onData(initial)) return;
+    socket.on("data", onData);
+    socket.on("error", onError);
+    socket.on("end", onError); // closed before a single request byte
+  }
+
+  private startHttp1(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
+    const conn = new Http1ServerConnection(socket, hcm.handler, this.h1Options!, (c) => this.h1.delete(c));
+    this.h1.add(conn);
+    if (initial !== undefined) conn.feed(initial);
+  }
+
+  /** Drain: close idle HTTP/1 connections, ask busy ones to close after their response, GOAWAY h2. */
+  drain(idleGraceMs: number): void {
+    for (const c of this.h1) c.drain(idleGraceMs);
+    this.h2?.drain();
+  }
+
+  /** Connections still open (HTTP/1, HTTP/2 sessions, TCP). */
+  get openConnections(): number {
+    return this.h1.size + (this.h2?.sessions ?? 0) + this.tcpSockets.size;
+  }
+
+  /** Ends everything now. */
+  destroy(): void {
+    for (const c of this.h1) c.destroy();
+    this.h2?.close();
+    for (const s of this.tcpSockets) s.destroy();
+  }
+}

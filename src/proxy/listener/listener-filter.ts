@@ -1,0 +1,108 @@
+// Listener filters at run time: they look at a new connection's first bytes before a filter chain is chosen, and
+// record what they found (transport protocol, SNI, ALPN) for the chain's filter_chain_match. Node has no MSG_PEEK,
+// so the bytes are read, kept, and handed to the chosen chain intact (Envoy peeks; the effect is the same). The
+// wait is bounded in time (listener_filters_timeout, on the injected clock) and in size (each filter's own limit).
+
+import type net from "node:net";
+import type { Clock, Timer } from "../../api/clock.ts";
+import type { ConnectionProperties } from "./filter-chain-selector.ts";
+
+export type InspectResult = "done" | "more" | "close";
+
+export interface ListenerFilterRuntime {
+  /** Looks at every byte read so far (from the first); may set `props`. "more" waits for the next bytes. */
+  inspect(data: Buffer, props: ConnectionProperties): InspectResult;
+}
+
+export interface ListenerFilterOptions {
+  clock: Clock;
+  /** 0: no timeout. */
+  timeoutMs: number;
+  /** At the timeout: go on to chain selection with what is known (true) or close the connection (false). */
+  continueOnTimeout: boolean;
+  onTimeout: () => void;
+}
+
+/**
+ * Runs `filters` on `socket`; `done(props, initial)` is called once they all finished (or timed out with
+ * continueOnTimeout), with the bytes read so far; otherwise the socket is destroyed. `props` arrives filled with
+ * the defaults ("raw_buffer", no SNI, no ALPN).
+ */
+export function runListenerFilters(
+  socket: net.Socket,
+  filters: readonly ListenerFilterRuntime[],
+  props: ConnectionProperties,
+  options: ListenerFilterOptions,
+  done: (props: ConnectionProperties, initial: Buffer | undefined) => void,
+): void {
+  // What has been read, in a buffer that doubles when full: a peer sending one byte at a time costs linear copying.
+  let buf: Buffer | undefined;
+  let length = 0;
+  let owned = false;
+  const seen = (): Buffer | undefined => buf?.subarray(0, length);
+  let next = 0;
+  let timer: Timer | undefined;
+  let settled = false;
+  const finish = (): void => {
+    if (settled) return;
+    settled = true;
+    timer?.cancel();
+    socket.off("data", onData);
+    socket.off("end", onClosed);
+    socket.off("error", onClosed);
+    socket.off("close", onClosed);
+    done(props, seen());
+  };
+  const close = (): void => {
+    if (settled) return;
+    settled = true;
+    timer?.cancel();
+    socket.off("data", onData);
+    socket.on("error", () => {});
+    socket.destroy();
+  };
+  // Runs the filters from the first unfinished one; "done" when they all are.
+  const advance = (): InspectResult => {
+    while (next < filters.length) {
+      const result = filters[next]!.inspect(seen() ?? EMPTY, props);
+      if (result !== "done") return result;
+      next++;
+    }
+    return "done";
+  };
+  const onData = (chunk: Buffer): void => {
+    if (buf === undefined)
+      buf = chunk; // the usual case: the whole hello in one read, no copy
+    else {
+      // The first chunk is Node's buffer, never written into: the first append copies, later ones grow by doubling.
+      if (!owned || length + chunk.length > buf.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * buf.length, length + chunk.length, 1024));
+        buf.copy(grown, 0, 0, length);
+        buf = grown;
+        owned = true;
+      }
+      chunk.copy(buf, length);
+    }
+    length += chunk.length;
+    const result = advance();
+    if (result === "done") finish();
+    else if (result === "close") close();
+  };
+  // The peer went away (or half-closed) before the filters could decide: Envoy closes the connection too.
+  const onClosed = (): void => close();
+  const first = advance(); // filters that need no bytes finish at once
+  if (first === "done") return done(props, undefined);
+  if (first === "close") return close();
+  socket.on("data", onData);
+  socket.on("end", onClosed);
+  socket.on("error", onClosed);
+  socket.on("close", onClosed);
+  if (options.timeoutMs > 0)
+    timer = options.clock.setTimer(options.timeoutMs, () => {
+      options.onTimeout();
+      if (options.continueOnTimeout) finish();
+      else close();
+    });
+}
+
+const EMPTY = Buffer.alloc(0);
