@@ -45,24 +45,9 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
     cluster.type = "EDS";
     cluster.eds_cluster_config = { service_name: name, eds_config: ADS };
   }
-  const pool = policy.connectionPool;
-  cluster.connect_timeout = duration(pool?.tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
   Object.assign(cluster, loadBalancer(policy.loadBalancer, where, problems));
   applyWarmup(cluster, policy.loadBalancer, where, spec.rule, problems);
-  cluster.circuit_breakers = circuitBreakers(pool);
-  const connectionOptions = upstreamConnectionOptions(pool, where, problems);
-  if (connectionOptions !== undefined) cluster.upstream_connection_options = connectionOptions;
-  const http = isHttpProtocol(port.protocol);
-  const protocolOptions = http ? httpProtocolOptions(port, pool, where, problems) : undefined;
-  if (protocolOptions !== undefined) cluster.typed_extension_protocol_options = protocolOptions;
-  if (!http && pool?.http !== undefined && Object.keys(pool.http).length > 0) {
-    problems.add(`${where}: connectionPool.http does not apply to a ${port.protocol} port; ignored`);
-  }
-  if (!http && pool?.tcp?.maxConnectionDuration !== undefined) {
-    problems.add(
-      `${where}: connectionPool.tcp.maxConnectionDuration limits HTTP connections only; ignored for a ${port.protocol} port`,
-    );
-  }
+  applyConnectionPool(cluster, port.protocol, policy.connectionPool, where, problems);
   if (policy.outlierDetection !== undefined) {
     cluster.outlier_detection = outlierDetection(policy.outlierDetection);
     // Istio: min_health_percent (default 0) becomes the panic threshold, so with outlier detection on, panic
@@ -70,6 +55,36 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
     cluster.common_lb_config = { healthy_panic_threshold: { value: policy.outlierDetection.minHealthPercent ?? 0 } };
   }
   return cluster;
+}
+
+/**
+ * Istio's applyConnectionPool on one cluster of a port speaking `protocol`: connect timeout, circuit breakers
+ * (Istio's "no practical limit" where the pool says nothing), TCP keepalive, and for HTTP ports the upstream
+ * protocol and HttpProtocolOptions; what does not apply to the port is reported. Outbound clusters always take
+ * it; inbound ones only when a Sidecar sets a connection pool (inbound.ts).
+ */
+export function applyConnectionPool(
+  cluster: Json,
+  protocol: string,
+  pool: ConnectionPoolSettings | undefined,
+  where: string,
+  problems: Problems,
+): void {
+  cluster.connect_timeout = duration(pool?.tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  cluster.circuit_breakers = circuitBreakers(pool);
+  const connectionOptions = upstreamConnectionOptions(pool, where, problems);
+  if (connectionOptions !== undefined) cluster.upstream_connection_options = connectionOptions;
+  const http = isHttpProtocol(protocol);
+  const protocolOptions = http ? httpProtocolOptions(protocol, pool, where, problems) : undefined;
+  if (protocolOptions !== undefined) cluster.typed_extension_protocol_options = protocolOptions;
+  if (!http && pool?.http !== undefined && Object.keys(pool.http).length > 0) {
+    problems.add(`${where}: connectionPool.http does not apply to a ${protocol} port; ignored`);
+  }
+  if (!http && pool?.tcp?.maxConnectionDuration !== undefined) {
+    problems.add(
+      `${where}: connectionPool.tcp.maxConnectionDuration limits HTTP connections only; ignored for a ${protocol} port`,
+    );
+  }
 }
 
 function loadBalancer(lb: LoadBalancerSettings | undefined, where: string, problems: Problems): Json {
@@ -119,7 +134,7 @@ export function circuitBreakers(pool: ConnectionPoolSettings | undefined): Json 
  * (idle timeout, max requests per connection, max connection duration).
  */
 function httpProtocolOptions(
-  port: ServicePortModel,
+  protocol: string,
   pool: ConnectionPoolSettings | undefined,
   where: string,
   problems: Problems,
@@ -132,11 +147,11 @@ function httpProtocolOptions(
   if (pool?.tcp?.maxConnectionDuration !== undefined) {
     common.max_connection_duration = duration(pool.tcp.maxConnectionDuration);
   }
-  const protocol = upstreamProtocol(port, pool, where, problems);
-  if (protocol === undefined && Object.keys(common).length === 0) return undefined;
+  const upstream = upstreamProtocol(protocol, pool, where, problems);
+  if (upstream === undefined && Object.keys(common).length === 0) return undefined;
   const options: Json = {
     "@type": HTTP_PROTOCOL_OPTIONS_TYPE,
-    ...(protocol ?? { explicit_http_config: { http_protocol_options: {} } }),
+    ...(upstream ?? { explicit_http_config: { http_protocol_options: {} } }),
   };
   if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
   return { [HTTP_PROTOCOL_OPTIONS_KEY]: options };
@@ -149,7 +164,7 @@ function httpProtocolOptions(
  * maxConcurrentStreams survives only on an HTTP/2 port with neither; elsewhere it is reported, not silently lost.
  */
 function upstreamProtocol(
-  port: ServicePortModel,
+  portProtocol: string,
   pool: ConnectionPoolSettings | undefined,
   where: string,
   problems: Problems,
@@ -161,7 +176,7 @@ function upstreamProtocol(
   if (http?.h2UpgradePolicy === "UPGRADE") protocol = { explicit_http_config: { http2_protocol_options: {} } };
   else if (http?.useClientProtocol === true) {
     protocol = { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } };
-  } else if (isHttp2Protocol(port.protocol)) {
+  } else if (isHttp2Protocol(portProtocol)) {
     keptMaxStreams = maxStreams !== undefined;
     const http2 = keptMaxStreams ? { max_concurrent_streams: maxStreams } : {};
     protocol = { explicit_http_config: { http2_protocol_options: http2 } };

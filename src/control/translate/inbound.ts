@@ -17,7 +17,7 @@ import {
 import { inboundClusterName, inboundListenerName, inboundRouteName, isHttp2Protocol, isHttpProtocol } from "./names.ts";
 import type { Problems } from "./problems.ts";
 import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
-import { circuitBreakers, DEFAULT_CONNECT_TIMEOUT_MS } from "./clusters.ts";
+import { applyConnectionPool, DEFAULT_CONNECT_TIMEOUT_MS } from "./clusters.ts";
 import type { World } from "./world-index.ts";
 import { instancePort, serviceFqdn, type ServiceInstance } from "./world.ts";
 
@@ -96,7 +96,7 @@ export function inboundResources(
     );
     if (clusterAddress !== undefined) continue;
     appPorts.set(port.appPort, appAddress);
-    result.clusters.push(inboundCluster(port, appAddress));
+    result.clusters.push(inboundCluster(port, appAddress, problems));
   }
   return result;
 }
@@ -115,20 +115,23 @@ function inboundRoute(appPort: number): Json {
   };
 }
 
-function inboundCluster(port: ProxyPort, appAddress: string): Json {
+function inboundCluster(port: ProxyPort, appAddress: string, problems: Problems): Json {
   const name = inboundClusterName(port.appPort);
-  const pool = port.connectionPool;
   const cluster: Json = {
     name,
     type: "STATIC",
-    connect_timeout: duration(pool?.tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS),
     load_assignment: {
       cluster_name: name,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(appAddress, port.appPort) } }] }],
     },
   };
-  // Only a Sidecar's connection pool limits the inbound side; without one Envoy's defaults apply, as in Istio.
-  if (pool !== undefined) cluster.circuit_breakers = circuitBreakers(pool);
+  if (port.connectionPool !== undefined) {
+    // A Sidecar's connection pool (ingress, else inboundConnectionPool) applies as a DestinationRule's does.
+    applyConnectionPool(cluster, port.protocol, port.connectionPool, `cluster ${name}`, problems);
+    return cluster;
+  }
+  // Without one Envoy's defaults apply (no circuit breakers written), as in Istio; HTTP/2 ports speak HTTP/2.
+  cluster.connect_timeout = duration(DEFAULT_CONNECT_TIMEOUT_MS);
   if (isHttp2Protocol(port.protocol)) {
     cluster.typed_extension_protocol_options = {
       [HTTP_PROTOCOL_OPTIONS_KEY]: {

@@ -33,7 +33,8 @@ export function virtualHostName(hostname: string, port: number): string {
 }
 
 const HTTP_PROTOCOLS = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
-const HTTP2_PROTOCOLS = new Set(["HTTP2", "GRPC"]);
+/** Istio's IsHTTP2: gRPC-Web travels to the upstream as gRPC, over HTTP/2. */
+const HTTP2_PROTOCOLS = new Set(["HTTP2", "GRPC", "GRPC-WEB"]);
 
 /** Ports routed by the outbound HTTP listener (the rest get TCP listeners). */
 export function isHttpProtocol(protocol: string): boolean {
