@@ -52,6 +52,7 @@ export class ClusterStats {
   readonly upstreamCxDestroyRemote: Counter;
   readonly upstreamCxIdleTimeout: Counter;
   readonly upstreamCxMaxRequests: Counter;
+  readonly upstreamCxMaxDurationReached: Counter;
   readonly upstreamCxNoneHealthy: Counter;
   readonly upstreamCxOverflow: Counter;
   readonly upstreamCxPoolOverflow: Counter;
@@ -129,6 +130,10 @@ export class ClusterStats {
     this.upstreamCxMaxRequests = counter(
       "upstream_cx_max_requests",
       "Total connections closed due to maximum requests",
+    );
+    this.upstreamCxMaxDurationReached = counter(
+      "upstream_cx_max_duration_reached",
+      "Total connections closed due to max duration reached",
     );
     this.upstreamCxNoneHealthy = counter(
       "upstream_cx_none_healthy",

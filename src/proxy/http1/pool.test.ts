@@ -8,7 +8,7 @@ import net from "node:net";
 import { ManualClock, systemClock } from "../../api/clock.ts";
 import { Headers } from "../http/headers.ts";
 import type { BodySink, RequestBody } from "../http/exchange.ts";
-import type { ConnectFailure, UpstreamHandler, UpstreamRequest } from "../upstream/pool.ts";
+import type { ConnectFailure, RetireReason, UpstreamHandler, UpstreamRequest } from "../upstream/pool.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { Http1ConnectionPool } from "./pool.ts";
 
@@ -52,6 +52,41 @@ function run(pool: Http1ConnectionPool, req: UpstreamRequest): Promise<Outcome> 
 const options = { connectTimeoutMs: 1000, idleTimeoutMs: 0, maxRequestsPerConnection: 0, limits: DEFAULT_LIMITS };
 
 describe("Http1ConnectionPool", () => {
+  test("max_requests_per_connection and the idle timeout retire connections, each counted once", async () => {
+    const ports: number[] = [];
+    const server = http.createServer((req, res) => {
+      ports.push(req.socket.remotePort!);
+      res.end("ok");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const clock = new ManualClock();
+    const retired: RetireReason[] = [];
+    const stats = {
+      onConnectionOpened() {},
+      onConnectionClosed() {},
+      onConnectFailure() {},
+      onRetired: (reason: RetireReason) => void retired.push(reason),
+    };
+    const port = (server.address() as net.AddressInfo).port;
+    const pool = new Http1ConnectionPool(
+      "127.0.0.1",
+      port,
+      { ...options, clock, maxRequestsPerConnection: 2, idleTimeoutMs: 5000 },
+      stats,
+    );
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await run(pool, get(`/${i}`))).status, 200);
+      assert.equal(new Set(ports).size, 2, "the third request needed a new connection");
+      assert.deepEqual(retired, ["max_requests"], "upstream_cx_max_requests");
+      clock.advance(5000);
+      assert.equal(pool.connections, 0);
+      assert.deepEqual(retired, ["max_requests", "idle_timeout"], "upstream_cx_idle_timeout");
+    } finally {
+      pool.destroy();
+      server.close();
+    }
+  });
+
   test("keeps connections alive and reuses the most recently used one", async () => {
     const ports: number[] = [];
     const server = http.createServer((req, res) => {

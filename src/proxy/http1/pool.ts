@@ -14,6 +14,7 @@ import type {
   ConnectionPool,
   PoolBreakers,
   PoolOptions,
+  RetireReason,
   UpstreamHandler,
   UpstreamRequest,
   UpstreamStream,
@@ -29,6 +30,8 @@ export interface Http1PoolStats {
   onConnectionOpened(): void;
   onConnectionClosed(): void;
   onConnectFailure(): void;
+  /** A working connection was retired by the pool's own limits. */
+  onRetired?(reason: RetireReason): void;
 }
 
 export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOwner, PendingOwner {
@@ -226,6 +229,10 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
     this.stats?.onConnectFailure();
   }
 
+  retired(reason: RetireReason): void {
+    this.stats?.onRetired?.(reason);
+  }
+
   requestDone(): void {
     this.active--;
   }
@@ -238,6 +245,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
       const c = this.idle[i]!;
       if (now - c.idleSince >= this.idleTimeoutMs) {
         this.idle.splice(i, 1);
+        this.retired("idle_timeout");
         c.destroy();
       } else oldestKept = Math.min(oldestKept, c.idleSince);
     }

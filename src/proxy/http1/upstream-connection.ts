@@ -7,7 +7,7 @@ import type net from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { BodySink } from "../http/exchange.ts";
 import type { Headers } from "../http/headers.ts";
-import type { UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
+import type { RetireReason, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
 import { parseResponseHead, type Http1Limits } from "./response-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { encodeChunkHead, LAST_CHUNK, serializeRequestHead, serializeTrailers } from "./serialize.ts";
@@ -29,6 +29,8 @@ export interface UpstreamConnectionOwner {
   readonly maxRequestsPerConnection: number;
   /** Connected this long, the connection takes no new request (Envoy's max_connection_duration); 0 = no limit. */
   readonly maxConnectionDurationMs: number;
+  /** The connection is retired by a limit of the pool (counted in the cluster's stats). */
+  retired(reason: RetireReason): void;
   /** The connection finished its request and may serve another. */
   release(conn: Http1UpstreamConnection): void;
   /** The connection is gone (closed, failed, handed to a tunnel). */
@@ -305,7 +307,11 @@ export class Http1UpstreamConnection implements UpstreamStream {
     if (this.keepAlive && !this.closed && this.served < this.requestLimit) {
       this.idleSince = this.owner.clock.now();
       this.owner.release(this);
-    } else this.destroy();
+      return;
+    }
+    // Counted once, at the request that reached the limit (a duration already counted its own).
+    if (this.requestLimit !== 0 && this.served >= this.requestLimit) this.owner.retired("max_requests");
+    this.destroy();
   }
 
   private fail(err: Error): void {
@@ -333,6 +339,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     this.durationTimer = undefined;
     if (this.closed) return;
     this.requestLimit = 0;
+    this.owner.retired("max_duration");
     if (this.handler === undefined) this.destroy();
   };
 

@@ -5,7 +5,7 @@ import net from "node:net";
 import { ManualClock } from "../../api/clock.ts";
 import type { RequestBody } from "../http/exchange.ts";
 import { Headers } from "../http/headers.ts";
-import type { UpstreamRequest } from "../upstream/pool.ts";
+import type { RetireReason, UpstreamRequest } from "../upstream/pool.ts";
 import { H2ConnectionPool } from "./upstream-pool.ts";
 import type { H2PoolOptions } from "./upstream-pool.ts";
 import { BufferBody, RecordingHandler } from "./test-support.ts";
@@ -45,12 +45,15 @@ async function upstream(onStream: StreamFn, settings: http2.Settings = {}) {
 
 function pool(port: number, extra: Partial<H2PoolOptions> = {}) {
   const clock = new ManualClock();
+  /** Sessions the pool retired by its own limits, by reason (the cluster counts them in its stats). */
+  const retired: RetireReason[] = [];
   const p = new H2ConnectionPool(
     { address: "127.0.0.1", port },
     { clock, connectTimeoutMs: 1000, idleTimeoutMs: 0, maxRequestsPerConnection: 0, ...extra },
+    { onConnectionOpened() {}, onConnectionClosed() {}, onConnectFailure() {}, onRetired: (r) => retired.push(r) },
   );
   cleanups.push(() => p.close());
-  return { pool: p, clock };
+  return { pool: p, clock, retired };
 }
 
 function req(
@@ -309,7 +312,7 @@ describe("H2ConnectionPool", () => {
       stream.respond({ ":status": 200 });
       stream.end();
     });
-    const { pool: p, clock } = pool(port, { idleTimeoutMs: 5000 });
+    const { pool: p, clock, retired } = pool(port, { idleTimeoutMs: 5000 });
     const h = new RecordingHandler();
     p.request(req("GET", "/"), h);
     await h.done;
@@ -318,6 +321,7 @@ describe("H2ConnectionPool", () => {
     assert.equal(p.connections, 1);
     clock.advance(1);
     await waitFor(() => p.connections === 0);
+    assert.deepEqual(retired, ["idle_timeout"], "upstream_cx_idle_timeout");
     const again = new RecordingHandler();
     p.request(req("GET", "/"), again);
     assert.equal(await again.done, "end");
@@ -329,13 +333,14 @@ describe("H2ConnectionPool", () => {
       stream.respond({ ":status": 200 });
       stream.end();
     });
-    const { pool: p } = pool(port, { maxRequestsPerConnection: 2 });
+    const { pool: p, retired } = pool(port, { maxRequestsPerConnection: 2 });
     for (let i = 0; i < 3; i++) {
       const h = new RecordingHandler();
       p.request(req("GET", "/"), h);
       assert.equal(await h.done, "end");
     }
     assert.equal(sessions.length, 2);
+    assert.deepEqual(retired, ["max_requests"], "upstream_cx_max_requests, once for the first session");
   });
 
   test("abort() after start resets the upstream stream with CANCEL and reports nothing more", async () => {

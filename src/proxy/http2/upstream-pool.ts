@@ -16,6 +16,7 @@ import type {
   ConnectionPool,
   PoolBreakers,
   PoolOptions,
+  RetireReason,
   UpstreamHandler,
   UpstreamRequest,
   UpstreamStream,
@@ -41,6 +42,8 @@ export interface H2PoolStats {
   onConnectionOpened(): void;
   onConnectionClosed(): void;
   onConnectFailure(): void;
+  /** A working session was retired by the pool's own limits. */
+  onRetired?(reason: RetireReason): void;
 }
 
 const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
@@ -144,6 +147,10 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
 
   connectFailed(): void {
     this.stats?.onConnectFailure();
+  }
+
+  retired(reason: RetireReason): void {
+    this.stats?.onRetired?.(reason);
   }
 
   private openSession(): H2UpstreamSession {

@@ -8,7 +8,7 @@ import http2 from "node:http2";
 import type { ClientHttp2Session, Settings } from "node:http2";
 import type net from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
-import type { ConnectFailure } from "../upstream/pool.ts";
+import type { ConnectFailure, RetireReason } from "../upstream/pool.ts";
 import { ConnectTimeoutError } from "./upstream-errors.ts";
 import type { H2UpstreamStream, StreamOwner } from "./upstream-stream.ts";
 
@@ -28,6 +28,8 @@ export interface SessionOwner {
   /** The session is gone for good (closed, failed, idle): forget it. */
   sessionClosed(session: H2UpstreamSession): void;
   connectFailed(): void;
+  /** The session is retired by a limit of the pool (counted in the cluster's stats). */
+  retired(reason: RetireReason): void;
 }
 
 type State = "connecting" | "ready" | "draining" | "closed";
@@ -182,6 +184,7 @@ export class H2UpstreamSession implements StreamOwner {
   private readonly onMaxDuration = (): void => {
     this.durationTimer = undefined;
     if (this.state === "closed") return;
+    this.owner.retired("max_duration");
     this.closeWhenIdle = true;
     this.maybeFinish();
   };
@@ -215,6 +218,7 @@ export class H2UpstreamSession implements StreamOwner {
       this.idleTimer = this.owner.clock.setTimer(left, this.onIdleTimer);
       return;
     }
+    this.owner.retired("idle_timeout");
     this.closeWhenIdle = true;
     this.maybeFinish();
   };
@@ -231,7 +235,10 @@ export class H2UpstreamSession implements StreamOwner {
       return;
     }
     const maxReq = this.owner.maxRequestsPerConnection;
-    if (maxReq > 0 && this.assigned >= maxReq) this.closeWhenIdle = true;
+    if (maxReq > 0 && this.assigned >= maxReq && !this.closeWhenIdle) {
+      this.owner.retired("max_requests");
+      this.closeWhenIdle = true;
+    }
   }
 
   /** Ends the session when it should close and has nothing in flight (graceful close: GOAWAY, then FIN). */

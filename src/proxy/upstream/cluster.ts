@@ -11,7 +11,7 @@ import { Http1ConnectionPool } from "../http1/pool.ts";
 import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import { H2ConnectionPool } from "../http2/upstream-pool.ts";
 import type { Endpoint } from "./endpoint.ts";
-import type { ConnectionPool, PoolOptions } from "./pool.ts";
+import type { ConnectionPool, PoolOptions, RetireReason } from "./pool.ts";
 import { DownstreamProtocolPool } from "./downstream-protocol-pool.ts";
 import { keepAliveDelayMs, netConnect, upstreamConnector, type UpstreamConnect } from "./connect.ts";
 import type { ClusterMembership } from "./membership.ts";
@@ -225,6 +225,11 @@ export class UpstreamCluster {
         resources.connectionClosed(endpoint);
       },
       onConnectFailure: () => stats.upstreamCxConnectFail.inc(),
+      onRetired: (reason: RetireReason) => {
+        if (reason === "idle_timeout") stats.upstreamCxIdleTimeout.inc();
+        else if (reason === "max_requests") stats.upstreamCxMaxRequests.inc();
+        else stats.upstreamCxMaxDurationReached.inc();
+      },
     };
     if (http2) {
       const maxConcurrentStreams = this.config.http2MaxConcurrentStreams;

@@ -11,7 +11,7 @@ import { ManualClock } from "../../api/clock.ts";
 import { Http1ConnectionPool } from "../http1/pool.ts";
 import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import { H2ConnectionPool } from "../http2/upstream-pool.ts";
-import type { ConnectionPool } from "./pool.ts";
+import type { ConnectionPool, RetireReason } from "./pool.ts";
 import { get, send, type Outcome } from "./breakers-testing.ts";
 import { waitFor } from "../../../test/support/wait.ts";
 
@@ -24,6 +24,16 @@ after(() => {
 /** Sends GET `path` and resolves with what came back (the body as text). */
 function fetch(pool: ConnectionPool, path: string): Promise<Outcome> {
   return send(pool, get(path)).outcome;
+}
+
+/** Pool stats that record only why connections were retired. */
+function recorder(retired: RetireReason[]) {
+  return {
+    onConnectionOpened() {},
+    onConnectionClosed() {},
+    onConnectFailure() {},
+    onRetired: (reason: RetireReason) => void retired.push(reason),
+  };
 }
 
 async function listen(server: net.Server): Promise<number> {
@@ -41,14 +51,20 @@ describe("max_connection_duration", () => {
     });
     const port = await listen(server);
     const clock = new ManualClock();
-    const pool = new Http1ConnectionPool("127.0.0.1", port, {
-      clock,
-      connectTimeoutMs: 1000,
-      idleTimeoutMs: 0,
-      maxRequestsPerConnection: 0,
-      maxConnectionDurationMs: MAX_DURATION_MS,
-      limits: DEFAULT_LIMITS,
-    });
+    const retired: RetireReason[] = [];
+    const pool = new Http1ConnectionPool(
+      "127.0.0.1",
+      port,
+      {
+        clock,
+        connectTimeoutMs: 1000,
+        idleTimeoutMs: 0,
+        maxRequestsPerConnection: 0,
+        maxConnectionDurationMs: MAX_DURATION_MS,
+        limits: DEFAULT_LIMITS,
+      },
+      recorder(retired),
+    );
     cleanups.push(() => {
       pool.destroy();
       server.closeAllConnections();
@@ -74,6 +90,7 @@ describe("max_connection_duration", () => {
     assert.equal(pool.connections, 1);
     clock.advance(MAX_DURATION_MS);
     assert.equal(pool.connections, 0, "an idle connection closes when its time is up");
+    assert.deepEqual(retired, ["max_duration", "max_duration"], "upstream_cx_max_duration_reached, once each");
   });
 
   test("HTTP/2: the session drains — its stream finishes, new streams go to a new session, then it closes", async () => {
@@ -94,6 +111,7 @@ describe("max_connection_duration", () => {
     });
     const port = await listen(server);
     const clock = new ManualClock();
+    const retired: RetireReason[] = [];
     const pool = new H2ConnectionPool(
       { address: "127.0.0.1", port },
       {
@@ -103,6 +121,7 @@ describe("max_connection_duration", () => {
         maxRequestsPerConnection: 0,
         maxConnectionDurationMs: MAX_DURATION_MS,
       },
+      recorder(retired),
     );
     cleanups.push(() => {
       pool.close();
@@ -128,5 +147,6 @@ describe("max_connection_duration", () => {
     clock.advance(MAX_DURATION_MS);
     await waitFor(() => pool.connections === 0);
     assert.equal(sessions.length, 2);
+    assert.deepEqual(retired, ["max_duration", "max_duration"], "upstream_cx_max_duration_reached, once each");
   });
 });

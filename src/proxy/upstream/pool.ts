@@ -29,6 +29,12 @@ export interface UpstreamRequest {
  * Why a request got no connection: the connect failed or timed out, or the cluster's circuit breakers
  * (max_connections with max_pending_requests full) refused to queue it ("overflow": Envoy's UO).
  */
+/**
+ * Why the pool retired a connection that still worked (Envoy's upstream_cx_idle_timeout, upstream_cx_max_requests,
+ * upstream_cx_max_duration_reached).
+ */
+export type RetireReason = "idle_timeout" | "max_requests" | "max_duration";
+
 export type ConnectFailure = "connect_timeout" | "connection_refused" | "connection_failure" | "overflow";
 
 export interface UpstreamHandler {
