@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { ManualClock } from "../src/api/clock.ts";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { h2request, request } from "./support/clients.ts";
 import { allDomains, bootstrap, httpListener, staticCluster, tcpListener, type Raw } from "./support/envoy-config.ts";
@@ -131,6 +132,41 @@ describe(
         assertKeepalive(tcpPorts[0]!, ports.tcp);
       } finally {
         client.destroy();
+      }
+    });
+
+    test("health-check connections (HTTP, reused between checks), as Envoy's", async () => {
+      const seen: number[] = [];
+      const app = http.createServer((req, res) => {
+        seen.push(req.socket.remotePort!);
+        res.end("ok");
+      });
+      const appPort = await listen(app);
+      const checked = staticCluster("checked", [appPort], {
+        ...KEEPALIVE,
+        health_checks: [
+          {
+            timeout: "1s",
+            interval: "60s",
+            unhealthy_threshold: 1,
+            healthy_threshold: 1,
+            http_health_check: { path: "/health" },
+          },
+        ],
+      });
+      // The injected clock holds the next check back: the first one runs at start and its connection stays open.
+      const checking = await startProxy(
+        bootstrap([tcpListener("unused", { cluster: "checked" })], [checked]),
+        new ManualClock(),
+      );
+      try {
+        await waitFor(() => seen.length === 1);
+        assertKeepalive(seen[0]!, appPort);
+        // Not the 1 s an http.Agent sets on the sockets it keeps: the cluster's own delay.
+        await waitFor(() => tcpTimer(seen[0]!, appPort).seconds > 1);
+      } finally {
+        await checking.close();
+        await close(app);
       }
     });
 

@@ -12,6 +12,7 @@ import type { ClusterMembership } from "../membership.ts";
 import { GrpcProbe } from "./grpc-check.ts";
 import { Http1Probe, Http2Probe } from "./http-check.ts";
 import type { Transition } from "./intervals.ts";
+import { keepAliveDelayMs } from "../connect.ts";
 import type { CheckResult, Probe, ProbeTarget } from "./probe.ts";
 import { HealthCheckSession, type SessionOwner, type Verdict } from "./session.ts";
 import { TcpProbe } from "./tcp-check.ts";
@@ -160,6 +161,8 @@ export class HealthChecker implements SessionOwner {
 
   private createProbe(e: Endpoint): Probe {
     const target: ProbeTarget = { address: e.address, port: e.port, key: e.key };
+    const keepAliveMs = keepAliveDelayMs(this.cluster.tcpKeepalive);
+    if (keepAliveMs !== undefined) target.keepAliveMs = keepAliveMs;
     const check = this.config.check;
     const reuse = this.config.reuseConnection;
     switch (check.kind) {

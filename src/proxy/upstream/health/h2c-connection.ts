@@ -3,8 +3,7 @@
 
 import http2 from "node:http2";
 import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
-import net from "node:net";
-import { errorText, type ProbeTarget } from "./probe.ts";
+import { connectTarget, errorText, type ProbeTarget } from "./probe.ts";
 
 export interface StreamHandlers {
   /** The response head (with a trailers-only gRPC answer, grpc-status is here). */
@@ -51,11 +50,10 @@ export class H2cConnection {
   }
 
   private connect(): ClientHttp2Session {
-    const { address, port } = this.target;
     this.sessionError = undefined;
     // The URL only names the scheme: the socket comes from createConnection and :authority from each request.
     const session = http2.connect("http://health-check", {
-      createConnection: () => net.connect({ host: address, port }),
+      createConnection: () => connectTarget(this.target),
     });
     session.on("error", (err) => {
       this.sessionError = `connection failed: ${errorText(err)}`;

@@ -8,6 +8,7 @@ import http from "node:http";
 import type { HttpHealthCheck, StatusRange } from "../../../api/xds/types.ts";
 import { H2cConnection } from "./h2c-connection.ts";
 import {
+  connectTarget,
   PASSED,
   activeFailure,
   errorText,
@@ -55,7 +56,14 @@ export class Http1Probe implements Probe {
     reuse: boolean,
   ) {
     // maxSockets 1: one connection per endpoint, kept alive between checks.
-    this.agent = reuse ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+    // The agent sets TCP keepalive on the sockets it keeps (its keepAliveMsecs, 1 s by default): the cluster's
+    // tcp_keepalive delay when it has one.
+    const keepAliveMsecs = target.keepAliveMs !== undefined && target.keepAliveMs > 0 ? target.keepAliveMs : undefined;
+    this.agent = reuse
+      ? new http.Agent({ keepAlive: true, maxSockets: 1, ...(keepAliveMsecs !== undefined ? { keepAliveMsecs } : {}) })
+      : undefined;
+    // The connection is made here so it carries the cluster's tcp_keepalive, reused or not.
+    if (this.agent !== undefined) this.agent.createConnection = () => connectTarget(target);
     this.headers = { host, ...checkHeaders(config) };
     if (!reuse) this.headers.connection = "close";
   }
@@ -77,6 +85,7 @@ export class Http1Probe implements Probe {
       setHost: false,
       // Without reuse, a fresh connection per check that closes after the answer.
       agent: this.agent ?? false,
+      ...(this.agent === undefined ? { createConnection: () => connectTarget(this.target) } : {}),
     });
     this.request = req;
     req.on("error", (err) => finish(networkFailure(`connection failed: ${errorText(err)}`)));

@@ -6,6 +6,8 @@
  * toward unhealthy_threshold; "active" ones (a bad status, NOT_SERVING) fail a healthy endpoint at once unless
  * `retriable` (an HTTP status in retriable_statuses).
  */
+import net from "node:net";
+import { upstreamConnectOptions } from "../connect.ts";
 export interface CheckFailure {
   ok: false;
   type: "active" | "network";
@@ -32,6 +34,13 @@ export interface ProbeTarget {
   port: number;
   /** "address:port", for logs. */
   key: string;
+  /** The cluster's tcp_keepalive delay (upstream_connection_options): health-check connections get it too, as in Envoy. */
+  keepAliveMs?: number;
+}
+
+/** A TCP connection to the probe's endpoint, with the cluster's keepalive. */
+export function connectTarget(target: ProbeTarget): net.Socket {
+  return net.connect(upstreamConnectOptions(target.address, target.port, target.keepAliveMs));
 }
 
 export interface Probe {

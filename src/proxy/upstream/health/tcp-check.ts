@@ -4,9 +4,17 @@
 // may carry more than was asked for. A connection closed before the match is a network failure; an answer that
 // never matches runs into the timeout. With reuse_connection the connection stays open for the next check.
 
-import net from "node:net";
+import type net from "node:net";
 import type { TcpHealthCheck } from "../../../api/xds/types.ts";
-import { PASSED, errorText, networkFailure, type CheckResult, type Probe, type ProbeTarget } from "./probe.ts";
+import {
+  PASSED,
+  connectTarget,
+  errorText,
+  networkFailure,
+  type CheckResult,
+  type Probe,
+  type ProbeTarget,
+} from "./probe.ts";
 
 /** Every block found in `data`, each after the previous one's end. */
 export function fuzzyMatch(blocks: readonly Uint8Array[], data: Buffer): boolean {
@@ -46,7 +54,7 @@ export class TcpProbe implements Probe {
   }
 
   private connect(): net.Socket {
-    const socket = net.connect({ host: this.target.address, port: this.target.port });
+    const socket = connectTarget(this.target);
     socket.setNoDelay(true);
     this.socket = socket;
     socket.on("connect", () => {
