@@ -10,7 +10,16 @@
 import { TYPE_URL, decodeResource } from "../../api/xds/wire/codec.ts";
 import type { AdsClient, DeltaAdsStream, DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./ads-proto.ts";
 import { nodeMessage } from "./node.ts";
-import { errorMessage, NACK_CODE, type AnyAdsStream, type ProtocolContext, type XdsProtocol } from "./protocol.ts";
+import {
+  errorMessage,
+  NACK_CODE,
+  namedSubscriptions,
+  reportOutcome,
+  WILDCARD_TYPES,
+  type AnyAdsStream,
+  type ProtocolContext,
+  type XdsProtocol,
+} from "./protocol.ts";
 
 interface Held {
   version: string;
@@ -27,8 +36,6 @@ interface DeltaTypeState {
   /** A request has been sent on the current stream. */
   started: boolean;
 }
-
-const WILDCARD = [TYPE_URL.cluster, TYPE_URL.listener] as const;
 
 export class DeltaProtocol implements XdsProtocol {
   readonly name = "delta";
@@ -54,7 +61,7 @@ export class DeltaProtocol implements XdsProtocol {
       t.subscribed = new Set();
     }
     let first = true;
-    for (const typeUrl of WILDCARD) {
+    for (const typeUrl of WILDCARD_TYPES) {
       const t = this.types.get(typeUrl)!;
       const request: DeltaDiscoveryRequest = {
         type_url: typeUrl,
@@ -66,8 +73,7 @@ export class DeltaProtocol implements XdsProtocol {
       t.started = true;
       stream.write(request);
     }
-    this.resubscribe(stream, TYPE_URL.clusterLoadAssignment, this.ctx.target.edsServiceNames());
-    this.resubscribe(stream, TYPE_URL.routeConfiguration, this.ctx.target.routeConfigNames());
+    for (const [typeUrl, names] of namedSubscriptions(this.ctx.target)) this.resubscribe(stream, typeUrl, names);
   }
 
   async handle(any: AnyAdsStream, response: unknown, isCurrent: () => boolean): Promise<void> {
@@ -93,24 +99,15 @@ export class DeltaProtocol implements XdsProtocol {
       error = errorMessage(err);
     }
     if (!isCurrent()) return;
+    const reply: DeltaDiscoveryRequest = { type_url: res.type_url, response_nonce: res.nonce };
     if (error === undefined) {
       t.held = next!;
       t.version = res.system_version_info;
-      stream.write({ type_url: res.type_url, response_nonce: res.nonce });
-      this.ctx.emit({ kind: "ack", typeUrl: res.type_url, versionInfo: res.system_version_info });
-    } else {
-      this.ctx.log(`NACK ${res.type_url} version ${res.system_version_info}: ${error}`);
-      stream.write({
-        type_url: res.type_url,
-        response_nonce: res.nonce,
-        error_detail: { code: NACK_CODE, message: error },
-      });
-      this.ctx.emit({ kind: "nack", typeUrl: res.type_url, versionInfo: res.system_version_info, message: error });
-    }
-    if (res.type_url === TYPE_URL.cluster)
-      this.resubscribe(stream, TYPE_URL.clusterLoadAssignment, this.ctx.target.edsServiceNames());
-    if (res.type_url === TYPE_URL.listener)
-      this.resubscribe(stream, TYPE_URL.routeConfiguration, this.ctx.target.routeConfigNames());
+    } else reply.error_detail = { code: NACK_CODE, message: error };
+    stream.write(reply);
+    reportOutcome(this.ctx, res.type_url, res.system_version_info, error);
+    for (const [typeUrl, names] of namedSubscriptions(this.ctx.target, res.type_url))
+      this.resubscribe(stream, typeUrl, names);
   }
 
   /**

@@ -4,6 +4,7 @@
 
 import type * as grpc from "@grpc/grpc-js";
 import type { NodeInfo } from "../../api/xds/types.ts";
+import { TYPE_URL } from "../../api/xds/wire/codec.ts";
 import type { XdsTarget } from "../config/target.ts";
 import type { AdsClient } from "./ads-proto.ts";
 
@@ -42,4 +43,30 @@ export interface XdsProtocol {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** CDS and LDS are wildcard subscriptions; EDS and RDS follow the names the proxy's clusters and listeners use. */
+export const WILDCARD_TYPES = [TYPE_URL.cluster, TYPE_URL.listener] as const;
+
+/**
+ * The named subscriptions that follow from what the proxy holds: EDS by the EDS clusters' service names, RDS by
+ * the listeners' route configuration names. With `after`, only the one a response of that type may have changed.
+ */
+export function namedSubscriptions(target: XdsTarget, after?: string): [typeUrl: string, names: string[]][] {
+  const out: [string, string[]][] = [];
+  if (after === undefined || after === TYPE_URL.cluster)
+    out.push([TYPE_URL.clusterLoadAssignment, target.edsServiceNames()]);
+  if (after === undefined || after === TYPE_URL.listener)
+    out.push([TYPE_URL.routeConfiguration, target.routeConfigNames()]);
+  return out;
+}
+
+/** How a response ended, told to the listeners (and a NACK to the log): applied and ACKed, or refused. */
+export function reportOutcome(ctx: ProtocolContext, typeUrl: string, versionInfo: string, error?: string): void {
+  if (error === undefined) {
+    ctx.emit({ kind: "ack", typeUrl, versionInfo });
+    return;
+  }
+  ctx.log(`NACK ${typeUrl} version ${versionInfo}: ${error}`);
+  ctx.emit({ kind: "nack", typeUrl, versionInfo, message: error });
 }

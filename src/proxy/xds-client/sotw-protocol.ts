@@ -6,7 +6,16 @@
 import { TYPE_URL, decodeResource } from "../../api/xds/wire/codec.ts";
 import type { AdsClient, AdsStream, DiscoveryRequest, DiscoveryResponse } from "./ads-proto.ts";
 import { nodeMessage } from "./node.ts";
-import { errorMessage, NACK_CODE, type AnyAdsStream, type ProtocolContext, type XdsProtocol } from "./protocol.ts";
+import {
+  errorMessage,
+  NACK_CODE,
+  namedSubscriptions,
+  reportOutcome,
+  WILDCARD_TYPES,
+  type AnyAdsStream,
+  type ProtocolContext,
+  type XdsProtocol,
+} from "./protocol.ts";
 
 interface TypeState {
   /** The version of the last response applied ("" before any). */
@@ -18,8 +27,6 @@ interface TypeState {
   /** A request has been sent on the current stream. */
   requested: boolean;
 }
-
-const WILDCARD = [TYPE_URL.cluster, TYPE_URL.listener] as const;
 
 export class SotwProtocol implements XdsProtocol {
   readonly name = "sotw";
@@ -45,12 +52,12 @@ export class SotwProtocol implements XdsProtocol {
     }
     // Wildcard CDS and LDS first; EDS and RDS again with the names (and versions) held, after a reconnect.
     let first = true;
-    for (const typeUrl of WILDCARD) {
+    for (const typeUrl of WILDCARD_TYPES) {
       this.send(stream, typeUrl, first);
       first = false;
     }
-    this.refreshSubscription(stream, TYPE_URL.clusterLoadAssignment, this.ctx.target.edsServiceNames());
-    this.refreshSubscription(stream, TYPE_URL.routeConfiguration, this.ctx.target.routeConfigNames());
+    for (const [typeUrl, names] of namedSubscriptions(this.ctx.target))
+      this.refreshSubscription(stream, typeUrl, names);
   }
 
   async handle(any: AnyAdsStream, response: unknown, isCurrent: () => boolean): Promise<void> {
@@ -76,19 +83,11 @@ export class SotwProtocol implements XdsProtocol {
       error = errorMessage(err);
     }
     if (!isCurrent()) return;
-    if (error === undefined) {
-      t.version = res.version_info;
-      this.send(stream, res.type_url, false);
-      this.ctx.emit({ kind: "ack", typeUrl: res.type_url, versionInfo: res.version_info });
-    } else {
-      this.ctx.log(`NACK ${res.type_url} version ${res.version_info}: ${error}`);
-      this.send(stream, res.type_url, false, error);
-      this.ctx.emit({ kind: "nack", typeUrl: res.type_url, versionInfo: res.version_info, message: error });
-    }
-    if (res.type_url === TYPE_URL.cluster)
-      this.refreshSubscription(stream, TYPE_URL.clusterLoadAssignment, this.ctx.target.edsServiceNames());
-    if (res.type_url === TYPE_URL.listener)
-      this.refreshSubscription(stream, TYPE_URL.routeConfiguration, this.ctx.target.routeConfigNames());
+    if (error === undefined) t.version = res.version_info;
+    this.send(stream, res.type_url, false, error);
+    reportOutcome(this.ctx, res.type_url, res.version_info, error);
+    for (const [typeUrl, names] of namedSubscriptions(this.ctx.target, res.type_url))
+      this.refreshSubscription(stream, typeUrl, names);
   }
 
   /** A request for `typeUrl` with what this stream knows of it (an ACK when it carries the last nonce). */

@@ -180,36 +180,23 @@ describe("locality-weighted balancing (Envoy's locality_weighted_lb_config)", ()
   });
 
   test("endpoints carry their group's locality weight; a change of it rebuilds the balancer", () => {
-    const assignment = (weightB: number | undefined) => ({
-      clusterName: "c",
-      endpoints: [
+    /** One locality group of one healthy endpoint. */
+    const group = (zone: string, address: string, loadBalancingWeight: number | undefined) => ({
+      locality: { region: "r", zone, subZone: "" },
+      lbEndpoints: [
         {
-          locality: { region: "r", zone: "a", subZone: "" },
-          lbEndpoints: [
-            {
-              address: { address: "10.0.0.1", port: 80 },
-              loadBalancingWeight: 1,
-              healthStatus: "HEALTHY" as const,
-              hostname: undefined,
-            },
-          ],
+          address: { address, port: 80 },
           loadBalancingWeight: 1,
-          priority: 0,
-        },
-        {
-          locality: { region: "r", zone: "b", subZone: "" },
-          lbEndpoints: [
-            {
-              address: { address: "10.0.0.2", port: 80 },
-              loadBalancingWeight: 1,
-              healthStatus: "HEALTHY" as const,
-              hostname: undefined,
-            },
-          ],
-          loadBalancingWeight: weightB,
-          priority: 0,
+          healthStatus: "HEALTHY" as const,
+          hostname: undefined,
         },
       ],
+      loadBalancingWeight,
+      priority: 0,
+    });
+    const assignment = (weightB: number | undefined) => ({
+      clusterName: "c",
+      endpoints: [group("a", "10.0.0.1", 1), group("b", "10.0.0.2", weightB)],
     });
     const first = endpointsFromAssignment(assignment(undefined));
     assert.deepEqual(
