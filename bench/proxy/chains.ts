@@ -17,7 +17,10 @@ export const ROW_NAMES = [
   "nginx",
   "haproxy",
   "trellis",
+  // With --baseline REF only: this tree's chain and the baseline's run back to back in each repetition.
+  "trellis-baseline",
   "trellis-policy",
+  "trellis-policy-baseline",
   "direct-h2c",
   "nginx-h2c",
   "trellis-h2c",
@@ -49,13 +52,29 @@ export const ROWS: readonly RowSpec[] = [
   { name: "nginx-h2c", label: "nginx, h2c in, HTTP/1.1 hops", kind: "h2c", proxied: true },
   { name: "trellis-h2c", label: "Trellis, h2c in, HTTP/1.1 hops", kind: "h2c", proxied: true },
   { name: "trellis-h2c-e2e", label: "Trellis, h2c end to end", kind: "h2c", proxied: true },
+  // Only with --baseline REF: the same two chains run from a checkout of REF, interleaved with this tree's.
+  { name: "trellis-baseline", label: "Trellis at the baseline", kind: "http1", proxied: true },
+  {
+    name: "trellis-policy-baseline",
+    label: "Trellis with policy at the baseline",
+    kind: "http1",
+    proxied: true,
+  },
 ];
+
+/** The rows that run the baseline checkout, and the row of this tree each is compared with. */
+export const BASELINE_OF: Partial<Record<RowName, RowName>> = {
+  "trellis-baseline": "trellis",
+  "trellis-policy-baseline": "trellis-policy",
+};
 
 export interface Workspace {
   registry: ProcessRegistry;
   /** The run's temporary directory; every config, pid file, log and temp path lives under it. */
   dir: string;
   repoRoot: string;
+  /** With --baseline: the extracted checkout of the baseline commit, whose bin/trellis.js the baseline rows run. */
+  baselineRoot?: string;
   upstreamHttp1Port: number;
   upstreamH2cPort: number;
 }
@@ -155,6 +174,7 @@ async function startTrellis(
   next: number,
   upstreamHttp2: boolean,
   policy: boolean,
+  root: string,
 ): Promise<Hop> {
   const dir = processDir(ws, name);
   const [adminPort] = (await freePorts(1)) as [number];
@@ -166,10 +186,10 @@ async function startTrellis(
   const started = ws.registry.start({
     name,
     // Exactly what a user runs: the `trellis` executable (its shebang carries the Node flags a sidecar wants).
-    command: join(ws.repoRoot, "bin/trellis.js"),
+    command: join(root, "bin/trellis.js"),
     args: ["proxy", "--bootstrap", bootstrap],
     cpu,
-    cwd: ws.repoRoot,
+    cwd: root,
     logFile: join(dir, "stderr.log"),
   });
   await waitForSidecar(started, adminPort, port, READY_TIMEOUT_MS);
@@ -196,10 +216,12 @@ const haproxyHop: HopStarter = (ws, s, port, next) => {
 };
 
 const trellisHop =
-  (upstreamHttp2: boolean, policy = false): HopStarter =>
+  (upstreamHttp2: boolean, policy = false, baseline = false): HopStarter =>
   (ws, s, port, next) => {
     const [tag, cpu] = side(s);
-    return startTrellis(ws, `trellis-${tag}`, cpu, `bench-${tag}`, port, next, upstreamHttp2, policy);
+    const root = baseline ? ws.baselineRoot : ws.repoRoot;
+    if (root === undefined) throw new Error("a baseline row needs --baseline REF");
+    return startTrellis(ws, `trellis-${tag}`, cpu, `bench-${tag}`, port, next, upstreamHttp2, policy, root);
   };
 
 /** Starts a two-hop chain (server side first, so the client side's next hop is up when it starts). */
@@ -249,5 +271,9 @@ export function startChain(ws: Workspace, row: RowName): Promise<RunningChain> {
       return startPair(ws, trellisHop(false, true), ws.upstreamHttp1Port);
     case "trellis-h2c-e2e":
       return startPair(ws, trellisHop(true), ws.upstreamH2cPort);
+    case "trellis-baseline":
+      return startPair(ws, trellisHop(false, false, true), ws.upstreamHttp1Port);
+    case "trellis-policy-baseline":
+      return startPair(ws, trellisHop(false, true, true), ws.upstreamHttp1Port);
   }
 }

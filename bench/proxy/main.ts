@@ -1,6 +1,7 @@
 // `npm run bench`: the two-hop proxy benchmark of PERFORMANCE.md — direct, nginx, HAProxy and Trellis chains,
 // repetitions interleaved — written to bench/results/proxy.md and proxy.json. Not part of `npm test`.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +39,28 @@ function progress(sample: RowSample): string {
   return `${head} ${parts.join("; ")}`;
 }
 
+/**
+ * --baseline REF: the commit's tree extracted (git archive, so the repository's worktrees and index are untouched)
+ * into the run's directory, sharing this checkout's node_modules. Its bin/trellis.js builds its own bundle on
+ * first start. Returns the directory and the full commit hash.
+ */
+function extractBaseline(ref: string, dir: string): { root: string; commit: string } {
+  let commit: string;
+  try {
+    commit = execFileSync("git", ["rev-parse", "--verify", `${ref}^{commit}`], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    }).trim();
+  } catch {
+    throw new BenchProcessError("BAD_BASELINE", `--baseline ${ref}: not a commit of this repository`);
+  }
+  const root = join(dir, `baseline-${commit.slice(0, 12)}`);
+  mkdirSync(root, { recursive: true });
+  execFileSync("bash", ["-c", 'git archive "$1" | tar -x -C "$2"', "archive", commit, root], { cwd: repoRoot });
+  symlinkSync(join(repoRoot, "node_modules"), join(root, "node_modules"), "dir");
+  return { root, commit };
+}
+
 async function run(options: RunOptions, registry: ProcessRegistry, dir: string): Promise<BenchRun> {
   const startedAt = new Date().toISOString();
   const machine = await machineInfo();
@@ -45,10 +68,18 @@ async function run(options: RunOptions, registry: ProcessRegistry, dir: string):
     if (machine[tool] === "not installed") throw new BenchProcessError("MISSING_TOOL", `${tool} is not installed`);
   }
   const upstream = await startUpstream({ registry, dir, repoRoot });
+  let baselineRoot: string | undefined;
+  if (options.baseline !== undefined) {
+    const extracted = extractBaseline(options.baseline, dir);
+    baselineRoot = extracted.root;
+    options = { ...options, baselineCommit: extracted.commit };
+    console.log(`baseline: ${options.baseline} = ${extracted.commit}`);
+  }
   const ws: Workspace = {
     registry,
     dir,
     repoRoot,
+    ...(baselineRoot === undefined ? {} : { baselineRoot }),
     upstreamHttp1Port: upstream.http1Port,
     upstreamH2cPort: upstream.h2cPort,
   };

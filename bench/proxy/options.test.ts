@@ -36,6 +36,25 @@ describe("parseOptions", () => {
     assert.deepEqual(parseOptions(["--only=nginx-h2c,direct-h2c"]).rows, ["direct-h2c", "nginx-h2c"]);
   });
 
+  test("--baseline adds the baseline's chains right after their counterparts", () => {
+    const o = parseOptions(["--only", "trellis-policy", "--baseline", "HEAD~2"]);
+    assert.equal(o.baseline, "HEAD~2");
+    assert.deepEqual(o.rows, ["direct", "trellis", "trellis-baseline", "trellis-policy", "trellis-policy-baseline"]);
+    assert.deepEqual(parseOptions(["--only=trellis", "--baseline=main"]).rows, [
+      "direct",
+      "trellis",
+      "trellis-baseline",
+    ]);
+    assert.equal(parseOptions([]).baseline, undefined);
+  });
+
+  test("--baseline needs a commit and a Trellis row; baseline rows are not named by --only", () => {
+    assert.throws(() => parseOptions(["--baseline"]), /needs a git commit/);
+    assert.throws(() => parseOptions(["--baseline", "--quick"]), /needs a git commit/);
+    assert.throws(() => parseOptions(["--only", "nginx", "--baseline", "main"]), /names neither/);
+    assert.throws(() => parseOptions(["--only", "trellis-baseline"]), OptionsError);
+  });
+
   test("refuses unknown rows, bad numbers and unknown flags", () => {
     assert.throws(() => parseOptions(["--only", "nginx,envoy"]), OptionsError);
     assert.throws(() => parseOptions(["--reps", "0"]), /positive integer/);

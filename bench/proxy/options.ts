@@ -1,5 +1,5 @@
 // Command-line options of `npm run bench`: --reps N, --duration S, --quick, --only row,row.
-import { ROW_NAMES } from "./chains.ts";
+import { BASELINE_OF, ROW_NAMES } from "./chains.ts";
 import type { RowName } from "./chains.ts";
 import type { RunOptions } from "./results.ts";
 
@@ -11,12 +11,18 @@ export class OptionsError extends Error {
   }
 }
 
-export const USAGE = `usage: npm run bench -- [--reps N] [--duration S] [--quick] [--only ROW,...]
+/** The rows a run has unless --only says otherwise: the baseline rows need --baseline. */
+const DEFAULT_ROWS = ROW_NAMES.filter((r) => BASELINE_OF[r] === undefined);
+
+export const USAGE = `usage: npm run bench -- [--reps N] [--duration S] [--quick] [--only ROW,...] [--baseline REF]
   --reps N       repetitions, interleaved across rows (default 5)
   --duration S   seconds per load run (default 10)
   --quick        smoke run: 1 repetition of 3 s (figures are not comparable)
-  --only ROWS    comma-separated subset of: ${ROW_NAMES.join(", ")}
-                 (direct is added when an HTTP/1.1 proxy row is chosen: it is the latency baseline)`;
+  --only ROWS    comma-separated subset of: ${DEFAULT_ROWS.join(", ")}
+                 (direct is added when an HTTP/1.1 proxy row is chosen: it is the latency baseline)
+  --baseline REF also runs the trellis and trellis-policy chains from a checkout of the git commit REF (e.g.
+                 main, HEAD~3), each right after this tree's in every repetition, and reports this tree's
+                 figures against the baseline's paired per repetition: before/after in one run`;
 
 function positiveInteger(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -31,7 +37,8 @@ export function parseOptions(argv: readonly string[]): RunOptions {
   let reps: number | undefined;
   let duration: number | undefined;
   let quick = false;
-  let rows: RowName[] = [...ROW_NAMES];
+  let rows: RowName[] = [...DEFAULT_ROWS];
+  let baseline: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes("=") ? (arg.split("=", 2) as [string, string]) : [arg, undefined];
@@ -51,11 +58,18 @@ export function parseOptions(argv: readonly string[]): RunOptions {
           .split(",")
           .map((s) => s.trim())
           .filter((s) => s !== "");
-        const unknown = list.filter((s) => !(ROW_NAMES as readonly string[]).includes(s));
+        const unknown = list.filter((s) => !(DEFAULT_ROWS as readonly string[]).includes(s));
         if (list.length === 0 || unknown.length > 0) {
           throw new OptionsError(`--only: unknown row(s) ${unknown.join(", ") || "(none given)"}`);
         }
         rows = list as RowName[];
+        break;
+      }
+      case "--baseline": {
+        const ref = value();
+        if (ref === undefined || ref === "" || ref.startsWith("-"))
+          throw new OptionsError(`--baseline needs a git commit (a branch, tag or hash), got ${ref ?? "nothing"}`);
+        baseline = ref;
         break;
       }
       default:
@@ -64,6 +78,13 @@ export function parseOptions(argv: readonly string[]): RunOptions {
   }
   // The policy row is judged against the plain Trellis chain of the same repetition.
   if (rows.includes("trellis-policy") && !rows.includes("trellis")) rows = [...rows, "trellis"];
+  // The baseline's chains run beside this tree's plain and policy chains (whichever the run has).
+  if (baseline !== undefined) {
+    const pairs = Object.entries(BASELINE_OF) as [RowName, RowName][];
+    if (!pairs.some(([, of]) => rows.includes(of)))
+      throw new OptionsError("--baseline compares the trellis and trellis-policy rows: --only names neither");
+    for (const [row, of] of pairs) if (rows.includes(of) && !rows.includes(row)) rows = [...rows, row];
+  }
   const needsBaseline = rows.some((r) => r === "nginx" || r === "haproxy" || r === "trellis");
   if (needsBaseline && !rows.includes("direct")) rows = ["direct", ...rows];
   // Keep the canonical order whatever order --only named them in: interleaving is then the same in every run.
@@ -75,5 +96,6 @@ export function parseOptions(argv: readonly string[]): RunOptions {
     latencyRate: 1000,
     quick,
     rows,
+    ...(baseline === undefined ? {} : { baseline }),
   };
 }

@@ -169,6 +169,47 @@ describe("renderMarkdown", () => {
   });
 });
 
+describe("--baseline: this tree against the baseline commit", () => {
+  function withBaseline(): BenchRun {
+    const run = fixture();
+    run.options.rows = ["direct", "nginx", "trellis", "trellis-baseline"];
+    run.options.baseline = "main";
+    run.options.baselineCommit = "0123456789abcdef0123456789abcdef01234567";
+    const base = [40_000, 28_000, 30_000]; // this tree: 36k, 28k, 34k → 0.9, 1.0, 1.133
+    for (let rep = 1; rep <= 3; rep++) {
+      const s = http1(rep, "trellis-baseline", base[rep - 1]!, 0.2, 0.7, [40e6, 45e6]);
+      s.throughput!.cpuMicrosPerRequest = [25, 19];
+      run.samples.push(s);
+    }
+    return run;
+  }
+
+  test("ratios and differences are paired per repetition", () => {
+    const [c] = summarizeRun(withBaseline()).beforeAfter;
+    assert.equal(c!.row, "trellis");
+    assert.equal(c!.baselineRow, "trellis-baseline");
+    assert.equal(c!.rpsRatio!.median, 1);
+    assert.ok(Math.abs(c!.rpsRatio!.min - 0.9) < 1e-9);
+    assert.deepEqual(
+      c!.cpuMicrosDelta.map((d) => d?.median),
+      [-5, -1],
+    );
+    assert.ok(Math.abs(c!.p50DeltaMs!.median - 0.07) < 1e-9); // 0.27 − 0.2
+    assert.ok(Math.abs(c!.p99DeltaMs!.median + 0.1) < 1e-9); // 0.6 − 0.7
+  });
+
+  test("the report names the commit and has the before/after table", () => {
+    const md = renderMarkdown(withBaseline());
+    assert.match(md, /## Before and after: this tree against the baseline \(`--baseline main` = 0123456789ab\)/);
+    assert.match(md, /\| Trellis \| 1\.00 \(0\.90–1\.13\) \| -5\.0 \(-5\.0–-5\.0\) \/ -1\.0 \(-1\.0–-1\.0\) \|/);
+  });
+
+  test("without --baseline there is no comparison", () => {
+    assert.deepEqual(summarizeRun(fixture()).beforeAfter, []);
+    assert.doesNotMatch(renderMarkdown(fixture()), /Before and after/);
+  });
+});
+
 describe("formatting helpers", () => {
   test("withRange shows the range only for more than one repetition", () => {
     const show = (v: number) => v.toFixed(1);

@@ -1,6 +1,6 @@
 // From raw samples to the figures of bench/results/proxy.md (and the summary in proxy.json): medians across
 // repetitions with their range, ratios and added latency paired within each repetition, and the issue's targets.
-import { ROWS } from "./chains.ts";
+import { BASELINE_OF, ROWS } from "./chains.ts";
 import type { RowKind, RowName } from "./chains.ts";
 import { summarize } from "./stats.ts";
 import type { Summary } from "./stats.ts";
@@ -47,9 +47,23 @@ export interface TargetCheck {
   pass?: boolean;
 }
 
+/** --baseline: one of this tree's rows against the same chain run from the baseline commit, paired per repetition. */
+export interface BaselineComparison {
+  row: RowName;
+  baselineRow: RowName;
+  /** This tree's req/s ÷ the baseline's. */
+  rpsRatio?: Summary;
+  /** This tree's CPU µs per request minus the baseline's, per proxy side (client, server). */
+  cpuMicrosDelta: (Summary | undefined)[];
+  /** This tree's latency percentiles minus the baseline's at the constant rate, ms. */
+  p50DeltaMs?: Summary;
+  p99DeltaMs?: Summary;
+}
+
 export interface RunSummary {
   rows: RowReport[];
   targets: TargetCheck[];
+  beforeAfter: BaselineComparison[];
 }
 
 /** The issue's targets. "MB" is taken as 10^6 bytes, the stricter reading. */
@@ -162,7 +176,34 @@ export function summarizeRun(run: BenchRun): RunSummary {
     }
     rows.push(report);
   }
-  return { rows, targets: checkTargets(run) };
+  return { rows, targets: checkTargets(run), beforeAfter: compareWithBaseline(run, reps) };
+}
+
+function compareWithBaseline(run: BenchRun, reps: Map<number, Map<RowName, RowSample>>): BaselineComparison[] {
+  const out: BaselineComparison[] = [];
+  for (const [baselineRow, row] of Object.entries(BASELINE_OF) as [RowName, RowName][]) {
+    if (!run.options.rows.includes(baselineRow) || !run.options.rows.includes(row)) continue;
+    const sides = Math.max(0, ...run.samples.map((s) => s.throughput?.cpuMicrosPerRequest.length ?? 0));
+    const latency = (key: "p50Ms" | "p99Ms"): Summary | undefined =>
+      paired(reps, row, baselineRow, (a, b) => (a.latency && b.latency ? a.latency[key] - b.latency[key] : undefined));
+    out.push({
+      row,
+      baselineRow,
+      rpsRatio: paired(reps, row, baselineRow, (a, b) =>
+        a.throughput && b.throughput ? a.throughput.requestsPerSecond / b.throughput.requestsPerSecond : undefined,
+      ),
+      cpuMicrosDelta: Array.from({ length: sides }, (_, i) =>
+        paired(reps, row, baselineRow, (a, b) => {
+          const x = a.throughput?.cpuMicrosPerRequest[i];
+          const y = b.throughput?.cpuMicrosPerRequest[i];
+          return x !== undefined && y !== undefined ? x - y : undefined;
+        }),
+      ),
+      p50DeltaMs: latency("p50Ms"),
+      p99DeltaMs: latency("p99Ms"),
+    });
+  }
+  return out;
 }
 
 /** The worst proxy per repetition (max over the proxies of the named rows), summarized across repetitions. */
@@ -252,6 +293,10 @@ export function checkTargets(run: BenchRun): TargetCheck[] {
 }
 
 // ---- formatting
+
+function labelOf(row: RowName): string {
+  return ROWS.find((r) => r.name === row)?.label ?? row;
+}
 
 /** A multi-line error (a process's log tail) as one list item: lines joined, long text cut. */
 export function oneLine(text: string, max = 400): string {
@@ -383,6 +428,33 @@ export function renderMarkdown(run: BenchRun, summary: RunSummary = summarizeRun
           withRange(r.h2c?.vsNginxH2c, ratioText),
           sides(r.h2c?.cpuMicrosPerRequest ?? [], one),
           sides(r.peakRssBytes, mib),
+        ]),
+      ),
+      "",
+    );
+  }
+  if (s.beforeAfter.length > 0) {
+    const commit = o.baselineCommit === undefined ? "" : ` = ${o.baselineCommit.slice(0, 12)}`;
+    out.push(`## Before and after: this tree against the baseline (\`--baseline ${o.baseline ?? "?"}\`${commit})`, "");
+    out.push(
+      "Both chains ran in every repetition, one right after the other; each figure is paired within a repetition.",
+      "",
+    );
+    out.push(
+      ...table(
+        [
+          "chain",
+          "req/s × baseline",
+          "CPU µs per request vs baseline, client / server",
+          "p50 vs baseline, ms",
+          "p99 vs baseline, ms",
+        ],
+        s.beforeAfter.map((c) => [
+          labelOf(c.row),
+          withRange(c.rpsRatio, ratioText),
+          sides(c.cpuMicrosDelta, (v) => signed(v, 1)),
+          withRange(c.p50DeltaMs, (v) => signed(v, 3)),
+          withRange(c.p99DeltaMs, (v) => signed(v, 3)),
         ]),
       ),
       "",

@@ -57,6 +57,9 @@ export interface RunOptions {
   latencyRate: number;
   quick: boolean;
   rows: RowName[];
+  /** --baseline: the git commit the baseline rows ran (as given, and resolved to a hash by the run). */
+  baseline?: string;
+  baselineCommit?: string;
 }
 
 export interface BenchRun {
