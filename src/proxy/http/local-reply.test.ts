@@ -2,59 +2,12 @@ import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { ManualClock } from "../../api/clock.ts";
-import type { Exchange, ResponseSink } from "./exchange.ts";
-import { newStreamInfo } from "./exchange.ts";
+import { recordingExchange as exchange } from "./test-exchange.ts";
 import { Headers } from "./headers.ts";
 import { isGrpcRequest, sendLocalReply } from "./local-reply.ts";
 import { encodeGrpcMessage, grpcStatusForLocalReply, httpToGrpcStatus } from "./grpc-status.ts";
 import { createH2Downstream } from "../http2/downstream.ts";
 import { listenWith } from "../http2/test-support.ts";
-
-/** A ResponseSink that records calls, as a codec would see them. */
-class RecordingSink implements ResponseSink {
-  headSent = false;
-  calls: string[] = [];
-  status = 0;
-  headers: Headers | undefined;
-  body = "";
-  head(status: number, headers: Headers): void {
-    this.headSent = true;
-    this.status = status;
-    this.headers = headers;
-    this.calls.push("head");
-  }
-  data(chunk: Buffer): boolean {
-    this.body += chunk.toString();
-    this.calls.push("data");
-    return true;
-  }
-  onDrain(): void {}
-  end(): void {
-    this.calls.push("end");
-  }
-  reset(): void {
-    this.calls.push("reset");
-  }
-  onAbort(): void {}
-}
-
-function exchange(method: string, headers: Headers): Exchange & { response: RecordingSink } {
-  const response = new RecordingSink();
-  return {
-    protocol: "HTTP/1.1",
-    method,
-    path: "/",
-    authority: "a",
-    scheme: "http",
-    headers,
-    downstream: { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, tls: false },
-    info: newStreamInfo(0),
-    upgrade: undefined,
-    body: { empty: true, length: 0, start: () => {}, pause: () => {}, resume: () => {} },
-    response,
-    setStreamIdleTimeout: () => {},
-  };
-}
 
 const cleanups: (() => void)[] = [];
 after(() => cleanups.forEach((c) => c()));

@@ -1,0 +1,185 @@
+// The one rescue table (linkerd2-proxy's ClientRescue, Envoy's response code details): every reason the proxy
+// answers a request by itself, with the stage that raised it (route, backend, endpoint — or the downstream codec),
+// the HTTP status, the response flag, the detail that names the resource at fault, and the gRPC status where the
+// HTTP mapping would mislead a gRPC client. Call sites name a cause and the resource; status, flag, details and
+// gRPC status are decided here and nowhere else. A cause is a frozen constant, so rescuing allocates nothing
+// beyond the reply itself: an attacker's stream of 404s costs no error objects.
+
+import { TrellisError } from "../../api/errors.ts";
+import { GrpcStatus, type GrpcStatusCode } from "./grpc-status.ts";
+import type { Exchange } from "./exchange.ts";
+import type { Headers } from "./headers.ts";
+import { sendLocalReply } from "./local-reply.ts";
+
+/** Where on the data path a cause arises: Route → Backend → Endpoint, as DESIGN.md §2 names them. */
+export type Stage = "downstream" | "route" | "backend" | "endpoint";
+
+export interface Cause {
+  /** Stable code (scripts and tests match on it, never on text). */
+  readonly code: string;
+  readonly stage: Stage;
+  /** The HTTP status of the local reply (a fault abort or a rate limit may configure another). */
+  readonly status: number;
+  /** Envoy's response flag, in x-trellis-response-flags and the access log's %RESPONSE_FLAGS%. */
+  readonly flag: string;
+  /** Envoy's response code detail; the reply's details are `detail:subject`. */
+  readonly detail: string;
+  /** The gRPC status a gRPC caller gets; absent = gRPC's canonical mapping of `status`. */
+  readonly grpcStatus?: GrpcStatusCode;
+}
+
+function cause(
+  code: string,
+  stage: Stage,
+  status: number,
+  flag: string,
+  detail: string,
+  grpcStatus?: GrpcStatusCode,
+): Cause {
+  return Object.freeze(
+    grpcStatus === undefined
+      ? { code, stage, status, flag, detail }
+      : { code, stage, status, flag, detail, grpcStatus },
+  );
+}
+
+export const CAUSES = {
+  // ---- downstream: the request itself, or the client's pace
+  malformedRequest: cause("TRELLIS_MALFORMED_REQUEST", "downstream", 400, "DPE", "malformed_request"),
+  requestTimeout: cause("TRELLIS_REQUEST_TIMEOUT", "downstream", 408, "DPE", "request_overall_timeout"),
+  streamIdleTimeout: cause("TRELLIS_STREAM_IDLE_TIMEOUT", "downstream", 408, "SI", "stream_idle_timeout"),
+  // ---- route: which rule, and the rule's own limits
+  noVirtualHost: cause("TRELLIS_NO_VIRTUAL_HOST", "route", 404, "NR", "no_virtual_host"),
+  noRoute: cause("TRELLIS_NO_ROUTE", "route", 404, "NR", "route_not_found"),
+  routeConfigNotReceived: cause("TRELLIS_ROUTE_CONFIG_PENDING", "route", 404, "NR", "route_config_not_yet_received"),
+  // Envoy answers 403 with the detail upgrade_failed and no flag; Trellis says UPG so the reply is not opaque.
+  upgradeRefused: cause("TRELLIS_UPGRADE_REFUSED", "route", 403, "UPG", "upgrade_failed"),
+  routeTimeout: cause(
+    "TRELLIS_ROUTE_TIMEOUT",
+    "route",
+    504,
+    "UT",
+    "upstream_response_timeout",
+    GrpcStatus.DEADLINE_EXCEEDED,
+  ),
+  grpcDeadline: cause(
+    "TRELLIS_GRPC_DEADLINE",
+    "route",
+    504,
+    "UT",
+    "grpc_timeout_exceeded",
+    GrpcStatus.DEADLINE_EXCEEDED,
+  ),
+  maxStreamDuration: cause("TRELLIS_MAX_STREAM_DURATION", "route", 408, "UMSDR", "max_stream_duration_reached"),
+  faultAbort: cause("TRELLIS_FAULT_ABORT", "route", 503, "FI", "fault_filter_abort"),
+  rateLimited: cause("TRELLIS_RATE_LIMITED", "route", 429, "RL", "local_rate_limited"),
+  // ---- backend: the cluster as a whole
+  clusterNotFound: cause("TRELLIS_CLUSTER_NOT_FOUND", "backend", 503, "NC", "cluster_not_found"),
+  noHealthyUpstream: cause("TRELLIS_NO_HEALTHY_UPSTREAM", "backend", 503, "UH", "no_healthy_upstream"),
+  overflow: cause("TRELLIS_OVERFLOW", "backend", 503, "UO", "upstream_reset_before_response_started{overflow}"),
+  // ---- endpoint: one address and its connection
+  connectFailure: cause(
+    "TRELLIS_CONNECT_FAILURE",
+    "endpoint",
+    503,
+    "UF",
+    "upstream_reset_before_response_started{connection_failure}",
+  ),
+  connectRefused: cause(
+    "TRELLIS_CONNECT_REFUSED",
+    "endpoint",
+    503,
+    "UF",
+    "upstream_reset_before_response_started{connection_refused}",
+  ),
+  connectTimeout: cause(
+    "TRELLIS_CONNECT_TIMEOUT",
+    "endpoint",
+    503,
+    "UF",
+    "upstream_reset_before_response_started{connect_timeout}",
+  ),
+  connectionTermination: cause(
+    "TRELLIS_UPSTREAM_RESET",
+    "endpoint",
+    503,
+    "UC",
+    "upstream_reset_before_response_started{connection_termination}",
+  ),
+  remoteReset: cause(
+    "TRELLIS_UPSTREAM_REFUSED_STREAM",
+    "endpoint",
+    503,
+    "UR",
+    "upstream_reset_before_response_started{remote_reset}",
+  ),
+  upstreamProtocolError: cause("TRELLIS_UPSTREAM_PROTOCOL_ERROR", "endpoint", 502, "UPE", "upstream_protocol_error"),
+  perTryTimeout: cause(
+    "TRELLIS_PER_TRY_TIMEOUT",
+    "endpoint",
+    504,
+    "UT",
+    "upstream_per_try_timeout",
+    GrpcStatus.DEADLINE_EXCEEDED,
+  ),
+} as const satisfies Record<string, Cause>;
+
+const BY_CODE: ReadonlyMap<string, Cause> = new Map(Object.values(CAUSES).map((c) => [c.code, c]));
+
+/** The cause with this stable code, if it is one of the table's. */
+export function causeOf(code: string): Cause | undefined {
+  return BY_CODE.get(code);
+}
+
+/**
+ * An error on the data path that ends in a local reply: a cause of the table, the resource it is about (a route,
+ * a cluster, "cluster/endpoint", a listener's stat prefix) and, optionally, what happened in words.
+ */
+export class ProxyError extends TrellisError {
+  readonly rescueCause: Cause;
+  readonly stage: Stage;
+  readonly subject: string;
+  /** What happened, in words, when more than the cause says (appended to the reply's details). */
+  readonly note: string | undefined;
+  constructor(c: Cause, subject: string, note?: string) {
+    super(c.code, note === undefined ? `${c.detail}:${subject}` : `${c.detail}:${subject}: ${note}`);
+    this.rescueCause = c;
+    this.stage = c.stage;
+    this.subject = subject;
+    this.note = note;
+  }
+}
+
+/** Options of one reply: a configured status (fault abort, rate limit), its own body, extra headers, gRPC status. */
+export interface RescueOptions {
+  status?: number;
+  body?: string;
+  headers?: Headers;
+  grpcStatus?: number;
+  /** Appended to the details after ": " (e.g. the upstream parser's complaint). */
+  message?: string;
+}
+
+/**
+ * Answers `ex` from the proxy for `c` about `subject`: the one place where a cause becomes status, flag,
+ * `x-trellis-details` and gRPC status. After the response head is out, the stream is reset instead (the flag and
+ * details are kept for the access log).
+ */
+export function rescue(ex: Exchange, c: Cause, subject: string, options?: RescueOptions): void {
+  let details = subject === "" ? c.detail : `${c.detail}:${subject}`;
+  if (options?.message !== undefined) details += `: ${options.message}`;
+  sendLocalReply(
+    ex,
+    options?.status ?? c.status,
+    c.flag,
+    details,
+    options?.body,
+    options?.headers,
+    options?.grpcStatus ?? c.grpcStatus,
+  );
+}
+
+/** Rescues a ProxyError (a lower layer's report) with its own cause and subject. */
+export function rescueError(ex: Exchange, err: ProxyError): void {
+  rescue(ex, err.rescueCause, err.subject, err.note === undefined ? undefined : { message: err.note });
+}
