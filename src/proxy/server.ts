@@ -3,7 +3,7 @@
 // (xDS) arrive through applyResources, all or nothing per response (config/runtime.ts). Shutdown drains gracefully.
 
 import type { Clock } from "../api/clock.ts";
-import { systemClock } from "../api/clock.ts";
+import { CoarseClock } from "./coarse-clock.ts";
 import { TrellisError } from "../api/errors.ts";
 import type { Bootstrap } from "../api/xds/types.ts";
 import { TYPE_URL } from "../api/xds/wire/codec.ts";
@@ -16,6 +16,7 @@ import { RuntimeConfig, waitForConnections } from "./config/runtime.ts";
 import type { XdsTarget } from "./config/target.ts";
 
 export interface ProxyOptions {
+  /** Default: the system clock with coarse long timers (coarse-clock.ts); tests pass a ManualClock. */
   clock?: Clock;
   /** Where the configuration came from (for logs and /server_info). */
   source?: string;
@@ -44,7 +45,7 @@ export class Proxy implements AdminTarget, XdsTarget {
     readonly bootstrap: Bootstrap,
     private readonly options: ProxyOptions = {},
   ) {
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? new CoarseClock();
     this.random = options.random ?? Math.random;
     this.startedAt = this.clock.wallNow();
     this.accessLogManager = new AccessLogManager(this.clock);
