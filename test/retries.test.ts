@@ -296,6 +296,39 @@ describe("a POST is retried only where the policy says so", () => {
   });
 });
 
+describe("failures are retried only under a retry_on condition that names them", () => {
+  test("retry_on retriable-status-codes alone: a connect failure is not retried (it is no status)", async () => {
+    const dead = await closedPort();
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "in",
+            allDomains(
+              retryRoute({
+                retry_on: "retriable-status-codes",
+                retriable_status_codes: [503],
+                num_retries: 3,
+                retry_back_off: FAST_BACKOFF,
+              }),
+            ),
+          ),
+        ],
+        [staticCluster("app", [dead])],
+      ),
+    );
+    try {
+      const r = await request(proxy.port());
+      assert.equal(r.status, 503);
+      assert.equal(r.headers["x-trellis-response-flags"], "UF");
+      assert.equal(await statValue(proxy, "cluster.app.upstream_cx_connect_fail"), 1);
+      assert.equal(await statValue(proxy, "cluster.app.upstream_rq_retry"), 0);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe("per-try and route timeouts on an injected clock", () => {
   test("a per-try timeout retries on another attempt; the route timeout bounds them all", async () => {
     const clock = new ManualClock();
@@ -375,6 +408,52 @@ describe("per-try and route timeouts on an injected clock", () => {
       assert.equal(await statValue(proxy, "cluster.app.upstream_rq_timeout"), 1);
     } finally {
       for (const res of hold) res.destroy();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe("the per-try timeout ends with the response head", () => {
+  test("a head within per_try_timeout, its body later: the response completes, nothing is retried", async () => {
+    const clock = new ManualClock();
+    const started: http.ServerResponse[] = [];
+    const upstream = await startEchoServer("streams", (_req, res) => {
+      res.writeHead(200, { "content-length": "4" });
+      res.write("he");
+      started.push(res);
+    });
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "in",
+            allDomains(
+              retryRoute({ retry_on: "5xx,reset", num_retries: 2, per_try_timeout: "1s" }, { timeout: "30s" }),
+            ),
+          ),
+        ],
+        [staticCluster("app", [upstream.port])],
+      ),
+      clock,
+      () => 0,
+    );
+    try {
+      // The client sees the head (so the proxy has relayed it) before time moves.
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.get({ port: proxy.port(), host: "127.0.0.1", path: "/", agent: false }, resolve).on("error", reject),
+      );
+      assert.equal(res.statusCode, 200);
+      clock.advance(5000); // well past the per-try timeout, inside the route's
+      started[0]!.end("ll");
+      let body = "";
+      for await (const chunk of res) body += String(chunk);
+      assert.equal(body, "hell");
+      assert.equal(upstream.received.length, 1);
+      assert.equal(await statValue(proxy, "cluster.app.upstream_rq_per_try_timeout"), 0);
+      assert.equal(await statValue(proxy, "cluster.app.upstream_rq_retry"), 0);
+    } finally {
+      for (const res of started) res.destroy();
       await proxy.close();
       await upstream.close();
     }

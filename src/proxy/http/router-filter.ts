@@ -1,13 +1,15 @@
 // The terminal HTTP handler (Envoy's router filter): route → backend → endpoint. It picks the route and cluster,
-// applies rewrites and header edits, asks the cluster's balancer for an endpoint and hands the request to an
-// UpstreamCall (upstream-call.ts), which makes the attempts, retries and mirrors and relays the response.
-// Everything it answers itself carries a response flag and the name of the route or cluster involved.
+// applies rewrites and header edits, asks the cluster's balancer for an endpoint and hands the request to a
+// RouteCall (call/route-call.ts) going down the route's layers (call/stack.ts: timeouts, mirrors, retries,
+// outlier reporting, the endpoint), which relays the response. Everything it answers itself is a cause of the
+// rescue table (rescue.ts), naming the route or cluster involved.
 
 import type { Clock } from "../../api/clock.ts";
 import type { Exchange, Handler } from "./exchange.ts";
 import { Headers } from "./headers.ts";
-import { sendLocalReply } from "./local-reply.ts";
-import { UpstreamCall, type CallEnvironment } from "./upstream-call.ts";
+import { CAUSES, rescue } from "./rescue.ts";
+import { RouteCall, type CallEnvironment } from "./call/route-call.ts";
+import { stackOf } from "./call/stack.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import type { CompiledRoute, RouteContext, RouteTable } from "../router/types.ts";
 
@@ -27,16 +29,13 @@ export function createRouter(options: RouterOptions): Handler {
     // A filter may have resolved the route already (per-route filter config); resolve it once either way.
     const route = (ex.info.route ??= table.route(ex));
     if (route.kind === "miss") {
-      const what =
-        route.reason === "no_virtual_host"
-          ? `no_virtual_host:${ex.authority}`
-          : `route_not_found:${route.virtualHostName}`;
-      sendLocalReply(ex, 404, "NR", what);
+      if (route.reason === "no_virtual_host") rescue(ex, CAUSES.noVirtualHost, ex.authority);
+      else rescue(ex, CAUSES.noRoute, route.virtualHostName ?? "");
       return;
     }
     ex.info.routeName = route.name;
     if (route.kind === "direct_response") {
-      respondDirect(ex, route, new UpstreamCall(ex, route, undefined, env));
+      respondDirect(ex, route, new RouteCall(ex, route, undefined, env));
       return;
     }
     if (route.kind === "redirect") {
@@ -46,19 +45,18 @@ export function createRouter(options: RouterOptions): Handler {
     const choice = route.pickCluster();
     const cluster = clusters.get(choice.name);
     if (cluster === undefined) {
-      sendLocalReply(ex, 503, "NC", `cluster_not_found:${choice.name}`);
+      rescue(ex, CAUSES.clusterNotFound, choice.name);
       return;
     }
     ex.info.clusterName = cluster.name;
     if (ex.upgrade !== undefined) {
       const listenerAllows = options.upgradeTypes.includes(ex.upgrade);
       if (!route.upgradeAllowed(ex.upgrade, listenerAllows) || ex.response.upgradeTo === undefined) {
-        // Envoy answers 403 with the detail upgrade_failed and has no response flag for it; Trellis says UPG.
-        sendLocalReply(ex, 403, "UPG", `upgrade_failed:${ex.upgrade} not allowed on route ${route.name}`);
+        rescue(ex, CAUSES.upgradeRefused, `${ex.upgrade} not allowed on route ${route.name}`);
         return;
       }
     }
-    const call = new UpstreamCall(ex, route, choice, env);
+    const call = new RouteCall(ex, route, choice, env);
     // Header edits first, as Envoy does: %REQ(:path)% in an edit sees the path as the client sent it.
     route.applyRequestHeaders(ex.headers, ex, call, choice);
     const pathBefore = ex.path;
@@ -70,10 +68,10 @@ export function createRouter(options: RouterOptions): Handler {
     const endpoint = cluster.pick({ hash });
     if (endpoint === undefined) {
       cluster.stats.upstreamCxNoneHealthy.inc();
-      sendLocalReply(ex, 503, "UH", `no_healthy_upstream:${cluster.name}`);
+      rescue(ex, CAUSES.noHealthyUpstream, cluster.name);
       return;
     }
-    call.start(cluster, endpoint, hash);
+    call.start(stackOf(route), cluster, endpoint, hash);
   };
 }
 
@@ -81,7 +79,7 @@ export function createRouter(options: RouterOptions): Handler {
  * A cookie hash policy with a ttl makes the cookie when the request has none (Envoy does), and the response must
  * carry it. hash() runs synchronously, so the call being hashed is kept here: no closure per request.
  */
-let hashingCall: UpstreamCall | undefined;
+let hashingCall: RouteCall | undefined;
 function setCookieOfHashingCall(headerValue: string): void {
   if (hashingCall !== undefined) hashingCall.setCookie = headerValue;
 }

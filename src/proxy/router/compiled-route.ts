@@ -54,6 +54,11 @@ export interface CompiledRoute {
   readonly maxStreamDuration: MaxStreamDuration;
   /** How much request body is kept for retries and mirrors (per_request_buffer_limit_bytes, default 1 MiB). */
   readonly bufferLimitBytes: number;
+  /**
+   * The router's upstream layers for this route (http/call/stack.ts), composed from the fields above on the
+   * route's first request and kept with it: a route table is immutable, so they never change.
+   */
+  upstreamStack: unknown;
 
   // ---- kind "redirect" ----
   readonly redirectStatus: number;
@@ -136,6 +141,7 @@ export class RouteEntry implements CompiledRoute {
   readonly mirrorPolicies: readonly RequestMirrorPolicy[];
   readonly maxStreamDuration: MaxStreamDuration;
   readonly bufferLimitBytes: number;
+  upstreamStack: unknown = undefined;
   readonly redirectStatus: number;
   readonly directStatus: number;
   readonly directBody: Buffer | undefined;

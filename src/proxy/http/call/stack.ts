@@ -1,0 +1,31 @@
+// A route's upstream layers, outermost first: the route's timeouts, mirrors, retries, then per attempt outlier
+// reporting, the per-try timeout and the endpoint. Composed once per route (kept on the compiled route), from its
+// configuration alone: a layer the route does not configure is not there.
+
+import type { CompiledRoute } from "../../router/types.ts";
+import type { Dispatcher } from "./layer.ts";
+import { ENDPOINT_LAYER } from "./endpoint-layer.ts";
+import { MirrorLayer } from "./mirror-layer.ts";
+import { OutlierLayer } from "./outlier-layer.ts";
+import { PerTryTimeoutLayer } from "./per-try-timeout-layer.ts";
+import { RetryLayer } from "./retry-layer.ts";
+import { TimeoutLayer } from "./timeout-layer.ts";
+
+export function composeStack(route: CompiledRoute): Dispatcher {
+  const retry = route.retryPolicy;
+  let attempt: Dispatcher = ENDPOINT_LAYER;
+  if (retry !== undefined && retry.perTryTimeoutMs > 0)
+    attempt = new PerTryTimeoutLayer(retry.perTryTimeoutMs, attempt);
+  // Whether the cluster detects outliers is known per request (the route's cluster may be replaced by CDS): the
+  // layer asks, and passes the attempt through when not.
+  attempt = new OutlierLayer(attempt);
+  let stack = retry === undefined ? attempt : new RetryLayer(retry, attempt);
+  if (route.mirrorPolicies.length > 0) stack = new MirrorLayer(stack);
+  // Every route: a caller's grpc-timeout applies even where the route sets no timeout.
+  return new TimeoutLayer(stack);
+}
+
+/** The route's stack, composed on its first request. */
+export function stackOf(route: CompiledRoute): Dispatcher {
+  return (route.upstreamStack ??= composeStack(route)) as Dispatcher;
+}
