@@ -9,7 +9,7 @@ import type { Clock, Timer } from "../../../api/clock.ts";
 import type { Exchange, Handler, Layer } from "../../http/exchange.ts";
 import type { FilterContext } from "../../http/filters.ts";
 import type { Headers } from "../../http/headers.ts";
-import { sendLocalReply } from "../../http/local-reply.ts";
+import { CAUSES, rescue } from "../../http/rescue.ts";
 import { FILTER_DISABLED } from "../../router/compiled-route.ts";
 import type { CompiledRoute, RouteMiss } from "../../router/types.ts";
 import type { FaultSettings } from "./config.ts";
@@ -152,9 +152,11 @@ class FaultInjector {
     const stats = this.stats;
     stats.abortsInjected.inc();
     this.downstreamCluster(settings, ex)?.aborts.inc();
-    const details = route.kind === "miss" ? "fault_filter_abort" : "fault_filter_abort:" + route.name;
     const grpc = this.abortGrpc;
-    sendLocalReply(ex, this.abortHttp, "FI", details, undefined, undefined, grpc < 0 ? undefined : grpc);
+    rescue(ex, CAUSES.faultAbort, route.kind === "miss" ? "" : route.name, {
+      status: this.abortHttp,
+      grpcStatus: grpc < 0 ? undefined : grpc,
+    });
   }
 
   /**

@@ -8,14 +8,15 @@ import type { StatsStore } from "../../../telemetry/stats.ts";
 import type { Downstream, Exchange, Handler } from "../../http/exchange.ts";
 import { GrpcStatus } from "../../http/grpc-status.ts";
 import { Headers } from "../../http/headers.ts";
-import { isGrpcRequest, sendLocalReply } from "../../http/local-reply.ts";
+import { isGrpcRequest } from "../../http/local-reply.ts";
+import { CAUSES, rescue } from "../../http/rescue.ts";
 import type { RouteContext } from "../../router/types.ts";
 import type { LocalRateLimitConfig } from "./config.ts";
 import { createHttpLocalRateLimitStats, type HttpLocalRateLimitStats } from "./stats.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import { HeadEditingExchange } from "../../http/head-editing-exchange.ts";
 
-export const RATE_LIMITED_FLAG = "RL";
+export const RATE_LIMITED_FLAG = CAUSES.rateLimited.flag;
 
 export interface LimiterEnv {
   clock: Clock;
@@ -88,12 +89,9 @@ export class HttpLocalRateLimiter {
       extra = new Headers();
       config.responseHeaders.apply(extra, true, ex, contextOf(ex, this.env.clock), undefined);
     }
-    // sendLocalReply lets extra headers replace its defaults, so the gRPC status can be overridden here.
-    if (config.rateLimitedAsResourceExhausted && isGrpcRequest(ex.headers)) {
-      extra ??= new Headers();
-      extra.set("grpc-status", String(GrpcStatus.RESOURCE_EXHAUSTED));
-    }
-    sendLocalReply(ex, config.status, RATE_LIMITED_FLAG, `local_rate_limited:${owner}`, undefined, extra);
+    const grpcStatus =
+      config.rateLimitedAsResourceExhausted && isGrpcRequest(ex.headers) ? GrpcStatus.RESOURCE_EXHAUSTED : undefined;
+    rescue(ex, CAUSES.rateLimited, owner, { status: config.status, headers: extra, grpcStatus });
   }
 }
 
