@@ -14,6 +14,8 @@ export interface RawUpstream {
   requests: DrivenRequest[];
   /** All bytes of all connections as latin1, connections in order. */
   text(): string;
+  /** Every byte received, on any connection, in arrival order (latin1): tests that share an upstream diff it. */
+  arrived(): string;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export async function startRawUpstream(respond?: RawResponder): Promise<RawUpstr
   const connections: Buffer[] = [];
   const requests: DrivenRequest[] = [];
   const sockets = new Set<net.Socket>();
+  let arrived = "";
   const server = net.createServer((s) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -34,6 +37,7 @@ export async function startRawUpstream(respond?: RawResponder): Promise<RawUpstr
     let answered = 0;
     s.on("data", (c: Buffer) => {
       connections[index] = Buffer.concat([connections[index]!, c]);
+      arrived += c.toString("latin1");
       const verdict = drive([connections[index]!]);
       for (; answered < verdict.requests.length; answered++) {
         const r = verdict.requests[answered]!;
@@ -49,6 +53,7 @@ export async function startRawUpstream(respond?: RawResponder): Promise<RawUpstr
     connections,
     requests,
     text: () => Buffer.concat(connections).toString("latin1"),
+    arrived: () => arrived,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
