@@ -123,9 +123,14 @@ export class HttpConnectionManagerRuntime {
         if (edge) h.set("x-envoy-external-address", remote ?? ex.downstream.remoteAddress);
       }
       let id = h.get("x-request-id");
-      if (generateRequestId && (id === undefined || (edge && !preserveExternalRequestId))) {
-        id = randomUUID();
-        h.set("x-request-id", id);
+      if (generateRequestId) {
+        if (id === undefined) {
+          id = randomUUID();
+          h.add("x-request-id", id);
+        } else if (edge && !preserveExternalRequestId) {
+          id = randomUUID();
+          h.set("x-request-id", id);
+        }
       }
       ex.info.requestId = id;
       chain(ex);
