@@ -142,6 +142,44 @@ describe("finding 5: a request body waiting for its upstream", () => {
   );
 });
 
+describe("finding 5: the pause does not outlive its exchange", () => {
+  test("a body held past the limit and never read (fault delay, then abort) leaves the keep-alive connection readable", async () => {
+    const up = await startRawUpstream();
+    const clock = new ManualClock();
+    const fault = {
+      name: "envoy.filters.http.fault",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+        delay: { fixed_delay: "1s", percentage: { numerator: 100 } },
+        abort: { http_status: 503, percentage: { numerator: 100 } },
+      },
+    };
+    const proxy = await proxyTo(up.port, { http_filters: [fault] }, clock, { per_connection_buffer_limit_bytes: 1000 });
+    try {
+      const client = rawClient(proxy.port());
+      // The whole request is read (one read), its 5000-byte body buffered past the 1000-byte limit: the socket pauses.
+      client.socket.write(`POST /x HTTP/1.1\r\nHost: app\r\nContent-Length: 5000\r\n\r\n${"b".repeat(5000)}`);
+      await waitFor(() => {
+        clock.advance(500);
+        return /\r\n\r\n/.test(client.received());
+      });
+      assert.match(client.received(), /^HTTP\/1\.1 503 /);
+      assert.doesNotMatch(client.received(), /connection: close/);
+      // The next request, sent only now, must be read: the first exchange's pause ended with it.
+      client.socket.write("GET /y HTTP/1.1\r\nHost: app\r\n\r\n");
+      await waitFor(() => {
+        clock.advance(500);
+        return (client.received().match(/HTTP\/1\.1 503 /g) ?? []).length === 2;
+      }, 5000);
+      assert.equal(up.requests.length, 0);
+      client.socket.destroy();
+    } finally {
+      await proxy.close();
+      await up.close();
+    }
+  });
+});
+
 describe("finding 7: upgrades with a body, heads that never finish", () => {
   test("an upgrade request with a body is forwarded with it; the tunnel follows", async () => {
     // The upstream answers 101 only once it has the whole body (5 bytes after the head), then echoes.

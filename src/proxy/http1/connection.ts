@@ -80,7 +80,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   private decoder: ChunkedDecoder | undefined;
   private processing = false;
   private socketPaused = false;
-  private bodyPaused = false;
   private lastActivity: number;
   /** Bytes of the active exchange when the timer last looked (stream_idle_timeout counts both directions). */
   private bytesAtCheck = -1;
@@ -344,7 +343,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   // ---- Http1ExchangeOwner -----------------------------------------------------------------------------------------
 
   setBodyPaused(paused: boolean): void {
-    this.bodyPaused = paused;
     if (paused) this.pauseSocket();
     else if (this.socketPaused) {
       this.socketPaused = false;
@@ -364,7 +362,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       this.closeSocket();
       return;
     }
-    if (this.socketPaused && !this.bodyPaused) {
+    // A pause for that exchange's body (its consumer, or a body held past the buffer limit) ends with it.
+    if (this.socketPaused) {
       this.socketPaused = false;
       this.socket.resume();
     }
