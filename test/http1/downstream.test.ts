@@ -400,12 +400,29 @@ describe("finding 10: who is trusted with x-forwarded-*, x-envoy-* and x-request
     assert.equal(f["x-forwarded-proto"], "http");
   });
 
-  test("sidecar listener (use_remote_address false): XFF is not appended and what came is passed on", async () => {
-    const f = await through({});
+  test("sidecar listener (use_remote_address false), external client: XFF not appended, Envoy's controls removed", async () => {
+    const f = await through({}, SPOOF.replace("\r\n\r\n", "\r\nX-Envoy-Downstream-Service-Node: node-a\r\n\r\n"));
     assert.equal(f["x-forwarded-for"], "1.2.3.4");
     assert.equal(f["x-forwarded-proto"], "https");
-    assert.equal(f["x-envoy-max-retries"], "5");
     assert.equal(f["x-request-id"], "chosen-by-client");
+    // Not internal (1.2.3.4 is public), not an edge request: the retry and timeout controls and x-envoy-internal go,
+    // the downstream-service fields (set by the calling sidecar in a mesh) stay.
+    assert.equal(f["x-envoy-max-retries"], undefined);
+    assert.equal(f["x-envoy-upstream-rq-timeout-ms"], undefined);
+    assert.equal(f["x-envoy-internal"], undefined);
+    assert.equal(f["x-envoy-downstream-service-node"], "node-a");
+    assert.equal(f["x-envoy-external-address"], undefined);
+  });
+
+  test("sidecar listener, a single internal address in x-forwarded-for: internal, trusted", async () => {
+    const f = await through(
+      {},
+      "GET /who HTTP/1.1\r\nHost: app\r\nX-Forwarded-For: 10.1.2.3\r\nX-Envoy-Max-Retries: 5\r\nX-Request-Id: kept\r\n\r\n",
+    );
+    assert.equal(f["x-forwarded-for"], "10.1.2.3");
+    assert.equal(f["x-envoy-internal"], "true");
+    assert.equal(f["x-envoy-max-retries"], "5");
+    assert.equal(f["x-request-id"], "kept");
   });
 
   test("xff_num_trusted_hops picks the client from x-forwarded-for on an edge listener", async () => {

@@ -229,25 +229,18 @@ function isDefaultInternal(address: string): boolean {
 }
 
 /**
- * Envoy's cleanInternalHeaders for a request that is not internal: the downstream-service and decorator fields are
- * removed; an edge request also loses every other x-envoy-* field (retry, timeout and fault controls, x-envoy-internal:
- * Envoy removes a fixed list of them, Trellis the whole prefix), so an outside client cannot steer the mesh. One pass.
+ * Envoy's cleanInternalHeaders, for a request that is not internal: the x-envoy-* controls no outside client may
+ * set (retries, timeouts, tracing, x-envoy-internal) are removed; an edge request loses every x-envoy-* field (Envoy
+ * removes a fixed list there — the decorator and downstream-service fields besides the controls —, Trellis the
+ * whole prefix, so an outside client cannot reach the fault filter's header controls either). One pass, and names
+ * are compared only past the "x-envoy-" prefix.
  */
 function stripInternalHeaders(h: Headers, edge: boolean): void {
   const l = h.list;
   let w = 0;
   for (let r = 0; r < l.length; r += 2) {
     const name = l[r]!;
-    if (
-      name.length > 8 &&
-      name.charCodeAt(0) === 0x78 &&
-      name.charCodeAt(1) === 0x2d &&
-      name.startsWith("x-envoy-") &&
-      (edge ||
-        name === "x-envoy-decorator-operation" ||
-        name === "x-envoy-downstream-service-cluster" ||
-        name === "x-envoy-downstream-service-node")
-    )
+    if (name.length > 8 && name.charCodeAt(1) === 0x2d && name.startsWith("x-envoy-") && (edge || isEnvoyControl(name)))
       continue;
     if (w !== r) {
       l[w] = name;
@@ -256,4 +249,27 @@ function stripInternalHeaders(h: Headers, edge: boolean): void {
     w += 2;
   }
   l.length = w;
+}
+
+function isEnvoyControl(name: string): boolean {
+  switch (name) {
+    case "x-envoy-internal":
+    case "x-envoy-retry-on":
+    case "x-envoy-retry-grpc-on":
+    case "x-envoy-max-retries":
+    case "x-envoy-retriable-status-codes":
+    case "x-envoy-retriable-header-names":
+    case "x-envoy-upstream-alt-stat-name":
+    case "x-envoy-upstream-rq-timeout-ms":
+    case "x-envoy-upstream-rq-per-try-timeout-ms":
+    case "x-envoy-upstream-rq-timeout-alt-response":
+    case "x-envoy-expected-rq-timeout-ms":
+    case "x-envoy-force-trace":
+    case "x-envoy-ip-tags":
+    case "x-envoy-original-url":
+    case "x-envoy-hedge-on-per-try-timeout":
+      return true;
+    default:
+      return false;
+  }
 }
