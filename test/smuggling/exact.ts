@@ -133,6 +133,13 @@ export const exactCases: ExactCase[] = [
     refused: true,
   },
   {
+    name: "request line over 16 KiB",
+    raw: "GET /" + "a".repeat(16 * 1024) + " HTTP/1.1\r\nHost: app\r\n\r\n",
+    upstream: "",
+    statuses: [414],
+    refused: true,
+  },
+  {
     name: "head over 60 KiB",
     raw: "GET /a HTTP/1.1\r\nHost: app\r\nX-Big: " + "b".repeat(61 * 1024) + "\r\n\r\n",
     upstream: "",
@@ -231,6 +238,16 @@ export const exactCases: ExactCase[] = [
     upstream:
       `GET /ws HTTP/1.1\r\nhost: app\r\n${XFP}content-length: 5\r\n` +
       "connection: upgrade\r\nupgrade: websocket\r\n\r\nhello",
+    statuses: [200],
+  },
+  {
+    name: "an upgrade request with a chunked body: re-chunked and forwarded with it",
+    raw:
+      "GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+      "Transfer-Encoding: chunked\r\n\r\n5;e=1\r\nhello\r\n0\r\n\r\n",
+    upstream:
+      `GET /ws HTTP/1.1\r\nhost: app\r\n${XFP}transfer-encoding: chunked\r\n` +
+      "connection: upgrade\r\nupgrade: websocket\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     statuses: [200],
   },
 ];
