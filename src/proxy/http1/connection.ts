@@ -480,17 +480,17 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       const start = this.exchangeStart;
       if (o.requestTimeoutMs > 0) {
         const due = start + o.requestTimeoutMs;
-        if (now >= due) return this.headTimeout("request_overall_timeout", "DPE");
+        if (now >= due) return this.headTimeout("request_overall_timeout", "DPE", "request timeout");
         next = due;
       }
       if (o.requestHeadersTimeoutMs > 0) {
         const due = start + o.requestHeadersTimeoutMs;
-        if (now >= due) return this.headTimeout("request_header_timeout", "DPE");
+        if (now >= due) return this.headTimeout("request_header_timeout", "DPE", "request header timeout");
         next = Math.min(next, due);
       }
       if (o.streamIdleTimeoutMs > 0) {
         const due = this.lastActivity + o.streamIdleTimeoutMs;
-        if (now >= due) return this.headTimeout("stream_idle_timeout", "SI");
+        if (now >= due) return this.headTimeout("stream_idle_timeout", "SI", "stream timeout");
         next = Math.min(next, due);
       }
     } else {
@@ -537,9 +537,9 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.armTimer();
   }
 
-  /** A request head not complete in time: 408 with Envoy's response code detail, and the connection closes. */
-  private headTimeout(code: string, flag: string): void {
-    this.protocolError(new Http1ParseError(code, 408, "request headers not received in time"), flag);
+  /** A request head not complete in time: 408 with Envoy's body and response code detail; the connection closes. */
+  private headTimeout(code: string, flag: string, message: string): void {
+    this.protocolError(new Http1ParseError(code, 408, message), flag);
   }
 }
 
