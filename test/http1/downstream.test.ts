@@ -45,6 +45,14 @@ function rawClient(port: number): { socket: net.Socket; received(): string; clos
   return { socket, received: () => Buffer.concat(chunks).toString("latin1"), closed };
 }
 
+/** A connection manager stat of the "http" listener (0 when absent). */
+function hcmStat(p: RunningProxy, name: string): number {
+  const found = p.proxy.stats
+    .toJSON()
+    .find((x) => x.name === name && x.labels.envoy_http_conn_manager_prefix === "http");
+  return found?.value ?? 0;
+}
+
 /** The header fields (lower-cased names, in order) of the i-th request the raw upstream received. */
 function fields(up: RawUpstream, i: number): Record<string, string> {
   const l = up.requests[i]!.head.headers.list;
@@ -249,6 +257,9 @@ describe("finding 7: upgrades with a body, heads that never finish", () => {
       assert.ok(clock.now() >= 300_000 && clock.now() < 3_600_000, `answered at ${clock.now()} ms`);
       await client.closed;
       assert.equal(up.requests.length, 0);
+      // Counted as Envoy counts it: an idle stream, not a protocol error.
+      assert.equal(hcmStat(proxy, "envoy_http_downstream_rq_idle_timeout"), 1);
+      assert.equal(hcmStat(proxy, "envoy_http_downstream_cx_protocol_error"), 0);
     } finally {
       await proxy.close();
       await up.close();

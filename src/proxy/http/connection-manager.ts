@@ -147,9 +147,15 @@ export class HttpConnectionManagerRuntime {
     this.setChain(this.compose(table));
   }
 
-  /** A request the codec refused (400 DPE and the like): counted and logged, though no exchange was made. */
+  /**
+   * A request the codec refused (400 DPE and the like) or whose head did not arrive in time (408): counted and
+   * logged, though no exchange was made.
+   */
   readonly protocolError = (downstream: Downstream, status: number, code: string, flag = "DPE"): void => {
-    this.stats.downstreamCxProtocolError.inc();
+    // A head that did not arrive in time is a timed-out stream in Envoy, not a protocol error.
+    if (code === "stream_idle_timeout") this.stats.downstreamRqIdleTimeout.inc();
+    else if (code === "request_overall_timeout") this.stats.downstreamRqTimeout.inc();
+    else if (code !== "request_header_timeout") this.stats.downstreamCxProtocolError.inc();
     this.stats.countResponse(status);
     const logs = this.accessLogs;
     if (logs.length === 0) return;
