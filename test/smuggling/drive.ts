@@ -5,7 +5,7 @@
 import { ChunkedDecoder } from "../../src/proxy/http1/chunked.ts";
 import { Http1ParseError } from "../../src/proxy/http1/errors.ts";
 import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from "../../src/proxy/http1/limits.ts";
-import { parseRequestHead, type RequestHead } from "../../src/proxy/http1/request-head.ts";
+import { HeadProgress, parseRequestHead, type RequestHead } from "../../src/proxy/http1/request-head.ts";
 
 export interface DrivenRequest {
   head: RequestHead;
@@ -36,6 +36,8 @@ class Driver {
   private bodyParts: Buffer[] = [];
   private remaining = 0;
   private readonly decoder = new ChunkedDecoder();
+  /** As the server connection does: a head split across reads resumes where its parse stopped. */
+  private readonly progress = new HeadProgress();
   tunnel = 0;
   // One sink object for the whole connection, as the real server keeps one.
   private readonly sink = { data: (chunk: Buffer): void => void this.bodyParts.push(Buffer.from(chunk)) };
@@ -57,9 +59,10 @@ class Driver {
     let pos = 0;
     while (pos < buf.length) {
       if (this.state === HEAD) {
-        const head = parseRequestHead(buf, pos, buf.length, this.limits);
+        const head = parseRequestHead(buf, pos, buf.length, this.limits, this.progress);
         if (head === null) break;
         pos += head.headBytes;
+        this.progress.reset();
         this.head = head;
         this.bodyParts = [];
         if (head.method === "CONNECT" || head.upgrade !== undefined) {
@@ -89,6 +92,15 @@ class Driver {
     this.buffered = Buffer.from(buf);
   }
 
+  /**
+   * The input ended: a partial head is judged whole, as the connection judges it once a line end or a size limit
+   * arrives (a resumed parse looks again only then). Throws like feed.
+   */
+  finish(): void {
+    if (this.state === HEAD && this.buffered.length > 0)
+      parseRequestHead(this.buffered, 0, this.buffered.length, this.limits);
+  }
+
   private complete(trailers: string[] | undefined): void {
     this.requests.push({ head: this.head!, body: Buffer.concat(this.bodyParts), trailers });
     this.bodyParts = [];
@@ -102,6 +114,7 @@ export function drive(pieces: readonly Buffer[], limits: Http1Limits = DEFAULT_H
   let error: Http1ParseError | undefined;
   try {
     for (const p of pieces) d.feed(p);
+    d.finish();
   } catch (err) {
     if (!(err instanceof Http1ParseError)) throw err;
     error = err;

@@ -106,6 +106,8 @@ export interface HttpConnectionManager {
   rds: { routeConfigName: string } | undefined;
   /** Envoy's request_timeout: whole request received from downstream; 0 = disabled (Envoy's default). */
   requestTimeoutMs: number;
+  /** Envoy's request_headers_timeout: the request head complete after its first byte; 0 = disabled (default). */
+  requestHeadersTimeoutMs: number;
   /** Envoy's stream_idle_timeout, default 5 min; 0 = disabled. */
   streamIdleTimeoutMs: number;
   /** common_http_protocol_options.idle_timeout for downstream connections, default 1 h; 0 = disabled. */
@@ -116,14 +118,37 @@ export interface HttpConnectionManager {
   upgradeTypes: string[];
   /** generate_request_id, default true: add x-request-id when absent. */
   generateRequestId: boolean;
-  /** use_remote_address, default false; Trellis appends the peer address to x-forwarded-for either way. */
+  /**
+   * use_remote_address, default false: the peer's address is the client's (appended to x-forwarded-for, decides
+   * whether the request is internal); false: the client is read from x-forwarded-for, which is not appended.
+   */
   useRemoteAddress: boolean;
+  /** xff_num_trusted_hops, default 0: addresses at the right of x-forwarded-for added by trusted proxies. */
+  xffNumTrustedHops: number;
+  /** skip_xff_append, default false: with use_remote_address, leave x-forwarded-for as received. */
+  skipXffAppend: boolean;
+  /** internal_address_config; undefined = Envoy's default (RFC 1918, fd00::/8, loopback). */
+  internalAddressConfig: InternalAddressConfig | undefined;
+  /** preserve_external_request_id, default false: an edge request's x-request-id is kept instead of replaced. */
+  preserveExternalRequestId: boolean;
   /** server_name: the `server` header on locally generated replies. Default "trellis". */
   serverName: string;
   /** max_request_headers_kb, default 60. */
   maxRequestHeadersKb: number;
   /** access_log entries as received; the proxy parses them with the access-log module (telemetry/). */
   accessLog: Record<string, unknown>[];
+}
+
+export interface InternalAddressConfig {
+  /** Unix-socket peers are internal. */
+  unixSockets: boolean;
+  /** Peers in these ranges are internal; an empty list (with the message present) makes every IP peer external. */
+  cidrRanges: CidrRange[];
+}
+
+export interface CidrRange {
+  addressPrefix: string;
+  prefixLen: number;
 }
 
 export interface HttpFilter {

@@ -242,6 +242,66 @@ export class ChunkedDecoder {
     }
     if (parsedTo !== section.length) throw this.error("HPE_INVALID_HEADER_TOKEN", "malformed trailer section", pos);
     materializeFields(section, 0, parsedTo, MODE_TRAILERS);
-    this.trailerHeaders = new Headers(scan.list);
+    const list = scan.list;
+    let w = 0;
+    for (let r = 0; r < list.length; r += 2) {
+      if (isForbiddenTrailer(list[r]!)) continue;
+      list[w] = list[r]!;
+      list[w + 1] = list[r + 1]!;
+      w += 2;
+    }
+    list.length = w;
+    this.trailerHeaders = w === 0 ? undefined : new Headers(list);
+  }
+}
+
+/**
+ * Fields a trailer section must not carry (RFC 9110 §6.5.1), in this order below: those that frame the message,
+ * route it or are hop-by-hop; request modifiers (controls, conditionals); authentication and state; content format
+ * and response controls. They are
+ * dropped, never forwarded: a recipient that merged them into the header section would read the message another
+ * way than we did.
+ */
+export function isForbiddenTrailer(name: string): boolean {
+  switch (name) {
+    case "content-length":
+    case "transfer-encoding":
+    case "host":
+    case "connection":
+    case "keep-alive":
+    case "proxy-connection":
+    case "te":
+    case "trailer":
+    case "upgrade":
+    case "http2-settings":
+    case "expect":
+    case "max-forwards":
+    case "cache-control":
+    case "pragma":
+    case "range":
+    case "if-match":
+    case "if-none-match":
+    case "if-modified-since":
+    case "if-unmodified-since":
+    case "if-range":
+    case "authorization":
+    case "proxy-authorization":
+    case "www-authenticate":
+    case "proxy-authenticate":
+    case "cookie":
+    case "set-cookie":
+    case "content-type":
+    case "content-encoding":
+    case "content-range":
+    case "age":
+    case "expires":
+    case "date":
+    case "location":
+    case "retry-after":
+    case "vary":
+    case "warning":
+      return true;
+    default:
+      return false;
   }
 }

@@ -22,6 +22,8 @@ export interface Http1ExchangeOwner {
   readonly socket: Duplex & { cork(): void; uncork(): void; writableNeedDrain: boolean };
   /** The body flow wants more (resume reading the socket) or less. */
   setBodyPaused(paused: boolean): void;
+  /** Request body bytes held while nobody reads them (upstream queued or connecting) before the socket pauses. */
+  readonly bufferLimitBytes: number;
   /** The response has been written completely (or the stream reset); `close` = the connection must close. */
   responseDone(exchange: Http1Exchange, close: boolean): void;
   /** Hands the socket over to a tunnel (upgrade); the connection stops parsing. */
@@ -65,6 +67,7 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   private bodyState: BodyState;
   private sink: BodySink | undefined;
   private buffered: Buffer[] | undefined;
+  private bufferedBytes = 0;
   private bufferedEndTrailers: Headers | undefined | null = null; // null: end not yet seen
   private bodyPausedByConsumer = false;
 
@@ -131,6 +134,7 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     const buffered = this.buffered;
     if (buffered) {
       this.buffered = undefined;
+      this.bufferedBytes = 0;
       for (const chunk of buffered) sink.onData(chunk);
     }
     if (this.bufferedEndTrailers !== null) sink.onEnd(this.bufferedEndTrailers);
@@ -153,7 +157,13 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   pushBody(chunk: Buffer): void {
     this.info.bytesReceived += chunk.length;
     if (this.sink) this.sink.onData(chunk);
-    else (this.buffered ??= []).push(chunk);
+    else {
+      // Nobody reads the body yet (the upstream is queued or connecting): past the connection's buffer limit the
+      // client is made to wait (the socket stops being read) instead of the proxy holding the body without bound.
+      (this.buffered ??= []).push(chunk);
+      this.bufferedBytes += chunk.length;
+      if (this.bufferedBytes > this.owner.bufferLimitBytes) this.owner.setBodyPaused(true);
+    }
   }
 
   /** Connection → exchange: the request body is complete. */

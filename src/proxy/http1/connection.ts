@@ -7,7 +7,7 @@ import type { Socket } from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { Downstream, Handler } from "../http/exchange.ts";
 import { Http1Exchange, type Http1ExchangeOwner } from "./connection-exchange.ts";
-import { parseRequestHead, type Http1Limits } from "./request-head.ts";
+import { HeadProgress, parseRequestHead, type Http1Limits } from "./request-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
 import { Http1ParseError } from "./errors.ts";
@@ -22,13 +22,18 @@ export interface Http1ConnectionOptions {
   idleTimeoutMs: number;
   /** Whole request (head and body) must arrive within this; 0 = none. */
   requestTimeoutMs: number;
+  /** Envoy's request_headers_timeout: the head must be complete this long after its first byte; 0 = none. */
+  requestHeadersTimeoutMs: number;
   /** No bytes in either direction for this long ends the exchange; 0 = none. */
   streamIdleTimeoutMs: number;
   serverName: string;
   /** Called once per exchange when its response has ended or it was abandoned (stats, access log). */
   onExchangeComplete(exchange: Http1Exchange): void;
-  /** Called for a request refused before an exchange existed (bad bytes): stats and access log. */
-  onProtocolError(downstream: Downstream, err: Http1ParseError): void;
+  /**
+   * Called for a request refused before an exchange existed (bad bytes, a head not complete in time): stats and
+   * access log. `flag` is the response flag the answer carried (DPE, or SI for a head that went idle).
+   */
+  onProtocolError(downstream: Downstream, err: Http1ParseError, flag: string): void;
   /** An exchange timed out in the connection (request_timeout / stream_idle_timeout): answer 408 or reset. */
   onExchangeTimeout(exchange: Http1Exchange, kind: "request_timeout" | "stream_idle_timeout"): void;
 }
@@ -42,6 +47,9 @@ const enum State {
   Closed,
 }
 
+/** Bytes copied to join reads into one buffer, over the process's life: a work counter for tests. */
+export const readCopyWork = { bytes: 0 };
+
 const chunkSink = {
   target: undefined as Http1Exchange | undefined,
   data(chunk: Buffer): void {
@@ -52,18 +60,26 @@ const chunkSink = {
 export class Http1ServerConnection implements Http1ExchangeOwner {
   readonly socket: Socket;
   readonly downstream: Downstream;
+  /** A request body nobody reads yet is held up to this much before the socket is paused. */
+  readonly bufferLimitBytes: number;
   draining = false;
   /** The client half-closed: requests already received are answered, then the connection closes. */
   private peerEnded = false;
   private state = State.Head;
+  /** Where a request body's end leads: the next head, or (an upgrade request) the tunnel. */
+  private afterBody = State.Head;
   private pending: Buffer | undefined;
   private offset = 0;
+  /** A buffer with room to spare that `pending` views when reads had to be joined; `accUsed` = its bytes in use. */
+  private acc: Buffer | undefined;
+  private accUsed = 0;
+  /** Where the parse of an incomplete head stopped (see HeadProgress). */
+  private readonly headProgress = new HeadProgress();
   private active: Http1Exchange | undefined;
   private remaining = 0;
   private decoder: ChunkedDecoder | undefined;
   private processing = false;
   private socketPaused = false;
-  private bodyPaused = false;
   private lastActivity: number;
   /** Bytes of the active exchange when the timer last looked (stream_idle_timeout counts both directions). */
   private bytesAtCheck = -1;
@@ -80,6 +96,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     onClosed?: (c: Http1ServerConnection) => void,
   ) {
     this.socket = socket;
+    this.bufferLimitBytes = options.bufferLimitBytes;
     this.onClosed = onClosed;
     this.downstream = {
       remoteAddress: stripV4Mapped(socket.remoteAddress ?? ""),
@@ -136,15 +153,45 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
 
   private readonly onData = (chunk: Buffer): void => {
     this.lastActivity = this.options.clock.now();
-    if (this.pending === undefined || this.offset >= this.pending.length) {
+    const pending = this.pending;
+    if (pending === undefined || this.offset >= pending.length) {
       this.pending = chunk;
       this.offset = 0;
-    } else {
-      this.pending = Buffer.concat([this.pending.subarray(this.offset), chunk]);
-      this.offset = 0;
-    }
+    } else this.append(pending, chunk);
     if (!this.processing) this.process();
   };
+
+  /**
+   * Joins a read to the bytes not consumed yet. They go into a buffer with room to spare, doubled when full, so a
+   * head (or pipelined requests) arriving in many small reads is copied in amortised linear time, not re-copied
+   * whole on every read. Bytes already handed on (body views) are never overwritten: only the room past them is.
+   */
+  private append(pending: Buffer, chunk: Buffer): void {
+    const acc = this.acc;
+    if (
+      acc !== undefined &&
+      pending.buffer === acc.buffer &&
+      pending.byteOffset + pending.length === acc.byteOffset + this.accUsed &&
+      this.accUsed + chunk.length <= acc.length
+    ) {
+      chunk.copy(acc, this.accUsed);
+      readCopyWork.bytes += chunk.length;
+      const from = pending.byteOffset - acc.byteOffset;
+      this.accUsed += chunk.length;
+      this.pending = acc.subarray(from, this.accUsed);
+      return;
+    }
+    const rest = pending.length - this.offset;
+    const used = rest + chunk.length;
+    const next = Buffer.allocUnsafeSlow(Math.max(2 * used, 4096));
+    pending.copy(next, 0, this.offset);
+    chunk.copy(next, rest);
+    readCopyWork.bytes += used;
+    this.acc = next;
+    this.accUsed = used;
+    this.pending = next.subarray(0, used);
+    this.offset = 0;
+  }
 
   private process(): void {
     this.processing = true;
@@ -166,7 +213,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
           const piece = n === buf.length ? buf : buf.subarray(this.offset, this.offset + n);
           this.offset += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.state = State.Head;
+          if (this.remaining === 0) this.state = this.afterBody;
           ex.pushBody(piece);
           if (this.remaining === 0) ex.endBody(undefined);
         } else if (state === State.Chunked) {
@@ -184,7 +231,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
           }
           this.offset += used;
           if (decoder.done) {
-            this.state = State.Head;
+            this.state = this.afterBody;
             this.decoder = undefined;
             ex.endBody(decoder.trailers);
           } else if (used === 0) return;
@@ -193,6 +240,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       if (this.pending !== undefined && this.offset >= this.pending.length) {
         this.pending = undefined;
         this.offset = 0;
+        this.acc = undefined;
       }
     } finally {
       this.processing = false;
@@ -204,7 +252,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   private parseHead(buf: Buffer): boolean {
     let head;
     try {
-      head = parseRequestHead(buf, this.offset, buf.length, this.options.limits);
+      head = parseRequestHead(buf, this.offset, buf.length, this.options.limits, this.headProgress);
     } catch (err) {
       this.protocolError(err);
       return false;
@@ -214,14 +262,23 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
         this.pending = buf.subarray(this.offset);
         this.offset = 0;
       }
-      if (this.exchangeStart === 0) this.exchangeStart = this.options.clock.now();
+      if (this.exchangeStart === 0) {
+        // A head has begun: its stream's timeouts start now (the timer may be waiting on the longer idle timeout).
+        this.exchangeStart = this.options.clock.now();
+        this.cancelTimer();
+        this.armTimer();
+      }
       return false;
     }
     this.offset += head.headBytes;
+    if (this.headProgress.seen !== 0) this.headProgress.reset();
     // The exchange carries no hop-by-hop fields (nor those Connection names: the codec parsed them already), and
     // Host travels as the authority.
     stripHopByHop(head.headers, head.connectionTokens);
     head.headers.remove("host");
+    // 100-continue is the proxy's to answer (when the body is first wanted), as Envoy does without
+    // proxy_100_continue; from an HTTP/1.0 client it is ignored (RFC 9110 §10.1.1). Either way it goes no further.
+    if (head.expect100) head.headers.remove("expect");
     // The head completed in this read: the time onData took is the request's start.
     const now = this.lastActivity;
     const ex = new Http1Exchange(
@@ -243,26 +300,27 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     // The new exchange has moved no bytes yet; its head's arrival (lastActivity) is where its idleness starts.
     this.bytesAtCheck = 0;
     this.active = ex;
-    if (head.upgrade !== undefined) this.state = State.Upgrade;
-    else if (head.chunked) {
+    // An upgrade request's body (as Envoy does, it is forwarded) is read as a body; the tunnel's bytes follow it.
+    this.afterBody = head.upgrade !== undefined ? State.Upgrade : State.Head;
+    if (head.chunked) {
       this.state = State.Chunked;
       this.decoder = new ChunkedDecoder();
     } else if (head.contentLength > 0) {
       this.state = State.Body;
       this.remaining = head.contentLength;
-    }
+    } else if (head.upgrade !== undefined) this.state = State.Upgrade;
     this.handler(ex);
     return true;
   }
 
-  private protocolError(err: unknown): void {
+  private protocolError(err: unknown, flag = "DPE"): void {
     const e =
       err instanceof Http1ParseError ? err : new Http1ParseError("HPE_INTERNAL", 400, String((err as Error)?.message));
-    this.options.onProtocolError(this.downstream, e);
+    this.options.onProtocolError(this.downstream, e, flag);
     const body = `${e.message}\n`;
     this.socket.write(
       `HTTP/1.1 ${e.status} ${reasonFor(e.status)}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `x-trellis-response-flags: DPE\r\nx-trellis-details: ${e.code}\r\nserver: ${this.options.serverName}\r\n` +
+        `x-trellis-response-flags: ${flag}\r\nx-trellis-details: ${e.code}\r\nserver: ${this.options.serverName}\r\n` +
         `connection: close\r\n\r\n${body}`,
       "latin1",
     );
@@ -285,7 +343,6 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   // ---- Http1ExchangeOwner -----------------------------------------------------------------------------------------
 
   setBodyPaused(paused: boolean): void {
-    this.bodyPaused = paused;
     if (paused) this.pauseSocket();
     else if (this.socketPaused) {
       this.socketPaused = false;
@@ -305,7 +362,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       this.closeSocket();
       return;
     }
-    if (this.socketPaused && !this.bodyPaused) {
+    // A pause for that exchange's body (its consumer, or a body held past the buffer limit) ends with it.
+    if (this.socketPaused) {
       this.socketPaused = false;
       this.socket.resume();
     }
@@ -387,7 +445,12 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   // and the timer re-arms itself for whatever remains, so a request costs no timer allocation.
   private armTimer(): void {
     const o = this.options;
-    const periods = [o.idleTimeoutMs, o.requestTimeoutMs, this.streamIdleTimeoutOf(this.active)].filter((ms) => ms > 0);
+    const periods = [
+      o.idleTimeoutMs,
+      o.requestTimeoutMs,
+      o.requestHeadersTimeoutMs,
+      this.streamIdleTimeoutOf(this.active),
+    ].filter((ms) => ms > 0);
     if (periods.length === 0) return;
     const wait = Math.min(...periods);
     this.timer = o.clock.setTimer(wait, this.onTimer);
@@ -405,16 +468,29 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     const now = o.clock.now();
     const ex = this.active;
     let next = Infinity;
-    if (ex === undefined) {
+    if (ex === undefined && this.exchangeStart === 0) {
       if (o.idleTimeoutMs > 0) {
         const due = this.lastActivity + o.idleTimeoutMs;
         if (now >= due) return this.closeSocket();
         next = due;
       }
-      // A request head still arriving counts against request_timeout too.
-      if (o.requestTimeoutMs > 0 && this.exchangeStart > 0) {
-        const due = this.exchangeStart + o.requestTimeoutMs;
-        if (now >= due) return this.protocolTimeout();
+    } else if (ex === undefined) {
+      // A request head is arriving: as in Envoy, its stream exists from the first byte, so the stream's timeouts
+      // (request_timeout, request_headers_timeout, stream_idle_timeout) apply, and the connection's idle one does not.
+      const start = this.exchangeStart;
+      if (o.requestTimeoutMs > 0) {
+        const due = start + o.requestTimeoutMs;
+        if (now >= due) return this.headTimeout("request_overall_timeout", "DPE", "request timeout");
+        next = due;
+      }
+      if (o.requestHeadersTimeoutMs > 0) {
+        const due = start + o.requestHeadersTimeoutMs;
+        if (now >= due) return this.headTimeout("request_header_timeout", "DPE", "request header timeout");
+        next = Math.min(next, due);
+      }
+      if (o.streamIdleTimeoutMs > 0) {
+        const due = this.lastActivity + o.streamIdleTimeoutMs;
+        if (now >= due) return this.headTimeout("stream_idle_timeout", "SI", "stream timeout");
         next = Math.min(next, due);
       }
     } else {
@@ -437,7 +513,12 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       }
     }
     if (next === Infinity) {
-      const periods = [o.idleTimeoutMs, o.requestTimeoutMs, this.streamIdleTimeoutOf(ex)].filter((x) => x > 0);
+      const periods = [
+        o.idleTimeoutMs,
+        o.requestTimeoutMs,
+        o.requestHeadersTimeoutMs,
+        this.streamIdleTimeoutOf(ex),
+      ].filter((x) => x > 0);
       // Nothing left to watch (a route turned the stream idle timeout off): re-armed when the exchange changes.
       if (periods.length === 0) return;
       next = now + Math.min(...periods);
@@ -456,8 +537,9 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.armTimer();
   }
 
-  private protocolTimeout(): void {
-    this.protocolError(new Http1ParseError("request_header_timeout", 408, "request headers not received in time"));
+  /** A request head not complete in time: 408 with Envoy's body and response code detail; the connection closes. */
+  private headTimeout(code: string, flag: string, message: string): void {
+    this.protocolError(new Http1ParseError(code, 408, message), flag);
   }
 }
 

@@ -36,6 +36,8 @@ class FieldScan {
   spans = new Int32Array(SPAN * 128);
   contentLength = -1;
   hostSeen = false;
+  /** When parseFieldLines returned -1: where the incomplete line starts (every line before it is validated). */
+  resumeAt = 0;
   // Filled by materializeFields:
   list: string[] = [];
   /** Transfer-Encoding values joined with ", " (RFC 9110 §5.3), undefined if absent. */
@@ -46,7 +48,7 @@ class FieldScan {
   expect: string | undefined = undefined;
 }
 
-const SPAN = 5;
+export const SPAN = 5;
 export const scan = new FieldScan();
 
 /** The error for `mode`: a bad upstream response is the proxy's 502 whatever the fault. */
@@ -75,6 +77,12 @@ function outOfBytes(scanEnd: number, limitEnd: number, mode: number): number {
     );
   }
   return -1;
+}
+
+/** Out of bytes inside the line starting at `line`: remembered for a resumed parse, then as outOfBytes. */
+function incomplete(line: number, scanEnd: number, limitEnd: number, mode: number): number {
+  scan.resumeAt = line;
+  return outOfBytes(scanEnd, limitEnd, mode);
 }
 
 function nameError(mode: number, buf: Buffer, nameStart: number, pos: number): Http1ParseError {
@@ -108,19 +116,24 @@ export function parseFieldLines(
   limitEnd: number,
   maxFields: number,
   mode: number,
+  /** Continue a section whose earlier lines are already in `scan` (count, spans, contentLength, hostSeen). */
+  resume = false,
 ): number {
-  scan.count = 0;
-  scan.contentLength = -1;
-  scan.hostSeen = false;
+  if (!resume) {
+    scan.count = 0;
+    scan.contentLength = -1;
+    scan.hostSeen = false;
+  }
   // Local aliases: a module import is a live binding, re-read on every use; a local is a register.
   const tokenLower = TOKEN_LOWER;
   const fieldValue = FIELD_VALUE;
   const scanEnd = end < limitEnd ? end : limitEnd;
   for (;;) {
-    if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+    const line = pos;
+    if (pos >= scanEnd) return incomplete(line, scanEnd, limitEnd, mode);
     let c = buf[pos]!;
     if (c === CR) {
-      if (pos + 1 >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+      if (pos + 1 >= scanEnd) return incomplete(line, scanEnd, limitEnd, mode);
       if (buf[pos + 1] !== LF) throw http1Error(mode, "HPE_LF_EXPECTED", 400, "CR not followed by LF", pos + 1);
       return pos + 2;
     }
@@ -135,7 +148,7 @@ export function parseFieldLines(
       const t = tokenLower[c]!;
       if (t === 0) break;
       hash = nameHashStep(hash, t);
-      if (++pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+      if (++pos >= scanEnd) return incomplete(line, scanEnd, limitEnd, mode);
       c = buf[pos]!;
     }
     if (c !== COLON || pos === nameStart) throw nameError(mode, buf, nameStart, pos);
@@ -144,14 +157,14 @@ export function parseFieldLines(
     // field-value: leading and trailing OWS are not part of it. Skip the leading OWS, run to the first byte that
     // cannot be in a value (one table load per byte), then trim trailing OWS backwards.
     for (;;) {
-      if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+      if (pos >= scanEnd) return incomplete(line, scanEnd, limitEnd, mode);
       c = buf[pos]!;
       if (c !== SP && c !== HTAB) break;
       pos++;
     }
     let valueStart = pos;
     while (pos < scanEnd && fieldValue[buf[pos]!] !== 0) pos++;
-    if (pos >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+    if (pos >= scanEnd) return incomplete(line, scanEnd, limitEnd, mode);
     let valueEnd = pos;
     while (valueEnd > valueStart && fieldValue[buf[valueEnd - 1]!] === VALUE_OWS) valueEnd--;
     if (valueEnd === valueStart) valueStart = valueEnd = -1;
@@ -160,7 +173,7 @@ export function parseFieldLines(
       if (c === LF) throw http1Error(mode, "HPE_CR_EXPECTED", 400, "bare LF line ending", pos);
       throw http1Error(mode, "HPE_INVALID_HEADER_VALUE", 400, `invalid byte 0x${c.toString(16)} in field value`, pos);
     }
-    if (pos + 1 >= scanEnd) return outOfBytes(scanEnd, limitEnd, mode);
+    if (pos + 1 >= scanEnd) return incomplete(line, scanEnd, limitEnd, mode);
     if (buf[pos + 1] !== LF) throw http1Error(mode, "HPE_LF_EXPECTED", 400, "CR not followed by LF", pos + 1);
     pos += 2;
 

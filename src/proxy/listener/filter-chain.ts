@@ -40,10 +40,11 @@ export class FilterChainRuntime {
         bufferLimitBytes: listener.perConnectionBufferLimitBytes,
         idleTimeoutMs: c.idleTimeoutMs,
         requestTimeoutMs: c.requestTimeoutMs,
+        requestHeadersTimeoutMs: c.requestHeadersTimeoutMs,
         streamIdleTimeoutMs: c.streamIdleTimeoutMs,
         serverName: c.serverName,
         onExchangeComplete: hcm.complete,
-        onProtocolError: (downstream, err) => hcm.protocolError(downstream, err.status, err.code),
+        onProtocolError: (downstream, err, flag) => hcm.protocolError(downstream, err.status, err.code, flag),
         onExchangeTimeout: (ex: Http1Exchange, kind) => {
           if (kind === "request_timeout") sendLocalReply(ex, 408, "DPE", `request_overall_timeout:${hcm.statPrefix}`);
           else sendLocalReply(ex, 408, "SI", `stream_idle_timeout:${hcm.statPrefix}`);

@@ -1,6 +1,7 @@
 // envoy.filters.network.http_connection_manager: the HTTP side of a listener, with its inline route_config.
 
-import type { CodecType, HttpConnectionManager, HttpFilter } from "../types.ts";
+import { isIP } from "node:net";
+import type { CidrRange, CodecType, HttpConnectionManager, HttpFilter, InternalAddressConfig } from "../types.ts";
 import { describe, isPlainObject } from "./context.ts";
 import type { ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
@@ -33,6 +34,11 @@ const HCM_SPEC = {
     "upgrade_configs",
     "generate_request_id",
     "use_remote_address",
+    "xff_num_trusted_hops",
+    "skip_xff_append",
+    "internal_address_config",
+    "preserve_external_request_id",
+    "request_headers_timeout",
     "server_name",
     "max_request_headers_kb",
     "access_log",
@@ -46,19 +52,14 @@ const HCM_SPEC = {
     "http3_protocol_options",
     "server_header_transformation",
     "scheme_header_transformation",
-    "request_headers_timeout",
     "drain_timeout",
     "delayed_close_timeout",
     "access_log_flush_interval",
     "flush_access_log_on_new_request",
     "access_log_options",
-    "xff_num_trusted_hops",
     "original_ip_detection_extensions",
     "early_header_mutation_extensions",
-    "internal_address_config",
-    "skip_xff_append",
     "via",
-    "preserve_external_request_id",
     "always_set_request_id_in_response",
     "forward_client_cert_details",
     "set_current_client_cert_details",
@@ -106,17 +107,47 @@ export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path:
     routeConfig,
     rds,
     requestTimeoutMs: hcm.durationMs("request_timeout") ?? 0,
+    requestHeadersTimeoutMs: hcm.durationMs("request_headers_timeout") ?? 0,
     streamIdleTimeoutMs: hcm.durationMs("stream_idle_timeout") ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
     idleTimeoutMs: readCommonHttpProtocolOptions(hcm, "common_http_protocol_options", false).idleTimeoutMs,
     httpFilters: readHttpFilters(hcm),
     upgradeTypes: readUpgradeTypes(hcm),
     generateRequestId: hcm.bool("generate_request_id", true),
     useRemoteAddress: hcm.bool("use_remote_address", false),
+    xffNumTrustedHops: hcm.integer("xff_num_trusted_hops", 0),
+    skipXffAppend: hcm.bool("skip_xff_append", false),
+    internalAddressConfig: readInternalAddressConfig(hcm),
+    preserveExternalRequestId: hcm.bool("preserve_external_request_id", false),
     // Kept raw: the access-log module (telemetry/) parses and validates it when the proxy is built.
     accessLog: hcm.list("access_log").map((item) => item.value as Record<string, unknown>),
     serverName: hcm.string("server_name") ?? DEFAULT_SERVER_NAME,
     maxRequestHeadersKb: hcm.integer("max_request_headers_kb", DEFAULT_MAX_REQUEST_HEADERS_KB, 1, 8192),
   };
+}
+
+const INTERNAL_ADDRESS_SPEC = { handled: ["unix_sockets", "cidr_ranges"] } as const;
+const CIDR_SPEC = { handled: ["address_prefix", "prefix_len"] } as const;
+
+/**
+ * internal_address_config: which peers are internal (trusted with x-envoy-* headers and their x-request-id). Absent:
+ * undefined, Envoy's long-standing default (RFC 1918 IPv4, fd00::/8, and the loopback addresses).
+ */
+function readInternalAddressConfig(hcm: Fields): InternalAddressConfig | undefined {
+  if (!hcm.has("internal_address_config")) return undefined;
+  const config = hcm.message("internal_address_config", INTERNAL_ADDRESS_SPEC);
+  const cidrRanges: CidrRange[] = [];
+  for (const item of config.list("cidr_ranges")) {
+    const range = Fields.open(hcm.ctx, item.value, item.path, CIDR_SPEC);
+    const addressPrefix = range.requiredString("address_prefix");
+    const family = isIP(addressPrefix);
+    if (addressPrefix !== "" && family === 0) {
+      range.report("address_prefix", `expected an IPv4 or IPv6 address, got "${addressPrefix}"`);
+      continue;
+    }
+    const prefixLen = range.integer("prefix_len", 0, 0, family === 6 ? 128 : 32);
+    if (family !== 0) cidrRanges.push({ addressPrefix, prefixLen });
+  }
+  return { unixSockets: config.bool("unix_sockets", false), cidrRanges };
 }
 
 const RDS_SPEC = { handled: ["route_config_name", "config_source"] } as const;

@@ -214,12 +214,17 @@ describe("http_connection_manager", () => {
         routeConfig: undefined,
         rds: undefined,
         requestTimeoutMs: 0,
+        requestHeadersTimeoutMs: 0,
         streamIdleTimeoutMs: 300_000,
         idleTimeoutMs: 3_600_000,
         httpFilters: [],
         upgradeTypes: [],
         generateRequestId: true,
         useRemoteAddress: false,
+        xffNumTrustedHops: 0,
+        skipXffAppend: false,
+        internalAddressConfig: undefined,
+        preserveExternalRequestId: false,
         serverName: "trellis",
         maxRequestHeadersKb: 60,
         accessLog: [],
@@ -251,6 +256,48 @@ describe("http_connection_manager", () => {
     assert.equal(parsed.serverName, "edge");
     assert.equal(parsed.maxRequestHeadersKb, 96);
     assert.equal(hcm({ codec_type: 1 }).codecType, "HTTP1");
+  });
+
+  test("edge trust and the headers timeout: use_remote_address's companions are read, a bad range is refused by path", () => {
+    const parsed = hcm({
+      request_headers_timeout: "5s",
+      xff_num_trusted_hops: 2,
+      skip_xff_append: true,
+      preserve_external_request_id: true,
+      internal_address_config: {
+        unix_sockets: true,
+        cidr_ranges: [
+          { address_prefix: "10.0.0.0", prefix_len: 8 },
+          { address_prefix: "fd00::", prefix_len: { value: 8 } },
+        ],
+      },
+    });
+    assert.equal(parsed.requestHeadersTimeoutMs, 5000);
+    assert.equal(parsed.xffNumTrustedHops, 2);
+    assert.equal(parsed.skipXffAppend, true);
+    assert.equal(parsed.preserveExternalRequestId, true);
+    assert.deepEqual(parsed.internalAddressConfig, {
+      unixSockets: true,
+      cidrRanges: [
+        { addressPrefix: "10.0.0.0", prefixLen: 8 },
+        { addressPrefix: "fd00::", prefixLen: 8 },
+      ],
+    });
+    assertIssues(
+      () =>
+        hcm({
+          internal_address_config: {
+            cidr_ranges: [
+              { address_prefix: "10.0.0", prefix_len: 8 },
+              { address_prefix: "10.0.0.0", prefix_len: 33 },
+            ],
+          },
+        }),
+      [
+        [`${HCM_AT}.internal_address_config.cidr_ranges[0].address_prefix`, /expected an IPv4 or IPv6 address/],
+        [`${HCM_AT}.internal_address_config.cidr_ranges[1].prefix_len`, /32/],
+      ],
+    );
   });
 
   test("http filters keep name, type and config; the router is implicit and dropped", () => {
