@@ -10,6 +10,7 @@ import type { Headers } from "../http/headers.ts";
 import type { RetireReason, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
 import { parseResponseHead, type Http1Limits } from "./response-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
+import { Http1ParseError } from "./errors.ts";
 import { encodeChunkHead, LAST_CHUNK, serializeRequestHead, serializeTrailers } from "./serialize.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
 import type { UpstreamConnect } from "../upstream/connect.ts";
@@ -210,7 +211,13 @@ export class Http1UpstreamConnection implements UpstreamStream {
         offset += head.headBytes;
         if (head.status >= 100 && head.status < 200 && head.status !== 101) continue; // interim: skip
         const headers = head.headers;
-        if (head.status === 101 && this.request!.upgrade !== undefined && h.onUpgrade) {
+        if (head.status === 101) {
+          // Only a request that asked for an upgrade may switch protocols; any other 101 would turn a pooled
+          // connection into somebody's tunnel.
+          if (this.request!.upgrade === undefined || h.onUpgrade === undefined) {
+            this.fail(new Http1ParseError("UPSTREAM_UNEXPECTED_101", 502, "101 to a request that asked no upgrade"));
+            return;
+          }
           stripHopByHop(headers, head.connectionTokens);
           this.clearRequest();
           this.closed = true;
@@ -234,9 +241,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
           this.keepAlive = false;
         }
         h.onHead(head.status, headers);
-        if (this.resp === Resp.Idle) {
-          if (this.handler === h) this.complete(undefined);
-        }
+        if (this.resp === Resp.Idle && this.handler === h) this.complete(undefined, offset < chunk.length);
       } else if (this.resp === Resp.Body) {
         const avail = chunk.length - offset;
         const n = avail < this.remaining ? avail : this.remaining;
@@ -245,7 +250,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
         this.remaining -= n;
         if (this.remaining === 0) this.resp = Resp.Idle;
         if (!h.onData(piece)) this.pauseSocket();
-        if (this.resp === Resp.Idle && this.handler === h) this.complete(undefined);
+        if (this.resp === Resp.Idle && this.handler === h) this.complete(undefined, offset < chunk.length);
       } else if (this.resp === Resp.Chunked) {
         const decoder = this.decoder!;
         let used: number;
@@ -259,7 +264,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
         if (decoder.done) {
           this.resp = Resp.Idle;
           this.decoder = undefined;
-          if (this.handler === h) this.complete(decoder.trailers);
+          if (this.handler === h) this.complete(decoder.trailers, offset < chunk.length);
         } else if (used === 0) {
           this.pending = chunk.subarray(offset);
           return;
@@ -287,10 +292,17 @@ export class Http1UpstreamConnection implements UpstreamStream {
     }
   }
 
-  private complete(trailers: Headers | undefined): void {
+  /**
+   * The response is complete. `unread`: more bytes followed it in the same read. Nobody asked for them (a second
+   * response, a body on a 204 or a HEAD response): the connection is closed, never handed to the next request,
+   * which could take it inside onEnd below and read them as its answer (Envoy: "upstream sent data after response
+   * complete"). A request that asked for an upgrade and got none leaves its connection closed too.
+   */
+  private complete(trailers: Headers | undefined, unread: boolean): void {
     const h = this.handler!;
     this.resp = Resp.Idle;
-    if (this.requestWritten || this.request?.upgrade !== undefined) this.finish();
+    if (unread || this.request!.upgrade !== undefined) this.keepAlive = false;
+    if (this.requestWritten) this.finish();
     else {
       // The upstream answered before the request body was sent whole: this connection cannot be reused.
       this.keepAlive = false;
@@ -371,7 +383,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     if (this.resp === Resp.UntilClose && this.handler !== undefined) {
       this.keepAlive = false;
       this.requestWritten = true;
-      this.complete(undefined);
+      this.complete(undefined, false);
       return;
     }
     this.onClose();

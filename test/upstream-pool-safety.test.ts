@@ -1,0 +1,128 @@
+// Issue 9, the upstream side: nothing an upstream (or a client) sends may leave a pooled connection in a state the
+// next request would misread, nor turn a pooled connection into somebody's tunnel. Hand-written upstream bytes on
+// a raw net server; what each request gets, and on which upstream connection, is checked exactly.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { startProxy, type RunningProxy } from "./support/proxies.ts";
+import { rawExchange, request } from "./support/clients.ts";
+import { allDomains, bootstrap, httpListener, staticCluster } from "./support/envoy-config.ts";
+import { waitFor } from "./support/wait.ts";
+import { startRawUpstream, type RawRequest, type RawUpstream } from "./support/raw-upstream.ts";
+
+const OK_B = "HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nfor-b-1";
+const SMUGGLED = "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecret";
+
+/** A proxy in front of `upstream` with one catch-all route to it. */
+async function proxyTo(upstream: RawUpstream, hcmExtra = {}): Promise<RunningProxy> {
+  return startProxy(
+    bootstrap(
+      [httpListener("in", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), hcmExtra)],
+      [staticCluster("app", [upstream.port])],
+    ),
+  );
+}
+
+describe("bytes after a complete upstream response never become the next response", () => {
+  // Each case: the first response, then (in the same write) an unsolicited second one.
+  const cases: { name: string; method: string; first: string }[] = [
+    { name: "after a Content-Length body", method: "GET", first: "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na" },
+    {
+      name: "after a chunked body",
+      method: "GET",
+      first: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
+    },
+    { name: "after a 204 (which has no body)", method: "GET", first: "HTTP/1.1 204 No Content\r\n\r\n" },
+    {
+      name: "after a 304 that carries a body",
+      method: "GET",
+      first: "HTTP/1.1 304 Not Modified\r\ncontent-length: 3\r\n\r\nxyz",
+    },
+    {
+      name: "after a response to HEAD that carries a body",
+      method: "HEAD",
+      first: "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nxyz",
+    },
+    {
+      name: "after a 1xx and the final response",
+      method: "GET",
+      first: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na",
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const upstream = await startRawUpstream((req: RawRequest) => (req.target === "/a" ? c.first + SMUGGLED : OK_B));
+      const proxy = await proxyTo(upstream);
+      try {
+        // Two pipelined requests in one write: the second is read while the first's response completes.
+        const raw = await rawExchange(
+          proxy.port(),
+          `${c.method} /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\n`,
+        );
+        assert.doesNotMatch(raw, /secret/);
+        assert.match(raw, /for-b-1/);
+        const b = upstream.received.find((r) => r.target === "/b");
+        assert.ok(b, "the upstream received /b");
+        // The connection that carried the extra bytes was closed: /b went on a new one.
+        assert.equal(b.connection, 1);
+      } finally {
+        await proxy.close();
+        await upstream.close();
+      }
+    });
+  }
+
+  test("an early response to a request whose body is still being sent closes the connection", async () => {
+    const upstream = await startRawUpstream(
+      (req) => (req.target === "/b" ? OK_B : undefined),
+      (head) =>
+        head.startsWith("POST /a ") ? "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly" + SMUGGLED : undefined,
+    );
+    const proxy = await proxyTo(upstream);
+    try {
+      // Half of the body is sent, and the client stays: the upstream answers /a before it has all of it.
+      const client = net.connect(proxy.port(), "127.0.0.1");
+      let got = "";
+      client.on("data", (d: Buffer) => (got += d.toString("latin1")));
+      client.on("error", () => {});
+      client.write("POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n12345");
+      await waitFor(() => got.includes("early"));
+      const next = await request(proxy.port(), { path: "/b" });
+      assert.equal(next.body, "for-b-1");
+      assert.equal(upstream.received.find((r) => r.target === "/b")!.connection, 1);
+      client.destroy();
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe("a 101 is relayed only to a request that asked for that upgrade", () => {
+  let upstream: RawUpstream;
+  let proxy: RunningProxy;
+  before(async () => {
+    upstream = await startRawUpstream((req) =>
+      req.target === "/switch"
+        ? "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: evil\r\n\r\ntunnel-bytes"
+        : OK_B,
+    );
+    proxy = await proxyTo(upstream, { upgrade_configs: [{ upgrade_type: "websocket" }] });
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test("an unasked-for 101 is a 502 UPE and its connection is closed, not pooled", async () => {
+    const r = await request(proxy.port(), { path: "/switch" });
+    assert.equal(r.status, 502);
+    assert.equal(r.headers["x-trellis-response-flags"], "UPE");
+    const next = await request(proxy.port(), { path: "/b" });
+    assert.equal(next.status, 200);
+    assert.equal(next.body, "for-b-1");
+    const b = upstream.received.find((x) => x.target === "/b")!;
+    assert.notEqual(b.connection, upstream.received.find((x) => x.target === "/switch")!.connection);
+  });
+});
