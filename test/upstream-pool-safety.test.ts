@@ -4,6 +4,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import net from "node:net";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { rawExchange, request } from "./support/clients.ts";
@@ -124,5 +125,97 @@ describe("a 101 is relayed only to a request that asked for that upgrade", () =>
     assert.equal(next.body, "for-b-1");
     const b = upstream.received.find((x) => x.target === "/b")!;
     assert.notEqual(b.connection, upstream.received.find((x) => x.target === "/switch")!.connection);
+  });
+});
+
+describe("an upgrade a route does not allow is refused with 403 whatever the route does", () => {
+  let upstream: RawUpstream;
+  let proxy: RunningProxy;
+  before(async () => {
+    upstream = await startRawUpstream(() => OK_B);
+    proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "in",
+            allDomains([
+              { match: { prefix: "/direct" }, direct_response: { status: 200, body: { inline_string: "direct" } } },
+              { match: { prefix: "/redirect" }, redirect: { path_redirect: "/elsewhere" } },
+              { match: { prefix: "/" }, route: { cluster: "app" } },
+            ]),
+          ),
+        ],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  const upgradeHeaders = { connection: "upgrade", upgrade: "websocket" };
+  for (const path of ["/direct", "/redirect", "/cluster"]) {
+    test(`on a ${path.slice(1)} route`, async () => {
+      const r = await request(proxy.port(), { path, headers: upgradeHeaders });
+      assert.equal(r.status, 403);
+      assert.equal(r.headers["x-trellis-response-flags"], "UPG");
+      assert.match(String(r.headers["x-trellis-details"]), /^upgrade_failed/);
+    });
+  }
+
+  test("the same routes answer requests that ask no upgrade", async () => {
+    assert.equal((await request(proxy.port(), { path: "/direct" })).body, "direct");
+    assert.equal((await request(proxy.port(), { path: "/redirect" })).status, 301);
+    assert.equal(upstream.received.length, 0);
+  });
+});
+
+describe("CONNECT without upgrade_configs is refused, never forwarded", () => {
+  let upstream: RawUpstream;
+  let proxy: RunningProxy;
+  before(async () => {
+    // The upstream would accept the CONNECT and turn its connection into a tunnel.
+    upstream = await startRawUpstream((req) => (req.method === "CONNECT" ? "HTTP/1.1 200 OK\r\n\r\n" : OK_B));
+    proxy = await startProxy(
+      bootstrap(
+        [httpListener("in", allDomains([{ match: { safe_regex: { regex: ".*" } }, route: { cluster: "app" } }]))],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test("HTTP/1.1 CONNECT on a route whose match accepts it: 403, and the next client is served apart", async () => {
+    const raw = await rawExchange(
+      proxy.port(),
+      "CONNECT victim.example:443 HTTP/1.1\r\nhost: victim.example:443\r\n\r\n",
+    );
+    assert.match(raw, /^HTTP\/1\.1 403 /);
+    assert.match(raw, /x-trellis-response-flags: UPG\r\n/);
+    const next = await request(proxy.port(), { path: "/b", headers: { cookie: "session=victim" } });
+    assert.equal(next.body, "for-b-1");
+    assert.deepEqual(
+      upstream.received.map((r) => r.method),
+      ["GET"],
+    );
+  });
+
+  test("HTTP/2 CONNECT: 403", async () => {
+    const session = http2.connect(`http://127.0.0.1:${proxy.port()}`);
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const s = session.request({ ":method": "CONNECT", ":authority": "victim.example:443" });
+        s.on("response", (h) => resolve(Number(h[":status"])));
+        s.on("error", reject);
+      });
+      assert.equal(status, 403);
+      assert.equal(upstream.received.filter((r) => r.method === "CONNECT").length, 0);
+    } finally {
+      session.close();
+    }
   });
 });

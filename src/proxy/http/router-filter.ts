@@ -9,7 +9,7 @@ import { Headers } from "./headers.ts";
 import { sendLocalReply } from "./local-reply.ts";
 import { UpstreamCall, type CallEnvironment } from "./upstream-call.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
-import type { CompiledRoute, RouteContext, RouteTable } from "../router/types.ts";
+import type { CompiledRoute, RouteContext, RouteMiss, RouteTable } from "../router/types.ts";
 
 export interface RouterOptions {
   table: RouteTable;
@@ -26,6 +26,10 @@ export function createRouter(options: RouterOptions): Handler {
   return (ex: Exchange): void => {
     // A filter may have resolved the route already (per-route filter config); resolve it once either way.
     const route = (ex.info.route ??= table.route(ex));
+    // An upgrade (CONNECT is one: Envoy's upgrade type "CONNECT") is refused before the route answers, whatever
+    // kind of route it is, as Envoy refuses it when it builds the stream's filter chain.
+    const upgrade = ex.upgrade ?? (ex.method === "CONNECT" ? "connect" : undefined);
+    if (upgrade !== undefined && !upgradeAllowed(ex, route, upgrade, options.upgradeTypes)) return;
     if (route.kind === "miss") {
       const what =
         route.reason === "no_virtual_host"
@@ -50,14 +54,6 @@ export function createRouter(options: RouterOptions): Handler {
       return;
     }
     ex.info.clusterName = cluster.name;
-    if (ex.upgrade !== undefined) {
-      const listenerAllows = options.upgradeTypes.includes(ex.upgrade);
-      if (!route.upgradeAllowed(ex.upgrade, listenerAllows) || ex.response.upgradeTo === undefined) {
-        // Envoy answers 403 with the detail upgrade_failed and has no response flag for it; Trellis says UPG.
-        sendLocalReply(ex, 403, "UPG", `upgrade_failed:${ex.upgrade} not allowed on route ${route.name}`);
-        return;
-      }
-    }
     const call = new UpstreamCall(ex, route, choice, env);
     // Header edits first, as Envoy does: %REQ(:path)% in an edit sees the path as the client sent it.
     route.applyRequestHeaders(ex.headers, ex, call, choice);
@@ -75,6 +71,26 @@ export function createRouter(options: RouterOptions): Handler {
     }
     call.start(cluster, endpoint, hash);
   };
+}
+
+/**
+ * Whether the upgrade may go on: the route's upgrade_configs, else the connection manager's (a route that did not
+ * match has none); and the downstream must be able to carry it (HTTP/1.1: HTTP/2's extended CONNECT is not
+ * supported). Otherwise answers 403: Envoy's detail upgrade_failed; Envoy has no response flag for it, Trellis
+ * says UPG.
+ */
+function upgradeAllowed(
+  ex: Exchange,
+  route: CompiledRoute | RouteMiss,
+  upgrade: string,
+  listenerTypes: readonly string[],
+): boolean {
+  const listenerAllows = listenerTypes.includes(upgrade);
+  const allowed = route.kind === "miss" ? listenerAllows : route.upgradeAllowed(upgrade, listenerAllows);
+  if (allowed && ex.response.upgradeTo !== undefined) return true;
+  const where = route.kind === "miss" ? "" : ` on route ${route.name}`;
+  sendLocalReply(ex, 403, "UPG", `upgrade_failed:${upgrade} not allowed${where}`);
+  return false;
 }
 
 /**
