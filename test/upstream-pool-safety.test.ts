@@ -8,7 +8,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { rawExchange, request } from "./support/clients.ts";
-import { allDomains, bootstrap, httpListener, staticCluster } from "./support/envoy-config.ts";
+import { allDomains, bootstrap, HTTP2_UPSTREAM, httpListener, staticCluster } from "./support/envoy-config.ts";
 import { waitFor } from "./support/wait.ts";
 import { startRawUpstream, type RawRequest, type RawUpstream } from "./support/raw-upstream.ts";
 
@@ -216,6 +216,106 @@ describe("CONNECT without upgrade_configs is refused, never forwarded", () => {
       assert.equal(upstream.received.filter((r) => r.method === "CONNECT").length, 0);
     } finally {
       session.close();
+    }
+  });
+});
+
+describe("a request the HTTP/2 upstream cannot encode is the client's error, never the endpoint's", () => {
+  test("400 DPE; no ejection, no endpoint error, no retry, the shared session lives on", async () => {
+    // Three healthy h2c upstreams that count their sessions; /slow is held until released.
+    const servers: { port: number; sessions: number; streams: number; close(): Promise<void> }[] = [];
+    const held: http2.ServerHttp2Stream[] = [];
+    for (let i = 0; i < 3; i++) {
+      const server = http2.createServer();
+      const s = { port: 0, sessions: 0, streams: 0, close: () => new Promise<void>((r) => server.close(() => r())) };
+      server.on("session", (session) => {
+        s.sessions++;
+        const close = s.close;
+        s.close = () => {
+          session.destroy();
+          return close();
+        };
+      });
+      server.on("stream", (stream, headers) => {
+        s.streams++;
+        if (headers[":path"] === "/slow") {
+          held.push(stream);
+          return;
+        }
+        stream.respond({ ":status": 200 });
+        stream.end(`from-${i}`);
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      s.port = (server.address() as net.AddressInfo).port;
+      servers.push(s);
+    }
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "in",
+            allDomains([
+              {
+                match: { prefix: "/" },
+                route: { cluster: "app", retry_policy: { retry_on: "reset,5xx,connect-failure", num_retries: 3 } },
+              },
+            ]),
+          ),
+        ],
+        [
+          staticCluster(
+            "app",
+            servers.map((s) => s.port),
+            {
+              ...HTTP2_UPSTREAM,
+              outlier_detection: {
+                consecutive_5xx: 2,
+                consecutive_local_origin_failure: 2,
+                interval: "60s",
+                base_ejection_time: "300s",
+                max_ejection_percent: 100,
+              },
+            },
+          ),
+        ],
+      ),
+    );
+    try {
+      // One good request per endpoint first: each endpoint's session is up, and one stream stays open on each.
+      const slow = [0, 1, 2].map(() => request(proxy.port(), { path: "/slow" }));
+      await waitFor(() => held.length === 3);
+      const bad = [
+        "content-type: text/plain\r\ncontent-type: text/html\r\n",
+        "authorization: a\r\nauthorization: b\r\n",
+        "user-agent: a\r\nuser-agent: b\r\n",
+      ];
+      for (let i = 0; i < 12; i++) {
+        const raw = await rawExchange(proxy.port(), `GET /bad HTTP/1.1\r\nhost: x\r\n${bad[i % bad.length]}\r\n`);
+        assert.match(raw, /^HTTP\/1\.1 400 /, raw);
+        assert.match(raw, /x-trellis-response-flags: DPE\r\n/);
+      }
+      // The held streams, on the sessions the bad requests would have used, still complete.
+      for (const stream of held) stream.respond({ ":status": 200 }, { endStream: true });
+      for (const r of await Promise.all(slow)) assert.equal(r.status, 200);
+      for (let i = 0; i < 6; i++) assert.equal((await request(proxy.port(), { path: "/ok" })).status, 200);
+      assert.deepEqual(
+        servers.map((s) => s.sessions),
+        [1, 1, 1],
+      );
+      // Only the good requests reached an upstream: 3 slow + 6.
+      assert.equal(
+        servers.reduce((n, s) => n + s.streams, 0),
+        9,
+      );
+      const clusters = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/clusters`)).text();
+      assert.doesNotMatch(clusters, /failed_outlier_check/);
+      assert.match(clusters, /app::127\.0\.0\.1:\d+::rq_error::0\n(.|\n)*::rq_error::0\n(.|\n)*::rq_error::0\n/);
+      assert.doesNotMatch(clusters, /::rq_error::[1-9]/);
+      const prom = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/stats/prometheus`)).text();
+      assert.match(prom, /envoy_cluster_upstream_rq_retry\{envoy_cluster_name="app"\} 0\n/);
+    } finally {
+      await proxy.close();
+      for (const s of servers) await s.close();
     }
   });
 });

@@ -221,7 +221,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     if (this.attemptSeq === seq && this.attemptActive) this.stream = stream;
   }
 
-  /** The current attempt is over: its counters, its timer, its body reader. */
+  /** The current attempt is over: its counters, its timer, its body reader. `code` -1: it was never sent. */
   private endAttempt(code: number): void {
     if (!this.attemptActive) return;
     this.attemptActive = false;
@@ -235,7 +235,8 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
       this.requestSlot = false; // pairs with tryStartRequest in attempt()
       this.cluster.resources.endRequest();
     }
-    this.cluster.requestEnded(this.endpoint!, code, this.env.clock.now() - this.attemptStartMs);
+    if (code < 0) this.cluster.requestNotSent(this.endpoint!);
+    else this.cluster.requestEnded(this.endpoint!, code, this.env.clock.now() - this.attemptStartMs);
   }
 
   /** The request is over (answered, failed or abandoned): nothing more happens for it. */
@@ -420,8 +421,15 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     const ex = this.ex;
     const headSent = ex.response.headSent;
     const where = `${this.cluster.name}/${this.endpoint!.key}`;
-    this.endAttempt(headSent ? this.ex.info.responseCode : 0);
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === "TRELLIS_H2_REQUEST_NOT_ENCODABLE") {
+      // The client's request, not the endpoint: no outlier report, no endpoint stats, no retry.
+      this.endAttempt(-1);
+      this.finish();
+      sendLocalReply(ex, 400, "DPE", `request_not_encodable:${where}: ${err.message}`);
+      return;
+    }
+    this.endAttempt(headSent ? this.ex.info.responseCode : 0);
     const refused = code === "REFUSED_STREAM" || code === "ERR_HTTP2_STREAM_ERROR";
     if (!headSent) {
       this.cluster.outlier?.onLocalOriginFailure(this.endpoint!, "reset");
