@@ -319,3 +319,169 @@ describe("a request the HTTP/2 upstream cannot encode is the client's error, nev
     }
   });
 });
+
+/**
+ * One upstream for both kinds of request: a CONNECT is answered `connectAnswer` and, on 200, its connection echoes
+ * every later byte back ("echo:" first); anything else gets OK_B. Records each request's line and connection.
+ */
+async function startConnectUpstream(connectAnswer = "HTTP/1.1 200 OK\r\n\r\n"): Promise<{
+  port: number;
+  seen: { line: string; connection: number }[];
+  close(): Promise<void>;
+}> {
+  const seen: { line: string; connection: number }[] = [];
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer((s) => {
+    const connection = connections++;
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => {});
+    let tunnel = false;
+    let bytes = "";
+    s.on("data", (c: Buffer) => {
+      if (tunnel) {
+        s.write("echo:" + c.toString("latin1"));
+        return;
+      }
+      bytes += c.toString("latin1");
+      let end;
+      while ((end = bytes.indexOf("\r\n\r\n")) >= 0) {
+        const line = bytes.slice(0, bytes.indexOf("\r\n"));
+        bytes = bytes.slice(end + 4);
+        seen.push({ line, connection });
+        if (!line.startsWith("CONNECT ")) {
+          s.write(OK_B);
+          continue;
+        }
+        s.write(connectAnswer);
+        if (!connectAnswer.startsWith("HTTP/1.1 200")) return;
+        tunnel = true;
+        if (bytes !== "") s.write("echo:" + bytes);
+        return;
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A client socket that collects what it receives. */
+async function openClient(
+  port: number,
+): Promise<{ socket: net.Socket; received: () => string; closed: Promise<void> }> {
+  const socket = net.connect(port, "127.0.0.1");
+  let got = "";
+  socket.on("data", (d: Buffer) => (got += d.toString("latin1")));
+  socket.on("error", () => {});
+  const closed = new Promise<void>((r) => socket.once("close", () => r()));
+  await new Promise<void>((r) => socket.once("connect", r));
+  return { socket, received: () => got, closed };
+}
+
+describe("CONNECT where upgrade_configs allows it and a connect_matcher route takes it", () => {
+  const CONNECT = "CONNECT db.internal:5432 HTTP/1.1\r\nhost: db.internal:5432\r\n\r\n";
+  const routes = (routeExtra = {}) =>
+    allDomains([
+      { match: { connect_matcher: {} }, route: { cluster: "app", ...routeExtra } },
+      { match: { prefix: "/" }, route: { cluster: "app" } },
+    ]);
+
+  test("is proxied upstream as a CONNECT; the 200 makes a tunnel on a connection no other request gets", async () => {
+    const upstream = await startConnectUpstream();
+    const proxy = await startProxy(
+      bootstrap(
+        [httpListener("in", routes(), { upgrade_configs: [{ upgrade_type: "CONNECT" }] })],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+    try {
+      const c = await openClient(proxy.port());
+      c.socket.write(CONNECT);
+      await waitFor(() => c.received().includes("\r\n\r\n"));
+      assert.match(c.received(), /^HTTP\/1\.1 200 OK\r\n/);
+      assert.doesNotMatch(c.received(), /content-length|transfer-encoding/i);
+      c.socket.write("ping");
+      await waitFor(() => c.received().endsWith("echo:ping"));
+      // Another client, same cluster: its request reaches the upstream as a request, on another connection.
+      const other = await request(proxy.port(), { path: "/b", headers: { cookie: "session=victim" } });
+      assert.equal(other.body, "for-b-1");
+      assert.deepEqual(upstream.seen, [
+        { line: "CONNECT db.internal:5432 HTTP/1.1", connection: 0 },
+        { line: "GET /b HTTP/1.1", connection: 1 },
+      ]);
+      // The tunnel still carries only its own bytes.
+      c.socket.write("pong");
+      await waitFor(() => c.received().endsWith("echo:pong"));
+      assert.doesNotMatch(c.received(), /victim|GET \/b/);
+      c.socket.destroy();
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test("a CONNECT the upstream refuses is relayed, and neither connection is reused", async () => {
+    const upstream = await startConnectUpstream("HTTP/1.1 403 Forbidden\r\ncontent-length: 2\r\n\r\nno");
+    const proxy = await startProxy(
+      bootstrap(
+        [httpListener("in", routes(), { upgrade_configs: [{ upgrade_type: "CONNECT" }] })],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+    try {
+      const raw = await rawExchange(proxy.port(), CONNECT + "GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n", {
+        halfClose: false,
+      });
+      assert.match(raw, /^HTTP\/1\.1 403 Forbidden\r\n/);
+      // The bytes after the CONNECT were the tunnel's, not a request: the downstream connection closed instead.
+      assert.equal((raw.match(/HTTP\/1\.1 /g) ?? []).length, 1);
+      const next = await request(proxy.port(), { path: "/b" });
+      assert.equal(next.body, "for-b-1");
+      assert.deepEqual(
+        upstream.seen.map((s) => s.connection),
+        [0, 1],
+      );
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test("a route's upgrade_configs can allow CONNECT; a CONNECT no connect_matcher route takes is 404 NR", async () => {
+    const upstream = await startConnectUpstream();
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener("in", routes({ upgrade_configs: [{ upgrade_type: "CONNECT" }] })),
+          httpListener("no-connect-route", allDomains([{ match: { prefix: "" }, route: { cluster: "app" } }]), {
+            upgrade_configs: [{ upgrade_type: "CONNECT" }],
+          }),
+        ],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+    try {
+      const c = await openClient(proxy.port("in"));
+      c.socket.write(CONNECT + "hello");
+      await waitFor(() => c.received().endsWith("echo:hello"));
+      assert.match(c.received(), /^HTTP\/1\.1 200 OK\r\n/);
+      c.socket.destroy();
+      const raw = await rawExchange(proxy.port("no-connect-route"), CONNECT);
+      assert.match(raw, /^HTTP\/1\.1 404 /);
+      assert.match(raw, /x-trellis-response-flags: NR\r\n/);
+      assert.equal(upstream.seen.length, 1);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});

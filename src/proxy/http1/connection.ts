@@ -224,6 +224,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     head.headers.remove("host");
     // The head completed in this read: the time onData took is the request's start.
     const now = this.lastActivity;
+    // CONNECT is an upgrade (Envoy's type "CONNECT"): what follows its head is tunnel bytes, never a request.
+    const upgrade = head.method === "CONNECT" ? "connect" : head.upgrade;
     const ex = new Http1Exchange(
       this,
       head.versionMinor,
@@ -236,14 +238,14 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       head.contentLength,
       head.chunked,
       head.keepAlive && !this.draining,
-      head.upgrade,
+      upgrade,
       head.expectContinue,
     );
     this.exchangeStart = now;
     // The new exchange has moved no bytes yet; its head's arrival (lastActivity) is where its idleness starts.
     this.bytesAtCheck = 0;
     this.active = ex;
-    if (head.upgrade !== undefined) this.state = State.Upgrade;
+    if (upgrade !== undefined) this.state = State.Upgrade;
     else if (head.chunked) {
       this.state = State.Chunked;
       this.decoder = new ChunkedDecoder();

@@ -130,8 +130,9 @@ export class Http1UpstreamConnection implements UpstreamStream {
       contentLength,
       chunked: this.chunkedRequest,
     });
-    // An upgrade names itself in the hop-by-hop fields the codec removed on the way in.
-    if (req.upgrade !== undefined) head = head.slice(0, -2) + `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
+    // An upgrade names itself in the hop-by-hop fields the codec removed on the way in (CONNECT is its own).
+    if (req.upgrade !== undefined && req.upgrade !== "connect")
+      head = head.slice(0, -2) + `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
     if (body.empty) {
       this.socket.write(head, "latin1");
       body.start(this.bodySink);
@@ -211,11 +212,14 @@ export class Http1UpstreamConnection implements UpstreamStream {
         offset += head.headBytes;
         if (head.status >= 100 && head.status < 200 && head.status !== 101) continue; // interim: skip
         const headers = head.headers;
-        if (head.status === 101) {
-          // Only a request that asked for an upgrade may switch protocols; any other 101 would turn a pooled
-          // connection into somebody's tunnel.
-          if (this.request!.upgrade === undefined || h.onUpgrade === undefined) {
-            this.fail(new Http1ParseError("UPSTREAM_UNEXPECTED_101", 502, "101 to a request that asked no upgrade"));
+        const upgrade = this.request!.upgrade;
+        if (head.status === 101 || (upgrade === "connect" && head.status < 300)) {
+          // Only a request that asked for an upgrade may switch protocols (a CONNECT by a 2xx); any other 101 would
+          // turn a pooled connection into somebody's tunnel.
+          if (upgrade === undefined || h.onUpgrade === undefined || (upgrade === "connect") !== (head.status !== 101)) {
+            const what =
+              upgrade === "connect" ? "101 to a CONNECT" : `${head.status} to a request that asked no upgrade`;
+            this.fail(new Http1ParseError("UPSTREAM_UNEXPECTED_UPGRADE", 502, what));
             return;
           }
           stripHopByHop(headers, head.connectionTokens);
