@@ -74,6 +74,28 @@ describe("bytes after a complete upstream response never become the next respons
     });
   }
 
+  test("a response read until the upstream closes: its bytes are its body, and the next request opens anew", async () => {
+    const upstream = await startRawUpstream((req, socket) => {
+      if (req.target !== "/a") return OK_B;
+      socket.end("HTTP/1.1 200 OK\r\n\r\nuntil-close" + SMUGGLED);
+      return undefined;
+    });
+    const proxy = await proxyTo(upstream);
+    try {
+      const raw = await rawExchange(
+        proxy.port(),
+        "GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\n",
+      );
+      // What followed the head was the body of /a (the upstream said so by closing), never an answer to /b.
+      assert.match(raw, /until-close/);
+      assert.match(raw, /for-b-1/);
+      assert.equal(upstream.received.find((r) => r.target === "/b")!.connection, 1);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
   test("an early response to a request whose body is still being sent closes the connection", async () => {
     const upstream = await startRawUpstream(
       (req) => (req.target === "/b" ? OK_B : undefined),
@@ -482,6 +504,68 @@ describe("CONNECT where upgrade_configs allows it and a connect_matcher route ta
     } finally {
       await proxy.close();
       await upstream.close();
+    }
+  });
+});
+
+describe("upgrades that do not happen leave no connection behind", () => {
+  test("a WebSocket upgrade answered 200 instead of 101: relayed, and its upstream connection is not reused", async () => {
+    const upstream = await startRawUpstream(() => OK_B);
+    const proxy = await proxyTo(upstream, { upgrade_configs: [{ upgrade_type: "websocket" }] });
+    try {
+      const raw = await rawExchange(
+        proxy.port(),
+        "GET /ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\nframe-bytes",
+        { halfClose: false },
+      );
+      assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[^]*for-b-1$/);
+      const next = await request(proxy.port(), { path: "/b" });
+      assert.equal(next.body, "for-b-1");
+      assert.deepEqual(
+        upstream.received.map((r) => [r.target, r.connection]),
+        [
+          ["/ws", 0],
+          ["/b", 1],
+        ],
+      );
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test("a CONNECT routed to an HTTP/2 cluster: 400 DPE, nothing sent, nobody blamed", async () => {
+    let streams = 0;
+    const server = http2.createServer();
+    server.on("stream", (stream) => {
+      streams++;
+      stream.respond({ ":status": 200 });
+      stream.end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as net.AddressInfo).port;
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener("in", allDomains([{ match: { connect_matcher: {} }, route: { cluster: "h2" } }]), {
+            upgrade_configs: [{ upgrade_type: "CONNECT" }],
+          }),
+        ],
+        [staticCluster("h2", [port], HTTP2_UPSTREAM)],
+      ),
+    );
+    try {
+      const raw = await rawExchange(proxy.port(), "CONNECT db:5432 HTTP/1.1\r\nhost: db:5432\r\n\r\n");
+      assert.match(raw, /^HTTP\/1\.1 400 /);
+      assert.match(raw, /x-trellis-response-flags: DPE\r\n/);
+      assert.match(raw, /x-trellis-details: request_not_encodable:/);
+      assert.equal(streams, 0);
+      const clusters = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/clusters`)).text();
+      assert.match(clusters, /::rq_error::0\n/);
+      assert.match(clusters, /::rq_total::0\n/);
+    } finally {
+      await proxy.close();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });
