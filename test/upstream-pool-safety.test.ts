@@ -569,3 +569,91 @@ describe("upgrades that do not happen leave no connection behind", () => {
     }
   });
 });
+
+describe("mirrors", () => {
+  test("a mirror the HTTP/2 shadow cannot encode counts nothing against the shadow endpoint", async () => {
+    const primary = await startRawUpstream(() => OK_B);
+    let shadowStreams = 0;
+    const shadow = http2.createServer();
+    shadow.on("stream", (stream) => {
+      shadowStreams++;
+      stream.respond({ ":status": 200 });
+      stream.end();
+    });
+    await new Promise<void>((r) => shadow.listen(0, "127.0.0.1", r));
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "in",
+            allDomains([
+              { match: { prefix: "/" }, route: { cluster: "app", request_mirror_policies: [{ cluster: "shadow" }] } },
+            ]),
+          ),
+        ],
+        [
+          staticCluster("app", [primary.port]),
+          staticCluster("shadow", [(shadow.address() as net.AddressInfo).port], HTTP2_UPSTREAM),
+        ],
+      ),
+    );
+    try {
+      // HTTP/1.1 carries two content-type fields; node:http2 will not.
+      const raw = await rawExchange(
+        proxy.port(),
+        "GET /b HTTP/1.1\r\nhost: x\r\ncontent-type: a/b\r\ncontent-type: c/d\r\n\r\n",
+      );
+      assert.match(raw, /for-b-1/);
+      const clusters = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/clusters`)).text();
+      assert.match(clusters, /^shadow::127\.0\.0\.1:\d+::rq_error::0$/m);
+      assert.match(clusters, /^shadow::127\.0\.0\.1:\d+::rq_total::0$/m);
+      assert.equal(shadowStreams, 0);
+    } finally {
+      await proxy.close();
+      await primary.close();
+      await new Promise<void>((r) => shadow.close(() => r()));
+    }
+  });
+
+  test("an upgrade or a CONNECT is not mirrored", async () => {
+    const upstream = await startConnectUpstream();
+    const shadow = await startConnectUpstream();
+    const mirror = { request_mirror_policies: [{ cluster: "shadow" }] };
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "in",
+            allDomains([
+              { match: { connect_matcher: {} }, route: { cluster: "app", ...mirror } },
+              { match: { prefix: "/" }, route: { cluster: "app", ...mirror } },
+            ]),
+            { upgrade_configs: [{ upgrade_type: "CONNECT" }, { upgrade_type: "websocket" }] },
+          ),
+        ],
+        [staticCluster("app", [upstream.port]), staticCluster("shadow", [shadow.port])],
+      ),
+    );
+    try {
+      const c = await openClient(proxy.port());
+      c.socket.write("CONNECT db:5432 HTTP/1.1\r\nhost: db:5432\r\n\r\nhi");
+      await waitFor(() => c.received().endsWith("echo:hi"));
+      c.socket.destroy();
+      await rawExchange(
+        proxy.port(),
+        "GET /ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n",
+      );
+      // An ordinary request is mirrored: the shadow is reachable, and saw only that.
+      await request(proxy.port(), { path: "/b" });
+      await waitFor(() => shadow.seen.length > 0);
+      assert.deepEqual(
+        shadow.seen.map((s) => s.line),
+        ["GET /b HTTP/1.1"],
+      );
+    } finally {
+      await proxy.close();
+      await upstream.close();
+      await shadow.close();
+    }
+  });
+});

@@ -155,7 +155,8 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
         this.durationTimer = this.env.clock.setTimer(Math.max(0, left), this.onMaxDuration);
       }
     }
-    if (mirrors.length > 0) this.sendMirrors();
+    // An upgrade or CONNECT is not mirrored: a shadow copy could only become a tunnel nobody reads.
+    if (mirrors.length > 0 && ex.upgrade === undefined) this.sendMirrors();
     this.attempt(endpoint);
   }
 

@@ -300,12 +300,13 @@ export class Http1UpstreamConnection implements UpstreamStream {
    * The response is complete. `unread`: more bytes followed it in the same read. Nobody asked for them (a second
    * response, a body on a 204 or a HEAD response): the connection is closed, never handed to the next request,
    * which could take it inside onEnd below and read them as its answer (Envoy: "upstream sent data after response
-   * complete"). A request that asked for an upgrade and got none leaves its connection closed too.
+   * complete"). A request that asked for an upgrade (or a CONNECT) and got none leaves its connection closed too.
    */
   private complete(trailers: Headers | undefined, unread: boolean): void {
     const h = this.handler!;
     this.resp = Resp.Idle;
-    if (unread || this.request!.upgrade !== undefined) this.keepAlive = false;
+    const req = this.request!;
+    if (unread || req.upgrade !== undefined || req.method === "CONNECT") this.keepAlive = false;
     if (this.requestWritten) this.finish();
     else {
       // The upstream answered before the request body was sent whole: this connection cannot be reused.
