@@ -657,3 +657,59 @@ describe("mirrors", () => {
     }
   });
 });
+
+describe("request trailers the HTTP/2 upstream cannot encode", () => {
+  test("400 DPE after the body, the endpoint not blamed, the session kept", async () => {
+    let sessions = 0;
+    let resets = 0;
+    const server = http2.createServer();
+    server.on("session", () => sessions++);
+    server.on("stream", (stream) => {
+      // Answer once the whole request (trailers included) has arrived.
+      stream.on("close", () => {
+        if (stream.rstCode !== 0) resets++;
+      });
+      stream.resume();
+      stream.on("end", () => {
+        // Node ends the readable side on RST_STREAM too: answer only a request that arrived whole.
+        if (stream.destroyed || stream.closed) return;
+        stream.respond({ ":status": 200 });
+        stream.end("h2-ok");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as net.AddressInfo).port;
+    const proxy = await startProxy(
+      bootstrap(
+        [httpListener("in", allDomains([{ match: { prefix: "/" }, route: { cluster: "h2" } }]))],
+        [
+          staticCluster("h2", [port], {
+            ...HTTP2_UPSTREAM,
+            outlier_detection: { consecutive_5xx: 1, consecutive_local_origin_failure: 1, max_ejection_percent: 100 },
+          }),
+        ],
+      ),
+    );
+    try {
+      for (let i = 0; i < 3; i++) {
+        const raw = await rawExchange(
+          proxy.port(),
+          "POST /t HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n" +
+            "3\r\nabc\r\n0\r\nx-sum: a\r\nx-sum: b\r\ncontent-type: a/b\r\ncontent-type: c/d\r\n\r\n",
+        );
+        assert.match(raw, /^HTTP\/1\.1 400 /, raw);
+        assert.match(raw, /x-trellis-response-flags: DPE\r\n/);
+      }
+      const ok = await request(proxy.port(), { path: "/after" });
+      assert.equal(ok.body, "h2-ok");
+      assert.equal(sessions, 1);
+      const clusters = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/clusters`)).text();
+      assert.doesNotMatch(clusters, /failed_outlier_check/);
+      assert.match(clusters, /^h2::127\.0\.0\.1:\d+::rq_error::0$/m);
+      assert.equal(resets, 3);
+    } finally {
+      await proxy.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});

@@ -425,7 +425,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "TRELLIS_H2_REQUEST_NOT_ENCODABLE") {
       // The client's request, not the endpoint: no outlier report, no endpoint stats, no retry.
-      this.endAttempt(-1);
+      this.endAttempt(headSent ? ex.info.responseCode : -1);
       this.finish();
       sendLocalReply(ex, 400, "DPE", `request_not_encodable:${where}: ${err.message}`);
       return;

@@ -33,6 +33,8 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
   private requestTrailers: Headers | undefined;
   private responseTrailers: Headers | undefined;
   private streamError: Error | undefined;
+  /** The request's trailers could not be encoded: the stream was cancelled for the client's sake. */
+  private notEncodable: RequestNotEncodableError | undefined;
 
   constructor(
     readonly request: UpstreamRequest,
@@ -166,7 +168,10 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
     this.requestTrailers = undefined;
     try {
       this.req!.sendTrailers(t === undefined ? {} : toOutgoing(t, {}));
-    } catch {
+    } catch (err) {
+      // Trailers node:http2 will not encode are the client's fault: the stream is cancelled (the session is
+      // unharmed) and reported as such, not as the upstream's reset.
+      this.notEncodable = new RequestNotEncodableError(err);
       if (!this.req!.closed) this.req!.close(NGHTTP2_CANCEL);
     }
   }
@@ -188,7 +193,8 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
       // rstCode is set when a RST_STREAM (ours or the peer's) closed the stream; a stream closed with the
       // connection and no RST_STREAM of its own reports the connection error.
       this.handler.onReset(
-        new UpstreamStreamResetError(rst === undefined || rst === 0 ? undefined : rst, this.streamError),
+        this.notEncodable ??
+          new UpstreamStreamResetError(rst === undefined || rst === 0 ? undefined : rst, this.streamError),
       );
     }
     this.release();
