@@ -127,7 +127,7 @@ describe("a 101 is relayed only to a request that asked for that upgrade", () =>
   let proxy: RunningProxy;
   before(async () => {
     upstream = await startRawUpstream((req) =>
-      req.target === "/switch"
+      req.target === "/switch" || req.target === "/ws"
         ? "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: evil\r\n\r\ntunnel-bytes"
         : OK_B,
     );
@@ -147,6 +147,16 @@ describe("a 101 is relayed only to a request that asked for that upgrade", () =>
     assert.equal(next.body, "for-b-1");
     const b = upstream.received.find((x) => x.target === "/b")!;
     assert.notEqual(b.connection, upstream.received.find((x) => x.target === "/switch")!.connection);
+  });
+
+  test("a 101 to another protocol than the one asked for is a 502 UPE", async () => {
+    const raw = await rawExchange(
+      proxy.port(),
+      "GET /ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n",
+    );
+    assert.match(raw, /^HTTP\/1\.1 502 /);
+    assert.match(raw, /x-trellis-response-flags: UPE\r\n/);
+    assert.doesNotMatch(raw, /tunnel-bytes/);
   });
 });
 

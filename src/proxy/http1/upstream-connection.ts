@@ -214,12 +214,12 @@ export class Http1UpstreamConnection implements UpstreamStream {
         const headers = head.headers;
         const upgrade = this.request!.upgrade;
         if (head.status === 101 || (upgrade === "connect" && head.status < 300)) {
-          // Only a request that asked for an upgrade may switch protocols (a CONNECT by a 2xx); any other 101 would
-          // turn a pooled connection into somebody's tunnel.
-          if (upgrade === undefined || h.onUpgrade === undefined || (upgrade === "connect") !== (head.status !== 101)) {
-            const what =
-              upgrade === "connect" ? "101 to a CONNECT" : `${head.status} to a request that asked no upgrade`;
-            this.fail(new Http1ParseError("UPSTREAM_UNEXPECTED_UPGRADE", 502, what));
+          // Only a request that asked for an upgrade may switch protocols, to the protocol it asked for (a CONNECT
+          // by a 2xx); any other 101 would turn a pooled connection into somebody's tunnel.
+          const onUpgrade = h.onUpgrade;
+          const wrong = wrongSwitch(onUpgrade === undefined ? undefined : upgrade, head);
+          if (wrong !== undefined || onUpgrade === undefined) {
+            this.fail(new Http1ParseError("UPSTREAM_UNEXPECTED_UPGRADE", 502, wrong ?? "101 nobody can take"));
             return;
           }
           stripHopByHop(headers, head.connectionTokens);
@@ -228,7 +228,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
           this.tunnel = true;
           this.detachSocket();
           this.owner.forget(this);
-          h.onUpgrade(headers, this.socket, chunk.subarray(offset));
+          onUpgrade.call(h, headers, this.socket, chunk.subarray(offset));
           return;
         }
         this.keepAlive = head.keepAlive;
@@ -429,6 +429,16 @@ export class Http1UpstreamConnection implements UpstreamStream {
     }
     this.socket.destroy();
   }
+}
+
+/** Why a switch of protocols (a 101, or a 2xx to a CONNECT) does not answer what was asked; undefined if it does. */
+function wrongSwitch(
+  asked: string | undefined,
+  head: { status: number; upgrade: string | undefined },
+): string | undefined {
+  if (asked === undefined) return "101 to a request that asked no upgrade";
+  if (asked === "connect") return head.status === 101 ? "101 to a CONNECT" : undefined;
+  return head.upgrade === asked ? undefined : `101 to ${head.upgrade ?? "no protocol"} where ${asked} was asked`;
 }
 
 function methodExpectsBody(method: string): boolean {
