@@ -488,6 +488,30 @@ describe("CONNECT where upgrade_configs allows it and a connect_matcher route ta
     }
   });
 
+  test("a CONNECT framed with a body is refused with 400 and never forwarded", async () => {
+    const upstream = await startConnectUpstream();
+    const proxy = await startProxy(
+      bootstrap(
+        [httpListener("in", routes(), { upgrade_configs: [{ upgrade_type: "CONNECT" }] })],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+    try {
+      for (const framing of ["content-length: 5", "transfer-encoding: chunked"]) {
+        const raw = await rawExchange(
+          proxy.port(),
+          `CONNECT db.internal:5432 HTTP/1.1\r\nhost: db.internal:5432\r\n${framing}\r\n\r\nhello`,
+        );
+        assert.match(raw, /^HTTP\/1\.1 400 /, framing);
+        assert.match(raw, /x-trellis-response-flags: DPE\r\n/);
+      }
+      assert.equal(upstream.seen.length, 0);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
   test("a route's upgrade_configs can allow CONNECT; a CONNECT no connect_matcher route takes is 404 NR", async () => {
     const upstream = await startConnectUpstream();
     const proxy = await startProxy(

@@ -77,7 +77,7 @@ export function createRouter(options: RouterOptions): Handler {
  * Whether the upgrade may go on: the route's upgrade_configs, else the connection manager's (a route that did not
  * match has none); and the downstream must be able to carry it (HTTP/1.1: HTTP/2's extended CONNECT is not
  * supported). Otherwise answers 403: Envoy's detail upgrade_failed; Envoy has no response flag for it, Trellis
- * says UPG.
+ * says UPG. A CONNECT with a body is a 400.
  */
 function upgradeAllowed(
   ex: Exchange,
@@ -85,6 +85,11 @@ function upgradeAllowed(
   upgrade: string,
   listenerTypes: readonly string[],
 ): boolean {
+  if (upgrade === "connect" && !ex.body.empty) {
+    // A CONNECT carries no content (RFC 9110 §9.3.6); one framed with a body is refused, as Envoy's codec does.
+    sendLocalReply(ex, 400, "DPE", "http1.body_disallowed:CONNECT with a body");
+    return false;
+  }
   const listenerAllows = listenerTypes.includes(upgrade);
   const allowed = route.kind === "miss" ? listenerAllows : route.upgradeAllowed(upgrade, listenerAllows);
   if (allowed && ex.response.upgradeTo !== undefined) return true;
