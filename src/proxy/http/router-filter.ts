@@ -85,17 +85,20 @@ function upgradeAllowed(
   upgrade: string,
   listenerTypes: readonly string[],
 ): boolean {
+  const listenerAllows = listenerTypes.includes(upgrade);
+  const allowed = route.kind === "miss" ? listenerAllows : route.upgradeAllowed(upgrade, listenerAllows);
+  if (!allowed || ex.response.upgradeTo === undefined) {
+    const where = route.kind === "miss" ? "" : ` on route ${route.name}`;
+    sendLocalReply(ex, 403, "UPG", `upgrade_failed:${upgrade} not allowed${where}`);
+    return false;
+  }
   if (upgrade === "connect" && !ex.body.empty) {
-    // A CONNECT carries no content (RFC 9110 §9.3.6); one framed with a body is refused, as Envoy's codec does.
+    // An HTTP/1.1 CONNECT carries no content (RFC 9110 §9.3.6); one framed with a body is refused, as Envoy's
+    // codec refuses it.
     sendLocalReply(ex, 400, "DPE", "http1.body_disallowed:CONNECT with a body");
     return false;
   }
-  const listenerAllows = listenerTypes.includes(upgrade);
-  const allowed = route.kind === "miss" ? listenerAllows : route.upgradeAllowed(upgrade, listenerAllows);
-  if (allowed && ex.response.upgradeTo !== undefined) return true;
-  const where = route.kind === "miss" ? "" : ` on route ${route.name}`;
-  sendLocalReply(ex, 403, "UPG", `upgrade_failed:${upgrade} not allowed${where}`);
-  return false;
+  return true;
 }
 
 /**
