@@ -319,7 +319,7 @@ static_resources:
       { path: `${VH}[0].routes[0].match.prefx`, message: 'unknown field "prefx"' },
       {
         path: `${VH}[0].routes[0].match`,
-        message: "one of prefix, path, safe_regex, path_separated_prefix is required",
+        message: "one of prefix, path, safe_regex, path_separated_prefix, connect_matcher is required",
       },
       { path: `${VH}[0].routes[1].route.timeout`, message: 'expected a duration that is not negative, got "-1s"' },
       { path: `${VH}[1].domains[0]`, message: 'duplicate domain "example.com" (already in virtual host "one")' },

@@ -231,7 +231,9 @@ export type PathMatch =
   | { kind: "prefix"; value: string }
   | { kind: "path"; value: string }
   | { kind: "safe_regex"; regex: string }
-  | { kind: "path_separated_prefix"; value: string };
+  | { kind: "path_separated_prefix"; value: string }
+  /** connect_matcher: {}: CONNECT requests only (which match no other kind). */
+  | { kind: "connect" };
 
 export interface RouteMatch {
   path: PathMatch;

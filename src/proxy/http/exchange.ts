@@ -117,7 +117,10 @@ export interface Exchange {
   readonly headers: Headers;
   readonly downstream: Downstream;
   readonly info: StreamInfo;
-  /** The lower-cased Upgrade token of an HTTP/1.1 upgrade request ("websocket"), else undefined. */
+  /**
+   * The lower-cased Upgrade token of an HTTP/1.1 upgrade request ("websocket"), "connect" for an HTTP/1.1 CONNECT
+   * (an upgrade in Envoy's terms), else undefined.
+   */
   readonly upgrade: string | undefined;
   readonly body: RequestBody;
   readonly response: ResponseSink;

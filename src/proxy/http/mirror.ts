@@ -89,7 +89,16 @@ class MirrorCall implements UpstreamHandler {
   onEnd(): void {
     this.finish(this.status);
   }
-  onReset(): void {
+  onReset(err: Error): void {
+    if ((err as NodeJS.ErrnoException).code === "TRELLIS_H2_REQUEST_NOT_ENCODABLE") {
+      // Never sent (the request's own headers): not the shadow endpoint's error.
+      if (this.done) return;
+      this.done = true;
+      this.timer?.cancel();
+      this.stream = undefined;
+      this.cluster.requestNotSent(this.endpoint);
+      return;
+    }
     this.finish(0);
   }
   onUpgrade(_headers: Headers, socket: Duplex): void {

@@ -48,6 +48,10 @@ export const CAUSES = {
   malformedRequest: cause("TRELLIS_MALFORMED_REQUEST", "downstream", 400, "DPE", "malformed_request"),
   requestTimeout: cause("TRELLIS_REQUEST_TIMEOUT", "downstream", 408, "DPE", "request_overall_timeout"),
   streamIdleTimeout: cause("TRELLIS_STREAM_IDLE_TIMEOUT", "downstream", 408, "SI", "stream_idle_timeout"),
+  bodyDisallowed: cause("TRELLIS_BODY_DISALLOWED", "downstream", 400, "DPE", "http1.body_disallowed"),
+  // A request the upstream's codec cannot carry (HTTP/2: two content-type fields, a connection-specific field): the
+  // client's error, never the endpoint's.
+  requestNotEncodable: cause("TRELLIS_REQUEST_NOT_ENCODABLE", "downstream", 400, "DPE", "request_not_encodable"),
   // ---- route: which rule, and the rule's own limits
   noVirtualHost: cause("TRELLIS_NO_VIRTUAL_HOST", "route", 404, "NR", "no_virtual_host"),
   noRoute: cause("TRELLIS_NO_ROUTE", "route", 404, "NR", "route_not_found"),

@@ -11,7 +11,7 @@ import { CAUSES, rescue } from "./rescue.ts";
 import { RouteCall, type CallEnvironment } from "./call/route-call.ts";
 import { stackOf } from "./call/stack.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
-import type { CompiledRoute, RouteContext, RouteTable } from "../router/types.ts";
+import type { CompiledRoute, RouteContext, RouteMiss, RouteTable } from "../router/types.ts";
 
 export interface RouterOptions {
   table: RouteTable;
@@ -28,6 +28,10 @@ export function createRouter(options: RouterOptions): Handler {
   return (ex: Exchange): void => {
     // A filter may have resolved the route already (per-route filter config); resolve it once either way.
     const route = (ex.info.route ??= table.route(ex));
+    // An upgrade (CONNECT is one: Envoy's upgrade type "CONNECT") is refused before the route answers, whatever
+    // kind of route it is, as Envoy refuses it when it builds the stream's filter chain.
+    const upgrade = ex.upgrade ?? (ex.method === "CONNECT" ? "connect" : undefined);
+    if (upgrade !== undefined && !upgradeAllowed(ex, route, upgrade, options.upgradeTypes)) return;
     if (route.kind === "miss") {
       if (route.reason === "no_virtual_host") rescue(ex, CAUSES.noVirtualHost, ex.authority);
       else rescue(ex, CAUSES.noRoute, route.virtualHostName ?? "");
@@ -49,13 +53,6 @@ export function createRouter(options: RouterOptions): Handler {
       return;
     }
     ex.info.clusterName = cluster.name;
-    if (ex.upgrade !== undefined) {
-      const listenerAllows = options.upgradeTypes.includes(ex.upgrade);
-      if (!route.upgradeAllowed(ex.upgrade, listenerAllows) || ex.response.upgradeTo === undefined) {
-        rescue(ex, CAUSES.upgradeRefused, `${ex.upgrade} not allowed on route ${route.name}`);
-        return;
-      }
-    }
     const call = new RouteCall(ex, route, choice, env);
     // Header edits first, as Envoy does: %REQ(:path)% in an edit sees the path as the client sent it.
     route.applyRequestHeaders(ex.headers, ex, call, choice);
@@ -73,6 +70,34 @@ export function createRouter(options: RouterOptions): Handler {
     }
     call.start(stackOf(route), cluster, endpoint, hash);
   };
+}
+
+/**
+ * Whether the upgrade may go on: the route's upgrade_configs, else the connection manager's (a route that did not
+ * match has none); and the downstream must be able to carry it (HTTP/1.1: HTTP/2's extended CONNECT is not
+ * supported). Otherwise answers 403: Envoy's detail upgrade_failed; Envoy has no response flag for it, Trellis
+ * says UPG. A CONNECT with a body is a 400.
+ */
+function upgradeAllowed(
+  ex: Exchange,
+  route: CompiledRoute | RouteMiss,
+  upgrade: string,
+  listenerTypes: readonly string[],
+): boolean {
+  const listenerAllows = listenerTypes.includes(upgrade);
+  const allowed = route.kind === "miss" ? listenerAllows : route.upgradeAllowed(upgrade, listenerAllows);
+  if (!allowed || ex.response.upgradeTo === undefined) {
+    const where = route.kind === "miss" ? "" : ` on route ${route.name}`;
+    rescue(ex, CAUSES.upgradeRefused, `${upgrade} not allowed${where}`);
+    return false;
+  }
+  if (upgrade === "connect" && !ex.body.empty) {
+    // An HTTP/1.1 CONNECT carries no content (RFC 9110 §9.3.6); one framed with a body is refused, as Envoy's
+    // codec refuses it.
+    rescue(ex, CAUSES.bodyDisallowed, "CONNECT with a body");
+    return false;
+  }
+  return true;
 }
 
 /**

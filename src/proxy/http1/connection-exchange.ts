@@ -318,15 +318,19 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     }
     this.headSent = true;
     this.ended = true;
-    this.info.responseCode = 101;
+    // A CONNECT tunnel is established by a 200 (RFC 9110 §9.3.6), without framing fields; an upgrade by a 101.
+    const connect = this.upgrade === "connect";
+    this.info.responseCode = connect ? 200 : 101;
     const socket = this.owner.socket;
     const l = headers.list;
     for (let i = 0; i < l.length;) {
-      if (l[i] === "connection" || l[i] === "upgrade") l.splice(i, 2);
+      const name = l[i];
+      if (name === "connection" || name === "upgrade" || name === "content-length" || name === "transfer-encoding")
+        l.splice(i, 2);
       else i += 2;
     }
-    const extra = `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`;
-    socket.write(serializeResponseHead(101, undefined, headers, extra), "latin1");
+    const extra = connect ? "" : `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`;
+    socket.write(serializeResponseHead(connect ? 200 : 101, undefined, headers, extra), "latin1");
     this.owner.detach(this);
     if (head.length > 0) socket.write(head);
     joinSockets(socket, upstream, this.info);

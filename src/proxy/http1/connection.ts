@@ -281,6 +281,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     if (head.expect100) head.headers.remove("expect");
     // The head completed in this read: the time onData took is the request's start.
     const now = this.lastActivity;
+    // CONNECT is an upgrade (Envoy's type "CONNECT"): what follows its head is tunnel bytes, never a request.
+    const upgrade = head.method === "CONNECT" ? "connect" : head.upgrade;
     const ex = new Http1Exchange(
       this,
       head.versionMinor,
@@ -293,7 +295,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       head.contentLength,
       head.chunked,
       head.keepAlive && !this.draining,
-      head.upgrade,
+      upgrade,
       head.expectContinue,
     );
     this.exchangeStart = now;
@@ -301,14 +303,14 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.bytesAtCheck = 0;
     this.active = ex;
     // An upgrade request's body (as Envoy does, it is forwarded) is read as a body; the tunnel's bytes follow it.
-    this.afterBody = head.upgrade !== undefined ? State.Upgrade : State.Head;
+    this.afterBody = upgrade !== undefined ? State.Upgrade : State.Head;
     if (head.chunked) {
       this.state = State.Chunked;
       this.decoder = new ChunkedDecoder();
     } else if (head.contentLength > 0) {
       this.state = State.Body;
       this.remaining = head.contentLength;
-    } else if (head.upgrade !== undefined) this.state = State.Upgrade;
+    } else if (upgrade !== undefined) this.state = State.Upgrade;
     this.handler(ex);
     return true;
   }

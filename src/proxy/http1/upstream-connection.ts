@@ -10,6 +10,7 @@ import type { Headers } from "../http/headers.ts";
 import type { RetireReason, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
 import { parseResponseHead, type Http1Limits } from "./response-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
+import { Http1ParseError } from "./errors.ts";
 import { encodeChunkHead, LAST_CHUNK, serializeRequestHead, serializeTrailers } from "./serialize.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
 import type { UpstreamConnect } from "../upstream/connect.ts";
@@ -129,8 +130,9 @@ export class Http1UpstreamConnection implements UpstreamStream {
       contentLength,
       chunked: this.chunkedRequest,
     });
-    // An upgrade names itself in the hop-by-hop fields the codec removed on the way in.
-    if (req.upgrade !== undefined) head = head.slice(0, -2) + `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
+    // An upgrade names itself in the hop-by-hop fields the codec removed on the way in (CONNECT is its own).
+    if (req.upgrade !== undefined && req.upgrade !== "connect")
+      head = head.slice(0, -2) + `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
     if (body.empty) {
       this.socket.write(head, "latin1");
       body.start(this.bodySink);
@@ -210,14 +212,23 @@ export class Http1UpstreamConnection implements UpstreamStream {
         offset += head.headBytes;
         if (head.status >= 100 && head.status < 200 && head.status !== 101) continue; // interim: skip
         const headers = head.headers;
-        if (head.status === 101 && this.request!.upgrade !== undefined && h.onUpgrade) {
+        const upgrade = this.request!.upgrade;
+        if (head.status === 101 || (upgrade === "connect" && head.status < 300)) {
+          // Only a request that asked for an upgrade may switch protocols, to the protocol it asked for (a CONNECT
+          // by a 2xx); any other 101 would turn a pooled connection into somebody's tunnel.
+          const onUpgrade = h.onUpgrade;
+          const wrong = wrongSwitch(onUpgrade === undefined ? undefined : upgrade, head);
+          if (wrong !== undefined || onUpgrade === undefined) {
+            this.fail(new Http1ParseError("UPSTREAM_UNEXPECTED_UPGRADE", 502, wrong ?? "101 nobody can take"));
+            return;
+          }
           stripHopByHop(headers, head.connectionTokens);
           this.clearRequest();
           this.closed = true;
           this.tunnel = true;
           this.detachSocket();
           this.owner.forget(this);
-          h.onUpgrade(headers, this.socket, chunk.subarray(offset));
+          onUpgrade.call(h, headers, this.socket, chunk.subarray(offset));
           return;
         }
         this.keepAlive = head.keepAlive;
@@ -234,9 +245,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
           this.keepAlive = false;
         }
         h.onHead(head.status, headers);
-        if (this.resp === Resp.Idle) {
-          if (this.handler === h) this.complete(undefined);
-        }
+        if (this.resp === Resp.Idle && this.handler === h) this.complete(undefined, offset < chunk.length);
       } else if (this.resp === Resp.Body) {
         const avail = chunk.length - offset;
         const n = avail < this.remaining ? avail : this.remaining;
@@ -245,7 +254,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
         this.remaining -= n;
         if (this.remaining === 0) this.resp = Resp.Idle;
         if (!h.onData(piece)) this.pauseSocket();
-        if (this.resp === Resp.Idle && this.handler === h) this.complete(undefined);
+        if (this.resp === Resp.Idle && this.handler === h) this.complete(undefined, offset < chunk.length);
       } else if (this.resp === Resp.Chunked) {
         const decoder = this.decoder!;
         let used: number;
@@ -259,7 +268,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
         if (decoder.done) {
           this.resp = Resp.Idle;
           this.decoder = undefined;
-          if (this.handler === h) this.complete(decoder.trailers);
+          if (this.handler === h) this.complete(decoder.trailers, offset < chunk.length);
         } else if (used === 0) {
           this.pending = chunk.subarray(offset);
           return;
@@ -287,10 +296,18 @@ export class Http1UpstreamConnection implements UpstreamStream {
     }
   }
 
-  private complete(trailers: Headers | undefined): void {
+  /**
+   * The response is complete. `unread`: more bytes followed it in the same read. Nobody asked for them (a second
+   * response, a body on a 204 or a HEAD response): the connection is closed, never handed to the next request,
+   * which could take it inside onEnd below and read them as its answer (Envoy: "upstream sent data after response
+   * complete"). A request that asked for an upgrade (or a CONNECT) and got none leaves its connection closed too.
+   */
+  private complete(trailers: Headers | undefined, unread: boolean): void {
     const h = this.handler!;
     this.resp = Resp.Idle;
-    if (this.requestWritten || this.request?.upgrade !== undefined) this.finish();
+    const req = this.request!;
+    if (unread || req.upgrade !== undefined || req.method === "CONNECT") this.keepAlive = false;
+    if (this.requestWritten) this.finish();
     else {
       // The upstream answered before the request body was sent whole: this connection cannot be reused.
       this.keepAlive = false;
@@ -371,7 +388,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     if (this.resp === Resp.UntilClose && this.handler !== undefined) {
       this.keepAlive = false;
       this.requestWritten = true;
-      this.complete(undefined);
+      this.complete(undefined, false);
       return;
     }
     this.onClose();
@@ -412,6 +429,16 @@ export class Http1UpstreamConnection implements UpstreamStream {
     }
     this.socket.destroy();
   }
+}
+
+/** Why a switch of protocols (a 101, or a 2xx to a CONNECT) does not answer what was asked; undefined if it does. */
+function wrongSwitch(
+  asked: string | undefined,
+  head: { status: number; upgrade: string | undefined },
+): string | undefined {
+  if (asked === undefined) return "101 to a request that asked no upgrade";
+  if (asked === "connect") return head.status === 101 ? "101 to a CONNECT" : undefined;
+  return head.upgrade === asked ? undefined : `101 to ${head.upgrade ?? "no protocol"} where ${asked} was asked`;
 }
 
 function methodExpectsBody(method: string): boolean {

@@ -20,6 +20,35 @@ export class ConnectTimeoutError extends TrellisError {
   }
 }
 
+/**
+ * node:http2 refused to encode the request (a header it will not send: two content-type fields, a
+ * connection-specific field, a character HPACK fields may not carry…). The request is at fault, not the endpoint
+ * nor the session: the router answers the client 400 (DPE) and counts nothing against the endpoint.
+ */
+export class RequestNotEncodableError extends TrellisError {
+  constructor(cause: unknown) {
+    super(
+      "TRELLIS_H2_REQUEST_NOT_ENCODABLE",
+      `the request cannot be sent over HTTP/2: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** Codes node:http2's request() throws for the session's state rather than for the request's headers. */
+const SESSION_STATE_CODES: ReadonlySet<string> = new Set([
+  "ERR_HTTP2_INVALID_SESSION",
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_OUT_OF_STREAMS",
+]);
+
+/** Whether an error session.request() threw is the request's own (its headers), not the session's. */
+export function isRequestEncodingError(err: unknown, sessionUsable: boolean): boolean {
+  if (!sessionUsable) return false;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code !== "string" || !SESSION_STATE_CODES.has(code);
+}
+
 /** The upstream reset the stream (RST_STREAM) or its connection went away after connecting. */
 export class UpstreamStreamResetError extends TrellisError {
   /** The HTTP/2 error code of the reset (NGHTTP2_*), or undefined when the connection failed instead. */

@@ -9,7 +9,7 @@ import type { ClientHttp2Session, Settings } from "node:http2";
 import type net from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { ConnectFailure, RetireReason } from "../upstream/pool.ts";
-import { ConnectTimeoutError } from "./upstream-errors.ts";
+import { ConnectTimeoutError, RequestNotEncodableError } from "./upstream-errors.ts";
 import type { H2UpstreamStream, StreamOwner } from "./upstream-stream.ts";
 
 /** What a session needs from its pool. */
@@ -228,8 +228,13 @@ export class H2UpstreamSession implements StreamOwner {
     try {
       stream.start(this.session!);
     } catch (err) {
-      // The session refused synchronously (closing, out of stream ids, bad header): it takes no more streams.
-      if (this.state === "ready") this.state = "draining";
+      if (err instanceof RequestNotEncodableError) {
+        // The request's own headers: the session is as good as before and the stream never counted.
+        this.assigned--;
+      } else if (this.state === "ready") {
+        // The session refused (closing, out of stream ids): it takes no more streams.
+        this.state = "draining";
+      }
       stream.startFailed(err as Error);
       this.release(stream);
       return;

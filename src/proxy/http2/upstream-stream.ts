@@ -8,7 +8,7 @@ import type { Headers } from "../http/headers.ts";
 import type { BodySink } from "../http/exchange.ts";
 import type { ConnectFailure, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../upstream/pool.ts";
 import { headersFromObject, headersFromRaw, toOutgoing } from "./h2-headers.ts";
-import { UpstreamStreamResetError } from "./upstream-errors.ts";
+import { isRequestEncodingError, RequestNotEncodableError, UpstreamStreamResetError } from "./upstream-errors.ts";
 import { requestStream } from "./cheap-request.ts";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
@@ -33,6 +33,8 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
   private requestTrailers: Headers | undefined;
   private responseTrailers: Headers | undefined;
   private streamError: Error | undefined;
+  /** The request's trailers could not be encoded: the stream was cancelled for the client's sake. */
+  private notEncodable: RequestNotEncodableError | undefined;
 
   constructor(
     readonly request: UpstreamRequest,
@@ -54,7 +56,14 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
       ":authority": r.authority,
       ":scheme": r.scheme || "http",
     });
-    const req = requestStream(session, out, empty ? { endStream: true } : { waitForTrailers: true }) as TaggedStream;
+    let req: TaggedStream;
+    try {
+      req = requestStream(session, out, empty ? { endStream: true } : { waitForTrailers: true }) as TaggedStream;
+    } catch (err) {
+      // A header node:http2 will not encode is the request's fault; anything else is the session's.
+      if (isRequestEncodingError(err, !session.closed && !session.destroyed)) throw new RequestNotEncodableError(err);
+      throw err;
+    }
     this.req = req;
     req[kStream] = this;
     req.on("response", onResponse);
@@ -77,11 +86,14 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
     this.handler.onConnectFailure(reason, err);
   }
 
-  /** The session could not take the stream after connecting (it was closing): reported as a reset. */
+  /**
+   * The stream could not be started: the session was closing (reported as a reset), or the request cannot be
+   * encoded (reported as such: the router answers 400 and blames nobody upstream).
+   */
   startFailed(err: Error): void {
     if (this.done) return;
     this.done = true;
-    this.handler.onReset(new UpstreamStreamResetError(undefined, err));
+    this.handler.onReset(err instanceof RequestNotEncodableError ? err : new UpstreamStreamResetError(undefined, err));
   }
 
   get abandoned(): boolean {
@@ -156,7 +168,10 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
     this.requestTrailers = undefined;
     try {
       this.req!.sendTrailers(t === undefined ? {} : toOutgoing(t, {}));
-    } catch {
+    } catch (err) {
+      // Trailers node:http2 will not encode are the client's fault: the stream is cancelled (the session is
+      // unharmed) and reported as such, not as the upstream's reset.
+      this.notEncodable = new RequestNotEncodableError(err);
       if (!this.req!.closed) this.req!.close(NGHTTP2_CANCEL);
     }
   }
@@ -178,7 +193,8 @@ export class H2UpstreamStream implements UpstreamStream, BodySink {
       // rstCode is set when a RST_STREAM (ours or the peer's) closed the stream; a stream closed with the
       // connection and no RST_STREAM of its own reports the connection error.
       this.handler.onReset(
-        new UpstreamStreamResetError(rst === undefined || rst === 0 ? undefined : rst, this.streamError),
+        this.notEncodable ??
+          new UpstreamStreamResetError(rst === undefined || rst === 0 ? undefined : rst, this.streamError),
       );
     }
     this.release();

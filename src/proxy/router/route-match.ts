@@ -21,6 +21,8 @@ const enum PathKind {
   SeparatedPrefix,
   /** A prefix or path containing '?' or '#' can never equal a path with its query removed. */
   Never,
+  /** connect_matcher: the route is tried for CONNECT requests only, and matches any of them. */
+  Connect,
 }
 
 /** One HeaderMatcher, compiled (also used outside route matching: retry policies, the fault filter). */
@@ -108,7 +110,10 @@ export class CompiledRouteMatch {
     this.grpc = m.grpc;
     this.regex = undefined;
     const p = m.path;
-    if (p.kind === "safe_regex") {
+    if (p.kind === "connect") {
+      this.pathKind = PathKind.Connect;
+      this.pathValue = "";
+    } else if (p.kind === "safe_regex") {
       this.pathKind = PathKind.Regex;
       this.pathValue = "";
       try {
@@ -160,6 +165,11 @@ export class CompiledRouteMatch {
       m.queryParameters.length === 0;
   }
 
+  /** A connect_matcher: the route table offers it CONNECT requests only, and only such routes. */
+  get forConnect(): boolean {
+    return this.pathKind === PathKind.Connect;
+  }
+
   /** How many leading characters of the path the match covers, for prefix_rewrite (-1: the whole path part). */
   get matchedLength(): number {
     return this.pathKind === PathKind.Regex ? -1 : this.pathValue.length;
@@ -209,6 +219,8 @@ export class CompiledRouteMatch {
         const end = pathEnd(path);
         return this.regex!.test(end === path.length ? path : path.slice(0, end));
       }
+      case PathKind.Connect:
+        return true;
       default:
         return false;
     }

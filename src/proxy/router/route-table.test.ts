@@ -10,11 +10,13 @@ import type { CompiledRoute } from "./compiled-route.ts";
 import type { RouteMiss, RouteTable } from "./route-table.ts";
 import {
   cluster,
+  connect,
   direct,
   exact,
   forward,
   header,
   prefix,
+  regex,
   request,
   route,
   routeConfig,
@@ -152,6 +154,42 @@ describe("bookinfo simulation", () => {
       ]),
     );
     assert.equal(routed(table, "x", "/api/1").name, "all");
+  });
+});
+
+describe("CONNECT and connect_matcher", () => {
+  const table = compileRouteTable(
+    routeConfig([
+      vhost(
+        "all",
+        ["*"],
+        [
+          route("everything", regex(".*"), forward("web")),
+          route("tunnel-db", connect({ headers: [header("x-db", { kind: "present", present: true })] }), forward("db")),
+          route("tunnel", connect(), forward("egress")),
+          route("root", prefix(""), forward("web")),
+        ],
+      ),
+    ]),
+  );
+  const hit = (method: string, path: string, headers: Record<string, string> = {}): string =>
+    (table.route(request("a.example:443", path, headers, method)) as CompiledRoute).name;
+
+  test("a CONNECT is matched against connect_matcher routes only, in order, their other matchers included", () => {
+    assert.equal(hit("CONNECT", "a.example:443"), "tunnel");
+    assert.equal(hit("CONNECT", "a.example:443", { "x-db": "1" }), "tunnel-db");
+  });
+
+  test("other methods never reach a connect_matcher route", () => {
+    assert.equal(hit("GET", "/"), "everything");
+    assert.equal(hit("POST", "a.example:443"), "everything");
+  });
+
+  test("without a connect_matcher route a CONNECT misses, even where a regex or empty prefix takes anything", () => {
+    const plain = compileRouteTable(
+      routeConfig([vhost("all", ["*"], [route("everything", regex(".*"), forward("web"))])]),
+    );
+    assert.equal(plain.route(request("a.example:443", "a.example:443", {}, "CONNECT")).kind, "miss");
   });
 });
 

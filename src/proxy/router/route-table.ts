@@ -65,20 +65,45 @@ class VirtualHostImpl implements CompiledVirtualHost {
   private readonly matches: readonly CompiledRouteMatch[];
   private readonly miss: RouteMiss;
 
+  /** The routes other requests are matched against, in order (their matches at the same index). */
+  private readonly plainRoutes: readonly CompiledRoute[];
+  /** connect_matcher routes, in order: a CONNECT request is matched against these only (Envoy's CONNECT has no
+   * :path for another matcher to match). */
+  private readonly connectRoutes: readonly CompiledRoute[];
+  private readonly connectMatches: readonly CompiledRouteMatch[];
+
   constructor(name: string, routes: CompiledRoute[], matches: CompiledRouteMatch[]) {
     this.name = name;
     this.routes = routes;
-    this.matches = matches;
+    const plainRoutes: CompiledRoute[] = [];
+    const plainMatches: CompiledRouteMatch[] = [];
+    const connectRoutes: CompiledRoute[] = [];
+    const connectMatches: CompiledRouteMatch[] = [];
+    matches.forEach((m, i) => {
+      (m.forConnect ? connectRoutes : plainRoutes).push(routes[i]!);
+      (m.forConnect ? connectMatches : plainMatches).push(m);
+    });
+    this.plainRoutes = plainRoutes;
+    this.matches = plainMatches;
+    this.connectRoutes = connectRoutes;
+    this.connectMatches = connectMatches;
     this.miss = Object.freeze({ kind: "miss", reason: "no_route", virtualHostName: name });
   }
 
   route(req: RouteRequest): CompiledRoute | RouteMiss {
+    if (req.method === "CONNECT") return this.routeConnect(req);
     const ms = this.matches;
     const path = req.path;
     for (let i = 0; i < ms.length; i++) {
       const m = ms[i]!;
-      if (m.plainPrefix ? m.prefixMatches(path) : m.matches(req)) return this.routes[i]!;
+      if (m.plainPrefix ? m.prefixMatches(path) : m.matches(req)) return this.plainRoutes[i]!;
     }
+    return this.miss;
+  }
+
+  private routeConnect(req: RouteRequest): CompiledRoute | RouteMiss {
+    const ms = this.connectMatches;
+    for (let i = 0; i < ms.length; i++) if (ms[i]!.matches(req)) return this.connectRoutes[i]!;
     return this.miss;
   }
 }

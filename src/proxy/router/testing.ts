@@ -50,6 +50,7 @@ export const regex = (re: string, extra: Partial<RouteMatch> = {}): RouteMatch =
   match({ kind: "safe_regex", regex: re }, extra);
 export const separated = (value: string, extra: Partial<RouteMatch> = {}): RouteMatch =>
   match({ kind: "path_separated_prefix", value }, extra);
+export const connect = (extra: Partial<RouteMatch> = {}): RouteMatch => match({ kind: "connect" }, extra);
 
 export function header(
   name: string,

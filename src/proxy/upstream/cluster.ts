@@ -139,6 +139,17 @@ export class UpstreamCluster {
   }
 
   /**
+   * The request started with requestStarted was never sent (the pool could not encode it): the endpoint's counts
+   * are as if it had not been tried (the cluster's upstream_rq_total keeps it, as Envoy counts every request the
+   * router starts).
+   */
+  requestNotSent(endpoint: Endpoint): void {
+    endpoint.activeRequests--;
+    endpoint.rqTotal--;
+    this.stats.upstreamRqActive.dec();
+  }
+
+  /**
    * It ended with the upstream's status `code`, or 0 when there was none (reset, connect failure, timeout): a
    * response counts by its class, a failure to get one is an error of this host.
    */

@@ -16,7 +16,10 @@ export interface UpstreamRequest {
   /** Names lower-case; no pseudo-headers, no Host, no hop-by-hop headers. */
   headers: Headers;
   body: RequestBody;
-  /** Lower-cased upgrade token for an HTTP/1.1 upgrade ("websocket"); only the HTTP/1.1 pool supports it. */
+  /**
+   * Lower-cased upgrade token for an HTTP/1.1 upgrade ("websocket"), or "connect" for CONNECT; only the HTTP/1.1
+   * pool supports them. Such a request takes a fresh connection that never returns to the pool.
+   */
   upgrade: string | undefined;
   /**
    * The protocol the request came in; only a cluster with use_downstream_protocol_config reads it (its pool picks
@@ -49,8 +52,9 @@ export interface UpstreamHandler {
   /** The upstream reset or closed the stream after connecting (Envoy's UC before the head, UR after). */
   onReset(err: Error): void;
   /**
-   * A 101 Switching Protocols answer to an upgrade request: from here the caller owns `socket` (bytes in both
-   * directions, `head` already read past the response head). The pool forgets the connection.
+   * A 101 Switching Protocols answer to an upgrade request, or a 2xx to a CONNECT: from here the caller owns
+   * `socket` (bytes in both directions, `head` already read past the response head). The pool forgets the
+   * connection.
    */
   onUpgrade?(headers: Headers, socket: Duplex, head: Buffer): void;
 }

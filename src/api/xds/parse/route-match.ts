@@ -1,4 +1,5 @@
-// RouteMatch: exactly one path specifier, plus headers, query parameters and gRPC.
+// RouteMatch: exactly one path specifier (or connect_matcher, for CONNECT requests), plus headers, query
+// parameters and gRPC.
 
 import type { PathMatch, RouteMatch } from "../types.ts";
 import { describe } from "./context.ts";
@@ -12,26 +13,22 @@ const MATCH_SPEC = {
     "path",
     "safe_regex",
     "path_separated_prefix",
+    "connect_matcher",
     "case_sensitive",
     "headers",
     "query_parameters",
     "grpc",
   ],
-  unsupported: [
-    "connect_matcher",
-    "path_match_policy",
-    "runtime_fraction",
-    "tls_context",
-    "dynamic_metadata",
-    "filter_state",
-    "cookies",
-  ],
+  unsupported: ["path_match_policy", "runtime_fraction", "tls_context", "dynamic_metadata", "filter_state", "cookies"],
 } as const;
 
 /** GrpcRouteMatchOptions has no fields. */
 const GRPC_SPEC = { handled: [] } as const;
 
-const PATH_KINDS = ["prefix", "path", "safe_regex", "path_separated_prefix"] as const;
+const PATH_KINDS = ["prefix", "path", "safe_regex", "path_separated_prefix", "connect_matcher"] as const;
+
+/** ConnectMatcher has no fields. */
+const CONNECT_SPEC = { handled: [] } as const;
 
 export function readRouteMatch(ctx: ParseContext, raw: unknown, path: string): RouteMatch {
   const match = Fields.open(ctx, raw, path, MATCH_SPEC);
@@ -51,6 +48,9 @@ function readPathMatch(match: Fields, kind: string | undefined): PathMatch {
       return { kind: "path", value: match.string("path") ?? "" };
     case "safe_regex":
       return { kind: "safe_regex", regex: readRegexMatcher(match, "safe_regex") ?? "" };
+    case "connect_matcher":
+      match.message("connect_matcher", CONNECT_SPEC);
+      return { kind: "connect" };
     case "path_separated_prefix": {
       const value = match.string(kind) ?? "";
       if (!/^\/[^?#]*$/.test(value) || value.endsWith("/")) {

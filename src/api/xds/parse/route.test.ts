@@ -220,6 +220,8 @@ describe("routes", () => {
     assert.equal(regex.caseSensitive, false);
     const separated = parseRoute({ match: { path_separated_prefix: "/api/v1" }, route: { cluster: "c" } }).match;
     assert.deepEqual(separated.path, { kind: "path_separated_prefix", value: "/api/v1" });
+    const connect = parseRoute({ match: { connect_matcher: {} }, route: { cluster: "c" } }).match;
+    assert.deepEqual(connect.path, { kind: "connect" });
   });
 
   test("path specifier errors", () => {
@@ -234,16 +236,17 @@ describe("routes", () => {
       { match: { prefix: "/", runtime_fraction: {} }, route: { cluster: "c" } },
       { route: { cluster: "c" } },
       { match: { safe_regex: {} }, route: { cluster: "c" } },
+      { match: { connect_matcher: { strict: true } }, route: { cluster: "c" } },
     ];
     const expectSeparated = 'expected a path that starts with "/", does not end with "/" and has no ? or #';
     const R = "virtual_hosts[0].routes";
     assertIssues(
       () => parseRouteConfiguration(config(routes)),
       [
-        [`${R}[0].match`, "one of prefix, path, safe_regex, path_separated_prefix is required"],
+        [`${R}[0].match`, "one of prefix, path, safe_regex, path_separated_prefix, connect_matcher is required"],
         [
           `${R}[1].match`,
-          "only one of prefix, path, safe_regex, path_separated_prefix may be set, got prefix and path",
+          "only one of prefix, path, safe_regex, path_separated_prefix, connect_matcher may be set, got prefix and path",
         ],
         [`${R}[2].match.safe_regex.regex`, /^invalid regex "\[": /],
         [`${R}[3].match.path_separated_prefix`, `${expectSeparated}, got "api"`],
@@ -253,6 +256,7 @@ describe("routes", () => {
         [`${R}[7].match.runtime_fraction`, '"runtime_fraction" is not supported yet'],
         [`${R}[8].match`, "required"],
         [`${R}[9].match.safe_regex.regex`, "required"],
+        [`${R}[10].match.connect_matcher.strict`, 'unknown field "strict"'],
       ],
     );
   });

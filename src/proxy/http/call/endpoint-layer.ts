@@ -96,7 +96,10 @@ class EndpointAttempt implements UpstreamHandler, CallControl {
     if (this.active) this.stream = stream;
   }
 
-  /** The attempt is over: its counters with `code` (0 = no response), its breaker slot, its body reader. */
+  /**
+   * The attempt is over: its counters with `code` (0 = no response; -1 = it never left the proxy, which counts
+   * nothing against the endpoint), its breaker slot, its body reader.
+   */
   private end(code: number): void {
     this.active = false;
     this.stream = undefined;
@@ -106,7 +109,8 @@ class EndpointAttempt implements UpstreamHandler, CallControl {
       this.requestSlot = false; // pairs with tryStartRequest in send()
       call.cluster.resources.endRequest();
     }
-    call.cluster.requestEnded(this.endpoint, code, call.env.clock.now() - this.startMs);
+    if (code < 0) call.cluster.requestNotSent(this.endpoint);
+    else call.cluster.requestEnded(this.endpoint, code, call.env.clock.now() - this.startMs);
   }
 
   private where(): string {
@@ -146,8 +150,14 @@ class EndpointAttempt implements UpstreamHandler, CallControl {
   onReset(err: Error): void {
     if (!this.active) return;
     const status = this.status;
-    this.end(status);
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === "TRELLIS_H2_REQUEST_NOT_ENCODABLE") {
+      // The client's request, not the endpoint: no attempt kind, so no outlier report and no retry.
+      this.end(status > 0 ? status : -1);
+      this.up.onFailure({ cause: CAUSES.requestNotEncodable, subject: this.where(), note: err.message });
+      return;
+    }
+    this.end(status);
     const refused = code === "REFUSED_STREAM" || code === "ERR_HTTP2_STREAM_ERROR";
     const protocol = code === "UPSTREAM_PROTOCOL_ERROR" || err.name === "Http1ParseError";
     this.up.onFailure({
