@@ -19,7 +19,7 @@ import type { AccessLogEntry } from "../../telemetry/access-log.ts";
 import { createRouter } from "./router-filter.ts";
 import { compileRouteTable } from "../router/route-table.ts";
 import type { RouteTable } from "../router/types.ts";
-import { sendLocalReply } from "./local-reply.ts";
+import { CAUSES, rescue } from "./rescue.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import { buildFilterChain, compilePerRouteFilterConfig } from "./filters.ts";
 import "../filters/builtin.ts";
@@ -78,7 +78,7 @@ export class HttpConnectionManagerRuntime {
       // warming instead; see docs/xds-client.md).
       chain =
         this.currentTable === undefined
-          ? (ex) => sendLocalReply(ex, 404, "NR", `route_config_not_yet_received:${name}`)
+          ? (ex) => rescue(ex, CAUSES.routeConfigNotReceived, name)
           : this.compose(this.currentTable);
     }
     this.setChain = (next) => {

@@ -12,6 +12,7 @@ import { ChunkedDecoder } from "./chunked.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
 import { Http1ParseError } from "./errors.ts";
 import { readDirect, type DirectReader } from "./direct-read.ts";
+import { statusLine } from "./reasons.ts";
 
 export interface Http1ConnectionOptions {
   clock: Clock;
@@ -321,7 +322,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.options.onProtocolError(this.downstream, e, flag);
     const body = `${e.message}\n`;
     this.socket.write(
-      `HTTP/1.1 ${e.status} ${reasonFor(e.status)}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `${statusLine(e.status)}content-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
         `x-trellis-response-flags: ${flag}\r\nx-trellis-details: ${e.code}\r\nserver: ${this.options.serverName}\r\n` +
         `connection: close\r\n\r\n${body}`,
       "latin1",
@@ -549,25 +550,4 @@ function noop(): void {}
 
 export function stripV4Mapped(address: string): string {
   return address.startsWith("::ffff:") ? address.slice(7) : address;
-}
-
-function reasonFor(status: number): string {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 408:
-      return "Request Timeout";
-    case 413:
-      return "Payload Too Large";
-    case 414:
-      return "URI Too Long";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 501:
-      return "Not Implemented";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Error";
-  }
 }

@@ -11,7 +11,7 @@ import { createH2Downstream, type H2Downstream } from "../http2/downstream.ts";
 import type { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import type { Http1Exchange } from "../http1/connection-exchange.ts";
-import { sendLocalReply } from "../http/local-reply.ts";
+import { CAUSES, rescue } from "../http/rescue.ts";
 import type { ConnectionFilter } from "./connection-filter.ts";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -46,8 +46,7 @@ export class FilterChainRuntime {
         onExchangeComplete: hcm.complete,
         onProtocolError: (downstream, err, flag) => hcm.protocolError(downstream, err.status, err.code, flag),
         onExchangeTimeout: (ex: Http1Exchange, kind) => {
-          if (kind === "request_timeout") sendLocalReply(ex, 408, "DPE", `request_overall_timeout:${hcm.statPrefix}`);
-          else sendLocalReply(ex, 408, "SI", `stream_idle_timeout:${hcm.statPrefix}`);
+          rescue(ex, kind === "request_timeout" ? CAUSES.requestTimeout : CAUSES.streamIdleTimeout, hcm.statPrefix);
         },
       };
       if (c.codecType !== "HTTP1")
