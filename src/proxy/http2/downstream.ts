@@ -77,6 +77,40 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
   const sessions = new Set<DownstreamSession>();
   let closed = false;
 
+  // Streams are taken from each session's own 'stream' event, not the server's: node emits it a tick after the
+  // HEADERS, and a stream that went wrong meanwhile (reset by the peer, a content-length mismatch, a connection
+  // error) has already been destroyed and detached from its session by then. It must still get an 'error' listener,
+  // or its error ends the process.
+  function onSessionStream(
+    this: TaggedSession,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    _flags: number,
+    raw: string[],
+  ): void {
+    const state = this[kSession];
+    if (state === undefined || stream.destroyed) {
+      stream.on("error", ignore);
+      if (!stream.destroyed) stream.close(NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    let ex: H2Exchange | undefined;
+    try {
+      ex = new H2Exchange(stream, headers, requestHeadersFromRaw(raw), state.downstream, ctx, state);
+    } catch {
+      stream.on("error", ignore);
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    state.streamOpened();
+    try {
+      handler(ex);
+    } catch {
+      // A layer threw instead of answering: this stream is reset, the connection and the process go on.
+      ex.reset();
+    }
+  }
+
   server.on("session", (session: TaggedSession) => {
     if (closed) {
       session.destroy();
@@ -84,9 +118,11 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
     }
     // Every session gets an error handler, so a protocol error on one connection never reaches the process.
     session.on("error", ignore);
+    session.destroy = destroyWithCode;
     const state = new DownstreamSession(session, options.clock, idleTimeoutMs);
     session[kSession] = state;
     sessions.add(state);
+    session.on("stream", onSessionStream);
     session.on("close", () => {
       state.closed();
       sessions.delete(state);
@@ -102,16 +138,6 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
   server.on("sessionError", ignore);
   server.on("error", ignore);
 
-  server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
-    const state = (stream.session as TaggedSession | undefined)?.[kSession];
-    if (state === undefined) {
-      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-      return;
-    }
-    state.streamOpened();
-    handler(new H2Exchange(stream, headers, requestHeadersFromRaw(raw), state.downstream, ctx, state));
-  });
-
   return {
     accept(socket: net.Socket, alreadyRead?: Buffer): void {
       if (closed) {
@@ -119,8 +145,13 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
         return;
       }
       socket.on("error", ignore);
-      if (alreadyRead !== undefined && alreadyRead.length > 0) socket.unshift(alreadyRead);
-      server.emit("connection", socket);
+      try {
+        if (alreadyRead !== undefined && alreadyRead.length > 0) socket.unshift(alreadyRead);
+        server.emit("connection", socket);
+      } catch {
+        // The client went away while the connection was handed over (node cannot start a session on it).
+        socket.destroy();
+      }
     },
     get sessions(): number {
       return sessions.size;
@@ -137,3 +168,46 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
 }
 
 function ignore(): void {}
+
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/**
+ * nghttp2's library errors (negative) → the HTTP/2 error code its own GOAWAY would carry (nghttp2's
+ * get_error_code_from_lib_error_code). Node destroys the session from nghttp2's invalid-frame callback, before
+ * nghttp2 queues its GOAWAY, and then says INTERNAL_ERROR for everything; the peer deserves the real reason.
+ */
+function goawayCodeFor(libError: number): number {
+  switch (libError) {
+    case -505: // NGHTTP2_ERR_PROTO
+    case -531: // NGHTTP2_ERR_HTTP_HEADER
+    case -532: // NGHTTP2_ERR_HTTP_MESSAGING
+    case -536: // NGHTTP2_ERR_SETTINGS_EXPECTED
+    case -903: // NGHTTP2_ERR_BAD_CLIENT_MAGIC
+      return http2.constants.NGHTTP2_PROTOCOL_ERROR;
+    case -510: // NGHTTP2_ERR_STREAM_CLOSED
+      return http2.constants.NGHTTP2_STREAM_CLOSED;
+    case -522: // NGHTTP2_ERR_FRAME_SIZE_ERROR
+      return http2.constants.NGHTTP2_FRAME_SIZE_ERROR;
+    case -523: // NGHTTP2_ERR_HEADER_COMP
+      return http2.constants.NGHTTP2_COMPRESSION_ERROR;
+    case -524: // NGHTTP2_ERR_FLOW_CONTROL
+      return http2.constants.NGHTTP2_FLOW_CONTROL_ERROR;
+    case -533: // NGHTTP2_ERR_REFUSED_STREAM
+      return NGHTTP2_REFUSED_STREAM;
+    case -537: // NGHTTP2_ERR_TOO_MANY_SETTINGS
+    case -904: // NGHTTP2_ERR_FLOODED
+      return http2.constants.NGHTTP2_ENHANCE_YOUR_CALM;
+    default:
+      return NGHTTP2_INTERNAL_ERROR;
+  }
+}
+
+/** Http2Session#destroy with the GOAWAY code nghttp2 meant when node destroys the session over a library error. */
+function destroyWithCode(this: Http2Session, error?: Error | number, code?: number): void {
+  if (code === undefined && error instanceof Error && (error as { code?: string }).code === "ERR_HTTP2_ERROR") {
+    const errno = (error as { errno?: number }).errno;
+    if (typeof errno === "number") code = goawayCodeFor(errno);
+  }
+  // The instance's own `destroy` (this function) shadows the class's: call the class's.
+  (Object.getPrototypeOf(this) as Http2Session).destroy.call(this, error as Error, code);
+}
