@@ -6,11 +6,13 @@ import http2 from "node:http2";
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type net from "node:net";
 import type { Clock } from "../../api/clock.ts";
-import type { Exchange, Handler } from "../http/exchange.ts";
+import type { Downstream, Exchange, Handler } from "../http/exchange.ts";
 import { DownstreamSession } from "./downstream-session.ts";
 import { H2Exchange } from "./h2-exchange.ts";
 import type { H2ExchangeContext } from "./h2-exchange.ts";
-import { requestHeadersFromRaw } from "./h2-headers.ts";
+import { invalidTarget, requestHeadersFromRaw } from "./h2-headers.ts";
+import type { H2CodecStats } from "./codec-stats.ts";
+import { sendLocalReply } from "../http/local-reply.ts";
 
 export interface H2DownstreamOptions {
   clock: Clock;
@@ -20,8 +22,15 @@ export interface H2DownstreamOptions {
   initialWindowSize?: number;
   /** Connection-level receive window. Default 8 × the stream window. */
   initialConnectionWindowSize?: number;
-  /** SETTINGS_MAX_HEADER_LIST_SIZE. Default 60 KiB, like Envoy's max_request_headers_kb. */
-  maxHeaderListSize?: number;
+  /**
+   * Envoy's max_request_headers_kb × 1024: a request whose decoded header list (names and values, pseudo-headers
+   * included) is larger has its stream reset, as Envoy resets it. Default 60 KiB.
+   */
+  maxRequestHeadersBytes?: number;
+  /** A request refused before it became an exchange's business (400 DPE): counted and logged by the HCM. */
+  onProtocolError?: (downstream: Downstream, status: number, details: string) => void;
+  /** Envoy's http2.* codec counters. */
+  codecStats?: H2CodecStats;
   /** Envoy's connection idle_timeout: a connection without streams for this long is closed. Default 1 h; 0 = off. */
   idleTimeoutMs?: number;
   /** Envoy's stream_idle_timeout: no bytes either way for this long → 408, or a reset once answered. 0 = off. */
@@ -45,7 +54,11 @@ export interface H2Downstream {
 
 const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
 const DEFAULT_WINDOW = 1 << 20;
-const DEFAULT_MAX_HEADER_LIST = 60 * 1024;
+const DEFAULT_MAX_REQUEST_HEADERS = 60 * 1024;
+/** Node refuses a stream with more fields than this (RST_STREAM ENHANCE_YOUR_CALM). */
+const MAX_HEADER_LIST_PAIRS = 1024;
+/** SETTINGS_MAX_HEADER_LIST_SIZE counts 32 bytes per field on top of names and values (RFC 9113 §6.5.2). */
+const FIELD_OVERHEAD = 32;
 /** Node's default (10 MB) refuses streams under load with large windows; in-flight data is bounded by windows. */
 const MAX_SESSION_MEMORY_MB = 64;
 
@@ -57,15 +70,19 @@ type TaggedSession = Http2Session & { [kSession]?: DownstreamSession };
 export function createH2Downstream(handler: Handler, options: H2DownstreamOptions): H2Downstream {
   const streamWindow = options.initialWindowSize ?? DEFAULT_WINDOW;
   const connectionWindow = options.initialConnectionWindowSize ?? streamWindow * 8;
+  const maxHeaderBytes = options.maxRequestHeadersBytes ?? DEFAULT_MAX_REQUEST_HEADERS;
   const server = http2.createServer({
     settings: {
       maxConcurrentStreams: options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
       initialWindowSize: streamWindow,
-      maxHeaderListSize: options.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST,
+      // The limit is ours (requestHeadersFromRaw, the same before and after the client's SETTINGS ACK, which is
+      // when node starts applying this one); announced with the per-field overhead of the most fields we accept,
+      // so node's own check never answers first with another code.
+      maxHeaderListSize: maxHeaderBytes + FIELD_OVERHEAD * MAX_HEADER_LIST_PAIRS,
     },
     maxSessionMemory: MAX_SESSION_MEMORY_MB,
     // Node's own header-count limit (default 128) would refuse requests Envoy accepts; the byte limit governs.
-    maxHeaderListPairs: 1024,
+    maxHeaderListPairs: MAX_HEADER_LIST_PAIRS,
   });
   const ctx: H2ExchangeContext = {
     clock: options.clock,
@@ -73,6 +90,11 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
     requestTimeoutMs: options.requestTimeoutMs ?? 0,
     onStreamComplete: options.onStreamComplete,
   };
+  // A request refused before the handler saw it is answered through an exchange that reports to nobody: the HCM
+  // counts and logs it through onProtocolError instead (it never counted the request as active).
+  const refusedCtx: H2ExchangeContext = { ...ctx, onStreamComplete: undefined };
+  const onProtocolError = options.onProtocolError;
+  const codecStats = options.codecStats;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const sessions = new Set<DownstreamSession>();
   let closed = false;
@@ -94,15 +116,42 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
       if (!stream.destroyed) stream.close(NGHTTP2_REFUSED_STREAM);
       return;
     }
+    const requestHeaders = requestHeadersFromRaw(raw, maxHeaderBytes);
+    if (requestHeaders === undefined) {
+      // Envoy's codec resets the stream (nghttp2 answers its callback failure with INTERNAL_ERROR) and counts it.
+      codecStats?.headerOverflow.inc();
+      stream.on("error", ignore);
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    const method = headers[":method"];
+    const invalid = invalidTarget(
+      method === "CONNECT" ? "" : String(headers[":path"] ?? ""),
+      String(headers[":authority"] ?? ""),
+    );
     let ex: H2Exchange | undefined;
     try {
-      ex = new H2Exchange(stream, headers, requestHeadersFromRaw(raw), state.downstream, ctx, state);
+      ex = new H2Exchange(
+        stream,
+        headers,
+        requestHeaders,
+        state.downstream,
+        invalid === undefined ? ctx : refusedCtx,
+        state,
+      );
     } catch {
       stream.on("error", ignore);
       stream.close(NGHTTP2_INTERNAL_ERROR);
       return;
     }
     state.streamOpened();
+    if (invalid !== undefined) {
+      // Malformed for an intermediary (RFC 9113 §8.1.1): never forwarded; answered 400 as Envoy answers it.
+      codecStats?.rxMessagingError.inc();
+      onProtocolError?.(state.downstream, 400, invalid);
+      sendLocalReply(ex, 400, "DPE", invalid);
+      return;
+    }
     try {
       handler(ex);
     } catch {

@@ -8,6 +8,7 @@ import type { Listener } from "../../api/xds/types.ts";
 import type { HttpConnectionManagerRuntime } from "../http/connection-manager.ts";
 import { Http1ServerConnection, type Http1ConnectionOptions } from "../http1/connection.ts";
 import { createH2Downstream, type H2Downstream } from "../http2/downstream.ts";
+import { createH2CodecStats } from "../http2/codec-stats.ts";
 import type { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import type { Http1Exchange } from "../http1/connection-exchange.ts";
@@ -55,7 +56,10 @@ export class FilterChainRuntime {
           streamIdleTimeoutMs: c.streamIdleTimeoutMs,
           requestTimeoutMs: c.requestTimeoutMs,
           idleTimeoutMs: c.idleTimeoutMs,
+          maxRequestHeadersBytes: c.maxRequestHeadersKb * 1024,
           onStreamComplete: hcm.complete,
+          onProtocolError: hcm.protocolError,
+          codecStats: createH2CodecStats(hcm.store),
         });
     }
   }
