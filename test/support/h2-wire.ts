@@ -509,6 +509,55 @@ export class H2Client {
     }, limitMs);
   }
 
+  /**
+   * Sends up to `total` bytes of DATA on `streamId` as fast as the peer's flow-control windows allow (connection and
+   * stream, from its SETTINGS and WINDOW_UPDATEs), and stops when the body is sent, the stream is reset, or the peer
+   * has stopped granting credit: `stallRounds` PING round trips in a row with no WINDOW_UPDATE in between. Returns
+   * the bytes sent — which is what the peer accepted to hold.
+   */
+  async sendWithinWindows(streamId: number, total: number, stallRounds = 3): Promise<number> {
+    await this.frame((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0);
+    let streamWindow = this.peerSetting(S.INITIAL_WINDOW_SIZE) ?? 65535;
+    let connectionWindow = 65535;
+    let seen = 0;
+    let sent = 0;
+    const chunk = Buffer.alloc(16384, 0x61);
+    for (let stalled = 0; sent < total && stalled < stallRounds;) {
+      for (; seen < this.frames.length; seen++) {
+        const f = this.frames[seen]!;
+        if (f.type === T.WINDOW_UPDATE) {
+          const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+          if (f.streamId === 0) connectionWindow += inc;
+          else if (f.streamId === streamId) streamWindow += inc;
+          stalled = 0;
+        } else if (f.streamId === streamId && f.type === T.RST_STREAM) return sent;
+      }
+      const n = Math.min(connectionWindow, streamWindow, chunk.length, total - sent);
+      if (n > 0) {
+        this.write(data(streamId, chunk.subarray(0, n)));
+        connectionWindow -= n;
+        streamWindow -= n;
+        sent += n;
+        // Let the socket drain now and then, so the peer's answers are read while sending.
+        if (sent % (1 << 20) < n) await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      await this.roundTrip();
+      stalled++;
+    }
+    return sent;
+  }
+
+  /** A value from the peer's first SETTINGS frame. */
+  peerSetting(id: number): number | undefined {
+    const f = this.frames.find((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0);
+    if (f === undefined) return undefined;
+    let value: number | undefined;
+    for (let i = 0; i + 6 <= f.payload.length; i += 6)
+      if (f.payload.readUInt16BE(i) === id) value = f.payload.readUInt32BE(i + 2);
+    return value;
+  }
+
   /** Resolves when the peer has closed the connection. */
   whenClosed(limitMs = 10_000): Promise<true> {
     return this.until(() => (this.closed ? true : undefined), limitMs);

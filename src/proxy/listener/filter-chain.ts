@@ -15,6 +15,14 @@ import type { Http1Exchange } from "../http1/connection-exchange.ts";
 import { sendLocalReply } from "../http/local-reply.ts";
 import type { ConnectionFilter } from "./connection-filter.ts";
 
+/** HTTP/2's own default window (RFC 9113 §6.9.2) is the floor: a smaller one would make every upload crawl. */
+const MIN_H2_WINDOW = 65_535;
+const MAX_H2_WINDOW = 0x7fffffff;
+
+function h2StreamWindow(bufferLimitBytes: number): number {
+  return Math.min(MAX_H2_WINDOW, Math.max(MIN_H2_WINDOW, bufferLimitBytes));
+}
+
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 export type ListenerTerminal =
@@ -57,6 +65,9 @@ export class FilterChainRuntime {
           requestTimeoutMs: c.requestTimeoutMs,
           idleTimeoutMs: c.idleTimeoutMs,
           maxRequestHeadersBytes: c.maxRequestHeadersKb * 1024,
+          // A stream's receive window is what node holds for a body nobody reads yet (waiting for its upstream, or
+          // paused by one): the listener's buffer limit, as Envoy bounds a stream's buffered body by it.
+          initialWindowSize: h2StreamWindow(listener.perConnectionBufferLimitBytes),
           onStreamComplete: hcm.complete,
           onProtocolError: hcm.protocolError,
           codecStats: createH2CodecStats(hcm.store),
