@@ -24,6 +24,8 @@ import {
 } from "../support/h2-wire.ts";
 import { H2_CODECS, h2Conformance, startH2Sidecar } from "../support/h2-sidecar.ts";
 import { ManualClock } from "../../src/api/clock.ts";
+import { PROBE_TIMEOUT_MS } from "../../src/proxy/http2/downstream-session.ts";
+import { waitFor } from "../support/wait.ts";
 
 const get = (id: number, path = "/ok") => headers(id, requestFields(path), { endStream: true });
 const post = (id: number, path = "/ok") => headers(id, requestFields(path, [], "POST"));
@@ -235,6 +237,58 @@ describe("RFC 9113 §5.4.1 after a connection error", () => {
         clock.advance(3_600_000);
         await c.whenClosed();
         await sidecar.stillServes();
+      } finally {
+        await sidecar.close();
+      }
+    });
+
+    test(`one with a stream still open is ended when that stream times out and a PING probe gets no answer (codec ${codec})`, async () => {
+      const clock = new ManualClock();
+      const sidecar = await startH2Sidecar(codec, { clock });
+      try {
+        // Stream 1 is open (its body never ends, the upstream waits for it); then a frame too large for the
+        // connection: GOAWAY(FRAME_SIZE_ERROR), nghttp2 stops, node is not told and stream 1 stays open.
+        const c = await H2Client.open(sidecar.port, Buffer.concat([post(1, "/open"), data(1, Buffer.alloc(16385))]));
+        assert.equal((await c.goaway()).code, E.FRAME_SIZE_ERROR);
+        const active = sidecar.proxy.proxy.stats.gauge("envoy_http_downstream_rq_active", "", {
+          envoy_http_conn_manager_prefix: "h2",
+        });
+        await waitFor(() => active.value === 1);
+        // The route's timeout (15 s) answers 504, which node queues and never writes; the stream stays open until
+        // its stream_idle_timeout (5 min after that answer), which resets it (queued too) and probes the session
+        // with a PING, never sent either: when the probe times out, the session is ended.
+        clock.advance(15_000 + 5 * 60_000);
+        await waitFor(() => active.value === 1);
+        assert.equal(c.closed, false);
+        clock.advance(PROBE_TIMEOUT_MS);
+        await c.whenClosed();
+        await waitFor(() => active.value === 0);
+        await sidecar.stillServes();
+      } finally {
+        await sidecar.close();
+      }
+    });
+
+    test(`a live session whose stream timed out answers the probe and stays open (codec ${codec})`, async () => {
+      const clock = new ManualClock();
+      const sidecar = await startH2Sidecar(codec, { clock });
+      try {
+        // A request body that never ends: answered by the proxy at the route timeout, the stream idle timeout fires
+        // 5 min later.
+        const c = await H2Client.open(sidecar.port, post(1, "/unfinished"));
+        const active = sidecar.proxy.proxy.stats.gauge("envoy_http_downstream_rq_active", "", {
+          envoy_http_conn_manager_prefix: "h2",
+        });
+        await waitFor(() => active.value === 1);
+        clock.advance(15_000);
+        await c.frame((f) => f.type === T.HEADERS && f.streamId === 1); // the proxy's own answer
+        clock.advance(5 * 60_000);
+        await c.frame((f) => f.type === T.PING && (f.flags & F.ACK) === 0); // the probe, answered by the client
+        await c.roundTrip();
+        clock.advance(PROBE_TIMEOUT_MS);
+        await c.roundTrip();
+        assert.equal(c.closed, false);
+        c.close();
       } finally {
         await sidecar.close();
       }

@@ -416,7 +416,8 @@ export interface StreamOutcome {
 
 /**
  * A raw HTTP/2 client connection: everything written is sent as is; every frame received is kept in `frames` (header
- * blocks decoded) and the peer's SETTINGS are acknowledged as a well-behaved client would, unless `autoAck` is off.
+ * blocks decoded) and the peer's SETTINGS and PINGs are acknowledged as a well-behaved client would, unless
+ * `autoAck` is off.
  */
 export class H2Client {
   readonly frames: Frame[] = [];
@@ -624,6 +625,7 @@ export class H2Client {
 
   private onFrame(f: Frame): void {
     if (f.type === T.SETTINGS && !(f.flags & F.ACK) && this.autoAck) this.write(settingsAck());
+    if (f.type === T.PING && !(f.flags & F.ACK) && f.streamId === 0 && this.autoAck) this.write(ping(f.payload, true));
     if (f.type === T.HEADERS) {
       let block = f.payload;
       let start = 0;

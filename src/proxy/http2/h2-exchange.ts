@@ -17,9 +17,11 @@ const kExchange = Symbol("trellis.h2exchange");
 
 type StreamWithExchange = ServerHttp2Stream & { [kExchange]: H2Exchange };
 
-/** The exchange's connection, told when a stream ends (its idle timeout counts streams). */
+/** The exchange's connection, told when a stream ends (its idle timeout counts streams) or times out. */
 export interface StreamCounter {
   streamClosed(): void;
+  /** A stream timed out: check that the connection itself still moves. */
+  probe(): void;
 }
 
 /** What the downstream connection gives each exchange. */
@@ -307,6 +309,7 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     const sink = this.requestDone ? undefined : this.sink;
     this.requestDone = true;
     sendLocalReply(this, 408, flag, details);
+    this.connection.probe();
     abortCb?.();
     sink?.onAbort(new TrellisError("TRELLIS_H2_STREAM_ABORTED", details.replace(/_/g, " ")));
   }
