@@ -6,6 +6,9 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
+import { ManualClock } from "../src/api/clock.ts";
+import { waitFor } from "./support/wait.ts";
 import {
   E,
   H2Client,
@@ -148,3 +151,32 @@ for (const codec of H2_CODECS) {
     }
   });
 }
+
+describe("codec detection (codec AUTO) does not wait forever", () => {
+  for (const [what, first] of [
+    ["nothing", ""],
+    ["part of the HTTP/2 preface", "PRI * HTTP/2.0\r\n"],
+  ] as const) {
+    test(`a connection that sends ${what} is closed at the connection idle timeout`, async () => {
+      const clock = new ManualClock();
+      const sidecar = await startH2Sidecar("AUTO", { clock });
+      try {
+        const socket = net.connect(sidecar.port, "127.0.0.1");
+        socket.on("error", () => {});
+        let closed = false;
+        socket.on("close", () => (closed = true));
+        await new Promise((resolve) => socket.once("connect", resolve));
+        if (first.length > 0) socket.write(first);
+        // The proxy has the connection (and the bytes) once another connection's request has been answered.
+        await sidecar.stillServes();
+        clock.advance(3_600_000 - 1);
+        await sidecar.stillServes();
+        assert.equal(closed, false);
+        clock.advance(1);
+        await waitFor(() => closed);
+      } finally {
+        await sidecar.close();
+      }
+    });
+  }
+});

@@ -4,6 +4,7 @@
 // their response.
 
 import type net from "node:net";
+import type { Timer } from "../../api/clock.ts";
 import type { Listener } from "../../api/xds/types.ts";
 import type { HttpConnectionManagerRuntime } from "../http/connection-manager.ts";
 import { Http1ServerConnection, type Http1ConnectionOptions } from "../http1/connection.ts";
@@ -104,9 +105,14 @@ export class FilterChainRuntime {
     } else this.sniff(socket, t.hcm, initial);
   }
 
-  /** codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1. */
+  /**
+   * codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1.
+   * Until the bytes decide, the connection's idle timeout runs (neither codec's has started yet): a client that
+   * sends nothing, or only part of the preface, is closed then instead of being kept for good.
+   */
   private sniff(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
     let seen: Buffer | undefined;
+    let timer: Timer | undefined;
     const onData = (chunk: Buffer): boolean => {
       seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, H2_PREFACE.length);
@@ -115,17 +121,23 @@ export class FilterChainRuntime {
       socket.off("data", onData);
       socket.off("error", onError);
       socket.off("end", onError);
+      timer?.cancel();
       if (prefixMatches) {
         socket.pause();
         this.h2!.accept(socket, seen);
       } else this.startHttp1(socket, hcm, seen);
       return true;
     };
-    const onError = (): void => void socket.destroy();
+    const onError = (): void => {
+      timer?.cancel();
+      socket.destroy();
+    };
     if (initial !== undefined && initial.length > 0 && onData(initial)) return;
     socket.on("data", onData);
     socket.on("error", onError);
     socket.on("end", onError); // closed before a single request byte
+    const idleMs = hcm.config.idleTimeoutMs;
+    if (idleMs > 0) timer = hcm.clock.setTimer(idleMs, onError);
   }
 
   private startHttp1(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
