@@ -76,6 +76,26 @@ for (const codec of H2_CODECS) {
       }
     });
 
+    test("several queued bodies on one connection: each held within the limit (Envoy's per-stream bound)", async () => {
+      const c = await H2Client.open(sidecar.port);
+      try {
+        c.write(headers(1, requestFields("/hold", [], "POST")));
+        const queued = [3, 5, 7, 9];
+        for (const id of queued) c.write(headers(id, requestFields(`/queued-${id}`, [], "POST")));
+        let total = 0;
+        for (const id of queued) {
+          const sent = await c.sendWithinWindows(id, BODY);
+          assert.ok(sent <= LIMIT, `stream ${id}: ${sent} bytes`);
+          total += sent;
+        }
+        // What one connection can make the proxy hold grows with its open streams (at most
+        // SETTINGS_MAX_CONCURRENT_STREAMS of them), as in Envoy, whose limit is per stream too.
+        assert.ok(total <= queued.length * LIMIT);
+      } finally {
+        c.close();
+      }
+    });
+
     test("a body going to an upstream that does not read: held within the limit plus what the sockets hold", async () => {
       const c = await H2Client.open(sidecar.port);
       try {

@@ -424,6 +424,8 @@ export class H2Client {
   closed = false;
   autoAck = true;
   private buf: Buffer = Buffer.alloc(0);
+  /** DATA bytes sent by sendWithinWindows, against the connection's flow-control window. */
+  private dataSent = 0;
   private readonly decoder = new HpackDecoder();
   private pending: { frame: Frame; parts: Buffer[] } | undefined;
   private readonly wakers = new Set<() => void>();
@@ -519,24 +521,26 @@ export class H2Client {
   async sendWithinWindows(streamId: number, total: number, stallRounds = 3): Promise<number> {
     await this.frame((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0);
     let streamWindow = this.peerSetting(S.INITIAL_WINDOW_SIZE) ?? 65535;
-    let connectionWindow = 65535;
     let seen = 0;
     let sent = 0;
     const chunk = Buffer.alloc(16384, 0x61);
     for (let stalled = 0; sent < total && stalled < stallRounds;) {
-      for (; seen < this.frames.length; seen++) {
-        const f = this.frames[seen]!;
-        if (f.type === T.WINDOW_UPDATE) {
-          const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
-          if (f.streamId === 0) connectionWindow += inc;
-          else if (f.streamId === streamId) streamWindow += inc;
-          stalled = 0;
-        } else if (f.streamId === streamId && f.type === T.RST_STREAM) return sent;
+      let connectionCredit = 65535;
+      for (let i = 0; i < this.frames.length; i++) {
+        const f = this.frames[i]!;
+        if (f.type !== T.WINDOW_UPDATE && !(f.type === T.RST_STREAM && f.streamId === streamId)) continue;
+        if (f.type === T.RST_STREAM) return sent;
+        const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+        if (f.streamId === 0) connectionCredit += inc;
+        else if (f.streamId === streamId && i >= seen) streamWindow += inc;
+        if (i >= seen) stalled = 0;
       }
-      const n = Math.min(connectionWindow, streamWindow, chunk.length, total - sent);
+      seen = this.frames.length;
+      // The connection window is shared by every stream this client sent DATA on through this method.
+      const n = Math.min(connectionCredit - this.dataSent, streamWindow, chunk.length, total - sent);
       if (n > 0) {
         this.write(data(streamId, chunk.subarray(0, n)));
-        connectionWindow -= n;
+        this.dataSent += n;
         streamWindow -= n;
         sent += n;
         // Let the socket drain now and then, so the peer's answers are read while sending.
