@@ -180,3 +180,33 @@ describe("codec detection (codec AUTO) does not wait forever", () => {
     });
   }
 });
+
+describe("rapid reset (CVE-2023-44487)", () => {
+  for (const codec of H2_CODECS) {
+    test(`3000 streams opened and reset in one write end that connection only (codec ${codec})`, async () => {
+      const sidecar = await startH2Sidecar(codec);
+      try {
+        const frames: Buffer[] = [];
+        for (let i = 0; i < 3000; i++) {
+          const id = 1 + 2 * i;
+          frames.push(headers(id, requestFields("/r", [], "POST")), rstStream(id, E.CANCEL));
+        }
+        const c = await H2Client.open(sidecar.port, Buffer.concat(frames));
+        try {
+          // nghttp2's reset rate limit (a burst of 1000) ends the session; it says INTERNAL_ERROR.
+          assert.equal((await c.goaway()).code, E.INTERNAL_ERROR, c.describe().slice(0, 300));
+        } finally {
+          c.close();
+        }
+        const active = sidecar.proxy.proxy.stats.gauge("envoy_http_downstream_rq_active", "", {
+          envoy_http_conn_manager_prefix: "h2",
+        });
+        await waitFor(() => active.value === 0);
+        await sidecar.stillServes();
+        assert.deepEqual(uncaught.splice(0).map(String), []);
+      } finally {
+        await sidecar.close();
+      }
+    });
+  }
+});
