@@ -190,6 +190,13 @@ h2Conformance("RFC 9113 §6.7 PING", (t) => {
 
   test("PING on a stream: PROTOCOL_ERROR", () => t.goaway(E.PROTOCOL_ERROR, ping(Buffer.alloc(8), false, 1)));
 
+  test("a PING flood (20000 in one write): ENHANCE_YOUR_CALM, the connection only", () =>
+    // nghttp2 refuses to queue more than 1000 answers the peer has not read.
+    t.goaway(E.ENHANCE_YOUR_CALM, Buffer.concat(Array.from({ length: 20_000 }, () => ping()))));
+
+  test("a SETTINGS flood (20000 in one write): ENHANCE_YOUR_CALM, the connection only", () =>
+    t.goaway(E.ENHANCE_YOUR_CALM, Buffer.concat(Array.from({ length: 20_000 }, () => settings()))));
+
   test("PING with a 6-byte payload: FRAME_SIZE_ERROR", () =>
     t.goaway(E.FRAME_SIZE_ERROR, frame(T.PING, 0, 0, Buffer.alloc(6))));
 });
