@@ -44,7 +44,7 @@ export class HttpConnectionManagerRuntime {
     readonly config: HttpConnectionManager,
     clusters: ReadonlyMap<string, UpstreamCluster>,
     readonly clock: Clock,
-    store: StatsStore,
+    readonly store: StatsStore,
     private readonly accessLogs: readonly ExchangeLogger[],
     random: () => number = Math.random,
     routes?: RouteTableSource,

@@ -48,6 +48,10 @@ export const CAUSES = {
   malformedRequest: cause("TRELLIS_MALFORMED_REQUEST", "downstream", 400, "DPE", "malformed_request"),
   requestTimeout: cause("TRELLIS_REQUEST_TIMEOUT", "downstream", 408, "DPE", "request_overall_timeout"),
   streamIdleTimeout: cause("TRELLIS_STREAM_IDLE_TIMEOUT", "downstream", 408, "SI", "stream_idle_timeout"),
+  // A request target an intermediary must not forward (RFC 9113 §8.3.1, RFC 9110 §7.1): HTTP/2 only, as HTTP/1.1's
+  // codec refuses such a target itself.
+  invalidPath: cause("TRELLIS_INVALID_PATH", "downstream", 400, "DPE", "http.invalid_path"),
+  invalidAuthority: cause("TRELLIS_INVALID_AUTHORITY", "downstream", 400, "DPE", "http.invalid_authority"),
   bodyDisallowed: cause("TRELLIS_BODY_DISALLOWED", "downstream", 400, "DPE", "http1.body_disallowed"),
   // A request the upstream's codec cannot carry (HTTP/2: two content-type fields, a connection-specific field): the
   // client's error, never the endpoint's.

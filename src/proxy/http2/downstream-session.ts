@@ -1,7 +1,9 @@
 // What the HTTP/2 downstream keeps per client connection: its address (made once, shared by its exchanges), the
 // count of open streams, and Envoy's connection idle_timeout (no streams for that long → close). The idle
 // timeout also reaps a session that node:http2 abandoned after a protocol error: nghttp2 sends GOAWAY and stops
-// reading, so node would never notice the peer closing and would keep the socket forever.
+// reading, so node would never notice the peer closing and would keep the socket forever. A stream still open on
+// such a session would never end either (what it sends is queued and never written), so when a stream of a session
+// times out, the session is probed: a PING that does not come back within PROBE_TIMEOUT_MS ends it.
 
 import http2 from "node:http2";
 import type { Http2Session } from "node:http2";
@@ -9,11 +11,15 @@ import type { Clock, Timer } from "../../api/clock.ts";
 import type { Downstream } from "../http/exchange.ts";
 import type { StreamCounter } from "./h2-exchange.ts";
 
+/** How long a probed session has to answer our PING. */
+export const PROBE_TIMEOUT_MS = 15_000;
+
 export class DownstreamSession implements StreamCounter {
   readonly downstream: Downstream;
   private streams = 0;
   private idleSince: number;
   private idleTimer: Timer | undefined;
+  private probeTimer: Timer | undefined;
 
   constructor(
     readonly session: Http2Session,
@@ -64,7 +70,36 @@ export class DownstreamSession implements StreamCounter {
   closed(): void {
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
+    this.probeTimer?.cancel();
+    this.probeTimer = undefined;
   }
+
+  /**
+   * A stream of this session timed out: make sure the session still moves. nghttp2 may have ended it after a
+   * connection error without node knowing (see above); then the PING is never sent, never answered, and the
+   * session is destroyed, which ends its streams and closes the socket.
+   */
+  probe(): void {
+    const s = this.session;
+    if (this.probeTimer !== undefined || s.destroyed) return;
+    try {
+      s.ping(this.onPingAnswered);
+    } catch {
+      // Node refuses a ping on a closing session: it is going already.
+      return;
+    }
+    this.probeTimer = this.clock.setTimer(PROBE_TIMEOUT_MS, this.onProbeTimeout);
+  }
+
+  private readonly onPingAnswered = (): void => {
+    this.probeTimer?.cancel();
+    this.probeTimer = undefined;
+  };
+
+  private readonly onProbeTimeout = (): void => {
+    this.probeTimer = undefined;
+    this.destroy();
+  };
 
   private armIdle(ms: number): void {
     if (this.idleTimeoutMs <= 0) return;

@@ -1,4 +1,4 @@
-import { test, describe, after } from "node:test";
+import { test, describe, after, before } from "node:test";
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import net from "node:net";
@@ -434,6 +434,56 @@ describe("H2 downstream", () => {
     release();
     assert.equal((await resP).body.toString(), "late");
     await waitFor(() => downstream.sessions === 0);
+  });
+
+  describe("a layer that throws ends its own stream, never the process", () => {
+    const uncaught: Error[] = [];
+    const monitor = (err: Error): void => void uncaught.push(err);
+    before(() => process.on("uncaughtExceptionMonitor", monitor));
+    after(() => process.off("uncaughtExceptionMonitor", monitor));
+
+    /** Sends a POST with a body and returns how its stream ended (status, or the reset). */
+    async function outcome(client: http2.ClientHttp2Session, path: string): Promise<string> {
+      try {
+        const res = await fetch(client, { ":method": "POST", ":path": path }, Buffer.from("body"));
+        return String(res.headers[":status"]);
+      } catch (err) {
+        return `reset ${(err as Error).message}`;
+      }
+    }
+
+    test("the handler, the body sink and the completion callback each throw", async () => {
+      const completed: Exchange[] = [];
+      const { connect } = await start(
+        (ex) => {
+          if (ex.path === "/handler") throw new Error("handler");
+          ex.body.start({
+            onData() {
+              if (ex.path === "/sink") throw new Error("sink");
+            },
+            onEnd() {
+              ex.response.head(200, new Headers());
+              ex.response.end();
+            },
+            onAbort() {},
+          });
+        },
+        {
+          onStreamComplete: (ex) => {
+            completed.push(ex);
+            if (ex.path === "/complete") throw new Error("access log");
+          },
+        },
+      );
+      const client = connect();
+      assert.match(await outcome(client, "/handler"), /reset .*INTERNAL_ERROR/);
+      assert.match(await outcome(client, "/sink"), /reset .*INTERNAL_ERROR/);
+      assert.equal(await outcome(client, "/complete"), "200");
+      // The same session serves the next stream.
+      assert.equal(await outcome(client, "/fine"), "200");
+      await waitFor(() => completed.some((ex) => ex.path === "/fine"));
+      assert.deepEqual(uncaught.map(String), []);
+    });
   });
 });
 

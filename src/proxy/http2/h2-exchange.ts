@@ -9,7 +9,7 @@ import { TrellisError } from "../../api/errors.ts";
 import { Headers } from "../http/headers.ts";
 import type { BodySink, Downstream, Exchange, RequestBody, ResponseSink, StreamInfo } from "../http/exchange.ts";
 import { newStreamInfo } from "../http/exchange.ts";
-import { sendLocalReply } from "../http/local-reply.ts";
+import { CAUSES, rescue, type Cause } from "../http/rescue.ts";
 import { contentLength, headersFromObject, toOutgoing } from "./h2-headers.ts";
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
@@ -17,9 +17,11 @@ const kExchange = Symbol("trellis.h2exchange");
 
 type StreamWithExchange = ServerHttp2Stream & { [kExchange]: H2Exchange };
 
-/** The exchange's connection, told when a stream ends (its idle timeout counts streams). */
+/** The exchange's connection, told when a stream ends (its idle timeout counts streams) or times out. */
 export interface StreamCounter {
   streamClosed(): void;
+  /** A stream timed out: check that the connection itself still moves. */
+  probe(): void;
 }
 
 /** What the downstream connection gives each exchange. */
@@ -287,28 +289,33 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
       return;
     }
     // Envoy's stream_idle_timeout: 408 when nothing was answered yet, else a reset; flag SI either way.
-    this.timedOut("SI", "stream_idle_timeout");
+    this.timedOut(CAUSES.streamIdleTimeout);
   }
 
   /** Envoy's request_timeout: the request (head and body) did not arrive in time. */
   private requestTimedOut(): void {
     this.requestTimer = undefined;
     if (this.stream.closed || this.requestDone) return;
-    this.timedOut("DPE", "request_overall_timeout");
+    this.timedOut(CAUSES.requestTimeout);
   }
 
   /** Answers 408 (or resets once answered); the layers above learn it through their abort callbacks, so the
    * upstream request is cancelled too. */
-  private timedOut(flag: string, details: string): void {
+  private timedOut(cause: Cause): void {
     this.requestTimer?.cancel();
     this.requestTimer = undefined;
     const abortCb = this.abortCb;
     this.abortCb = undefined;
     const sink = this.requestDone ? undefined : this.sink;
     this.requestDone = true;
-    sendLocalReply(this, 408, flag, details);
-    abortCb?.();
-    sink?.onAbort(new TrellisError("TRELLIS_H2_STREAM_ABORTED", details.replace(/_/g, " ")));
+    this.connection.probe();
+    try {
+      rescue(this, cause, "");
+      abortCb?.();
+      sink?.onAbort(new TrellisError("TRELLIS_H2_STREAM_ABORTED", cause.detail.replace(/_/g, " ")));
+    } catch (err) {
+      this.fail(err as Error);
+    }
   }
 
   /** @internal event routing */ handleData(chunk: Buffer): void {
@@ -356,39 +363,70 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     this.streamError ??= err;
   }
 
+  /** @internal A layer threw while handling this stream's events: the stream is reset, the others go on. */
+  fail(err: Error): void {
+    this.streamError ??= err;
+    this.reset();
+  }
+
   /** @internal */ handleClose(): void {
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
     this.requestTimer?.cancel();
     this.requestTimer = undefined;
+    // What the layers above throw from here has nowhere left to go (the stream is closed): it is dropped, and the
+    // connection and the process go on. Inline try blocks, not a helper: no closure per stream.
     if (!this.responseDone) {
       // The client reset the stream (or the connection went) before the response ended.
       this.responseDone = true;
       this.heldHeaders = undefined;
       const cb = this.abortCb;
       this.abortCb = undefined;
-      cb?.();
+      try {
+        cb?.();
+      } catch {
+        // See above.
+      }
     }
     if (!this.requestDone) {
       this.requestDone = true;
       const rst = this.stream.rstCode;
-      this.sink?.onAbort(
-        this.streamError ?? new TrellisError("TRELLIS_H2_STREAM_ABORTED", `stream closed (code ${rst ?? "?"})`),
-      );
+      try {
+        this.sink?.onAbort(
+          this.streamError ?? new TrellisError("TRELLIS_H2_STREAM_ABORTED", `stream closed (code ${rst ?? "?"})`),
+        );
+      } catch {
+        // See above.
+      }
     }
     this.connection.streamClosed();
-    this.ctx.onStreamComplete?.(this);
+    try {
+      this.ctx.onStreamComplete?.(this);
+    } catch {
+      // See above.
+    }
   }
 }
 
+// Node emits these from its own stack: a layer that throws must end this stream, not reach the process.
 function onRequestData(this: StreamWithExchange, chunk: Buffer): void {
-  this[kExchange].handleData(chunk);
+  const ex = this[kExchange];
+  try {
+    ex.handleData(chunk);
+  } catch (err) {
+    ex.fail(err as Error);
+  }
 }
 function onRequestTrailers(this: StreamWithExchange, trailers: Record<string, string | string[] | undefined>): void {
   this[kExchange].handleTrailers(headersFromObject(trailers));
 }
 function onRequestEnd(this: StreamWithExchange): void {
-  this[kExchange].handleEnd();
+  const ex = this[kExchange];
+  try {
+    ex.handleEnd();
+  } catch (err) {
+    ex.fail(err as Error);
+  }
 }
 function onRequestAborted(this: StreamWithExchange): void {
   this[kExchange].handleAborted();
@@ -397,7 +435,12 @@ function onWantTrailers(this: StreamWithExchange): void {
   this[kExchange].handleWantTrailers();
 }
 function onResponseDrain(this: StreamWithExchange): void {
-  this[kExchange].handleDrain();
+  const ex = this[kExchange];
+  try {
+    ex.handleDrain();
+  } catch (err) {
+    ex.fail(err as Error);
+  }
 }
 function onStreamError(this: StreamWithExchange, err: Error): void {
   this[kExchange].handleError(err);

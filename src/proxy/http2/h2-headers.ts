@@ -2,6 +2,7 @@
 // §8.2.2) and node throws ERR_HTTP2_INVALID_CONNECTION_HEADERS when asked to send one, so both directions drop
 // them here, once, instead of trusting every layer above to have done it.
 
+import { CAUSES, type Cause } from "../http/rescue.ts";
 import type { OutgoingHttpHeaders } from "node:http2";
 import { Headers } from "../http/headers.ts";
 
@@ -19,13 +20,18 @@ export function isH2Allowed(name: string, value: string): boolean {
  * Request headers received from node (`rawHeaders`, flat and already lower-case: HTTP/2 forbids upper case) →
  * our Headers, without pseudo-headers, `host` or connection-specific fields. Several `cookie` fields are joined
  * with "; " as RFC 9113 §8.2.3 requires before the request can go to a non-HTTP/2 hop (Envoy does the same).
+ * Undefined when the decoded list — names and values, pseudo-headers included, as Envoy's max_request_headers_kb
+ * counts them — is larger than `maxBytes`: node applies SETTINGS_MAX_HEADER_LIST_SIZE only once the client has
+ * acknowledged our SETTINGS, so this is the limit that holds from the first stream.
  */
-export function requestHeadersFromRaw(raw: readonly string[]): Headers {
+export function requestHeadersFromRaw(raw: readonly string[], maxBytes = Infinity): Headers | undefined {
   const list: string[] = [];
   let cookieAt = -1;
+  let bytes = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    bytes += name.length + value.length;
     if (name === "host" || !isH2Allowed(name, value)) continue;
     if (name === "cookie") {
       if (cookieAt >= 0) {
@@ -36,7 +42,27 @@ export function requestHeadersFromRaw(raw: readonly string[]): Headers {
     }
     list.push(name, value);
   }
-  return new Headers(list);
+  return bytes > maxBytes ? undefined : new Headers(list);
+}
+
+/**
+ * Why a request's target cannot be forwarded (a cause whose detail is Envoy's), or undefined when it can. nghttp2
+ * checks the pseudo-headers' presence and order, not their contents; an HTTP/1.1 upstream would refuse (or read
+ * differently) a path with a fragment, a space or raw non-ASCII bytes, and RFC 9113 §8.3.1 forbids userinfo in
+ * :authority. `path` is "" for CONNECT, which has none.
+ */
+export function invalidTarget(path: string, authority: string): Cause | undefined {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    // Visible ASCII only, and no '#': a fragment is never part of a request target (RFC 9110 §7.1).
+    if (c <= 0x20 || c >= 0x7f || c === 0x23) return CAUSES.invalidPath;
+  }
+  if (path.length > 0 && path.charCodeAt(0) !== 0x2f && path !== "*") return CAUSES.invalidPath;
+  for (let i = 0; i < authority.length; i++) {
+    const c = authority.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x40 /* @: userinfo */) return CAUSES.invalidAuthority;
+  }
+  return undefined;
 }
 
 /** Response headers or trailers received from node (`rawHeaders`) → our Headers, without pseudo-headers. */

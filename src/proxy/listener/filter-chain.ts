@@ -4,15 +4,25 @@
 // their response.
 
 import type net from "node:net";
+import type { Timer } from "../../api/clock.ts";
 import type { Listener } from "../../api/xds/types.ts";
 import type { HttpConnectionManagerRuntime } from "../http/connection-manager.ts";
 import { Http1ServerConnection, type Http1ConnectionOptions } from "../http1/connection.ts";
 import { createH2Downstream, type H2Downstream } from "../http2/downstream.ts";
+import { createH2CodecStats } from "../http2/codec-stats.ts";
 import type { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import type { Http1Exchange } from "../http1/connection-exchange.ts";
 import { CAUSES, rescue } from "../http/rescue.ts";
 import type { ConnectionFilter } from "./connection-filter.ts";
+
+/** HTTP/2's own default window (RFC 9113 §6.9.2) is the floor: a smaller one would make every upload crawl. */
+const MIN_H2_WINDOW = 65_535;
+const MAX_H2_WINDOW = 0x7fffffff;
+
+function h2StreamWindow(bufferLimitBytes: number): number {
+  return Math.min(MAX_H2_WINDOW, Math.max(MIN_H2_WINDOW, bufferLimitBytes));
+}
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -55,7 +65,13 @@ export class FilterChainRuntime {
           streamIdleTimeoutMs: c.streamIdleTimeoutMs,
           requestTimeoutMs: c.requestTimeoutMs,
           idleTimeoutMs: c.idleTimeoutMs,
+          maxRequestHeadersBytes: c.maxRequestHeadersKb * 1024,
+          // A stream's receive window is what node holds for a body nobody reads yet (waiting for its upstream, or
+          // paused by one): the listener's buffer limit, as Envoy bounds a stream's buffered body by it.
+          initialWindowSize: h2StreamWindow(listener.perConnectionBufferLimitBytes),
           onStreamComplete: hcm.complete,
+          onProtocolError: hcm.protocolError,
+          codecStats: createH2CodecStats(hcm.store),
         });
     }
   }
@@ -89,9 +105,14 @@ export class FilterChainRuntime {
     } else this.sniff(socket, t.hcm, initial);
   }
 
-  /** codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1. */
+  /**
+   * codec AUTO: the HTTP/2 client preface (RFC 9113 §3.4) means h2c with prior knowledge; anything else is HTTP/1.
+   * Until the bytes decide, the connection's idle timeout runs (neither codec's has started yet): a client that
+   * sends nothing, or only part of the preface, is closed then instead of being kept for good.
+   */
   private sniff(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
     let seen: Buffer | undefined;
+    let timer: Timer | undefined;
     const onData = (chunk: Buffer): boolean => {
       seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, H2_PREFACE.length);
@@ -100,17 +121,23 @@ export class FilterChainRuntime {
       socket.off("data", onData);
       socket.off("error", onError);
       socket.off("end", onError);
+      timer?.cancel();
       if (prefixMatches) {
         socket.pause();
         this.h2!.accept(socket, seen);
       } else this.startHttp1(socket, hcm, seen);
       return true;
     };
-    const onError = (): void => void socket.destroy();
+    const onError = (): void => {
+      timer?.cancel();
+      socket.destroy();
+    };
     if (initial !== undefined && initial.length > 0 && onData(initial)) return;
     socket.on("data", onData);
     socket.on("error", onError);
     socket.on("end", onError); // closed before a single request byte
+    const idleMs = hcm.config.idleTimeoutMs;
+    if (idleMs > 0) timer = hcm.clock.setTimer(idleMs, onError);
   }
 
   private startHttp1(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
