@@ -49,10 +49,11 @@ export class HttpConnectionManagerRuntime {
   ) {
     this.statPrefix = config.statPrefix;
     this.stats = createHttpConnManagerStats(store, config.statPrefix);
+    const stats = this.stats;
     this.compose = (table) =>
       buildFilterChain(
         config.httpFilters,
-        createRouter({ table, clusters, clock, random, upgradeTypes: config.upgradeTypes }),
+        createRouter({ table, clusters, clock, random, upgradeTypes: config.upgradeTypes, stats }),
         {
           clock,
           random,
@@ -76,17 +77,21 @@ export class HttpConnectionManagerRuntime {
       // warming instead; see docs/xds-client.md).
       chain =
         this.currentTable === undefined
-          ? (ex) => sendLocalReply(ex, 404, "NR", `route_config_not_yet_received:${name}`)
+          ? (ex) => {
+              stats.noRoute.inc();
+              sendLocalReply(ex, 404, "NR", `route_config_not_yet_received:${name}`);
+            }
           : this.compose(this.currentTable);
     }
     this.setChain = (next) => {
       chain = next;
     };
     const generateRequestId = config.generateRequestId;
-    const stats = this.stats;
     this.handler = (ex: Exchange): void => {
       stats.downstreamRqTotal.inc();
       stats.downstreamRqActive.inc();
+      if (ex.protocol === "HTTP/2") stats.downstreamRqHttp2Total.inc();
+      else stats.downstreamRqHttp1Total.inc();
       const h = ex.headers;
       // x-forwarded-for: the peer is appended (Envoy appends when use_remote_address; a sidecar always knows it).
       const xff = h.get("x-forwarded-for");
@@ -139,7 +144,9 @@ export class HttpConnectionManagerRuntime {
   readonly complete = (ex: Exchange): void => {
     const stats = this.stats;
     stats.downstreamRqActive.dec();
-    if (ex.info.responseCode > 0) stats.countResponse(ex.info.responseCode);
+    const info = ex.info;
+    if (info.responseCode > 0) stats.countResponse(info.responseCode);
+    if (info.responseFlags !== "") stats.countFlagged(info.responseFlags, info.details);
     stats.downstreamRqTime.observe(this.clock.now() - ex.info.startMs);
     const logs = this.accessLogs;
     for (let i = 0; i < logs.length; i++) logs[i]!.log(ex, this.clock);

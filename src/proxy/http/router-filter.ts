@@ -10,6 +10,7 @@ import { sendLocalReply } from "./local-reply.ts";
 import { UpstreamCall, type CallEnvironment } from "./upstream-call.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import type { CompiledRoute, RouteContext, RouteTable } from "../router/types.ts";
+import type { HttpConnManagerStats } from "../../telemetry/envoy-stats.ts";
 
 export interface RouterOptions {
   table: RouteTable;
@@ -18,15 +19,19 @@ export interface RouterOptions {
   random: () => number;
   /** Upgrade types the connection manager allows (upgrade_configs). */
   upgradeTypes: readonly string[];
+  /** The connection manager's stats: the router's own (no_route, no_cluster, rq_total…) live there, as in Envoy. */
+  stats: HttpConnManagerStats;
 }
 
 export function createRouter(options: RouterOptions): Handler {
-  const { table, clusters } = options;
-  const env: CallEnvironment = { clock: options.clock, random: options.random, clusters };
+  const { table, clusters, stats } = options;
+  const env: CallEnvironment = { clock: options.clock, random: options.random, clusters, hcmStats: stats };
   return (ex: Exchange): void => {
+    stats.rqTotal.inc();
     // A filter may have resolved the route already (per-route filter config); resolve it once either way.
     const route = (ex.info.route ??= table.route(ex));
     if (route.kind === "miss") {
+      stats.noRoute.inc();
       const what =
         route.reason === "no_virtual_host"
           ? `no_virtual_host:${ex.authority}`
@@ -36,16 +41,19 @@ export function createRouter(options: RouterOptions): Handler {
     }
     ex.info.routeName = route.name;
     if (route.kind === "direct_response") {
+      stats.rqDirectResponse.inc();
       respondDirect(ex, route, new UpstreamCall(ex, route, undefined, env));
       return;
     }
     if (route.kind === "redirect") {
+      stats.rqRedirect.inc();
       sendRedirect(ex, route);
       return;
     }
     const choice = route.pickCluster();
     const cluster = clusters.get(choice.name);
     if (cluster === undefined) {
+      stats.noCluster.inc();
       sendLocalReply(ex, 503, "NC", `cluster_not_found:${choice.name}`);
       return;
     }
@@ -54,6 +62,7 @@ export function createRouter(options: RouterOptions): Handler {
       const listenerAllows = options.upgradeTypes.includes(ex.upgrade);
       if (!route.upgradeAllowed(ex.upgrade, listenerAllows) || ex.response.upgradeTo === undefined) {
         // Envoy answers 403 with the detail upgrade_failed and has no response flag for it; Trellis says UPG.
+        stats.downstreamRqWsOnNonWsRoute.inc();
         sendLocalReply(ex, 403, "UPG", `upgrade_failed:${ex.upgrade} not allowed on route ${route.name}`);
         return;
       }

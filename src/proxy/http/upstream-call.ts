@@ -16,12 +16,15 @@ import type { Endpoint } from "../upstream/endpoint.ts";
 import type { ClusterChoice, CompiledRoute, RouteContext } from "../router/types.ts";
 import { AttemptFailure, upstreamNeverSaw, type CompiledRetryPolicy } from "../router/retry-policy.ts";
 import type { Duplex } from "node:stream";
+import type { HttpConnManagerStats } from "../../telemetry/envoy-stats.ts";
 
 /** What every call of one router shares, made once per configuration. */
 export interface CallEnvironment {
   clock: Clock;
   random: () => number;
   clusters: ReadonlyMap<string, UpstreamCluster>;
+  /** The connection manager's stats (upgrades are counted there). */
+  hcmStats: HttpConnManagerStats;
 }
 
 /** Whether retrying is allowed for this request: not yet known, never, only if the upstream never saw it, any. */
@@ -377,14 +380,16 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     const cluster = this.cluster;
     cluster.outlier?.onResponse(this.endpoint!, status);
     const retry = this.retry;
-    if (retry !== undefined && retry.retriableResponse(status, headers, this.grpc) && this.canRetry(undefined)) {
+    const retriable = retry !== undefined && retry.retriableResponse(status, headers, this.grpc);
+    if (retriable && this.canRetry(undefined)) {
       const stream = this.stream;
       this.endAttempt(status);
-      stream?.abort();
+      resetUpstream(this.cluster, stream);
       this.scheduleRetry();
       return;
     }
-    if (ex.info.attempts > 1) cluster.stats.upstreamRqRetrySuccess.inc();
+    // Envoy's retry success: a retried request got an answer the policy would not retry (not one it gave up on).
+    if (ex.info.attempts > 1 && !retriable) cluster.stats.upstreamRqRetrySuccess.inc();
     this.route.applyResponseHeaders(headers, ex, this, this.choice);
     if (this.setCookie !== undefined) headers.add("set-cookie", this.setCookie);
     const serviceTime = Math.round(this.env.clock.now() - this.attemptStartMs);
@@ -417,6 +422,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
 
   onReset(err: Error): void {
     if (this.done) return;
+    this.cluster.stats.upstreamRqRxReset.inc();
     const ex = this.ex;
     const headSent = ex.response.headSent;
     const where = `${this.cluster.name}/${this.endpoint!.key}`;
@@ -443,6 +449,10 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     }
     this.endAttempt(101);
     this.finish();
+    const stats = this.env.hcmStats;
+    stats.downstreamCxUpgradesTotal.inc();
+    stats.downstreamCxUpgradesActive.inc();
+    socket.once("close", () => stats.downstreamCxUpgradesActive.dec());
     this.ex.response.upgradeTo!(headers, socket, head);
   }
 
@@ -456,7 +466,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     endpoint.rqTimeout++;
     this.cluster.stats.upstreamRqPerTryTimeout.inc();
     this.endAttempt(0);
-    stream?.abort();
+    resetUpstream(this.cluster, stream);
     this.cluster.outlier?.onLocalOriginFailure(endpoint, "timeout");
     if (this.retryAfterFailure(AttemptFailure.PerTryTimeout)) return;
     this.finish();
@@ -475,7 +485,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     this.finish();
     this.cluster.stats.upstreamRqTimeout.inc();
     if (active) this.cluster.outlier?.onLocalOriginFailure(this.endpoint!, "timeout");
-    stream?.abort();
+    resetUpstream(this.cluster, stream);
     const detail = this.grpcDeadline ? "grpc_timeout_exceeded" : "upstream_response_timeout";
     sendLocalReply(this.ex, 504, "UT", `${detail}:${this.route.name}`);
   };
@@ -487,7 +497,7 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     if (this.attemptActive) this.endAttempt(this.ex.response.headSent ? this.ex.info.responseCode : 0);
     this.finish();
     this.cluster.stats.upstreamRqMaxDurationReached.inc();
-    stream?.abort();
+    resetUpstream(this.cluster, stream);
     sendLocalReply(this.ex, 408, "UMSDR", `max_stream_duration_reached:${this.route.name}`);
   };
 
@@ -496,8 +506,15 @@ export class UpstreamCall implements UpstreamHandler, RouteContext {
     const stream = this.stream;
     if (this.attemptActive) this.endAttempt(this.ex.response.headSent ? this.ex.info.responseCode : 0);
     this.finish();
-    stream?.abort();
+    resetUpstream(this.cluster, stream);
   };
+}
+
+/** The router abandons an upstream request it started (Envoy's upstream_rq_tx_reset). */
+function resetUpstream(cluster: UpstreamCluster, stream: UpstreamStream | undefined): void {
+  if (stream === undefined) return;
+  cluster.stats.upstreamRqTxReset.inc();
+  stream.abort();
 }
 
 function addFlag(ex: Exchange, flag: string): void {

@@ -29,6 +29,8 @@ export interface Http1ConnectionOptions {
   onExchangeComplete(exchange: Http1Exchange): void;
   /** Called for a request refused before an exchange existed (bad bytes): stats and access log. */
   onProtocolError(downstream: Downstream, err: Http1ParseError): void;
+  /** The connection was idle for idleTimeoutMs and is closed (counted as downstream_cx_idle_timeout). */
+  onIdleTimeout?(): void;
   /** An exchange timed out in the connection (request_timeout / stream_idle_timeout): answer 408 or reset. */
   onExchangeTimeout(exchange: Http1Exchange, kind: "request_timeout" | "stream_idle_timeout"): void;
 }
@@ -53,6 +55,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   readonly socket: Socket;
   readonly downstream: Downstream;
   draining = false;
+  /** The proxy closed the connection before the client did (Envoy's destroy_local). */
+  localClose = false;
   /** The client half-closed: requests already received are answered, then the connection closes. */
   private peerEnded = false;
   private state = State.Head;
@@ -124,6 +128,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
 
   /** Closes at once (drain timeout expired). */
   destroy(): void {
+    this.localClose = true;
     this.socket.destroy();
   }
 
@@ -343,6 +348,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
 
   private closeSocket(): void {
     if (this.state === State.Closed && this.socket.destroyed) return;
+    this.localClose ||= !this.peerEnded;
     this.state = State.Closed;
     this.pending = undefined;
     this.cancelTimer();
@@ -408,7 +414,10 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     if (ex === undefined) {
       if (o.idleTimeoutMs > 0) {
         const due = this.lastActivity + o.idleTimeoutMs;
-        if (now >= due) return this.closeSocket();
+        if (now >= due) {
+          o.onIdleTimeout?.();
+          return this.closeSocket();
+        }
         next = due;
       }
       // A request head still arriving counts against request_timeout too.

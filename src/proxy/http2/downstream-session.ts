@@ -11,6 +11,8 @@ import type { StreamCounter } from "./h2-exchange.ts";
 
 export class DownstreamSession implements StreamCounter {
   readonly downstream: Downstream;
+  /** The proxy closed the session (drain, idle timeout, shutdown), not the client (Envoy's destroy_local). */
+  localClose = false;
   private streams = 0;
   private idleSince: number;
   private idleTimer: Timer | undefined;
@@ -19,6 +21,7 @@ export class DownstreamSession implements StreamCounter {
     readonly session: Http2Session,
     private readonly clock: Clock,
     private readonly idleTimeoutMs: number,
+    private readonly onIdleTimeout?: () => void,
   ) {
     const socket = session.socket;
     this.downstream = {
@@ -46,6 +49,7 @@ export class DownstreamSession implements StreamCounter {
   drain(): void {
     const s = this.session;
     if (s.closed || s.destroyed) return;
+    this.localClose = true;
     try {
       s.goaway(http2.constants.NGHTTP2_NO_ERROR);
     } catch {
@@ -55,6 +59,7 @@ export class DownstreamSession implements StreamCounter {
   }
 
   destroy(): void {
+    this.localClose ||= !this.session.destroyed;
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
     this.session.destroy();
@@ -81,6 +86,8 @@ export class DownstreamSession implements StreamCounter {
     }
     // No stream is in flight, so a graceful close would end at once; destroy also covers a session whose
     // nghttp2 side stopped after a protocol error.
+    this.localClose = true;
+    this.onIdleTimeout?.();
     if (!this.session.closed) {
       try {
         this.session.goaway(http2.constants.NGHTTP2_NO_ERROR);
