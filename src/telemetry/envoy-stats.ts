@@ -2,7 +2,15 @@
 // with Envoy's Prometheus names and tags, so Envoy dashboards and alerts keep working. Created when configuration
 // arrives; the data path holds the returned object and only does `stats.rqTotal.inc()`.
 
+import type net from "node:net";
+import type { Clock } from "../api/clock.ts";
 import type { Counter, Gauge, Histogram, Labels, StatsStore } from "./stats.ts";
+
+/** A socket's byte counts (net.Socket keeps them itself, so reading them at close costs nothing per read). */
+export interface ByteCounts {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
 
 /** Response classes 1xx..5xx, indexed by the first digit. Slot 0 is unused. */
 type ClassCounters = readonly [undefined, Counter, Counter, Counter, Counter, Counter];
@@ -179,6 +187,34 @@ export class ClusterStats {
     }
     this.upstreamRqCompleted.inc();
   }
+
+  /**
+   * An upstream connection opened on `socket` (HTTP pools and tcp_proxy): upstream_cx_connect_ms when it
+   * connects; upstream_cx_length_ms and its bytes (upstream_cx_rx/tx_bytes_total) when it closes. The bytes are
+   * added once, at close: a long-lived connection's bytes show when it ends (Envoy flushes them periodically).
+   */
+  trackConnection(socket: net.Socket, clock: Clock): void {
+    const start = clock.now();
+    socket.once("connect", () => this.upstreamCxConnectMs.observe(clock.now() - start));
+    socket.once("close", () => {
+      this.upstreamCxLengthMs.observe(clock.now() - start);
+      this.upstreamCxRxBytesTotal.inc(socket.bytesRead);
+      this.upstreamCxTxBytesTotal.inc(socket.bytesWritten);
+    });
+  }
+
+  /** An upstream connection closed: by the upstream (remote) or by the proxy (local, a connect timeout too). */
+  connectionDestroyed(remote: boolean): void {
+    this.upstreamCxDestroy.inc();
+    if (remote) this.upstreamCxDestroyRemote.inc();
+    else this.upstreamCxDestroyLocal.inc();
+  }
+
+  /** A connect failed (refused, reset, or `timeout`: connect_timeout passed); both count upstream_cx_connect_fail. */
+  connectFailed(timeout: boolean): void {
+    this.upstreamCxConnectFail.inc();
+    if (timeout) this.upstreamCxConnectTimeout.inc();
+  }
 }
 
 export function createClusterStats(store: StatsStore, clusterName: string): ClusterStats {
@@ -209,8 +245,6 @@ export class HttpConnManagerStats {
   readonly downstreamRqTimeout: Counter;
   readonly downstreamRqIdleTimeout: Counter;
   readonly downstreamRqRxReset: Counter;
-  readonly downstreamRqTxReset: Counter;
-  readonly downstreamRqTooLarge: Counter;
   readonly downstreamRqWsOnNonWsRoute: Counter;
   readonly downstreamCxTotal: Counter;
   readonly downstreamCxActive: Gauge;
@@ -229,7 +263,6 @@ export class HttpConnManagerStats {
   readonly downstreamCxLengthMs: Histogram;
   readonly downstreamCxRxBytesTotal: Counter;
   readonly downstreamCxTxBytesTotal: Counter;
-  readonly downstreamRqHeadersSize: Histogram;
   /** Router: requests with no matching route (response flag NR). */
   readonly noRoute: Counter;
   /** Router: requests whose target cluster does not exist. */
@@ -262,11 +295,6 @@ export class HttpConnManagerStats {
     );
     this.downstreamRqIdleTimeout = counter("downstream_rq_idle_timeout", "Total requests closed due to idle timeout");
     this.downstreamRqRxReset = counter("downstream_rq_rx_reset", "Total request resets received");
-    this.downstreamRqTxReset = counter("downstream_rq_tx_reset", "Total request resets sent");
-    this.downstreamRqTooLarge = counter(
-      "downstream_rq_too_large",
-      "Total requests resulting in a 413 due to buffering an overly large body",
-    );
     this.downstreamRqWsOnNonWsRoute = counter(
       "downstream_rq_ws_on_non_ws_route",
       "Total upgrade requests rejected by non upgrade routes",
@@ -297,7 +325,6 @@ export class HttpConnManagerStats {
     this.downstreamCxLengthMs = histogram("downstream_cx_length_ms", "Connection length milliseconds");
     this.downstreamCxRxBytesTotal = counter("downstream_cx_rx_bytes_total", "Total bytes received");
     this.downstreamCxTxBytesTotal = counter("downstream_cx_tx_bytes_total", "Total bytes sent");
-    this.downstreamRqHeadersSize = histogram("downstream_rq_headers_size", "Request header size in bytes");
     this.noRoute = counter("no_route", "Total requests that had no route and resulted in a 404");
     this.noCluster = counter(
       "no_cluster",
@@ -314,7 +341,52 @@ export class HttpConnManagerStats {
     if (cls >= 1 && cls <= 5) this.byClass[cls]!.inc();
     this.downstreamRqCompleted.inc();
   }
+
+  /**
+   * The rare part of a completed request, called only when it carries response flags: a client that went away
+   * mid-request (DC: downstream_rq_rx_reset), request_timeout (downstream_rq_timeout) or stream_idle_timeout
+   * (downstream_rq_idle_timeout), told apart by the response code details the codecs record.
+   */
+  countFlagged(flags: string, details: string): void {
+    if (flags === "DC" || DC_FLAG.test(flags)) this.downstreamRqRxReset.inc();
+    if (details.startsWith("request_overall_timeout")) this.downstreamRqTimeout.inc();
+    else if (details.startsWith("stream_idle_timeout")) this.downstreamRqIdleTimeout.inc();
+  }
+
+  /** A codec took a downstream connection. */
+  connectionOpened(http2: boolean): void {
+    this.downstreamCxTotal.inc();
+    this.downstreamCxActive.inc();
+    if (http2) {
+      this.downstreamCxHttp2Total.inc();
+      this.downstreamCxHttp2Active.inc();
+    } else {
+      this.downstreamCxHttp1Total.inc();
+      this.downstreamCxHttp1Active.inc();
+    }
+  }
+
+  /**
+   * It closed after `lengthMs`: closed by the proxy (`local`: idle timeout, protocol error, drain, connection:
+   * close) or by the client; `drain` when the proxy closed it because its listener drains. Its bytes (`socket`'s own
+   * counts) are added here, once.
+   */
+  connectionClosed(http2: boolean, socket: ByteCounts, lengthMs: number, local: boolean, drain: boolean): void {
+    this.downstreamCxActive.dec();
+    if (http2) this.downstreamCxHttp2Active.dec();
+    else this.downstreamCxHttp1Active.dec();
+    this.downstreamCxDestroy.inc();
+    if (local) {
+      this.downstreamCxDestroyLocal.inc();
+      if (drain) this.downstreamCxDrainClose.inc();
+    } else this.downstreamCxDestroyRemote.inc();
+    this.downstreamCxLengthMs.observe(lengthMs);
+    this.downstreamCxRxBytesTotal.inc(socket.bytesRead);
+    this.downstreamCxTxBytesTotal.inc(socket.bytesWritten);
+  }
 }
+
+const DC_FLAG = /(^|,)DC(,|$)/;
 
 export function createHttpConnManagerStats(store: StatsStore, statPrefix: string): HttpConnManagerStats {
   return new HttpConnManagerStats(store, statPrefix);
@@ -339,7 +411,6 @@ export class ListenerStats {
   readonly downstreamCxTotal: Counter;
   readonly downstreamCxActive: Gauge;
   readonly downstreamCxDestroy: Counter;
-  readonly downstreamCxOverflow: Counter;
   readonly downstreamCxLengthMs: Histogram;
   readonly downstreamPreCxTimeout: Counter;
   readonly downstreamPreCxActive: Gauge;
@@ -353,10 +424,6 @@ export class ListenerStats {
     this.downstreamCxTotal = counter("downstream_cx_total", "Total connections");
     this.downstreamCxActive = gauge("downstream_cx_active", "Total active connections");
     this.downstreamCxDestroy = counter("downstream_cx_destroy", "Total destroyed connections");
-    this.downstreamCxOverflow = counter(
-      "downstream_cx_overflow",
-      "Total connections rejected due to enforcement of listener connection limit",
-    );
     this.downstreamCxLengthMs = store.histogram(
       "envoy_listener_downstream_cx_length_ms",
       "Connection length milliseconds",
@@ -389,21 +456,15 @@ export class TcpProxyStats {
   readonly downstreamCxTotal: Counter;
   readonly downstreamCxNoRoute: Counter;
   readonly downstreamCxRxBytesTotal: Counter;
-  readonly downstreamCxRxBytesBuffered: Gauge;
   readonly downstreamCxTxBytesTotal: Counter;
-  readonly downstreamCxTxBytesBuffered: Gauge;
   readonly downstreamFlowControlPausedReadingTotal: Counter;
   readonly downstreamFlowControlResumedReadingTotal: Counter;
   readonly idleTimeout: Counter;
-  readonly maxDownstreamConnectionDurationReached: Counter;
-  readonly upstreamFlushTotal: Counter;
-  readonly upstreamFlushActive: Gauge;
 
   constructor(store: StatsStore, statPrefix: string) {
     const labels: Labels = { envoy_tcp_prefix: statPrefix };
     this.labels = labels;
     const counter = (name: string, help: string) => store.counter("envoy_tcp_" + name, help, labels);
-    const gauge = (name: string, help: string) => store.gauge("envoy_tcp_" + name, help, labels);
     this.downstreamCxTotal = counter("downstream_cx_total", "Total number of connections handled by the filter");
     this.downstreamCxNoRoute = counter(
       "downstream_cx_no_route",
@@ -413,17 +474,9 @@ export class TcpProxyStats {
       "downstream_cx_rx_bytes_total",
       "Total bytes read from the downstream connection",
     );
-    this.downstreamCxRxBytesBuffered = gauge(
-      "downstream_cx_rx_bytes_buffered",
-      "Total bytes currently read from the downstream connection and buffered",
-    );
     this.downstreamCxTxBytesTotal = counter(
       "downstream_cx_tx_bytes_total",
       "Total bytes written to the downstream connection",
-    );
-    this.downstreamCxTxBytesBuffered = gauge(
-      "downstream_cx_tx_bytes_buffered",
-      "Total bytes currently buffered to the downstream connection",
     );
     this.downstreamFlowControlPausedReadingTotal = counter(
       "downstream_flow_control_paused_reading_total",
@@ -434,18 +487,6 @@ export class TcpProxyStats {
       "Total number of times flow control resumed reading from downstream",
     );
     this.idleTimeout = counter("idle_timeout", "Total number of connections closed due to idle timeout");
-    this.maxDownstreamConnectionDurationReached = counter(
-      "max_downstream_connection_duration",
-      "Number of connections closed due to max_downstream_connection_duration timeout",
-    );
-    this.upstreamFlushTotal = counter(
-      "upstream_flush_total",
-      "Total number of connections that continued to flush upstream data after the downstream connection was closed",
-    );
-    this.upstreamFlushActive = gauge(
-      "upstream_flush_active",
-      "Total connections currently continuing to flush upstream data after the downstream connection was closed",
-    );
   }
 }
 

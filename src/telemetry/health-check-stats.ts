@@ -1,5 +1,7 @@
 // cluster.<name>.health_check.*: Envoy's active health checking stats, with its Prometheus names
 // (envoy_cluster_health_check_attempt{envoy_cluster_name="x"}), so Envoy dashboards and alerts keep working.
+// Envoy's passive_failure (immediate health check fail), verify_cluster (service_name_matcher) and degraded
+// (x-envoy-degraded) are not exported: Trellis has none of those, and a stat that cannot move would lie.
 
 import type { Counter, Gauge, StatsStore } from "./stats.ts";
 
@@ -11,14 +13,8 @@ export class HealthCheckStats {
   readonly failure: Counter;
   /** Failures of the network kind (connect failure, reset, timeout), a subset of `failure`. */
   readonly networkFailure: Counter;
-  /** Failures reported by passive sources (Envoy's immediate health check fail); none in Trellis, kept at 0. */
-  readonly passiveFailure: Counter;
-  /** Checks that verified the upstream's cluster name (service_name_matcher, not supported): always 0. */
-  readonly verifyCluster: Counter;
   /** Endpoints that active health checking currently passes. */
   readonly healthy: Gauge;
-  /** Endpoints reported degraded (x-envoy-degraded, not supported): always 0. */
-  readonly degraded: Gauge;
 
   constructor(store: StatsStore, clusterName: string) {
     const labels = { envoy_cluster_name: clusterName };
@@ -30,10 +26,7 @@ export class HealthCheckStats {
       "Number of immediately failed health checks (e.g. HTTP 503) and network failures",
     );
     this.networkFailure = counter("network_failure", "Number of health check failures due to network error");
-    this.passiveFailure = counter("passive_failure", "Number of health check failures due to passive events");
-    this.verifyCluster = counter("verify_cluster", "Number of health checks that attempted cluster name verification");
     this.healthy = store.gauge("envoy_cluster_health_check_healthy", "Number of healthy members", labels);
-    this.degraded = store.gauge("envoy_cluster_health_check_degraded", "Number of degraded members", labels);
   }
 }
 

@@ -141,6 +141,9 @@ function buildFilterChain(
             stats.downstreamCxTxBytesTotal.inc(info.bytesSent);
             if (info.responseFlags === "UH" || info.responseFlags === "NC") stats.downstreamCxNoRoute.inc();
           },
+          onIdleTimeout: () => stats.idleTimeout.inc(),
+          onDownstreamPaused: () => stats.downstreamFlowControlPausedReadingTotal.inc(),
+          onDownstreamResumed: () => stats.downstreamFlowControlResumedReadingTotal.inc(),
         },
         ctx.random,
       ),

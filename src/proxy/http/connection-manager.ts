@@ -51,10 +51,11 @@ export class HttpConnectionManagerRuntime {
   ) {
     this.statPrefix = config.statPrefix;
     this.stats = createHttpConnManagerStats(store, config.statPrefix);
+    const stats = this.stats;
     this.compose = (table) =>
       buildFilterChain(
         config.httpFilters,
-        createRouter({ table, clusters, clock, random, upgradeTypes: config.upgradeTypes }),
+        createRouter({ table, clusters, clock, random, upgradeTypes: config.upgradeTypes, stats }),
         {
           clock,
           random,
@@ -78,7 +79,10 @@ export class HttpConnectionManagerRuntime {
       // warming instead; see docs/xds-client.md).
       chain =
         this.currentTable === undefined
-          ? (ex) => rescue(ex, CAUSES.routeConfigNotReceived, name)
+          ? (ex) => {
+              stats.noRoute.inc();
+              rescue(ex, CAUSES.routeConfigNotReceived, name);
+            }
           : this.compose(this.currentTable);
     }
     this.setChain = (next) => {
@@ -90,13 +94,14 @@ export class HttpConnectionManagerRuntime {
     const appendXff = !config.skipXffAppend;
     const preserveExternalRequestId = config.preserveExternalRequestId;
     const isInternal = internalAddressMatcher(config.internalAddressConfig);
-    const stats = this.stats;
     // Envoy's ConnectionManagerUtility::mutateRequestHeaders, in its order: who the client is (the peer, or read
     // from x-forwarded-for), whether the request is internal (x-forwarded-for holds one address, an internal one)
     // or an edge request (external, on a use_remote_address listener), and what each may bring in.
     this.handler = (ex: Exchange): void => {
       stats.downstreamRqTotal.inc();
       stats.downstreamRqActive.inc();
+      if (ex.protocol === "HTTP/2") stats.downstreamRqHttp2Total.inc();
+      else stats.downstreamRqHttp1Total.inc();
       const h = ex.headers;
       const xff = h.get("x-forwarded-for");
       let remote: string | undefined;
@@ -177,7 +182,9 @@ export class HttpConnectionManagerRuntime {
   readonly complete = (ex: Exchange): void => {
     const stats = this.stats;
     stats.downstreamRqActive.dec();
-    if (ex.info.responseCode > 0) stats.countResponse(ex.info.responseCode);
+    const info = ex.info;
+    if (info.responseCode > 0) stats.countResponse(info.responseCode);
+    if (info.responseFlags !== "") stats.countFlagged(info.responseFlags, info.details);
     stats.downstreamRqTime.observe(this.clock.now() - ex.info.startMs);
     const logs = this.accessLogs;
     for (let i = 0; i < logs.length; i++) logs[i]!.log(ex, this.clock);

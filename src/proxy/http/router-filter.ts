@@ -12,6 +12,7 @@ import { RouteCall, type CallEnvironment } from "./call/route-call.ts";
 import { stackOf } from "./call/stack.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import type { CompiledRoute, RouteContext, RouteMiss, RouteTable } from "../router/types.ts";
+import type { HttpConnManagerStats } from "../../telemetry/envoy-stats.ts";
 
 export interface RouterOptions {
   table: RouteTable;
@@ -20,35 +21,42 @@ export interface RouterOptions {
   random: () => number;
   /** Upgrade types the connection manager allows (upgrade_configs). */
   upgradeTypes: readonly string[];
+  /** The connection manager's stats: the router's own (no_route, no_cluster, rq_total…) live there, as in Envoy. */
+  stats: HttpConnManagerStats;
 }
 
 export function createRouter(options: RouterOptions): Handler {
-  const { table, clusters } = options;
-  const env: CallEnvironment = { clock: options.clock, random: options.random, clusters };
+  const { table, clusters, stats } = options;
+  const env: CallEnvironment = { clock: options.clock, random: options.random, clusters, hcmStats: stats };
   return (ex: Exchange): void => {
+    stats.rqTotal.inc();
     // A filter may have resolved the route already (per-route filter config); resolve it once either way.
     const route = (ex.info.route ??= table.route(ex));
     // An upgrade (CONNECT is one: Envoy's upgrade type "CONNECT") is refused before the route answers, whatever
     // kind of route it is, as Envoy refuses it when it builds the stream's filter chain.
     const upgrade = ex.upgrade ?? (ex.method === "CONNECT" ? "connect" : undefined);
-    if (upgrade !== undefined && !upgradeAllowed(ex, route, upgrade, options.upgradeTypes)) return;
+    if (upgrade !== undefined && !upgradeAllowed(ex, route, upgrade, options.upgradeTypes, stats)) return;
     if (route.kind === "miss") {
+      stats.noRoute.inc();
       if (route.reason === "no_virtual_host") rescue(ex, CAUSES.noVirtualHost, ex.authority);
       else rescue(ex, CAUSES.noRoute, route.virtualHostName ?? "");
       return;
     }
     ex.info.routeName = route.name;
     if (route.kind === "direct_response") {
+      stats.rqDirectResponse.inc();
       respondDirect(ex, route, new RouteCall(ex, route, undefined, env));
       return;
     }
     if (route.kind === "redirect") {
+      stats.rqRedirect.inc();
       sendRedirect(ex, route);
       return;
     }
     const choice = route.pickCluster();
     const cluster = clusters.get(choice.name);
     if (cluster === undefined) {
+      stats.noCluster.inc();
       rescue(ex, CAUSES.clusterNotFound, choice.name);
       return;
     }
@@ -83,11 +91,13 @@ function upgradeAllowed(
   route: CompiledRoute | RouteMiss,
   upgrade: string,
   listenerTypes: readonly string[],
+  stats: HttpConnManagerStats,
 ): boolean {
   const listenerAllows = listenerTypes.includes(upgrade);
   const allowed = route.kind === "miss" ? listenerAllows : route.upgradeAllowed(upgrade, listenerAllows);
   if (!allowed || ex.response.upgradeTo === undefined) {
     const where = route.kind === "miss" ? "" : ` on route ${route.name}`;
+    stats.downstreamRqWsOnNonWsRoute.inc();
     rescue(ex, CAUSES.upgradeRefused, `${upgrade} not allowed${where}`);
     return false;
   }

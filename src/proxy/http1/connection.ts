@@ -35,6 +35,8 @@ export interface Http1ConnectionOptions {
    * access log. `flag` is the response flag the answer carried (DPE, or SI for a head that went idle).
    */
   onProtocolError(downstream: Downstream, err: Http1ParseError, flag: string): void;
+  /** The connection was idle for idleTimeoutMs and is closed (counted as downstream_cx_idle_timeout). */
+  onIdleTimeout?(): void;
   /** An exchange timed out in the connection (request_timeout / stream_idle_timeout): answer 408 or reset. */
   onExchangeTimeout(exchange: Http1Exchange, kind: "request_timeout" | "stream_idle_timeout"): void;
 }
@@ -64,6 +66,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   /** A request body nobody reads yet is held up to this much before the socket is paused. */
   readonly bufferLimitBytes: number;
   draining = false;
+  /** The proxy closed the connection before the client did (Envoy's destroy_local). */
+  localClose = false;
   /** The client half-closed: requests already received are answered, then the connection closes. */
   private peerEnded = false;
   private state = State.Head;
@@ -142,6 +146,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
 
   /** Closes at once (drain timeout expired). */
   destroy(): void {
+    this.localClose = true;
     this.socket.destroy();
   }
 
@@ -404,6 +409,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
 
   private closeSocket(): void {
     if (this.state === State.Closed && this.socket.destroyed) return;
+    this.localClose ||= !this.peerEnded;
     this.state = State.Closed;
     this.pending = undefined;
     this.cancelTimer();
@@ -474,7 +480,10 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     if (ex === undefined && this.exchangeStart === 0) {
       if (o.idleTimeoutMs > 0) {
         const due = this.lastActivity + o.idleTimeoutMs;
-        if (now >= due) return this.closeSocket();
+        if (now >= due) {
+          o.onIdleTimeout?.();
+          return this.closeSocket();
+        }
         next = due;
       }
     } else if (ex === undefined) {

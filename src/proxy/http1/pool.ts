@@ -9,6 +9,7 @@
 // limit (Envoy's rule): otherwise an endpoint whose pool holds none could wait for ever while other endpoints hold
 // every connection of the cluster.
 
+import type net from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type {
   ConnectionPool,
@@ -27,9 +28,12 @@ import { Http1UpstreamConnection, type UpstreamConnectionOwner } from "./upstrea
 import { netConnect, type UpstreamConnect } from "../upstream/connect.ts";
 
 export interface Http1PoolStats {
-  onConnectionOpened(): void;
-  onConnectionClosed(): void;
-  onConnectFailure(): void;
+  /** A connection is being opened on `socket`. */
+  onConnectionOpened(socket: net.Socket): void;
+  /** It closed: `remote` when the upstream closed or reset it. */
+  onConnectionClosed(remote: boolean): void;
+  /** Its connect failed; `timeout`: connect_timeout passed. */
+  onConnectFailure(timeout: boolean): void;
   /** A working connection was retired by the pool's own limits. */
   onRetired?(reason: RetireReason): void;
 }
@@ -108,7 +112,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   private open(forUpgrade: boolean): Http1UpstreamConnection {
     const conn = new Http1UpstreamConnection(this, this.host, this.port, forUpgrade);
     this.all.add(conn);
-    this.stats?.onConnectionOpened();
+    this.stats?.onConnectionOpened(conn.socket);
     return conn;
   }
 
@@ -210,7 +214,7 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
     if (this.all.delete(conn)) {
       // A WebSocket tunnel is still a connection to the endpoint (Envoy counts it): it is released when it closes.
       if (conn.tunnel) conn.socket.once("close", this.tunnelClosed);
-      else this.stats?.onConnectionClosed();
+      else this.stats?.onConnectionClosed(conn.closedByPeer);
     }
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
@@ -219,14 +223,14 @@ export class Http1ConnectionPool implements ConnectionPool, UpstreamConnectionOw
   }
 
   private readonly tunnelClosed = (): void => {
-    this.stats?.onConnectionClosed();
+    this.stats?.onConnectionClosed(false);
     if (this.queue !== undefined && this.queue.length > 0) this.scheduleDrain();
   };
 
   onConnected(): void {}
 
-  onConnectFailure(): void {
-    this.stats?.onConnectFailure();
+  onConnectFailure(timeout = false): void {
+    this.stats?.onConnectFailure(timeout);
   }
 
   retired(reason: RetireReason): void {

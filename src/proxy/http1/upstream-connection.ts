@@ -37,7 +37,8 @@ export interface UpstreamConnectionOwner {
   /** The connection is gone (closed, failed, handed to a tunnel). */
   forget(conn: Http1UpstreamConnection): void;
   onConnected(): void;
-  onConnectFailure(): void;
+  /** The connect failed; `timeout`: connect_timeout passed. */
+  onConnectFailure(timeout?: boolean): void;
   requestDone(): void;
   /** Opens the TCP connection (net.connect; tests inject one that never completes). */
   readonly connect: UpstreamConnect;
@@ -49,6 +50,8 @@ export class Http1UpstreamConnection implements UpstreamStream {
   closed = false;
   /** Upgraded (101): the socket now carries a tunnel the pool no longer owns, but it is still a connection. */
   tunnel = false;
+  /** The upstream closed or reset the connection (Envoy's destroy_remote), rather than the proxy. */
+  closedByPeer = false;
   idleSince = 0;
   private served = 0;
   /**
@@ -365,12 +368,13 @@ export class Http1UpstreamConnection implements UpstreamStream {
     if (this.connected) return;
     const h = this.handler;
     this.clearRequest();
-    this.owner.onConnectFailure();
+    this.owner.onConnectFailure(true);
     this.destroy();
     h?.onConnectFailure("connect_timeout", new Error(`connect timeout after ${this.owner.connectTimeoutMs} ms`));
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
+    this.closedByPeer = true;
     const h = this.handler;
     this.clearRequest();
     if (!this.connected) {
@@ -399,6 +403,7 @@ export class Http1UpstreamConnection implements UpstreamStream {
     this.clearRequest();
     if (!this.closed) {
       this.closed = true;
+      this.closedByPeer = true;
       this.connectTimer?.cancel();
       this.durationTimer?.cancel();
       this.owner.forget(this);

@@ -16,6 +16,8 @@ export const PROBE_TIMEOUT_MS = 15_000;
 
 export class DownstreamSession implements StreamCounter {
   readonly downstream: Downstream;
+  /** The proxy closed the session (drain, idle timeout, shutdown), not the client (Envoy's destroy_local). */
+  localClose = false;
   private streams = 0;
   private idleSince: number;
   private idleTimer: Timer | undefined;
@@ -25,6 +27,7 @@ export class DownstreamSession implements StreamCounter {
     readonly session: Http2Session,
     private readonly clock: Clock,
     private readonly idleTimeoutMs: number,
+    private readonly onIdleTimeout?: () => void,
   ) {
     const socket = session.socket;
     this.downstream = {
@@ -52,6 +55,7 @@ export class DownstreamSession implements StreamCounter {
   drain(): void {
     const s = this.session;
     if (s.closed || s.destroyed) return;
+    this.localClose = true;
     try {
       s.goaway(http2.constants.NGHTTP2_NO_ERROR);
     } catch {
@@ -61,6 +65,7 @@ export class DownstreamSession implements StreamCounter {
   }
 
   destroy(): void {
+    this.localClose ||= !this.session.destroyed;
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
     this.session.destroy();
@@ -116,6 +121,8 @@ export class DownstreamSession implements StreamCounter {
     }
     // No stream is in flight, so a graceful close would end at once; destroy also covers a session whose
     // nghttp2 side stopped after a protocol error.
+    this.localClose = true;
+    this.onIdleTimeout?.();
     if (!this.session.closed) {
       try {
         this.session.goaway(http2.constants.NGHTTP2_NO_ERROR);

@@ -39,6 +39,12 @@ export interface H2DownstreamOptions {
   requestTimeoutMs?: number;
   /** Access log and stats: called once per exchange, after the response ended or the stream was reset. */
   onStreamComplete?: (ex: Exchange) => void;
+  /** Connection stats: a session started on an accepted socket. */
+  onSessionOpened?: () => void;
+  /** It closed after `lengthMs` (`socket`: the accepted socket, whose byte counts it keeps), by the proxy if `local`. */
+  onSessionClosed?: (socket: net.Socket, lengthMs: number, local: boolean) => void;
+  /** A session was closed by the connection idle_timeout. */
+  onIdleTimeout?: () => void;
 }
 
 export interface H2Downstream {
@@ -98,6 +104,8 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const sessions = new Set<DownstreamSession>();
   let closed = false;
+  /** The socket being handed to node:http2 (it makes the session synchronously, inside emit("connection")). */
+  let accepting: net.Socket | undefined;
 
   // Streams are taken from each session's own 'stream' event, not the server's: node emits it a tick after the
   // HEADERS, and a stream that went wrong meanwhile (reset by the peer, a content-length mismatch, a connection
@@ -168,13 +176,17 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
     // Every session gets an error handler, so a protocol error on one connection never reaches the process.
     session.on("error", ignore);
     session.destroy = destroyWithCode;
-    const state = new DownstreamSession(session, options.clock, idleTimeoutMs);
+    const state = new DownstreamSession(session, options.clock, idleTimeoutMs, options.onIdleTimeout);
     session[kSession] = state;
     sessions.add(state);
     session.on("stream", onSessionStream);
+    const socket = accepting;
+    const opened = options.clock.now();
+    if (socket !== undefined) options.onSessionOpened?.();
     session.on("close", () => {
       state.closed();
       sessions.delete(state);
+      if (socket !== undefined) options.onSessionClosed?.(socket, options.clock.now() - opened, state.localClose);
     });
     if (connectionWindow > 65535) {
       try {
@@ -196,10 +208,13 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
       socket.on("error", ignore);
       try {
         if (alreadyRead !== undefined && alreadyRead.length > 0) socket.unshift(alreadyRead);
+        accepting = socket;
         server.emit("connection", socket);
       } catch {
         // The client went away while the connection was handed over (node cannot start a session on it).
         socket.destroy();
+      } finally {
+        accepting = undefined;
       }
     },
     get sessions(): number {

@@ -379,6 +379,7 @@ export class H2Exchange implements Exchange, RequestBody, ResponseSink {
     if (!this.responseDone) {
       // The client reset the stream (or the connection went) before the response ended.
       this.responseDone = true;
+      if (this.info.responseFlags === "") this.info.responseFlags = "DC";
       this.heldHeaders = undefined;
       const cb = this.abortCb;
       this.abortCb = undefined;

@@ -39,9 +39,12 @@ export interface H2PoolOptions extends PoolOptions {
 
 /** Connection events for cluster stats (upstream_cx_total, upstream_cx_active, upstream_cx_connect_fail). */
 export interface H2PoolStats {
-  onConnectionOpened(): void;
-  onConnectionClosed(): void;
-  onConnectFailure(): void;
+  /** A session's connection is being opened on `socket`. */
+  onConnectionOpened(socket: net.Socket): void;
+  /** It closed: `remote` when the upstream closed it (GOAWAY, FIN, reset). */
+  onConnectionClosed(remote: boolean): void;
+  /** Its connect failed; `timeout`: connect_timeout passed. */
+  onConnectFailure(timeout: boolean): void;
   /** A working session was retired by the pool's own limits. */
   onRetired?(reason: RetireReason): void;
 }
@@ -142,11 +145,11 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
     const i = this.sessions.indexOf(session);
     if (i < 0) return;
     this.sessions.splice(i, 1);
-    this.stats?.onConnectionClosed();
+    this.stats?.onConnectionClosed(session.remoteClose);
   }
 
-  connectFailed(): void {
-    this.stats?.onConnectFailure();
+  connectFailed(timeout = false): void {
+    this.stats?.onConnectFailure(timeout);
   }
 
   retired(reason: RetireReason): void {
@@ -154,9 +157,10 @@ export class H2ConnectionPool implements ConnectionPool, SessionOwner {
   }
 
   private openSession(): H2UpstreamSession {
-    const session = new H2UpstreamSession(this, this.makeSocket(this.address, this.port), this.authority);
+    const socket = this.makeSocket(this.address, this.port);
+    const session = new H2UpstreamSession(this, socket, this.authority);
     this.sessions.push(session);
-    this.stats?.onConnectionOpened();
+    this.stats?.onConnectionOpened(socket);
     return session;
   }
 }

@@ -27,7 +27,8 @@ export interface SessionOwner {
   streamReleased(): void;
   /** The session is gone for good (closed, failed, idle): forget it. */
   sessionClosed(session: H2UpstreamSession): void;
-  connectFailed(): void;
+  /** `timeout`: connect_timeout passed. */
+  connectFailed(timeout?: boolean): void;
   /** The session is retired by a limit of the pool (counted in the cluster's stats). */
   retired(reason: RetireReason): void;
 }
@@ -37,6 +38,8 @@ type State = "connecting" | "ready" | "draining" | "closed";
 const MAX_SESSION_MEMORY_MB = 64;
 
 export class H2UpstreamSession implements StreamOwner {
+  /** The upstream ended the connection (GOAWAY, FIN, reset, refused), not the proxy (Envoy's destroy_remote). */
+  remoteClose = false;
   private state: State = "connecting";
   private session: ClientHttp2Session | undefined;
   private readonly waiting: H2UpstreamStream[] = [];
@@ -160,11 +163,13 @@ export class H2UpstreamSession implements StreamOwner {
       this.peerMaxStreams = settings.maxConcurrentStreams ?? Infinity;
     });
     session.on("goaway", () => {
+      this.remoteClose = true;
       // No new streams here; those the peer accepted (id ≤ last-stream-id) finish, node closes the session.
       if (this.state === "ready") this.state = "draining";
     });
     session.on("close", () => {
       if (this.state === "closed") return;
+      if (this.state === "ready") this.remoteClose = true;
       this.state = "closed";
       this.idleTimer?.cancel();
       this.durationTimer?.cancel();
@@ -197,11 +202,12 @@ export class H2UpstreamSession implements StreamOwner {
 
   private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
     if (this.state !== "connecting") return; // after connecting, the session reports it to its streams
+    this.remoteClose = true;
     this.failConnect(err.code === "ECONNREFUSED" ? "connection_refused" : "connection_failure", err);
   };
 
   private failConnect(reason: ConnectFailure, err: Error): void {
-    this.owner.connectFailed();
+    this.owner.connectFailed(reason === "connect_timeout");
     const waiting = this.waiting.splice(0);
     this.destroy();
     for (const s of waiting) {

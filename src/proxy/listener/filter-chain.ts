@@ -34,6 +34,8 @@ export class FilterChainRuntime {
   private readonly tcpSockets = new Set<net.Socket>();
   private readonly h2: H2Downstream | undefined;
   private readonly h1Options: Http1ConnectionOptions | undefined;
+  /** Drain began: connections the proxy closes from now on count as downstream_cx_drain_close. */
+  private draining = false;
 
   constructor(
     listener: Listener,
@@ -54,6 +56,7 @@ export class FilterChainRuntime {
         streamIdleTimeoutMs: c.streamIdleTimeoutMs,
         serverName: c.serverName,
         onExchangeComplete: hcm.complete,
+        onIdleTimeout: () => hcm.stats.downstreamCxIdleTimeout.inc(),
         onProtocolError: (downstream, err, flag) => hcm.protocolError(downstream, err.status, err.code, flag),
         onExchangeTimeout: (ex: Http1Exchange, kind) => {
           rescue(ex, kind === "request_timeout" ? CAUSES.requestTimeout : CAUSES.streamIdleTimeout, hcm.statPrefix);
@@ -72,6 +75,10 @@ export class FilterChainRuntime {
           onStreamComplete: hcm.complete,
           onProtocolError: hcm.protocolError,
           codecStats: createH2CodecStats(hcm.store),
+          onSessionOpened: () => hcm.stats.connectionOpened(true),
+          onSessionClosed: (socket, lengthMs, local) =>
+            hcm.stats.connectionClosed(true, socket, lengthMs, local, this.draining),
+          onIdleTimeout: () => hcm.stats.downstreamCxIdleTimeout.inc(),
         });
     }
   }
@@ -141,13 +148,20 @@ export class FilterChainRuntime {
   }
 
   private startHttp1(socket: net.Socket, hcm: HttpConnectionManagerRuntime, initial: Buffer | undefined): void {
-    const conn = new Http1ServerConnection(socket, hcm.handler, this.h1Options!, (c) => this.h1.delete(c));
+    const clock = hcm.clock;
+    const opened = clock.now();
+    hcm.stats.connectionOpened(false);
+    const conn = new Http1ServerConnection(socket, hcm.handler, this.h1Options!, (c) => {
+      this.h1.delete(c);
+      hcm.stats.connectionClosed(false, socket, clock.now() - opened, c.localClose, this.draining);
+    });
     this.h1.add(conn);
     if (initial !== undefined) conn.feed(initial);
   }
 
   /** Drain: close idle HTTP/1 connections, ask busy ones to close after their response, GOAWAY h2. */
   drain(idleGraceMs: number): void {
+    this.draining = true;
     for (const c of this.h1) c.drain(idleGraceMs);
     this.h2?.drain();
   }

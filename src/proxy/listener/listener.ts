@@ -28,6 +28,7 @@ export class ListenerRuntime {
   private readonly chains: readonly FilterChainRuntime[];
   private readonly selector: FilterChainSelector<FilterChainRuntime>;
   private readonly listenerFilters: readonly ListenerFilterRuntime[];
+  private readonly clock: Clock;
   private readonly filterOptions: ListenerFilterOptions;
   /** Connections still in the listener filters. */
   private readonly inspecting = new Set<net.Socket>();
@@ -48,6 +49,7 @@ export class ListenerRuntime {
       built.defaultChain,
     );
     this.listenerFilters = built.listenerFilters;
+    this.clock = built.clock;
     this.filterOptions = {
       clock: built.clock,
       timeoutMs: config.listenerFiltersTimeoutMs,
@@ -109,7 +111,8 @@ export class ListenerRuntime {
     }
     this.stats.downstreamCxTotal.inc();
     this.stats.downstreamCxActive.inc();
-    socket.once("close", this.onSocketClose);
+    const opened = this.clock.now();
+    socket.once("close", () => this.onSocketClose(opened));
     const fixed = this.fixed;
     if (fixed) fixed.accept(socket, undefined);
     else if (fixed === null) this.noChain(socket);
@@ -118,9 +121,11 @@ export class ListenerRuntime {
     else this.inspect(socket);
   };
 
-  private readonly onSocketClose = (): void => {
+  private onSocketClose(opened: number): void {
     this.stats.downstreamCxActive.dec();
-  };
+    this.stats.downstreamCxDestroy.inc();
+    this.stats.downstreamCxLengthMs.observe(this.clock.now() - opened);
+  }
 
   /** Envoy's defaults before any listener filter ran: raw_buffer, no SNI, no ALPN. */
   private propertiesOf(destinationPort: number): ConnectionProperties {

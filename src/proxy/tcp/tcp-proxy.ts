@@ -26,6 +26,11 @@ export interface TcpProxyHooks {
   onSessionStart(): void;
   /** Every session's record; also for a connection refused before tcp_proxy saw it (no onSessionStart then). */
   onSessionEnd(info: TcpSessionInfo): void;
+  /** A session closed by the idle timeout. */
+  onIdleTimeout?(): void;
+  /** Reading from the downstream paused because the upstream is not taking bytes, and resumed once it drained. */
+  onDownstreamPaused?(): void;
+  onDownstreamResumed?(): void;
 }
 
 export class TcpProxyRuntime {
@@ -130,11 +135,11 @@ class TcpSession {
     downstream.pause();
     if (initial && initial.length > 0) downstream.unshift(initial);
     this.upstream = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
+    cluster.stats.trackConnection(this.upstream, clock);
     const connectTimeout = cluster.config.connectTimeoutMs;
-    if (connectTimeout > 0)
-      this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed("connect timeout"));
+    if (connectTimeout > 0) this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed(true));
     this.upstream.once("connect", this.onConnect);
-    this.upstream.on("error", (err) => (this.connected ? this.close("UC") : this.connectFailed(err.message)));
+    this.upstream.on("error", () => (this.connected ? this.close("UC", true) : this.connectFailed(false)));
     downstream.on("error", () => this.close("DC"));
     downstream.on("close", () => this.close(""));
     this.upstream.on("close", () => this.close(""));
@@ -143,18 +148,24 @@ class TcpSession {
   private readonly onConnect = (): void => {
     this.connected = true;
     this.connectTimer?.cancel();
-    const { downstream: d, upstream: u, info } = this;
+    const { downstream: d, upstream: u, info, hooks } = this;
     d.on("data", (c: Buffer) => {
       info.bytesReceived += c.length;
       this.lastActivity = this.clock.now();
-      if (!u.write(c)) d.pause();
+      if (!u.write(c)) {
+        d.pause();
+        hooks.onDownstreamPaused?.();
+      }
     });
     u.on("data", (c: Buffer) => {
       info.bytesSent += c.length;
       this.lastActivity = this.clock.now();
       if (!d.write(c)) u.pause();
     });
-    u.on("drain", () => d.resume());
+    u.on("drain", () => {
+      d.resume();
+      hooks.onDownstreamResumed?.();
+    });
     d.on("drain", () => u.resume());
     d.on("end", () => u.end());
     u.on("end", () => d.end());
@@ -168,21 +179,24 @@ class TcpSession {
     const due = this.lastActivity + this.idleTimeoutMs;
     const now = this.clock.now();
     if (now >= due) {
+      this.hooks.onIdleTimeout?.();
       this.close("");
       return;
     }
     this.idleTimer = this.clock.setTimer(due - now, this.onIdleCheck);
   };
 
-  private connectFailed(_why: string): void {
+  private connectFailed(timeout: boolean): void {
     if (this.connected || this.ended) return;
-    this.cluster.stats.upstreamCxConnectFail.inc();
-    this.close("UF");
+    this.cluster.stats.connectFailed(timeout);
+    this.close("UF", !timeout);
   }
 
-  private close(flag: string): void {
+  /** `remote`: the upstream failed the connection; otherwise it counts as remote when the upstream ended first. */
+  private close(flag: string, remote = false): void {
     if (this.ended) return;
     this.ended = true;
+    this.cluster.stats.connectionDestroyed(remote || (this.upstream.readableEnded && !this.downstream.readableEnded));
     if (flag && !this.info.responseFlags) this.info.responseFlags = flag;
     this.idleTimer?.cancel();
     this.connectTimer?.cancel();

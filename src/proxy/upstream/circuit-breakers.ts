@@ -19,7 +19,7 @@
 import { TrellisError } from "../../api/errors.ts";
 import type { CircuitBreakerThresholds, RetryBudget, RoutingPriority } from "../../api/xds/types.ts";
 import type { ClusterStats } from "../../telemetry/envoy-stats.ts";
-import type { Gauge, StatsStore } from "../../telemetry/stats.ts";
+import { Gauge, type StatsStore } from "../../telemetry/stats.ts";
 import type { Endpoint } from "./endpoint.ts";
 import type { PoolBreakers, UpstreamHandler, UpstreamStream } from "./pool.ts";
 
@@ -78,7 +78,10 @@ export class ClusterResources {
     store: StatsStore,
   ) {
     const scope = `envoy_cluster_circuit_breakers_${priority === "DEFAULT" ? "default" : "high"}_`;
-    const gauge = (name: string, help: string): Gauge => store.gauge(scope + name, help, stats.labels);
+    // Routes cannot ask for HIGH priority (route priority is refused), so HIGH's gauges could never move: they are
+    // kept off the stats (unregistered) while /clusters still shows HIGH's thresholds.
+    const gauge = (name: string, help: string): Gauge =>
+      priority === "HIGH" ? new Gauge() : store.gauge(scope + name, help, stats.labels);
     const track = thresholds.trackRemaining;
     const remaining = (name: string, help: string): Gauge | undefined => (track ? gauge(name, help) : undefined);
     this.connections = new Resource(

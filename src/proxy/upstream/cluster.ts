@@ -4,6 +4,7 @@
 // options (TCP keepalive, max connection duration, HTTP/2 stream cap, the downstream's protocol) are fixed here,
 // so a cluster without them pays nothing for them per request.
 
+import type net from "node:net";
 import type { Clock } from "../../api/clock.ts";
 import type { Cluster } from "../../api/xds/types.ts";
 import type { ClusterStats } from "../../telemetry/envoy-stats.ts";
@@ -57,6 +58,8 @@ export class UpstreamCluster {
   private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
+  /** The hosts as of the last membership change (membership_change counts changes of this). */
+  private hosts = "";
 
   constructor(
     readonly config: Cluster,
@@ -84,6 +87,7 @@ export class UpstreamCluster {
       context.store,
     );
     membership.onChange((_endpoints, removed) => this.onMembershipChange(removed));
+    membership.onPanicPick = () => stats.lbHealthyPanic.inc();
     if (config.outlierDetection !== undefined) {
       this.outlierDetector = new OutlierDetector(config.outlierDetection, membership, context, config.name);
       this.outlier = this.outlierDetector;
@@ -223,19 +227,22 @@ export class UpstreamCluster {
   ): ConnectionPool {
     const stats = this.stats;
     const resources = this.resources;
+    const clock = this.clock;
     const poolStats = {
-      onConnectionOpened: () => {
+      onConnectionOpened: (socket: net.Socket) => {
+        stats.trackConnection(socket, clock);
         stats.upstreamCxTotal.inc();
         stats.upstreamCxActive.inc();
         if (http2) stats.upstreamCxHttp2Total.inc();
         else stats.upstreamCxHttp1Total.inc();
         resources.connectionOpened(endpoint);
       },
-      onConnectionClosed: () => {
+      onConnectionClosed: (remote: boolean) => {
+        stats.connectionDestroyed(remote);
         stats.upstreamCxActive.dec();
         resources.connectionClosed(endpoint);
       },
-      onConnectFailure: () => stats.upstreamCxConnectFail.inc(),
+      onConnectFailure: (timeout: boolean) => stats.connectFailed(timeout),
       onRetired: (reason: RetireReason) => {
         if (reason === "idle_timeout") stats.upstreamCxIdleTimeout.inc();
         else if (reason === "max_requests") stats.upstreamCxMaxRequests.inc();
@@ -259,13 +266,30 @@ export class UpstreamCluster {
     }
   }
 
-  /** membership_total and membership_healthy follow every change of membership or health. */
+  /**
+   * membership_total, membership_healthy (degraded hosts not included, as in Envoy) and membership_degraded follow
+   * every change of membership or health; membership_change counts changes of the set of hosts (addresses), not of
+   * their health, the first hosts included.
+   */
   private updateMembershipGauges(): void {
     const endpoints = this.membership.endpoints;
     let healthy = 0;
-    for (const e of endpoints) if (e.healthy) healthy++;
+    let degraded = 0;
+    for (const e of endpoints) {
+      if (e.healthStatus === "DEGRADED") degraded++;
+      else if (e.healthy) healthy++;
+    }
     this.stats.membershipTotal.set(endpoints.length);
     this.stats.membershipHealthy.set(healthy);
+    this.stats.membershipDegraded.set(degraded);
+    const hosts = endpoints
+      .map((e) => e.key)
+      .sort()
+      .join(" ");
+    if (hosts !== this.hosts) {
+      this.hosts = hosts;
+      this.stats.membershipChange.inc();
+    }
   }
 
   /** Pool state per endpoint, for /clusters. */

@@ -52,6 +52,9 @@ export class ClusterMembership {
   private readonly listeners = new Set<MembershipListener>();
   /** HealthFlag bits every endpoint starts with (see startEndpointsWith). */
   private initialFlags = 0;
+  /** Told of each pick made in a priority level in panic (the cluster counts lb_healthy_panic). */
+  onPanicPick: (() => void) | undefined;
+  private readonly panicPick = (): void => this.onPanicPick?.();
 
   constructor(
     readonly cluster: Cluster,
@@ -156,13 +159,19 @@ export class ClusterMembership {
   }
 
   private createBalancer(): LoadBalancer {
-    const lb = createLoadBalancer(this.cluster, this.current, this.random, {
-      clock: this.clock,
-      // Slow start over: its plain successor replaces it, so picks cost what they cost without slow start.
-      onSettled: (plain) => {
-        if (this.lb === lb) this.lb = plain;
+    const lb = createLoadBalancer(
+      this.cluster,
+      this.current,
+      this.random,
+      {
+        clock: this.clock,
+        // Slow start over: its plain successor replaces it, so picks cost what they cost without slow start.
+        onSettled: (plain) => {
+          if (this.lb === lb) this.lb = plain;
+        },
       },
-    });
+      this.panicPick,
+    );
     return lb;
   }
 

@@ -157,6 +157,7 @@ class EndpointAttempt implements UpstreamHandler, CallControl {
       this.up.onFailure({ cause: CAUSES.requestNotEncodable, subject: this.where(), note: err.message });
       return;
     }
+    this.call.cluster.stats.upstreamRqRxReset.inc();
     this.end(status);
     const refused = code === "REFUSED_STREAM" || code === "ERR_HTTP2_STREAM_ERROR";
     const protocol = code === "UPSTREAM_PROTOCOL_ERROR" || err.name === "Http1ParseError";
@@ -185,7 +186,10 @@ class EndpointAttempt implements UpstreamHandler, CallControl {
     const stream = this.stream;
     if (why === Abandon.Timeout) this.endpoint.rqTimeout++;
     this.end(this.status);
-    stream?.abort();
+    if (stream === undefined) return;
+    // The router gives up an upstream request it started (Envoy's upstream_rq_tx_reset).
+    this.call.cluster.stats.upstreamRqTxReset.inc();
+    stream.abort();
   }
 
   resume(): void {

@@ -191,14 +191,16 @@ class RetryingCall implements CallHandler, CallControl {
   onHead(status: number, headers: Headers): void {
     if (this.done) return;
     const call = this.call;
-    if (this.policy.retriableResponse(status, headers, this.grpc) && this.canRetry(undefined)) {
+    const retriable = this.policy.retriableResponse(status, headers, this.grpc);
+    if (retriable && this.canRetry(undefined)) {
       const below = this.below;
       this.attemptOver();
       below?.abandon(Abandon.Cancel);
       this.scheduleRetry();
       return;
     }
-    if (call.ex.info.attempts > 1) call.cluster.stats.upstreamRqRetrySuccess.inc();
+    // Envoy's retry success: a retried request got an answer the policy would not retry (not one it gave up on).
+    if (call.ex.info.attempts > 1 && !retriable) call.cluster.stats.upstreamRqRetrySuccess.inc();
     this.up.onHead(status, headers);
   }
 

@@ -12,6 +12,7 @@ import { ReplayableBody } from "../replayable-body.ts";
 import type { UpstreamCluster } from "../../upstream/cluster.ts";
 import type { Endpoint } from "../../upstream/endpoint.ts";
 import type { ClusterChoice, CompiledRoute, RouteContext } from "../../router/types.ts";
+import type { HttpConnManagerStats } from "../../../telemetry/envoy-stats.ts";
 import type { CallFailure, CallHandler, CallControl, Dispatcher } from "./layer.ts";
 import { Abandon } from "./layer.ts";
 
@@ -20,6 +21,8 @@ export interface CallEnvironment {
   clock: Clock;
   random: () => number;
   clusters: ReadonlyMap<string, UpstreamCluster>;
+  /** The connection manager's stats (upgrades are counted there). */
+  hcmStats: HttpConnManagerStats;
 }
 
 export class RouteCall implements CallHandler, RouteContext {
@@ -137,6 +140,10 @@ export class RouteCall implements CallHandler, RouteContext {
     }
     this.done = true;
     this.control = undefined;
+    const stats = this.env.hcmStats;
+    stats.downstreamCxUpgradesTotal.inc();
+    stats.downstreamCxUpgradesActive.inc();
+    socket.once("close", () => stats.downstreamCxUpgradesActive.dec());
     this.ex.response.upgradeTo!(headers, socket, head);
   }
 

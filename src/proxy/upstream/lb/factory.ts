@@ -20,6 +20,8 @@ export function createLoadBalancer(
   random: () => number = Math.random,
   /** The clock slow start reads (clusters with slow_start_config); without it slow start is off. */
   slowStart?: SlowStartOptions,
+  /** Called for each pick made in a priority level in panic (Envoy's lb_healthy_panic). */
+  onPanicPick?: () => void,
 ): LoadBalancer {
   let makeLevel: LevelBalancerFactory;
   switch (cluster.lbPolicy) {
@@ -45,7 +47,13 @@ export function createLoadBalancer(
   // policies ignore locality weights, as in Envoy.
   if (cluster.localityWeightedLb === true && !levelByHash) makeLevel = withLocalityWeights(makeLevel, random);
   const build = (make: LevelBalancerFactory) =>
-    buildPriorityBalancer(endpoints, make, random, levelByHash, cluster.healthyPanicThreshold);
+    buildPriorityBalancer(
+      endpoints,
+      onPanicPick === undefined ? make : countingPanics(make, onPanicPick),
+      random,
+      levelByHash,
+      cluster.healthyPanicThreshold,
+    );
   if (cluster.slowStart !== undefined && slowStart !== undefined) {
     // While hosts ramp up, their levels (and localities, when weighted) schedule by slow-start weights instead.
     const plainLevel = makeLevel;
@@ -55,4 +63,18 @@ export function createLoadBalancer(
     return buildWithSlowStart(cluster.slowStart, cluster.lbPolicy, endpoints, random, slowStart, plain, ramping);
   }
   return build(makeLevel);
+}
+
+/** A level in panic gets a balancer that reports each pick; a healthy level's balancer is returned as is. */
+function countingPanics(make: LevelBalancerFactory, onPanicPick: () => void): LevelBalancerFactory {
+  return (hosts, level) => {
+    const lb = make(hosts, level);
+    if (level === undefined || !level.panic) return lb;
+    return {
+      pick(ctx) {
+        onPanicPick();
+        return lb.pick(ctx);
+      },
+    };
+  };
 }

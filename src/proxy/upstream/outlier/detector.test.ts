@@ -249,6 +249,32 @@ describe("outlier detector: success rate and failure percentage", () => {
     // External success rate saw only the answers: 10 of host 2, all 200.
     assert.equal(t.detector.host(t.eps[2]!)!.successRate, -1);
   });
+
+  test("local-origin success rate enforced; local-origin failure percentage detected without enforcing", () => {
+    const run = (enforcingSuccessRate: number) => {
+      const t = setup({
+        splitExternalLocalOriginErrors: true,
+        consecutiveLocalOriginFailure: 1000,
+        enforcingLocalOriginSuccessRate: enforcingSuccessRate,
+        enforcingFailurePercentageLocalOrigin: 0,
+      });
+      t.eps.forEach((e, i) => {
+        for (let k = 0; k < 100; k++) {
+          if (i === 2 && k % 10 !== 0) t.detector.onLocalOriginFailure(e, "connect_failed");
+          else t.detector.onResponse(e, 200);
+        }
+      });
+      t.clock.advance(10_000);
+      return t;
+    };
+    const enforced = run(100);
+    assert.deepEqual(enforced.ejected(), [enforced.eps[2]]);
+    assert.equal(enforced.stat("ejections_enforced_local_origin_success_rate"), 1);
+    const detectedOnly = run(0);
+    assert.deepEqual(detectedOnly.ejected(), []);
+    assert.equal(detectedOnly.stat("ejections_detected_local_origin_failure_percentage"), 1);
+    assert.equal(detectedOnly.stat("ejections_enforced_local_origin_failure_percentage"), 0);
+  });
 });
 
 describe("outlier detector: limits and ejection time", () => {
