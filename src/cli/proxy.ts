@@ -193,12 +193,21 @@ export async function runProxy(argv: string[]): Promise<number> {
       `${xdsServers ? ` xds=${xdsServers.join(",")}` : ""})\n`,
   );
   return new Promise<number>((resolve) => {
+    // The handlers stay installed for the whole drain: a signal without a handler takes Node's default action and
+    // would end the process mid-drain. A repeated signal is reported and changes nothing (the drain timeout bounds
+    // the wait); the exit status is 0 once the drain is done and the access logs are flushed and closed.
+    let draining = false;
     const stop = (signal: string): void => {
+      if (draining) {
+        process.stderr.write(`trellis proxy: ${signal}: already draining\n`);
+        return;
+      }
+      draining = true;
       process.stderr.write(`trellis proxy: ${signal}: draining (up to ${proxy.bootstrap.drainTimeoutMs} ms)\n`);
       client?.stop();
       void proxy.shutdown().then(() => resolve(0));
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
   });
 }

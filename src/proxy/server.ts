@@ -124,16 +124,25 @@ export class Proxy implements AdminTarget, XdsTarget {
 
   private async doShutdown(drainTimeoutMs: number): Promise<void> {
     this.state = "DRAINING";
-    const idleGraceMs = Math.min(250, drainTimeoutMs / 2);
-    const listeners = this.runtime.allListenerRuntimes();
-    for (const l of listeners) l.drain(idleGraceMs);
-    await waitForConnections(listeners, this.clock, drainTimeoutMs);
-    for (const l of this.runtime.allListenerRuntimes()) l.destroy();
-    this.runtime.stopResolvers();
-    for (const c of this.runtime.clusters.values()) c.close();
-    await this.admin?.close();
-    await this.accessLogManager.closeAll();
-    this.state = "STOPPED";
+    // The clock's timers never hold the event loop (clock.ts), and once the listeners are closed and the last
+    // connection has ended they can be all that is left: the drain's poll, the access log's flush timer. Node then
+    // runs out of work with the shutdown promise unsettled (exit 13, the access log's last batch never written).
+    // One ref'd timer holds the process until the drain, the flush and the close are done.
+    const hold = setInterval(noop, 1 << 30);
+    try {
+      const idleGraceMs = Math.min(250, drainTimeoutMs / 2);
+      const listeners = this.runtime.allListenerRuntimes();
+      for (const l of listeners) l.drain(idleGraceMs);
+      await waitForConnections(listeners, this.clock, drainTimeoutMs);
+      for (const l of this.runtime.allListenerRuntimes()) l.destroy();
+      this.runtime.stopResolvers();
+      for (const c of this.runtime.clusters.values()) c.close();
+      await this.admin?.close();
+      await this.accessLogManager.closeAll();
+    } finally {
+      clearInterval(hold);
+      this.state = "STOPPED";
+    }
   }
 
   private log(line: string): void {
@@ -243,6 +252,8 @@ export class Proxy implements AdminTarget, XdsTarget {
     void this.shutdown().then(() => this.options.onQuit?.());
   }
 }
+
+function noop(): void {}
 
 /**
  * The circuit breaker lines of /clusters, as Envoy prints them (`backend::default_priority::max_connections::1024`);
