@@ -102,6 +102,20 @@ export class TcpProxyRuntime {
   }
 }
 
+/**
+ * One downstream connection joined to one upstream connection. How it ends, as Envoy's tcp_proxy (half-close
+ * enabled on both connections):
+ * - a FIN from one side is passed on to the other (end()), and bytes keep flowing the other way;
+ * - a side that is fully closed without an error has the other side flushed and then closed (Envoy's FlushWrite):
+ *   what was written to it still arrives; the session ends when both are closed;
+ * - an error or RST on either side, the idle timeout or a failed connect closes both at once;
+ * - a downstream that ends (FIN or RST) before sending a single byte closes the session at once, the upstream
+ *   connection too (or its connect is abandoned): a load balancer's TCP health check connects and closes, and its
+ *   upstream connection must not wait for the idle timeout (an hour by default) or for the upstream's own FIN.
+ * Downstream bytes are read from the start: those sent while the upstream is connecting wait in the upstream
+ * socket's write buffer (Node sends them once connected; back-pressure pauses the downstream as at any time), so
+ * a FIN or RST from the downstream is seen while connecting too.
+ */
 class TcpSession {
   private readonly upstream: net.Socket;
   private connected = false;
@@ -126,41 +140,61 @@ class TcpSession {
     cluster.stats.upstreamCxTotal.inc();
     cluster.stats.upstreamCxActive.inc();
     cluster.resources.connectionOpened(endpoint);
-    // Hold downstream bytes until the upstream is connected; allowHalfOpen lets a FIN pass each way on its own.
-    downstream.pause();
-    if (initial && initial.length > 0) downstream.unshift(initial);
-    this.upstream = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
+    const u = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
+    this.upstream = u;
     const connectTimeout = cluster.config.connectTimeoutMs;
     if (connectTimeout > 0)
       this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed("connect timeout"));
-    this.upstream.once("connect", this.onConnect);
-    this.upstream.on("error", (err) => (this.connected ? this.close("UC") : this.connectFailed(err.message)));
-    downstream.on("error", () => this.close("DC"));
-    downstream.on("close", () => this.close(""));
-    this.upstream.on("close", () => this.close(""));
+    u.once("connect", this.onConnect);
+    u.on("error", (err) => (this.connected ? this.close("UC") : this.connectFailed(err.message)));
+    u.on("data", this.onUpstreamData);
+    u.on("drain", () => downstream.resume());
+    u.on("end", () => downstream.end());
+    u.on("close", () => this.sideClosed(downstream));
+    const d = downstream;
+    d.on("error", () => this.close("DC"));
+    d.on("data", this.onDownstreamData);
+    d.on("drain", () => u.resume());
+    d.on("end", this.onDownstreamEnd);
+    d.on("close", () => this.sideClosed(u));
+    // `initial`: bytes a listener filter read; they go first.
+    if (initial && initial.length > 0) d.unshift(initial);
+    d.resume();
   }
 
   private readonly onConnect = (): void => {
     this.connected = true;
     this.connectTimer?.cancel();
-    const { downstream: d, upstream: u, info } = this;
-    d.on("data", (c: Buffer) => {
-      info.bytesReceived += c.length;
-      this.lastActivity = this.clock.now();
-      if (!u.write(c)) d.pause();
-    });
-    u.on("data", (c: Buffer) => {
-      info.bytesSent += c.length;
-      this.lastActivity = this.clock.now();
-      if (!d.write(c)) u.pause();
-    });
-    u.on("drain", () => d.resume());
-    d.on("drain", () => u.resume());
-    d.on("end", () => u.end());
-    u.on("end", () => d.end());
-    d.resume();
     if (this.idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(this.idleTimeoutMs, this.onIdleCheck);
   };
+
+  private readonly onDownstreamData = (c: Buffer): void => {
+    this.info.bytesReceived += c.length;
+    this.lastActivity = this.clock.now();
+    if (!this.upstream.write(c)) this.downstream.pause();
+  };
+
+  private readonly onUpstreamData = (c: Buffer): void => {
+    this.info.bytesSent += c.length;
+    this.lastActivity = this.clock.now();
+    if (!this.downstream.write(c)) this.upstream.pause();
+  };
+
+  private readonly onDownstreamEnd = (): void => {
+    if (this.info.bytesReceived === 0) this.close("");
+    else this.upstream.end();
+  };
+
+  /** `other`'s peer side closed cleanly: flush `other` and close it; the session ends when both are closed. */
+  private sideClosed(other: net.Socket): void {
+    if (this.ended) return;
+    if (other.destroyed || !this.connected) return this.close("");
+    if (other.writableFinished) other.destroy();
+    else {
+      if (!other.writableEnded) other.end();
+      other.once("finish", () => other.destroy());
+    }
+  }
 
   private readonly onIdleCheck = (): void => {
     this.idleTimer = undefined;
@@ -180,6 +214,7 @@ class TcpSession {
     this.close("UF");
   }
 
+  /** Ends the session now: both connections destroyed (a connect in progress abandoned). */
   private close(flag: string): void {
     if (this.ended) return;
     this.ended = true;
