@@ -160,6 +160,11 @@ export async function runProxy(argv: string[]): Promise<number> {
   let proxy: Proxy;
   try {
     proxy = new Proxy(bootstrap, { source: file ?? `xds ${values.xds}`, onQuit: () => process.exit(0) });
+    // The last line (listener/guard.ts): what no handler caught is counted (server.unhandled_errors) and logged,
+    // and the sidecar keeps serving. No input may end the process.
+    const lastLine = proxy;
+    process.on("uncaughtException", (err, origin) => lastLine.unhandledError(err, origin));
+    process.on("unhandledRejection", (reason) => lastLine.unhandledError(reason, "unhandledRejection"));
     await proxy.start();
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TrellisError) {

@@ -13,6 +13,7 @@ import { AccessLogManager } from "./http/access-logger.ts";
 import type { UpstreamCluster } from "./upstream/cluster.ts";
 import type { ClusterResources } from "./upstream/circuit-breakers.ts";
 import { RuntimeConfig, waitForConnections } from "./config/runtime.ts";
+import { unhandledErrorReporter, type UnhandledErrorReporter } from "./listener/guard.ts";
 import type { XdsTarget } from "./config/target.ts";
 
 export interface ProxyOptions {
@@ -38,6 +39,7 @@ export class Proxy implements AdminTarget, XdsTarget {
   private state: ProxyState = "PRE_INITIALIZING";
   private readonly startedAt: number;
   private shutdownPromise: Promise<void> | undefined;
+  private readonly reportUnhandled: UnhandledErrorReporter;
 
   /** Builds every static run-time object; throws ConfigError (nothing bound yet) when the configuration is unusable. */
   constructor(
@@ -48,6 +50,7 @@ export class Proxy implements AdminTarget, XdsTarget {
     this.random = options.random ?? Math.random;
     this.startedAt = this.clock.wallNow();
     this.accessLogManager = new AccessLogManager(this.clock);
+    this.reportUnhandled = unhandledErrorReporter(this.stats, (line) => this.log(line));
     this.runtime = new RuntimeConfig({
       clock: this.clock,
       random: this.random,
@@ -143,6 +146,15 @@ export class Proxy implements AdminTarget, XdsTarget {
       clearInterval(hold);
       this.state = "STOPPED";
     }
+  }
+
+  /**
+   * The process's last line (`trellis proxy` calls this from uncaughtException and unhandledRejection): counted in
+   * server.unhandled_errors and logged; the proxy keeps serving. No connection is known there; throws from a
+   * downstream connection's callbacks are caught earlier, with the connection (listener/guard.ts).
+   */
+  unhandledError(err: unknown, origin: string): void {
+    this.reportUnhandled(err, `${origin}, no connection known`);
   }
 
   private log(line: string): void {
