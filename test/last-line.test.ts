@@ -181,3 +181,56 @@ describe("trellis proxy: the process-level last line", () => {
     }
   });
 });
+
+describe("trellis proxy: an access log on a stdout nobody reads any more", () => {
+  const dir = mkdtempSync(join(tmpdir(), "trellis-epipe-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+
+  test("EPIPE on /dev/stdout: the lines are counted as lost, the process keeps serving, no unhandled error", async () => {
+    const upstream = await startEchoServer();
+    const raw = bootstrap(
+      [
+        httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {
+          access_log: [
+            {
+              name: "envoy.access_loggers.file",
+              typed_config: {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                path: "/dev/stdout",
+              },
+            },
+          ],
+        }),
+      ],
+      [staticCluster("app", [upstream.port])],
+    );
+    const file = join(dir, "bootstrap.json");
+    writeFileSync(file, JSON.stringify(raw));
+    const child = spawn(process.execPath, [TRELLIS, "proxy", "--bootstrap", file], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (c) => (stderr += c));
+    const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await waitFor(() => /live \(http=/.test(stderr) || child.exitCode !== null, 30_000);
+      const [, port, admin] = /live \(http=127\.0\.0\.1:(\d+) admin=(\d+)/.exec(stderr)!;
+      // The reader goes away: the proxy's next writes to stdout fail with EPIPE.
+      child.stdout!.destroy();
+      for (let i = 0; i < 5; i++) assert.equal((await request(Number(port), { path: `/r${i}` })).status, 200);
+      // The access log's batch is written within its flush interval (1 s): wait for the failure to be seen.
+      await waitFor(() => child.exitCode !== null || /access log|unhandled error/.test(stderr), 20_000);
+      assert.equal(child.exitCode, null, stderr);
+      assert.doesNotMatch(stderr, /unhandled error/);
+      assert.match(stderr, /access log \/dev\/stdout: write failed: .*EPIPE/);
+      assert.equal((await request(Number(port))).status, 200);
+      const prom = await (await fetch(`http://127.0.0.1:${admin}/stats/prometheus`)).text();
+      assert.doesNotMatch(prom, /^envoy_server_unhandled_errors [1-9]/m, stderr);
+      child.kill("SIGTERM");
+      assert.equal(await exit, 0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await upstream.close();
+    }
+  });
+});

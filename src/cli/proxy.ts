@@ -165,6 +165,8 @@ export async function runProxy(argv: string[]): Promise<number> {
     const lastLine = proxy;
     process.on("uncaughtException", (err, origin) => lastLine.unhandledError(err, origin));
     process.on("unhandledRejection", (reason) => lastLine.unhandledError(reason, "unhandledRejection"));
+    // Our log's reader going away (EPIPE on stderr) is nothing to report, and nowhere to report it.
+    process.stderr.on("error", () => {});
     await proxy.start();
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TrellisError) {

@@ -49,7 +49,15 @@ export class Proxy implements AdminTarget, XdsTarget {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.startedAt = this.clock.wallNow();
-    this.accessLogManager = new AccessLogManager(this.clock);
+    // A failed access log write loses that batch's lines (the sink counts them); it is logged, the first time and
+    // then every 1000th, so a dead disk or a closed stdout does not flood the log.
+    let logWriteFailures = 0;
+    this.accessLogManager = new AccessLogManager(this.clock, {
+      onError: (err, path) => {
+        if (logWriteFailures++ % 1000 === 0)
+          this.log(`access log ${path}: write failed: ${err.message} (${logWriteFailures} failed batches so far)`);
+      },
+    });
     this.reportUnhandled = unhandledErrorReporter(this.stats, (line) => this.log(line));
     this.runtime = new RuntimeConfig({
       clock: this.clock,
