@@ -212,7 +212,13 @@ export async function runProxy(argv: string[]): Promise<number> {
       draining = true;
       process.stderr.write(`trellis proxy: ${signal}: draining (up to ${proxy.bootstrap.drainTimeoutMs} ms)\n`);
       client?.stop();
-      void proxy.shutdown().then(() => resolve(0));
+      void proxy.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`trellis proxy: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+          resolve(1);
+        },
+      );
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
