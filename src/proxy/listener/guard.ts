@@ -6,12 +6,15 @@
 //    accept) runs in a try/catch. A throw there is reported with the listener and the peer's address, and that
 //    connection is closed.
 // 2. The connection's own callbacks: every later callback on a downstream socket ('data', 'end', 'close',
-//    'error', 'drain', timeouts; the HTTP/1.1 codec, the exchange and tcp_proxy all run inside one) is called by
-//    the socket's emit. The listener replaces that socket's `emit` with one function made once per listener (no
-//    closure, no allocation per connection or per request: one property store per connection, one extra call
-//    frame per event), which calls the real emit in a try/catch. A throw, or an 'error' emitted with no listener
-//    (EventEmitter throws it), is reported with the connection it happened on and that connection is destroyed;
-//    the others keep flowing. This is where the connection is known for free: the socket is `this`.
+//    'error', 'drain', timeouts; tcp_proxy, the codec-AUTO sniffing, listener filters and whatever a socket event
+//    starts) is called by the socket's emit. The listener replaces that socket's `emit` with one function made
+//    once per listener (no closure, no allocation per connection or per request: one property store per
+//    connection, one extra call frame per event), which calls the real emit in a try/catch. A throw, or an
+//    'error' emitted with no listener (EventEmitter throws it), is reported with the connection it happened on
+//    and that connection is destroyed; the others keep flowing. This is where the connection is known for free:
+//    the socket is `this`. Not covered here: reads an HTTP/1.1 connection takes through http1/direct-read.ts
+//    (Node calls that callback directly, not through emit), and an HTTP/2 session's own events; those belong to
+//    their codecs, and what escapes them reaches the process-level line below.
 // 3. The process: `trellis proxy` counts and logs what reaches uncaughtException/unhandledRejection (timer
 //    callbacks, upstream sockets, promise chains) and keeps serving; no connection is known there, and none is
 //    closed (cli/proxy.ts).
