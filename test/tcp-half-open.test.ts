@@ -233,10 +233,24 @@ describe("tcp_proxy: half-close once bytes were sent (Envoy's semantics)", () =>
   });
 });
 
-describe("HTTP listeners: a connection closed before any byte leaks nothing", () => {
+describe("HTTP listeners: a connection closed before any byte leaks nothing (every codec, and tls_inspector)", () => {
   const listeners = {
     "codec AUTO": (port: number) =>
       httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {}, port),
+    "codec HTTP1": (port: number) =>
+      httpListener(
+        "http",
+        allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]),
+        { codec_type: "HTTP1" },
+        port,
+      ),
+    "codec HTTP2": (port: number) =>
+      httpListener(
+        "http",
+        allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]),
+        { codec_type: "HTTP2" },
+        port,
+      ),
     "codec AUTO behind tls_inspector": (port: number) => ({
       ...httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {}, port),
       listener_filters: [
@@ -262,6 +276,7 @@ describe("HTTP listeners: a connection closed before any byte leaks nothing", ()
           await waitFor(() => listenerOpen(proxy) === 5);
           for (const c of clients) {
             c.on("error", () => {});
+            c.resume(); // an HTTP/2 server speaks first (SETTINGS): read it, so the client's end can be seen
             if (how === "FIN") c.end();
             else c.resetAndDestroy();
           }
