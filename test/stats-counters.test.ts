@@ -857,6 +857,7 @@ const ELSEWHERE: Record<string, readonly [file: string, mention: string]> = {
     "circuit_breakers_default_remaining_pending",
   ],
   envoy_cluster_upstream_cx_overflow: ["test/circuit-breakers.test.ts", "upstream_cx_overflow"],
+  envoy_server_unhandled_errors: ["test/last-line.test.ts", "envoy_server_unhandled_errors"],
   envoy_http2_header_overflow: ["test/h2-conformance/http-semantics.test.ts", 'stat("envoy_http2_header_overflow")'],
   envoy_http2_rx_messaging_error: [
     "test/h2-conformance/http-semantics.test.ts",

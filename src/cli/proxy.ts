@@ -160,6 +160,13 @@ export async function runProxy(argv: string[]): Promise<number> {
   let proxy: Proxy;
   try {
     proxy = new Proxy(bootstrap, { source: file ?? `xds ${values.xds}`, onQuit: () => process.exit(0) });
+    // The last line (listener/guard.ts): what no handler caught is counted (server.unhandled_errors) and logged,
+    // and the sidecar keeps serving. No input may end the process.
+    const lastLine = proxy;
+    process.on("uncaughtException", (err, origin) => lastLine.unhandledError(err, origin));
+    process.on("unhandledRejection", (reason) => lastLine.unhandledError(reason, "unhandledRejection"));
+    // Our log's reader going away (EPIPE on stderr) is nothing to report, and nowhere to report it.
+    process.stderr.on("error", () => {});
     await proxy.start();
   } catch (err) {
     if (err instanceof ConfigError || err instanceof TrellisError) {
@@ -193,12 +200,27 @@ export async function runProxy(argv: string[]): Promise<number> {
       `${xdsServers ? ` xds=${xdsServers.join(",")}` : ""})\n`,
   );
   return new Promise<number>((resolve) => {
+    // The handlers stay installed for the whole drain: a signal without a handler takes Node's default action and
+    // would end the process mid-drain. A repeated signal is reported and changes nothing (the drain timeout bounds
+    // the wait); the exit status is 0 once the drain is done and the access logs are flushed and closed.
+    let draining = false;
     const stop = (signal: string): void => {
+      if (draining) {
+        process.stderr.write(`trellis proxy: ${signal}: already draining\n`);
+        return;
+      }
+      draining = true;
       process.stderr.write(`trellis proxy: ${signal}: draining (up to ${proxy.bootstrap.drainTimeoutMs} ms)\n`);
       client?.stop();
-      void proxy.shutdown().then(() => resolve(0));
+      void proxy.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`trellis proxy: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+          resolve(1);
+        },
+      );
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
   });
 }

@@ -13,6 +13,7 @@ import { AccessLogManager } from "./http/access-logger.ts";
 import type { UpstreamCluster } from "./upstream/cluster.ts";
 import type { ClusterResources } from "./upstream/circuit-breakers.ts";
 import { RuntimeConfig, waitForConnections } from "./config/runtime.ts";
+import { unhandledErrorReporter, type UnhandledErrorReporter } from "./listener/guard.ts";
 import type { XdsTarget } from "./config/target.ts";
 
 export interface ProxyOptions {
@@ -39,6 +40,7 @@ export class Proxy implements AdminTarget, XdsTarget {
   private state: ProxyState = "PRE_INITIALIZING";
   private readonly startedAt: number;
   private shutdownPromise: Promise<void> | undefined;
+  private readonly reportUnhandled: UnhandledErrorReporter;
 
   /** Builds every static run-time object; throws ConfigError (nothing bound yet) when the configuration is unusable. */
   constructor(
@@ -48,7 +50,16 @@ export class Proxy implements AdminTarget, XdsTarget {
     this.clock = options.clock ?? new CoarseClock();
     this.random = options.random ?? Math.random;
     this.startedAt = this.clock.wallNow();
-    this.accessLogManager = new AccessLogManager(this.clock);
+    // A failed access log write loses that batch's lines (the sink counts them); it is logged, the first time and
+    // then every 1000th, so a dead disk or a closed stdout does not flood the log.
+    let logWriteFailures = 0;
+    this.accessLogManager = new AccessLogManager(this.clock, {
+      onError: (err, path) => {
+        if (logWriteFailures++ % 1000 === 0)
+          this.log(`access log ${path}: write failed: ${err.message} (${logWriteFailures} failed batches so far)`);
+      },
+    });
+    this.reportUnhandled = unhandledErrorReporter(this.stats, (line) => this.log(line));
     this.runtime = new RuntimeConfig({
       clock: this.clock,
       random: this.random,
@@ -125,16 +136,34 @@ export class Proxy implements AdminTarget, XdsTarget {
 
   private async doShutdown(drainTimeoutMs: number): Promise<void> {
     this.state = "DRAINING";
-    const idleGraceMs = Math.min(250, drainTimeoutMs / 2);
-    const listeners = this.runtime.allListenerRuntimes();
-    for (const l of listeners) l.drain(idleGraceMs);
-    await waitForConnections(listeners, this.clock, drainTimeoutMs);
-    for (const l of this.runtime.allListenerRuntimes()) l.destroy();
-    this.runtime.stopResolvers();
-    for (const c of this.runtime.clusters.values()) c.close();
-    await this.admin?.close();
-    await this.accessLogManager.closeAll();
-    this.state = "STOPPED";
+    // The clock's timers never hold the event loop (clock.ts), and once the listeners are closed and the last
+    // connection has ended they can be all that is left: the drain's poll, the access log's flush timer. Node then
+    // runs out of work with the shutdown promise unsettled (exit 13, the access log's last batch never written).
+    // One ref'd timer holds the process until the drain, the flush and the close are done.
+    const hold = setInterval(noop, 1 << 30);
+    try {
+      const idleGraceMs = Math.min(250, drainTimeoutMs / 2);
+      const listeners = this.runtime.allListenerRuntimes();
+      for (const l of listeners) l.drain(idleGraceMs);
+      await waitForConnections(listeners, this.clock, drainTimeoutMs);
+      for (const l of this.runtime.allListenerRuntimes()) l.destroy();
+      this.runtime.stopResolvers();
+      for (const c of this.runtime.clusters.values()) c.close();
+      await this.admin?.close();
+      await this.accessLogManager.closeAll();
+    } finally {
+      clearInterval(hold);
+      this.state = "STOPPED";
+    }
+  }
+
+  /**
+   * The process's last line (`trellis proxy` calls this from uncaughtException and unhandledRejection): counted in
+   * server.unhandled_errors and logged; the proxy keeps serving. No connection is known there; throws from a
+   * downstream connection's callbacks are caught earlier, with the connection (listener/guard.ts).
+   */
+  unhandledError(err: unknown, origin: string): void {
+    this.reportUnhandled(err, `${origin}, no connection known`);
   }
 
   private log(line: string): void {
@@ -244,6 +273,8 @@ export class Proxy implements AdminTarget, XdsTarget {
     void this.shutdown().then(() => this.options.onQuit?.());
   }
 }
+
+function noop(): void {}
 
 /**
  * The circuit breaker lines of /clusters, as Envoy prints them (`backend::default_priority::max_connections::1024`);

@@ -19,8 +19,8 @@ export interface AccessLogSinkOptions {
   flushBytes?: number;
   /** Drop lines (and count them) while this much is waiting to be written: a stuck disk must not eat memory. */
   maxPendingBytes?: number;
-  /** Called for each failed write (the lines of that batch are lost). */
-  onError?: (err: Error) => void;
+  /** Called for each failed write (the lines of that batch are lost), with the sink's path. */
+  onError?: (err: Error, path: string) => void;
 }
 
 export class AccessLogSink {
@@ -46,6 +46,8 @@ export class AccessLogSink {
     private readonly output: LogOutput,
     private readonly clock: Clock,
     private readonly options: AccessLogSinkOptions = {},
+    /** Where the lines go, for messages. */
+    readonly path = "",
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? 1000;
     this.flushBytes = options.flushBytes ?? 64 * 1024;
@@ -57,7 +59,7 @@ export class AccessLogSink {
    * TRELLIS_ACCESS_LOG_OPEN, at configuration time, if the file cannot be opened.
    */
   static async open(path: string, clock: Clock, options?: AccessLogSinkOptions): Promise<AccessLogSink> {
-    return new AccessLogSink(await openLogOutput(path), clock, options);
+    return new AccessLogSink(await openLogOutput(path), clock, options, path);
   }
 
   /** Queues one line (it should end with "\n"). Never blocks, never throws. */
@@ -115,7 +117,11 @@ export class AccessLogSink {
         await this.output.write(data);
       } catch (err) {
         this.writeErrors++;
-        this.options.onError?.(err instanceof Error ? err : new Error(String(err)));
+        try {
+          this.options.onError?.(err instanceof Error ? err : new Error(String(err)), this.path);
+        } catch {
+          // A failing reporter must not stop the batches after this one (nor reject a flush nobody awaits).
+        }
       }
     }
   }
@@ -146,8 +152,16 @@ export async function openLogOutput(path: string): Promise<LogOutput> {
 }
 
 function streamOutput(stream: NodeJS.WriteStream): LogOutput {
+  // A failed write (EPIPE: the reader of our stdout went away) is also emitted as 'error' on the process's stream,
+  // and an 'error' nobody listens to ends the process. The write's callback reports it (the batch is counted as
+  // failed); once the stream has failed, later batches fail at once instead of writing into a destroyed stream.
+  let failed: Error | undefined;
+  stream.on("error", (err) => void (failed ??= err));
   return {
-    write: (data) => new Promise((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve()))),
+    write: (data) =>
+      failed !== undefined || stream.destroyed
+        ? Promise.reject(failed ?? new Error("stream closed"))
+        : new Promise((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve()))),
     // The process's own streams stay open.
     close: () => Promise.resolve(),
   };

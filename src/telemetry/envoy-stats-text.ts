@@ -57,6 +57,11 @@ export function envoyStatName(name: string, labels: Labels): string {
       break;
     }
   }
+  // Scopes with no tag (Envoy's `server.*`): the first word is the scope.
+  if (prefix === "" && rest.startsWith("server_")) {
+    prefix = "server.";
+    rest = rest.slice("server_".length);
+  }
   for (const [flat, dotted] of SUB_SCOPES) {
     if (rest.startsWith(flat)) {
       rest = dotted + rest.slice(flat.length);

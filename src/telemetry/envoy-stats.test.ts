@@ -149,7 +149,7 @@ describe("Envoy's /stats names", () => {
       envoyStatName("envoy_cluster_health_check_attempt", { envoy_cluster_name: "x" }),
       "cluster.x.health_check.attempt",
     );
-    assert.equal(envoyStatName("envoy_server_live", {}), "server_live");
+    assert.equal(envoyStatName("envoy_server_live", {}), "server.live");
     assert.equal(
       envoyStatName("istio_requests_total", { response_code: "200" }),
       'istio_requests_total{response_code="200"}',

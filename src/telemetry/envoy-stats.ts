@@ -493,3 +493,19 @@ export class TcpProxyStats {
 export function createTcpProxyStats(store: StatsStore, statPrefix: string): TcpProxyStats {
   return new TcpProxyStats(store, statPrefix);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// server.*
+
+export class ServerStats {
+  readonly unhandledErrors: Counter;
+
+  constructor(store: StatsStore) {
+    // Trellis's own (Envoy aborts instead): a throw or an unhandled 'error' that escaped the data path's handlers
+    // and was caught by the last line (a connection's guard, or the process's uncaughtException/unhandledRejection).
+    this.unhandledErrors = store.counter(
+      "envoy_server_unhandled_errors",
+      "Errors no handler on the data path caught; the connection was closed and the proxy kept serving",
+    );
+  }
+}

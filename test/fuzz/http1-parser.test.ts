@@ -18,6 +18,7 @@ import { Headers } from "../../src/proxy/http/headers.ts";
 import { smugglingCases } from "../smuggling/corpus.ts";
 import { drive, splitAt, summarize, type DrivenRequest } from "../smuggling/drive.ts";
 import { mulberry32 } from "../../src/api/random.ts";
+import { FUZZ_SCALE } from "./scale.ts";
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : 0x7e11_15ed;
 
@@ -274,27 +275,31 @@ function fail(input: Buffer, err: unknown): never {
 }
 
 test(`HTTP/1.1 request codec survives fuzzing (seed ${SEED})`, (t) => {
-  t.diagnostic(`seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
+  t.diagnostic(`seed ${SEED} (replay with FUZZ_SEED=${SEED}), scale ${FUZZ_SCALE}`);
   const seeds = smugglingCases.map((c) => Buffer.from(c.raw, "latin1"));
-  const plan: Array<() => Buffer> = [];
-  for (let i = 0; i < 12_000; i++) plan.push(() => mutate(pick(seeds)));
-  for (let i = 0; i < 6_000; i++) plan.push(() => Buffer.from(generateRequest(), "latin1"));
-  for (let i = 0; i < 2_000; i++) plan.push(() => mutate(Buffer.from(generateRequest() + generateRequest(), "latin1")));
-  for (let i = 0; i < 2_000; i++) plan.push(randomBytes);
-  for (const make of plan) {
-    const input = make();
-    try {
-      check(input);
-    } catch (err) {
-      fail(input, err);
+  // The plan is made and run one scale unit at a time, so a long run holds no more closures than a short one.
+  for (let round = 0; round < FUZZ_SCALE; round++) {
+    const plan: Array<() => Buffer> = [];
+    for (let i = 0; i < 12_000; i++) plan.push(() => mutate(pick(seeds)));
+    for (let i = 0; i < 6_000; i++) plan.push(() => Buffer.from(generateRequest(), "latin1"));
+    for (let i = 0; i < 2_000; i++)
+      plan.push(() => mutate(Buffer.from(generateRequest() + generateRequest(), "latin1")));
+    for (let i = 0; i < 2_000; i++) plan.push(randomBytes);
+    for (const make of plan) {
+      const input = make();
+      try {
+        check(input);
+      } catch (err) {
+        fail(input, err);
+      }
     }
   }
   t.diagnostic(JSON.stringify(stats));
-  assert.equal(stats.inputs, 22_000);
+  assert.equal(stats.inputs, 22_000 * FUZZ_SCALE);
   // The generators must exercise both outcomes in earnest, or the properties above prove little.
-  assert.ok(stats.accepted > 4_000, `only ${stats.accepted} accepted`);
-  assert.ok(stats.rejected > 4_000, `only ${stats.rejected} rejected`);
-  assert.ok(stats.roundTrips > 5_000, `only ${stats.roundTrips} round trips`);
+  assert.ok(stats.accepted > 4_000 * FUZZ_SCALE, `only ${stats.accepted} accepted`);
+  assert.ok(stats.rejected > 4_000 * FUZZ_SCALE, `only ${stats.rejected} rejected`);
+  assert.ok(stats.roundTrips > 5_000 * FUZZ_SCALE, `only ${stats.roundTrips} round trips`);
 });
 
 const RESPONSE_SEEDS = [
@@ -308,7 +313,7 @@ const RESPONSE_SEEDS = [
 
 test(`HTTP/1.1 response head parser survives fuzzing (seed ${SEED})`, () => {
   const methods = ["GET", "HEAD", "CONNECT"];
-  for (let i = 0; i < 3_000; i++) {
+  for (let i = 0; i < 3_000 * FUZZ_SCALE; i++) {
     const input = mutate(Buffer.from(pick(RESPONSE_SEEDS), "latin1"));
     const method = pick(methods);
     try {

@@ -11,10 +11,11 @@ import { allDomains, bootstrap, httpListener, staticCluster } from "../support/e
 import { smugglingCases } from "../smuggling/corpus.ts";
 import { drive } from "../smuggling/drive.ts";
 import { mulberry32 } from "../../src/api/random.ts";
+import { FUZZ_SCALE } from "./scale.ts";
 
 // A fixed seed keeps the suite deterministic; FUZZ_SEED=<n> explores (and replays) others.
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_2026);
-const CASES = 300;
+const CASES = 300 * FUZZ_SCALE;
 
 const INTERESTING = [0x0d, 0x0a, 0x00, 0x20, 0x09, 0x3a, 0x2c, 0x3b, 0x30, 0x7f, 0x80, 0x0b];
 

@@ -13,6 +13,7 @@ import { NetworkLocalRateLimitFilter } from "../filters/local-ratelimit/network-
 import type { ConnectionFilter } from "../listener/connection-filter.ts";
 import { FilterChainRuntime, type ListenerTerminal } from "../listener/filter-chain.ts";
 import { ListenerRuntime } from "../listener/listener.ts";
+import { unhandledErrorReporter } from "../listener/guard.ts";
 import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
@@ -83,6 +84,7 @@ export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
     l,
     { chains, defaultChain, listenerFilters, clock: ctx.clock },
     createListenerStats(ctx.stats, `${l.address.address}_${l.address.port}`),
+    unhandledErrorReporter(ctx.stats, ctx.log),
   );
   return { runtime, accessLoggers, hcms };
 }

@@ -10,6 +10,7 @@ import type { ListenerStats } from "../../telemetry/envoy-stats.ts";
 import type { FilterChainRuntime } from "./filter-chain.ts";
 import { FilterChainSelector, type ConnectionProperties } from "./filter-chain-selector.ts";
 import { runListenerFilters, type ListenerFilterOptions, type ListenerFilterRuntime } from "./listener-filter.ts";
+import { describeConnection, guardedEmit, type UnhandledErrorReporter } from "./guard.ts";
 
 export { FilterChainRuntime, type ListenerTerminal } from "./filter-chain.ts";
 
@@ -37,12 +38,17 @@ export class ListenerRuntime {
    * destination port is the configured one); null when no chain fits at all; undefined: chosen per connection.
    */
   private readonly fixed: FilterChainRuntime | null | undefined;
+  /** Installed as each downstream socket's emit: a throw in its callbacks costs that connection only (guard.ts). */
+  private readonly guardedEmit: net.Socket["emit"] | undefined;
 
   constructor(
     readonly config: Listener,
     built: ListenerChains,
     private readonly stats: ListenerStats,
+    /** Where a throw that escaped a connection's handlers goes (server.unhandled_errors); none: not caught here. */
+    private readonly reportUnhandled?: UnhandledErrorReporter,
   ) {
+    this.guardedEmit = reportUnhandled === undefined ? undefined : guardedEmit(this.connectionThrew);
     this.chains = built.defaultChain === undefined ? built.chains : [...built.chains, built.defaultChain];
     this.selector = new FilterChainSelector(
       config.filterChains.map((c, i) => ({ match: c.match, value: built.chains[i]! })),
@@ -113,12 +119,27 @@ export class ListenerRuntime {
     this.stats.downstreamCxActive.inc();
     const opened = this.clock.now();
     socket.once("close", () => this.onSocketClose(opened));
-    const fixed = this.fixed;
-    if (fixed) fixed.accept(socket, undefined);
-    else if (fixed === null) this.noChain(socket);
-    else if (this.listenerFilters.length === 0)
-      this.dispatch(this.propertiesOf(socket.localPort ?? 0), undefined, socket);
-    else this.inspect(socket);
+    if (this.guardedEmit !== undefined) socket.emit = this.guardedEmit;
+    try {
+      const fixed = this.fixed;
+      if (fixed) fixed.accept(socket, undefined);
+      else if (fixed === null) this.noChain(socket);
+      else if (this.listenerFilters.length === 0)
+        this.dispatch(this.propertiesOf(socket.localPort ?? 0), undefined, socket);
+      else this.inspect(socket);
+    } catch (err) {
+      if (this.reportUnhandled === undefined) throw err;
+      this.connectionThrew(socket, err);
+    }
+  };
+
+  /** A throw escaped this connection's handlers: reported with the connection, which is closed; the rest go on. */
+  private readonly connectionThrew = (socket: net.Socket, err: unknown): void => {
+    this.reportUnhandled!(err, describeConnection(this.config.name, socket));
+    if (!socket.destroyed) {
+      socket.on("error", noop);
+      socket.destroy();
+    }
   };
 
   private onSocketClose(opened: number): void {
@@ -180,3 +201,5 @@ export class ListenerRuntime {
     for (const c of this.chains) c.destroy();
   }
 }
+
+function noop(): void {}

@@ -1,6 +1,6 @@
 // The ClientHello reader against real node:tls hellos, hand-built ones, every truncation, and seeded random
 // mutations: it must always answer (never throw, never claim more than the bytes say) — the input is the network's.
-// FUZZ_SEED=<n> replays a run.
+// FUZZ_SEED=<n> replays a run; FUZZ_SCALE=<n> runs n times as many mutations (npm run fuzz).
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +14,7 @@ import {
   records,
   sniExtension,
 } from "../../../test/support/client-hello.ts";
+import { FUZZ_SCALE } from "../../../test/fuzz/scale.ts";
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello, type ClientHelloResult } from "./tls-client-hello.ts";
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : 0x5e1_c0de;
@@ -114,7 +115,7 @@ describe("TLS ClientHello reader", () => {
       clientHello({ sni: "b.example.com", maxFragment: 40 }),
       await captureClientHello("c.example.com", ["h2"]),
     ];
-    for (let i = 0; i < 20_000; i++) {
+    for (let i = 0; i < 20_000 * FUZZ_SCALE; i++) {
       const input = Buffer.from(seeds[int(seeds.length)]!);
       const edits = 1 + int(4);
       for (let e = 0; e < edits; e++) {

@@ -107,6 +107,20 @@ export class TcpProxyRuntime {
   }
 }
 
+/**
+ * One downstream connection joined to one upstream connection. How it ends, as Envoy's tcp_proxy (half-close
+ * enabled on both connections):
+ * - a FIN from one side is passed on to the other (end()), and bytes keep flowing the other way;
+ * - a side that is fully closed without an error has the other side flushed and then closed (Envoy's FlushWrite):
+ *   what was written to it still arrives; the session ends when both are closed;
+ * - an error or RST on either side, the idle timeout or a failed connect closes both at once;
+ * - a downstream that ends (FIN or RST) before sending a single byte closes the session at once, the upstream
+ *   connection too (or its connect is abandoned): a load balancer's TCP health check connects and closes, and its
+ *   upstream connection must not wait for the idle timeout (an hour by default) or for the upstream's own FIN.
+ * Downstream bytes are read from the start: those sent while the upstream is connecting wait in the upstream
+ * socket's write buffer (Node sends them once connected; back-pressure pauses the downstream as at any time), so
+ * a FIN or RST from the downstream is seen while connecting too.
+ */
 class TcpSession {
   private readonly upstream: net.Socket;
   private connected = false;
@@ -114,6 +128,8 @@ class TcpSession {
   private lastActivity: number;
   private idleTimer: Timer | undefined;
   private connectTimer: Timer | undefined;
+  /** The downstream is paused because the upstream's buffer is full (flow-control stats count each pause once). */
+  private downstreamPaused = false;
 
   constructor(
     private readonly downstream: net.Socket,
@@ -131,47 +147,75 @@ class TcpSession {
     cluster.stats.upstreamCxTotal.inc();
     cluster.stats.upstreamCxActive.inc();
     cluster.resources.connectionOpened(endpoint);
-    // Hold downstream bytes until the upstream is connected; allowHalfOpen lets a FIN pass each way on its own.
-    downstream.pause();
-    if (initial && initial.length > 0) downstream.unshift(initial);
-    this.upstream = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
-    cluster.stats.trackConnection(this.upstream, clock);
+    const u = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
+    this.upstream = u;
+    cluster.stats.trackConnection(u, clock);
     const connectTimeout = cluster.config.connectTimeoutMs;
     if (connectTimeout > 0) this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed(true));
-    this.upstream.once("connect", this.onConnect);
-    this.upstream.on("error", () => (this.connected ? this.close("UC", true) : this.connectFailed(false)));
-    downstream.on("error", () => this.close("DC"));
-    downstream.on("close", () => this.close(""));
-    this.upstream.on("close", () => this.close(""));
+    u.once("connect", this.onConnect);
+    u.on("error", () => (this.connected ? this.close("UC", true) : this.connectFailed(false)));
+    u.on("data", this.onUpstreamData);
+    u.on("drain", this.onUpstreamDrain);
+    u.on("end", () => downstream.end());
+    u.on("close", () => this.sideClosed(downstream));
+    const d = downstream;
+    d.on("error", () => this.close("DC"));
+    d.on("data", this.onDownstreamData);
+    d.on("drain", () => u.resume());
+    d.on("end", this.onDownstreamEnd);
+    d.on("close", () => this.sideClosed(u));
+    // `initial`: bytes a listener filter read; they go first.
+    if (initial && initial.length > 0) d.unshift(initial);
+    d.resume();
   }
 
   private readonly onConnect = (): void => {
     this.connected = true;
     this.connectTimer?.cancel();
-    const { downstream: d, upstream: u, info, hooks } = this;
-    d.on("data", (c: Buffer) => {
-      info.bytesReceived += c.length;
-      this.lastActivity = this.clock.now();
-      if (!u.write(c)) {
-        d.pause();
-        hooks.onDownstreamPaused?.();
-      }
-    });
-    u.on("data", (c: Buffer) => {
-      info.bytesSent += c.length;
-      this.lastActivity = this.clock.now();
-      if (!d.write(c)) u.pause();
-    });
-    u.on("drain", () => {
-      d.resume();
-      hooks.onDownstreamResumed?.();
-    });
-    d.on("drain", () => u.resume());
-    d.on("end", () => u.end());
-    u.on("end", () => d.end());
-    d.resume();
     if (this.idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(this.idleTimeoutMs, this.onIdleCheck);
   };
+
+  private readonly onDownstreamData = (c: Buffer): void => {
+    this.info.bytesReceived += c.length;
+    this.lastActivity = this.clock.now();
+    if (!this.upstream.write(c)) {
+      this.downstream.pause();
+      if (!this.downstreamPaused) {
+        this.downstreamPaused = true;
+        this.hooks.onDownstreamPaused?.();
+      }
+    }
+  };
+
+  private readonly onUpstreamDrain = (): void => {
+    this.downstream.resume();
+    if (this.downstreamPaused) {
+      this.downstreamPaused = false;
+      this.hooks.onDownstreamResumed?.();
+    }
+  };
+
+  private readonly onUpstreamData = (c: Buffer): void => {
+    this.info.bytesSent += c.length;
+    this.lastActivity = this.clock.now();
+    if (!this.downstream.write(c)) this.upstream.pause();
+  };
+
+  private readonly onDownstreamEnd = (): void => {
+    if (this.info.bytesReceived === 0) this.close("");
+    else this.upstream.end();
+  };
+
+  /** `other`'s peer side closed cleanly: flush `other` and close it; the session ends when both are closed. */
+  private sideClosed(other: net.Socket): void {
+    if (this.ended) return;
+    if (other.destroyed || !this.connected) return this.close("");
+    if (other.writableFinished) other.destroy();
+    else {
+      if (!other.writableEnded) other.end();
+      other.once("finish", () => other.destroy());
+    }
+  }
 
   private readonly onIdleCheck = (): void => {
     this.idleTimer = undefined;

@@ -14,7 +14,13 @@ import type { XdsTarget } from "../config/target.ts";
 import { adsService, type AdsClient } from "./ads-proto.ts";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { DeltaProtocol } from "./delta-protocol.ts";
-import type { AnyAdsStream, XdsClientEvent, XdsProtocol, XdsProtocolName } from "./protocol.ts";
+import {
+  errorMessage,
+  type AnyAdsStream,
+  type XdsClientEvent,
+  type XdsProtocol,
+  type XdsProtocolName,
+} from "./protocol.ts";
 import { SotwProtocol } from "./sotw-protocol.ts";
 
 export { NACK_CODE, type XdsClientEvent, type XdsProtocolName } from "./protocol.ts";
@@ -88,8 +94,15 @@ export class XdsClient {
     return this.options.servers[this.serverIndex]!;
   }
 
+  /** Tells every listener; one that throws is logged and does not keep the others (or the client) from going on. */
   private emit(e: XdsClientEvent): void {
-    for (const cb of [...this.listeners]) cb(e);
+    for (const cb of [...this.listeners]) {
+      try {
+        cb(e);
+      } catch (err) {
+        this.log(`event listener failed: ${errorMessage(err)}`);
+      }
+    }
   }
 
   private log(line: string): void {
@@ -115,7 +128,15 @@ export class XdsClient {
     stream.on("data", (res: unknown) => {
       // A stream that delivers is a healthy one: the next failure starts the backoff from the beginning.
       this.attempt = 0;
-      this.work = this.work.then(() => (isCurrent() ? this.protocol.handle(stream, res, isCurrent) : undefined));
+      // Responses are handled one at a time, in order. A handler that fails (a bug: applying already turns bad
+      // configuration into a NACK) must not poison the chain, or nothing would ever be applied again: it is
+      // logged, and the stream is replaced, since the server may still wait for this response's ACK or NACK.
+      this.work = this.work
+        .then(() => (isCurrent() ? this.protocol.handle(stream, res, isCurrent) : undefined))
+        .catch((err: unknown) => {
+          this.log(`handling a response failed: ${errorMessage(err)}`);
+          if (isCurrent()) onEnd(`handling a response failed: ${errorMessage(err)}`);
+        });
     });
     stream.on("error", (err: grpc.ServiceError) => onEnd(err.details || err.message));
     stream.on("end", () => onEnd("stream ended"));
