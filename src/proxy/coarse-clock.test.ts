@@ -29,12 +29,15 @@ describe("CoarseClock", () => {
     assert.equal(base.pendingTimers, 0);
   });
 
-  test("cancel is a flag: a cancelled timer never fires and is dropped at the next tick", () => {
+  test("a cancelled timer leaves the list at once (nothing it refers to is kept until a tick) and never fires", () => {
     const base = new ManualClock();
     const clock = new CoarseClock(base, 250, 2000);
     let fired = 0;
     const t = clock.setTimer(5000, () => fired++);
+    const kept = [clock.setTimer(6000, () => fired++), clock.setTimer(7000, () => fired++)];
     t.cancel();
+    assert.equal(clock.pending, 2);
+    for (const k of kept) k.cancel();
     assert.equal(clock.pending, 0);
     base.advance(10_000);
     assert.equal(fired, 0);
