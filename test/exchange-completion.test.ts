@@ -212,6 +212,14 @@ describe("HTTP/1.1: each exchange completes once (downstream_rq_active back to 0
       assert.match(raw, /^HTTP\/1\.1 400 /);
       assert.match(raw, /x-trellis-response-flags: DPE/);
       await backToZero(s);
+      // Counted once each: the connection's protocol error, and the 4xx (by the exchange, not by the codec too).
+      const counter = (name: string, labels: Record<string, string> = {}): number =>
+        s.proxy.proxy.stats
+          .toJSON()
+          .filter((m) => m.name === name && Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
+          .reduce((n, m) => n + m.value, 0);
+      assert.equal(counter("envoy_http_downstream_cx_protocol_error"), 1);
+      assert.equal(counter("envoy_http_downstream_rq_xx", { envoy_response_code_class: "4" }), 1);
       const lines = await s.lines();
       assert.equal(lines.length, 1, lines.join("|"));
       assert.match(lines[0]!, /^400 DPE \/bad$/);
