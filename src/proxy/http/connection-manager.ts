@@ -154,13 +154,21 @@ export class HttpConnectionManagerRuntime {
 
   /**
    * A request the codec refused (400 DPE and the like) or whose head did not arrive in time (408): counted and
-   * logged, though no exchange was made.
+   * logged, though no exchange was made. `inExchange`: refused in its body, after its exchange existed; that
+   * exchange's completion counts its status and writes its log line, so only the protocol error is counted here.
    */
-  readonly protocolError = (downstream: Downstream, status: number, code: string, flag = "DPE"): void => {
+  readonly protocolError = (
+    downstream: Downstream,
+    status: number,
+    code: string,
+    flag = "DPE",
+    inExchange = false,
+  ): void => {
     // A head that did not arrive in time is a timed-out stream in Envoy, not a protocol error.
     if (code === "stream_idle_timeout") this.stats.downstreamRqIdleTimeout.inc();
     else if (code === "request_overall_timeout") this.stats.downstreamRqTimeout.inc();
     else if (code !== "request_header_timeout") this.stats.downstreamCxProtocolError.inc();
+    if (inExchange) return;
     this.stats.countResponse(status);
     const logs = this.accessLogs;
     if (logs.length === 0) return;

@@ -33,8 +33,10 @@ export interface Http1ConnectionOptions {
   /**
    * Called for a request refused before an exchange existed (bad bytes, a head not complete in time): stats and
    * access log. `flag` is the response flag the answer carried (DPE, or SI for a head that went idle).
+   * `inExchange`: the refusal came after the head, in the body; its exchange completes (and is logged) on its own,
+   * so only the connection's protocol error is counted.
    */
-  onProtocolError(downstream: Downstream, err: Http1ParseError, flag: string): void;
+  onProtocolError(downstream: Downstream, err: Http1ParseError, flag: string, inExchange: boolean): void;
   /** The connection was idle for idleTimeoutMs and is closed (counted as downstream_cx_idle_timeout). */
   onIdleTimeout?(): void;
   /** An exchange timed out in the connection (request_timeout / stream_idle_timeout): answer 408 or reset. */
@@ -321,10 +323,11 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     return true;
   }
 
-  private protocolError(err: unknown, flag = "DPE"): void {
+  /** `inExchange`: the refusal ends an exchange, which logs it (and counts its status) when it completes. */
+  private protocolError(err: unknown, flag = "DPE", inExchange = false): void {
     const e =
       err instanceof Http1ParseError ? err : new Http1ParseError("HPE_INTERNAL", 400, String((err as Error)?.message));
-    this.options.onProtocolError(this.downstream, e, flag);
+    this.options.onProtocolError(this.downstream, e, flag, inExchange);
     const body = `${e.message}\n`;
     this.socket.write(
       `${statusLine(e.status)}content-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
@@ -338,14 +341,29 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   private bodyError(ex: Http1Exchange, err: Error): void {
     ex.info.responseFlags = ex.info.responseFlags ? ex.info.responseFlags + ",DPE" : "DPE";
     if (!ex.headSent && err instanceof Http1ParseError) {
-      // Nothing of the response is out yet: the client still learns why.
+      // Nothing of the response is out yet: the client still learns why, and the exchange's log line says so.
       this.state = State.Closed;
-      ex.abortFromDownstream(err);
-      this.protocolError(err);
+      ex.info.responseCode = err.status;
+      ex.info.details = err.code;
+      this.abandon(ex, err);
+      this.protocolError(err, "DPE", true);
       return;
     }
-    ex.abortFromDownstream(err);
+    this.abandon(ex, err);
     this.closeSocket();
+  }
+
+  /**
+   * The exchange ends here, from the downstream side (the client left mid-request, or its body was refused): its
+   * producers are told, and it completes now (stats, access log). Whatever the router does next with its response
+   * finds it ended, so it is not completed again.
+   */
+  private abandon(ex: Http1Exchange, err: Error): void {
+    ex.abortFromDownstream(err);
+    if (ex !== this.active) return;
+    this.active = undefined;
+    this.exchangeStart = 0;
+    this.options.onExchangeComplete(ex);
   }
 
   // ---- Http1ExchangeOwner -----------------------------------------------------------------------------------------
@@ -425,7 +443,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.peerEnded = true;
     const ex = this.active;
     if (ex && !ex.requestComplete) {
-      ex.abortFromDownstream(new Error("downstream closed mid-request"));
+      this.abandon(ex, new Error("downstream closed mid-request"));
       this.socket.destroy();
       return;
     }
@@ -440,9 +458,10 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
   private readonly onClose = (): void => {
     this.state = State.Closed;
     this.cancelTimer();
+    // An exchange still active has not completed (responseDone and detach let go of theirs first).
     const ex = this.active;
     this.active = undefined;
-    if (ex && !ex.responseEnded) {
+    if (ex) {
       ex.abortFromDownstream(new Error("downstream connection closed"));
       this.options.onExchangeComplete(ex);
     }

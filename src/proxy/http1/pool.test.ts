@@ -11,6 +11,7 @@ import type { BodySink, RequestBody } from "../http/exchange.ts";
 import type { ConnectFailure, RetireReason, UpstreamHandler, UpstreamRequest } from "../upstream/pool.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { Http1ConnectionPool } from "./pool.ts";
+import { waitFor } from "../../../test/support/wait.ts";
 
 const emptyBody: RequestBody = {
   empty: true,
@@ -107,6 +108,43 @@ describe("Http1ConnectionPool", () => {
       for (let i = 0; i < 5; i++) assert.equal((await run(pool, get(`/s${i}`))).status, 200);
       assert.equal(new Set(ports.slice(2)).size, 1, "sequential requests share one connection");
       assert.equal(pool.connections, 2);
+    } finally {
+      pool.destroy();
+      server.close();
+    }
+  });
+
+  test("a response whose last bytes met back-pressure leaves its connection reading for the next request", async () => {
+    // The downstream refused the last piece of a response (its socket full, or already gone: a write on a
+    // destroyed socket returns false); the connection paused reading, the response was complete, and it went back
+    // to the pool still paused: the next request on it was sent and its answer never read (the fuzzer's hang).
+    const ports: number[] = [];
+    const server = http.createServer((req, res) => {
+      ports.push(req.socket.remotePort!);
+      res.end(req.url);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const pool = new Http1ConnectionPool("127.0.0.1", (server.address() as net.AddressInfo).port, {
+      ...options,
+      clock: systemClock,
+    });
+    try {
+      let ended = false;
+      pool.request(get("/first"), {
+        onConnectFailure: () => {},
+        onHead: () => {},
+        onData: () => false, // never drained: nobody calls resume()
+        onEnd: () => void (ended = true),
+        onReset: () => {},
+      });
+      await waitFor(() => ended);
+      assert.equal(pool.connections, 1, "the connection went back to the pool");
+      let second: Outcome | undefined;
+      void run(pool, get("/second")).then((o) => (second = o));
+      await waitFor(() => second !== undefined, 5000).catch(() => assert.fail("the second request got no answer"));
+      assert.deepEqual(second, { status: 200, body: "/second" });
+      assert.equal(new Set(ports).size, 1, "both requests on one connection");
+      assert.equal(pool.active, 0);
     } finally {
       pool.destroy();
       server.close();

@@ -325,6 +325,13 @@ export class Http1UpstreamConnection implements UpstreamStream {
     if (this.resp !== Resp.Idle || !this.requestWritten) return;
     this.clearRequest();
     if (this.keepAlive && !this.closed && this.served < this.requestLimit) {
+      // The downstream's back-pressure belonged to the response that just ended (its last piece may have met a full
+      // or already closed downstream socket, which nobody will drain): a connection paused now would send the next
+      // request and never read its answer.
+      if (this.paused) {
+        this.paused = false;
+        this.socket.resume();
+      }
       this.idleSince = this.owner.clock.now();
       this.owner.release(this);
       return;

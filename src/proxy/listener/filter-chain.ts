@@ -57,7 +57,8 @@ export class FilterChainRuntime {
         serverName: c.serverName,
         onExchangeComplete: hcm.complete,
         onIdleTimeout: () => hcm.stats.downstreamCxIdleTimeout.inc(),
-        onProtocolError: (downstream, err, flag) => hcm.protocolError(downstream, err.status, err.code, flag),
+        onProtocolError: (downstream, err, flag, inExchange) =>
+          hcm.protocolError(downstream, err.status, err.code, flag, inExchange),
         onExchangeTimeout: (ex: Http1Exchange, kind) => {
           rescue(ex, kind === "request_timeout" ? CAUSES.requestTimeout : CAUSES.streamIdleTimeout, hcm.statPrefix);
         },
