@@ -142,6 +142,63 @@ describe("a throw on a downstream connection", () => {
   });
 });
 
+describe("a throw in an HTTP/1.1 direct read (Node calls it, not the socket's emit)", () => {
+  test("only that connection is closed, counted and logged; a keep-alive connection beside it is served on", async () => {
+    const upstream = await startEchoServer();
+    const clock = new TrapClock();
+    const lines: string[] = [];
+    const proxy = new Proxy(
+      parseBootstrap(
+        JSON.stringify(
+          bootstrap(
+            [
+              httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]), {
+                codec_type: "HTTP1",
+              }),
+            ],
+            [staticCluster("app", [upstream.port])],
+          ),
+        ),
+        "test",
+      ),
+      { clock, log: (l) => lines.push(l) },
+    );
+    await proxy.start();
+    const active = (): number =>
+      proxy.stats.toJSON().find((m) => m.name === "envoy_http_downstream_cx_active")?.value ?? -1;
+    try {
+      const port = proxy.listenerAddresses().http!.port;
+      const get = (path: string): string => `GET ${path} HTTP/1.1\r\nhost: a\r\n\r\n`;
+      const bystander = await connect(port);
+      let heard = "";
+      bystander.on("data", (c: Buffer) => (heard += c.toString("latin1")));
+      bystander.write(get("/one"));
+      await waitFor(() => (heard.match(/HTTP\/1\.1 200/g) ?? []).length === 1);
+      const victim = await connect(port);
+      const victimPort = victim.localPort;
+      victim.on("error", () => {});
+      await waitFor(() => active() === 2);
+      clock.armed = true; // the next read's first step (the connection's activity time) throws
+      victim.write(get("/boom"));
+      await waitFor(() => victim.closed);
+      assert.equal(unhandled(proxy), 1);
+      assert.match(
+        lines.join("\n"),
+        new RegExp(`listener http, 127\\.0\\.0\\.1:${victimPort} -> .*now\\(\\) failed`, "s"),
+      );
+      await waitFor(() => active() === 1);
+      assert.ok(!upstream.received.some((r) => r.url === "/boom"));
+      bystander.write(get("/two"));
+      await waitFor(() => (heard.match(/HTTP\/1\.1 200/g) ?? []).length === 2);
+      bystander.end();
+      assert.equal(unhandled(proxy), 1);
+    } finally {
+      await proxy.shutdown(0);
+      await upstream.close();
+    }
+  });
+});
+
 describe("trellis proxy: the process-level last line", () => {
   const dir = mkdtempSync(join(tmpdir(), "trellis-last-line-"));
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));

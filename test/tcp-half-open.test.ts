@@ -14,6 +14,7 @@ import { allDomains, bootstrap, httpListener, staticCluster, tcpListener } from 
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { startEchoServer } from "./support/upstreams.ts";
 import { waitFor } from "./support/wait.ts";
+import { PREFACE, settings } from "./support/h2-wire.ts";
 
 /** An upstream that keeps half-open connections (as many servers do): it never ends its side on a FIN. */
 async function startHalfOpenUpstream(onConnection?: (s: net.Socket) => void): Promise<{
@@ -114,6 +115,13 @@ function listenerOpen(proxy: RunningProxy): number {
   return proxy.proxy.stats
     .toJSON()
     .filter((m) => m.name === "envoy_listener_downstream_cx_active")
+    .reduce((n, m) => n + m.value, 0);
+}
+
+function h2Active(proxy: RunningProxy): number {
+  return proxy.proxy.stats
+    .toJSON()
+    .filter((m) => m.name === "envoy_http_downstream_cx_http2_active")
     .reduce((n, m) => n + m.value, 0);
 }
 
@@ -289,5 +297,44 @@ describe("HTTP listeners: a connection closed before any byte leaks nothing (eve
         }
       });
     }
+  }
+});
+
+describe("HTTP/2 sessions: a client's FIN after the preface closes the session (no idle timeout needed)", () => {
+  for (const codec of ["AUTO", "HTTP2"] as const) {
+    test(`codec ${codec}: preface, SETTINGS, FIN`, async () => {
+      const upstream = await startEchoServer();
+      const proxy = await startProxy(
+        bootstrap(
+          [
+            httpListener(
+              "http",
+              allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]),
+              { codec_type: codec },
+              0,
+            ),
+          ],
+          [staticCluster("app", [upstream.port])],
+        ),
+        new ManualClock(),
+      );
+      try {
+        const clients = await Promise.all(Array.from({ length: 3 }, () => connect(proxy.port())));
+        await waitFor(() => listenerOpen(proxy) === 3);
+        for (const c of clients) {
+          c.on("error", () => {});
+          c.resume();
+          c.write(Buffer.concat([PREFACE, settings()]));
+        }
+        await waitFor(() => h2Active(proxy) === 3);
+        for (const c of clients) c.end();
+        await Promise.all(clients.map(closed));
+        await waitFor(() => listenerOpen(proxy) === 0 && h2Active(proxy) === 0);
+        assert.equal(upstream.received.length, 0);
+      } finally {
+        await proxy.close();
+        await upstream.close();
+      }
+    });
   }
 });

@@ -16,6 +16,8 @@ import type {
 import { newStreamInfo } from "../http/exchange.ts";
 import { encodeChunkHead, LAST_CHUNK, serializeResponseHead, serializeTrailers } from "./serialize.ts";
 import { isHopByHop } from "./hop-by-hop.ts";
+import type { Clock } from "../../api/clock.ts";
+import { SocketJoin } from "../tcp/join.ts";
 
 /** What an exchange needs from its connection; implemented by Http1ServerConnection. */
 export interface Http1ExchangeOwner {
@@ -26,14 +28,20 @@ export interface Http1ExchangeOwner {
   readonly bufferLimitBytes: number;
   /** The response has been written completely (or the stream reset); `close` = the connection must close. */
   responseDone(exchange: Http1Exchange, close: boolean): void;
-  /** Hands the socket over to a tunnel (upgrade); the connection stops parsing. */
-  detach(exchange: Http1Exchange): void;
+  /** Hands the socket over to a tunnel (upgrade); the connection stops parsing. Says how the tunnel is timed. */
+  detach(exchange: Http1Exchange): TunnelTiming;
   /** The connection is draining: answers carry `connection: close`. */
   readonly draining: boolean;
   /** Flushes the active exchange's pending head; one function per connection, queued as a microtask. */
   readonly flushPendingHead: () => void;
   /** The exchange's stream idle timeout changed (a route's idle_timeout): the connection's timer re-arms. */
   streamIdleTimeoutChanged(exchange: Http1Exchange): void;
+}
+
+/** A tunnel's timing: the connection's clock and the stream idle timeout that goes on applying to it (0 = none). */
+export interface TunnelTiming {
+  clock: Clock;
+  idleTimeoutMs: number;
 }
 
 /** Body pieces up to this size are copied together with the head or chunk framing into a single write. */
@@ -331,9 +339,12 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     }
     const extra = connect ? "" : `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`;
     socket.write(serializeResponseHead(connect ? 200 : 101, undefined, headers, extra), "latin1");
-    this.owner.detach(this);
-    if (head.length > 0) socket.write(head);
-    joinSockets(socket, upstream, this.info);
+    const timing = this.owner.detach(this);
+    if (head.length > 0) {
+      this.info.bytesSent += head.length;
+      socket.write(head);
+    }
+    joinSockets(socket, upstream, this.info, timing);
   }
 
   get responseEnded(): boolean {
@@ -341,28 +352,20 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
   }
 }
 
-/** Pipes two sockets into each other until either side closes; counts the bytes for the access log. */
-export function joinSockets(a: Duplex, b: Duplex, info: StreamInfo): void {
-  a.on("data", (c: Buffer) => {
-    info.bytesReceived += c.length;
-    if (!b.write(c)) a.pause();
+/**
+ * Joins the client's socket and the upstream's into a tunnel with tcp_proxy's semantics (tcp/join.ts): a FIN is
+ * passed on, a side that closed cleanly has the other flushed then closed, an error or RST closes both, a client
+ * that ends before its first byte closes both; the stream idle timeout (the route's, else the connection
+ * manager's) closes both when nothing moves, recorded as Envoy records it (SI, stream_idle_timeout). Counts the
+ * bytes for the access log.
+ */
+export function joinSockets(a: Duplex, b: Duplex, info: StreamInfo, timing: TunnelTiming): void {
+  new SocketJoin(a, b, info, {
+    clock: timing.clock,
+    idleTimeoutMs: timing.idleTimeoutMs,
+    onIdleTimeout: () => {
+      if (info.responseFlags === "") info.responseFlags = "SI";
+      info.details = "stream_idle_timeout";
+    },
   });
-  b.on("data", (c: Buffer) => {
-    info.bytesSent += c.length;
-    if (!a.write(c)) b.pause();
-  });
-  a.on("drain", () => b.resume());
-  b.on("drain", () => a.resume());
-  a.on("end", () => b.end());
-  b.on("end", () => a.end());
-  const destroyBoth = (): void => {
-    a.destroy();
-    b.destroy();
-  };
-  a.on("error", destroyBoth);
-  b.on("error", destroyBoth);
-  a.on("close", () => b.destroy());
-  b.on("close", () => a.destroy());
-  a.resume();
-  b.resume();
 }

@@ -6,7 +6,7 @@
 import type { Socket } from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { Downstream, Handler } from "../http/exchange.ts";
-import { Http1Exchange, type Http1ExchangeOwner } from "./connection-exchange.ts";
+import { Http1Exchange, type Http1ExchangeOwner, type TunnelTiming } from "./connection-exchange.ts";
 import { HeadProgress, parseRequestHead, type Http1Limits } from "./request-head.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { stripHopByHop } from "./hop-by-hop.ts";
@@ -397,8 +397,9 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     this.closeIfPeerDone();
   }
 
-  detach(ex: Http1Exchange): void {
-    if (ex !== this.active) return;
+  detach(ex: Http1Exchange): TunnelTiming {
+    const timing = { clock: this.options.clock, idleTimeoutMs: this.streamIdleTimeoutOf(ex) };
+    if (ex !== this.active) return timing;
     this.active = undefined;
     this.state = State.Closed;
     this.cancelTimer();
@@ -414,6 +415,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       this.options.onExchangeComplete(ex);
       this.onClosed?.(this);
     });
+    return timing;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 // never a requirement.
 
 import net from "node:net";
+import { connectionThrew } from "../listener/guard.ts";
 
 /** Gets each read's bytes (a copy the callee may keep); returning false stops reading (like push() → false). */
 export type DirectReadTarget = (chunk: Buffer) => boolean;
@@ -64,8 +65,27 @@ export class DirectReader {
     this.target = (chunk) => socket.push(chunk);
   }
 
-  /** Called by Node for each read, with the number of bytes in the shared buffer. */
-  readonly onRead = (n: number, buf: Uint8Array): boolean => this.target(copyRead(buf, n));
+  /**
+   * Called by Node for each read, with the number of bytes in the shared buffer. Node calls it directly, not
+   * through the socket's emit, so the listener's guard (listener/guard.ts) does not see a throw here: it is caught
+   * and handed to that guard (that connection closed, server.unhandled_errors counted), and reading stops.
+   */
+  readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    try {
+      return this.target(copyRead(buf, n));
+    } catch (err) {
+      return readThrew(this.socket, err);
+    }
+  };
+}
+
+/** A throw escaped a direct read of `socket`: its listener's guard closes it; unguarded, it is closed and rethrown. */
+function readThrew(socket: net.Socket, err: unknown): false {
+  if (!connectionThrew(socket, err)) {
+    socket.destroy();
+    throw err;
+  }
+  return false;
 }
 
 /** The first `n` bytes of a shared read buffer, copied: what Node would have allocated for a 'data' event. */

@@ -206,6 +206,11 @@ export function createH2Downstream(handler: Handler, options: H2DownstreamOption
         return;
       }
       socket.on("error", ignore);
+      // HTTP/2 ends streams with its own frames; a TCP FIN from the client means it is gone (Envoy's connection
+      // manager does not enable half-close either). The listener's sockets are half-open (for HTTP/1.1 and TCP):
+      // without this a session whose client had left stayed until the idle timeout, on codec HTTP2 listeners and
+      // on codec AUTO's sniffed h2c alike (a FIN is seen when 'end' is emitted, so setting it now is in time).
+      socket.allowHalfOpen = false;
       try {
         if (alreadyRead !== undefined && alreadyRead.length > 0) socket.unshift(alreadyRead);
         accepting = socket;

@@ -108,10 +108,7 @@ export class FilterChainRuntime {
     const codec = t.hcm.config.codecType;
     if (codec === "HTTP1") this.startHttp1(socket, t.hcm, initial);
     else if (codec === "HTTP2") {
-      // HTTP/2 ends streams with its own frames; a TCP FIN from the client means it is gone (Envoy's connection
-      // manager does not enable half-close either). Without this the listener's half-open socket kept a session
-      // whose client had left, until the idle timeout.
-      socket.allowHalfOpen = false;
+      // H2Downstream.accept turns half-close off (a client's FIN ends the session), on this path and codec AUTO's.
       if (initial !== undefined) socket.pause();
       this.h2!.accept(socket, initial);
     } else this.sniff(socket, t.hcm, initial);

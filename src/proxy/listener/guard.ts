@@ -12,9 +12,10 @@
 //    connection, one extra call frame per event), which calls the real emit in a try/catch. A throw, or an
 //    'error' emitted with no listener (EventEmitter throws it), is reported with the connection it happened on
 //    and that connection is destroyed; the others keep flowing. This is where the connection is known for free:
-//    the socket is `this`. Not covered here: reads an HTTP/1.1 connection takes through http1/direct-read.ts
-//    (Node calls that callback directly, not through emit), and an HTTP/2 session's own events; those belong to
-//    their codecs, and what escapes them reaches the process-level line below.
+//    the socket is `this`. Reads an HTTP/1.1 connection takes through http1/direct-read.ts (Node calls that
+//    callback directly, not through emit) catch their own throws and hand them to the same handler
+//    (connectionThrew below). Not covered here: an HTTP/2 session's own events; those belong to their codec, and
+//    what escapes them reaches the process-level line below.
 // 3. The process: `trellis proxy` counts and logs what reaches uncaughtException/unhandledRejection (timer
 //    callbacks, upstream sockets, promise chains) and keeps serving; no connection is known there, and none is
 //    closed (cli/proxy.ts).
@@ -60,7 +61,7 @@ const socketEmit = net.Socket.prototype.emit;
  * `onThrow(socket, err)`. Made once per listener.
  */
 export function guardedEmit(onThrow: (socket: net.Socket, err: unknown) => void): typeof socketEmit {
-  return function emit(this: net.Socket): boolean {
+  const emit = function emit(this: net.Socket): boolean {
     try {
       // `arguments` as is: no rest array allocated per event.
       // eslint-disable-next-line prefer-rest-params
@@ -69,5 +70,24 @@ export function guardedEmit(onThrow: (socket: net.Socket, err: unknown) => void)
       onThrow(this, err);
       return true;
     }
-  };
+  } as GuardedEmit;
+  emit[kOnThrow] = onThrow;
+  return emit;
+}
+
+const kOnThrow = Symbol("guard.onThrow");
+
+type GuardedEmit = typeof socketEmit & { [kOnThrow]?: (socket: net.Socket, err: unknown) => void };
+
+/**
+ * For a callback Node calls directly rather than through the socket's emit (http1/direct-read.ts): `err` escaped
+ * it, on `socket`. When the socket's listener guards it, this is what its guarded emit does with a throw (reported
+ * with the connection, counted in server.unhandled_errors, the connection closed) and returns true; otherwise it
+ * returns false and does nothing. Only called once something has thrown: costs nothing until then.
+ */
+export function connectionThrew(socket: net.Socket, err: unknown): boolean {
+  const onThrow = (socket.emit as GuardedEmit)[kOnThrow];
+  if (onThrow === undefined) return false;
+  onThrow(socket, err);
+  return true;
 }

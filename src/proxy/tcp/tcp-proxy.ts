@@ -10,6 +10,7 @@ import type { TcpProxy } from "../../api/xds/types.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import type { Endpoint } from "../upstream/endpoint.ts";
 import { upstreamConnectOptions } from "../upstream/connect.ts";
+import { SocketJoin, type JoinEnd } from "./join.ts";
 
 export interface TcpSessionInfo {
   startMs: number;
@@ -108,8 +109,8 @@ export class TcpProxyRuntime {
 }
 
 /**
- * One downstream connection joined to one upstream connection. How it ends, as Envoy's tcp_proxy (half-close
- * enabled on both connections):
+ * One downstream connection joined to one upstream connection (tcp/join.ts), with tcp_proxy's connect phase and
+ * stats around the join. How it ends, as Envoy's tcp_proxy (half-close enabled on both connections):
  * - a FIN from one side is passed on to the other (end()), and bytes keep flowing the other way;
  * - a side that is fully closed without an error has the other side flushed and then closed (Envoy's FlushWrite):
  *   what was written to it still arrives; the session ends when both are closed;
@@ -119,17 +120,14 @@ export class TcpProxyRuntime {
  *   upstream connection must not wait for the idle timeout (an hour by default) or for the upstream's own FIN.
  * Downstream bytes are read from the start: those sent while the upstream is connecting wait in the upstream
  * socket's write buffer (Node sends them once connected; back-pressure pauses the downstream as at any time), so
- * a FIN or RST from the downstream is seen while connecting too.
+ * a FIN or RST from the downstream is seen while connecting too. The idle timer starts once connected.
  */
 class TcpSession {
   private readonly upstream: net.Socket;
+  private readonly join: SocketJoin;
   private connected = false;
   private ended = false;
-  private lastActivity: number;
-  private idleTimer: Timer | undefined;
   private connectTimer: Timer | undefined;
-  /** The downstream is paused because the upstream's buffer is full (flow-control stats count each pause once). */
-  private downstreamPaused = false;
 
   constructor(
     private readonly downstream: net.Socket,
@@ -137,12 +135,11 @@ class TcpSession {
     private readonly cluster: UpstreamCluster,
     private readonly endpoint: Endpoint,
     private readonly info: TcpSessionInfo,
-    private readonly idleTimeoutMs: number,
-    private readonly clock: Clock,
+    idleTimeoutMs: number,
+    clock: Clock,
     private readonly hooks: TcpProxyHooks,
   ) {
     info.upstreamHost = endpoint.key;
-    this.lastActivity = clock.now();
     endpoint.activeRequests++;
     cluster.stats.upstreamCxTotal.inc();
     cluster.stats.upstreamCxActive.inc();
@@ -151,90 +148,45 @@ class TcpSession {
     this.upstream = u;
     cluster.stats.trackConnection(u, clock);
     const connectTimeout = cluster.config.connectTimeoutMs;
-    if (connectTimeout > 0) this.connectTimer = clock.setTimer(connectTimeout, () => this.connectFailed(true));
+    if (connectTimeout > 0) this.connectTimer = clock.setTimer(connectTimeout, this.onConnectTimeout);
     u.once("connect", this.onConnect);
-    u.on("error", () => (this.connected ? this.close("UC", true) : this.connectFailed(false)));
-    u.on("data", this.onUpstreamData);
-    u.on("drain", this.onUpstreamDrain);
-    u.on("end", () => downstream.end());
-    u.on("close", () => this.sideClosed(downstream));
-    const d = downstream;
-    d.on("error", () => this.close("DC"));
-    d.on("data", this.onDownstreamData);
-    d.on("drain", () => u.resume());
-    d.on("end", this.onDownstreamEnd);
-    d.on("close", () => this.sideClosed(u));
     // `initial`: bytes a listener filter read; they go first.
-    if (initial && initial.length > 0) d.unshift(initial);
-    d.resume();
+    if (initial && initial.length > 0) downstream.unshift(initial);
+    this.join = new SocketJoin(downstream, u, info, {
+      clock,
+      idleTimeoutMs,
+      idleTimerLater: true,
+      onIdleTimeout: () => hooks.onIdleTimeout?.(),
+      onEnd: this.onJoinEnd,
+      canFlush: this.isConnected,
+      onDownstreamPaused: () => hooks.onDownstreamPaused?.(),
+      onDownstreamResumed: () => hooks.onDownstreamResumed?.(),
+    });
   }
+
+  private readonly isConnected = (): boolean => this.connected;
 
   private readonly onConnect = (): void => {
     this.connected = true;
     this.connectTimer?.cancel();
-    if (this.idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(this.idleTimeoutMs, this.onIdleCheck);
+    this.join.startIdleTimer();
   };
 
-  private readonly onDownstreamData = (c: Buffer): void => {
-    this.info.bytesReceived += c.length;
-    this.lastActivity = this.clock.now();
-    if (!this.upstream.write(c)) {
-      this.downstream.pause();
-      if (!this.downstreamPaused) {
-        this.downstreamPaused = true;
-        this.hooks.onDownstreamPaused?.();
-      }
-    }
-  };
-
-  private readonly onUpstreamDrain = (): void => {
-    this.downstream.resume();
-    if (this.downstreamPaused) {
-      this.downstreamPaused = false;
-      this.hooks.onDownstreamResumed?.();
-    }
-  };
-
-  private readonly onUpstreamData = (c: Buffer): void => {
-    this.info.bytesSent += c.length;
-    this.lastActivity = this.clock.now();
-    if (!this.downstream.write(c)) this.upstream.pause();
-  };
-
-  private readonly onDownstreamEnd = (): void => {
-    if (this.info.bytesReceived === 0) this.close("");
-    else this.upstream.end();
-  };
-
-  /** `other`'s peer side closed cleanly: flush `other` and close it; the session ends when both are closed. */
-  private sideClosed(other: net.Socket): void {
-    if (this.ended) return;
-    if (other.destroyed || !this.connected) return this.close("");
-    if (other.writableFinished) other.destroy();
-    else {
-      if (!other.writableEnded) other.end();
-      other.once("finish", () => other.destroy());
-    }
-  }
-
-  private readonly onIdleCheck = (): void => {
-    this.idleTimer = undefined;
-    if (this.ended) return;
-    const due = this.lastActivity + this.idleTimeoutMs;
-    const now = this.clock.now();
-    if (now >= due) {
-      this.hooks.onIdleTimeout?.();
-      this.close("");
-      return;
-    }
-    this.idleTimer = this.clock.setTimer(due - now, this.onIdleCheck);
-  };
-
-  private connectFailed(timeout: boolean): void {
+  private readonly onConnectTimeout = (): void => {
     if (this.connected || this.ended) return;
-    this.cluster.stats.connectFailed(timeout);
-    this.close("UF", !timeout);
-  }
+    this.cluster.stats.connectFailed(true);
+    this.close("UF", false);
+    this.join.abort();
+  };
+
+  private readonly onJoinEnd = (how: JoinEnd): void => {
+    if (how === "upstream_error") {
+      if (this.connected) return this.close("UC", true);
+      this.cluster.stats.connectFailed(false);
+      return this.close("UF", true);
+    }
+    this.close(how === "downstream_error" ? "DC" : "");
+  };
 
   /** `remote`: the upstream failed the connection; otherwise it counts as remote when the upstream ended first. */
   private close(flag: string, remote = false): void {
@@ -242,13 +194,11 @@ class TcpSession {
     this.ended = true;
     this.cluster.stats.connectionDestroyed(remote || (this.upstream.readableEnded && !this.downstream.readableEnded));
     if (flag && !this.info.responseFlags) this.info.responseFlags = flag;
-    this.idleTimer?.cancel();
     this.connectTimer?.cancel();
     this.endpoint.activeRequests--;
     this.cluster.stats.upstreamCxActive.dec();
     this.cluster.resources.connectionClosed(this.endpoint);
-    this.downstream.destroy();
-    this.upstream.destroy();
+    // The join destroys both sockets (after this, as onEnd is called before); abort() does when we end it.
     this.hooks.onSessionEnd(this.info);
   }
 }
