@@ -5,7 +5,6 @@
 // gRPC status are decided here and nowhere else. A cause is a frozen constant, so rescuing allocates nothing
 // beyond the reply itself: an attacker's stream of 404s costs no error objects.
 
-import { TrellisError } from "../../api/errors.ts";
 import { GrpcStatus, type GrpcStatusCode } from "./grpc-status.ts";
 import type { Exchange } from "./exchange.ts";
 import type { Headers } from "./headers.ts";
@@ -132,32 +131,6 @@ export const CAUSES = {
   ),
 } as const satisfies Record<string, Cause>;
 
-const BY_CODE: ReadonlyMap<string, Cause> = new Map(Object.values(CAUSES).map((c) => [c.code, c]));
-
-/** The cause with this stable code, if it is one of the table's. */
-export function causeOf(code: string): Cause | undefined {
-  return BY_CODE.get(code);
-}
-
-/**
- * An error on the data path that ends in a local reply: a cause of the table, the resource it is about (a route,
- * a cluster, "cluster/endpoint", a listener's stat prefix) and, optionally, what happened in words.
- */
-export class ProxyError extends TrellisError {
-  readonly rescueCause: Cause;
-  readonly stage: Stage;
-  readonly subject: string;
-  /** What happened, in words, when more than the cause says (appended to the reply's details). */
-  readonly note: string | undefined;
-  constructor(c: Cause, subject: string, note?: string) {
-    super(c.code, note === undefined ? `${c.detail}:${subject}` : `${c.detail}:${subject}: ${note}`);
-    this.rescueCause = c;
-    this.stage = c.stage;
-    this.subject = subject;
-    this.note = note;
-  }
-}
-
 /** Options of one reply: a configured status (fault abort, rate limit), its own body, extra headers, gRPC status. */
 export interface RescueOptions {
   status?: number;
@@ -185,9 +158,4 @@ export function rescue(ex: Exchange, c: Cause, subject: string, options?: Rescue
     options?.headers,
     options?.grpcStatus ?? c.grpcStatus,
   );
-}
-
-/** Rescues a ProxyError (a lower layer's report) with its own cause and subject. */
-export function rescueError(ex: Exchange, err: ProxyError): void {
-  rescue(ex, err.rescueCause, err.subject, err.note === undefined ? undefined : { message: err.note });
 }

@@ -55,6 +55,3 @@ export interface CallControl {
 export interface Dispatcher {
   dispatch(call: RouteCall, up: CallHandler): CallControl;
 }
-
-/** A control with nothing below it (a call that failed before it started). */
-export const NO_CONTROL: CallControl = { abandon: () => {}, resume: () => {} };

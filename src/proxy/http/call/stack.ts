@@ -11,7 +11,7 @@ import { PerTryTimeoutLayer } from "./per-try-timeout-layer.ts";
 import { RetryLayer } from "./retry-layer.ts";
 import { TimeoutLayer } from "./timeout-layer.ts";
 
-export function composeStack(route: CompiledRoute): Dispatcher {
+function composeStack(route: CompiledRoute): Dispatcher {
   const retry = route.retryPolicy;
   let attempt: Dispatcher = ENDPOINT_LAYER;
   if (retry !== undefined && retry.perTryTimeoutMs > 0)
