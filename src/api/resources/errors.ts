@@ -11,6 +11,8 @@ export interface ResourceProblem {
   resource?: string;
   path: string;
   message: string;
+  /** 1-based line of the field (or of the document) in the file, when it was text. */
+  line?: number;
 }
 
 /** Where a problem is, as people read it: `document 2 (VirtualService/default/reviews) spec.http[0].route`. */

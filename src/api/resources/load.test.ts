@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { loadResources, validateResources } from "./load.ts";
+import { loadResources, readResourceFile, validateResources } from "./load.ts";
+import { resourceKey } from "./serialize.ts";
 import { ResourceValidationError } from "./errors.ts";
 import { ConfigError } from "../errors.ts";
 import { problemsOf, resource } from "./testing.ts";
@@ -228,6 +229,117 @@ describe("validateResources: resources that arrive as data (the HTTP API)", () =
         error.problems.length === 1 &&
         error.problems[0].document === 1 &&
         error.problems[0].path === "spec.outboundTrafficPolicy.mode",
+    );
+  });
+});
+
+describe("Kubernetes objects beside Istio's resources (as Istio's samples write files)", () => {
+  const sample = [
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata:",
+    "  name: reviews",
+    "  labels: {app: reviews}",
+    "spec:",
+    "  ports:",
+    "  - port: 9080",
+    "    name: http",
+    "  selector: {app: reviews}",
+    "---",
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    "metadata: {name: reviews-v1, namespace: shop}",
+    "spec: {replicas: 1}",
+    "---",
+    "apiVersion: networking.istio.io/v1",
+    "kind: DestinationRule",
+    "metadata:",
+    "  name: reviews",
+    "spec:",
+    "  host: reviews",
+    "  subsets:",
+    "  - name: v1",
+    "    labels: {version: v1}",
+    "",
+  ].join("\n");
+
+  test("are skipped with one warning each; the Istio resources load", () => {
+    const { resources, warnings } = loadResources(sample, "bookinfo.yaml");
+    assert.deepEqual(
+      resources.map((r) => resourceKey(r)),
+      ["DestinationRule/default/reviews"],
+    );
+    assert.deepEqual(
+      warnings.map((w) => [w.document, w.resource, w.line, w.message]),
+      [
+        [0, "Service/default/reviews", 1, "a Kubernetes Service (v1), not an Istio resource: skipped"],
+        [1, "Deployment/shop/reviews-v1", 12, "a Kubernetes Deployment (apps/v1), not an Istio resource: skipped"],
+      ],
+    );
+  });
+
+  test("readResourceFile keeps them, with where each resource came from", () => {
+    const reading = readResourceFile(sample, "bookinfo.yaml");
+    assert.deepEqual(
+      reading.kubernetes.map((k) => [k.kind, k.namespace, k.name, k.origin.line]),
+      [
+        ["Service", "default", "reviews", 1],
+        ["Deployment", "shop", "reviews-v1", 12],
+      ],
+    );
+    assert.deepEqual(
+      reading.origins.map((o) => [o.file, o.document, o.line, o.lineOf?.("spec.subsets[0].labels")]),
+      [["bookinfo.yaml", 2, 17, 25]],
+    );
+  });
+
+  test("Istio's unknown kinds and the Gateway API are still refused", () => {
+    assert.deepEqual(
+      problemsOf("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: a}\nspec: {}\n").map(
+        ([d, p]) => [d, p],
+      ),
+      [[0, "kind"]],
+    );
+  });
+});
+
+describe("readResourceFile: one bad document does not hide the others", () => {
+  test("good documents are read, bad ones reported with their line", () => {
+    const text = [
+      "apiVersion: networking.istio.io/v1",
+      "kind: VirtualService",
+      "metadata: {name: good}",
+      "spec:",
+      "  hosts: [a]",
+      "  http:",
+      "  - route:",
+      "    - destination: {host: a, subsett: v1}",
+      "---",
+      "apiVersion: networking.istio.io/v1",
+      "kind: DestinationRule",
+      "metadata: {name: bad}",
+      "spec:",
+      "  host: a",
+      "  trafficPolicy: {loadBalancer: {simple: SOMETIMES}}",
+      "---",
+      "this: is: not yaml",
+      "",
+    ].join("\n");
+    const reading = readResourceFile(text, "mixed.yaml");
+    assert.deepEqual(
+      reading.resources.map((r) => resourceKey(r)),
+      ["VirtualService/default/good"],
+    );
+    assert.deepEqual(
+      reading.warnings.map((w) => [w.resource, w.path, w.line]),
+      [["VirtualService/default/good", "spec.http[0].route[0].destination.subsett", 8]],
+    );
+    assert.deepEqual(
+      reading.problems.map((p) => [p.document, p.resource, p.path, p.line]),
+      [
+        [1, "DestinationRule/default/bad", "spec.trafficPolicy.loadBalancer.simple", 15],
+        [2, undefined, "", 17],
+      ],
     );
   });
 });

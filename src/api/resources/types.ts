@@ -72,6 +72,8 @@ export interface ResourceWarning {
   resource?: string;
   path: string;
   message: string;
+  /** 1-based line of the field (or of the document) in the file, when it was text. */
+  line?: number;
 }
 
 // --- shared ----------------------------------------------------------------------------------------------------
