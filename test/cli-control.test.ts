@@ -77,12 +77,12 @@ describe("trellis up, proxy --xds, apply, analyze, proxy-status, proxy-config", 
     assert.equal(offline.code, 1);
     assert.match(
       offline.stdout,
-      /Error \[IST0101\] \(VirtualService\/default\/reviews\) subset v9 of reviews\.default\.svc\.cluster\.local/,
+      /^Error \[IST0101\] \(VirtualService default\/reviews .*reviews\.yaml:8\) Referenced host\+subset in destinationrule not found: "reviews\+v9"/m,
     );
     const applied = await cli(env, "apply", "-f", file);
     assert.equal(applied.stdout, "virtualservice/reviews (default) created\n", applied.stderr);
     const online = await cli(env, "analyze");
-    assert.match(online.stdout, /IST0101.*subset v9/);
+    assert.match(online.stdout, /IST0101.*"reviews\+v9"/);
   });
 
   test("proxy-status shows the sidecar in sync; proxy-config shows what it is sent", async () => {

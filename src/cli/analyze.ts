@@ -1,12 +1,12 @@
-// `trellis analyze [-f FILE|DIR|-]… [--offline]`: cross-resource problems, each explained. With files and
-// --offline, only the files are read (no control plane needed); otherwise the files are checked together with what
-// the running mesh has (its resources and its services).
+// `trellis analyze [-f FILE|DIR|-]… [--offline]`: Istio's analyzers (control/analyze/). With files and --offline,
+// only the files are read (no control plane needed); otherwise the files are checked together with what the
+// running mesh has (its resources and its services). A directory is read recursively, as istioctl does.
 
 import { parseArgs } from "node:util";
 import { TrellisError } from "../api/errors.ts";
-import { loadResources } from "../api/resources/load.ts";
-import type { Resource } from "../api/resources/types.ts";
-import { analyze, type Finding } from "../control/analyze/analyze.ts";
+import type { Finding } from "../control/analyze/messages.ts";
+import { analyzeFiles } from "../control/analyze/files.ts";
+import { renderReport } from "./analyze-report.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
 
@@ -24,21 +24,21 @@ export async function runAnalyze(argv: string[]): Promise<number> {
   }
   let files: NamedText[] = [];
   try {
-    files = (values.filename ?? []).flatMap((f) => readInputs(f));
+    files = (values.filename ?? []).flatMap((f) => readInputs(f, undefined, { recursive: true }));
   } catch (err) {
     process.stderr.write(`trellis analyze: ${(err as Error).message}\n`);
     return 1;
   }
   let findings: Finding[];
+  let notices: string[] = [];
   try {
     if (values.offline) {
-      const resources: Resource[] = [];
-      for (const f of files) resources.push(...loadResources(f.content, f.name).resources);
-      findings = analyze({ resources });
+      ({ findings, notices } = analyzeFiles(files));
     } else {
       const reply = await callControl("POST", "/api/v1/analyze", { files });
       if (reportErrors("analyze", reply) !== 0) return 1;
       findings = (reply.json.findings as Finding[]) ?? [];
+      notices = (reply.json.notices as string[]) ?? [];
     }
   } catch (err) {
     if (err instanceof TrellisError) {
@@ -47,10 +47,8 @@ export async function runAnalyze(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (findings.length === 0) {
-    process.stdout.write("✔ No problems found.\n");
-    return 0;
-  }
-  for (const f of findings) process.stdout.write(`${f.severity} [${f.code}] (${f.resource}) ${f.message}\n`);
-  return findings.some((f) => f.severity === "Error") ? 1 : 0;
+  const report = renderReport(findings, notices);
+  process.stderr.write(report.stderr);
+  process.stdout.write(report.stdout);
+  return report.exitCode;
 }

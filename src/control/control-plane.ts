@@ -7,6 +7,7 @@ import type { Clock } from "../api/clock.ts";
 import { systemClock } from "../api/clock.ts";
 import type { Resource } from "../api/resources/types.ts";
 import { analyze } from "./analyze/analyze.ts";
+import { loadForAnalysis } from "./analyze/files.ts";
 import { addProxyRoutes } from "./http/proxies-api.ts";
 import { addRegistryRoutes } from "./http/registry-api.ts";
 import { addResourceRoutes } from "./http/resources-api.ts";
@@ -21,7 +22,6 @@ import type { ResourceStore, StoredResource, Watch } from "./store/types.ts";
 import { World } from "./translate/index.ts";
 import { XdsServer } from "./xds/server.ts";
 import type { ProxyStatus, Snapshot, SnapshotSource, XdsHooks, XdsNode } from "./xds/types.ts";
-import { loadResources } from "../api/resources/load.ts";
 import { resourceKey } from "../api/resources/serialize.ts";
 import { keyOf as storedKey, keyString } from "./store/resource.ts";
 
@@ -207,17 +207,21 @@ export class ControlPlane implements SnapshotSource {
         return { status: 400, json: { errors: [`body: expected JSON (${(err as Error).message})`] } };
       }
     }
-    const resources: Resource[] = [];
+    if (!Array.isArray(files) || !files.every((f) => typeof f?.name === "string" && typeof f?.content === "string"))
+      return { status: 400, json: { errors: ["files: expected a list of {name, content} strings"] } };
+    // Files as `analyze -f` reads them (one bad document is a finding, Kubernetes Services are hosts); a file's
+    // resource stands in for the stored one of the same name.
+    const loaded = loadForAnalysis(files);
     const byKey = new Map<string, Resource>();
     for (const r of this.typed.values()) if (r.resource) byKey.set(resourceKey(r.resource), r.resource);
-    try {
-      for (const f of files) for (const r of loadResources(f.content, f.name).resources) byKey.set(resourceKey(r), r);
-    } catch (err) {
-      return { status: 400, json: { errors: [(err as Error).message] } };
-    }
-    resources.push(...byKey.values());
-    const findings = analyze({ resources, services: this.world.services.map((s) => s.hostname) });
-    return { status: 200, json: { findings } };
+    for (const r of loaded.resources) byKey.set(resourceKey(r), r);
+    const findings = analyze({
+      resources: [...byKey.values()],
+      services: [...this.world.services, ...loaded.services],
+      origins: loaded.origins,
+      extraFindings: loaded.findings,
+    });
+    return { status: 200, json: { findings, notices: loaded.notices } };
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { DestinationRule, HTTPRoute, ServiceEntry, VirtualService } from "../../api/resources/types.ts";
-import { analyze } from "./analyze.ts";
+import { analyze, type Finding } from "./analyze.ts";
+import { analyzeFiles } from "./files.ts";
 
 const meta = (name: string, namespace = "default") => ({ name, namespace, labels: {}, annotations: {} });
 
@@ -28,7 +29,21 @@ function dr(name: string, host: string, subsets: string[]): DestinationRule {
   };
 }
 
+const ANY = {
+  headers: {},
+  withoutHeaders: {},
+  queryParams: {},
+  sourceLabels: {},
+  gateways: [],
+  ignoreUriCase: false,
+};
 const FQDN = (s: string) => `${s}.default.svc.cluster.local`;
+const service = (name: string, ports = [9080]) => ({
+  hostname: FQDN(name),
+  namespace: "default",
+  ports: ports.map((number) => ({ number })),
+});
+const brief = (findings: Finding[]) => findings.map((f) => [f.level, f.code, f.resource]);
 
 test("bookinfo done right: nothing to report", () => {
   const findings = analyze({
@@ -43,37 +58,40 @@ test("bookinfo done right: nothing to report", () => {
       ),
       dr("reviews", "reviews", ["v1", "v2", "v3"]),
     ],
-    services: [FQDN("reviews")],
+    services: [service("reviews")],
   });
   assert.deepEqual(findings, []);
 });
 
-test("a subset no DestinationRule defines, and a host without any rule, are explained", () => {
+test("a subset no DestinationRule defines, and a host without any rule: IST0101 with Istio's reference type", () => {
   const findings = analyze({
     resources: [
       vs("reviews", ["reviews"], [{ host: "reviews", subset: "v4" }]),
       dr("reviews", "reviews", ["v1", "v2"]),
       vs("ratings", ["ratings"], [{ host: "ratings", subset: "v1" }]),
     ],
+    services: [service("reviews"), service("ratings")],
   });
   assert.deepEqual(
-    findings.map((f) => [f.code, f.resource, f.message]),
+    findings.map((f) => [f.code, f.name, f.resource, f.message]),
     [
       [
         "IST0101",
-        "VirtualService/default/reviews",
-        `subset v4 of ${FQDN("reviews")} is routed to, but DestinationRule/default/reviews defines only v1, v2: requests routed there fail with 503 (NC)`,
+        "ReferencedResourceNotFound",
+        "VirtualService/default/ratings",
+        `Referenced host+subset in destinationrule not found: "ratings+v1" (no DestinationRule for ${FQDN("ratings")} is visible in namespace default: requests routed there fail with 503 NC)`,
       ],
       [
         "IST0101",
-        "VirtualService/default/ratings",
-        `subset v1 of ${FQDN("ratings")} is routed to, but no DestinationRule for ${FQDN("ratings")} defines subsets: requests routed there fail with 503 (NC)`,
+        "ReferencedResourceNotFound",
+        "VirtualService/default/reviews",
+        `Referenced host+subset in destinationrule not found: "reviews+v4" (DestinationRule default/reviews defines only v1, v2: requests routed there fail with 503 NC)`,
       ],
     ],
   );
 });
 
-test("unknown hosts are reported only when the services are known; ServiceEntry hosts count as known", () => {
+test("hosts no service names are reported, as istioctl does offline; a ServiceEntry's hosts count as known", () => {
   const se: ServiceEntry = {
     apiVersion: "networking.istio.io/v1",
     kind: "ServiceEntry",
@@ -81,7 +99,7 @@ test("unknown hosts are reported only when the services are known; ServiceEntry 
     spec: {
       hosts: ["api.example.com"],
       addresses: [],
-      ports: [],
+      ports: [{ number: 443, name: "https", protocol: "HTTPS" }],
       location: "MESH_EXTERNAL",
       resolution: "DNS",
       endpoints: [],
@@ -90,57 +108,158 @@ test("unknown hosts are reported only when the services are known; ServiceEntry 
     },
   };
   const resources = [vs("a", ["a"], [{ host: "nowhere" }, { host: "api.example.com" }]), dr("ghost", "ghost", []), se];
-  assert.deepEqual(analyze({ resources }), [], "offline: nothing is known about services");
-  const online = analyze({ resources, services: [FQDN("a")] });
-  assert.deepEqual(
-    online.map((f) => [f.severity, f.code, f.resource]),
-    [
-      ["Warning", "IST0101", "DestinationRule/default/ghost"],
-      ["Error", "IST0101", "VirtualService/default/a"],
-    ],
+  const findings = analyze({ resources, services: [service("a")] });
+  assert.deepEqual(brief(findings), [
+    ["Warning", "IST0174", "DestinationRule/default/ghost"],
+    ["Error", "IST0101", "VirtualService/default/a"],
+  ]);
+  assert.match(findings[1]!.message, /^Referenced host not found: "nowhere"/);
+  assert.equal(
+    findings[0]!.message,
+    "The host ghost defined in the DestinationRule does not match any services in the mesh.",
   );
-  assert.match(online[1]!.message, /nowhere \(nowhere\.default\.svc\.cluster\.local\) matches no service/);
 });
 
-test("two VirtualServices for one host and two DestinationRules for one host", () => {
+test("two DestinationRules for one host are not a conflict (they merge); two VirtualServices are, both flagged", () => {
   const findings = analyze({
     resources: [
       vs("first", ["reviews"], [{ host: "reviews" }]),
       vs("second", ["reviews.default.svc.cluster.local"], [{ host: "reviews" }]),
-      dr("one", "reviews", []),
-      dr("two", "reviews.default.svc.cluster.local", []),
+      dr("one", "reviews", ["v1"]),
+      dr("two", "reviews.default.svc.cluster.local", ["v2"]),
     ],
+    services: [service("reviews")],
   });
-  assert.deepEqual(
-    findings.map((f) => [f.severity, f.code, f.resource]),
-    [
-      ["Warning", "IST0171", "DestinationRule/default/two"],
-      ["Error", "IST0109", "VirtualService/default/second"],
-    ],
+  assert.deepEqual(brief(findings), [
+    ["Error", "IST0109", "VirtualService/default/first"],
+    ["Error", "IST0109", "VirtualService/default/second"],
+  ]);
+  assert.match(
+    findings[0]!.message,
+    /^The VirtualServices default\/first,default\/second associated with mesh gateway/,
   );
 });
 
 test("delegation: a missing delegate is reported on the root; a delegate's subsets are checked as merged", () => {
   const root = vs("root", ["reviews"], []);
   root.spec.http = [
-    { match: [], delegate: { name: "reviews-routes" }, mirrors: [] },
-    { match: [], delegate: { name: "gone" }, mirrors: [] },
+    { match: [{ ...ANY, uri: { prefix: "/reviews" } }], delegate: { name: "reviews-routes" }, mirrors: [] },
+    { match: [{ ...ANY, uri: { prefix: "/gone" } }], delegate: { name: "gone" }, mirrors: [] },
   ];
   const delegate = vs("reviews-routes", [], [{ host: "reviews", subset: "v9" }]);
-  const findings = analyze({ resources: [root, delegate, dr("reviews", "reviews", ["v1"])] });
+  const findings = analyze({
+    resources: [root, delegate, dr("reviews", "reviews", ["v1"])],
+    services: [service("reviews")],
+  });
   assert.deepEqual(
     findings.map((f) => [f.code, f.resource, f.message]),
     [
       [
         "IST0101",
         "VirtualService/default/root",
-        "VirtualService default/root http[1]: delegate VirtualService default/gone not found (or it has hosts); route left out: requests it would have matched fall through to the routes after it",
+        `Referenced host+subset in destinationrule not found: "reviews+v9" (DestinationRule default/reviews defines only v1: requests routed there fail with 503 NC)`,
       ],
       [
         "IST0101",
         "VirtualService/default/root",
-        `subset v9 of ${FQDN("reviews")} is routed to, but DestinationRule/default/reviews defines only v1: requests routed there fail with 503 (NC)`,
+        "VirtualService default/root http[1]: delegate VirtualService default/gone not found (or it has hosts); route left out: requests it would have matched fall through to the routes after it",
       ],
     ],
   );
+});
+
+test("a delegate no root names is checked on its own", () => {
+  const findings = analyze({ resources: [vs("orphan", [], [{ host: "nowhere" }])], services: [] });
+  assert.deepEqual(brief(findings), [["Error", "IST0101", "VirtualService/default/orphan"]]);
+});
+
+test("extra findings (translation problems, kinds not enforced yet) are reported with the analyzers'", () => {
+  const extra: Finding = {
+    level: "Warning",
+    code: "IST0133",
+    name: "SchemaWarning",
+    resource: "AuthorizationPolicy/default/deny-all",
+    message: "stored, not enforced yet",
+  };
+  assert.deepEqual(analyze({ resources: [], extraFindings: [extra] }), [extra]);
+});
+
+const yaml = (...lines: string[]) => lines.join("\n") + "\n";
+
+test("findings name the file and the line of the field at fault", () => {
+  const { findings } = analyzeFiles([
+    {
+      name: "vs.yaml",
+      content: yaml(
+        "apiVersion: networking.istio.io/v1",
+        "kind: VirtualService",
+        "metadata:",
+        "  name: reviews",
+        "spec:",
+        "  hosts: [reviews]",
+        "  gateways: [nowhere-gateway]",
+        "  http:",
+        "  - route:",
+        "    - destination:",
+        "        host: reviews",
+        "        subset: v2",
+      ),
+    },
+    {
+      name: "svc.yaml",
+      content: yaml("apiVersion: v1", "kind: Service", "metadata: {name: reviews}", "spec: {ports: [{port: 9080}]}"),
+    },
+  ]);
+  assert.deepEqual(
+    findings.map((f) => [f.code, f.file, f.line, f.message.slice(0, 41)]),
+    [
+      ["IST0101", "vs.yaml", 7, 'Referenced gateway not found: "nowhere-ga'],
+      ["IST0101", "vs.yaml", 12, "Referenced host+subset in destinationrule"],
+    ],
+  );
+});
+
+test("one bad document is a finding (IST0106) and the others are still analyzed; load warnings are IST0133", () => {
+  const { findings, notices } = analyzeFiles([
+    {
+      name: "mixed.yaml",
+      content: yaml(
+        "apiVersion: networking.istio.io/v1",
+        "kind: DestinationRule",
+        "metadata: {name: reviews}",
+        "spec:",
+        "  host: reviews",
+        "  subsets:",
+        "  - name: v1",
+        "    labels: {version: v1}",
+        "    subsett: oops",
+        "---",
+        "apiVersion: networking.istio.io/v1",
+        "kind: VirtualService",
+        "metadata: {name: broken}",
+        "spec:",
+        "  hosts: [reviews]",
+        "  http:",
+        "  - route:",
+        "    - destination: {host: reviews}",
+        "      weight: 150",
+        "---",
+        "apiVersion: apps/v1",
+        "kind: Deployment",
+        "metadata: {name: reviews-v1}",
+        "spec: {}",
+      ),
+    },
+  ]);
+  assert.deepEqual(
+    findings.map((f) => [f.level, f.code, f.name, f.resource, f.line]),
+    [
+      ["Warning", "IST0174", "UnknownDestinationRuleHost", "DestinationRule/default/reviews", 5],
+      ["Warning", "IST0133", "SchemaWarning", "DestinationRule/default/reviews", 9],
+      ["Error", "IST0106", "SchemaValidationError", "VirtualService/default/broken", 19],
+    ],
+  );
+  assert.deepEqual(notices, [
+    "mixed.yaml:21: Deployment default/reviews-v1 is a Kubernetes object, not an Istio resource: not analyzed",
+  ]);
 });

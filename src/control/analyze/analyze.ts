@@ -1,134 +1,98 @@
-// `trellis analyze`: problems that no single resource shows, each explained — Istio's analyzers and their codes,
-// for the cases users meet most:
-//   IST0101 a VirtualService routes to a subset no DestinationRule of that host defines (traffic to it fails: 503 NC);
-//   IST0101 a host a VirtualService or DestinationRule names matches no known service (only when services are known);
-//   IST0101 a delegate VirtualService a root names is missing, not exported to it, or cannot narrow its match;
-//   IST0109 two VirtualServices for the same host (Istio merges them unpredictably; Trellis too would have to pick);
-//   IST0171 two DestinationRules for the same host (one is ignored).
+// `trellis analyze`: problems that no single resource shows, each explained — Istio's analyzers, with Istio's
+// codes, message names and levels (messages.ts), for the kinds Trellis holds. One file per analyzer under
+// analyzers/; this file runs them all over one AnalysisContext and returns the findings, sorted by where they are.
+//
+// Findings from elsewhere (loading: schema errors and warnings; translation: fields it cannot honour; kinds stored
+// but not enforced yet) come in through `extraFindings` and are reported with the rest.
 
-import type { DestinationRule, Resource, VirtualService } from "../../api/resources/types.ts";
-import { mergeDelegates } from "../translate/delegation.ts";
-import { hostMatches, resolveHost as fqdn } from "../translate/hosts.ts";
+import type { ResourceOrigin } from "../../api/resources/load.ts";
+import type { Resource, VirtualService } from "../../api/resources/types.ts";
+import { isDelegate, mergeDelegates } from "../translate/delegation.ts";
+import { AnalysisContext, keyOf, type KnownService } from "./context.ts";
+import type { Finding } from "./messages.ts";
+import { analyzeCaCertificates } from "./analyzers/ca-certificates.ts";
+import { analyzeConflictingGateways } from "./analyzers/conflicting-gateways.ts";
+import { analyzeDelegates } from "./analyzers/delegates.ts";
+import { analyzeDestinationHosts } from "./analyzers/destination-hosts.ts";
+import { analyzeDestinationRuleHosts } from "./analyzers/destination-rule-hosts.ts";
+import { analyzeGatewayCertificates } from "./analyzers/gateway-certificates.ts";
+import { analyzeGateways } from "./analyzers/gateways.ts";
+import { analyzeJwtClaimRoutes } from "./analyzers/jwt-claim-route.ts";
+import { analyzeMeshGatewayHosts } from "./analyzers/mesh-gateway-hosts.ts";
+import { analyzeServiceEntryAddresses } from "./analyzers/service-entry-addresses.ts";
+import { analyzeSubsets } from "./analyzers/subsets.ts";
+import { analyzeUnreachableRules } from "./analyzers/unreachable-rules.ts";
 
-export type Severity = "Error" | "Warning" | "Info";
-
-export interface Finding {
-  severity: Severity;
-  code: string;
-  /** Kind/namespace/name of the resource the finding is about. */
-  resource: string;
-  message: string;
-}
+export type { Finding, Level } from "./messages.ts";
+export { MESSAGES } from "./messages.ts";
+export type { KnownService } from "./context.ts";
 
 export interface AnalyzeInput {
   resources: readonly Resource[];
-  /** Fully qualified names of the services the mesh knows (registry and ServiceEntries); undefined = offline. */
-  services?: readonly string[];
+  /**
+   * The services the mesh knows besides the ServiceEntries among `resources`: the registry's, and the Kubernetes
+   * Services of the files. Hosts none of these name are reported (IST0101, IST0174), as istioctl does offline.
+   */
+  services?: readonly KnownService[];
+  /** Where each resource came from, by `Kind/namespace/name`: findings then name the file and line. */
+  origins?: ReadonlyMap<string, ResourceOrigin>;
+  /** Findings from outside the analyzers (loading, translation, kinds not enforced yet), reported with the rest. */
+  extraFindings?: readonly Finding[];
 }
-
-const keyOf = (r: Resource): string => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
 
 export function analyze(input: AnalyzeInput): Finding[] {
-  const findings: Finding[] = [];
-  const virtualServices = input.resources.filter((r): r is VirtualService => r.kind === "VirtualService");
-  const destinationRules = input.resources.filter((r): r is DestinationRule => r.kind === "DestinationRule");
-  const serviceEntryHosts = input.resources.flatMap((r) =>
-    r.kind === "ServiceEntry" ? r.spec.hosts.map((h) => fqdn(h, r.metadata.namespace)) : [],
+  const ctx = new AnalysisContext(input.resources, input.services ?? [], input.origins ?? new Map());
+  // Destinations are checked as the translation routes them: delegates merged into their roots (short names in the
+  // root's namespace); a delegate no root names is checked on its own.
+  const delegation = mergeDelegates(ctx.virtualServices);
+  const named = new Set(
+    ctx.virtualServices.flatMap((vs) =>
+      vs.spec.http.flatMap((r) =>
+        r.delegate ? [`${r.delegate.namespace ?? vs.metadata.namespace}/${r.delegate.name}`] : [],
+      ),
+    ),
   );
-  const known = input.services === undefined ? undefined : [...input.services, ...serviceEntryHosts];
-  const rulesByHost = new Map<string, DestinationRule[]>();
-  for (const dr of destinationRules) {
-    const host = fqdn(dr.spec.host, dr.metadata.namespace);
-    rulesByHost.set(host, [...(rulesByHost.get(host) ?? []), dr]);
-    if (known !== undefined && !known.some((s) => hostMatches(host, s)))
-      findings.push({
-        severity: "Warning",
-        code: "IST0101",
-        resource: keyOf(dr),
-        message: `host ${dr.spec.host} (${host}) matches no service the mesh knows: this rule applies to nothing`,
-      });
-  }
-  for (const [host, rules] of rulesByHost)
-    if (rules.length > 1)
-      for (const dr of rules.slice(1))
-        findings.push({
-          severity: "Warning",
-          code: "IST0171",
-          resource: keyOf(dr),
-          message: `${host} already has DestinationRule ${keyOf(rules[0]!)}: only one rule per host takes effect`,
-        });
-  // Delegates are checked as Istio applies them: merged into their roots (destinations in the root's namespace).
-  const delegation = mergeDelegates(virtualServices);
-  for (const [root, problems] of delegation.problems)
-    for (const problem of problems)
-      findings.push({
-        severity: "Error",
-        code: "IST0101",
-        resource: keyOf(root),
-        message: `${problem}: requests it would have matched fall through to the routes after it`,
-      });
-  checkVirtualServices(delegation.virtualServices, rulesByHost, known, findings);
-  return findings;
+  const routing: VirtualService[] = [
+    ...delegation.virtualServices,
+    ...ctx.virtualServices.filter((vs) => isDelegate(vs) && !named.has(`${vs.metadata.namespace}/${vs.metadata.name}`)),
+  ];
+  const asWritten = new Set(ctx.virtualServices);
+
+  analyzeDestinationHosts(ctx, routing, asWritten);
+  analyzeSubsets(ctx, routing, asWritten);
+  analyzeDelegates(ctx, delegation.problems);
+  analyzeGateways(ctx);
+  analyzeMeshGatewayHosts(ctx);
+  analyzeUnreachableRules(ctx);
+  analyzeDestinationRuleHosts(ctx);
+  analyzeCaCertificates(ctx);
+  analyzeServiceEntryAddresses(ctx);
+  analyzeConflictingGateways(ctx);
+  analyzeGatewayCertificates(ctx);
+  analyzeJwtClaimRoutes(ctx);
+
+  return sortFindings([...(input.extraFindings ?? []), ...ctx.findings]);
 }
 
-function checkVirtualServices(
-  virtualServices: VirtualService[],
-  rulesByHost: Map<string, DestinationRule[]>,
-  known: string[] | undefined,
-  findings: Finding[],
-): void {
-  const owners = new Map<string, VirtualService>();
-  for (const vs of virtualServices) {
-    const ns = vs.metadata.namespace;
-    const meshBound = vs.spec.gateways.length === 0 || vs.spec.gateways.includes("mesh");
-    for (const h of vs.spec.hosts) {
-      const host = fqdn(h, ns);
-      const first = owners.get(host);
-      if (first !== undefined && meshBound)
-        findings.push({
-          severity: "Error",
-          code: "IST0109",
-          resource: keyOf(vs),
-          message: `host ${host} is also routed by ${keyOf(first)}: with two VirtualServices for one host, which rule applies depends on order; merge them into one`,
-        });
-      else if (meshBound) owners.set(host, vs);
-    }
-    const destinations = [
-      ...vs.spec.http.flatMap((r) => [
-        ...(r.route ?? []).map((d) => d.destination),
-        ...(r.mirror ? [r.mirror] : []),
-        ...r.mirrors.map((m) => m.destination),
-      ]),
-      ...vs.spec.tcp.flatMap((r) => r.route.map((d) => d.destination)),
-      ...vs.spec.tls.flatMap((r) => r.route.map((d) => d.destination)),
-    ];
-    const reported = new Set<string>();
-    for (const d of destinations) {
-      const host = fqdn(d.host, ns);
-      if (known !== undefined && !known.some((s) => hostMatches(host, s)) && !reported.has(host)) {
-        reported.add(host);
-        findings.push({
-          severity: "Error",
-          code: "IST0101",
-          resource: keyOf(vs),
-          message: `destination host ${d.host} (${host}) matches no service the mesh knows: requests routed there fail with 503`,
-        });
-      }
-      if (d.subset === undefined) continue;
-      const rules = rulesByHost.get(host) ?? [];
-      if (rules.some((dr) => dr.spec.subsets.some((s) => s.name === d.subset))) continue;
-      const key = `${host}/${d.subset}`;
-      if (reported.has(key)) continue;
-      reported.add(key);
-      findings.push({
-        severity: "Error",
-        code: "IST0101",
-        resource: keyOf(vs),
-        message:
-          rules.length === 0
-            ? `subset ${d.subset} of ${host} is routed to, but no DestinationRule for ${host} defines subsets: requests routed there fail with 503 (NC)`
-            : `subset ${d.subset} of ${host} is routed to, but ${keyOf(rules[0]!)} defines only ${rules[0]!.spec.subsets.map((s) => s.name).join(", ") || "no subsets"}: requests routed there fail with 503 (NC)`,
-      });
-    }
-  }
+/** By file and line (findings without a file last), then resource, code and message; exact repeats once. */
+export function sortFindings(findings: readonly Finding[]): Finding[] {
+  const seen = new Set<string>();
+  const unique = findings.filter((f) => {
+    const key = JSON.stringify([f.file, f.line, f.resource, f.code, f.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+  return unique.sort(
+    (a, b) =>
+      cmp(a.file === undefined ? 1 : 0, b.file === undefined ? 1 : 0) ||
+      cmp(a.file ?? "", b.file ?? "") ||
+      cmp(a.line ?? 0, b.line ?? 0) ||
+      cmp(a.resource, b.resource) ||
+      cmp(a.code, b.code) ||
+      cmp(a.message, b.message),
+  );
 }
+
+export { keyOf };
