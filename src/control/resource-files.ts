@@ -16,7 +16,7 @@ export interface ValidatedFiles {
 }
 
 export function formatWarning(w: ResourceWarning): string {
-  const where = `${w.file}: document ${w.document}${w.resource ? ` (${w.resource})` : ""}`;
+  const where = `${w.file}${w.line === undefined ? "" : `:${w.line}`}: document ${w.document}${w.resource ? ` (${w.resource})` : ""}`;
   return `${where}: ${w.path ? `${w.path}: ` : ""}${w.message}`;
 }
 
