@@ -263,3 +263,58 @@ test("one bad document is a finding (IST0106) and the others are still analyzed;
     "mixed.yaml:21: Deployment default/reviews-v1 is a Kubernetes object, not an Istio resource: not analyzed",
   ]);
 });
+
+test("IST0109 honours exportTo: VirtualServices seen from no common namespace do not conflict", () => {
+  const a = vs("a", [FQDN("reviews")], [{ host: FQDN("reviews") }]);
+  const b = vs("b", [FQDN("reviews")], [{ host: FQDN("reviews") }]);
+  a.metadata.namespace = "team-a";
+  b.metadata.namespace = "team-b";
+  a.spec.exportTo = ["."];
+  b.spec.exportTo = ["team-b", "team-c"];
+  const services = [service("reviews")];
+  assert.deepEqual(analyze({ resources: [a, b], services }), []);
+  b.spec.exportTo = ["team-a"];
+  assert.deepEqual(brief(analyze({ resources: [a, b], services })), [
+    ["Error", "IST0109", "VirtualService/team-a/a"],
+    ["Error", "IST0109", "VirtualService/team-b/b"],
+  ]);
+  b.spec.exportTo = ["*"];
+  assert.equal(analyze({ resources: [a, b], services }).length, 2, "exported everywhere: seen in team-a too");
+  b.spec.gateways = ["istio-system/edge"];
+  assert.deepEqual(
+    analyze({ resources: [a, b], services }).map((f) => f.code),
+    ["IST0101"],
+    "bound to a gateway only (which is missing): no mesh conflict",
+  );
+});
+
+test("a Kubernetes Service's exportTo annotation limits where its host is known", () => {
+  const files = (exportTo: string) => [
+    {
+      name: "svc.yaml",
+      content: yaml(
+        "apiVersion: v1",
+        "kind: Service",
+        "metadata:",
+        "  name: reviews",
+        "  namespace: shop",
+        `  annotations: {networking.istio.io/exportTo: "${exportTo}"}`,
+        "spec: {ports: [{port: 9080}]}",
+        "---",
+        "apiVersion: networking.istio.io/v1",
+        "kind: VirtualService",
+        "metadata: {name: caller, namespace: web}",
+        "spec:",
+        "  hosts: [caller]",
+        "  http:",
+        "  - route:",
+        "    - destination: {host: reviews.shop.svc.cluster.local}",
+      ),
+    },
+  ];
+  assert.deepEqual(
+    analyzeFiles(files(".")).findings.map((f) => [f.code, f.line]),
+    [["IST0101", 16]],
+  );
+  assert.deepEqual(analyzeFiles(files("web, shop")).findings, []);
+});

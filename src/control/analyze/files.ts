@@ -93,13 +93,22 @@ export function lastOfEach(resources: readonly Resource[]): Resource[] {
   return [...byKey.values()];
 }
 
-/** A Kubernetes Service as a host: name.namespace.svc.cluster.local with its ports. */
+/**
+ * A Kubernetes Service as a host: name.namespace.svc.cluster.local with its ports, visible where its
+ * `networking.istio.io/exportTo` annotation says (everywhere without one).
+ */
 function serviceOf(k: KubernetesObject): KnownService {
   const spec = (k.raw.spec ?? {}) as { ports?: unknown };
   const ports = Array.isArray(spec.ports) ? spec.ports : [];
+  const annotations = ((k.raw.metadata as { annotations?: unknown } | undefined)?.annotations ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const exportTo = annotations["networking.istio.io/exportTo"];
   return {
     hostname: serviceFqdn(k.name, k.namespace),
     namespace: k.namespace,
+    exportTo: typeof exportTo === "string" ? exportTo.split(",").map((e) => e.trim()) : [],
     ports: ports.flatMap((p: unknown) => {
       const port = p as { port?: unknown; name?: unknown; protocol?: unknown };
       if (typeof port?.port !== "number") return [];
