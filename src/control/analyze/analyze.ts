@@ -19,6 +19,7 @@ import { analyzeGatewayCertificates } from "./analyzers/gateway-certificates.ts"
 import { analyzeGateways } from "./analyzers/gateways.ts";
 import { analyzeJwtClaimRoutes } from "./analyzers/jwt-claim-route.ts";
 import { analyzeMeshGatewayHosts } from "./analyzers/mesh-gateway-hosts.ts";
+import { analyzeSelectorless } from "./analyzers/selectorless.ts";
 import { analyzeServiceEntryAddresses } from "./analyzers/service-entry-addresses.ts";
 import { analyzeSubsets } from "./analyzers/subsets.ts";
 import { analyzeUnreachableRules } from "./analyzers/unreachable-rules.ts";
@@ -70,6 +71,7 @@ export function analyze(input: AnalyzeInput): Finding[] {
   analyzeConflictingGateways(ctx);
   analyzeGatewayCertificates(ctx);
   analyzeJwtClaimRoutes(ctx);
+  analyzeSelectorless(ctx);
 
   return sortFindings([...(input.extraFindings ?? []), ...ctx.findings]);
 }

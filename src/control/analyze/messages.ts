@@ -18,6 +18,7 @@ export const MESSAGES = {
   ReferencedResourceNotFound: message("IST0101", "ReferencedResourceNotFound", "Error"),
   SchemaValidationError: message("IST0106", "SchemaValidationError", "Error"),
   ConflictingMeshGatewayVirtualServiceHosts: message("IST0109", "ConflictingMeshGatewayVirtualServiceHosts", "Error"),
+  MultipleSidecarsWithoutWorkloadSelectors: message("IST0111", "MultipleSidecarsWithoutWorkloadSelectors", "Error"),
   VirtualServiceDestinationPortSelectorRequired: message(
     "IST0112",
     "VirtualServiceDestinationPortSelectorRequired",
@@ -37,6 +38,11 @@ export const MESSAGES = {
   GatewayDuplicateCertificate: message("IST0138", "GatewayDuplicateCertificate", "Warning"),
   ConflictingGateways: message("IST0145", "ConflictingGateways", "Error"),
   JwtClaimBasedRoutingWithoutRequestAuthN: message("IST0149", "JwtClaimBasedRoutingWithoutRequestAuthN", "Error"),
+  MultipleTelemetriesWithoutWorkloadSelectors: message(
+    "IST0160",
+    "MultipleTelemetriesWithoutWorkloadSelectors",
+    "Error",
+  ),
   UnknownDestinationRuleHost: message("IST0174", "UnknownDestinationRuleHost", "Warning"),
 } as const satisfies Record<string, MessageType>;
 
