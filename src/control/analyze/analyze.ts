@@ -17,6 +17,7 @@ import { analyzeDestinationHosts } from "./analyzers/destination-hosts.ts";
 import { analyzeDestinationRuleHosts } from "./analyzers/destination-rule-hosts.ts";
 import { analyzeGatewayCertificates } from "./analyzers/gateway-certificates.ts";
 import { analyzeGateways } from "./analyzers/gateways.ts";
+import { analyzeIngressSubsets } from "./analyzers/ingress-subsets.ts";
 import { analyzeJwtClaimRoutes } from "./analyzers/jwt-claim-route.ts";
 import { analyzeMeshGatewayHosts } from "./analyzers/mesh-gateway-hosts.ts";
 import { analyzeSelectorless } from "./analyzers/selectorless.ts";
@@ -72,6 +73,7 @@ export function analyze(input: AnalyzeInput): Finding[] {
   analyzeGatewayCertificates(ctx);
   analyzeJwtClaimRoutes(ctx);
   analyzeSelectorless(ctx);
+  analyzeIngressSubsets(ctx);
 
   return sortFindings([...(input.extraFindings ?? []), ...ctx.findings]);
 }

@@ -33,6 +33,7 @@ export const MESSAGES = {
   VirtualServiceUnreachableRule: message("IST0130", "VirtualServiceUnreachableRule", "Warning"),
   VirtualServiceIneffectiveMatch: message("IST0131", "VirtualServiceIneffectiveMatch", "Info"),
   VirtualServiceHostNotFoundInGateway: message("IST0132", "VirtualServiceHostNotFoundInGateway", "Warning"),
+  IngressRouteRulesNotAffected: message("IST0140", "IngressRouteRulesNotAffected", "Warning"),
   SchemaWarning: message("IST0133", "SchemaWarning", "Warning"),
   ServiceEntryAddressesRequired: message("IST0134", "ServiceEntryAddressesRequired", "Warning"),
   GatewayDuplicateCertificate: message("IST0138", "GatewayDuplicateCertificate", "Warning"),
