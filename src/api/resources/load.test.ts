@@ -293,7 +293,16 @@ describe("Kubernetes objects beside Istio's resources (as Istio's samples write 
     );
   });
 
-  test("Istio's unknown kinds and the Gateway API are still refused", () => {
+  test("Istio's unknown kinds, the Gateway API and an Istio kind with a Kubernetes apiVersion are still refused", () => {
+    assert.deepEqual(
+      problemsOf("apiVersion: v1\nkind: VirtualService\nmetadata: {name: a}\nspec: {hosts: [a], http: []}\n").map(
+        ([d, p]) => [d, p],
+      ),
+      [
+        [0, "apiVersion"],
+        [0, "spec"],
+      ],
+    );
     assert.deepEqual(
       problemsOf("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: a}\nspec: {}\n").map(
         ([d, p]) => [d, p],

@@ -13,7 +13,7 @@ import type { Resource, ResourceWarning } from "./types.ts";
 import { ResourceContext, indexPath } from "./context.ts";
 import { ResourceValidationError } from "./errors.ts";
 import type { ResourceProblem } from "./errors.ts";
-import { describeDocument, readResource } from "./envelope.ts";
+import { describeDocument, isResourceKind, readResource } from "./envelope.ts";
 import { resourceKey } from "./serialize.ts";
 import { isPlainObject } from "../xds/parse/context.ts";
 
@@ -104,7 +104,8 @@ export function isKubernetesObject(
   raw: unknown,
 ): raw is Record<string, unknown> & { apiVersion: string; kind: string } {
   if (!isPlainObject(raw) || typeof raw.apiVersion !== "string" || typeof raw.kind !== "string") return false;
-  if (raw.kind === "List") return false;
+  // An Istio kind with a Kubernetes apiVersion is a typo in the group: refused with the accepted ones, not skipped.
+  if (raw.kind === "List" || isResourceKind(raw.kind)) return false;
   const slash = raw.apiVersion.indexOf("/");
   const group = slash < 0 ? "" : raw.apiVersion.slice(0, slash);
   return KUBERNETES_GROUPS.has(group) || (group.endsWith(".k8s.io") && group !== "gateway.networking.k8s.io");
