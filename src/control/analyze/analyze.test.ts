@@ -248,6 +248,10 @@ test("one bad document is a finding (IST0106) and the others are still analyzed;
         "kind: Deployment",
         "metadata: {name: reviews-v1}",
         "spec: {}",
+        "---",
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "data: {unnamed: true}",
       ),
     },
   ]);
@@ -261,6 +265,7 @@ test("one bad document is a finding (IST0106) and the others are still analyzed;
   );
   assert.deepEqual(notices, [
     "mixed.yaml:21: Deployment default/reviews-v1 is a Kubernetes object, not an Istio resource: not analyzed",
+    "mixed.yaml:26: ConfigMap default/(no name) is a Kubernetes object, not an Istio resource: not analyzed",
   ]);
 });
 

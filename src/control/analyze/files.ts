@@ -52,7 +52,9 @@ export function loadForAnalysis(files: readonly AnalysisFile[]): LoadedForAnalys
         ),
       );
     for (const w of reading.warnings) {
-      if (reading.kubernetes.some((k) => k.origin.document === w.document && w.resource === kubeKey(k))) continue;
+      // The warning that a Kubernetes object was set aside: a notice here (or, for a Service, nothing: it is read).
+      if (w.message.startsWith("a Kubernetes ") && reading.kubernetes.some((k) => k.origin.document === w.document))
+        continue;
       const type = /deprecated/i.test(w.message) ? MESSAGES.Deprecated : MESSAGES.SchemaWarning;
       const text =
         type === MESSAGES.Deprecated
@@ -67,7 +69,7 @@ export function loadForAnalysis(files: readonly AnalysisFile[]): LoadedForAnalys
       }
       const where = k.origin.line === undefined ? k.origin.file : `${k.origin.file}:${k.origin.line}`;
       out.notices.push(
-        `${where}: ${k.kind} ${k.namespace}/${k.name} is a Kubernetes object, not an Istio resource: not analyzed`,
+        `${where}: ${k.kind} ${k.namespace}/${k.name || "(no name)"} is a Kubernetes object, not an Istio resource: not analyzed`,
       );
     }
   }
@@ -123,7 +125,6 @@ function serviceOf(k: KubernetesObject): KnownService {
   };
 }
 
-const kubeKey = (k: KubernetesObject): string => `${k.kind}/${k.namespace}/${k.name}`;
 const at = (path: string): string => (path === "" ? "" : `${path}: `);
 
 function finding(
