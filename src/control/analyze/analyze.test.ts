@@ -323,3 +323,17 @@ test("a Kubernetes Service's exportTo annotation limits where its host is known"
   );
   assert.deepEqual(analyzeFiles(files("web, shop")).findings, []);
 });
+
+test("IST0109 and wildcards: a namespace's own VirtualService under another's exported wildcard conflicts", () => {
+  const se = (hosts: string[]) => ({ hostname: hosts[0]!, namespace: "default", ports: [{ number: 80 }] });
+  const services = [se(["reviews.example.com"])];
+  const wildcard = vs("wildcard", ["*.example.com"], [{ host: "reviews.example.com" }]);
+  const specific = vs("specific", ["reviews.example.com"], [{ host: "reviews.example.com" }]);
+  assert.deepEqual(analyze({ resources: [wildcard, specific], services }), [], "both everywhere: the specific wins");
+  specific.metadata.namespace = "team-a";
+  specific.spec.exportTo = ["."];
+  assert.deepEqual(brief(analyze({ resources: [wildcard, specific], services })), [
+    ["Error", "IST0109", "VirtualService/default/wildcard"],
+    ["Error", "IST0109", "VirtualService/team-a/specific"],
+  ]);
+});
