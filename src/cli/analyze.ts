@@ -7,6 +7,7 @@ import { TrellisError } from "../api/errors.ts";
 import { loadResources } from "../api/resources/load.ts";
 import type { Resource } from "../api/resources/types.ts";
 import { analyze, type Finding } from "../control/analyze/analyze.ts";
+import { offlineFindings } from "../control/problem-report.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
 
@@ -34,7 +35,7 @@ export async function runAnalyze(argv: string[]): Promise<number> {
     if (values.offline) {
       const resources: Resource[] = [];
       for (const f of files) resources.push(...loadResources(f.content, f.name).resources);
-      findings = analyze({ resources });
+      findings = [...analyze({ resources }), ...offlineFindings(resources)];
     } else {
       const reply = await callControl("POST", "/api/v1/analyze", { files });
       if (reportErrors("analyze", reply) !== 0) return 1;

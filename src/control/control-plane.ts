@@ -18,7 +18,19 @@ import type { RegistryEvent } from "./registry/types.ts";
 import { readStored, validateFiles } from "./resource-files.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
 import type { ResourceStore, StoredResource, Watch } from "./store/types.ts";
-import { World } from "./translate/index.ts";
+import { proxyIdentityFromNode, World } from "./translate/index.ts";
+import {
+  problemFindings,
+  reportProblems,
+  representatives,
+  statusOf,
+  translateViews,
+  type ProblemReport,
+  type ProxyView,
+  type ReportedProblem,
+  type Translated,
+} from "./problem-report.ts";
+import type { ResourceRef } from "./translate/problems.ts";
 import { XdsServer } from "./xds/server.ts";
 import type { ProxyStatus, Snapshot, SnapshotSource, XdsHooks, XdsNode } from "./xds/types.ts";
 import { loadResources } from "../api/resources/load.ts";
@@ -100,11 +112,31 @@ export class ControlPlane implements SnapshotSource {
     await this.xds.start();
     this.api = await startApiServer(address, this.options.apiPort ?? 15014, this.log);
     const router = this.api.router;
-    addResourceRoutes(router, this.store, validateFiles);
+    addResourceRoutes(router, this.store, validateFiles, {
+      review: (resources) => this.reviewApply(resources),
+      status: () => {
+        const report = this.liveReport();
+        return (ref: ResourceRef) => statusOf(ref, report.problems);
+      },
+    });
     addRegistryRoutes(router, this.registry);
-    addProxyRoutes(router, this.xds, this);
+    addProxyRoutes(router, this.xds, this, () => this.liveReport().perProxy);
     router.add("GET", "/ready", () => ({ status: 200, text: "LIVE\n" }));
     router.add("POST", "/api/v1/analyze", (req) => this.analyzeRequest(req.body));
+    router.add("GET", "/api/v1/problems", () => {
+      const report = this.liveReport();
+      return {
+        status: 200,
+        json: {
+          problems: report.problems,
+          proxies: report.proxies.map((v) => ({
+            id: v.id,
+            representative: v.representative,
+            problems: report.perProxy.get(v.id)?.length ?? 0,
+          })),
+        },
+      };
+    });
   }
 
   /**
@@ -198,6 +230,72 @@ export class ControlPlane implements SnapshotSource {
     return this.snapshots.snapshotFor(node);
   }
 
+  /** The resources translation reads now (the typed cache of the store). */
+  private currentResources(): Map<string, Resource> {
+    const byKey = new Map<string, Resource>();
+    for (const r of this.typed.values()) if (r.resource) byKey.set(resourceKey(r.resource), r.resource);
+    return byKey;
+  }
+
+  /** Each connected proxy as the report sees it, with the node it connected as. */
+  private connectedViews(): ProxyView[] {
+    return this.proxies().map((p) => ({
+      id: p.nodeId,
+      identity: proxyIdentityFromNode({ id: p.nodeId, metadata: p.metadata }),
+      representative: false,
+    }));
+  }
+
+  /** Connected proxies, and a representative sidecar for every namespace of `namespaces` that has none. */
+  private views(namespaces: Iterable<string>): ProxyView[] {
+    const connected = this.connectedViews();
+    return [...connected, ...representatives(namespaces, connected)];
+  }
+
+  /**
+   * What the running mesh's translation leaves out and what it stores without enforcing: connected proxies' from
+   * the snapshot cache (the configuration they were sent), a representative sidecar's for every namespace with
+   * resources or services and no connected proxy.
+   */
+  liveReport(): ProblemReport {
+    const resources = [...this.currentResources().values()];
+    const namespaces = [...resources.map((r) => r.metadata.namespace), ...this.world.services.map((s) => s.namespace)];
+    const views = this.views(namespaces);
+    const cached = new Map<string, Translated>();
+    const missing: ProxyView[] = [];
+    for (const v of views) {
+      const current = v.representative ? undefined : this.snapshots.current(v.id);
+      if (current !== undefined) cached.set(v.id, current);
+      else missing.push(v);
+    }
+    for (const [id, t] of translateViews(this.world, missing)) cached.set(id, t);
+    return reportProblems(resources, views, (v) => cached.get(v.id)!, this.world.rootNamespace);
+  }
+
+  /**
+   * The problems of the resources an apply stores (or would store, for a dry run), on the world they make: for the
+   * connected proxies, and a representative sidecar for each namespace applied to that has none connected.
+   */
+  private reviewApply(stored: readonly StoredResource[]): ReportedProblem[] {
+    const byKey = this.currentResources();
+    const applied = new Set<string>();
+    for (const s of stored) {
+      const read = readStored(s);
+      if (read.resource === undefined) continue;
+      const key = resourceKey(read.resource);
+      byKey.set(key, read.resource);
+      applied.add(key);
+    }
+    const resources = [...byKey.values()];
+    const world = World.fromResources(resources, registeredServices(this.registry.list()));
+    const views = this.views(stored.map((s) => s.metadata.namespace));
+    const translated = translateViews(world, views);
+    const report = reportProblems(resources, views, (v) => translated.get(v.id)!, world.rootNamespace);
+    return report.problems.filter(
+      (p) => p.resource !== undefined && applied.has(`${p.resource.kind}/${p.resource.namespace}/${p.resource.name}`),
+    );
+  }
+
   private analyzeRequest(body: string): { status: number; json: unknown } {
     let files: { name: string; content: string }[] = [];
     if (body.trim() !== "") {
@@ -208,8 +306,7 @@ export class ControlPlane implements SnapshotSource {
       }
     }
     const resources: Resource[] = [];
-    const byKey = new Map<string, Resource>();
-    for (const r of this.typed.values()) if (r.resource) byKey.set(resourceKey(r.resource), r.resource);
+    const byKey = this.currentResources();
     try {
       for (const f of files) for (const r of loadResources(f.content, f.name).resources) byKey.set(resourceKey(r), r);
     } catch (err) {
@@ -217,6 +314,19 @@ export class ControlPlane implements SnapshotSource {
     }
     resources.push(...byKey.values());
     const findings = analyze({ resources, services: this.world.services.map((s) => s.hostname) });
+    // What translation leaves out and what is not enforced: of the running mesh, or of the mesh with the files in.
+    let report: ProblemReport;
+    if (files.length === 0) report = this.liveReport();
+    else {
+      const world = World.fromResources(resources, registeredServices(this.registry.list()));
+      const views = this.views([
+        ...resources.map((r) => r.metadata.namespace),
+        ...world.services.map((s) => s.namespace),
+      ]);
+      const translated = translateViews(world, views);
+      report = reportProblems(resources, views, (v) => translated.get(v.id)!, world.rootNamespace);
+    }
+    findings.push(...problemFindings(report.problems, findings));
     return { status: 200, json: { findings } };
   }
 

@@ -136,3 +136,16 @@ spec:
     [],
   );
 });
+
+test("current() answers from the generation a proxy was last sent, and nothing once the world changed", () => {
+  const { world } = loadCase("bookinfo-all-v1.yaml");
+  const cache = new SnapshotCache();
+  cache.setWorld(world);
+  assert.equal(cache.current(productpage.id), undefined);
+  cache.snapshotFor(productpage);
+  const now = cache.current(productpage.id)!;
+  assert.deepEqual(now.problems, cache.problemsFor(productpage));
+  assert.ok([...now.clusters].some((c) => c.endsWith("|reviews.default.svc.cluster.local")));
+  cache.setWorld(world);
+  assert.equal(cache.current(productpage.id), undefined);
+});

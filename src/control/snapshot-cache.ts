@@ -101,6 +101,16 @@ export class SnapshotCache {
     return this.proxies.get(node.id)?.issues ?? [];
   }
 
+  /**
+   * A proxy's problems and cluster names in the current generation, if it has asked for this generation's snapshot
+   * (undefined otherwise: the caller translates, knowing the node as it connected).
+   */
+  current(nodeId: string): { problems: readonly Problem[]; clusters: Iterable<string> } | undefined {
+    const entry = this.proxies.get(nodeId);
+    if (entry === undefined || entry.generation !== this.generation) return undefined;
+    return { problems: entry.issues, clusters: entry.snapshot.get(TYPE_URL.cluster)?.keys() ?? [] };
+  }
+
   private outboundFor(key: string, identity: Parameters<typeof translateOutbound>[1]): OutboundMaps {
     let maps = this.outbound.get(key);
     if (maps !== undefined) return maps;
