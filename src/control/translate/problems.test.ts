@@ -81,3 +81,52 @@ spec:
     result.problems.join("\n"),
   );
 });
+
+test("a where that is not a field path stays in the message; a DestinationRule's cluster problem names the rule", () => {
+  const p = problemOf(
+    "DestinationRule default/reviews cluster outbound|9080|v1|reviews.default.svc.cluster.local: loadBalancer PASSTHROUGH (original destination) is not supported; LEAST_REQUEST used",
+  );
+  assert.deepEqual(p.resource, { kind: "DestinationRule", namespace: "default", name: "reviews" });
+  assert.equal(p.path, undefined);
+  assert.match(
+    p.message,
+    /^cluster outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local: loadBalancer PASSTHROUGH/,
+  );
+  const delegated = problemOf(
+    "VirtualService default/root http[0] (delegate default/d http[1]): retries.retryOn: 42 is not an HTTP status; ignored",
+  );
+  assert.equal(delegated.path, undefined);
+  assert.equal(
+    delegated.message,
+    "http[0] (delegate default/d http[1]): retries.retryOn: 42 is not an HTTP status; ignored",
+  );
+});
+
+test("translate() names the DestinationRule whose traffic policy a cluster cannot carry out", () => {
+  const world = World.fromResources(
+    fromYaml(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: db, namespace: default }
+spec:
+  hosts: [db.default.svc.cluster.local]
+  ports: [{ number: 5432, name: tcp, protocol: TCP }]
+  resolution: STATIC
+  endpoints: [{ address: 10.0.0.9 }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: db, namespace: default }
+spec:
+  host: db
+  trafficPolicy:
+    loadBalancer: { simple: PASSTHROUGH }
+`),
+  );
+  const result = translate(world, proxyIdentityFromNode({ id: "p", metadata: { NAMESPACE: "default" } }));
+  const lb = result.issues.find((i) => i.message.includes("PASSTHROUGH"));
+  assert.deepEqual(
+    lb?.resource,
+    { kind: "DestinationRule", namespace: "default", name: "db" },
+    result.problems.join("\n"),
+  );
+});

@@ -60,6 +60,7 @@ const KINDS = [
 const SENTENCE = new RegExp(`^(${KINDS.join("|")}) ([^/\\s:]+)/([^\\s:]+)(?: ([^:]*?))?: (.*)$`, "s");
 // "field.path: message" at the start of the message: the path continues into the resource.
 const FIELD = /^([a-zA-Z][\w]*(?:\[\d+\])?(?:\.[a-zA-Z][\w]*(?:\[\d+\])?)*): (.*)$/s;
+const PATH = /^[a-zA-Z][\w]*(?:\[\d+\])?(?:\.[a-zA-Z][\w]*(?:\[\d+\])?)*$/;
 // References that resolve to nothing (IST0101).
 const UNRESOLVED =
   /matches no service|is not reachable from this proxy|is not defined by any DestinationRule|is not a port of|delegate VirtualService .* not found/;
@@ -75,12 +76,16 @@ export function problemOf(text: string, about: ProblemAbout = {}): Problem {
     const where = m[4]?.trim();
     message = m[5]!;
     const field = FIELD.exec(message);
-    const inner = field !== null && !field[1]!.includes(" ") ? field[1] : undefined;
-    const parts = [where !== undefined && /^[\w[\].]+$/.test(where) ? where : undefined, inner].filter(
-      (p): p is string => p !== undefined,
-    );
-    if (path === undefined && parts.length > 0) path = `spec.${parts.join(".")}`;
-    if (inner !== undefined) message = field![2]!;
+    const inner = field?.[1];
+    if (where === undefined || PATH.test(where)) {
+      // "http[0]" then "retries.retryOn": the field path inside the resource's spec.
+      const parts = [where, inner].filter((p): p is string => p !== undefined);
+      if (path === undefined && parts.length > 0) path = `spec.${parts.join(".")}`;
+      if (inner !== undefined) message = field![2]!;
+    } else {
+      // "cluster outbound|…", "http[0] (delegate ns/d http[1])": not a path; it stays part of the message.
+      message = `${where}: ${message}`;
+    }
   }
   const code = about.code ?? (UNRESOLVED.test(text) ? "IST0101" : "TRL0002");
   return {
