@@ -258,6 +258,18 @@ export class ControlPlane implements SnapshotSource {
    * resources or services and no connected proxy.
    */
   liveReport(): ProblemReport {
+    // The same world and the same proxies give the same report: apply, get, proxy-status and analyze share it.
+    const proxiesKey = JSON.stringify(this.proxies().map((p) => [p.nodeId, p.metadata]));
+    const memo = this.reportMemo;
+    if (memo !== undefined && memo.world === this.world && memo.proxiesKey === proxiesKey) return memo.report;
+    const report = this.makeLiveReport();
+    this.reportMemo = { world: this.world, proxiesKey, report };
+    return report;
+  }
+
+  private reportMemo: { world: World; proxiesKey: string; report: ProblemReport } | undefined;
+
+  private makeLiveReport(): ProblemReport {
     const resources = [...this.currentResources().values()];
     const namespaces = [...resources.map((r) => r.metadata.namespace), ...this.world.services.map((s) => s.namespace)];
     const views = this.views(namespaces);
