@@ -150,13 +150,29 @@ function description(p: ReportedProblem): string {
   return `${p.path !== undefined ? `${p.path}: ` : ""}${p.message}${seen === "" ? "" : ` (${seen})`}`;
 }
 
-/** The report as analyze's findings; those about resources analyze already explains with the same code are left. */
+/**
+ * What a problem refers to, as analyze's messages name it too: "subset v9 of reviews.default.svc.cluster.local", or
+ * the host a destination names. Undefined: nothing analyze checks.
+ */
+function referent(p: Problem): string | undefined {
+  const subset = /subset \S+ of \S+/.exec(p.message);
+  if (subset !== null) return subset[0];
+  return /destination host (\S+) (?:matches no service|is not reachable)/.exec(p.message)?.[1];
+}
+
+/**
+ * The report as analyze's findings. A translation problem analyze's own checks already explain (same code, same
+ * resource, same subset or host named) is left out: one finding per cause.
+ */
 export function problemFindings(problems: readonly ReportedProblem[], existing: readonly Finding[] = []): Finding[] {
-  const explained = new Set(existing.map((f) => `${f.code} ${f.resource}`));
   const out: Finding[] = [];
   for (const p of problems) {
     const resource = p.resource === undefined ? "mesh" : refKey(p.resource);
-    if (explained.has(`${p.code} ${resource}`)) continue;
+    const about = referent(p);
+    const explained = existing.some(
+      (f) => f.code === p.code && f.resource === resource && about !== undefined && f.message.includes(about),
+    );
+    if (explained) continue;
     out.push({ severity: severityOf(p.code), code: p.code, resource, message: description(p) });
   }
   return out;
