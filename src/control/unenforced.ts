@@ -8,7 +8,7 @@ import type { DestinationRule, LabelSelector, PolicyTargetReference, Resource } 
 import type { ProxyIdentity } from "./translate/index.ts";
 import { hostMatches, resolveHost } from "./translate/hosts.ts";
 import { labelsMatch } from "./translate/labels.ts";
-import type { Problem, ResourceRef } from "./translate/problems.ts";
+import { refOf, type Problem } from "./translate/problems.ts";
 
 /** Why each kind is not carried out, and what to expect: the issue that brings it. */
 const WHY: Partial<Record<Resource["kind"], { path: string; why: string }>> = {
@@ -47,10 +47,6 @@ const WHY: Partial<Record<Resource["kind"], { path: string; why: string }>> = {
 const TLS_WHY =
   "sidecars do not originate TLS yet, so traffic to this destination leaves in plaintext" +
   "; DestinationRule TLS comes with the security issue (#12)";
-
-export function refOf(r: Resource): ResourceRef {
-  return { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
-}
 
 function notEnforcedProblem(r: Resource, path: string, why: string): Problem {
   const message = `stored, not enforced yet: ${why}`;

@@ -130,3 +130,32 @@ spec:
     result.problems.join("\n"),
   );
 });
+
+test("proxyless: a balancer gRPC cannot run is a problem of the DestinationRule that asks for it", () => {
+  const world = World.fromResources(
+    fromYaml(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: greeter, namespace: default }
+spec:
+  hosts: [greeter.default.svc.cluster.local]
+  ports: [{ number: 50051, name: grpc, protocol: GRPC }]
+  resolution: STATIC
+  endpoints: [{ address: 10.0.0.3 }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: greeter, namespace: default }
+spec:
+  host: greeter
+  trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST } }
+`),
+  );
+  const client = proxyIdentityFromNode({ id: "g", metadata: { NAMESPACE: "default", GENERATOR: "grpc" } });
+  const result = translate(world, client);
+  const lb = result.issues.find((i) => i.message.includes("gRPC has no LEAST_REQUEST balancer"));
+  assert.deepEqual(
+    lb?.resource,
+    { kind: "DestinationRule", namespace: "default", name: "greeter" },
+    result.problems.join("\n"),
+  );
+});

@@ -97,6 +97,11 @@ export function problemOf(text: string, about: ProblemAbout = {}): Problem {
   };
 }
 
+/** The reference to a resource, for `add(message, { resource })`. */
+export function refOf(r: { kind: string; metadata: { namespace: string; name: string } }): ResourceRef {
+  return { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
+}
+
 /** "Kind/namespace/name", the key analyze and the store use. */
 export function refKey(r: ResourceRef): string {
   return `${r.kind}/${r.namespace}/${r.name}`;
