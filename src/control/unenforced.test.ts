@@ -155,3 +155,40 @@ spec:
   assert.equal(selectsProxy(dr, proxy("default", {}), never), false);
   assert.equal(selectsProxy(plain, proxy("default", {}), reaches), false);
 });
+
+test("a VirtualService bound to gateways: the bindings are not enforced; gateways-only routes serve no one", () => {
+  const [only, both, mesh] = load(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: only }
+spec:
+  hosts: [bookinfo.example.com]
+  gateways: [bookinfo-gateway]
+  http: [{ route: [{ destination: { host: productpage } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: both }
+spec:
+  hosts: [reviews]
+  gateways: [mesh, istio-system/edge]
+  http: [{ route: [{ destination: { host: reviews } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: mesh }
+spec:
+  hosts: [ratings]
+  gateways: [mesh]
+  http: [{ route: [{ destination: { host: ratings } }] }]
+`) as [Resource, Resource, Resource];
+  const [a] = notEnforced(only);
+  assert.equal(a?.path, "spec.gateways");
+  assert.match(a!.message, /^stored, not enforced yet: bound to gateway bookinfo-gateway: .*its routes serve no one/);
+  const [b] = notEnforced(both);
+  assert.match(
+    b!.message,
+    /bound to gateway istio-system\/edge: .*those bindings route nothing \(sidecars get its routes/,
+  );
+  assert.deepEqual(notEnforced(mesh), []);
+  assert.equal(selectsProxy(only, proxy("default", {}), never), false);
+});

@@ -63,6 +63,7 @@ function notEnforcedProblem(r: Resource, path: string, why: string): Problem {
 /** What of one resource is stored and not carried out: one problem per resource, or per TLS setting of a rule. */
 export function notEnforced(r: Resource): Problem[] {
   if (r.kind === "DestinationRule") return tlsSettings(r).map(({ path, mode }) => tlsProblem(r, path, mode));
+  if (r.kind === "VirtualService") return gatewayBinding(r);
   const kind = WHY[r.kind];
   return kind === undefined ? [] : [notEnforcedProblem(r, kind.path, kind.why)];
 }
@@ -73,6 +74,20 @@ export function notEnforcedAll(resources: readonly Resource[]): Problem[] {
 
 function tlsProblem(r: DestinationRule, path: string, mode: string): Problem {
   return notEnforcedProblem(r, path, `tls mode ${mode}: ${TLS_WHY}`);
+}
+
+/**
+ * A VirtualService bound to gateways: there are no gateway proxies yet, so those bindings route nothing; bound to
+ * gateways only (no "mesh"), it does not apply to sidecars either, as in Istio.
+ */
+function gatewayBinding(vs: Extract<Resource, { kind: "VirtualService" }>): Problem[] {
+  const gateways = (vs.spec.gateways ?? []).filter((g) => g !== "mesh");
+  if (gateways.length === 0) return [];
+  const mesh = vs.spec.gateways.includes("mesh");
+  const why =
+    `bound to gateway${gateways.length === 1 ? "" : "s"} ${gateways.join(", ")}: there are no gateway proxies yet, ` +
+    `so ${mesh ? "those bindings route nothing (sidecars get its routes: gateways include mesh)" : "its routes serve no one (sidecars do not get them: gateways do not include mesh)"}; gateways come with \`trellis gateway\` (#11)`;
+  return [notEnforcedProblem(vs, "spec.gateways", why)];
 }
 
 /**
