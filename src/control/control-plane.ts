@@ -217,7 +217,7 @@ export class ControlPlane implements SnapshotSource {
       if (read.resource) resources.push(read.resource);
     }
     for (const key of [...this.typed.keys()]) if (!this.stored.has(key)) this.typed.delete(key);
-    this.world = World.fromResources(resources, registeredServices(this.registry.list()));
+    this.world = this.worldOf(resources);
     this.snapshots.setWorld(this.world);
     this.xds?.refresh();
     // While the push is being debounced, translate what the connected proxies will ask for.
@@ -228,6 +228,19 @@ export class ControlPlane implements SnapshotSource {
 
   snapshotFor(node: XdsNode): Snapshot {
     return this.snapshots.snapshotFor(node);
+  }
+
+  /** The world of these resources and the registry's services: the live one, and the candidates apply and analyze try. */
+  private worldOf(resources: readonly Resource[]): World {
+    return World.fromResources(resources, registeredServices(this.registry.list()));
+  }
+
+  /** The problems of `resources` translated for the connected proxies and a representative per namespace. */
+  private reportOf(resources: readonly Resource[], namespaces: Iterable<string>): ProblemReport {
+    const world = this.worldOf(resources);
+    const views = this.views(namespaces);
+    const translated = translateViews(world, views);
+    return reportProblems(resources, views, (v) => translated.get(v.id)!, world.rootNamespace);
   }
 
   /** The resources translation reads now (the typed cache of the store). */
@@ -298,11 +311,10 @@ export class ControlPlane implements SnapshotSource {
       byKey.set(key, read.resource);
       applied.add(key);
     }
-    const resources = [...byKey.values()];
-    const world = World.fromResources(resources, registeredServices(this.registry.list()));
-    const views = this.views(stored.map((s) => s.metadata.namespace));
-    const translated = translateViews(world, views);
-    const report = reportProblems(resources, views, (v) => translated.get(v.id)!, world.rootNamespace);
+    const report = this.reportOf(
+      [...byKey.values()],
+      stored.map((s) => s.metadata.namespace),
+    );
     return report.problems.filter(
       (p) => p.resource !== undefined && applied.has(`${p.resource.kind}/${p.resource.namespace}/${p.resource.name}`),
     );
@@ -329,15 +341,11 @@ export class ControlPlane implements SnapshotSource {
     // What translation leaves out and what is not enforced: of the running mesh, or of the mesh with the files in.
     let report: ProblemReport;
     if (files.length === 0) report = this.liveReport();
-    else {
-      const world = World.fromResources(resources, registeredServices(this.registry.list()));
-      const views = this.views([
+    else
+      report = this.reportOf(resources, [
         ...resources.map((r) => r.metadata.namespace),
-        ...world.services.map((s) => s.namespace),
+        ...this.world.services.map((s) => s.namespace),
       ]);
-      const translated = translateViews(world, views);
-      report = reportProblems(resources, views, (v) => translated.get(v.id)!, world.rootNamespace);
-    }
     findings.push(...problemFindings(report.problems, findings));
     return { status: 200, json: { findings } };
   }

@@ -73,8 +73,15 @@ export function addResourceRoutes(
         if (action !== "unchanged") changed.push(r);
       }
       if (body.dryRun !== true && changed.length > 0) await store.applyAll(changed);
-      const problems = hooks.review?.(validated.resources) ?? [];
-      const warnings = [...validated.warnings, ...problems.map(warningLine)];
+      let problems: readonly ReportedProblem[] = [];
+      const warnings = [...validated.warnings];
+      try {
+        problems = hooks.review?.(validated.resources) ?? [];
+        warnings.push(...problems.map(warningLine));
+      } catch (err) {
+        // What was applied stays applied; the user hears that its problems could not be listed, and why.
+        warnings.push(`the problems of what was applied could not be listed: ${(err as Error).message}`);
+      }
       return { status: 200, json: { results, warnings, problems } };
     })
     .add("GET", "/api/v1/resources", async (req) => ({
