@@ -149,6 +149,12 @@ describe("nothing silent: apply, analyze, proxy-status and get say what is not c
     // Only the applied resource's problems: nothing about the AuthorizationPolicy stored before.
     assert.doesNotMatch(dry.stderr, /deny-all/);
     assert.equal(await store.get({ kind: "VirtualService", namespace: "default", name: "ratings" }), undefined);
+    // analyze -f against the running mesh translates the mesh with the file in, as apply would store it.
+    const withFile = await runCli(control, "analyze", "-f", path);
+    assert.match(
+      withFile.stdout,
+      /^Warning \[TRL0002\] \(VirtualService\/default\/ratings\) spec\.http\[0\]\.retries\.retryOn: condition "http3-post-connect-failure"/m,
+    );
     const applied = await runCli(control, "apply", "-f", path);
     assert.equal(applied.stderr, dry.stderr);
   });
