@@ -90,7 +90,7 @@ describe("trellis up, proxy --xds, apply, analyze, proxy-status, proxy-config", 
     const deadline = Date.now() + 20_000;
     while (!/productpage-1\s+SYNCED\s+SYNCED/.test(status.stdout) && Date.now() < deadline)
       status = await cli(env, "proxy-status");
-    assert.match(status.stdout, /^NAME\s+CDS\s+LDS\s+EDS\s+RDS\s+VERSION\nproductpage-1\s+SYNCED\s+SYNCED/m);
+    assert.match(status.stdout, /^NAME\s+CDS\s+LDS\s+EDS\s+RDS\s+VERSION\s+PROBLEMS\nproductpage-1\s+SYNCED\s+SYNCED/m);
     const listeners = await cli(env, "proxy-config", "listeners", "productpage-1");
     assert.match(listeners.stdout, /outbound-http\s+127\.0\.0\.1\s+\d+/);
     const json = await cli(env, "proxy-config", "routes", "productpage-1", "-o", "json");

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { readInputs } from "../src/cli/files.ts";
 import { main } from "../src/cli/main.ts";
-import { analyzeFiles } from "../src/control/analyze/files.ts";
+import { analyzeOffline } from "../src/control/analyze/offline.ts";
 import { MESSAGES, type Finding } from "../src/control/analyze/messages.ts";
 
 const corpus = fileURLToPath(new URL("./corpus/istio-analyze/", import.meta.url));
@@ -31,7 +31,12 @@ function analyzeCase(name: string): { findings: Finding[]; notices: string[] } {
     "cases",
     readdirSync(join(corpus, "cases")).find((e) => e.replace(/\.yaml$/, "") === name)!,
   );
-  return analyzeFiles(readInputs(path, undefined, { recursive: true }));
+  const report = analyzeOffline(readInputs(path, undefined, { recursive: true }));
+  // Trellis's own findings (TRL0001 stored but not enforced yet, TRL0002 not translated) are not Istio's: the corpus
+  // compares what istioctl would say; they are checked in test/nothing-silent.test.ts. They too name their file.
+  for (const f of report.findings.filter((f) => f.code.startsWith("TRL")))
+    assert.ok(f.file !== undefined && f.line !== undefined, `${f.code} ${f.resource} names its file and line`);
+  return { ...report, findings: report.findings.filter((f) => !f.code.startsWith("TRL")) };
 }
 
 describe("istio-analyze corpus: offline, as trellis analyze --offline -f reads it", () => {
@@ -119,7 +124,12 @@ describe("istio-analyze corpus through the real CLI", () => {
     const dir = join(corpus, "cases", "bookinfo");
     const { code, stdout, stderr } = await run(["analyze", "--offline", "-f", dir]);
     assert.equal(code, 0);
-    assert.equal(stdout, "✔ No validation issues found when analyzing.\n");
+    // Nothing Istio would report; what Trellis does not enforce yet (the Gateway) is said, with its file and line.
+    const lines = stdout.split("\n").filter(Boolean);
+    assert.ok(
+      lines.length > 0 && lines.every((l) => /^Warning \[TRL0001\] \(\w+ default\/[\w-]+ \S+:\d+\) /.test(l)),
+      stdout,
+    );
     assert.match(
       stderr,
       /^notice: .*platform\/bookinfo\.yaml:17: ServiceAccount default\/bookinfo-details is a Kubernetes object, not an Istio resource: not analyzed$/m,

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { TrellisError } from "../api/errors.ts";
 import type { Finding } from "../control/analyze/messages.ts";
-import { analyzeFiles } from "../control/analyze/files.ts";
+import { analyzeOffline } from "../control/analyze/offline.ts";
 import { renderReport } from "./analyze-report.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
@@ -33,7 +33,7 @@ export async function runAnalyze(argv: string[]): Promise<number> {
   let notices: string[] = [];
   try {
     if (values.offline) {
-      ({ findings, notices } = analyzeFiles(files));
+      ({ findings, notices } = analyzeOffline(files));
     } else {
       const reply = await callControl("POST", "/api/v1/analyze", { files });
       if (reportErrors("analyze", reply) !== 0) return 1;

@@ -3,6 +3,7 @@
 
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
+import { problemCount, renderProblems, type ProxyProblem } from "./proxy-problems.ts";
 import { table } from "./table.ts";
 
 /** One proxy as GET /api/v1/proxies reports it. */
@@ -10,6 +11,8 @@ interface ProxyRow {
   nodeId: string;
   connectedSince?: string;
   types: Record<string, { sentVersion?: string; ackedVersion?: string; nack?: { message: string; at?: string } }>;
+  /** What its configuration leaves out, and the not-enforced resources that select it. */
+  problems?: ProxyProblem[];
 }
 
 const TYPES: [string, string][] = [
@@ -20,26 +23,39 @@ const TYPES: [string, string][] = [
 ];
 
 export async function runProxyStatus(argv: string[]): Promise<number> {
-  if (argv.length > 0) {
-    process.stderr.write(`trellis proxy-status: takes no arguments, got ${argv.join(" ")}\n`);
+  // `proxy-status PROXY`: that proxy's row and each of its problems.
+  if (argv.length > 1 || argv[0]?.startsWith("-")) {
+    process.stderr.write(`trellis proxy-status: takes at most one proxy name, got ${argv.join(" ")}\n`);
     return 2;
   }
+  const only = argv[0];
   try {
     const reply = await callControl("GET", "/api/v1/proxies");
     if (reportErrors("proxy-status", reply) !== 0) return 1;
-    const proxies = (reply.json.proxies as ProxyRow[] | undefined) ?? [];
+    const all = (reply.json.proxies as ProxyRow[] | undefined) ?? [];
+    const proxies = only === undefined ? all : all.filter((p) => p.nodeId === only);
+    if (only !== undefined && proxies.length === 0) {
+      process.stderr.write(`trellis proxy-status: proxy ${only}: not connected\n`);
+      return 1;
+    }
     if (proxies.length === 0) {
       process.stdout.write("No proxies connected.\n");
       return 0;
     }
-    const rows = proxies.map((p) => [p.nodeId, ...TYPES.map(([, url]) => state(p.types[url])), versionOf(p)]);
-    process.stdout.write(table(["NAME", ...TYPES.map(([short]) => short), "VERSION"], rows));
+    const rows = proxies.map((p) => [
+      p.nodeId,
+      ...TYPES.map(([, url]) => state(p.types[url])),
+      versionOf(p),
+      problemCount(p.problems),
+    ]);
+    process.stdout.write(table(["NAME", ...TYPES.map(([short]) => short), "VERSION", "PROBLEMS"], rows));
     // NACKs in full, below the table: the reason a proxy is not in sync is the thing users need.
     for (const p of proxies)
       for (const [short, url] of TYPES) {
         const nack = p.types[url]?.nack;
         if (nack !== undefined) process.stdout.write(`\n${p.nodeId} rejected ${short}: ${nack.message}\n`);
       }
+    if (only !== undefined) process.stdout.write(renderProblems(only, proxies[0]!.problems));
     return 0;
   } catch (err) {
     if (err instanceof TrellisError) {

@@ -6,7 +6,7 @@
 import type { Clock } from "../api/clock.ts";
 import { systemClock } from "../api/clock.ts";
 import type { Resource } from "../api/resources/types.ts";
-import { analyze } from "./analyze/analyze.ts";
+import { analyze, placeFindings, sortFindings } from "./analyze/analyze.ts";
 import { loadForAnalysis } from "./analyze/files.ts";
 import { addProxyRoutes } from "./http/proxies-api.ts";
 import { addRegistryRoutes } from "./http/registry-api.ts";
@@ -19,7 +19,19 @@ import type { RegistryEvent } from "./registry/types.ts";
 import { readStored, validateFiles } from "./resource-files.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
 import type { ResourceStore, StoredResource, Watch } from "./store/types.ts";
-import { World } from "./translate/index.ts";
+import { proxyIdentityFromNode, World } from "./translate/index.ts";
+import {
+  problemFindings,
+  reportProblems,
+  representatives,
+  statusOf,
+  translateViews,
+  type ProblemReport,
+  type ProxyView,
+  type ReportedProblem,
+  type Translated,
+} from "./problem-report.ts";
+import type { ResourceRef } from "./translate/problems.ts";
 import { XdsServer } from "./xds/server.ts";
 import type { ProxyStatus, Snapshot, SnapshotSource, XdsHooks, XdsNode } from "./xds/types.ts";
 import { resourceKey } from "../api/resources/serialize.ts";
@@ -100,11 +112,31 @@ export class ControlPlane implements SnapshotSource {
     await this.xds.start();
     this.api = await startApiServer(address, this.options.apiPort ?? 15014, this.log);
     const router = this.api.router;
-    addResourceRoutes(router, this.store, validateFiles);
+    addResourceRoutes(router, this.store, validateFiles, {
+      review: (resources) => this.reviewApply(resources),
+      status: () => {
+        const report = this.liveReport();
+        return (ref: ResourceRef) => statusOf(ref, report.problems);
+      },
+    });
     addRegistryRoutes(router, this.registry);
-    addProxyRoutes(router, this.xds, this);
+    addProxyRoutes(router, this.xds, this, () => this.liveReport().perProxy);
     router.add("GET", "/ready", () => ({ status: 200, text: "LIVE\n" }));
     router.add("POST", "/api/v1/analyze", (req) => this.analyzeRequest(req.body));
+    router.add("GET", "/api/v1/problems", () => {
+      const report = this.liveReport();
+      return {
+        status: 200,
+        json: {
+          problems: report.problems,
+          proxies: report.proxies.map((v) => ({
+            id: v.id,
+            representative: v.representative,
+            problems: report.perProxy.get(v.id)?.length ?? 0,
+          })),
+        },
+      };
+    });
   }
 
   /**
@@ -185,7 +217,7 @@ export class ControlPlane implements SnapshotSource {
       if (read.resource) resources.push(read.resource);
     }
     for (const key of [...this.typed.keys()]) if (!this.stored.has(key)) this.typed.delete(key);
-    this.world = World.fromResources(resources, registeredServices(this.registry.list()));
+    this.world = this.worldOf(resources);
     this.snapshots.setWorld(this.world);
     this.xds?.refresh();
     // While the push is being debounced, translate what the connected proxies will ask for.
@@ -196,6 +228,96 @@ export class ControlPlane implements SnapshotSource {
 
   snapshotFor(node: XdsNode): Snapshot {
     return this.snapshots.snapshotFor(node);
+  }
+
+  /** The world of these resources and the registry's services: the live one, and the candidates apply and analyze try. */
+  private worldOf(resources: readonly Resource[]): World {
+    return World.fromResources(resources, registeredServices(this.registry.list()));
+  }
+
+  /** The problems of `resources` translated for the connected proxies and a representative per namespace. */
+  private reportOf(resources: readonly Resource[], namespaces: Iterable<string>): ProblemReport {
+    const world = this.worldOf(resources);
+    const views = this.views(namespaces);
+    const translated = translateViews(world, views);
+    return reportProblems(resources, views, (v) => translated.get(v.id)!, world.rootNamespace);
+  }
+
+  /** The resources translation reads now (the typed cache of the store). */
+  private currentResources(): Map<string, Resource> {
+    const byKey = new Map<string, Resource>();
+    for (const r of this.typed.values()) if (r.resource) byKey.set(resourceKey(r.resource), r.resource);
+    return byKey;
+  }
+
+  /** Each connected proxy as the report sees it, with the node it connected as. */
+  private connectedViews(): ProxyView[] {
+    return this.proxies().map((p) => ({
+      id: p.nodeId,
+      identity: proxyIdentityFromNode({ id: p.nodeId, metadata: p.metadata }),
+      representative: false,
+    }));
+  }
+
+  /** Connected proxies, and a representative sidecar for every namespace of `namespaces` that has none. */
+  private views(namespaces: Iterable<string>): ProxyView[] {
+    const connected = this.connectedViews();
+    return [...connected, ...representatives(namespaces, connected)];
+  }
+
+  /**
+   * What the running mesh's translation leaves out and what it stores without enforcing: connected proxies' from
+   * the snapshot cache (the configuration they were sent), a representative sidecar's for every namespace with
+   * resources or services and no connected proxy.
+   */
+  liveReport(): ProblemReport {
+    // The same world and the same proxies give the same report: apply, get, proxy-status and analyze share it.
+    const proxiesKey = JSON.stringify(this.proxies().map((p) => [p.nodeId, p.metadata]));
+    const memo = this.reportMemo;
+    if (memo !== undefined && memo.world === this.world && memo.proxiesKey === proxiesKey) return memo.report;
+    const report = this.makeLiveReport();
+    this.reportMemo = { world: this.world, proxiesKey, report };
+    return report;
+  }
+
+  private reportMemo: { world: World; proxiesKey: string; report: ProblemReport } | undefined;
+
+  private makeLiveReport(): ProblemReport {
+    const resources = [...this.currentResources().values()];
+    const namespaces = [...resources.map((r) => r.metadata.namespace), ...this.world.services.map((s) => s.namespace)];
+    const views = this.views(namespaces);
+    const cached = new Map<string, Translated>();
+    const missing: ProxyView[] = [];
+    for (const v of views) {
+      const current = v.representative ? undefined : this.snapshots.current(v.id);
+      if (current !== undefined) cached.set(v.id, current);
+      else missing.push(v);
+    }
+    for (const [id, t] of translateViews(this.world, missing)) cached.set(id, t);
+    return reportProblems(resources, views, (v) => cached.get(v.id)!, this.world.rootNamespace);
+  }
+
+  /**
+   * The problems of the resources an apply stores (or would store, for a dry run), on the world they make: for the
+   * connected proxies, and a representative sidecar for each namespace applied to that has none connected.
+   */
+  private reviewApply(stored: readonly StoredResource[]): ReportedProblem[] {
+    const byKey = this.currentResources();
+    const applied = new Set<string>();
+    for (const s of stored) {
+      const read = readStored(s);
+      if (read.resource === undefined) continue;
+      const key = resourceKey(read.resource);
+      byKey.set(key, read.resource);
+      applied.add(key);
+    }
+    const report = this.reportOf(
+      [...byKey.values()],
+      stored.map((s) => s.metadata.namespace),
+    );
+    return report.problems.filter(
+      (p) => p.resource !== undefined && applied.has(`${p.resource.kind}/${p.resource.namespace}/${p.resource.name}`),
+    );
   }
 
   private analyzeRequest(body: string): { status: number; json: unknown } {
@@ -212,16 +334,25 @@ export class ControlPlane implements SnapshotSource {
     // Files as `analyze -f` reads them (one bad document is a finding, Kubernetes Services are hosts); a file's
     // resource stands in for the stored one of the same name.
     const loaded = loadForAnalysis(files);
-    const byKey = new Map<string, Resource>();
-    for (const r of this.typed.values()) if (r.resource) byKey.set(resourceKey(r.resource), r.resource);
+    const byKey = this.currentResources();
     for (const r of loaded.resources) byKey.set(resourceKey(r), r);
+    const resources = [...byKey.values()];
     const findings = analyze({
-      resources: [...byKey.values()],
+      resources,
       services: [...this.world.services, ...loaded.services],
       origins: loaded.origins,
       extraFindings: loaded.findings,
     });
-    return { status: 200, json: { findings, notices: loaded.notices } };
+    // What translation leaves out and what is not enforced: of the running mesh, or of the mesh with the files in.
+    const report =
+      files.length === 0
+        ? this.liveReport()
+        : this.reportOf(resources, [
+            ...resources.map((r) => r.metadata.namespace),
+            ...this.world.services.map((s) => s.namespace),
+          ]);
+    findings.push(...placeFindings(problemFindings(report.problems, findings), loaded.origins));
+    return { status: 200, json: { findings: sortFindings(findings), notices: loaded.notices } };
   }
 
   async stop(): Promise<void> {

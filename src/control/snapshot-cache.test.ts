@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { TYPE_URL } from "../api/xds/wire/codec.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
 import { loadCase } from "./translate/testing.ts";
-import { translate, proxyIdentityFromNode, type World } from "./translate/index.ts";
+import { translate, proxyIdentityFromNode, World } from "./translate/index.ts";
+import { loadResources } from "../api/resources/load.ts";
 import type { Snapshot, XdsNode } from "./xds/types.ts";
 
 function node(id: string, service: string, ip: string, labels: Record<string, string>): XdsNode {
@@ -99,4 +100,52 @@ test("warm() translates ahead, for the keys proxies had, exactly what they then 
   assert.deepEqual(plain(warmed), plain(fresh.snapshotFor(productpage)));
   // The proxy shares the warmed outbound maps with another of the same key.
   assert.equal(cache.snapshotFor(reviews).get(TYPE_URL.routeConfiguration), warmed.get(TYPE_URL.routeConfiguration));
+});
+
+test("each generation keeps the problems of what it translated, per proxy: a fix clears them", () => {
+  const entry = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings.default.svc.cluster.local]
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  resolution: STATIC
+  endpoints: [{ address: 10.0.0.5 }]
+`;
+  const routed = `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings, namespace: default }
+spec:
+  hosts: [ratings]
+  http:
+  - route: [{ destination: { host: ratings, subset: v9 } }]
+`;
+  const cache = new SnapshotCache();
+  cache.setWorld(World.fromResources(loadResources(entry + routed, "t.yaml").resources));
+  const problems = cache.problemsFor(productpage);
+  assert.deepEqual(
+    problems.filter((p) => p.resource !== undefined).map((p) => [p.code, p.resource?.kind, p.resource?.name, p.path]),
+    [["IST0101", "VirtualService", "ratings", "spec.http[0]"]],
+  );
+  // Asked again in the same generation: the same list, no second translation needed.
+  assert.equal(cache.problemsFor(productpage), problems);
+  cache.setWorld(World.fromResources(loadResources(entry, "t.yaml").resources));
+  assert.deepEqual(
+    cache.problemsFor(productpage).filter((p) => p.resource !== undefined),
+    [],
+  );
+});
+
+test("current() answers from the generation a proxy was last sent, and nothing once the world changed", () => {
+  const { world } = loadCase("bookinfo-all-v1.yaml");
+  const cache = new SnapshotCache();
+  cache.setWorld(world);
+  assert.equal(cache.current(productpage.id), undefined);
+  cache.snapshotFor(productpage);
+  const now = cache.current(productpage.id)!;
+  assert.deepEqual(now.problems, cache.problemsFor(productpage));
+  assert.ok([...now.clusters].some((c) => c.endsWith("|reviews.default.svc.cluster.local")));
+  cache.setWorld(world);
+  assert.equal(cache.current(productpage.id), undefined);
 });

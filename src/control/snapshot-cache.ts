@@ -4,10 +4,15 @@
 // per proxy, and it is layered over the shared maps instead of merged into copies. Between generations, a type
 // whose content did not change keeps its map object, so the ADS server sees the same object and does no work for
 // it: a VirtualService edit re-sends RDS and nothing else.
+//
+// The problems each translation reports are kept beside its maps, per generation: per outbound key (shared by the
+// proxies with that key) and per proxy (its inbound side), so `problemsFor(node)` answers what a proxy's current
+// configuration leaves out without translating again.
 
 import { TYPE_URL } from "../api/xds/wire/codec.ts";
 import type { Json } from "./translate/envoy.ts";
 import { proxyIdentityFromNode, translateInbound, translateOutbound, World } from "./translate/index.ts";
+import type { Problem } from "./translate/problems.ts";
 import { LayeredMap } from "./xds/layered-map.ts";
 import type { ResourceMap, Snapshot, XdsNode } from "./xds/types.ts";
 import { resourceVersion, typeVersion } from "./xds/version.ts";
@@ -20,6 +25,8 @@ interface OutboundMaps {
   endpoints: ResourceMap;
   /** Each map's typeVersion, to tell whether a new translation changed it. */
   versions: { listeners: string; routes: string; clusters: string; endpoints: string };
+  /** What the outbound translation left out or approximated. */
+  issues: readonly Problem[];
 }
 
 interface ProxyEntry {
@@ -28,6 +35,8 @@ interface ProxyEntry {
   /** The inbound resources as JSON: the same text means the same overlay. */
   inboundText: string;
   snapshot: Snapshot;
+  /** The outbound key's problems, then the inbound side's (each once). */
+  issues: readonly Problem[];
 }
 
 const EMPTY: ResourceMap = new Map();
@@ -76,8 +85,30 @@ export class SnapshotCache {
     const inboundText = JSON.stringify([inbound.listeners, inbound.clusters]);
     const previous = cached !== undefined && cached.metadata === metadata ? cached : undefined;
     const snapshot = this.compose(outbound, inbound.listeners, inbound.clusters, inboundText, previous);
-    this.proxies.set(node.id, { generation: this.generation, metadata, inboundText, snapshot });
+    const issues = [...outbound.issues];
+    const seen = new Set(issues.map((p) => p.text));
+    for (const p of inbound.issues) if (!seen.has(p.text)) issues.push(p);
+    this.proxies.set(node.id, { generation: this.generation, metadata, inboundText, snapshot, issues });
     return snapshot;
+  }
+
+  /**
+   * The problems of the node's configuration in the current generation (translating it if it was not yet asked
+   * for): the same translation its snapshot came from.
+   */
+  problemsFor(node: XdsNode): readonly Problem[] {
+    this.snapshotFor(node);
+    return this.proxies.get(node.id)?.issues ?? [];
+  }
+
+  /**
+   * A proxy's problems and cluster names in the current generation, if it has asked for this generation's snapshot
+   * (undefined otherwise: the caller translates, knowing the node as it connected).
+   */
+  current(nodeId: string): { problems: readonly Problem[]; clusters: Iterable<string> } | undefined {
+    const entry = this.proxies.get(nodeId);
+    if (entry === undefined || entry.generation !== this.generation) return undefined;
+    return { problems: entry.issues, clusters: entry.snapshot.get(TYPE_URL.cluster)?.keys() ?? [] };
   }
 
   private outboundFor(key: string, identity: Parameters<typeof translateOutbound>[1]): OutboundMaps {
@@ -106,6 +137,7 @@ export class SnapshotCache {
       clusters,
       endpoints,
       versions: { listeners: lv, routes: rv, clusters: cv, endpoints: ev },
+      issues: result.issues,
     };
     this.outbound.set(key, maps);
     return maps;

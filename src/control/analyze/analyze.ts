@@ -75,7 +75,25 @@ export function analyze(input: AnalyzeInput): Finding[] {
   analyzeSelectorless(ctx);
   analyzeIngressSubsets(ctx);
 
-  return sortFindings([...(input.extraFindings ?? []), ...ctx.findings]);
+  return sortFindings([...placeFindings(input.extraFindings ?? [], input.origins), ...ctx.findings]);
+}
+
+/**
+ * Findings made outside the analyzers (translation problems, kinds not enforced yet) get the file and line of the
+ * resource they are about, when it came from a file: the line of the field their message starts with
+ * ("spec.http[0].retries: …"), else the document's.
+ */
+export function placeFindings(
+  findings: readonly Finding[],
+  origins: ReadonlyMap<string, ResourceOrigin> | undefined,
+): Finding[] {
+  return findings.map((f) => {
+    const origin = f.file === undefined ? origins?.get(f.resource) : undefined;
+    if (origin === undefined) return f;
+    const path = /^(spec[^\s:]*): /.exec(f.message)?.[1];
+    const line = (path === undefined ? undefined : origin.lineOf?.(path)) ?? origin.line;
+    return { ...f, file: origin.file, ...(line !== undefined && { line }) };
+  });
 }
 
 /** By file and line (findings without a file last), then resource, code and message; exact repeats once. */

@@ -77,10 +77,15 @@ export function loadForAnalysis(files: readonly AnalysisFile[]): LoadedForAnalys
 }
 
 /** `trellis analyze --offline -f …`: the files alone, as istioctl analyzes files without a cluster. */
-export function analyzeFiles(files: readonly AnalysisFile[], extraFindings: readonly Finding[] = []): AnalysisReport {
+export function analyzeFiles(
+  files: readonly AnalysisFile[],
+  extra: (resources: readonly Resource[]) => readonly Finding[] = () => [],
+): AnalysisReport {
   const loaded = loadForAnalysis(files);
+  const resources = lastOfEach(loaded.resources);
+  const extraFindings = extra(resources);
   const findings = analyze({
-    resources: lastOfEach(loaded.resources),
+    resources,
     services: loaded.services,
     origins: loaded.origins,
     extraFindings: [...loaded.findings, ...extraFindings],

@@ -4,9 +4,10 @@
 import type { XdsServer } from "../xds/server.ts";
 import type { SnapshotSource, ProxyStatus } from "../xds/types.ts";
 import { CONFIG_TYPES } from "../snapshot.ts";
+import type { Problem } from "../translate/problems.ts";
 import type { ApiRouter } from "./router.ts";
 
-export function proxyStatusJson(p: ProxyStatus): Record<string, unknown> {
+export function proxyStatusJson(p: ProxyStatus, problems?: readonly Problem[]): Record<string, unknown> {
   return {
     nodeId: p.nodeId,
     cluster: p.cluster,
@@ -34,15 +35,32 @@ export function proxyStatusJson(p: ProxyStatus): Record<string, unknown> {
         },
       ]),
     ),
+    ...(problems !== undefined && { problems }),
   };
 }
 
-export function addProxyRoutes(router: ApiRouter, xds: XdsServer, source: SnapshotSource): void {
+/**
+ * `problems`: per node id, what its configuration leaves out and the not-enforced resources that select it
+ * (problem-report.ts); each proxy's entry then carries them.
+ */
+export function addProxyRoutes(
+  router: ApiRouter,
+  xds: XdsServer,
+  source: SnapshotSource,
+  problems?: () => ReadonlyMap<string, readonly Problem[]>,
+): void {
   router
-    .add("GET", "/api/v1/proxies", () => ({
-      status: 200,
-      json: { proxies: xds.proxies().map(proxyStatusJson) },
-    }))
+    .add("GET", "/api/v1/proxies", () => {
+      const of = problems?.();
+      return {
+        status: 200,
+        json: {
+          proxies: xds
+            .proxies()
+            .map((p) => proxyStatusJson(p, of === undefined ? undefined : (of.get(p.nodeId) ?? []))),
+        },
+      };
+    })
     .add("GET", "/api/v1/proxies/:id/config/:type", (req) => {
       const typeUrl = CONFIG_TYPES[req.params.type!];
       if (typeUrl === undefined)

@@ -4,6 +4,9 @@
 
 import { isDeepStrictEqual } from "node:util";
 import type { ResourceStore, StoredResource } from "../store/types.ts";
+import type { ReportedProblem } from "../problem-report.ts";
+import { warningLine } from "../problem-report.ts";
+import type { ResourceRef } from "../translate/problems.ts";
 import type { ApiRouter } from "./router.ts";
 
 export interface NamedFile {
@@ -16,7 +19,31 @@ export type Validate = (files: readonly NamedFile[]) => { resources: StoredResou
 
 export type ApplyAction = "created" | "configured" | "unchanged";
 
-export function addResourceRoutes(router: ApiRouter, store: ResourceStore, validate: Validate): void {
+/** What the control plane adds to the store's answers (absent: the store's answers alone). */
+export interface ResourceHooks {
+  /**
+   * The problems of resources an apply stores (or would store): translated on the world they make, and what is
+   * stored but not enforced. Each becomes a warning of the reply, as kubectl prints the API server's warnings.
+   */
+  review?: (resources: readonly StoredResource[]) => readonly ReportedProblem[];
+  /** A resource's `status` as Istio writes it (validation messages); made once per request. */
+  status?: () => (ref: ResourceRef) => Record<string, unknown> | undefined;
+}
+
+export function addResourceRoutes(
+  router: ApiRouter,
+  store: ResourceStore,
+  validate: Validate,
+  hooks: ResourceHooks = {},
+): void {
+  const withStatus = (items: StoredResource[]): StoredResource[] => {
+    if (hooks.status === undefined || items.length === 0) return items;
+    const statusOf = hooks.status();
+    return items.map((r) => {
+      const status = statusOf({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
+      return status === undefined ? r : { ...r, status };
+    });
+  };
   router
     .add("POST", "/api/v1/apply", async (req) => {
       let body: { files?: unknown; dryRun?: unknown };
@@ -46,12 +73,23 @@ export function addResourceRoutes(router: ApiRouter, store: ResourceStore, valid
         if (action !== "unchanged") changed.push(r);
       }
       if (body.dryRun !== true && changed.length > 0) await store.applyAll(changed);
-      return { status: 200, json: { results, warnings: validated.warnings } };
+      let problems: readonly ReportedProblem[] = [];
+      const warnings = [...validated.warnings];
+      try {
+        problems = hooks.review?.(validated.resources) ?? [];
+        warnings.push(...problems.map(warningLine));
+      } catch (err) {
+        // What was applied stays applied; the user hears that its problems could not be listed, and why.
+        warnings.push(`the problems of what was applied could not be listed: ${(err as Error).message}`);
+      }
+      return { status: 200, json: { results, warnings, problems } };
     })
     .add("GET", "/api/v1/resources", async (req) => ({
       status: 200,
       json: {
-        items: await store.list(req.query.get("kind") ?? undefined, req.query.get("namespace") ?? undefined),
+        items: withStatus(
+          await store.list(req.query.get("kind") ?? undefined, req.query.get("namespace") ?? undefined),
+        ),
       },
     }))
     .add("GET", "/api/v1/resources/:kind/:namespace/:name", async (req) => {
@@ -59,7 +97,7 @@ export function addResourceRoutes(router: ApiRouter, store: ResourceStore, valid
       const found = await store.get({ kind, namespace, name });
       return found === undefined
         ? { status: 404, json: { errors: [`${kind} ${namespace}/${name} not found`] } }
-        : { status: 200, json: found };
+        : { status: 200, json: withStatus([found])[0] };
     })
     .add("DELETE", "/api/v1/resources/:kind/:namespace/:name", async (req) => {
       const { kind, namespace, name } = req.params as { kind: string; namespace: string; name: string };

@@ -33,7 +33,8 @@ export interface ClusterSpec {
 export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
   const { service, port, subset, policy } = spec;
   const name = outboundClusterName(port.number, subset?.name, service.hostname);
-  const where = `cluster ${name}`;
+  // Problems name the DestinationRule the policy came from, when there is one: that is what the user can fix.
+  const where = spec.rule === undefined ? `cluster ${name}` : `DestinationRule ${spec.rule} cluster ${name}`;
   const cluster: Json = { name };
   if (service.resolution === "DNS") {
     cluster.type = "STRICT_DNS";

@@ -9,6 +9,7 @@ import { ADS, FAULT_NAME, FAULT_TYPE, HCM_TYPE, ROUTER_NAME, ROUTER_TYPE } from 
 import type { DestinationContext } from "./destinations.ts";
 import { isHttpProtocol, virtualHostName } from "./names.ts";
 import { domainsOf, portRoutes, virtualServiceFor } from "./outbound-routes.ts";
+import { refOf, type ResourceRef } from "./problems.ts";
 import { serviceClusters } from "./service-clusters.ts";
 import type { ServiceModel, ServicePortModel } from "./world.ts";
 
@@ -48,7 +49,7 @@ export function proxylessResources(services: readonly ServiceModel[], base: Base
       });
       if (names.length === 0) continue;
       for (const name of names) out.listeners.push(apiListener(name, routeName));
-      const routes = grpcRoutes(portRoutes(service, port, vs, base), routeName, base);
+      const routes = grpcRoutes(portRoutes(service, port, vs, base), routeName, base, vs && refOf(vs));
       out.routes.push({ name: routeName, virtual_hosts: [{ name: routeName, domains: names, routes }] });
     }
   }
@@ -79,12 +80,15 @@ function apiListener(name: string, routeName: string): Json {
 }
 
 /** Routes gRPC can run; one it cannot (redirect, direct response) would make it refuse the whole configuration. */
-function grpcRoutes(routes: Json[], routeName: string, base: Base): Json[] {
+function grpcRoutes(routes: Json[], routeName: string, base: Base, resource: ResourceRef | undefined): Json[] {
   return routes.filter((r) => {
     if (r.route !== undefined) return true;
     const what = r.redirect !== undefined ? "a redirect" : "a direct response";
     const label = r.name !== undefined ? `route ${String(r.name)}` : "a route";
-    base.problems.add(`proxyless ${routeName}: ${label} is ${what}, which gRPC clients cannot run; left out`);
+    base.problems.add(
+      `proxyless ${routeName}: ${label} is ${what}, which gRPC clients cannot run; left out`,
+      resource && { resource },
+    );
     return false;
   });
 }
@@ -96,14 +100,17 @@ function addServiceClusters(service: ServiceModel, base: Base, out: ProxylessRes
     if (!isHttpProtocol(port.protocol) || endpoints === undefined) continue;
     const where = `proxyless ${service.hostname}:${port.number}`;
     const lb = policy.loadBalancer;
+    // The balancer and warmup come from the service's DestinationRule: the problem is about it.
+    const rule = base.world.destinationRuleFor(service.hostname, base.proxy);
+    const about = rule && { resource: refOf(rule) };
     if (cluster.lb_policy === "MAGLEV") {
-      base.problems.add(`${where}: gRPC has no maglev; ring hash used`);
+      base.problems.add(`${where}: gRPC has no maglev; ring hash used`, about);
       delete cluster.maglev_lb_config;
       cluster.lb_policy = "RING_HASH";
     } else if (cluster.lb_policy !== "RING_HASH") {
       // gRPC balances ROUND_ROBIN or RING_HASH only; Istio's grpcgen uses round robin for everything else.
       if (lb?.simple === "LEAST_REQUEST" || lb?.simple === "LEAST_CONN" || lb?.simple === "RANDOM") {
-        base.problems.add(`${where}: gRPC has no ${lb.simple} balancer; ROUND_ROBIN used`);
+        base.problems.add(`${where}: gRPC has no ${lb.simple} balancer; ROUND_ROBIN used`, about);
       }
       cluster.lb_policy = "ROUND_ROBIN";
     }
@@ -111,7 +118,7 @@ function addServiceClusters(service: ServiceModel, base: Base, out: ProxylessRes
     delete cluster.typed_extension_protocol_options;
     // Only a warmup writes these (as slow_start_config), and gRPC has no slow start.
     if (cluster.round_robin_lb_config !== undefined || cluster.least_request_lb_config !== undefined) {
-      base.problems.add(`${where}: gRPC has no slow start; loadBalancer warmup ignored`);
+      base.problems.add(`${where}: gRPC has no slow start; loadBalancer warmup ignored`, about);
       delete cluster.round_robin_lb_config;
       delete cluster.least_request_lb_config;
     }

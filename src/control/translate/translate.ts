@@ -8,7 +8,7 @@ import { inboundPorts, inboundResources } from "./inbound.ts";
 import { BLACKHOLE_CLUSTER, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { outboundRouteConfiguration } from "./outbound-routes.ts";
 import { outboundTcpListeners } from "./outbound-tcp.ts";
-import { Problems } from "./problems.ts";
+import { Problems, type Problem } from "./problems.ts";
 import { proxylessResources } from "./proxyless.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { reachableServices } from "./scope.ts";
@@ -27,6 +27,8 @@ export interface TranslationResult {
   endpoints: Json[];
   /** What was left out or approximated, one sentence each. */
   problems: string[];
+  /** The same problems, structured (resource, field path, code): what apply, analyze and proxy-status show. */
+  issues: Problem[];
 }
 
 /** What a proxy gets for its own workload: listeners (each with its routes inline) and clusters. */
@@ -34,20 +36,22 @@ export interface InboundTranslation {
   listeners: Json[];
   clusters: Json[];
   problems: string[];
+  issues: Problem[];
 }
 
 export function translate(world: World, proxy: ProxyIdentity): TranslationResult {
   const outbound = translateOutbound(world, proxy);
   const inbound = translateInbound(world, proxy);
   const problems = new Problems();
-  problems.addAll(outbound.problems);
-  problems.addAll(inbound.problems);
+  problems.addAll(outbound.issues);
+  problems.addAll(inbound.issues);
   return {
     listeners: byName([...outbound.listeners, ...inbound.listeners], "name"),
     routes: outbound.routes,
     clusters: byName([...outbound.clusters, ...inbound.clusters], "name"),
     endpoints: outbound.endpoints,
     problems: problems.list,
+    issues: problems.items,
   };
 }
 
@@ -73,6 +77,7 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
       clusters: byName(out.clusters, "name"),
       endpoints: byName(out.endpoints, "cluster_name"),
       problems: problems.list,
+      issues: problems.items,
     };
   }
 
@@ -119,13 +124,14 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
     clusters: byName(clusters, "name"),
     endpoints: byName(endpoints, "cluster_name"),
     problems: problems.list,
+    issues: problems.items,
   };
 }
 
 /** The proxy's own workload: per port an inbound listener and cluster. Nothing for a proxyless client. */
 export function translateInbound(world: World, proxy: ProxyIdentity): InboundTranslation {
   const problems = new Problems();
-  if (proxy.proxyless === true) return { listeners: [], clusters: [], problems: [] };
+  if (proxy.proxyless === true) return { listeners: [], clusters: [], problems: [], issues: [] };
   // A Sidecar's ingress listeners, when it has any, replace the ports the proxy or the registry declare.
   const sidecar = world.sidecarFor(proxy);
   const ports =
@@ -133,7 +139,7 @@ export function translateInbound(world: World, proxy: ProxyIdentity): InboundTra
       ? sidecarIngressPorts(sidecar, proxy, problems)
       : inboundPorts(world, proxy, problems);
   const inbound = inboundResources(ports, proxy, problems);
-  return { listeners: inbound.listeners, clusters: inbound.clusters, problems: problems.list };
+  return { listeners: inbound.listeners, clusters: inbound.clusters, problems: problems.list, issues: problems.items };
 }
 
 /** BlackHoleCluster and PassthroughCluster: STATIC with no endpoints (a request there fails with 503). */

@@ -38,7 +38,8 @@ export function applyWarmup(
   if (field === "") return;
   const configField = CONFIG_FIELD[String(cluster.lb_policy)];
   if (configField === undefined) {
-    const from = rule === undefined ? "" : ` of DestinationRule ${rule}`;
+    // A where that already names the rule (clusters.ts) does not need it twice.
+    const from = rule === undefined || where.startsWith("DestinationRule ") ? "" : ` of DestinationRule ${rule}`;
     problems.add(
       `${where}: loadBalancer.${field}${from} applies to ROUND_ROBIN and LEAST_REQUEST only, not ${String(cluster.lb_policy)}; ignored`,
     );
