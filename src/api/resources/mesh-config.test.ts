@@ -303,6 +303,31 @@ describe("MeshConfig: reading and validation (Istio's ValidateMeshConfig)", () =
     ]);
   });
 
+  test("no input throws: hostile and malformed documents are problems, not crashes", () => {
+    const hostile = [
+      "\u0000",
+      "a: &a [*a]\n",
+      "---\na: 1\n---\nb: 2\n",
+      "meshConfig: 5\n",
+      "meshConfig: null\n",
+      "kind: IstioOperator\nspec: {meshConfig: [1]}\n",
+      "kind: ConfigMap\ndata: {mesh: '[1'}\n",
+      "extensionProviders: [5, null, {name: 5, zipkin: 5}, {name: x, envoyFileAccessLog: {logFormat: 5}}]\n",
+      "defaultProviders: {accessLogging: 5, tracing: [null]}\nlocalityLbSetting: {distribute: [5], failover: 5}\n",
+      "defaultConfig: {proxyStatsMatcher: {inclusionRegexps: 5}, tracing: {zipkin: 5}, proxyMetadata: [1]}\n",
+      'accessLogFile: /x\naccessLogEncoding: JSON\naccessLogFormat: "[1]"\n',
+      "x".repeat(100_000),
+    ];
+    for (const text of hostile) {
+      const read = readMeshConfig(text);
+      assert.ok(read.config !== undefined || read.errors.length > 0, JSON.stringify(text.slice(0, 60)));
+    }
+    assert.deepEqual(
+      readMeshConfig("---\na: 1\n---\nb: 2\n").errors.map((e) => e.message),
+      ["a MeshConfig file holds one YAML document (found a second `---` document)"],
+    );
+  });
+
   test("defaultProviders naming no provider is a warning", () => {
     const read = readMeshConfig("defaultProviders:\n  metrics: [prometheus, missing]\n");
     assert.deepEqual(read.errors, []);

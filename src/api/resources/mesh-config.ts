@@ -273,9 +273,13 @@ export function readMeshConfig(text: string): ReadMeshConfig {
     return result(undefined);
   }
   for (const e of doc.errors) {
+    const message =
+      e.code === "MULTIPLE_DOCS"
+        ? "a MeshConfig file holds one YAML document (found a second `---` document)"
+        : `not valid YAML: ${e.message.split("\n")[0]}`;
     errors.push({
       path: "",
-      message: `not valid YAML: ${e.message.split("\n")[0]}`,
+      message,
       ...(e.linePos?.[0] ? { line: e.linePos[0].line } : {}),
     });
   }
