@@ -36,7 +36,7 @@ export async function runGet(argv: string[]): Promise<number> {
   }
   const kind = typed === undefined ? undefined : kindOf(typed);
   if (kind === undefined) {
-    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}\n`);
+    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}; or meshconfig\n`);
     return 2;
   }
   const output = parsed.values.output ?? "table";

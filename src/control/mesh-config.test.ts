@@ -98,6 +98,29 @@ describe("MeshConfig file: loading and reloading", () => {
     }
   });
 
+  test("a file that disappears keeps the last good version; written back, it applies again", async () => {
+    const file = join(dir, "gone.yaml");
+    writeFileSync(file, "rootNamespace: kept\n");
+    const log: string[] = [];
+    const watcher = new MeshConfigWatcher({ file, log: (l) => log.push(l), onChange: () => {} });
+    try {
+      await watcher.start();
+      rmSync(file);
+      await watcher.reload();
+      assert.equal(watcher.current.config.rootNamespace, "kept");
+      assert.equal(log.filter((l) => l.includes("is gone")).length, 1);
+      writeAtomically(file, "rootNamespace: kept\n");
+      await watcher.reload();
+      assert.ok(
+        log.some((l) => l.includes("reloaded")),
+        log.join("\n"),
+      );
+      assert.equal(watcher.current.config.rootNamespace, "kept");
+    } finally {
+      watcher.close();
+    }
+  });
+
   test("a file that does not validate stops the start, naming every problem", async () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(file, "rootNamespace: Bad_Name\ntrustDomain: 'a b'\n");

@@ -193,7 +193,12 @@ export class MeshConfigWatcher {
     } catch (err) {
       // Gone for a moment (a rename in progress) or unreadable: keep the last good version; the next event retries.
       const error = err as Error;
-      if (this.lastText !== undefined && (error as NodeJS.ErrnoException).code === "ENOENT") {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        // Said once per disappearance; the text is forgotten so that the same file written back applies again.
+        if (this.lastText !== undefined) {
+          this.options.log(`mesh config: ${this.file} is gone; keeping the last good version until it is back`);
+        }
+        this.lastText = undefined;
         return this.emit({ status: "unchanged" });
       }
       this.lastError = error;
