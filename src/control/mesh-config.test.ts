@@ -121,10 +121,12 @@ describe("MeshConfig file: loading and reloading", () => {
     }
   });
 
-  test("a file that does not validate stops the start, naming every problem", async () => {
+  test("a file that is missing or does not validate stops the start, naming every problem", async () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(file, "rootNamespace: Bad_Name\ntrustDomain: 'a b'\n");
     const watcher = new MeshConfigWatcher({ file, log: () => {}, onChange: () => {} });
+    const missing = new MeshConfigWatcher({ file: join(dir, "missing.yaml"), log: () => {}, onChange: () => {} });
+    await assert.rejects(missing.start(), { code: "TRELLIS_MESHCONFIG_UNREADABLE", message: /missing\.yaml: ENOENT/ });
     await assert.rejects(watcher.start(), (err: unknown) => {
       assert.ok(err instanceof MeshConfigError);
       assert.deepEqual(

@@ -16,6 +16,7 @@ import {
   type MeshConfig,
   type MeshConfigIssue,
 } from "../api/resources/mesh-config.ts";
+import { TrellisError } from "../api/errors.ts";
 import { parseAccessLogConfig } from "../telemetry/access-log-config.ts";
 import type { Finding } from "./analyze/analyze.ts";
 import { accessLogJson } from "./translate/access-log.ts";
@@ -112,6 +113,15 @@ export function meshConfigFindings(loaded: LoadedMeshConfig): MeshConfigFinding[
   ];
 }
 
+/** The MeshConfig file cannot be read at start (missing, a directory, no permission). */
+export class MeshConfigUnreadableError extends TrellisError {
+  constructor(file: string, cause: unknown) {
+    super("TRELLIS_MESHCONFIG_UNREADABLE", `cannot read the mesh config ${file}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
 /** What one reload did. */
 export type ReloadOutcome =
   { status: "applied"; loaded: LoadedMeshConfig } | { status: "unchanged" } | { status: "refused"; error: Error };
@@ -148,7 +158,12 @@ export class MeshConfigWatcher {
 
   /** Reads the file (throws MeshConfigError or the read error when it is not usable), then watches it. */
   async start(): Promise<LoadedMeshConfig> {
-    const text = await readFile(this.file, "utf8");
+    let text: string;
+    try {
+      text = await readFile(this.file, "utf8");
+    } catch (err) {
+      throw new MeshConfigUnreadableError(this.options.file, err);
+    }
     this.lastText = text;
     this.loaded = parseMeshConfigText(text, this.options.file);
     this.logLoaded("loaded", this.loaded);
