@@ -294,7 +294,11 @@ describe("MeshConfig: reading and validation (Istio's ValidateMeshConfig)", () =
     assert.deepEqual(providers.errors, []);
     assertIssues(providers.warnings, [["accessLogFile", "defaultProviders.accessLogging is set", 1]]);
     assert.deepEqual(providers.accessLogs, [
-      { path: "/dev/stdout", format: { kind: "text", text: ISTIO_TEXT_FORMAT }, source: 'built-in provider "envoy"' },
+      {
+        path: "/dev/stdout",
+        format: { kind: "text", text: ISTIO_TEXT_FORMAT },
+        source: "defaultProviders.accessLogging[0]",
+      },
       {
         path: "/tmp/b.log",
         format: { kind: "json", labels: { code: "%RESPONSE_CODE%" } },

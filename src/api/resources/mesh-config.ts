@@ -800,12 +800,13 @@ function effectiveAccessLogs(
       );
     }
     const out: MeshAccessLog[] = [];
-    for (const name of config.defaultProviders.accessLogging) {
+    for (const [i, name] of config.defaultProviders.accessLogging.entries()) {
       const index = config.extensionProviders.findIndex((p) => p.name === name);
       const provider = index >= 0 ? config.extensionProviders[index] : BUILTIN_PROVIDERS.find((p) => p.name === name);
       const file = provider?.envoyFileAccessLog;
       if (file === undefined || typeof file.path !== "string") continue;
-      const source = index >= 0 ? at(`extensionProviders[${index}]`) : `built-in provider "${name}"`;
+      // A built-in provider is written nowhere in the file: the default that names it is where it comes from.
+      const source = index >= 0 ? at(`extensionProviders[${index}]`) : at(`defaultProviders.accessLogging[${i}]`);
       const logFormat = isPlainObject(file.logFormat) ? file.logFormat : {};
       if (isPlainObject(logFormat.labels)) {
         out.push({
