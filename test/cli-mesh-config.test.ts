@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -115,6 +116,30 @@ describe("trellis up --mesh-config, trellis get meshconfig", () => {
     assert.match(after.stdout, /# A newer version of the file was refused; this is the last good one:/);
     shown = parseYaml(after.stdout) as { outboundTrafficPolicy: unknown };
     assert.deepEqual(shown.outboundTrafficPolicy, { mode: "ALLOW_ANY" });
+  });
+
+  test("up with a MeshConfig whose xDS port is taken exits 1 (the file watcher does not keep it alive)", async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const [api] = (await freePorts(1)) as [number];
+    try {
+      const run = await cli(
+        {},
+        "up",
+        "--data-dir",
+        join(dir, "data-busy"),
+        "--xds-port",
+        String((busy.address() as net.AddressInfo).port),
+        "--api-port",
+        String(api),
+        "--mesh-config",
+        meshFile,
+      );
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /trellis up: cannot listen on 127\.0\.0\.1:\d+/);
+    } finally {
+      busy.close();
+    }
   });
 
   test("up with a MeshConfig that does not validate exits 1, naming every problem with its line", async () => {

@@ -121,6 +121,16 @@ export class ControlPlane implements SnapshotSource {
       // A file that does not validate stops the start, with every problem listed.
       this.mesh = await this.meshWatcher.start();
     }
+    try {
+      await this.startServing();
+    } catch (err) {
+      // The file watcher would keep a process that failed to start alive.
+      this.meshWatcher?.close();
+      throw err;
+    }
+  }
+
+  private async startServing(): Promise<void> {
     await this.loadAndWatch();
     this.registry.onChange((event) => {
       // A renewal changes nothing a proxy sees.
