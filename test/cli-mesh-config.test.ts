@@ -122,6 +122,8 @@ describe("trellis up --mesh-config, trellis get meshconfig", () => {
     const busy = net.createServer();
     await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
     const [api] = (await freePorts(1)) as [number];
+    const good = join(dir, "good-mesh.yaml");
+    writeFileSync(good, MESH);
     try {
       const run = await cli(
         {},
@@ -133,7 +135,7 @@ describe("trellis up --mesh-config, trellis get meshconfig", () => {
         "--api-port",
         String(api),
         "--mesh-config",
-        meshFile,
+        good,
       );
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stderr, /trellis up: cannot listen on 127\.0\.0\.1:\d+/);
