@@ -1,4 +1,5 @@
 // `trellis get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]`: resources as stored, kubectl's way.
+// `trellis get meshconfig [-o yaml|json]`: the MeshConfig the control plane runs with (docs/mesh-config.md).
 
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
@@ -30,9 +31,12 @@ export async function runGet(argv: string[]): Promise<number> {
     return 2;
   }
   const [typed, name] = parsed.positionals;
+  if (typed !== undefined && MESH_CONFIG_NAMES.includes(typed.toLowerCase())) {
+    return getMeshConfig(parsed.values.output ?? "yaml");
+  }
   const kind = typed === undefined ? undefined : kindOf(typed);
   if (kind === undefined) {
-    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}\n`);
+    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}; or meshconfig\n`);
     return 2;
   }
   const output = parsed.values.output ?? "table";
@@ -72,4 +76,47 @@ function render(items: Stored[], output: string, single: boolean): string {
     ["NAMESPACE", "NAME", "VERSION"],
     items.map((i) => [i.metadata.namespace, i.metadata.name, i.metadata.resourceVersion ?? ""]),
   );
+}
+
+const MESH_CONFIG_NAMES = ["meshconfig", "mesh-config", "meshconfigs"];
+
+interface MeshConfigView {
+  file: string | null;
+  meshConfig: Record<string, unknown>;
+  findings: { level: string; code: string; message: string }[];
+  refused?: { message: string };
+}
+
+/**
+ * The MeshConfig in force, as YAML (Istio's spelling; its findings — fields stored but not enforced yet, warnings,
+ * a refused newer version — as comments on top, so the output still loads) or as the API's JSON.
+ */
+async function getMeshConfig(output: string): Promise<number> {
+  if (output !== "yaml" && output !== "json") {
+    process.stderr.write(`trellis get: -o expects yaml or json, got "${output}"\n`);
+    return 2;
+  }
+  try {
+    const reply = await callControl("GET", "/api/v1/meshconfig");
+    if (reportErrors("get", reply) !== 0) return 1;
+    const view = reply.json as unknown as MeshConfigView;
+    if (output === "json") {
+      process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+      return 0;
+    }
+    const comments = [`# MeshConfig from ${view.file ?? "Istio's defaults (trellis up without --mesh-config)"}`];
+    for (const f of view.findings) comments.push(`# ${f.level} [${f.code}] ${f.message}`);
+    if (view.refused !== undefined) {
+      comments.push("# A newer version of the file was refused; this is the last good one:");
+      for (const line of view.refused.message.split("\n")) comments.push(`#   ${line}`);
+    }
+    process.stdout.write(`${comments.join("\n")}\n${stringify(view.meshConfig)}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof TrellisError) {
+      process.stderr.write(`trellis get: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
 }

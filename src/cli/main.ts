@@ -7,13 +7,13 @@ commands:
   proxy --xds HOST:PORT[,…] --node-id ID [--service S] [--namespace NS] [--labels k=v,…] [--locality R/Z/S]
         [--admin-port P] [--outbound-port P] [--xds-protocol delta|sotw]
                              run a sidecar fed by a control plane over ADS, delta by default (with --bootstrap: both)
-  up [--store etcd://H:P,…] [--data-dir DIR] [--address A] [--xds-port P] [--api-port P]
-                             the control plane: ADS on 15010, HTTP API on 15014
+  up [--store etcd://H:P,…] [--data-dir DIR] [--mesh-config FILE] [--address A] [--xds-port P] [--api-port P]
+                             the control plane: ADS on 15010, HTTP API on 15014; Istio's MeshConfig from FILE
   apply -f FILE|DIR|-        validate and store Istio resources (all or none), on the control plane
   analyze [-f FILE|DIR|-]… [--offline]
                              cross-resource problems (undefined subsets, unknown hosts, conflicts), explained
   get KIND [NAME] [-o yaml|json] [-n NS | -A]
-                             stored resources
+                             stored resources; \`get meshconfig\`: the MeshConfig in force
   delete KIND NAME [-n NS]   remove a stored resource
   proxy-status               each connected proxy: versions sent and ACKed, NACK errors in full
   proxy-config listeners|routes|clusters|endpoints PROXY [-o json|yaml]

@@ -1,6 +1,7 @@
-// `trellis up [--store etcd://h1:2379,…] [--data-dir DIR] [--address A] [--xds-port P] [--api-port P]`: the
-// control plane — ADS for sidecars on 15010, the HTTP API on 15014 — on the embedded store (persisted under
-// --data-dir, default ~/.trellis/data) or on etcd, shared by any number of replicas.
+// `trellis up [--store etcd://h1:2379,…] [--data-dir DIR] [--mesh-config FILE] [--address A] [--xds-port P]
+// [--api-port P]`: the control plane — ADS for sidecars on 15010, the HTTP API on 15014 — on the embedded store
+// (persisted under --data-dir, default ~/.trellis/data) or on etcd, shared by any number of replicas. --mesh-config
+// is Istio's MeshConfig (docs/mesh-config.md), reloaded when the file changes.
 
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +30,7 @@ export async function runUp(argv: string[]): Promise<number> {
         address: { type: "string" },
         "xds-port": { type: "string" },
         "api-port": { type: "string" },
+        "mesh-config": { type: "string" },
       },
       strict: true,
     }));
@@ -44,7 +46,14 @@ export async function runUp(argv: string[]): Promise<number> {
     const etcd = values.store !== undefined && values.store !== "embedded";
     const dataDir = etcd ? undefined : (values["data-dir"] ?? join(homedir(), ".trellis", "data"));
     store = await createStore(values.store, dataDir);
-    cp = new ControlPlane({ store, address: values.address ?? "127.0.0.1", xdsPort, apiPort });
+    const meshConfigFile = values["mesh-config"];
+    cp = new ControlPlane({
+      store,
+      address: values.address ?? "127.0.0.1",
+      xdsPort,
+      apiPort,
+      ...(meshConfigFile !== undefined ? { meshConfigFile } : {}),
+    });
     await cp.start();
     process.stderr.write(
       `trellis up: live (xds=${values.address ?? "127.0.0.1"}:${cp.xdsPort} api=http://${values.address ?? "127.0.0.1"}:${cp.apiPort}` +

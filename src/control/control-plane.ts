@@ -18,6 +18,15 @@ import { INSTANCE_KIND, fromStored, toStored } from "./registry/persistence.ts";
 import type { RegistryEvent } from "./registry/types.ts";
 import { readStored, validateFiles } from "./resource-files.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
+import { MeshConfigError } from "../api/resources/mesh-config.ts";
+import {
+  MeshConfigWatcher,
+  defaultLoadedMeshConfig,
+  meshConfigFindings,
+  meshWorldInput,
+  type LoadedMeshConfig,
+  type MeshConfigFinding,
+} from "./mesh-config.ts";
 import type { ResourceStore, StoredResource, Watch } from "./store/types.ts";
 import { proxyIdentityFromNode, World } from "./translate/index.ts";
 import {
@@ -50,6 +59,8 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** The ADS server's hooks (ACKs, NACKs, pushes): for the dashboard, tests and the benchmark. */
   xdsHooks?: XdsHooks;
+  /** Istio's MeshConfig, read at start and reloaded when it changes (`trellis up --mesh-config FILE`). */
+  meshConfigFile?: string;
 }
 
 export class ControlPlane implements SnapshotSource {
@@ -61,6 +72,8 @@ export class ControlPlane implements SnapshotSource {
   private readonly stored = new Map<string, StoredResource>();
   private readonly typed = new Map<string, { version: string | undefined; resource: Resource | undefined }>();
   private world = new World({});
+  private mesh: LoadedMeshConfig = defaultLoadedMeshConfig();
+  private meshWatcher: MeshConfigWatcher | undefined;
   /** Snapshots per proxy, sharing the outbound translation between proxies that see the mesh alike. */
   private readonly snapshots = new SnapshotCache();
   private watch: Watch | undefined;
@@ -92,7 +105,44 @@ export class ControlPlane implements SnapshotSource {
     return this.api?.port ?? 0;
   }
 
+  /** The MeshConfig in force (Istio's defaults without --mesh-config). */
+  get meshConfig(): LoadedMeshConfig {
+    return this.mesh;
+  }
+
+  /** The MeshConfig file's watcher (undefined without --mesh-config): its reload() re-reads the file now. */
+  get meshConfigWatcher(): MeshConfigWatcher | undefined {
+    return this.meshWatcher;
+  }
+
+  /** The MeshConfig's warnings and "stored, not enforced yet" fields, as findings (for analyze and the CLI). */
+  meshConfigFindings(): MeshConfigFinding[] {
+    return meshConfigFindings(this.mesh);
+  }
+
   async start(): Promise<void> {
+    if (this.options.meshConfigFile !== undefined) {
+      this.meshWatcher = new MeshConfigWatcher({
+        file: this.options.meshConfigFile,
+        log: this.log,
+        onChange: (loaded) => {
+          this.mesh = loaded;
+          if (!this.stopped) this.scheduleRebuild();
+        },
+      });
+      // A file that does not validate stops the start, with every problem listed.
+      this.mesh = await this.meshWatcher.start();
+    }
+    try {
+      await this.startServing();
+    } catch (err) {
+      // The file watcher would keep a process that failed to start alive.
+      this.meshWatcher?.close();
+      throw err;
+    }
+  }
+
+  private async startServing(): Promise<void> {
     await this.loadAndWatch();
     this.registry.onChange((event) => {
       // A renewal changes nothing a proxy sees.
@@ -137,6 +187,7 @@ export class ControlPlane implements SnapshotSource {
         },
       };
     });
+    router.add("GET", "/api/v1/meshconfig", () => ({ status: 200, json: this.meshConfigView() }));
   }
 
   /**
@@ -232,7 +283,7 @@ export class ControlPlane implements SnapshotSource {
 
   /** The world of these resources and the registry's services: the live one, and the candidates apply and analyze try. */
   private worldOf(resources: readonly Resource[]): World {
-    return World.fromResources(resources, registeredServices(this.registry.list()));
+    return World.fromResources(resources, registeredServices(this.registry.list()), meshWorldInput(this.mesh));
   }
 
   /** The problems of `resources` translated for the connected proxies and a representative per namespace. */
@@ -352,11 +403,32 @@ export class ControlPlane implements SnapshotSource {
             ...this.world.services.map((s) => s.namespace),
           ]);
     findings.push(...placeFindings(problemFindings(report.problems, findings), loaded.origins));
+    // The MeshConfig's own warnings and fields stored but not enforced yet (each names its file and line).
+    findings.push(...this.meshConfigFindings());
     return { status: 200, json: { findings: sortFindings(findings), notices: loaded.notices } };
+  }
+
+  /** What GET /api/v1/meshconfig answers: the MeshConfig in force, where from, and what of it is not enforced. */
+  private meshConfigView(): Record<string, unknown> {
+    const refused = this.meshWatcher?.refused;
+    return {
+      file: this.mesh.file ?? null,
+      meshConfig: this.mesh.config,
+      findings: this.meshConfigFindings(),
+      ...(refused !== undefined
+        ? {
+            refused: {
+              message: refused.message,
+              ...(refused instanceof MeshConfigError ? { problems: refused.problems } : {}),
+            },
+          }
+        : {}),
+    };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.meshWatcher?.close();
     this.watch?.close();
     this.registry.stop();
     await this.api?.close();

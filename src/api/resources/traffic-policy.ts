@@ -60,7 +60,8 @@ function readLoadBalancer(f: SpecFields): LoadBalancerSettings {
   const simple = f.enumValue("simple", SIMPLE_LOAD_BALANCERS);
   if (simple !== undefined) out.simple = simple;
   if (f.has("consistentHash")) out.consistentHash = readConsistentHash(f.message("consistentHash", CONSISTENT_HASH));
-  if (f.has("localityLbSetting")) out.localityLbSetting = readLocality(f.message("localityLbSetting", LOCALITY));
+  if (f.has("localityLbSetting"))
+    out.localityLbSetting = readLocalityLbSetting(f.message("localityLbSetting", LOCALITY));
   const warmup = f.duration("warmupDurationSecs", 1);
   if (warmup !== undefined) out.warmupDurationSecs = warmup;
   if (f.has("warmup"))
@@ -113,7 +114,8 @@ function readConsistentHash(f: SpecFields): ConsistentHashLB {
 
 const LOCALITY = { known: ["distribute", "failover", "failoverPriority", "enabled"] };
 
-function readLocality(f: SpecFields): LocalityLoadBalancerSetting {
+/** A localityLbSetting message (DestinationRule and MeshConfig write the same one). */
+export function readLocalityLbSetting(f: SpecFields): LocalityLoadBalancerSetting {
   const out: LocalityLoadBalancerSetting = {
     distribute: f.list("distribute").map((item) => {
       const d = SpecFields.open(f.ctx, item.value, item.path, { known: ["from", "to"] });

@@ -6,7 +6,7 @@ import { outboundCluster } from "./clusters.ts";
 import { clusterLoadAssignment, localityEndpoints } from "./endpoints.ts";
 import { enableLocalityWeighting, localityLbPlan, proxyTopology } from "./locality.ts";
 import { outboundClusterName } from "./names.ts";
-import type { Problems } from "./problems.ts";
+import { Problems } from "./problems.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import type { EffectivePolicy } from "./traffic-policy.ts";
 import { effectivePolicy } from "./traffic-policy.ts";
@@ -40,7 +40,18 @@ export function serviceClusters(
       if (cluster.type === "EDS") {
         const name = outboundClusterName(port.number, subset?.name, service.hostname);
         const where = `DestinationRule ${rule?.metadata.namespace}/${rule?.metadata.name}`;
-        const plan = localityLbPlan(policy, me, where, base.problems);
+        // MeshConfig.localityLbSetting for destinations whose rule sets none (Istio's getLocalityLbSetting). Like
+        // Istio, a mesh-wide failover that cannot apply to a destination without outlier detection is not reported.
+        const mesh = base.world.meshLocalityLbSetting;
+        const plan =
+          policy.loadBalancer?.localityLbSetting === undefined && mesh !== undefined
+            ? localityLbPlan(
+                { ...policy, loadBalancer: { ...policy.loadBalancer, localityLbSetting: mesh } },
+                me,
+                "MeshConfig",
+                new Problems(),
+              )
+            : localityLbPlan(policy, me, where, base.problems);
         entry.endpoints = clusterLoadAssignment(name, localityEndpoints(service, port, subset?.labels, plan));
         if (plan?.weighted === true) enableLocalityWeighting(cluster);
       }

@@ -3,13 +3,14 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { loadResources } from "../../api/resources/load.ts";
 import type { Resource } from "../../api/resources/types.ts";
 import type { Json } from "./envoy.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { proxyIdentityFromNode } from "./proxy-identity.ts";
-import type { OutboundTrafficPolicyMode } from "./world-index.ts";
+import { meshWorldInput, parseMeshConfigText } from "../mesh-config.ts";
+import type { MeshWorldInput, OutboundTrafficPolicyMode } from "./world-index.ts";
 import { World } from "./world-index.ts";
 import type { ServiceInstance, ServiceModel } from "./world.ts";
 
@@ -91,12 +92,23 @@ export function toService(raw: RawService): ServiceModel {
 interface RawCase {
   /** Other files under testdata/ whose services and resources come first (e.g. base/bookinfo.yaml). */
   include?: string[];
-  mesh?: { outboundTrafficPolicy?: OutboundTrafficPolicyMode };
+  /**
+   * The MeshConfig, as Istio's mesh ConfigMap key writes it (read by the control plane's own reader);
+   * `outboundTrafficPolicy: MODE` is short for `outboundTrafficPolicy: { mode: MODE }`.
+   */
+  mesh?: Record<string, unknown> & { outboundTrafficPolicy?: OutboundTrafficPolicyMode | { mode: string } };
   services?: RawService[];
   resources?: Record<string, unknown>[];
   /** Either an xDS node (id + metadata, read with proxyIdentityFromNode) or a ProxyIdentity written out. */
   node?: { id: string; metadata: Record<string, unknown> };
   proxy?: Partial<ProxyIdentity> & { id: string };
+}
+
+function meshOf(mesh: RawCase["mesh"], file: string): MeshWorldInput {
+  if (mesh === undefined) return {};
+  const policy = mesh.outboundTrafficPolicy;
+  const istio = typeof policy === "string" ? { ...mesh, outboundTrafficPolicy: { mode: policy } } : mesh;
+  return meshWorldInput(parseMeshConfigText(stringifyYaml(istio), `${file} mesh`));
 }
 
 function readRaw(file: string): RawCase {
@@ -111,9 +123,7 @@ export function loadCase(file: string): TranslationCase {
     parts.flatMap((p) => p.resources ?? []),
     file,
   );
-  const world = World.fromResources(resources, services, {
-    ...(raw.mesh?.outboundTrafficPolicy ? { outboundTrafficPolicy: raw.mesh.outboundTrafficPolicy } : {}),
-  });
+  const world = World.fromResources(resources, services, meshOf(raw.mesh, file));
   // The case's own node or proxy, else the last included file's.
   const who = [...parts].reverse().find((p) => p.node !== undefined || p.proxy !== undefined);
   let proxy: ProxyIdentity;

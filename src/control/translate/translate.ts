@@ -2,6 +2,7 @@
 // throws on a bad world: what cannot be translated is left out and described in `problems`. Output order is
 // deterministic (sorted by name) so snapshots hash the same for the same inputs.
 
+import { accessLogJson, addAccessLogs } from "./access-log.ts";
 import type { Json } from "./envoy.ts";
 import { CORS_NAME, CORS_TYPE, duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
 import { inboundPorts, inboundResources } from "./inbound.ts";
@@ -118,6 +119,7 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
     ...outboundTcpListeners(services, base),
   ];
 
+  addAccessLogs(listeners, accessLogJson(world.accessLogs));
   return {
     listeners: byName(listeners, "name"),
     routes: byName(routes, "name"),
@@ -139,7 +141,8 @@ export function translateInbound(world: World, proxy: ProxyIdentity): InboundTra
       ? sidecarIngressPorts(sidecar, proxy, problems)
       : inboundPorts(world, proxy, problems);
   const inbound = inboundResources(ports, proxy, problems);
-  return { listeners: inbound.listeners, clusters: inbound.clusters, problems: problems.list, issues: problems.items };
+  const listeners = addAccessLogs(inbound.listeners, accessLogJson(world.accessLogs));
+  return { listeners, clusters: inbound.clusters, problems: problems.list, issues: problems.items };
 }
 
 /** BlackHoleCluster and PassthroughCluster: STATIC with no endpoints (a request there fails with 503). */

@@ -2,8 +2,10 @@
 // translating for each of many proxies only does lookups. Short host names are resolved here, in the namespace of
 // the resource that wrote them; exportTo is applied at lookup, where the asking proxy's namespace is known.
 
+import type { MeshAccessLog } from "../../api/resources/mesh-config.ts";
 import type {
   DestinationRule,
+  LocalityLoadBalancerSetting,
   Resource,
   ServiceEntry,
   Sidecar,
@@ -32,7 +34,17 @@ export interface WorldInput {
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Where mesh-wide Sidecars and DestinationRules live; Istio's default istio-system. */
   rootNamespace?: string;
+  /** MeshConfig.localityLbSetting: what a destination whose DestinationRule has none inherits. */
+  localityLbSetting?: LocalityLoadBalancerSetting;
+  /** MeshConfig's access logs: every sidecar listener's HTTP connection manager and tcp_proxy writes them. */
+  accessLogs?: readonly MeshAccessLog[];
 }
+
+/** The WorldInput fields that come from MeshConfig (control/mesh-config.ts builds them). */
+export type MeshWorldInput = Pick<
+  WorldInput,
+  "outboundTrafficPolicy" | "rootNamespace" | "localityLbSetting" | "accessLogs"
+>;
 
 /** A VirtualService with its hosts resolved to FQDNs (or wildcards). */
 export interface IndexedVirtualService {
@@ -54,6 +66,8 @@ export class World {
   readonly problems: readonly string[];
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   readonly rootNamespace: string;
+  readonly meshLocalityLbSetting: LocalityLoadBalancerSetting | undefined;
+  readonly accessLogs: readonly MeshAccessLog[];
   private readonly byHost = new Map<string, ServiceModel>();
   private readonly virtualServices: IndexedVirtualService[];
   /** What delegation could not merge, per merged root VirtualService. */
@@ -80,6 +94,8 @@ export class World {
     this.problems = built.problems;
     this.outboundTrafficPolicy = input.outboundTrafficPolicy ?? "ALLOW_ANY";
     this.rootNamespace = input.rootNamespace ?? "istio-system";
+    this.meshLocalityLbSetting = input.localityLbSetting;
+    this.accessLogs = input.accessLogs ?? [];
     // Only VirtualServices bound to the mesh (no gateways, or "mesh" among them) apply to sidecars.
     // Delegates are merged into their roots first (a delegate has no gateways of its own; its root's decide).
     const merged = mergeDelegates(input.virtualServices ?? []);
@@ -94,6 +110,9 @@ export class World {
     this.sidecars = input.sidecars ?? [];
     this.proxySelectors = distinctSelectors(this.sidecars, this.destinationRules, this.virtualServices);
     const localitySettings = this.destinationRules.flatMap((d) => localityLbSettingsOf(d.resource));
+    if (input.localityLbSetting !== undefined && input.localityLbSetting.enabled !== false) {
+      localitySettings.push(input.localityLbSetting);
+    }
     this.localitySensitive =
       this.destinationRules.some((d) => hasOutlierDetection(d.resource)) ||
       localitySettings.some((s) => (s.distribute ?? []).length > 0);
@@ -129,7 +148,7 @@ export class World {
   static fromResources(
     resources: readonly Resource[],
     registered: readonly ServiceModel[] = [],
-    options: Pick<WorldInput, "outboundTrafficPolicy" | "rootNamespace"> = {},
+    options: MeshWorldInput = {},
   ): World {
     const of = <K extends Resource["kind"]>(kind: K) =>
       resources.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);

@@ -81,6 +81,26 @@ test("a cluster with wrappers, durations and enums round-trips", () => {
   assert.equal(decoded.connect_timeout, "1s");
 });
 
+test("a Struct (an access log's json_format) keeps its strings, numbers, booleans, lists and nested objects", () => {
+  const jsonFormat = { code: "%RESPONSE_CODE%", n: 2, on: true, list: ["a", 1], nested: { path: "%REQ(:PATH)%" } };
+  const withLog = structuredClone(listener);
+  const chain = withLog.filter_chains[0]!.filters[0]!.typed_config as Record<string, unknown>;
+  chain.access_log = [
+    {
+      name: "envoy.access_loggers.file",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+        path: "/dev/stdout",
+        log_format: { json_format: jsonFormat },
+      },
+    },
+  ];
+  const decoded = decodeResource(encodeResource(TYPE_URL.listener, withLog));
+  const hcm = (decoded.filter_chains as { filters: { typed_config: Record<string, unknown> }[] }[])[0]!.filters[0]!;
+  const log = (hcm.typed_config.access_log as { typed_config: { log_format: unknown } }[])[0]!;
+  assert.deepEqual(log.typed_config.log_format, { json_format: jsonFormat });
+});
+
 test("an unknown resource type, an unknown nested type or bytes that are not the type are WireCodecErrors", () => {
   assert.throws(() => encodeResource("type.googleapis.com/nope.Nope", {}), { code: "TRELLIS_XDS_CODEC" });
   const filter = { name: "x", typed_config: { "@type": "type.googleapis.com/nope.Nope" } };

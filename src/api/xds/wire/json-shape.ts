@@ -75,11 +75,13 @@ function structMessage(value: unknown): unknown {
   return { fields };
 }
 
+// protobufjs's own google.protobuf.Value (its built-in well-known types) names its fields in camelCase, whatever
+// keepCase says for the Envoy protos.
 function valueMessage(v: unknown): unknown {
-  if (v === null || v === undefined) return { null_value: "NULL_VALUE" };
-  if (typeof v === "number") return { number_value: v };
-  if (typeof v === "string") return { string_value: v };
-  if (typeof v === "boolean") return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(valueMessage) } };
-  return { struct_value: structMessage(v) };
+  if (v === null || v === undefined) return { nullValue: "NULL_VALUE" };
+  if (typeof v === "number") return { numberValue: v };
+  if (typeof v === "string") return { stringValue: v };
+  if (typeof v === "boolean") return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(valueMessage) } };
+  return { structValue: structMessage(v) };
 }

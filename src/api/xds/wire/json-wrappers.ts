@@ -26,13 +26,14 @@ function durationToJson(seconds: number, nanos: number): string {
   return `${negative ? "-" : ""}${Math.abs(seconds)}.${frac}s`;
 }
 
+/** A google.protobuf.Value: protobufjs's built-in well-known types name its fields in camelCase. */
 function valueToJson(v: Record<string, unknown>): unknown {
-  if (v.struct_value !== undefined) return structToJson(v.struct_value as Record<string, unknown>);
-  if (v.list_value !== undefined)
-    return ((v.list_value as { values?: Record<string, unknown>[] }).values ?? []).map(valueToJson);
-  if (v.string_value !== undefined) return v.string_value;
-  if (v.number_value !== undefined) return v.number_value;
-  if (v.bool_value !== undefined) return v.bool_value;
+  if (v.structValue !== undefined) return structToJson(v.structValue as Record<string, unknown>);
+  if (v.listValue !== undefined)
+    return ((v.listValue as { values?: Record<string, unknown>[] }).values ?? []).map(valueToJson);
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.boolValue !== undefined) return v.boolValue;
   return null;
 }
 
