@@ -202,6 +202,31 @@ describe("routing features", () => {
   });
 });
 
+describe("DestinationRule merging", () => {
+  test("two rules for reviews merge: an 80/20 split reaches both subsets' clusters, which both exist", () => {
+    const { table: t, result } = table("destination-rule-merge.yaml", 7);
+    const n = 4000;
+    const counts = split(t, "reviews:9080", n);
+    assert.deepEqual([...counts.keys()].sort(), [reviews("v1"), reviews("v3")]);
+    assert.ok(withinBinomial(counts.get(reviews("v3"))!, n, 0.2), JSON.stringify([...counts]));
+    const clusters = new Map(result.clusters.map((c) => [String(c.name), c]));
+    for (const subset of ["", "v1", "v2", "v3"]) {
+      const cluster = clusters.get(reviews(subset));
+      assert.ok(cluster, `cluster ${reviews(subset)}`);
+      // The first rule's (reviews-base, by name) traffic policy wins for every subset.
+      assert.equal(cluster.lb_policy, "LEAST_REQUEST", reviews(subset));
+    }
+    // v1 keeps its first definition (version v1), not the canary rule's duplicate (version v2).
+    const v1 = result.endpoints.find((e) => e.cluster_name === reviews("v1"))!;
+    assert.match(JSON.stringify(v1), /10\.0\.0\.21/);
+    assert.doesNotMatch(JSON.stringify(v1), /10\.0\.0\.22/);
+    assert.ok(result.problems.some((p) => p.includes("subset v1 of reviews.default.svc.cluster.local")));
+    // ratings' only rule lives in the root namespace and applies here.
+    assert.equal(routed(t, "ratings", "/").pickCluster().name, `outbound|9080|v1|${RATINGS}`);
+    assert.ok(clusters.has(`outbound|9080|v1|${RATINGS}`));
+  });
+});
+
 describe("delegation", () => {
   test("requests follow the delegate's routes under the root's match; the root's timeout applies where unset", () => {
     const { table: t } = table("delegation.yaml");
