@@ -202,6 +202,56 @@ describe("routing features", () => {
   });
 });
 
+describe("every name of a service (Istio's generateVirtualHostDomains)", () => {
+  const same = [
+    "reviews",
+    "reviews:9080",
+    "reviews.default",
+    "reviews.default:9080",
+    "reviews.default.svc",
+    "reviews.default.svc:9080",
+    REVIEWS,
+    `${REVIEWS}:9080`,
+  ];
+  for (const authority of same) {
+    test(`from the service's namespace, ${authority} reaches reviews`, () => {
+      const r = routed(table("virtual-host-domains.yaml").table, authority, "/");
+      assert.equal(r.virtualHostName, `${REVIEWS}:9080`);
+      assert.equal(r.pickCluster().name, reviews(""));
+    });
+  }
+  for (const authority of same.slice(2)) {
+    test(`from another namespace, ${authority} reaches reviews`, () => {
+      const r = routed(table("virtual-host-domains-other-namespace.yaml").table, authority, "/");
+      assert.equal(r.pickCluster().name, reviews(""));
+    });
+  }
+  test("from another namespace, the short name is not reviews (it falls through to the passthrough)", () => {
+    const t = table("virtual-host-domains-other-namespace.yaml").table;
+    assert.equal(routed(t, "reviews", "/").virtualHostName, "allow_any");
+    assert.equal(routed(t, "reviews:9080", "/").virtualHostName, "allow_any");
+  });
+  const billing = "outbound|8080||billing.internal.example";
+  for (const authority of [
+    "billing.internal.example",
+    "billing.internal.example:8080",
+    "240.240.0.10",
+    "240.240.0.10:8080",
+    "[2001:db8::10]",
+    "[2001:db8::10]:8080",
+  ]) {
+    test(`a ServiceEntry's host and addresses: ${authority} reaches it`, () => {
+      const r = routed(table("virtual-host-domains.yaml").table, authority, "/");
+      assert.equal(r.pickCluster().name, billing);
+    });
+  }
+  test("a ServiceEntry host outside svc.cluster.local has no short forms", () => {
+    const t = table("virtual-host-domains.yaml").table;
+    assert.equal(routed(t, "billing", "/").virtualHostName, "allow_any");
+    assert.equal(routed(t, "billing.internal", "/").virtualHostName, "allow_any");
+  });
+});
+
 describe("DestinationRule merging", () => {
   test("two rules for reviews merge: an 80/20 split reaches both subsets' clusters, which both exist", () => {
     const { table: t, result } = table("destination-rule-merge.yaml", 7);
