@@ -93,4 +93,10 @@ describe("ALLOW_ANY passthrough for HTTP, through the control plane", () => {
     const again = await request(outboundPort, { headers: { host: `api.example.com:${external.port}` } });
     assert.equal(again.status, 200);
   });
+
+  test("a request naming the sidecar's own outbound listener is refused with 502, not forwarded to itself", async () => {
+    const reply = await request(outboundPort, { headers: { host: `127.0.0.1:${outboundPort}` } });
+    assert.equal(reply.status, 502);
+    assert.match(reply.body, /not a destination/);
+  });
 });

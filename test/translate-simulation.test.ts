@@ -64,6 +64,16 @@ describe("bookinfo", () => {
     assert.equal(routed(t, "example.com", "/").pickCluster().name, "PassthroughCluster");
   });
 
+  test("ALLOW_ANY: a request naming the outbound listener itself is refused, not forwarded back to it (a loop)", () => {
+    const { table: t } = table("bookinfo-no-rules.yaml");
+    for (const authority of ["127.0.0.1:15001", "localhost:15001"]) {
+      const r = routed(t, authority, "/");
+      assert.equal(r.kind, "direct_response", authority);
+      assert.equal(r.directStatus, 502);
+    }
+    assert.equal(routed(t, "127.0.0.1:8080", "/").pickCluster().name, "PassthroughCluster");
+  });
+
   test("all-v1 sends every service to its v1 subset", () => {
     const { table: t } = table("bookinfo-all-v1.yaml");
     assert.equal(routed(t, "reviews:9080", "/").pickCluster().name, reviews("v1"));

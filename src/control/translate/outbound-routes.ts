@@ -43,6 +43,12 @@ export function outboundRouteConfiguration(
       virtualHosts.push({ name, domains, routes: portRoutes(service, port, vs, base) });
     }
   }
+  // ALLOW_ANY forwards to the request's own host (passthrough.ts): one naming this listener would come back to it
+  // and be forwarded again, without end. Such requests are refused (only the loopback names reach the listener).
+  if (mode === "ALLOW_ANY" && egressProxy === undefined) {
+    const own = [`127.0.0.1:${proxy.outboundPort}`, `localhost:${proxy.outboundPort}`].filter((d) => !claimed.has(d));
+    if (own.length > 0) virtualHosts.push(passthroughLoop(own));
+  }
   virtualHosts.push(catchAll(mode, egressProxy === undefined ? undefined : egressCluster(egressProxy, base)));
   return { name: OUTBOUND_HTTP, virtual_hosts: virtualHosts };
 }
@@ -135,6 +141,21 @@ function egressCluster({ destination, where }: EgressProxy, base: RouteBase): st
 export interface EgressProxy {
   destination: Destination;
   where: string;
+}
+
+function passthroughLoop(domains: string[]): Json {
+  const body = "the sidecar's outbound listener is not a destination: set the Host of the service you call\n";
+  return {
+    name: "passthrough_loop",
+    domains,
+    routes: [
+      {
+        name: "passthrough_loop",
+        match: { prefix: "/" },
+        direct_response: { status: 502, body: { inline_string: body } },
+      },
+    ],
+  };
 }
 
 function catchAll(mode: OutboundTrafficPolicyMode, egressCluster?: string): Json {
