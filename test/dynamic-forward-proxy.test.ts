@@ -115,6 +115,12 @@ describe("dynamic forward proxy from a bootstrap", () => {
       // Connections are pooled per host: three requests, one upstream connection.
       assert.equal(stat("cluster.dynamic_forward_proxy_cluster.upstream_cx_total"), 1);
       assert.equal(stat("cluster.dynamic_forward_proxy_cluster.upstream_rq_total"), 3);
+      // The admin pages show the cluster like any other.
+      for (const path of ["/clusters", "/config_dump", "/stats?filter=dns_cache"]) {
+        const page = await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`);
+        assert.equal(page.status, 200, path);
+        assert.match(await page.text(), /dynamic_forward_proxy_cache_config|dynamic_forward_proxy_cluster/, path);
+      }
     } finally {
       await proxy.shutdown(0);
     }
