@@ -64,6 +64,16 @@ describe("bookinfo", () => {
     assert.equal(routed(t, "example.com", "/").pickCluster().name, "PassthroughCluster");
   });
 
+  test("ALLOW_ANY: a request naming the outbound listener itself is refused, not forwarded back to it (a loop)", () => {
+    const { table: t } = table("bookinfo-no-rules.yaml");
+    for (const authority of ["127.0.0.1:15001", "localhost:15001"]) {
+      const r = routed(t, authority, "/");
+      assert.equal(r.kind, "direct_response", authority);
+      assert.equal(r.directStatus, 502);
+    }
+    assert.equal(routed(t, "127.0.0.1:8080", "/").pickCluster().name, "PassthroughCluster");
+  });
+
   test("all-v1 sends every service to its v1 subset", () => {
     const { table: t } = table("bookinfo-all-v1.yaml");
     assert.equal(routed(t, "reviews:9080", "/").pickCluster().name, reviews("v1"));
@@ -199,6 +209,81 @@ describe("routing features", () => {
       { name: "outbound|9000|v2|tcp-echo.default.svc.cluster.local", weight: 20 },
     ]);
     assert.deepEqual((l.address as Json).socket_address, { address: "127.0.0.2", port_value: 9000 });
+  });
+});
+
+describe("every name of a service (Istio's generateVirtualHostDomains)", () => {
+  const same = [
+    "reviews",
+    "reviews:9080",
+    "reviews.default",
+    "reviews.default:9080",
+    "reviews.default.svc",
+    "reviews.default.svc:9080",
+    REVIEWS,
+    `${REVIEWS}:9080`,
+  ];
+  for (const authority of same) {
+    test(`from the service's namespace, ${authority} reaches reviews`, () => {
+      const r = routed(table("virtual-host-domains.yaml").table, authority, "/");
+      assert.equal(r.virtualHostName, `${REVIEWS}:9080`);
+      assert.equal(r.pickCluster().name, reviews(""));
+    });
+  }
+  for (const authority of same.slice(2)) {
+    test(`from another namespace, ${authority} reaches reviews`, () => {
+      const r = routed(table("virtual-host-domains-other-namespace.yaml").table, authority, "/");
+      assert.equal(r.pickCluster().name, reviews(""));
+    });
+  }
+  test("from another namespace, the short name is not reviews (it falls through to the passthrough)", () => {
+    const t = table("virtual-host-domains-other-namespace.yaml").table;
+    assert.equal(routed(t, "reviews", "/").virtualHostName, "allow_any");
+    assert.equal(routed(t, "reviews:9080", "/").virtualHostName, "allow_any");
+  });
+  const billing = "outbound|8080||billing.internal.example";
+  for (const authority of [
+    "billing.internal.example",
+    "billing.internal.example:8080",
+    "240.240.0.10",
+    "240.240.0.10:8080",
+    "[2001:db8::10]",
+    "[2001:db8::10]:8080",
+  ]) {
+    test(`a ServiceEntry's host and addresses: ${authority} reaches it`, () => {
+      const r = routed(table("virtual-host-domains.yaml").table, authority, "/");
+      assert.equal(r.pickCluster().name, billing);
+    });
+  }
+  test("a ServiceEntry host outside svc.cluster.local has no short forms", () => {
+    const t = table("virtual-host-domains.yaml").table;
+    assert.equal(routed(t, "billing", "/").virtualHostName, "allow_any");
+    assert.equal(routed(t, "billing.internal", "/").virtualHostName, "allow_any");
+  });
+});
+
+describe("DestinationRule merging", () => {
+  test("two rules for reviews merge: an 80/20 split reaches both subsets' clusters, which both exist", () => {
+    const { table: t, result } = table("destination-rule-merge.yaml", 7);
+    const n = 4000;
+    const counts = split(t, "reviews:9080", n);
+    assert.deepEqual([...counts.keys()].sort(), [reviews("v1"), reviews("v3")]);
+    assert.ok(withinBinomial(counts.get(reviews("v3"))!, n, 0.2), JSON.stringify([...counts]));
+    const clusters = new Map(result.clusters.map((c) => [String(c.name), c]));
+    for (const subset of ["", "v1", "v2", "v3"]) {
+      const cluster = clusters.get(reviews(subset));
+      assert.ok(cluster, `cluster ${reviews(subset)}`);
+      // The first rule's (reviews-base, by name) traffic policy wins for every subset.
+      assert.equal(cluster.lb_policy, "LEAST_REQUEST", reviews(subset));
+    }
+    // v1 keeps its first definition (version v1), not the canary rule's duplicate (version v2).
+    const v1 = result.endpoints.find((e) => e.cluster_name === reviews("v1"))!;
+    assert.match(JSON.stringify(v1), /10\.0\.0\.21/);
+    assert.doesNotMatch(JSON.stringify(v1), /10\.0\.0\.22/);
+    assert.ok(result.problems.some((p) => p.includes("subset v1 of reviews.default.svc.cluster.local")));
+    // ratings' only rule lives in the root namespace and applies here.
+    assert.equal(routed(t, "ratings", "/").pickCluster().name, `outbound|9080|v1|${RATINGS}`);
+    assert.ok(clusters.has(`outbound|9080|v1|${RATINGS}`));
   });
 });
 

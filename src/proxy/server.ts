@@ -2,6 +2,8 @@
 // (the bootstrap) are built, and every configuration error thrown, before the first port is bound; dynamic ones
 // (xDS) arrive through applyResources, all or nothing per response (config/runtime.ts). Shutdown drains gracefully.
 
+import type { DnsLookup } from "./upstream/dns.ts";
+import { dnsCacheManager } from "./upstream/dns-cache.ts";
 import type { Clock } from "../api/clock.ts";
 import { CoarseClock } from "./coarse-clock.ts";
 import { TrellisError } from "../api/errors.ts";
@@ -26,6 +28,11 @@ export interface ProxyOptions {
   log?: (line: string) => void;
   /** Uniform in [0, 1) for every random decision (balancing, splits, faults, jitter); tests pass a seeded one. */
   random?: () => number;
+  /**
+   * The resolver of the dynamic forward proxy's DNS caches (default: the system's, getaddrinfo); tests map names to
+   * 127.0.0.x.
+   */
+  dnsLookup?: DnsLookup;
 }
 
 export type ProxyState = "PRE_INITIALIZING" | "LIVE" | "DRAINING" | "STOPPED";
@@ -60,6 +67,7 @@ export class Proxy implements AdminTarget, XdsTarget {
       },
     });
     this.reportUnhandled = unhandledErrorReporter(this.stats, (line) => this.log(line));
+    if (options.dnsLookup !== undefined) dnsCacheManager(this.stats).lookup = options.dnsLookup;
     this.runtime = new RuntimeConfig({
       clock: this.clock,
       random: this.random,

@@ -12,6 +12,7 @@ const SCOPE_TAGS: readonly (readonly [tag: string, scope: string])[] = [
   ["envoy_listener_address", "listener"],
   ["envoy_tcp_prefix", "tcp"],
   ["envoy_local_network_ratelimit_prefix", "local_rate_limit"],
+  ["envoy_dns_cache_name", "dns_cache"],
 ];
 
 /** Tags whose value comes before the scope word (Envoy's `$.http_local_rate_limit.**`). */

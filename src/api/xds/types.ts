@@ -388,8 +388,31 @@ export interface DirectResponseAction {
 
 export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM" | "RING_HASH" | "MAGLEV";
 
+/** A dynamic forward proxy's DNS cache (DnsCacheConfig), as the HTTP filter and the cluster both name it. */
+export interface DnsCacheConfig {
+  /** The cache's name: the filter and the cluster share the cache of this name (stats: dns_cache.<name>.*). */
+  name: string;
+  dnsLookupFamily: Cluster["dnsLookupFamily"];
+  /** A resolved host is resolved again this often while it is in the cache (default 60 s). */
+  dnsRefreshRateMs: number;
+  /** A host not used for this long leaves the cache (default 5 min). */
+  hostTtlMs: number;
+  /** At most this many hosts (default 1024); a request for one more is refused (host_overflow). */
+  maxHosts: number;
+  /** dns_cache_circuit_breaker.max_pending_requests (default 1024): requests waiting for an answer at once. */
+  maxPendingRequests: number;
+  /** dns_query_timeout (default 5 s): a lookup not answered by then fails. */
+  dnsQueryTimeoutMs: number;
+}
+
 export interface Cluster {
   name: string;
+  /**
+   * cluster_type envoy.clusters.dynamic_forward_proxy: the upstream is the request's :authority, resolved through
+   * this DNS cache (shared with the dynamic_forward_proxy HTTP filter of the same cache name). `type` is then
+   * STATIC with no load assignment. Absent for every other cluster.
+   */
+  dynamicForwardProxy?: DnsCacheConfig;
   type: "STATIC" | "STRICT_DNS" | "EDS";
   /** connect_timeout, default 5 s. */
   connectTimeoutMs: number;

@@ -43,6 +43,12 @@ export function outboundRouteConfiguration(
       virtualHosts.push({ name, domains, routes: portRoutes(service, port, vs, base) });
     }
   }
+  // ALLOW_ANY forwards to the request's own host (passthrough.ts): one naming this listener would come back to it
+  // and be forwarded again, without end. Such requests are refused (only the loopback names reach the listener).
+  if (mode === "ALLOW_ANY" && egressProxy === undefined) {
+    const own = [`127.0.0.1:${proxy.outboundPort}`, `localhost:${proxy.outboundPort}`].filter((d) => !claimed.has(d));
+    if (own.length > 0) virtualHosts.push(passthroughLoop(own));
+  }
   virtualHosts.push(catchAll(mode, egressProxy === undefined ? undefined : egressCluster(egressProxy, base)));
   return { name: OUTBOUND_HTTP, virtual_hosts: virtualHosts };
 }
@@ -79,8 +85,11 @@ export function portRoutes(
 }
 
 /**
- * The FQDN, name.namespace and (in the proxy's own namespace) the short name, each with ":<port>"; the forms
- * without a port only for the service's port-80 (else first) HTTP port, so domains stay unique.
+ * The names a service port answers to, as Istio's generateVirtualHostDomains gives them: the host; for a host
+ * under svc.cluster.local, name.ns and name.ns.svc, and in the proxy's own namespace the short name too (Istio's
+ * GenerateAltVirtualHosts); the service's addresses (VIPs, IPv6 in brackets). Each with ":<port>", and also without
+ * it only on the service's port-80 (else first) HTTP port: Trellis routes every port in one route configuration,
+ * so a port-less name can belong to one port only.
  */
 export function domainsOf(
   service: ServiceModel,
@@ -89,14 +98,23 @@ export function domainsOf(
   namespace: string,
 ): string[] {
   const host = service.hostname.toLowerCase();
-  const names = [host];
-  const suffix = `.${service.namespace}.${CLUSTER_DOMAIN}`;
-  if (host.endsWith(suffix)) {
-    const short = host.slice(0, -suffix.length);
-    names.push(`${short}.${service.namespace}`);
-    if (service.namespace === namespace) names.push(short);
-  }
+  const names = [host, ...altHosts(host, namespace)];
+  for (const address of service.addresses ?? []) names.push(address.includes(":") ? `[${address}]` : address);
   return names.flatMap((n) => (portless ? [n, `${n}:${port.number}`] : [`${n}:${port.number}`]));
+}
+
+/** name.ns.svc and name.ns for <name>.<ns>.svc.cluster.local, and name when ns is the proxy's namespace. */
+function altHosts(host: string, proxyNamespace: string): string[] {
+  const suffix = `.${CLUSTER_DOMAIN}`;
+  if (!host.endsWith(suffix)) return [];
+  const withoutSuffix = host.slice(0, -suffix.length); // name.ns
+  const dot = withoutSuffix.indexOf(".");
+  if (dot <= 0 || dot === withoutSuffix.length - 1) return [];
+  const short = withoutSuffix.slice(0, dot);
+  const ns = withoutSuffix.slice(dot + 1);
+  const out = ns === proxyNamespace ? [short] : [];
+  out.push(`${withoutSuffix}.svc`, withoutSuffix);
+  return out;
 }
 
 /** A host without a VirtualService: everything to the service port's cluster, with Istio's default retries. */
@@ -123,6 +141,21 @@ function egressCluster({ destination, where }: EgressProxy, base: RouteBase): st
 export interface EgressProxy {
   destination: Destination;
   where: string;
+}
+
+function passthroughLoop(domains: string[]): Json {
+  const body = "the sidecar's outbound listener is not a destination: set the Host of the service you call\n";
+  return {
+    name: "passthrough_loop",
+    domains,
+    routes: [
+      {
+        name: "passthrough_loop",
+        match: { prefix: "/" },
+        direct_response: { status: 502, body: { inline_string: body } },
+      },
+    ],
+  };
 }
 
 function catchAll(mode: OutboundTrafficPolicyMode, egressCluster?: string): Json {

@@ -7,6 +7,7 @@ import type { Json } from "./envoy.ts";
 import { CORS_NAME, CORS_TYPE, duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
 import { inboundPorts, inboundResources } from "./inbound.ts";
 import { BLACKHOLE_CLUSTER, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
+import { dynamicForwardProxyCluster, dynamicForwardProxyFilter } from "./passthrough.ts";
 import { outboundRouteConfiguration } from "./outbound-routes.ts";
 import { outboundTcpListeners } from "./outbound-tcp.ts";
 import { Problems, type Problem } from "./problems.ts";
@@ -90,17 +91,21 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
       if (c.endpoints !== undefined) endpoints.push(c.endpoints);
     }
   }
-  clusters.push(emptyStaticCluster(BLACKHOLE_CLUSTER));
-  clusters.push(emptyStaticCluster(PASSTHROUGH_CLUSTER));
   const egressDestination = mode === "ALLOW_ANY" ? sidecar?.spec.outboundTrafficPolicy?.egressProxy : undefined;
   const egressProxy =
     egressDestination === undefined
       ? undefined
       : { destination: egressDestination, where: `Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name}` };
-  if (mode === "ALLOW_ANY" && egressProxy === undefined) {
+  // ALLOW_ANY without an egress proxy: HTTP to unknown hosts goes to the request's own host (passthrough.ts).
+  const forwardProxy = mode === "ALLOW_ANY" && egressProxy === undefined;
+  clusters.push(emptyStaticCluster(BLACKHOLE_CLUSTER));
+  clusters.push(
+    forwardProxy ? dynamicForwardProxyCluster(PASSTHROUGH_CLUSTER) : emptyStaticCluster(PASSTHROUGH_CLUSTER),
+  );
+  if (forwardProxy) {
     problems.add(
-      "ALLOW_ANY: the proxy has no original-destination cluster, so requests to hosts outside the mesh go to " +
-        "PassthroughCluster, which has no endpoints (503); add a ServiceEntry for each external host",
+      "ALLOW_ANY: TCP connections to hosts outside the mesh are not passed through (that comes with traffic " +
+        "capture); HTTP requests are, by their Host (PassthroughCluster, a dynamic forward proxy)",
     );
   }
 
@@ -114,6 +119,7 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
         // Always present, configured per route: Istio's layout for VirtualService CORS and fault injection.
         { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
         { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
+        ...(forwardProxy ? [dynamicForwardProxyFilter()] : []),
       ]),
     ),
     ...outboundTcpListeners(services, base),

@@ -13,6 +13,7 @@ import type {
   WorkloadEntry,
 } from "../../api/resources/types.ts";
 import { mergeDelegates } from "./delegation.ts";
+import { DestinationRuleIndex } from "./destination-rules.ts";
 import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
 import { labelsMatch } from "./labels.ts";
 import { failoverPriorityKeys, labelPriorityKey, localityLbSettingsOf, proxyLocality } from "./locality.ts";
@@ -73,6 +74,8 @@ export class World {
   /** What delegation could not merge, per merged root VirtualService. */
   private readonly delegationProblems: ReadonlyMap<VirtualService, readonly string[]>;
   private readonly destinationRules: IndexedDestinationRule[];
+  /** DestinationRules merged and looked up as Istio does (destination-rules.ts). */
+  private readonly destinationRuleIndex: DestinationRuleIndex;
   private readonly sidecars: readonly Sidecar[];
   /**
    * Every distinct label selector that makes translation depend on a proxy's labels: Sidecar and DestinationRule
@@ -91,11 +94,12 @@ export class World {
     const built = buildServices(input.serviceEntries ?? [], input.workloadEntries ?? [], input.registered ?? []);
     this.services = [...built.services].sort((a, b) => a.hostname.localeCompare(b.hostname));
     for (const s of this.services) this.byHost.set(s.hostname.toLowerCase(), s);
-    this.problems = built.problems;
     this.outboundTrafficPolicy = input.outboundTrafficPolicy ?? "ALLOW_ANY";
     this.rootNamespace = input.rootNamespace ?? "istio-system";
     this.meshLocalityLbSetting = input.localityLbSetting;
     this.accessLogs = input.accessLogs ?? [];
+    this.destinationRuleIndex = new DestinationRuleIndex(input.destinationRules ?? [], this.rootNamespace);
+    this.problems = [...built.problems, ...this.destinationRuleIndex.problems];
     // Only VirtualServices bound to the mesh (no gateways, or "mesh" among them) apply to sidecars.
     // Delegates are merged into their roots first (a delegate has no gateways of its own; its root's decide).
     const merged = mergeDelegates(input.virtualServices ?? []);
@@ -193,32 +197,14 @@ export class World {
   }
 
   /**
-   * The DestinationRule for `hostname` as seen from a proxy: the proxy's namespace first (a workloadSelector must
-   * select the proxy), then the service's namespace, then the root namespace; exact hosts before wildcards.
+   * The DestinationRule for `hostname` as seen from a proxy, merged as Istio merges rules of one namespace for one
+   * host: the proxy's namespace first, then the service's, then the root namespace (destination-rules.ts).
    */
   destinationRuleFor(
     hostname: string,
     proxy: { namespace: string; labels: Record<string, string> },
   ): DestinationRule | undefined {
-    const service = this.service(hostname);
-    const namespaces = [proxy.namespace, service?.namespace, this.rootNamespace];
-    let best: { dr: IndexedDestinationRule; rank: number } | undefined;
-    for (const dr of this.destinationRules) {
-      const r = dr.resource;
-      if (!exportedTo(r.spec.exportTo, r.metadata.namespace, proxy.namespace)) continue;
-      if (r.spec.workloadSelector !== undefined) {
-        if (r.metadata.namespace !== proxy.namespace) continue;
-        if (!labelsMatch(r.spec.workloadSelector.labels ?? {}, proxy.labels)) continue;
-      }
-      const score = bestHostScore([dr.host], hostname);
-      if (score < 0) continue;
-      const nsIndex = namespaces.indexOf(r.metadata.namespace);
-      const nsRank = nsIndex < 0 ? namespaces.length : nsIndex;
-      // Namespace preference first, then host specificity; ties keep the first given.
-      const rank = nsRank * 1_000_000 - score;
-      if (best === undefined || rank < best.rank) best = { dr, rank };
-    }
-    return best?.dr.resource;
+    return this.destinationRuleIndex.lookup(hostname, this.service(hostname)?.namespace, proxy)?.rule;
   }
 
   /**

@@ -46,6 +46,8 @@ export interface ServiceModel {
   instances: ServiceInstance[];
   /** Istio's exportTo; empty = everywhere. */
   exportTo: string[];
+  /** The service's own addresses (a ServiceEntry's `addresses`: VIPs, single IPs only); HTTP virtual hosts answer to them. */
+  addresses?: string[];
 }
 
 export const CLUSTER_DOMAIN = "svc.cluster.local";
@@ -126,6 +128,7 @@ function fromServiceEntry(
           .filter((we) => we.metadata.namespace === entry.metadata.namespace)
           .filter((we) => labelsMatch(spec.workloadSelector?.labels ?? {}, we.spec.labels ?? {}))
           .map((we) => we.spec);
+  const addresses = singleAddresses(spec.addresses ?? []);
   return (spec.hosts ?? []).map((host) => {
     const workloads = [...(spec.endpoints ?? []), ...selected];
     let instances = workloads.flatMap((w) => {
@@ -152,7 +155,18 @@ function fromServiceEntry(
       resolution,
       instances,
       exportTo: spec.exportTo ?? [],
+      ...(addresses.length > 0 ? { addresses } : {}),
     };
+  });
+}
+
+/** A ServiceEntry's addresses that name one IP ("10.0.0.1", "10.0.0.1/32"); a wider CIDR is no HTTP name. */
+function singleAddresses(addresses: readonly string[]): string[] {
+  return addresses.flatMap((a) => {
+    const [ip, bits] = a.split("/");
+    if (ip === undefined || ip === "") return [];
+    if (bits === undefined || bits === (ip.includes(":") ? "128" : "32")) return [ip.toLowerCase()];
+    return [];
   });
 }
 

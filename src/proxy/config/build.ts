@@ -17,6 +17,7 @@ import { unhandledErrorReporter } from "../listener/guard.ts";
 import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
+import { DynamicForwardProxyCluster } from "../upstream/dynamic-forward-proxy.ts";
 import { StrictDnsResolver, systemLookup } from "../upstream/dns.ts";
 import { ClusterMembership, endpointsFromAssignment } from "../upstream/membership.ts";
 
@@ -42,12 +43,12 @@ export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: Cluster
   const source = c.type === "STATIC" ? c.loadAssignment : c.type === "EDS" ? assignment : undefined;
   const endpoints = source ? endpointsFromAssignment(source) : [];
   const membership = new ClusterMembership(c, endpoints, ctx.random, ctx.clock);
-  const cluster = new UpstreamCluster(c, membership, createClusterStats(ctx.stats, c.name), {
-    clock: ctx.clock,
-    random: ctx.random,
-    store: ctx.stats,
-    log: ctx.log,
-  });
+  const clusterContext = { clock: ctx.clock, random: ctx.random, store: ctx.stats, log: ctx.log };
+  const stats = createClusterStats(ctx.stats, c.name);
+  const cluster =
+    c.dynamicForwardProxy !== undefined
+      ? new DynamicForwardProxyCluster(c, membership, stats, clusterContext)
+      : new UpstreamCluster(c, membership, stats, clusterContext);
   let resolver: StrictDnsResolver | undefined;
   if (c.type === "STRICT_DNS" && c.loadAssignment) {
     resolver = new StrictDnsResolver(c, {

@@ -22,6 +22,7 @@ const ENVOY_FLAGS = new Set([
   "UC",
   "UR",
   "UPE",
+  "DF",
 ]);
 
 describe("the rescue table", () => {

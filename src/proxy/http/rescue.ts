@@ -84,6 +84,16 @@ export const CAUSES = {
   clusterNotFound: cause("TRELLIS_CLUSTER_NOT_FOUND", "backend", 503, "NC", "cluster_not_found"),
   noHealthyUpstream: cause("TRELLIS_NO_HEALTHY_UPSTREAM", "backend", 503, "UH", "no_healthy_upstream"),
   overflow: cause("TRELLIS_OVERFLOW", "backend", 503, "UO", "upstream_reset_before_response_started{overflow}"),
+  // The dynamic forward proxy: the request's host did not resolve (Envoy's DF flag), or the DNS cache is full.
+  dnsResolutionFailed: cause("TRELLIS_DNS_RESOLUTION_FAILED", "backend", 503, "DF", "dns_resolution_failure"),
+  dnsCacheOverflow: cause("TRELLIS_DNS_CACHE_OVERFLOW", "backend", 503, "UO", "dns_cache_overflow"),
+  dnsPendingOverflow: cause(
+    "TRELLIS_DNS_PENDING_OVERFLOW",
+    "backend",
+    503,
+    "UO",
+    "dynamic_forward_proxy_pending_request_overflow",
+  ),
   // ---- endpoint: one address and its connection
   connectFailure: cause(
     "TRELLIS_CONNECT_FAILURE",

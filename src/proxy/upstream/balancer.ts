@@ -11,6 +11,11 @@ export interface PickContext {
    * without them, unless nothing would remain. Absent on first attempts.
    */
   excludedPriorities?: ReadonlySet<number>;
+  /**
+   * The request's :authority (after rewrites): a dynamic forward proxy cluster picks the host it names. Other
+   * clusters ignore it.
+   */
+  authority?: string;
 }
 
 export interface LoadBalancer {

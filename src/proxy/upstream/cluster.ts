@@ -256,6 +256,12 @@ export class UpstreamCluster {
     return new Http1ConnectionPool(endpoint.address, endpoint.port, { ...options, limits: DEFAULT_LIMITS }, poolStats);
   }
 
+  /** Closes the pool of an endpoint that is no longer reachable through this cluster (a dynamic host that left). */
+  closePoolOf(endpoint: Endpoint): void {
+    const pool = this.pools.get(endpoint.key);
+    if (pool !== undefined) this.removePool(endpoint.key, pool);
+  }
+
   /** Pools of endpoints that left the cluster are closed gracefully (requests in flight finish). */
   private onMembershipChange(removed: readonly Endpoint[]): void {
     this.updateMembershipGauges();

@@ -13,6 +13,7 @@ import { readCircuitBreakers } from "./circuit-breakers.ts";
 import { readCommonHttpProtocolOptions, readHttp2MaxConcurrentStreams } from "./protocol-options.ts";
 import { readTcpKeepalive } from "./upstream-connection-options.ts";
 import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
+import { readClusterType } from "./dns-cache.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_DNS_REFRESH_RATE_MS = 5_000;
@@ -52,6 +53,7 @@ const CLUSTER_SPEC = {
     "circuit_breakers",
     "eds_cluster_config",
     "upstream_connection_options",
+    "cluster_type",
   ],
   extensions: [
     "transport_socket",
@@ -73,7 +75,6 @@ const CLUSTER_SPEC = {
     "track_timeout_budgets",
   ],
   unsupported: [
-    "cluster_type",
     "dns_resolvers",
     "use_tcp_for_dns_lookups",
     "dns_resolution_config",
@@ -182,7 +183,19 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const connectTimeoutMs = positiveDuration(cluster, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
   const protocol = readUpstreamProtocol(cluster);
   const edsServiceName = readEdsServiceName(cluster, type, name);
-  const lbPolicy = cluster.enumValue("lb_policy", LB_POLICIES, "ROUND_ROBIN", UNSUPPORTED_LB_POLICIES);
+  // cluster_type (a custom cluster: the dynamic forward proxy) replaces `type`; its hosts come from its DNS cache,
+  // and the cluster picks the host itself (lb_policy CLUSTER_PROVIDED, or unset).
+  const dynamicForwardProxy = cluster.has("cluster_type") ? readClusterType(cluster) : undefined;
+  if (cluster.has("cluster_type") && cluster.has("load_assignment"))
+    cluster.report(
+      "load_assignment",
+      "a dynamic forward proxy cluster takes its hosts from the request, not from load_assignment",
+    );
+  const clusterProvided = cluster.raw("lb_policy") === "CLUSTER_PROVIDED" || cluster.raw("lb_policy") === 6;
+  const lbPolicy =
+    cluster.has("cluster_type") && clusterProvided
+      ? "ROUND_ROBIN"
+      : cluster.enumValue("lb_policy", LB_POLICIES, "ROUND_ROBIN", UNSUPPORTED_LB_POLICIES);
   const leastRequest = cluster.message("least_request_lb_config", LEAST_REQUEST_SPEC);
   const roundRobin = cluster.message("round_robin_lb_config", ROUND_ROBIN_SPEC);
   const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
@@ -216,6 +229,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     ...(readLocalityWeighted(commonLb) ? { localityWeightedLb: true } : {}),
     circuitBreakers: readCircuitBreakers(cluster),
     ...(tcpKeepalive === undefined ? {} : { tcpKeepalive }),
+    ...(dynamicForwardProxy === undefined ? {} : { dynamicForwardProxy }),
     extensions: cluster.extensions(),
   };
 }

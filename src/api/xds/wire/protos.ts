@@ -25,6 +25,8 @@ export const PROTO_FILES = [
   "envoy/extensions/filters/http/fault/v3/fault.proto",
   "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
   "envoy/extensions/filters/http/cors/v3/cors.proto",
+  "envoy/extensions/filters/http/dynamic_forward_proxy/v3/dynamic_forward_proxy.proto",
+  "envoy/extensions/clusters/dynamic_forward_proxy/v3/cluster.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
