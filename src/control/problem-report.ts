@@ -115,9 +115,14 @@ export function reportProblems(
   return { problems: [...byText.values()], perProxy, proxies: [...views] };
 }
 
-/** Istio's level for each code (IST0101 is an error in Istio: traffic fails); Trellis's codes are warnings. */
-export function severityOf(code: Problem["code"]): Level {
-  return code === "IST0101" ? "Error" : "Warning";
+/**
+ * Istio's level for each code (IST0101 is an error in Istio: traffic fails); Trellis's codes are warnings, except a
+ * note about the mesh as a whole, no resource of the user's at fault (TCP is not passed through before traffic
+ * capture): Info, so it is said without making every analysis of every mesh a warning.
+ */
+export function severityOf(code: Problem["code"], resource?: Problem["resource"]): Level {
+  if (code === "IST0101") return "Error";
+  return resource === undefined && code === "TRL0002" ? "Info" : "Warning";
 }
 
 /** Where a problem was found, for a person: the proxies, or the stand-in of a namespace. */
@@ -175,7 +180,7 @@ export function problemFindings(problems: readonly ReportedProblem[], existing: 
     const resource = p.resource === undefined ? "mesh" : refKey(p.resource);
     if (existing.some((f) => explainedBy(p, f, resource))) continue;
     out.push({
-      level: severityOf(p.code),
+      level: severityOf(p.code, p.resource),
       code: p.code,
       name: PROBLEM_CODES[p.code],
       resource,
@@ -203,7 +208,7 @@ export function statusOf(
     .filter((p) => p.resource !== undefined && refKey(p.resource) === key)
     .map((p): ValidationMessage => ({
       type: { code: p.code, name: PROBLEM_CODES[p.code] },
-      level: severityOf(p.code) === "Error" ? "ERROR" : "WARNING",
+      level: severityOf(p.code, p.resource) === "Error" ? "ERROR" : "WARNING",
       description: description(p),
       ...(p.code.startsWith("IST") && {
         documentationUrl: `https://istio.io/latest/docs/reference/config/analysis/${p.code.toLowerCase()}/`,
