@@ -1,30 +1,21 @@
 // `trellis delete KIND NAME [-n NAMESPACE]`: removes one stored resource.
 
-import { parseArgs } from "node:util";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { kindOf, knownKinds } from "./kinds.ts";
 
-export async function runDelete(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { namespace: { type: "string", short: "n" } },
-      strict: true,
-    });
-  } catch (err) {
-    process.stderr.write(`trellis delete: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const [typed, name] = parsed.positionals;
-  const kind = typed === undefined ? undefined : kindOf(typed);
-  if (kind === undefined || name === undefined) {
+/** The options main.ts's commander parses for this verb. */
+export interface DeleteOptions {
+  namespace?: string;
+}
+
+export async function runDelete(typed: string, name: string, options: DeleteOptions): Promise<number> {
+  const kind = kindOf(typed);
+  if (kind === undefined) {
     process.stderr.write(`trellis delete: expected KIND NAME; kinds: ${knownKinds()}\n`);
     return 2;
   }
-  const namespace = parsed.values.namespace ?? "default";
+  const namespace = options.namespace ?? "default";
   try {
     const reply = await callControl("DELETE", `/api/v1/resources/${kind}/${namespace}/${encodeURIComponent(name)}`);
     if (reportErrors("delete", reply) !== 0) return 1;

@@ -1,6 +1,5 @@
 // `trellis get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]`: resources as stored, kubectl's way.
 
-import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
@@ -12,35 +11,21 @@ interface Stored {
   metadata: { name: string; namespace: string; creationTimestamp?: string; resourceVersion?: string };
 }
 
-export async function runGet(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        namespace: { type: "string", short: "n" },
-        "all-namespaces": { type: "boolean", short: "A" },
-        output: { type: "string", short: "o" },
-      },
-      strict: true,
-    });
-  } catch (err) {
-    process.stderr.write(`trellis get: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const [typed, name] = parsed.positionals;
-  const kind = typed === undefined ? undefined : kindOf(typed);
+/** The options main.ts's commander parses for this verb. */
+export interface GetOptions {
+  namespace?: string;
+  allNamespaces?: boolean;
+  output?: "yaml" | "json";
+}
+
+export async function runGet(typed: string, name: string | undefined, options: GetOptions): Promise<number> {
+  const kind = kindOf(typed);
   if (kind === undefined) {
     process.stderr.write(`trellis get: expected a kind: ${knownKinds()}\n`);
     return 2;
   }
-  const output = parsed.values.output ?? "table";
-  if (!["table", "yaml", "json"].includes(output)) {
-    process.stderr.write(`trellis get: -o expects yaml or json, got "${output}"\n`);
-    return 2;
-  }
-  const namespace = parsed.values["all-namespaces"] ? undefined : (parsed.values.namespace ?? "default");
+  const output = options.output ?? "table";
+  const namespace = options.allNamespaces ? undefined : (options.namespace ?? "default");
   try {
     let items: Stored[];
     if (name !== undefined) {

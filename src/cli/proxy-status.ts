@@ -19,11 +19,7 @@ const TYPES: [string, string][] = [
   ["RDS", "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"],
 ];
 
-export async function runProxyStatus(argv: string[]): Promise<number> {
-  if (argv.length > 0) {
-    process.stderr.write(`trellis proxy-status: takes no arguments, got ${argv.join(" ")}\n`);
-    return 2;
-  }
+export async function runProxyStatus(): Promise<number> {
   try {
     const reply = await callControl("GET", "/api/v1/proxies");
     if (reportErrors("proxy-status", reply) !== 0) return 1;
