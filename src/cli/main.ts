@@ -136,25 +136,42 @@ function program(setStatus: (status: number) => void): Command {
 
   prog
     .command("get")
-    .description("list or show stored resources")
-    .argument("<kind>", "a kind as kubectl users type it: virtualservice, vs, destinationrules, dr, …")
+    .description("list or show stored resources, or the workloads registered in the mesh")
+    .argument("<kind>", "a kind as kubectl users type it (virtualservice, vs, dr, …), or workloads")
     .argument("[name]", "one resource's name")
     .option("-n, --namespace <ns>", "the namespace (default: default)")
     .option("-A, --all-namespaces", "every namespace")
     .addOption(new Option("-o, --output <format>", "yaml or json instead of a table").choices(["yaml", "json"]))
-    .addHelpText("after", example("trellis get virtualservices", "trellis get dr reviews -n bookinfo -o yaml"))
+    .addHelpText(
+      "after",
+      example(
+        "trellis get virtualservices",
+        "trellis get dr reviews -n bookinfo -o yaml",
+        "trellis get workloads -A          # registered instances: address, ports, health, lease",
+        "trellis get workload reviews -o json",
+      ),
+    )
     .action((kind: string, name: string | undefined, opts: GetOptions) =>
       run(import("./get.ts").then((m) => m.runGet(kind, name, opts))),
     );
 
   prog
     .command("delete")
-    .description("remove a stored resource")
-    .argument("<kind>", "the resource's kind (vs, dr, se, …)")
-    .argument("<name>", "the resource's name")
-    .option("-n, --namespace <ns>", "the namespace (default: default)")
-    .addHelpText("after", example("trellis delete virtualservice reviews", "trellis delete dr reviews -n bookinfo"))
-    .action((kind: string, name: string, opts: DeleteOptions) =>
+    .description("remove stored resources: one by kind and name, or every resource named in files (like kubectl)")
+    .argument("[kind]", "the resource's kind (vs, dr, se, …)")
+    .argument("[name]", "the resource's name")
+    .option("-f, --filename <file|dir|->", "delete every resource these files name (repeatable)", collect)
+    .option("-n, --namespace <ns>", "the namespace (default: default, or each document's metadata.namespace)")
+    .option("--ignore-not-found", "with -f: pass over resources that are not stored, silently")
+    .addHelpText(
+      "after",
+      example(
+        "trellis delete virtualservice reviews",
+        "trellis delete dr reviews -n bookinfo",
+        "trellis delete -f reviews-split.yaml --ignore-not-found",
+      ),
+    )
+    .action((kind: string | undefined, name: string | undefined, opts: DeleteOptions) =>
       run(import("./delete.ts").then((m) => m.runDelete(kind, name, opts))),
     );
 
