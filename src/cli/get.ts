@@ -1,10 +1,12 @@
-// `trellis get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]`: resources as stored, kubectl's way.
+// `trellis get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]`: resources as stored, kubectl's way; `get workloads`
+// lists the registered instances (workloads.ts).
 
 import { stringify } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { kindOf, knownKinds } from "./kinds.ts";
 import { table } from "./table.ts";
+import { isWorkloads, runGetWorkloads } from "./workloads.ts";
 
 interface Stored {
   kind: string;
@@ -19,9 +21,10 @@ export interface GetOptions {
 }
 
 export async function runGet(typed: string, name: string | undefined, options: GetOptions): Promise<number> {
+  if (isWorkloads(typed)) return runGetWorkloads(name, options);
   const kind = kindOf(typed);
   if (kind === undefined) {
-    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}\n`);
+    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}; or workloads (workload, wl)\n`);
     return 2;
   }
   const output = options.output ?? "table";
