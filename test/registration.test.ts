@@ -230,6 +230,33 @@ describe("registration refuses the traps a newcomer hits", () => {
     );
   });
 
+  test("only registrations and heartbeats through the API are probed (in-process ones, as the benchmark's, are not)", async () => {
+    const [free] = (await freePorts(1)) as [number];
+    const instance = mesh.cp.registry.register({
+      service: "inproc",
+      namespace: "default",
+      labels: {},
+      address: "127.0.0.1",
+      ports: [{ name: "http", number: free, protocol: "HTTP", sidecarPort: undefined }],
+      serviceAccount: "default",
+      nodeId: undefined,
+    });
+    const health = async (): Promise<string> => {
+      const listed = (await mesh.api("GET", "/api/v1/registry/instances")).json.instances as {
+        id: string;
+        health: { status: string };
+      }[];
+      return listed.find((i) => i.id === instance.id)!.health.status;
+    };
+    assert.equal(await health(), "unknown");
+    assert.equal(
+      (await mesh.api("PUT", `/api/v1/registry/instances/${encodeURIComponent(instance.id)}/heartbeat`)).status,
+      200,
+    );
+    await waitFor(() => mesh.logs.some((l) => l.startsWith(`registry: ${instance.id}: unreachable`)), 5_000);
+    assert.equal(await health(), "unreachable");
+  });
+
   test("get workloads filters by namespace and name, and says when nothing matches", async () => {
     const other = await mesh.api("POST", "/api/v1/registry/instances", {
       service: "payments",

@@ -69,7 +69,8 @@ export function addRegistryRoutes(router: ApiRouter, registry: Registry, options
         return { status: 400, json: { errors: ["leaseSeconds: expected 1-3600"] } };
       const instance = registry.register(registration.value, leaseMs);
       // The first probe, if it is quick: the reply then says whether the sidecar's port accepts connections.
-      await Promise.race([prober.check(instance.id), new Promise((r) => setTimeout(r, probeWaitMs).unref())]);
+      const probe = prober.check(instance.id);
+      await Promise.race([probe, new Promise((r) => setTimeout(r, probeWaitMs).unref())]);
       const health = prober.healthOf(instance.id);
       const warnings =
         health.status === "unreachable"
@@ -82,6 +83,7 @@ export function addRegistryRoutes(router: ApiRouter, registry: Registry, options
     })
     .add("PUT", "/api/v1/registry/instances/:id/heartbeat", (req) => {
       const instance = registry.heartbeat(req.params.id!);
+      if (instance !== undefined) void prober.check(instance.id);
       // 404 tells the workload its lease ran out: it registers again (Eureka's answer too).
       if (instance === undefined) {
         const expired = registry.listExpired().find((e) => e.instance.id === req.params.id);

@@ -1,8 +1,10 @@
 // Whether a registered instance can be called where it said: a TCP connection to its sidecar's inbound port (or,
 // without a sidecar, its application's port), as Consul's TCP check does. The registry records what a workload
-// says; this checks it. A new instance is "checking" until its first probe, "healthy" once every probed port
-// accepts a connection, "unreachable" (with the port and the error) otherwise, and is probed again every few
-// seconds until healthy, and on each heartbeat after that. Transitions are logged.
+// says; this checks it. The registry API probes an instance when it registers and on each heartbeat (instances
+// put in the registry otherwise — by another replica, or in-process — are "unknown" here). An instance is
+// "checking" while its first probe runs, "healthy" once every probed port accepts a connection, "unreachable"
+// (with the port and the error) otherwise, and is then probed again every few seconds until healthy.
+// Transitions are logged.
 //
 // The state is reported (registration reply, `trellis get workloads`, the log), not used to withhold the instance
 // from proxies: an instance's own sidecar gets its inbound listener from the registration, so a sidecar port can
@@ -13,7 +15,7 @@ import type { Clock, Timer } from "../../api/clock.ts";
 import type { Registry } from "./registry.ts";
 import type { Instance } from "./types.ts";
 
-export type HealthStatus = "checking" | "healthy" | "unreachable";
+export type HealthStatus = "unknown" | "checking" | "healthy" | "unreachable";
 
 export interface InstanceHealth {
   status: HealthStatus;
@@ -51,7 +53,6 @@ export class SidecarProber {
     this.retryMs = options.retryMs ?? 2000;
     this.unsubscribe = registry.onChange((event) => {
       if (event.kind === "removed") this.forget(event.instance.id);
-      else void this.check(event.instance.id);
     });
   }
 
@@ -61,9 +62,9 @@ export class SidecarProber {
     this.retries.clear();
   }
 
-  /** The instance's last known health ("checking" before its first probe ends). */
+  /** The instance's last known health ("checking" while its first probe runs, "unknown" when never probed). */
   healthOf(id: string): InstanceHealth {
-    return this.health.get(id) ?? { status: "checking" };
+    return this.health.get(id) ?? { status: this.inFlight.has(id) ? "checking" : "unknown" };
   }
 
   /** Probes the instance now (one probe at a time per instance) and returns its health. */
