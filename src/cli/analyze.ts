@@ -2,7 +2,6 @@
 // only the files are read (no control plane needed); otherwise the files are checked together with what the
 // running mesh has (its resources and its services). A directory is read recursively, as istioctl does.
 
-import { parseArgs } from "node:util";
 import { TrellisError } from "../api/errors.ts";
 import type { Finding } from "../control/analyze/messages.ts";
 import { analyzeOffline } from "../control/analyze/offline.ts";
@@ -10,18 +9,13 @@ import { renderReport } from "./analyze-report.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
 
-export async function runAnalyze(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { filename: { type: "string", short: "f", multiple: true }, offline: { type: "boolean" } },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`trellis analyze: ${(err as Error).message}\n`);
-    return 2;
-  }
+/** The options main.ts's commander parses for this verb. */
+export interface AnalyzeOptions {
+  filename?: string[];
+  offline?: boolean;
+}
+
+export async function runAnalyze(values: AnalyzeOptions): Promise<number> {
   let files: NamedText[] = [];
   try {
     files = (values.filename ?? []).flatMap((f) => readInputs(f, undefined, { recursive: true }));

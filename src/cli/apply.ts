@@ -1,7 +1,6 @@
 // `trellis apply -f FILE|DIR|- [--dry-run]`: validates every document of every file on the control plane and
 // stores them all, or none: a bad resource is reported with its file, document, field path and expectation.
 
-import { parseArgs } from "node:util";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
@@ -13,18 +12,13 @@ interface ApplyResult {
   action: string;
 }
 
-export async function runApply(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { filename: { type: "string", short: "f", multiple: true }, "dry-run": { type: "boolean" } },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`trellis apply: ${(err as Error).message}\n`);
-    return 2;
-  }
+/** The options main.ts's commander parses for this verb. */
+export interface ApplyOptions {
+  filename?: string[];
+  dryRun?: boolean;
+}
+
+export async function runApply(values: ApplyOptions): Promise<number> {
   if (!values.filename || values.filename.length === 0) {
     process.stderr.write("trellis apply: -f FILE|DIR|- is required\n");
     return 2;
@@ -41,11 +35,11 @@ export async function runApply(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const reply = await callControl("POST", "/api/v1/apply", { files, dryRun: values["dry-run"] === true });
+    const reply = await callControl("POST", "/api/v1/apply", { files, dryRun: values.dryRun === true });
     for (const w of (reply.json.warnings as string[] | undefined) ?? []) process.stderr.write(`Warning: ${w}\n`);
     const failed = reportErrors("apply", reply);
     if (failed !== 0) return failed;
-    const suffix = values["dry-run"] ? " (dry run)" : "";
+    const suffix = values.dryRun ? " (dry run)" : "";
     for (const r of (reply.json.results as ApplyResult[] | undefined) ?? [])
       process.stdout.write(`${r.kind.toLowerCase()}/${r.name} (${r.namespace}) ${r.action}${suffix}\n`);
     return 0;

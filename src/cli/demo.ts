@@ -21,7 +21,7 @@ function trellisBin(): string {
   return join(dir, "bin", "trellis.js");
 }
 
-export async function runDemo(_argv: string[]): Promise<number> {
+export async function runDemo(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "trellis-demo-"));
   const children: ChildProcess[] = [];
   const service = createHelloService("hello");

@@ -1,50 +1,36 @@
-// `trellis get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]`: resources as stored, kubectl's way.
-// `trellis get meshconfig [-o yaml|json]`: the MeshConfig the control plane runs with (docs/mesh-config.md).
+// `trellis get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]`: resources as stored, kubectl's way; `get workloads`
+// lists the registered instances (workloads.ts); `get meshconfig [-o yaml|json]`: the MeshConfig the control plane
+// runs with (docs/mesh-config.md).
 
-import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { kindOf, knownKinds } from "./kinds.ts";
 import { table } from "./table.ts";
+import { isWorkloads, runGetWorkloads } from "./workloads.ts";
 
 interface Stored {
   kind: string;
   metadata: { name: string; namespace: string; creationTimestamp?: string; resourceVersion?: string };
 }
 
-export async function runGet(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        namespace: { type: "string", short: "n" },
-        "all-namespaces": { type: "boolean", short: "A" },
-        output: { type: "string", short: "o" },
-      },
-      strict: true,
-    });
-  } catch (err) {
-    process.stderr.write(`trellis get: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const [typed, name] = parsed.positionals;
-  if (typed !== undefined && MESH_CONFIG_NAMES.includes(typed.toLowerCase())) {
-    return getMeshConfig(parsed.values.output ?? "yaml");
-  }
-  const kind = typed === undefined ? undefined : kindOf(typed);
+/** The options main.ts's commander parses for this verb. */
+export interface GetOptions {
+  namespace?: string;
+  allNamespaces?: boolean;
+  output?: "yaml" | "json";
+}
+
+export async function runGet(typed: string, name: string | undefined, options: GetOptions): Promise<number> {
+  if (isWorkloads(typed)) return runGetWorkloads(name, options);
+  if (MESH_CONFIG_NAMES.includes(typed.toLowerCase())) return getMeshConfig(options.output ?? "yaml");
+  const kind = kindOf(typed);
   if (kind === undefined) {
-    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}; or meshconfig\n`);
+    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}; or workloads (workload, wl), or meshconfig\n`);
     return 2;
   }
-  const output = parsed.values.output ?? "table";
-  if (!["table", "yaml", "json"].includes(output)) {
-    process.stderr.write(`trellis get: -o expects yaml or json, got "${output}"\n`);
-    return 2;
-  }
-  const namespace = parsed.values["all-namespaces"] ? undefined : (parsed.values.namespace ?? "default");
+  const output = options.output ?? "table";
+  const namespace = options.allNamespaces ? undefined : (options.namespace ?? "default");
   try {
     let items: Stored[];
     if (name !== undefined) {

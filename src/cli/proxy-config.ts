@@ -1,7 +1,6 @@
 // `trellis proxy-config listeners|routes|clusters|endpoints PROXY [-o json|yaml]`: what the control plane sends
 // that proxy, as Envoy JSON (or a summary table), like istioctl proxy-config.
 
-import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
@@ -10,25 +9,17 @@ import { table } from "./table.ts";
 const TYPES = ["listeners", "routes", "clusters", "endpoints"] as const;
 type ConfigType = (typeof TYPES)[number];
 
-export async function runProxyConfig(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { output: { type: "string", short: "o" } },
-      strict: true,
-    });
-  } catch (err) {
-    process.stderr.write(`trellis proxy-config: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const [type, proxy] = parsed.positionals;
-  if (!TYPES.includes(type as ConfigType) || proxy === undefined) {
+/** The options main.ts's commander parses for this verb. */
+export interface ProxyConfigOptions {
+  output?: "json" | "yaml";
+}
+
+export async function runProxyConfig(type: string, proxy: string, options: ProxyConfigOptions): Promise<number> {
+  if (!TYPES.includes(type as ConfigType)) {
     process.stderr.write(`trellis proxy-config: expected ${TYPES.join("|")} PROXY\n`);
     return 2;
   }
-  const output = parsed.values.output ?? "table";
+  const output = options.output ?? "table";
   try {
     const reply = await callControl("GET", `/api/v1/proxies/${encodeURIComponent(proxy)}/config/${type}`);
     if (reportErrors("proxy-config", reply) !== 0) return 1;

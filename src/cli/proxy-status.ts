@@ -22,13 +22,8 @@ const TYPES: [string, string][] = [
   ["RDS", "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"],
 ];
 
-export async function runProxyStatus(argv: string[]): Promise<number> {
+export async function runProxyStatus(only?: string): Promise<number> {
   // `proxy-status PROXY`: that proxy's row and each of its problems.
-  if (argv.length > 1 || argv[0]?.startsWith("-")) {
-    process.stderr.write(`trellis proxy-status: takes at most one proxy name, got ${argv.join(" ")}\n`);
-    return 2;
-  }
-  const only = argv[0];
   try {
     const reply = await callControl("GET", "/api/v1/proxies");
     if (reportErrors("proxy-status", reply) !== 0) return 1;

@@ -5,7 +5,6 @@
 
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
-import { parseArgs } from "node:util";
 import { DEFAULT_DRAIN_TIMEOUT_MS, parseBootstrap } from "../api/bootstrap.ts";
 import { systemClock } from "../api/clock.ts";
 import { ConfigError, TrellisError } from "../api/errors.ts";
@@ -52,30 +51,22 @@ function instanceIps(): string[] {
   return ips.length > 0 ? ips : ["127.0.0.1"];
 }
 
-export async function runProxy(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        bootstrap: { type: "string", short: "c" },
-        "drain-timeout": { type: "string" },
-        xds: { type: "string" },
-        "node-id": { type: "string" },
-        service: { type: "string" },
-        namespace: { type: "string" },
-        labels: { type: "string" },
-        locality: { type: "string" },
-        "admin-port": { type: "string" },
-        "outbound-port": { type: "string" },
-        "xds-protocol": { type: "string" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`trellis proxy: ${(err as Error).message}\n`);
-    return 2;
-  }
+/** The options main.ts's commander parses for this verb. */
+export interface ProxyOptions {
+  bootstrap?: string;
+  drainTimeout?: string;
+  xds?: string;
+  nodeId?: string;
+  service?: string;
+  namespace?: string;
+  labels?: string;
+  locality?: string;
+  adminPort?: string;
+  outboundPort?: string;
+  xdsProtocol?: string;
+}
+
+export async function runProxy(values: ProxyOptions): Promise<number> {
   const file = values.bootstrap;
   if (!file && !values.xds) {
     process.stderr.write("trellis proxy: --bootstrap FILE or --xds HOST:PORT[,HOST:PORT…] is required\n");
@@ -90,22 +81,22 @@ export async function runProxy(argv: string[]): Promise<number> {
   try {
     if (values.xds !== undefined) {
       xdsServers = servers(values.xds);
-      if (!values["node-id"]) throw new UsageError("--xds needs --node-id ID (unique per sidecar)");
+      if (!values.nodeId) throw new UsageError("--xds needs --node-id ID (unique per sidecar)");
     }
-    if (values["xds-protocol"] !== undefined) {
-      const p = values["xds-protocol"];
+    if (values.xdsProtocol !== undefined) {
+      const p = values.xdsProtocol;
       if (p !== "delta" && p !== "sotw") throw new UsageError(`--xds-protocol expects delta or sotw, got "${p}"`);
       xdsProtocol = p;
     }
-    adminPort = port("--admin-port", values["admin-port"]);
-    outboundPort = port("--outbound-port", values["outbound-port"]);
+    adminPort = port("--admin-port", values.adminPort);
+    outboundPort = port("--outbound-port", values.outboundPort);
     workloadLabels = labels(values.labels);
     if (values.locality !== undefined && (values.locality === "" || values.locality.split("/").length > 3))
       throw new UsageError(`--locality expects REGION[/ZONE[/SUBZONE]], got "${values.locality}"`);
-    if (values["drain-timeout"] !== undefined) {
-      const ms = Number(values["drain-timeout"]);
+    if (values.drainTimeout !== undefined) {
+      const ms = Number(values.drainTimeout);
       if (!Number.isFinite(ms) || ms < 0)
-        throw new UsageError(`--drain-timeout expects milliseconds ≥ 0, got "${values["drain-timeout"]}"`);
+        throw new UsageError(`--drain-timeout expects milliseconds ≥ 0, got "${values.drainTimeout}"`);
       drainTimeoutMs = ms;
     }
   } catch (err) {
@@ -144,7 +135,7 @@ export async function runProxy(argv: string[]): Promise<number> {
     // The xDS client (gRPC, the protos) is loaded only by sidecars that use it.
     const { nodeFromIdentity } = await import("../proxy/xds-client/node.ts");
     const node = nodeFromIdentity({
-      nodeId: values["node-id"]!,
+      nodeId: values.nodeId!,
       service: values.service,
       namespace: values.namespace,
       labels: workloadLabels,

@@ -5,7 +5,6 @@
 
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { TrellisError } from "../api/errors.ts";
 import { ControlPlane } from "../control/control-plane.ts";
 import { createStore } from "../control/store/create.ts";
@@ -19,34 +18,26 @@ function port(value: string | undefined, fallback: number, flag: string): number
   return n;
 }
 
-export async function runUp(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        store: { type: "string" },
-        "data-dir": { type: "string" },
-        address: { type: "string" },
-        "xds-port": { type: "string" },
-        "api-port": { type: "string" },
-        "mesh-config": { type: "string" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`trellis up: ${(err as Error).message}\n`);
-    return 2;
-  }
+/** The options main.ts's commander parses for this verb. */
+export interface UpOptions {
+  store?: string;
+  dataDir?: string;
+  address?: string;
+  xdsPort?: string;
+  apiPort?: string;
+  meshConfig?: string;
+}
+
+export async function runUp(values: UpOptions): Promise<number> {
   let store: ResourceStore | undefined;
   let cp: ControlPlane;
   try {
-    const xdsPort = port(values["xds-port"], 15010, "--xds-port");
-    const apiPort = port(values["api-port"], 15014, "--api-port");
+    const xdsPort = port(values.xdsPort, 15010, "--xds-port");
+    const apiPort = port(values.apiPort, 15014, "--api-port");
     const etcd = values.store !== undefined && values.store !== "embedded";
-    const dataDir = etcd ? undefined : (values["data-dir"] ?? join(homedir(), ".trellis", "data"));
+    const dataDir = etcd ? undefined : (values.dataDir ?? join(homedir(), ".trellis", "data"));
     store = await createStore(values.store, dataDir);
-    const meshConfigFile = values["mesh-config"];
+    const meshConfigFile = values.meshConfig;
     cp = new ControlPlane({
       store,
       address: values.address ?? "127.0.0.1",

@@ -10,6 +10,7 @@ import { analyze, placeFindings, sortFindings } from "./analyze/analyze.ts";
 import { loadForAnalysis } from "./analyze/files.ts";
 import { addProxyRoutes } from "./http/proxies-api.ts";
 import { addRegistryRoutes } from "./http/registry-api.ts";
+import type { SidecarProber } from "./registry/probe.ts";
 import { addResourceRoutes } from "./http/resources-api.ts";
 import { startApiServer, type ApiServer } from "./http/server.ts";
 import { registeredServices } from "./registered-services.ts";
@@ -79,6 +80,7 @@ export class ControlPlane implements SnapshotSource {
   private watch: Watch | undefined;
   private xds: XdsServer | undefined;
   private api: ApiServer | undefined;
+  private prober: SidecarProber | undefined;
   private stopped = false;
 
   constructor(private readonly options: ControlPlaneOptions) {
@@ -147,6 +149,12 @@ export class ControlPlane implements SnapshotSource {
     this.registry.onChange((event) => {
       // A renewal changes nothing a proxy sees.
       if (event.kind !== "renewed") this.scheduleRebuild();
+      // A lease that runs out is never silent: the workload stopped renewing (it died, or never heartbeats).
+      if (event.kind === "removed" && event.reason === "lease expired")
+        this.log(
+          `registry: ${event.instance.id}: lease expired (no heartbeat for ${event.instance.leaseMs / 1000} s); ` +
+            `removed from the mesh, listed as expired by \`trellis get workloads\` until it registers again`,
+        );
     });
     this.registry.start();
     const address = this.options.address ?? "127.0.0.1";
@@ -169,7 +177,7 @@ export class ControlPlane implements SnapshotSource {
         return (ref: ResourceRef) => statusOf(ref, report.problems);
       },
     });
-    addRegistryRoutes(router, this.registry);
+    this.prober = addRegistryRoutes(router, this.registry, { clock: this.clock, log: this.log });
     addProxyRoutes(router, this.xds, this, () => this.liveReport().perProxy);
     router.add("GET", "/ready", () => ({ status: 200, text: "LIVE\n" }));
     router.add("POST", "/api/v1/analyze", (req) => this.analyzeRequest(req.body));
@@ -431,6 +439,7 @@ export class ControlPlane implements SnapshotSource {
     this.meshWatcher?.close();
     this.watch?.close();
     this.registry.stop();
+    this.prober?.stop();
     await this.api?.close();
     await this.xds?.stop(200);
   }

@@ -18,7 +18,7 @@ test("register, heartbeat, list, lease expiry and deregister over HTTP", async (
   const registry = new Registry({ clock, leaseMs: 30_000, sweepIntervalMs: 1_000 });
   registry.start();
   const api = await startApiServer("127.0.0.1", 0);
-  addRegistryRoutes(api.router, registry);
+  const prober = addRegistryRoutes(api.router, registry, { clock });
   try {
     const bad = await call(api.port, "POST", "/api/v1/registry/instances", { service: "x" });
     assert.equal(bad.status, 400);
@@ -40,6 +40,7 @@ test("register, heartbeat, list, lease expiry and deregister over HTTP", async (
     assert.equal((await call(api.port, "PATCH", "/api/v1/registry/instances")).status, 405);
   } finally {
     registry.stop();
+    prober.stop();
     await api.close();
   }
 });

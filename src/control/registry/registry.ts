@@ -9,6 +9,16 @@ import type { Instance, Registration, RegistryEvent } from "./types.ts";
 /** Eureka's defaults: heartbeats every 30 s, a lease of 90 s, expired instances evicted every 60 s. */
 export const DEFAULT_LEASE_MS = 90_000;
 export const DEFAULT_SWEEP_MS = 10_000;
+/** How long an instance whose lease ran out is still listed (as expired), so that its owner can see what happened. */
+export const EXPIRED_RETENTION_MS = 3_600_000;
+const EXPIRED_KEPT = 1000;
+
+/** An instance whose lease ran out: no longer in the mesh, still listed for a while. */
+export interface ExpiredInstance {
+  instance: Instance;
+  /** Wall-clock milliseconds when the lease ran out. */
+  expiredAt: number;
+}
 
 export interface RegistryOptions {
   clock: Clock;
@@ -33,6 +43,8 @@ export class Registry {
   private readonly persist: ((event: RegistryEvent) => void) | undefined;
   /** When each instance's renewal was last persisted (monotonic clock). */
   private readonly persistedAt = new Map<string, number>();
+  /** Instances whose lease ran out, by id, oldest first. */
+  private readonly expired = new Map<string, ExpiredInstance>();
 
   constructor(options: RegistryOptions) {
     this.clock = options.clock;
@@ -67,6 +79,7 @@ export class Registry {
       leaseMs,
     };
     this.instances.set(id, instance);
+    this.expired.delete(id);
     this.expiry.set(id, this.clock.now() + leaseMs);
     this.persistedAt.set(id, this.clock.now());
     const event: RegistryEvent = { kind: "registered", instance };
@@ -131,6 +144,17 @@ export class Registry {
     return [...this.instances.values()];
   }
 
+  /** Instances whose lease ran out in the last hour (the newest 1000), until they register again. */
+  listExpired(): ExpiredInstance[] {
+    return [...this.expired.values()];
+  }
+
+  /** Wall-clock milliseconds when the instance's lease runs out, or undefined for an unknown instance. */
+  leaseExpiresAt(id: string): number | undefined {
+    const due = this.expiry.get(id);
+    return due === undefined ? undefined : this.clock.wallNow() + (due - this.clock.now());
+  }
+
   /** Calls cb for every registration, renewal and removal; returns a function that unsubscribes. */
   onChange(cb: (event: RegistryEvent) => void): () => void {
     this.listeners.add(cb);
@@ -140,7 +164,15 @@ export class Registry {
   private readonly sweep = (): void => {
     this.sweepTimer = undefined;
     const now = this.clock.now();
-    for (const [id, due] of [...this.expiry]) if (now >= due) this.remove(id, "lease expired");
+    for (const [id, due] of [...this.expiry]) {
+      if (now < due) continue;
+      const instance = this.instances.get(id);
+      if (instance !== undefined) this.expired.set(id, { instance, expiredAt: this.clock.wallNow() });
+      this.remove(id, "lease expired");
+    }
+    const cutoff = this.clock.wallNow() - EXPIRED_RETENTION_MS;
+    for (const [id, e] of this.expired)
+      if (e.expiredAt < cutoff || this.expired.size > EXPIRED_KEPT) this.expired.delete(id);
     this.start();
   };
 

@@ -56,7 +56,16 @@ export function inboundPorts(world: World, proxy: ProxyIdentity, problems: Probl
   for (const port of service.ports) {
     const ip = instancePort(instance, port);
     if (ip?.sidecarPort === undefined) continue;
-    out.push({ name: port.name, appPort: ip.appPort, sidecarPort: ip.sidecarPort, protocol: port.protocol });
+    // The listener binds where the registry says others reach the instance (its address), not at the proxy's
+    // first INSTANCE_IPS: a sidecar registered at 127.0.0.1 on a host with a LAN address listened on the LAN
+    // address, and every call to the registered address was refused.
+    out.push({
+      name: port.name,
+      appPort: ip.appPort,
+      sidecarPort: ip.sidecarPort,
+      protocol: port.protocol,
+      bind: instance.address,
+    });
   }
   return out;
 }
