@@ -1,6 +1,6 @@
 // VirtualService (networking.istio.io): how requests to a set of hosts are routed. Validation follows istioctl's
-// (pilot/pkg/config/validation): exactly one of route/redirect/directResponse per http route, weights summing to
-// 100 when a route splits traffic, percentages 0–100, attempts >= 0, and the deprecated spellings still in the
+// (pilot/pkg/config/validation): exactly one of route/redirect/directResponse per http route, relative weights
+// (not all 0) when a route splits traffic, percentages 0–100, attempts >= 0, and the deprecated spellings still in the
 // wild (fault `percent`, `mirrorPercent`, corsPolicy `allowOrigin`) accepted with a warning and normalised.
 // Delegation (Istio's PILOT_ENABLE_VIRTUAL_SERVICE_DELEGATE, on by default): a VirtualService without hosts is a
 // delegate; a root's http route may name one with `delegate` instead of an action, and its routes are merged
@@ -209,7 +209,10 @@ function readMatchMap(f: SpecFields, name: string): Record<string, StringMatch> 
   return out;
 }
 
-/** A route's destinations; with more than one, the weights must sum to 100 (Istio's rule). */
+/**
+ * A route's destinations. Weights are relative (Istio no longer asks for a sum of 100: 1 and 3 send a quarter and
+ * three quarters); with more than one destination they must not all be 0 (Istio: "total destination weight = 0").
+ */
 function readWeighted<T extends { weight?: number }>(
   f: SpecFields,
   name: string,
@@ -221,13 +224,15 @@ function readWeighted<T extends { weight?: number }>(
   const destinations = items.map((item) => read(f.ctx, item));
   if (destinations.length > 1) {
     const total = destinations.reduce((sum, d) => sum + (d.weight ?? 0), 0);
-    if (total !== 100) f.error(name, `expected the weights of its destinations to sum to 100, got ${total}`);
+    if (total === 0)
+      f.error(name, "expected the weights of its destinations to sum to more than 0 (they are relative), got 0");
   }
   return destinations;
 }
 
+/** Istio's weight is an int32 >= 0. */
 function readWeight(f: SpecFields): number | undefined {
-  return f.integer("weight", 0, 100);
+  return f.integer("weight", 0, 2_147_483_647);
 }
 
 function readHttpRouteDestination(ctx: ResourceContext, item: Item): HTTPRouteDestination {
