@@ -15,6 +15,7 @@ import { PROTOCOLS } from "./types.ts";
 import type { Protocol } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
+import { keyPath } from "./context.ts";
 import { describe } from "../xds/parse/context.ts";
 
 export const MAX_PORT = 65_535;
@@ -127,18 +128,49 @@ const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 export function readWorkloadSelector(ctx: ResourceContext, raw: unknown, path: string): WorkloadSelector {
   const f = SpecFields.open(ctx, raw, path, { known: ["labels"] });
-  return { labels: readLabels(f, "labels") };
+  const labels = readLabels(f, "labels");
+  checkSelectorLabels(f, "labels", labels);
+  return { labels };
 }
 
 export function readLabelSelector(ctx: ResourceContext, raw: unknown, path: string): LabelSelector {
   const f = SpecFields.open(ctx, raw, path, { known: ["matchLabels"] });
-  return { matchLabels: readLabels(f, "matchLabels") };
+  const matchLabels = readLabels(f, "matchLabels");
+  checkSelectorLabels(f, "matchLabels", matchLabels);
+  return { matchLabels };
 }
 
+/** Istio's selector rules: no empty key, no `*` in a key or value; no labels at all selects everything (a warning). */
+function checkSelectorLabels(f: SpecFields, name: string, labels: Record<string, string>): void {
+  for (const [key, value] of Object.entries(labels)) {
+    const at = keyPath(f.at(name), key);
+    if (key === "") f.ctx.error(at, "expected a label name, got an empty key");
+    if (key.includes("*") || value.includes("*"))
+      f.ctx.error(at, `wildcards are not supported in a selector, got ${describe(`${key}=${value}`)}`);
+  }
+  if (!f.broken && Object.keys(labels).length === 0)
+    f.ctx.warn(f.path, `selector without ${name}: it selects every workload in the namespace`);
+}
+
+/** The kinds a policy's targetRef may name (Istio's allowedTargetRefs), by canonical group. */
+const TARGET_KINDS: readonly [group: string, kind: string][] = [
+  ["core", "Service"],
+  ["networking.istio.io", "ServiceEntry"],
+  ["gateway.networking.k8s.io", "Gateway"],
+  ["gateway.networking.k8s.io", "GatewayClass"],
+];
+
+/**
+ * `targetRef` (deprecated) or `targetRefs`, never both, as Istio validates them: a name, no namespace (cross-namespace
+ * references are not supported), and a kind Istio can attach a policy to.
+ */
 export function readTargetRefs(f: SpecFields): PolicyTargetReference[] {
   const refs: PolicyTargetReference[] = [];
   const items = f.list("targetRefs");
-  if (f.has("targetRef")) items.unshift({ value: f.raw("targetRef"), path: f.at("targetRef") });
+  if (f.has("targetRef")) {
+    if (items.length > 0) f.ctx.error(f.path, "only one of targetRef, targetRefs may be set");
+    items.unshift({ value: f.raw("targetRef"), path: f.at("targetRef") });
+  }
   for (const item of items) {
     const r = SpecFields.open(f.ctx, item.value, item.path, { known: ["group", "kind", "name", "namespace"] });
     const ref: PolicyTargetReference = { kind: r.requiredString("kind"), name: r.requiredString("name") };
@@ -146,9 +178,24 @@ export function readTargetRefs(f: SpecFields): PolicyTargetReference[] {
     const namespace = r.string("namespace");
     if (group !== undefined) ref.group = group;
     if (namespace !== undefined) ref.namespace = namespace;
+    if (namespace !== undefined && namespace !== "")
+      r.error("namespace", "must not be set: cross-namespace references are not supported (Istio's rule)");
+    const canonical = group === undefined || group === "" ? "core" : group;
+    if (ref.kind !== "" && !TARGET_KINDS.some(([g, k]) => g === canonical && k === ref.kind)) {
+      const allowed = TARGET_KINDS.map(([g, k]) => (g === "core" ? k : `${g}/${k}`)).join(", ");
+      r.error("kind", `expected one of ${allowed}, got ${describe(`${group ?? ""}/${ref.kind}`)}`);
+    }
     refs.push(ref);
   }
   return refs;
+}
+
+/** `selector` or a target reference, not both (Istio: "only one of targetRefs or workloadSelector can be set"). */
+export function checkOneTarget(f: SpecFields, selector: unknown, targetRefs: readonly PolicyTargetReference[]): void {
+  if (selector !== undefined && targetRefs.length > 0) {
+    const which = f.has("targetRef") ? "targetRef" : "targetRefs";
+    f.ctx.error(f.path, `only one of selector, ${which} may be set`);
+  }
 }
 
 export function readHeaders(ctx: ResourceContext, raw: unknown, path: string): Headers {
