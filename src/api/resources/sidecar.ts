@@ -1,11 +1,20 @@
 // Sidecar (networking.istio.io): what one workload's proxy may reach (egress hosts, `namespace/host`), what it
 // accepts (ingress ports) and what happens to traffic for unknown hosts (outboundTrafficPolicy).
 
+import { isIP } from "node:net";
 import type { SidecarPort, SidecarSpec } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import type { Item } from "./fields.ts";
-import { readDestination, readHosts, readPortNumber, readProtocol, readWorkloadSelector, MAX_PORT } from "./common.ts";
+import {
+  isDns1123Label,
+  readDestination,
+  readHosts,
+  readPortNumber,
+  readProtocol,
+  readWorkloadSelector,
+  MAX_PORT,
+} from "./common.ts";
 import { readConnectionPool, assign } from "./traffic-policy.ts";
 import { describe } from "../xds/parse/context.ts";
 
@@ -24,7 +33,7 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
         ? readSidecarPort(ctx, { value: i.raw("port"), path: i.at("port") })
         : { number: 0 };
       const ingress: SidecarSpec["ingress"][number] = { port };
-      assign(ingress, "bind", i.string("bind"));
+      assign(ingress, "bind", readBind(i));
       assign(ingress, "captureMode", i.enumValue("captureMode", CAPTURE_MODES));
       const defaultEndpoint = i.string("defaultEndpoint");
       if (defaultEndpoint !== undefined) {
@@ -48,7 +57,7 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
       });
       const egress: SidecarSpec["egress"][number] = { hosts };
       if (e.has("port")) egress.port = readSidecarPort(ctx, { value: e.raw("port"), path: e.at("port") });
-      assign(egress, "bind", e.string("bind"));
+      assign(egress, "bind", readBind(e));
       assign(egress, "captureMode", e.enumValue("captureMode", CAPTURE_MODES));
       return egress;
     }),
@@ -88,10 +97,22 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
 function readSidecarPort(ctx: ResourceContext, item: Item): SidecarPort {
   const p = SpecFields.open(ctx, item.value, item.path, { known: ["number", "protocol", "name", "targetPort"] });
   const port: SidecarPort = { number: readPortNumber(p, "number") ?? 0 };
-  assign(port, "protocol", readProtocol(p, "protocol"));
-  assign(port, "name", p.string("name"));
+  // `protocol: ""` is Istio's "not set" (sniffing), like leaving it out.
+  if (p.raw("protocol") !== "") assign(port, "protocol", readProtocol(p, "protocol"));
+  const name = p.string("name");
+  if (name !== undefined && name !== "" && !isDns1123Label(name))
+    p.error("name", `expected a port name (a DNS-1123 label: a-z, 0-9, "-"), got ${describe(name)}`);
+  if (name !== "") assign(port, "name", name);
   assign(port, "targetPort", p.integer("targetPort", 1, MAX_PORT));
   return port;
+}
+
+/** A listener's bind: an IP address (Istio's rule for ports with a number). */
+function readBind(f: SpecFields): string | undefined {
+  const bind = f.string("bind");
+  if (bind !== undefined && bind !== "" && isIP(bind) === 0)
+    f.error("bind", `expected an IP address to bind to, got ${describe(bind)}`);
+  return bind === "" ? undefined : bind;
 }
 
 /** Where an ingress listener forwards: the loopback or any address (the workload's own) at a port, or a socket. */
