@@ -201,15 +201,40 @@ export function checkOneTarget(f: SpecFields, selector: unknown, targetRefs: rea
 export function readHeaders(ctx: ResourceContext, raw: unknown, path: string): Headers {
   const f = SpecFields.open(ctx, raw, path, { known: ["request", "response"] });
   const out: Headers = {};
-  if (f.has("request")) out.request = readHeaderOperations(f.message("request", OPERATIONS));
-  if (f.has("response")) out.response = readHeaderOperations(f.message("response", OPERATIONS));
+  if (f.has("request")) out.request = readHeaderOperations(f.message("request", OPERATIONS), true);
+  if (f.has("response")) out.response = readHeaderOperations(f.message("response", OPERATIONS), false);
   return out;
 }
 
 const OPERATIONS = { known: ["set", "add", "remove"] };
 
-function readHeaderOperations(f: SpecFields): HeaderOperations {
-  return { set: f.stringMap("set"), add: f.stringMap("add"), remove: f.stringList("remove") };
+/** Control characters other than tab end a header value (Envoy refuses them). */
+// eslint-disable-next-line no-control-regex
+const HEADER_VALUE = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
+
+/**
+ * Istio's header operation rules: no empty name, no pseudo-header (":path"); a request may set or add its
+ * authority (":authority" or "host"), but nothing may remove it and a response has none.
+ */
+function readHeaderOperations(f: SpecFields, request: boolean): HeaderOperations {
+  const out = { set: f.stringMap("set"), add: f.stringMap("add"), remove: f.stringList("remove") };
+  const check = (at: string, name: string, edits: boolean): void => {
+    const authority = name.toLowerCase() === "host" || name.toLowerCase() === ":authority";
+    if (name === "") f.ctx.error(at, "expected a header name, got an empty string");
+    else if (authority && !(request && edits))
+      f.ctx.error(at, `the authority (${name}) can only be set or added on the request`);
+    else if (name.startsWith(":") && !authority)
+      f.ctx.error(at, `expected a header name, not a pseudo-header, got ${describe(name)}`);
+  };
+  for (const op of ["set", "add"] as const) {
+    for (const [name, value] of Object.entries(out[op])) {
+      const at = keyPath(f.at(op), name);
+      check(at, name, true);
+      if (!HEADER_VALUE.test(value)) f.ctx.error(at, "expected a header value without control characters");
+    }
+  }
+  out.remove.forEach((name, i) => check(`${f.at("remove")}[${i}]`, name, false));
+  return out;
 }
 
 /** Istio's protocol names, case-insensitive as Istio reads them, returned upper case. */

@@ -146,7 +146,7 @@ describe("VirtualService: every field users use", () => {
 
   test("redirect, directResponse, mirrors, tcp and tls routes", () => {
     const spec = specOf<VirtualServiceSpec>("VirtualService", {
-      hosts: ["web"],
+      hosts: ["web", "login.example.com"],
       http: [
         { match: [{ uri: { exact: "/old" } }], redirect: { uri: "/new", redirectCode: 308 } },
         { match: [{ uri: { exact: "/health" } }], directResponse: { status: 200, body: { string: "ok" } } },
