@@ -257,5 +257,10 @@ export function readExportTo(f: SpecFields): string[] {
   });
   if (values.includes("~") && values.length > 1)
     f.error("exportTo", `"~" (export to none) cannot be combined with others`);
+  if (values.includes("*") && values.length > 1)
+    f.error("exportTo", `"*" (export to all) cannot be combined with others`);
+  values.forEach((value, i) => {
+    if (values.indexOf(value) < i) f.ctx.error(`${f.at("exportTo")}[${i}]`, `${describe(value)} is listed twice`);
+  });
   return values;
 }

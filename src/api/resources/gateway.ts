@@ -1,6 +1,7 @@
 // Gateway (networking.istio.io): a load balancer at the mesh's edge — which ports it opens, for which hosts, with
 // which TLS. Trellis reads and validates it so files that carry one apply cleanly.
 
+import { isIP } from "node:net";
 import type { GatewayServer, GatewaySpec, ServerTLSSettings } from "./types.ts";
 import { SERVER_TLS_MODES } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
@@ -8,6 +9,7 @@ import { SpecFields } from "./fields.ts";
 import { readHosts, readLabels } from "./common.ts";
 import { readServicePort } from "./service-entry.ts";
 import { assign } from "./traffic-policy.ts";
+import { describe } from "../xds/parse/context.ts";
 
 const TLS = {
   known: [
@@ -46,12 +48,44 @@ export function readGatewaySpec(ctx: ResourceContext, raw: unknown, path: string
       hosts: readHosts(s, "hosts", true, true),
     };
     assign(server, "bind", s.string("bind"));
+    if (server.bind !== undefined && server.bind !== "" && isIP(server.bind) === 0)
+      s.error("bind", `expected an IP address to bind to, got ${describe(server.bind)}`);
     assign(server, "name", s.string("name"));
     assign(server, "defaultEndpoint", s.string("defaultEndpoint"));
-    if (s.has("tls")) server.tls = readServerTls(s.message("tls", TLS), server.port.protocol);
+    if (server.port.targetPort !== undefined)
+      ctx.error(`${s.at("port")}.targetPort`, "has no effect on a Gateway (Istio refuses it)");
+    if (s.has("tls")) {
+      server.tls = readServerTls(s.message("tls", TLS), server.port.protocol);
+      checkTlsForProtocol(s, server);
+    }
     return server;
   });
+  const names = new Set<string>();
+  servers.forEach((server, i) => {
+    const name = server.port.name;
+    if (name !== "" && names.has(name))
+      ctx.error(`${f.at("servers")}[${i}].port.name`, `port name "${name}" is used by another server`);
+    names.add(name);
+  });
   return { selector: readLabels(f, "selector"), servers };
+}
+
+const TLS_PORTS = new Set(["HTTPS", "TLS"]);
+const HTTP_PORTS = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
+
+/** Istio: TLS settings belong to HTTPS/TLS ports; a plain HTTP port may only carry httpsRedirect. */
+function checkTlsForProtocol(s: SpecFields, server: GatewayServer): void {
+  const tls = server.tls!;
+  const protocol = server.port.protocol;
+  if (tls.httpsRedirect === true && !HTTP_PORTS.has(protocol))
+    s.warn("tls.httpsRedirect", "only has an effect on HTTP servers");
+  if (TLS_PORTS.has(protocol)) return;
+  if (HTTP_PORTS.has(protocol)) {
+    const passthrough = tls.mode === undefined || tls.mode === "PASSTHROUGH" || tls.mode === "AUTO_PASSTHROUGH";
+    const certificates = [tls.caCertificates, tls.privateKey, tls.serverCertificate].some((v) => (v ?? "") !== "");
+    if (!passthrough || certificates)
+      s.error("tls", `TLS settings are not allowed on a plain ${protocol} port (only httpsRedirect)`);
+  } else s.error("tls", `TLS settings are only allowed on HTTPS and TLS ports, got ${protocol}`);
 }
 
 function readServerTls(f: SpecFields, protocol: string): ServerTLSSettings {
