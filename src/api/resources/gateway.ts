@@ -57,7 +57,7 @@ export function readGatewaySpec(ctx: ResourceContext, raw: unknown, path: string
     if (s.has("tls")) {
       server.tls = readServerTls(s.message("tls", TLS), server.port.protocol);
       checkTlsForProtocol(s, server);
-    }
+    } else if (TLS_PORTS.has(server.port.protocol)) s.error("tls", `required for a ${server.port.protocol} port`);
     return server;
   });
   const names = new Set<string>();
