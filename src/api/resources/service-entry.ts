@@ -155,6 +155,11 @@ function checkResolution(f: SpecFields, spec: ServiceEntrySpec): void {
     if (spec.resolution === "STATIC" && address !== "" && !address.startsWith("unix://") && isIP(address) === 0) {
       f.ctx.error(`${path}.address`, `expected an IP address (resolution is STATIC), got ${describe(address)}`);
     }
+    if ((spec.resolution === "DNS" || spec.resolution === "DNS_ROUND_ROBIN") && address.startsWith("unix://"))
+      f.ctx.error(
+        `${path}.address`,
+        `expected a hostname or an IP address (resolution is ${spec.resolution}), got ${describe(address)}`,
+      );
   });
   switch (spec.resolution) {
     case "STATIC":
