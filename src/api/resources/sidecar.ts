@@ -91,7 +91,44 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
   });
   const catchAll = spec.egress.filter((e) => e.port === undefined).length;
   if (catchAll > 1) f.error("egress", "at most one egress listener may omit its port (the catch-all)");
+  else if (catchAll === 1 && spec.egress[spec.egress.length - 1]!.port !== undefined)
+    f.error("egress", "the egress listener without a port (the catch-all) must be the last");
+  const egressPorts = new Set<number>();
+  spec.egress.forEach((egress, n) => {
+    const number = egress.port?.number ?? 0;
+    if (number !== 0 && egressPorts.has(number))
+      ctx.error(`${f.at("egress")}[${n}].port.number`, `port ${number} is already used by another egress listener`);
+    egressPorts.add(number);
+    checkEgressHosts(f, `${f.at("egress")}[${n}].hosts`, egress.hosts);
+  });
+  spec.ingress.forEach((ingress, n) => {
+    const protocol = ingress.port.protocol;
+    if (ingress.connectionPool?.http !== undefined && protocol !== undefined && !HTTP_PROTOCOLS.has(protocol))
+      ctx.warn(
+        `${f.at("ingress")}[${n}].connectionPool.http`,
+        `the port's protocol is ${protocol}, not HTTP: only the tcp settings apply`,
+      );
+  });
   return spec;
+}
+
+const HTTP_PROTOCOLS = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
+
+/** Istio's warnings: a host listed twice in a namespace (or under its `ns/*`), and `*\/*` beside other hosts. */
+function checkEgressHosts(f: SpecFields, at: string, hosts: readonly string[]): void {
+  const seen = new Map<string, Set<string>>();
+  hosts.forEach((host, i) => {
+    const slash = host.indexOf("/");
+    if (slash < 0 || host.startsWith("~")) return;
+    const [namespace, name] = [host.slice(0, slash), host.slice(slash + 1)];
+    const names = seen.get(namespace) ?? new Set<string>();
+    if (name === "*" ? names.size > 0 : names.has(name) || names.has("*"))
+      f.ctx.warn(`${at}[${i}]`, `duplicates an earlier host of namespace ${describe(namespace)}`);
+    names.add(name);
+    seen.set(namespace, names);
+  });
+  if (seen.get("*")?.has("*") === true && seen.size > 1)
+    f.ctx.warn(at, '"*/*" selects every host: the other hosts add nothing');
 }
 
 function readSidecarPort(ctx: ResourceContext, item: Item): SidecarPort {
