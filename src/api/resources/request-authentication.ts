@@ -71,8 +71,7 @@ function readJwtRule(f: SpecFields): JWTRule {
   };
   const jwksUri = f.string("jwksUri");
   if (jwksUri !== undefined) {
-    if (!/^https?:\/\/[^/]+/.test(jwksUri))
-      f.error("jwksUri", `expected an http:// or https:// URL, got ${describe(jwksUri)}`);
+    if (!isHttpUrl(jwksUri)) f.error("jwksUri", `expected an http:// or https:// URL, got ${describe(jwksUri)}`);
     rule.jwksUri = jwksUri;
   }
   const jwks = f.string("jwks");
@@ -92,6 +91,17 @@ function nonEmptyStrings(f: SpecFields, name: string, what: string): string[] {
     if (value === "") f.ctx.error(`${f.at(name)}[${i}]`, `expected ${what}, got an empty string`);
   });
   return values;
+}
+
+/** An http(s) URL with a host and, if any, a numeric port (Istio parses it and refuses the rest). */
+function isHttpUrl(text: string): boolean {
+  if (!/^https?:\/\/[^/]+/.test(text)) return false;
+  try {
+    const url = new URL(text);
+    return url.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 function isJwks(text: string): boolean {
