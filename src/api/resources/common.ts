@@ -26,6 +26,8 @@ export function readStringMatch(ctx: ResourceContext, raw: unknown, path: string
   const which = f.oneOf(["exact", "prefix", "regex"], !allowEmpty);
   if (which === undefined) return {};
   const value = f.string(which) ?? "";
+  // Istio: an empty prefix or regex matches everything by accident.
+  if (value === "" && which !== "exact" && f.has(which)) f.error(which, "must not be empty");
   if (which === "regex") checkRegex(ctx, f.at("regex"), value);
   return { [which]: value };
 }
@@ -212,6 +214,21 @@ const OPERATIONS = { known: ["set", "add", "remove"] };
 // eslint-disable-next-line no-control-regex
 const HEADER_VALUE = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
 
+/** Envoy reads `%NAME%` (or `%NAME(args)%`) in header values as a variable and `%%` as a literal %. */
+function escapesPercent(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    if (value[i] !== "%") continue;
+    if (value[i + 1] === "%") {
+      i++;
+      continue;
+    }
+    const end = value.indexOf("%", i + 1);
+    if (end < 0) return false;
+    i = end;
+  }
+  return true;
+}
+
 /**
  * Istio's header operation rules: no empty name, no pseudo-header (":path"); a request may set or add its
  * authority (":authority" or "host"), but nothing may remove it and a response has none.
@@ -231,6 +248,8 @@ function readHeaderOperations(f: SpecFields, request: boolean): HeaderOperations
       const at = keyPath(f.at(op), name);
       check(at, name, true);
       if (!HEADER_VALUE.test(value)) f.ctx.error(at, "expected a header value without control characters");
+      else if (!escapesPercent(value))
+        f.ctx.error(at, `expected "%%" for a literal % (or a %VARIABLE%, as Envoy reads it), got ${describe(value)}`);
     }
   }
   out.remove.forEach((name, i) => check(`${f.at("remove")}[${i}]`, name, false));

@@ -375,6 +375,8 @@ function readRedirect(f: SpecFields): HTTPRedirect {
   if (port !== undefined) out.port = port;
   const derivePort = f.enumValue("derivePort", ["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"] as const);
   if (derivePort !== undefined) out.derivePort = derivePort;
+  if (out.scheme !== undefined && out.scheme !== "http" && out.scheme !== "https")
+    f.error("scheme", `expected "http" or "https", got ${describe(out.scheme)}`);
   const code = f.integer("redirectCode", 300, 399);
   if (code !== undefined) out.redirectCode = code;
   if (!f.broken && Object.keys(out).length === 0)
