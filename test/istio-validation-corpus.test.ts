@@ -6,7 +6,9 @@
 //   # warning: <text>    one line per warning expected (valid): the warning's "path: message" contains the text
 //
 // Every file goes through loadResources, as `trellis apply` reads it. The counts are exact: a valid case has no
-// warning it does not list, an invalid one no problem it does not list.
+// warning it does not list, an invalid one no problem it does not list. Warnings that a kind or field is stored but
+// not enforced yet (the "say so" of kinds a later issue enforces) are left out of the count: they are tested where
+// they are made, and they come and go as enforcement lands.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +18,7 @@ import { loadResources } from "../src/api/resources/load.ts";
 import { ResourceValidationError } from "../src/api/resources/errors.ts";
 
 const ROOT = join(import.meta.dirname, "corpus", "istio-validation");
+const NOT_ENFORCED = /not (yet )?enforced|enforced yet/i;
 
 interface Expectation {
   verdict: "valid" | "invalid";
@@ -103,7 +106,7 @@ describe("Istio validation corpus", () => {
         assert.ok(result.resources.length > 0, `${name}: at least one resource`);
         assertMatches(
           "warning",
-          result.warnings.map((w) => `${w.path}: ${w.message}`),
+          result.warnings.filter((w) => !NOT_ENFORCED.test(w.message)).map((w) => `${w.path}: ${w.message}`),
           expected.warnings,
           name,
         );

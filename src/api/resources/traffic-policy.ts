@@ -296,6 +296,23 @@ function readClientTls(f: SpecFields): ClientTLSSettings {
       f.error("clientCertificate", "required when mode is MUTUAL (or give credentialName)");
     if (out.privateKey === undefined) f.error("privateKey", "required when mode is MUTUAL (or give credentialName)");
   }
+  // Istio: skipping verification and naming what to verify against contradict each other.
+  if (out.insecureSkipVerify === true && (out.mode === "SIMPLE" || out.mode === "MUTUAL")) {
+    const verify = [
+      out.caCertificates !== undefined ? "caCertificates" : "",
+      out.mode === "SIMPLE" && out.credentialName !== undefined ? "credentialName" : "",
+      f.has("subjectAltNames") ? "subjectAltNames" : "",
+    ].filter((x) => x !== "");
+    if (verify.length > 0)
+      f.error("insecureSkipVerify", `cannot be true together with ${verify.join(", ")} (what to verify against)`);
+  }
+  // Istio: with credentialName the certificates come from the secret, not from files.
+  if ((out.mode === "SIMPLE" || out.mode === "MUTUAL") && out.credentialName !== undefined) {
+    const files = (["clientCertificate", "privateKey", "caCertificates", "caCrl"] as const).filter(
+      (n) => out[n] !== undefined,
+    );
+    if (files.length > 0) f.error("credentialName", `cannot be set together with ${files.join(", ")}`);
+  }
   return out;
 }
 
