@@ -115,5 +115,62 @@ function readServerTls(f: SpecFields, protocol: string): ServerTLSSettings {
   if ((protocol === "HTTPS" || protocol === "TLS") && out.mode === undefined && out.httpsRedirect !== true) {
     f.error("mode", `required for a ${protocol} port`);
   }
+  checkServerTls(f, out);
   return out;
+}
+
+/** Cipher suite names Istio's gateways accept (BoringSSL's names, without PSK suites). */
+const CIPHER_SUITES = new Set([
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "ECDHE-ECDSA-AES128-SHA",
+  "ECDHE-RSA-AES128-SHA",
+  "ECDHE-ECDSA-AES256-SHA",
+  "ECDHE-RSA-AES256-SHA",
+  "AES128-GCM-SHA256",
+  "AES256-GCM-SHA384",
+  "AES128-SHA",
+  "AES256-SHA",
+  "DES-CBC3-SHA",
+]);
+
+/** Istio's validateTLSOptions: one certificate source, what each mode needs and cannot have; cipher warnings. */
+function checkServerTls(f: SpecFields, tls: ServerTLSSettings): void {
+  const unknown = tls.cipherSuites.filter(
+    (c) => c !== "" && c !== "ALL" && /^[A-Za-z0-9]/.test(c) && !CIPHER_SUITES.has(c),
+  );
+  if (unknown.length > 0) f.warn("cipherSuites", `unknown cipher suites ignored: ${unknown.join(", ")}`);
+  const twice = tls.cipherSuites.filter((c, i) => tls.cipherSuites.indexOf(c) < i);
+  if (twice.length > 0) f.warn("cipherSuites", `cipher suites listed twice: ${[...new Set(twice)].join(", ")}`);
+  if ((tls.minProtocolVersion === "TLSV1_0" || tls.minProtocolVersion === "TLSV1_1") && tls.cipherSuites.length === 0)
+    f.warn("minProtocolVersion", "TLS versions below 1.2 need cipherSuites that they support (the defaults have none)");
+  const files = (["serverCertificate", "privateKey", "caCertificates"] as const).filter((n) => tls[n] !== undefined);
+  const credential = tls.credentialName !== undefined || tls.credentialNames.length > 0;
+  if (tls.mode === "ISTIO_MUTUAL") {
+    for (const name of [...files, ...(credential ? ["credentialName"] : [])])
+      f.error(name, "not allowed with mode ISTIO_MUTUAL (the mesh's own certificates are used)");
+    return;
+  }
+  if (
+    (tls.mode === "PASSTHROUGH" || tls.mode === "AUTO_PASSTHROUGH") &&
+    (files.length > 0 || credential || tls.caCrl !== undefined)
+  )
+    f.warn("mode", `${tls.mode} does not terminate TLS: the certificates are not used`);
+  if (tls.serverCertificate !== undefined && tls.privateKey !== undefined && credential)
+    f.error("credentialName", "only one certificate source: credentialName(s) or serverCertificate and privateKey");
+  const mutual = tls.mode === "MUTUAL" || tls.mode === "OPTIONAL_MUTUAL";
+  if (mutual && !credential && tls.caCertificates === undefined)
+    f.error(
+      "caCertificates",
+      `required when mode is ${tls.mode} (the CA that signs client certificates; or give credentialName)`,
+    );
+  if (tls.caCrl !== undefined) {
+    if (tls.credentialName !== undefined)
+      f.error("caCrl", "not supported with credentialName (put the CRL in the credential)");
+    if (tls.mode === "SIMPLE") f.error("caCrl", "not supported with mode SIMPLE");
+  }
 }
