@@ -113,7 +113,14 @@ function checkSniHosts(f: SpecFields, spec: VirtualServiceSpec): void {
   spec.tls.forEach((route, r) => {
     route.match.forEach((match, m) => {
       match.sniHosts.forEach((sni, k) => {
-        if (sni === "" || isIP(sni) !== 0 || spec.hosts.some((h) => subsetOf(sni, h))) return;
+        if (isIP(sni) !== 0) {
+          f.ctx.warn(
+            `${f.at("tls")}[${r}].match[${m}].sniHosts[${k}]`,
+            `an IP address as SNI goes against the TLS spec; most clients never send it (got ${sni})`,
+          );
+          return;
+        }
+        if (sni === "" || spec.hosts.some((h) => subsetOf(sni, h))) return;
         f.ctx.error(
           `${f.at("tls")}[${r}].match[${m}].sniHosts[${k}]`,
           `expected one of the VirtualService's hosts or a name under them (${spec.hosts.join(", ")}), got ${describe(sni)}`,
