@@ -110,9 +110,12 @@ export function readServicePort(ctx: ResourceContext, item: Item, protocolRequir
   const p = SpecFields.open(ctx, item.value, item.path, { known: ["number", "protocol", "name", "targetPort"] });
   const number = readPortNumber(p, "number") ?? 0;
   const name = p.requiredString("name");
-  if (name !== "" && !isDns1123Label(name.toLowerCase())) {
+  // Istio: a ServiceEntry's port names are DNS-1123 labels (lower case), as its endpoints' port names are; a
+  // Gateway's need only be set (upper case is tolerated there).
+  if (name !== "" && !protocolRequired && !isDns1123Label(name))
+    p.error("name", `expected a port name (a DNS-1123 label: a-z, 0-9, "-"), got ${describe(name)}`);
+  else if (name !== "" && !isDns1123Label(name.toLowerCase()))
     p.error("name", `expected a port name (letters, digits and "-"), got ${describe(name)}`);
-  }
   let protocol: Protocol | undefined;
   // `protocol: ""` is Istio's "not set" (protocol sniffing): read like an absent protocol.
   const unset = !p.has("protocol") || p.raw("protocol") === "";
