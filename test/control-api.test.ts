@@ -92,8 +92,8 @@ spec:
   hosts: [ratings]
   http:
   - route:
-    - { destination: { host: ratings }, weight: 60 }
-    - { destination: { host: ratings, subset: v2 }, weight: 30 }
+    - { destination: { host: ratings }, weight: 0 }
+    - { destination: { host: ratings, subset: v2 }, weight: 0 }
 `,
     );
     const r = await cli(env, "apply", "-f", bad);

@@ -4,9 +4,13 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { parseRouteConfiguration } from "../src/api/xds/parse/index.ts";
 import type { Json } from "../src/control/translate/envoy.ts";
-import { loadCase } from "../src/control/translate/testing.ts";
+import { loadCase, TESTDATA } from "../src/control/translate/testing.ts";
+import { loadResources } from "../src/api/resources/load.ts";
 import { translate } from "../src/control/translate/translate.ts";
 import "../src/proxy/filters/builtin.ts";
 import { compilePerRouteFilterConfig } from "../src/proxy/http/filters.ts";
@@ -86,6 +90,32 @@ describe("bookinfo", () => {
     const counts = split(t, "reviews:9080", n);
     assert.deepEqual([...counts.keys()].sort(), [reviews("v1"), reviews("v3")]);
     assert.ok(withinBinomial(counts.get(reviews("v1"))!, n, 0.5), JSON.stringify([...counts]));
+  });
+
+  test("relative weights (Istio): 1 and 3 are accepted and split 25/75 within binomial bounds", () => {
+    const raw = parseYaml(readFileSync(join(TESTDATA, "relative-weights.yaml"), "utf8")) as { resources: unknown[] };
+    // The store's reader takes them as written (it used to ask for a sum of 100).
+    const { resources } = loadResources(
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: raw.resources }),
+      "relative-weights.yaml",
+    );
+    assert.equal(resources.length, 1);
+    const { table: t, result } = table("relative-weights.yaml", 7);
+    const config = result.routes.find((r: Json) => r.name === "outbound-http")!;
+    const vhost = (config.virtual_hosts as Json[]).find((v) => v.name === `${REVIEWS}:9080`)!;
+    const action = (vhost.routes as Json[])[0]!.route as Json;
+    assert.deepEqual(
+      ((action.weighted_clusters as Json).clusters as Json[]).map((c) => [c.name, c.weight]),
+      [
+        [reviews("v1"), 1],
+        [reviews("v3"), 3],
+      ],
+    );
+    const n = 4000;
+    const counts = split(t, "reviews:9080", n);
+    assert.deepEqual([...counts.keys()].sort(), [reviews("v1"), reviews("v3")]);
+    assert.ok(withinBinomial(counts.get(reviews("v1"))!, n, 0.25), JSON.stringify([...counts]));
+    assert.ok(withinBinomial(counts.get(reviews("v3"))!, n, 0.75), JSON.stringify([...counts]));
   });
 
   test("end-user: jason reaches v2, everyone else v1", () => {

@@ -15,6 +15,7 @@ import { PROTOCOLS } from "./types.ts";
 import type { Protocol } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
+import { keyPath } from "./context.ts";
 import { describe } from "../xds/parse/context.ts";
 
 export const MAX_PORT = 65_535;
@@ -25,6 +26,8 @@ export function readStringMatch(ctx: ResourceContext, raw: unknown, path: string
   const which = f.oneOf(["exact", "prefix", "regex"], !allowEmpty);
   if (which === undefined) return {};
   const value = f.string(which) ?? "";
+  // Istio: an empty prefix or regex matches everything by accident.
+  if (value === "" && which !== "exact" && f.has(which)) f.error(which, "must not be empty");
   if (which === "regex") checkRegex(ctx, f.at("regex"), value);
   return { [which]: value };
 }
@@ -127,18 +130,49 @@ const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 export function readWorkloadSelector(ctx: ResourceContext, raw: unknown, path: string): WorkloadSelector {
   const f = SpecFields.open(ctx, raw, path, { known: ["labels"] });
-  return { labels: readLabels(f, "labels") };
+  const labels = readLabels(f, "labels");
+  checkSelectorLabels(f, "labels", labels);
+  return { labels };
 }
 
 export function readLabelSelector(ctx: ResourceContext, raw: unknown, path: string): LabelSelector {
   const f = SpecFields.open(ctx, raw, path, { known: ["matchLabels"] });
-  return { matchLabels: readLabels(f, "matchLabels") };
+  const matchLabels = readLabels(f, "matchLabels");
+  checkSelectorLabels(f, "matchLabels", matchLabels);
+  return { matchLabels };
 }
 
+/** Istio's selector rules: no empty key, no `*` in a key or value; no labels at all selects everything (a warning). */
+function checkSelectorLabels(f: SpecFields, name: string, labels: Record<string, string>): void {
+  for (const [key, value] of Object.entries(labels)) {
+    const at = keyPath(f.at(name), key);
+    if (key === "") f.ctx.error(at, "expected a label name, got an empty key");
+    if (key.includes("*") || value.includes("*"))
+      f.ctx.error(at, `wildcards are not supported in a selector, got ${describe(`${key}=${value}`)}`);
+  }
+  if (!f.broken && Object.keys(labels).length === 0)
+    f.ctx.warn(f.path, `selector without ${name}: it selects every workload in the namespace`);
+}
+
+/** The kinds a policy's targetRef may name (Istio's allowedTargetRefs), by canonical group. */
+const TARGET_KINDS: readonly [group: string, kind: string][] = [
+  ["core", "Service"],
+  ["networking.istio.io", "ServiceEntry"],
+  ["gateway.networking.k8s.io", "Gateway"],
+  ["gateway.networking.k8s.io", "GatewayClass"],
+];
+
+/**
+ * `targetRef` (deprecated) or `targetRefs`, never both, as Istio validates them: a name, no namespace (cross-namespace
+ * references are not supported), and a kind Istio can attach a policy to.
+ */
 export function readTargetRefs(f: SpecFields): PolicyTargetReference[] {
   const refs: PolicyTargetReference[] = [];
   const items = f.list("targetRefs");
-  if (f.has("targetRef")) items.unshift({ value: f.raw("targetRef"), path: f.at("targetRef") });
+  if (f.has("targetRef")) {
+    if (items.length > 0) f.ctx.error(f.path, "only one of targetRef, targetRefs may be set");
+    items.unshift({ value: f.raw("targetRef"), path: f.at("targetRef") });
+  }
   for (const item of items) {
     const r = SpecFields.open(f.ctx, item.value, item.path, { known: ["group", "kind", "name", "namespace"] });
     const ref: PolicyTargetReference = { kind: r.requiredString("kind"), name: r.requiredString("name") };
@@ -146,23 +180,80 @@ export function readTargetRefs(f: SpecFields): PolicyTargetReference[] {
     const namespace = r.string("namespace");
     if (group !== undefined) ref.group = group;
     if (namespace !== undefined) ref.namespace = namespace;
+    if (namespace !== undefined && namespace !== "")
+      r.error("namespace", "must not be set: cross-namespace references are not supported (Istio's rule)");
+    const canonical = group === undefined || group === "" ? "core" : group;
+    if (ref.kind !== "" && !TARGET_KINDS.some(([g, k]) => g === canonical && k === ref.kind)) {
+      const allowed = TARGET_KINDS.map(([g, k]) => (g === "core" ? k : `${g}/${k}`)).join(", ");
+      r.error("kind", `expected one of ${allowed}, got ${describe(`${group ?? ""}/${ref.kind}`)}`);
+    }
     refs.push(ref);
   }
   return refs;
 }
 
+/** `selector` or a target reference, not both (Istio: "only one of targetRefs or workloadSelector can be set"). */
+export function checkOneTarget(f: SpecFields, selector: unknown, targetRefs: readonly PolicyTargetReference[]): void {
+  if (selector !== undefined && targetRefs.length > 0) {
+    const which = f.has("targetRef") ? "targetRef" : "targetRefs";
+    f.ctx.error(f.path, `only one of selector, ${which} may be set`);
+  }
+}
+
 export function readHeaders(ctx: ResourceContext, raw: unknown, path: string): Headers {
   const f = SpecFields.open(ctx, raw, path, { known: ["request", "response"] });
   const out: Headers = {};
-  if (f.has("request")) out.request = readHeaderOperations(f.message("request", OPERATIONS));
-  if (f.has("response")) out.response = readHeaderOperations(f.message("response", OPERATIONS));
+  if (f.has("request")) out.request = readHeaderOperations(f.message("request", OPERATIONS), true);
+  if (f.has("response")) out.response = readHeaderOperations(f.message("response", OPERATIONS), false);
   return out;
 }
 
 const OPERATIONS = { known: ["set", "add", "remove"] };
 
-function readHeaderOperations(f: SpecFields): HeaderOperations {
-  return { set: f.stringMap("set"), add: f.stringMap("add"), remove: f.stringList("remove") };
+/** Control characters other than tab end a header value (Envoy refuses them). */
+// eslint-disable-next-line no-control-regex
+const HEADER_VALUE = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
+
+/** Envoy reads `%NAME%` (or `%NAME(args)%`) in header values as a variable and `%%` as a literal %. */
+function escapesPercent(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    if (value[i] !== "%") continue;
+    if (value[i + 1] === "%") {
+      i++;
+      continue;
+    }
+    const end = value.indexOf("%", i + 1);
+    if (end < 0) return false;
+    i = end;
+  }
+  return true;
+}
+
+/**
+ * Istio's header operation rules: no empty name, no pseudo-header (":path"); a request may set or add its
+ * authority (":authority" or "host"), but nothing may remove it and a response has none.
+ */
+function readHeaderOperations(f: SpecFields, request: boolean): HeaderOperations {
+  const out = { set: f.stringMap("set"), add: f.stringMap("add"), remove: f.stringList("remove") };
+  const check = (at: string, name: string, edits: boolean): void => {
+    const authority = name.toLowerCase() === "host" || name.toLowerCase() === ":authority";
+    if (name === "") f.ctx.error(at, "expected a header name, got an empty string");
+    else if (authority && !(request && edits))
+      f.ctx.error(at, `the authority (${name}) can only be set or added on the request`);
+    else if (name.startsWith(":") && !authority)
+      f.ctx.error(at, `expected a header name, not a pseudo-header, got ${describe(name)}`);
+  };
+  for (const op of ["set", "add"] as const) {
+    for (const [name, value] of Object.entries(out[op])) {
+      const at = keyPath(f.at(op), name);
+      check(at, name, true);
+      if (!HEADER_VALUE.test(value)) f.ctx.error(at, "expected a header value without control characters");
+      else if (!escapesPercent(value))
+        f.ctx.error(at, `expected "%%" for a literal % (or a %VARIABLE%, as Envoy reads it), got ${describe(value)}`);
+    }
+  }
+  out.remove.forEach((name, i) => check(`${f.at("remove")}[${i}]`, name, false));
+  return out;
 }
 
 /** Istio's protocol names, case-insensitive as Istio reads them, returned upper case. */
@@ -185,5 +276,10 @@ export function readExportTo(f: SpecFields): string[] {
   });
   if (values.includes("~") && values.length > 1)
     f.error("exportTo", `"~" (export to none) cannot be combined with others`);
+  if (values.includes("*") && values.length > 1)
+    f.error("exportTo", `"*" (export to all) cannot be combined with others`);
+  values.forEach((value, i) => {
+    if (values.indexOf(value) < i) f.ctx.error(`${f.at("exportTo")}[${i}]`, `${describe(value)} is listed twice`);
+  });
   return values;
 }

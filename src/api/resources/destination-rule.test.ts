@@ -138,8 +138,20 @@ describe("DestinationRule", () => {
         ],
         ["spec.trafficPolicy.tls.clientCertificate", "required when mode is MUTUAL (or give credentialName)"],
         ["spec.trafficPolicy.tls.privateKey", "required when mode is MUTUAL (or give credentialName)"],
+        [
+          "spec.trafficPolicy.portLevelSettings[0]",
+          "expected at least one of loadBalancer, connectionPool, outlierDetection, tls besides the port",
+        ],
         ["spec.trafficPolicy.portLevelSettings[1].port", "port 80 appears in more than one portLevelSettings entry"],
+        [
+          "spec.trafficPolicy.portLevelSettings[1]",
+          "expected at least one of loadBalancer, connectionPool, outlierDetection, tls besides the port",
+        ],
         ["spec.trafficPolicy.portLevelSettings[2].port", "required"],
+        [
+          "spec.trafficPolicy.portLevelSettings[2]",
+          "expected at least one of loadBalancer, connectionPool, outlierDetection, tls besides the port",
+        ],
         ["spec.subsets[0].name", 'expected a DNS-1123 label (lower case letters, digits, "-"), got "V1"'],
         ["spec.subsets[2].name", 'subset "v2" is defined twice'],
         ["spec.subsets[3].name", "required"],

@@ -36,7 +36,7 @@ describe("loadResources: files of many documents", () => {
     assert.equal(lines[0], "many-errors.yaml: invalid configuration:");
     assert.equal(
       lines[1],
-      "  - document 1 (VirtualService/default/reviews) spec.http[0].route: expected the weights of its destinations to sum to 100, got 90",
+      "  - document 1 (VirtualService/default/reviews) spec.http[0].route: expected the weights of its destinations to sum to more than 0 (they are relative), got 0",
     );
     assert.equal(
       lines[4],

@@ -13,7 +13,11 @@ export function readPeerAuthenticationSpec(ctx: ResourceContext, raw: unknown, p
   const spec: PeerAuthenticationSpec = { portLevelMtls: {} };
   if (f.has("selector")) spec.selector = readLabelSelector(ctx, f.raw("selector"), f.at("selector"));
   if (f.has("mtls")) spec.mtls = { mode: readMode(f.message("mtls", { known: ["mode"] })) };
-  for (const entry of f.entries("portLevelMtls")) {
+  const portLevel = f.entries("portLevelMtls");
+  // Istio: `portLevelMtls: {}` is a mistake, not "no port-level settings".
+  if (f.has("portLevelMtls") && portLevel.length === 0 && typeof f.raw("portLevelMtls") === "object")
+    f.error("portLevelMtls", "expected at least one port (leave portLevelMtls out for none)");
+  for (const entry of portLevel) {
     const port = Number(entry.key);
     if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) {
       ctx.error(entry.path, `expected a port number 1-65535 as the key, got ${describe(entry.key)}`);
@@ -21,8 +25,13 @@ export function readPeerAuthenticationSpec(ctx: ResourceContext, raw: unknown, p
     }
     spec.portLevelMtls[port] = { mode: readMode(SpecFields.open(ctx, entry.value, entry.path, { known: ["mode"] })) };
   }
-  if (Object.keys(spec.portLevelMtls).length > 0 && spec.selector === undefined) {
-    f.error("portLevelMtls", "needs a selector (Istio applies port-level settings only to selected workloads)");
+  // Istio: a selector without labels is the namespace's policy, and those cannot set ports either.
+  const selects = spec.selector !== undefined && Object.keys(spec.selector.matchLabels).length > 0;
+  if (Object.keys(spec.portLevelMtls).length > 0 && !selects) {
+    f.error(
+      "portLevelMtls",
+      "needs a selector with labels (Istio applies port-level settings only to selected workloads)",
+    );
   }
   return spec;
 }

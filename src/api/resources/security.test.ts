@@ -25,7 +25,10 @@ describe("PeerAuthentication", () => {
       [
         ["spec.mtls.mode", 'expected one of UNSET, DISABLE, PERMISSIVE, STRICT, got "ON"'],
         ["spec.portLevelMtls.http", 'expected a port number 1-65535 as the key, got "http"'],
-        ["spec.portLevelMtls", "needs a selector (Istio applies port-level settings only to selected workloads)"],
+        [
+          "spec.portLevelMtls",
+          "needs a selector with labels (Istio applies port-level settings only to selected workloads)",
+        ],
       ],
     );
   });
@@ -106,11 +109,22 @@ describe("RequestAuthentication", () => {
     });
   });
 
-  test("refused: no issuer, both jwks and jwksUri, a jwksUri that is not a URL", () => {
+  test("refused: both jwks and jwksUri, a jwksUri that is not a URL, jwks that is not a key set", () => {
     assertSpecProblems("RequestAuthentication", { jwtRules: [{ jwks: "{}", jwksUri: "example.com/keys" }] }, [
       ["spec.jwtRules[0]", "only one of jwksUri, jwks may be set, got jwksUri and jwks"],
-      ["spec.jwtRules[0].issuer", "required"],
       ["spec.jwtRules[0].jwksUri", 'expected an http:// or https:// URL, got "example.com/keys"'],
+      ["spec.jwtRules[0].jwks", "expected a JSON Web Key Set (a JSON object with keys, or one key with kty)"],
+    ]);
+  });
+
+  test("an issuer, or a jwksUri to find the keys by (Istio's rule); neither is refused", () => {
+    const spec = specOf<RequestAuthenticationSpec>("RequestAuthentication", {
+      jwtRules: [{ jwksUri: "https://example.com/jwks.json" }],
+    });
+    assert.equal(spec.jwtRules[0].issuer, "");
+    assertSpecProblems("RequestAuthentication", { jwtRules: [{ audiences: ["a"] }, { issuer: "" }] }, [
+      ["spec.jwtRules[0].issuer", "required (or give a jwksUri)"],
+      ["spec.jwtRules[1].issuer", "must not be empty (or give a jwksUri)"],
     ]);
   });
 });

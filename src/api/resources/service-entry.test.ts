@@ -55,28 +55,49 @@ describe("ServiceEntry", () => {
     assert.equal(vms.ports[0].targetPort, 27017);
   });
 
-  test("defaults: resolution NONE, location MESH_EXTERNAL; protocol from the port name, as Istio", () => {
-    const spec = specOf<ServiceEntrySpec>("ServiceEntry", {
-      hosts: ["example.com"],
-      ports: [
-        { number: 80, name: "http-web" },
-        { number: 8443, name: "grpc" },
-        { number: 9000, name: "data" },
-        { number: 81, name: "h", protocol: "http" },
-      ],
-    });
+  test('defaults: resolution NONE, location MESH_EXTERNAL; protocol from the port name; unset or "" alike', () => {
+    const { resource: r, warnings } = loadOne(
+      resource("ServiceEntry", {
+        hosts: ["example.com"],
+        ports: [
+          { number: 80, name: "http-web" },
+          { number: 8443, name: "grpc", protocol: "" },
+          { number: 9000, name: "data" },
+          { number: 81, name: "h", protocol: "http" },
+          { number: 82, name: "tcp-x", protocol: "" },
+        ],
+      }),
+    );
+    const spec = r.spec as ServiceEntrySpec;
     assert.equal(spec.resolution, "NONE");
     assert.equal(spec.location, "MESH_EXTERNAL");
     assert.deepEqual(
       spec.ports.map((p) => p.protocol),
-      ["HTTP", "GRPC", "TCP", "HTTP"],
+      ["HTTP", "GRPC", "TCP", "HTTP", "TCP"],
     );
+    // Istio would sniff the unnamed protocol; Trellis says what it does instead.
+    assert.deepEqual(
+      warnings.map(([path]) => path),
+      ["spec.ports[2].protocol"],
+    );
+    assert.match(warnings[0]![1], /^not set: Istio would detect HTTP on this port; Trellis does not sniff/);
+  });
+
+  test("no ports: accepted (Istio's rule), with a warning that nothing is built for it", () => {
+    for (const spec of [{ hosts: ["a.example"] }, { hosts: ["a.example"], ports: [] }]) {
+      const { warnings } = loadOne(resource("ServiceEntry", spec));
+      assert.deepEqual(warnings, [
+        [
+          "spec.ports",
+          "none: no listener, route or cluster is built for these hosts, so the entry has no effect on traffic (add ports)",
+        ],
+      ]);
+    }
   });
 
   test("refused: hosts, ports, protocols, addresses, resolution rules", () => {
-    assertSpecProblems("ServiceEntry", { resolution: "DNS" }, [
+    assertSpecProblems("ServiceEntry", { resolution: "DNS", ports: [{ number: 80, name: "http" }] }, [
       ["spec.hosts", "required: at least one host"],
-      ["spec.ports", "required: at least one port"],
     ]);
     assertSpecProblems(
       "ServiceEntry",
@@ -136,17 +157,17 @@ describe("ServiceEntry", () => {
     );
   });
 
-  test("resolution NONE with endpoints: accepted with a warning", () => {
-    const { warnings } = loadOne(
-      resource("ServiceEntry", {
-        hosts: ["a.example"],
-        ports: [{ number: 80, name: "http" }],
-        endpoints: [{ address: "1.2.3.4" }],
-      }),
+  test("resolution NONE with endpoints: refused, as Istio does", () => {
+    assertSpecProblems(
+      "ServiceEntry",
+      { hosts: ["a.example"], ports: [{ number: 80, name: "http" }], endpoints: [{ address: "1.2.3.4" }] },
+      [
+        [
+          "spec.endpoints",
+          "not allowed with resolution NONE (traffic goes to the address the caller asked for; use STATIC or DNS)",
+        ],
+      ],
     );
-    assert.deepEqual(warnings, [
-      ["spec.resolution", "resolution NONE ignores endpoints (traffic goes to the address the caller asked for)"],
-    ]);
   });
 });
 

@@ -1,11 +1,20 @@
 // Sidecar (networking.istio.io): what one workload's proxy may reach (egress hosts, `namespace/host`), what it
 // accepts (ingress ports) and what happens to traffic for unknown hosts (outboundTrafficPolicy).
 
+import { isIP } from "node:net";
 import type { SidecarPort, SidecarSpec } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import type { Item } from "./fields.ts";
-import { readDestination, readHosts, readPortNumber, readProtocol, readWorkloadSelector, MAX_PORT } from "./common.ts";
+import {
+  isDns1123Label,
+  readDestination,
+  readHosts,
+  readPortNumber,
+  readProtocol,
+  readWorkloadSelector,
+  MAX_PORT,
+} from "./common.ts";
 import { readConnectionPool, assign } from "./traffic-policy.ts";
 import { describe } from "../xds/parse/context.ts";
 
@@ -24,7 +33,7 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
         ? readSidecarPort(ctx, { value: i.raw("port"), path: i.at("port") })
         : { number: 0 };
       const ingress: SidecarSpec["ingress"][number] = { port };
-      assign(ingress, "bind", i.string("bind"));
+      assign(ingress, "bind", readBind(i));
       assign(ingress, "captureMode", i.enumValue("captureMode", CAPTURE_MODES));
       const defaultEndpoint = i.string("defaultEndpoint");
       if (defaultEndpoint !== undefined) {
@@ -48,7 +57,7 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
       });
       const egress: SidecarSpec["egress"][number] = { hosts };
       if (e.has("port")) egress.port = readSidecarPort(ctx, { value: e.raw("port"), path: e.at("port") });
-      assign(egress, "bind", e.string("bind"));
+      assign(egress, "bind", readBind(e));
       assign(egress, "captureMode", e.enumValue("captureMode", CAPTURE_MODES));
       return egress;
     }),
@@ -82,16 +91,65 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
   });
   const catchAll = spec.egress.filter((e) => e.port === undefined).length;
   if (catchAll > 1) f.error("egress", "at most one egress listener may omit its port (the catch-all)");
+  else if (catchAll === 1 && spec.egress[spec.egress.length - 1]!.port !== undefined)
+    f.error("egress", "the egress listener without a port (the catch-all) must be the last");
+  const egressPorts = new Set<number>();
+  spec.egress.forEach((egress, n) => {
+    const number = egress.port?.number ?? 0;
+    if (number !== 0 && egressPorts.has(number))
+      ctx.error(`${f.at("egress")}[${n}].port.number`, `port ${number} is already used by another egress listener`);
+    egressPorts.add(number);
+    checkEgressHosts(f, `${f.at("egress")}[${n}].hosts`, egress.hosts);
+  });
+  spec.ingress.forEach((ingress, n) => {
+    const protocol = ingress.port.protocol;
+    if (ingress.connectionPool?.http !== undefined && protocol !== undefined && !HTTP_PROTOCOLS.has(protocol))
+      ctx.warn(
+        `${f.at("ingress")}[${n}].connectionPool.http`,
+        `the port's protocol is ${protocol}, not HTTP: only the tcp settings apply`,
+      );
+  });
   return spec;
+}
+
+const HTTP_PROTOCOLS = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
+
+/** Istio's warnings: a host listed twice in a namespace (or under its `ns/*`), and `*\/*` beside other hosts. */
+function checkEgressHosts(f: SpecFields, at: string, hosts: readonly string[]): void {
+  const seen = new Map<string, Set<string>>();
+  hosts.forEach((host, i) => {
+    const slash = host.indexOf("/");
+    if (slash < 0 || host.startsWith("~")) return;
+    const [namespace, name] = [host.slice(0, slash), host.slice(slash + 1)];
+    const names = seen.get(namespace) ?? new Set<string>();
+    if (name === "*" ? names.size > 0 : names.has(name) || names.has("*"))
+      f.ctx.warn(`${at}[${i}]`, `duplicates an earlier host of namespace ${describe(namespace)}`);
+    names.add(name);
+    seen.set(namespace, names);
+  });
+  if (seen.get("*")?.has("*") === true && seen.size > 1)
+    f.ctx.warn(at, '"*/*" selects every host: the other hosts add nothing');
 }
 
 function readSidecarPort(ctx: ResourceContext, item: Item): SidecarPort {
   const p = SpecFields.open(ctx, item.value, item.path, { known: ["number", "protocol", "name", "targetPort"] });
   const port: SidecarPort = { number: readPortNumber(p, "number") ?? 0 };
-  assign(port, "protocol", readProtocol(p, "protocol"));
-  assign(port, "name", p.string("name"));
+  // `protocol: ""` is Istio's "not set" (sniffing), like leaving it out.
+  if (p.raw("protocol") !== "") assign(port, "protocol", readProtocol(p, "protocol"));
+  const name = p.string("name");
+  if (name !== undefined && name !== "" && !isDns1123Label(name))
+    p.error("name", `expected a port name (a DNS-1123 label: a-z, 0-9, "-"), got ${describe(name)}`);
+  if (name !== "") assign(port, "name", name);
   assign(port, "targetPort", p.integer("targetPort", 1, MAX_PORT));
   return port;
+}
+
+/** A listener's bind: an IP address (Istio's rule for ports with a number). */
+function readBind(f: SpecFields): string | undefined {
+  const bind = f.string("bind");
+  if (bind !== undefined && bind !== "" && isIP(bind) === 0)
+    f.error("bind", `expected an IP address to bind to, got ${describe(bind)}`);
+  return bind === "" ? undefined : bind;
 }
 
 /** Where an ingress listener forwards: the loopback or any address (the workload's own) at a port, or a socket. */

@@ -3,10 +3,25 @@
 import type { CustomTag, ProviderRef, TelemetrySpec, WorkloadMode } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
-import { readLabelSelector, readTargetRefs } from "./common.ts";
+import { childPath } from "./context.ts";
+import { checkOneTarget, readLabelSelector, readTargetRefs } from "./common.ts";
 import { assign } from "./traffic-policy.ts";
 
 const MODES = ["CLIENT_AND_SERVER", "CLIENT", "SERVER"] as const;
+/** Istio's standard metrics (MetricSelector.IstioMetric). */
+const METRICS = [
+  "ALL_METRICS",
+  "REQUEST_COUNT",
+  "REQUEST_DURATION",
+  "REQUEST_SIZE",
+  "RESPONSE_SIZE",
+  "TCP_OPENED_CONNECTIONS",
+  "TCP_CLOSED_CONNECTIONS",
+  "TCP_SENT_BYTES",
+  "TCP_RECEIVED_BYTES",
+  "GRPC_REQUEST_MESSAGES",
+  "GRPC_RESPONSE_MESSAGES",
+] as const;
 
 export function readTelemetrySpec(ctx: ResourceContext, raw: unknown, path: string): TelemetrySpec {
   const f = SpecFields.open(ctx, raw, path, {
@@ -38,8 +53,10 @@ export function readTelemetrySpec(ctx: ResourceContext, raw: unknown, path: stri
             const mm = of.message("match", { known: ["metric", "customMetric", "mode"] });
             override.match = {};
             mm.oneOf(["metric", "customMetric"], false);
-            assign(override.match, "metric", mm.string("metric"));
-            assign(override.match, "customMetric", mm.string("customMetric"));
+            assign(override.match, "metric", mm.enumValue("metric", METRICS));
+            const custom = mm.string("customMetric");
+            if (custom === "") mm.error("customMetric", "must not be empty");
+            assign(override.match, "customMetric", custom);
             assign(override.match, "mode", mm.enumValue("mode", MODES));
           }
           assign(override, "disabled", of.bool("disabled"));
@@ -48,6 +65,12 @@ export function readTelemetrySpec(ctx: ResourceContext, raw: unknown, path: stri
             const tag: { operation?: "UPSERT" | "REMOVE"; value?: string } = {};
             assign(tag, "operation", t.enumValue("operation", ["UPSERT", "REMOVE"] as const));
             assign(tag, "value", t.string("value"));
+            if (entry.key === "") ctx.warn(entry.path, "a tag override without a tag name changes nothing");
+            // Istio: UPSERT (the default) writes a value, REMOVE has none.
+            if (!t.broken && tag.operation !== "REMOVE" && (tag.value ?? "") === "")
+              ctx.error(childPath(entry.path, "value"), "required when operation is UPSERT (the default)");
+            if (tag.operation === "REMOVE" && tag.value !== undefined)
+              t.error("value", "only allowed when operation is UPSERT");
             override.tagOverrides[entry.key] = tag;
           }
           return override;
@@ -66,15 +89,21 @@ export function readTelemetrySpec(ctx: ResourceContext, raw: unknown, path: stri
       return logging;
     }),
   };
+  // Istio's warnings: Envoy takes one tracing configuration with one provider.
+  if (spec.tracing.length > 1) f.warn("tracing", "multiple tracing entries are not supported: only the first is used");
+  spec.tracing.forEach((t, i) => {
+    if (t.providers.length > 1)
+      ctx.warn(`${f.at("tracing")}[${i}].providers`, "multiple providers are not supported: only the first is used");
+  });
   if (f.has("selector")) spec.selector = readLabelSelector(ctx, f.raw("selector"), f.at("selector"));
-  if (spec.selector !== undefined && spec.targetRefs.length > 0)
-    f.ctx.error(path, "only one of selector, targetRefs may be set");
+  checkOneTarget(f, spec.selector, spec.targetRefs);
   return spec;
 }
 
 function readCustomTags(f: SpecFields): Record<string, CustomTag> {
   const out: Record<string, CustomTag> = {};
   for (const entry of f.entries("customTags")) {
+    if (entry.key === "") f.ctx.error(entry.path, "expected a tag name, got an empty key");
     const t = SpecFields.open(f.ctx, entry.value, entry.path, { known: ["literal", "environment", "header"] });
     const which = t.oneOf(["literal", "environment", "header"], true);
     const tag: CustomTag = {};

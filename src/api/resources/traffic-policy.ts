@@ -30,6 +30,10 @@ export function readTrafficPolicy(ctx: ResourceContext, raw: unknown, path: stri
     },
   });
   const policy: TrafficPolicy = { ...readPolicyParts(f), portLevelSettings: [] };
+  // Istio: an empty trafficPolicy (or one of only unknown fields) is a mistake, not "defaults".
+  const written = typeof raw === "object" && raw !== null ? Object.keys(raw) : [];
+  if (!f.broken && ![...POLICY_PARTS, "portLevelSettings", "tunnel", "proxyProtocol"].some((n) => written.includes(n)))
+    ctx.error(path, `expected at least one of ${[...POLICY_PARTS, "portLevelSettings"].join(", ")}`);
   const seen = new Set<number>();
   for (const item of f.list("portLevelSettings")) {
     const p = SpecFields.open(ctx, item.value, item.path, { known: ["port", ...POLICY_PARTS] });
@@ -37,6 +41,8 @@ export function readTrafficPolicy(ctx: ResourceContext, raw: unknown, path: stri
     if (port !== 0 && seen.has(port)) p.error("port", `port ${port} appears in more than one portLevelSettings entry`);
     seen.add(port);
     const settings: PortTrafficPolicy = { port: { number: port }, ...readPolicyParts(p) };
+    if (!p.broken && !POLICY_PARTS.some((n) => p.has(n)))
+      ctx.error(item.path, `expected at least one of ${POLICY_PARTS.join(", ")} besides the port`);
     policy.portLevelSettings.push(settings);
   }
   return policy;
@@ -106,7 +112,8 @@ function readConsistentHash(f: SpecFields): ConsistentHashLB {
   if (f.has("maglev")) {
     const m = f.message("maglev", { known: ["tableSize"] });
     out.maglev = {};
-    const size = m.integer("tableSize", 1, Number.MAX_SAFE_INTEGER);
+    const size = m.integer("tableSize", 1, 5_000_010);
+    if (size !== undefined && !isPrime(size)) m.error("tableSize", `expected a prime number, got ${size}`);
     if (size !== undefined) out.maglev.tableSize = size;
   }
   return out;
@@ -155,9 +162,16 @@ export function readLocalityLbSetting(f: SpecFields): LocalityLoadBalancerSettin
   return out;
 }
 
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
 export function readConnectionPool(ctx: ResourceContext, raw: unknown, path: string): ConnectionPoolSettings {
   const f = SpecFields.open(ctx, raw, path, { known: ["tcp", "http"] });
   const out: ConnectionPoolSettings = {};
+  if (!f.broken && !f.has("tcp") && !f.has("http")) ctx.error(path, "expected at least one of tcp, http");
   if (f.has("tcp")) {
     const t = f.message("tcp", {
       known: ["maxConnections", "connectTimeout", "tcpKeepalive", "maxConnectionDuration", "idleTimeout"],
@@ -283,6 +297,23 @@ function readClientTls(f: SpecFields): ClientTLSSettings {
     if (out.clientCertificate === undefined)
       f.error("clientCertificate", "required when mode is MUTUAL (or give credentialName)");
     if (out.privateKey === undefined) f.error("privateKey", "required when mode is MUTUAL (or give credentialName)");
+  }
+  // Istio: skipping verification and naming what to verify against contradict each other.
+  if (out.insecureSkipVerify === true && (out.mode === "SIMPLE" || out.mode === "MUTUAL")) {
+    const verify = [
+      out.caCertificates !== undefined ? "caCertificates" : "",
+      out.mode === "SIMPLE" && out.credentialName !== undefined ? "credentialName" : "",
+      f.has("subjectAltNames") ? "subjectAltNames" : "",
+    ].filter((x) => x !== "");
+    if (verify.length > 0)
+      f.error("insecureSkipVerify", `cannot be true together with ${verify.join(", ")} (what to verify against)`);
+  }
+  // Istio: with credentialName the certificates come from the secret, not from files.
+  if ((out.mode === "SIMPLE" || out.mode === "MUTUAL") && out.credentialName !== undefined) {
+    const files = (["clientCertificate", "privateKey", "caCertificates", "caCrl"] as const).filter(
+      (n) => out[n] !== undefined,
+    );
+    if (files.length > 0) f.error("credentialName", `cannot be set together with ${files.join(", ")}`);
   }
   return out;
 }

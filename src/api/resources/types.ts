@@ -542,6 +542,12 @@ export interface AuthorizationSource {
   notRequestPrincipals: string[];
   namespaces: string[];
   notNamespaces: string[];
+  /** `sa` or `namespace/sa` (Istio 1.2x); not with principals or namespaces. */
+  serviceAccounts: string[];
+  notServiceAccounts: string[];
+  /** Trust domains, a `*` allowed at the start or end. */
+  trustDomains: string[];
+  notTrustDomains: string[];
   ipBlocks: string[];
   notIpBlocks: string[];
   remoteIpBlocks: string[];

@@ -146,7 +146,7 @@ describe("VirtualService: every field users use", () => {
 
   test("redirect, directResponse, mirrors, tcp and tls routes", () => {
     const spec = specOf<VirtualServiceSpec>("VirtualService", {
-      hosts: ["web"],
+      hosts: ["web", "login.example.com"],
       http: [
         { match: [{ uri: { exact: "/old" } }], redirect: { uri: "/new", redirectCode: 308 } },
         { match: [{ uri: { exact: "/health" } }], directResponse: { status: 200, body: { string: "ok" } } },
@@ -255,15 +255,31 @@ describe("VirtualService: what is refused", () => {
     );
   });
 
-  test("weights must sum to 100 across several destinations, each 0-100", () => {
+  test("weights are relative (Istio): 1 and 3, or 60 and 30, are accepted as written", () => {
     const http = (route: unknown) => ({ hosts: ["reviews"], http: [{ route }] });
-    assertSpecProblems("VirtualService", http([toReviews("v1", 60), toReviews("v3", 30)]), [
-      ["spec.http[0].route", "expected the weights of its destinations to sum to 100, got 90"],
+    const spec = specOf<VirtualServiceSpec>("VirtualService", http([toReviews("v1", 1), toReviews("v3", 3)]));
+    assert.deepEqual(
+      spec.http[0].route?.map((d) => d.weight),
+      [1, 3],
+    );
+    const big = specOf<VirtualServiceSpec>("VirtualService", http([toReviews("v1", 600), toReviews("v3", 300)]));
+    assert.deepEqual(
+      big.http[0].route?.map((d) => d.weight),
+      [600, 300],
+    );
+  });
+
+  test("weights: each >= 0, not all 0 across several destinations (Istio: total destination weight = 0)", () => {
+    const http = (route: unknown) => ({ hosts: ["reviews"], http: [{ route }] });
+    const zero = "expected the weights of its destinations to sum to more than 0 (they are relative), got 0";
+    assertSpecProblems("VirtualService", http([toReviews("v1", 0), toReviews("v3", 0)]), [
+      ["spec.http[0].route", zero],
     ]);
-    assertSpecProblems("VirtualService", http([toReviews("v1", 150), toReviews("v3", -50)]), [
-      ["spec.http[0].route[0].weight", "expected an integer 0-100, got 150"],
-      ["spec.http[0].route[1].weight", "expected an integer 0-100, got -50"],
-      ["spec.http[0].route", "expected the weights of its destinations to sum to 100, got 0"],
+    assertSpecProblems("VirtualService", http([toReviews("v1"), toReviews("v3")]), [["spec.http[0].route", zero]]);
+    assertSpecProblems("VirtualService", http([toReviews("v1", 1.5), toReviews("v3", -50)]), [
+      ["spec.http[0].route[0].weight", "expected an integer >= 0, got 1.5"],
+      ["spec.http[0].route[1].weight", "expected an integer >= 0, got -50"],
+      ["spec.http[0].route", zero],
     ]);
     assertSpecProblems("VirtualService", http([{ weight: 100 }]), [["spec.http[0].route[0].destination", "required"]]);
     assertSpecProblems("VirtualService", http([]), [["spec.http[0].route", "expected at least one destination"]]);

@@ -1,6 +1,6 @@
 // VirtualService (networking.istio.io): how requests to a set of hosts are routed. Validation follows istioctl's
-// (pilot/pkg/config/validation): exactly one of route/redirect/directResponse per http route, weights summing to
-// 100 when a route splits traffic, percentages 0–100, attempts >= 0, and the deprecated spellings still in the
+// (pilot/pkg/config/validation): exactly one of route/redirect/directResponse per http route, relative weights
+// (not all 0) when a route splits traffic, percentages 0–100, attempts >= 0, and the deprecated spellings still in the
 // wild (fault `percent`, `mirrorPercent`, corsPolicy `allowOrigin`) accepted with a warning and normalised.
 // Delegation (Istio's PILOT_ENABLE_VIRTUAL_SERVICE_DELEGATE, on by default): a VirtualService without hosts is a
 // delegate; a root's http route may name one with `delegate` instead of an action, and its routes are merged
@@ -30,11 +30,14 @@ import type {
   VirtualServiceSpec,
 } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
-import { childPath } from "./context.ts";
+import { childPath, keyPath } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import type { Item } from "./fields.ts";
+import { isIP } from "node:net";
 import {
   checkRegex,
+  isDns1123Label,
+  isDns1123Subdomain,
   readDestination,
   readExportTo,
   readHeaders,
@@ -49,6 +52,8 @@ import { assign } from "./traffic-policy.ts";
 import { describe } from "../xds/parse/context.ts";
 
 const SPEC = { known: ["hosts", "gateways", "http", "tls", "tcp", "exportTo"] };
+/** An HTTP token (RFC 9110), or one of the pseudo-headers a match may name. */
+const HEADER_NAME = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+|:authority|:method|:path|:scheme)$/;
 
 export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path: string): VirtualServiceSpec {
   const f = SpecFields.open(ctx, raw, path, SPEC);
@@ -65,6 +70,10 @@ export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path:
     exportTo: readExportTo(f),
   };
   if (isDelegate && !f.broken) checkDelegate(f, spec);
+  checkGatewayNames(f, "gateways", spec.gateways);
+  checkDuplicateHosts(f, spec.hosts);
+  if (spec.hosts.length > 0) checkSniHosts(f, spec);
+  if (!spec.gateways.some((g) => g !== "mesh")) checkClaimRoutes(f, spec.http);
   const boundToMesh = spec.gateways.length === 0 || spec.gateways.includes("mesh");
   if (boundToMesh && spec.hosts.includes("*")) {
     ctx.error(
@@ -78,6 +87,82 @@ export function readVirtualServiceSpec(ctx: ResourceContext, raw: unknown, path:
     ctx.error(path, "expected at least one of http, tls, tcp");
   }
   return spec;
+}
+
+/** Istio's SubsetOf: `host` is `wild`, or falls under it (`*`, or `*.example.com` for names ending .example.com). */
+function subsetOf(host: string, wild: string): boolean {
+  const a = host.toLowerCase();
+  const b = wild.toLowerCase();
+  if (a === b || b === "*") return true;
+  return b.startsWith("*.") && a.endsWith(b.slice(1));
+}
+
+/** Istio: "duplicate hosts in virtual service" — the same host twice, or one covered by another's wildcard. */
+function checkDuplicateHosts(f: SpecFields, hosts: readonly string[]): void {
+  for (let i = 0; i < hosts.length; i++) {
+    for (let j = i + 1; j < hosts.length; j++) {
+      const [a, b] = [hosts[i]!, hosts[j]!];
+      if (a !== "" && b !== "" && (subsetOf(a, b) || subsetOf(b, a)))
+        f.ctx.error(`${f.at("hosts")}[${j}]`, `duplicates hosts[${i}] (${describe(a)} and ${describe(b)} overlap)`);
+    }
+  }
+}
+
+/** A tls route's SNI hosts must be among the VirtualService's hosts (Istio's "compatible subset"). */
+function checkSniHosts(f: SpecFields, spec: VirtualServiceSpec): void {
+  spec.tls.forEach((route, r) => {
+    route.match.forEach((match, m) => {
+      match.sniHosts.forEach((sni, k) => {
+        if (isIP(sni) !== 0) {
+          f.ctx.warn(
+            `${f.at("tls")}[${r}].match[${m}].sniHosts[${k}]`,
+            `an IP address as SNI goes against the TLS spec; most clients never send it (got ${sni})`,
+          );
+          return;
+        }
+        if (sni === "" || spec.hosts.some((h) => subsetOf(sni, h))) return;
+        f.ctx.error(
+          `${f.at("tls")}[${r}].match[${m}].sniHosts[${k}]`,
+          `expected one of the VirtualService's hosts or a name under them (${spec.hosts.join(", ")}), got ${describe(sni)}`,
+        );
+      });
+    });
+  });
+}
+
+/** Routing on JWT claims (`@request.auth.claims.…` header matches) works only at a gateway (Istio's rule). */
+function checkClaimRoutes(f: SpecFields, http: readonly HTTPRoute[]): void {
+  http.forEach((route, r) => {
+    route.match.forEach((match, m) => {
+      for (const field of ["headers", "withoutHeaders"] as const) {
+        for (const name of Object.keys(match[field])) {
+          if (name.startsWith("@request.auth.claims"))
+            f.ctx.error(
+              keyPath(`${f.at("http")}[${r}].match[${m}].${field}`, name),
+              "routing on a JWT claim is only supported for gateways (this VirtualService has none)",
+            );
+        }
+      }
+    });
+  });
+}
+
+/** `namespace/name`, `mesh`, or a bare or legacy `name.namespace` name (Istio warns for the legacy form). */
+function checkGatewayNames(f: SpecFields, name: string, gateways: readonly string[]): void {
+  gateways.forEach((gateway, i) => {
+    const at = `${f.at(name)}[${i}]`;
+    const slash = gateway.indexOf("/");
+    if (slash >= 0) {
+      const [namespace, gw] = [gateway.slice(0, slash), gateway.slice(slash + 1)];
+      if (!isDns1123Label(namespace) || !isDns1123Label(gw))
+        f.ctx.error(at, `expected "namespace/name" with DNS-1123 labels, got ${describe(gateway)}`);
+    } else if (gateway === "" || !isDns1123Subdomain(gateway))
+      f.ctx.error(at, `expected a gateway name ("namespace/name", or "mesh"), got ${describe(gateway)}`);
+    else if (gateway.includes(".")) {
+      const [gw, namespace] = gateway.split(".");
+      f.ctx.warn(at, `legacy gateway name ${describe(gateway)}: prefer "namespace/name" (${namespace}/${gw})`);
+    }
+  });
 }
 
 /** Istio's rules for a delegate: it is reached only through a root, so gateways and non-HTTP routes mean nothing. */
@@ -125,7 +210,10 @@ function readHttpRoute(ctx: ResourceContext, item: Item, inDelegate: boolean): H
   if (f.has("rewrite")) {
     route.rewrite = readRewrite(f.message("rewrite", REWRITE));
     if (action === "redirect") f.error("rewrite", "rewrite cannot be used with redirect");
+    if (action === "directResponse") f.error("rewrite", "rewrite cannot be used with directResponse");
   }
+  if (f.has("fault") && (action === "redirect" || action === "directResponse"))
+    f.error("fault", `fault cannot be used with ${action}`);
   const timeout = f.duration("timeout");
   if (timeout !== undefined) route.timeout = timeout;
   if (f.has("retries")) route.retries = readRetries(f.message("retries", RETRIES));
@@ -133,7 +221,18 @@ function readHttpRoute(ctx: ResourceContext, item: Item, inDelegate: boolean): H
   readMirrors(f, route);
   if (f.has("corsPolicy")) route.corsPolicy = readCors(f.message("corsPolicy", CORS));
   assign(route, "headers", readOptionalHeaders(f));
+  checkAuthorityOnce(f, route);
   return route;
+}
+
+/** The authority is rewritten once: `rewrite.authority` or a request header edit of host/:authority, not both. */
+function checkAuthorityOnce(f: SpecFields, route: HTTPRoute): void {
+  const request = route.headers?.request;
+  const edits = [...Object.keys(request?.set ?? {}), ...Object.keys(request?.add ?? {})].filter((name) =>
+    ["host", ":authority"].includes(name.toLowerCase()),
+  );
+  const count = edits.length + (route.rewrite?.authority !== undefined ? 1 : 0);
+  if (count > 1) f.error("headers", "the authority is set more than once (rewrite.authority and header edits of host)");
 }
 
 const DELEGATE = { known: ["name", "namespace"] };
@@ -194,6 +293,9 @@ function readHttpMatch(ctx: ResourceContext, item: Item): HTTPMatchRequest {
     const value = f.string(field);
     if (value !== undefined) match[field] = value;
   }
+  if (match.sourceNamespace !== undefined && !isDns1123Label(match.sourceNamespace))
+    f.error("sourceNamespace", `expected a namespace name, got ${describe(match.sourceNamespace)}`);
+  checkGatewayNames(f, "gateways", match.gateways);
   const port = f.integer("port", 1, MAX_PORT);
   if (port !== undefined) match.port = port;
   return match;
@@ -204,12 +306,17 @@ function readMatchMap(f: SpecFields, name: string): Record<string, StringMatch> 
   const out: Record<string, StringMatch> = {};
   for (const entry of f.entries(name)) {
     if (entry.key === "") f.ctx.error(entry.path, "expected a non-empty name");
+    else if (name !== "queryParams" && !HEADER_NAME.test(entry.key) && !entry.key.startsWith("@request.auth.claims"))
+      f.ctx.error(entry.path, `expected a header name, got ${describe(entry.key)}`);
     out[entry.key] = readStringMatch(f.ctx, entry.value ?? {}, entry.path, true);
   }
   return out;
 }
 
-/** A route's destinations; with more than one, the weights must sum to 100 (Istio's rule). */
+/**
+ * A route's destinations. Weights are relative (Istio no longer asks for a sum of 100: 1 and 3 send a quarter and
+ * three quarters); with more than one destination they must not all be 0 (Istio: "total destination weight = 0").
+ */
 function readWeighted<T extends { weight?: number }>(
   f: SpecFields,
   name: string,
@@ -221,13 +328,15 @@ function readWeighted<T extends { weight?: number }>(
   const destinations = items.map((item) => read(f.ctx, item));
   if (destinations.length > 1) {
     const total = destinations.reduce((sum, d) => sum + (d.weight ?? 0), 0);
-    if (total !== 100) f.error(name, `expected the weights of its destinations to sum to 100, got ${total}`);
+    if (total === 0)
+      f.error(name, "expected the weights of its destinations to sum to more than 0 (they are relative), got 0");
   }
   return destinations;
 }
 
+/** Istio's weight is an int32 >= 0. */
 function readWeight(f: SpecFields): number | undefined {
-  return f.integer("weight", 0, 100);
+  return f.integer("weight", 0, 2_147_483_647);
 }
 
 function readHttpRouteDestination(ctx: ResourceContext, item: Item): HTTPRouteDestination {
@@ -273,6 +382,8 @@ function readRedirect(f: SpecFields): HTTPRedirect {
   if (port !== undefined) out.port = port;
   const derivePort = f.enumValue("derivePort", ["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"] as const);
   if (derivePort !== undefined) out.derivePort = derivePort;
+  if (out.scheme !== undefined && out.scheme !== "http" && out.scheme !== "https")
+    f.error("scheme", `expected "http" or "https", got ${describe(out.scheme)}`);
   const code = f.integer("redirectCode", 300, 399);
   if (code !== undefined) out.redirectCode = code;
   if (!f.broken && Object.keys(out).length === 0)

@@ -37,7 +37,7 @@ describe("DestinationRule loadBalancer.warmup", () => {
     assert.deepEqual(loadResources(yaml, "again.yaml").resources[0], first);
   });
 
-  test("bad values name the field; a warmup without a duration is a warning", () => {
+  test("bad values name the field; a warmup without a duration is refused (Istio: duration is required)", () => {
     const at = "spec.trafficPolicy.loadBalancer.warmup";
     assertSpecProblems(
       "DestinationRule",
@@ -53,11 +53,10 @@ describe("DestinationRule loadBalancer.warmup", () => {
         [`${at}.aggression`, "expected a number greater than 0, got 0"],
       ],
     );
-    const { warnings } = loadOne(
-      resource("DestinationRule", { host: "reviews", trafficPolicy: { loadBalancer: { warmup: { aggression: 2 } } } }),
+    assertSpecProblems(
+      "DestinationRule",
+      { host: "reviews", trafficPolicy: { loadBalancer: { warmup: { aggression: 2 } } } },
+      [[`${at}.duration`, "required: slow start needs a window"]],
     );
-    assert.deepEqual(warnings, [
-      [`${at}.duration`, "warmup without a duration does nothing: slow start needs a window"],
-    ]);
   });
 });

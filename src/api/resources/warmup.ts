@@ -11,7 +11,8 @@ export function readWarmup(f: SpecFields): WarmupConfiguration {
   // As warmupDurationSecs: at least 1 ms (Envoy turns a 0 window into "no slow start", which is not a warmup).
   const duration = f.duration("duration", 1);
   if (duration !== undefined) out.duration = duration;
-  else if (!f.has("duration")) f.warn("duration", "warmup without a duration does nothing: slow start needs a window");
+  // Istio requires it ("duration is required"): a warmup without a window does nothing.
+  else if (!f.has("duration") && !f.broken) f.error("duration", "required: slow start needs a window");
   const minimumPercent = f.number("minimumPercent", 0, 100);
   if (minimumPercent !== undefined) out.minimumPercent = minimumPercent;
   // Istio's schema allows 0, but Envoy discards an aggression that is not above 0 (and uses 1.0), so 0 is refused

@@ -154,7 +154,14 @@ interface Weighted extends HTTPRouteDestination {
   weight: number;
 }
 
-/** Istio's weights: one destination takes everything; zero-weight destinations are dropped. */
+/** Envoy's bound on the sum of a weighted_clusters' weights. */
+const MAX_TOTAL_WEIGHT = 4_294_967_295;
+
+/**
+ * Istio's weights: one destination takes everything; zero-weight destinations are dropped; the others keep their
+ * weights as written, which Envoy's weighted_clusters reads as relative (1 and 3 split 25/75; no total_weight is
+ * written). Only a sum beyond Envoy's bound is scaled down, in proportion.
+ */
 function weightedDestinations(list: HTTPRouteDestination[], where: string, ctx: DestinationContext): Weighted[] {
   if (list.length === 1) return [{ ...list[0]!, weight: 100 }];
   if (list.every((d) => d.weight === undefined)) {
@@ -165,6 +172,11 @@ function weightedDestinations(list: HTTPRouteDestination[], where: string, ctx: 
   if (kept.length === 0) {
     ctx.problems.add(`${where}: every destination has weight 0; the first one takes all traffic`);
     return [{ ...list[0]!, weight: 100 }];
+  }
+  const total = kept.reduce((sum, d) => sum + d.weight, 0);
+  if (total > MAX_TOTAL_WEIGHT) {
+    const scale = MAX_TOTAL_WEIGHT / total;
+    return kept.map((d) => ({ ...d, weight: Math.max(1, Math.floor(d.weight * scale)) }));
   }
   return kept;
 }
