@@ -97,4 +97,14 @@ describe("Sidecar", () => {
       ["spec.outboundTrafficPolicy.egressProxy.port", "required: the egress proxy's port"],
     ]);
   });
+  test("outboundTrafficPolicy without a mode is REGISTRY_ONLY (Istio's proto default), not the mesh's ALLOW_ANY", () => {
+    assert.deepEqual(specOf<SidecarSpec>("Sidecar", { outboundTrafficPolicy: {} }).outboundTrafficPolicy, {
+      mode: "REGISTRY_ONLY",
+    });
+    assertSpecProblems(
+      "Sidecar",
+      { outboundTrafficPolicy: { egressProxy: { host: "egress.internal", port: { number: 3128 } } } },
+      [["spec.outboundTrafficPolicy.egressProxy", "egressProxy may only be set with mode ALLOW_ANY"]],
+    );
+  });
 });

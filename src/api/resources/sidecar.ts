@@ -66,7 +66,10 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
     spec.workloadSelector = readWorkloadSelector(ctx, f.raw("workloadSelector"), f.at("workloadSelector"));
   if (f.has("outboundTrafficPolicy")) {
     const o = f.message("outboundTrafficPolicy", { known: ["mode", "egressProxy"] });
-    spec.outboundTrafficPolicy = { mode: o.enumValue("mode", ["REGISTRY_ONLY", "ALLOW_ANY"] as const) ?? "ALLOW_ANY" };
+    // An unset mode is the proto's first value, REGISTRY_ONLY (as Istio reads it), not the mesh's default.
+    spec.outboundTrafficPolicy = {
+      mode: o.enumValue("mode", ["REGISTRY_ONLY", "ALLOW_ANY"] as const) ?? "REGISTRY_ONLY",
+    };
     if (o.has("egressProxy")) {
       const egressProxy = readDestination(ctx, o.raw("egressProxy"), o.at("egressProxy"));
       spec.outboundTrafficPolicy.egressProxy = egressProxy;
