@@ -17,7 +17,7 @@ import { readListener } from "./xds/parse/listener.ts";
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 
 const BOOTSTRAP_SPEC = {
-  handled: ["node", "admin", "static_resources", "dynamic_resources", "trellis"],
+  handled: ["node", "admin", "static_resources", "dynamic_resources", "trellis", "layered_runtime"],
   ignored: [
     "node_context_params",
     "stats_sinks",
@@ -27,7 +27,6 @@ const BOOTSTRAP_SPEC = {
     "deferred_stat_options",
     "stats_server_version_override",
     "enable_dispatcher_stats",
-    "layered_runtime",
     "watchdog",
     "watchdogs",
     "fatal_actions",
@@ -80,20 +79,26 @@ const ADMIN_SPEC = {
 } as const;
 const STATIC_RESOURCES_SPEC = { handled: ["listeners", "clusters"], unsupported: ["secrets"] } as const;
 const TRELLIS_SPEC = { handled: ["drain_timeout"] } as const;
+const LAYERED_RUNTIME_SPEC = { handled: ["layers"] } as const;
+const RUNTIME_LAYER_SPEC = {
+  handled: ["name", "static_layer", "admin_layer"],
+  unsupported: ["disk_layer", "rtds_layer"],
+} as const;
 
 /**
  * Parses a bootstrap file's text (YAML or JSON). Throws ConfigError(source, issues) listing every problem,
  * each at its field path as written in the file; a syntax error carries its line and column.
  */
 export function parseBootstrap(text: string, source: string): Bootstrap {
-  const raw = parseText(text, source);
+  const raw = parseBootstrapText(text, source);
   const ctx = new ParseContext();
   const bootstrap = readBootstrap(ctx, raw);
   ctx.throwIfFailed(source);
   return bootstrap;
 }
 
-function parseText(text: string, source: string): unknown {
+/** The document of a bootstrap file (YAML or JSON); throws ConfigError with the line and column of a syntax error. */
+export function parseBootstrapText(text: string, source: string): unknown {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length === 0) return doc.toJS({ maxAliasCount: 1000 });
@@ -104,8 +109,17 @@ function parseText(text: string, source: string): unknown {
   throw new ConfigError(source, issues);
 }
 
-/** Reads a parsed bootstrap document, reporting into `ctx` (paths from the document's root). */
-export function readBootstrap(ctx: ParseContext, raw: unknown): Bootstrap {
+/** Where each static resource was written (its field path), for checks made after parsing. */
+export interface BootstrapPaths {
+  listeners: string[];
+  clusters: string[];
+}
+
+/**
+ * Reads a parsed bootstrap document, reporting into `ctx` (paths from the document's root). `paths`, when given,
+ * receives the path of each static listener and cluster.
+ */
+export function readBootstrap(ctx: ParseContext, raw: unknown, paths?: BootstrapPaths): Bootstrap {
   const root = Fields.open(ctx, raw ?? {}, "", BOOTSTRAP_SPEC);
   if (root.has("dynamic_resources")) {
     root.report("dynamic_resources", "dynamic_resources needs a control plane: use trellis proxy --xds");
@@ -113,18 +127,45 @@ export function readBootstrap(ctx: ParseContext, raw: unknown): Bootstrap {
   const resources = root.message("static_resources", STATIC_RESOURCES_SPEC);
   const listenerItems = resources.list("listeners");
   const clusterItems = resources.list("clusters");
-  const listeners = listenerItems.map((item) => readListener(ctx, item.value, item.path));
+  const listeners = listenerItems.map((item) => readListener(ctx, item.value, item.path, true));
   const clusters = clusterItems.map((item) => readCluster(ctx, item.value, item.path));
+  if (paths !== undefined) {
+    paths.listeners.push(...listenerItems.map((item) => item.path));
+    paths.clusters.push(...clusterItems.map((item) => item.path));
+  }
   checkUniqueNames(ctx, listeners, listenerItems, "listener");
   checkUniqueNames(ctx, clusters, clusterItems, "cluster");
   checkUniqueAddresses(ctx, listeners, listenerItems);
+  nameUnnamedListeners(listeners);
   checkClusterReferences(ctx, clusters, resources.at("clusters"));
+  readLayeredRuntime(root.message("layered_runtime", LAYERED_RUNTIME_SPEC));
   return {
     node: readNode(root.message("node", NODE_SPEC)),
     admin: root.has("admin") ? readAdmin(root.message("admin", ADMIN_SPEC)) : undefined,
     staticResources: { listeners, clusters },
     drainTimeoutMs: root.message("trellis", TRELLIS_SPEC).durationMs("drain_timeout") ?? DEFAULT_DRAIN_TIMEOUT_MS,
   };
+}
+
+/**
+ * layered_runtime: the forms Envoy's examples write are accepted because they change nothing here — no layers, an
+ * empty static_layer, an admin_layer (runtime overrides through the admin API, which has none to make). A static
+ * layer with keys would override Envoy's runtime values (feature flags, limits): refused, key by key, since no
+ * runtime key is honoured; disk and RTDS layers likewise.
+ */
+function readLayeredRuntime(runtime: Fields): void {
+  for (const item of runtime.list("layers")) {
+    const layer = Fields.open(runtime.ctx, item.value, item.path, RUNTIME_LAYER_SPEC);
+    layer.string("name");
+    layer.oneOf(["static_layer", "admin_layer"], false);
+    if (layer.has("admin_layer")) layer.map("admin_layer");
+    for (const key of Object.keys(layer.map("static_layer"))) {
+      runtime.ctx.report(
+        childPath(layer.at("static_layer"), key),
+        "runtime keys are not supported yet: Trellis honours no runtime override",
+      );
+    }
+  }
 }
 
 function readNode(node: Fields): NodeInfo {
@@ -138,6 +179,21 @@ function readAdmin(admin: Fields): Bootstrap["admin"] {
     allowPortZero: true,
   });
   return { address };
+}
+
+/**
+ * Envoy gives an unnamed listener a name of its own; here it is the listener's address (`127.0.0.1_10000`, as its
+ * stats are named), with `_N` (its index) added when that is taken.
+ */
+function nameUnnamedListeners(listeners: Listener[]): void {
+  const taken = new Set(listeners.map((l) => l.name));
+  listeners.forEach((listener, i) => {
+    if (listener.name !== "") return;
+    let name = `${listener.address.address}_${listener.address.port}`;
+    if (taken.has(name)) name = `${name}_${i}`;
+    taken.add(name);
+    listener.name = name;
+  });
 }
 
 function checkUniqueNames(ctx: ParseContext, resources: { name: string }[], items: Item[], kind: string): void {

@@ -6,10 +6,11 @@
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { parseArgs } from "node:util";
-import { DEFAULT_DRAIN_TIMEOUT_MS, parseBootstrap } from "../api/bootstrap.ts";
+import { DEFAULT_DRAIN_TIMEOUT_MS } from "../api/bootstrap.ts";
 import { systemClock } from "../api/clock.ts";
 import { ConfigError, TrellisError } from "../api/errors.ts";
 import type { Bootstrap } from "../api/xds/types.ts";
+import { loadBootstrap } from "../proxy/config/load-bootstrap.ts";
 import { Proxy } from "../proxy/server.ts";
 import type { XdsClient, XdsProtocolName } from "../proxy/xds-client/client.ts";
 
@@ -122,7 +123,7 @@ export async function runProxy(argv: string[]): Promise<number> {
       return 1;
     }
     try {
-      bootstrap = parseBootstrap(text, file);
+      bootstrap = loadBootstrap(text, file);
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`trellis proxy: ${err.message}\n`);

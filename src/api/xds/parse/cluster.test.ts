@@ -160,18 +160,66 @@ describe("cluster", () => {
     assert.equal(cluster({ max_requests_per_connection: { value: 7 } }).maxRequestsPerConnection, 7);
   });
 
-  test("fields a later stage implements are kept raw in extensions", () => {
-    const raw = {
-      transport_socket: { name: "envoy.transport_sockets.tls" },
-      track_cluster_stats: { timeout_budgets: true },
-      per_connection_buffer_limit_bytes: 1024,
-    };
-    const camel = { transportSocket: raw.transport_socket, perConnectionBufferLimitBytes: 1024 };
-    assert.deepEqual(cluster(raw).extensions, raw);
-    assert.deepEqual(cluster(camel).extensions, {
-      transport_socket: raw.transport_socket,
-      per_connection_buffer_limit_bytes: 1024,
-    });
+  test("transport_socket: raw_buffer is accepted, TLS and anything else refused with the field path", () => {
+    assert.equal(cluster({ transport_socket: { name: "envoy.transport_sockets.raw_buffer" } }).name, "c");
+    assert.equal(
+      cluster({
+        transportSocket: {
+          name: "x",
+          typed_config: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer" },
+        },
+      }).name,
+      "c",
+    );
+    assertIssues(
+      () =>
+        cluster({
+          transport_socket: {
+            name: "envoy.transport_sockets.tls",
+            typed_config: {
+              "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+              common_tls_context: { validation_context: { match_typed_subject_alt_names: [] } },
+            },
+          },
+        }),
+      [["transport_socket", /UpstreamTlsContext is not supported yet \(upstream TLS is not supported yet/]],
+    );
+    assertIssues(
+      () => cluster({ transport_socket: { name: "envoy.transport_sockets.alts" } }),
+      [["transport_socket", /"envoy.transport_sockets.alts" is not supported yet \(only .*raw_buffer is supported\)/]],
+    );
+  });
+
+  test("fields with an effect not implemented are refused; track_cluster_stats (extra stats) is accepted", () => {
+    assert.equal(cluster({ track_cluster_stats: { timeout_budgets: true } }).name, "c");
+    assertIssues(
+      () =>
+        cluster({
+          transport_socket_matches: [],
+          per_connection_buffer_limit_bytes: 1024,
+          lb_subset_config: {},
+          close_connections_on_host_health_failure: true,
+          ignore_health_on_host_removal: true,
+        }),
+      [
+        ["transport_socket_matches", '"transport_socket_matches" is not supported yet'],
+        ["per_connection_buffer_limit_bytes", '"per_connection_buffer_limit_bytes" is not supported yet'],
+        ["lb_subset_config", '"lb_subset_config" is not supported yet'],
+        ["close_connections_on_host_health_failure", '"close_connections_on_host_health_failure" is not supported yet'],
+        ["ignore_health_on_host_removal", '"ignore_health_on_host_removal" is not supported yet'],
+      ],
+    );
+  });
+
+  test("enum values are case-insensitive, as Envoy parses them", () => {
+    const c = parseCluster({ ...(withEndpoints("strict_dns", "localhost") as object), lb_policy: "least_request" });
+    assert.equal(c.type, "STRICT_DNS");
+    assert.equal(c.lbPolicy, "LEAST_REQUEST");
+    assert.equal(cluster({ dns_lookup_family: "v4_only" }).dnsLookupFamily, "V4_ONLY");
+    assertIssues(
+      () => cluster({ lb_policy: "original_dst_lb" }),
+      [["lb_policy", "ORIGINAL_DST_LB is not supported yet"]],
+    );
   });
 
   test("STATIC endpoints must be IP literals; STRICT_DNS may name hosts", () => {

@@ -1,6 +1,5 @@
 // Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts, health
-// checks, outlier detection, circuit breakers, TCP keepalive. Fields a later stage implements (TLS…) travel raw in
-// `extensions`.
+// checks, outlier detection, circuit breakers, TCP keepalive. Fields not implemented (upstream TLS…) are refused.
 
 import type { Cluster, LbPolicy } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
@@ -13,6 +12,7 @@ import { readCircuitBreakers } from "./circuit-breakers.ts";
 import { readCommonHttpProtocolOptions, readHttp2MaxConcurrentStreams } from "./protocol-options.ts";
 import { readTcpKeepalive } from "./upstream-connection-options.ts";
 import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
+import { readUpstreamTransportSocket } from "./transport-socket.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_DNS_REFRESH_RATE_MS = 5_000;
@@ -52,17 +52,11 @@ const CLUSTER_SPEC = {
     "circuit_breakers",
     "eds_cluster_config",
     "upstream_connection_options",
-  ],
-  extensions: [
     "transport_socket",
-    "transport_socket_matches",
-    "track_cluster_stats",
-    "per_connection_buffer_limit_bytes",
-    "lb_subset_config",
-    "close_connections_on_host_health_failure",
-    "ignore_health_on_host_removal",
   ],
   ignored: [
+    // Extra stats families (timeout budgets, request/response sizes) Trellis does not export.
+    "track_cluster_stats",
     "alt_stat_name",
     "metadata",
     "wait_for_warm_on_init",
@@ -73,6 +67,11 @@ const CLUSTER_SPEC = {
     "track_timeout_budgets",
   ],
   unsupported: [
+    "transport_socket_matches",
+    "per_connection_buffer_limit_bytes",
+    "lb_subset_config",
+    "close_connections_on_host_health_failure",
+    "ignore_health_on_host_removal",
     "cluster_type",
     "dns_resolvers",
     "use_tcp_for_dns_lookups",
@@ -187,6 +186,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const roundRobin = cluster.message("round_robin_lb_config", ROUND_ROBIN_SPEC);
   const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
   const tcpKeepalive = readTcpKeepalive(cluster);
+  readUpstreamTransportSocket(cluster, "transport_socket");
   return {
     ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,

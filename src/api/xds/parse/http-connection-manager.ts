@@ -187,17 +187,30 @@ function readHttpFilters(hcm: Fields): HttpFilter[] {
   return out;
 }
 
+/**
+ * The HTTP filters Envoy also finds by their well-known name when typed_config is absent or `{}` (an empty Any),
+ * with their configuration's defaults.
+ */
+const HTTP_FILTER_TYPES_BY_NAME: Readonly<Record<string, string>> = {
+  "envoy.filters.http.fault": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+  "envoy.filters.http.cors": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors",
+};
+
 function readHttpFilter(ctx: ParseContext, item: Item): HttpFilter {
   const filter = Fields.open(ctx, item.value, item.path, HTTP_FILTER_SPEC);
   const name = filter.requiredString("name");
   const { typeUrl, config } = readTypedConfig(filter);
-  return { name, typeUrl, config };
+  return { name, typeUrl: typeUrl || (HTTP_FILTER_TYPES_BY_NAME[name] ?? ""), config };
 }
 
-/** typed_config → its `@type` and the rest; absent → "" and {} (Envoy then looks the filter up by name). */
+/**
+ * typed_config → its `@type` and the rest; absent or `{}` (an empty Any, as Envoy's examples write for the router)
+ * → "" and {} (Envoy then looks the filter up by name).
+ */
 export function readTypedConfig(fields: Fields): { typeUrl: string; config: Record<string, unknown> } {
   if (!fields.has("typed_config")) return { typeUrl: "", config: {} };
   const raw = fields.raw("typed_config");
+  if (isPlainObject(raw) && Object.keys(raw).length === 0) return { typeUrl: "", config: {} };
   if (!isPlainObject(raw)) {
     fields.report("typed_config", `expected an object with "@type", got ${describe(raw)}`);
     return { typeUrl: "", config: {} };

@@ -37,7 +37,9 @@ const ROUTE_ACTION_SPEC = {
     "max_grpc_timeout",
     "grpc_timeout_offset",
   ],
-  extensions: [
+  // Refused until implemented: dropping any of them would change where or how a request goes (a hedged or
+  // rate-limited route, a subset chosen by metadata, a Host rewritten to the endpoint's name).
+  unsupported: [
     "retry_policy_typed_config",
     "cors",
     "rate_limits",
@@ -46,8 +48,6 @@ const ROUTE_ACTION_SPEC = {
     "hedge_policy",
     "auto_host_rewrite",
     "metadata_match",
-  ],
-  unsupported: [
     "cluster_header",
     "cluster_specifier_plugin",
     "inline_cluster_specifier_plugin",
@@ -141,7 +141,7 @@ export function readRouteAction(
     maxStreamDuration: readMaxStreamDuration(action),
     perRequestBufferLimitBytes,
     upgradeOverrides: readUpgradeOverrides(action),
-    extensions: { ...routeExtensions, ...action.extensions() },
+    extensions: { ...routeExtensions },
   };
 }
 
@@ -234,7 +234,8 @@ function readRedirectCode(redirect: Fields): number {
   if (!redirect.has("response_code")) return 301;
   const value = redirect.raw("response_code");
   const codes = [...REDIRECT_CODES.values()];
-  if (typeof value === "string" && REDIRECT_CODES.has(value)) return REDIRECT_CODES.get(value) as number;
+  if (typeof value === "string" && REDIRECT_CODES.has(value.toUpperCase()))
+    return REDIRECT_CODES.get(value.toUpperCase()) as number;
   if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value < codes.length) return codes[value];
   if (typeof value === "number" && codes.includes(value)) return value;
   const names = [...REDIRECT_CODES.keys()].join(", ");
