@@ -11,6 +11,7 @@ import { StatsStore } from "../telemetry/stats.ts";
 import { startAdminServer, type AdminServer, type AdminTarget, type ClusterStatus } from "./admin/server.ts";
 import { AccessLogManager } from "./http/access-logger.ts";
 import type { UpstreamCluster } from "./upstream/cluster.ts";
+import type { DnsLookup } from "./upstream/dns.ts";
 import type { ClusterResources } from "./upstream/circuit-breakers.ts";
 import { RuntimeConfig, waitForConnections } from "./config/runtime.ts";
 import { unhandledErrorReporter, type UnhandledErrorReporter } from "./listener/guard.ts";
@@ -26,6 +27,8 @@ export interface ProxyOptions {
   log?: (line: string) => void;
   /** Uniform in [0, 1) for every random decision (balancing, splits, faults, jitter); tests pass a seeded one. */
   random?: () => number;
+  /** The DNS resolver of STRICT_DNS and LOGICAL_DNS clusters (default: the system's); tests inject their own. */
+  dnsLookup?: DnsLookup;
 }
 
 export type ProxyState = "PRE_INITIALIZING" | "LIVE" | "DRAINING" | "STOPPED";
@@ -67,6 +70,7 @@ export class Proxy implements AdminTarget, XdsTarget {
       log: (line) => this.log(line),
       accessLogManager: this.accessLogManager,
       drainTimeoutMs: () => this.bootstrap.drainTimeoutMs,
+      ...(options.dnsLookup === undefined ? {} : { dnsLookup: options.dnsLookup }),
     });
     this.runtime.addStatic(bootstrap.staticResources.clusters, bootstrap.staticResources.listeners);
   }

@@ -390,7 +390,7 @@ export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM" | "RING_HASH" 
 
 export interface Cluster {
   name: string;
-  type: "STATIC" | "STRICT_DNS" | "EDS";
+  type: "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS";
   /** connect_timeout, default 5 s. */
   connectTimeoutMs: number;
   lbPolicy: LbPolicy;

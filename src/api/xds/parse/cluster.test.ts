@@ -255,7 +255,7 @@ describe("cluster", () => {
     assertIssues(
       () =>
         parseCluster({
-          type: "LOGICAL_DNS",
+          type: "logical_dns",
           lb_policy: "CLUSTER_PROVIDED",
           connect_timeout: "0s",
           dns_refresh_rate: "soon",
@@ -270,7 +270,6 @@ describe("cluster", () => {
         ["hosts", 'unknown field "hosts"'],
         ["upstream_bind_config", '"upstream_bind_config" is not supported yet'],
         ["name", "required"],
-        ["type", "LOGICAL_DNS is not supported yet"],
         ["connect_timeout", "expected a duration greater than 0"],
         ["lb_policy", "CLUSTER_PROVIDED is not supported yet"],
         ["least_request_lb_config.choice_count", "expected an integer 2-4294967295, got 1"],
@@ -278,6 +277,7 @@ describe("cluster", () => {
         ["maglev_lb_config.table_size", "expected a prime number, got 65536"],
         ["dns_refresh_rate", 'expected a duration like "1.5s" or {seconds, nanos}, got "soon"'],
         ["dns_lookup_family", 'expected one of AUTO, V4_ONLY, V6_ONLY, V4_PREFERRED, ALL, got "V5_ONLY"'],
+        ["load_assignment", "required"],
       ],
     );
     assertIssues(

@@ -145,8 +145,8 @@ const EXPLICIT_HTTP_CONFIG_SPEC = {
 /** UseDownstreamHttpConfig: the codec options for each protocol a downstream may bring; HTTP/3 is not served. */
 const USE_DOWNSTREAM_HTTP_CONFIG_SPEC = EXPLICIT_HTTP_CONFIG_SPEC;
 
-const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = ["STATIC", "STRICT_DNS", undefined, "EDS"];
-const UNSUPPORTED_CLUSTER_TYPES = [undefined, undefined, "LOGICAL_DNS", undefined, "ORIGINAL_DST"];
+const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = ["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS"];
+const UNSUPPORTED_CLUSTER_TYPES = [undefined, undefined, undefined, undefined, "ORIGINAL_DST"];
 const LB_POLICIES: readonly (LbPolicy | undefined)[] = [
   "ROUND_ROBIN",
   "LEAST_REQUEST",
@@ -203,11 +203,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     ...optionalProtocolFields(protocol),
     dnsRefreshRateMs: positiveDuration(cluster, "dns_refresh_rate", DEFAULT_DNS_REFRESH_RATE_MS),
     dnsLookupFamily: cluster.enumValue("dns_lookup_family", DNS_LOOKUP_FAMILIES, "AUTO"),
-    loadAssignment: cluster.has("load_assignment")
-      ? readClusterLoadAssignment(ctx, cluster.raw("load_assignment"), cluster.at("load_assignment"), {
-          allowHostNames: type === "STRICT_DNS",
-        })
-      : undefined,
+    loadAssignment: readLoadAssignment(cluster, type),
     healthChecks: readHealthChecks(cluster),
     outlierDetection: cluster.has("outlier_detection")
       ? readOutlierDetection(ctx, cluster.raw("outlier_detection"), cluster.at("outlier_detection"))
@@ -218,6 +214,30 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     ...(tcpKeepalive === undefined ? {} : { tcpKeepalive }),
     extensions: cluster.extensions(),
   };
+}
+
+/**
+ * load_assignment: host names for the DNS types; a LOGICAL_DNS cluster has exactly one endpoint, as Envoy requires
+ * (its one logical host connects to the first address of the latest answer).
+ */
+function readLoadAssignment(cluster: Fields, type: Cluster["type"]): Cluster["loadAssignment"] {
+  if (!cluster.has("load_assignment")) {
+    if (type === "LOGICAL_DNS") cluster.requireField("load_assignment");
+    return undefined;
+  }
+  const at = cluster.at("load_assignment");
+  const assignment = readClusterLoadAssignment(cluster.ctx, cluster.raw("load_assignment"), at, {
+    allowHostNames: type === "STRICT_DNS" || type === "LOGICAL_DNS",
+  });
+  if (type === "LOGICAL_DNS") {
+    const groups = assignment.endpoints;
+    if (groups.length !== 1 || groups[0]!.lbEndpoints.length !== 1)
+      cluster.ctx.report(
+        `${at}.endpoints`,
+        "a LOGICAL_DNS cluster takes exactly one endpoint (one locality with one lb_endpoint)",
+      );
+  }
+  return assignment;
 }
 
 /** Parses one Cluster resource; throws ConfigError naming every problem. */
