@@ -5,7 +5,7 @@
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError } from "./errors.ts";
 import type { ConfigIssue } from "./errors.ts";
-import type { Bootstrap, Cluster, Listener, NodeInfo } from "./xds/types.ts";
+import type { Bootstrap, Cluster, DynamicResources, Listener, NodeInfo } from "./xds/types.ts";
 import { readAddress } from "./xds/parse/address.ts";
 import { readCluster } from "./xds/parse/cluster.ts";
 import { childPath, describe, ParseContext } from "./xds/parse/context.ts";
@@ -121,9 +121,6 @@ export interface BootstrapPaths {
  */
 export function readBootstrap(ctx: ParseContext, raw: unknown, paths?: BootstrapPaths): Bootstrap {
   const root = Fields.open(ctx, raw ?? {}, "", BOOTSTRAP_SPEC);
-  if (root.has("dynamic_resources")) {
-    root.report("dynamic_resources", "dynamic_resources needs a control plane: use trellis proxy --xds");
-  }
   const resources = root.message("static_resources", STATIC_RESOURCES_SPEC);
   const listenerItems = resources.list("listeners");
   const clusterItems = resources.list("clusters");
@@ -139,8 +136,15 @@ export function readBootstrap(ctx: ParseContext, raw: unknown, paths?: Bootstrap
   nameUnnamedListeners(listeners);
   checkClusterReferences(ctx, clusters, resources.at("clusters"));
   readLayeredRuntime(root.message("layered_runtime", LAYERED_RUNTIME_SPEC));
+  const node = readNode(root.message("node", NODE_SPEC));
+  const dynamicResources = root.has("dynamic_resources")
+    ? readDynamicResources(root.message("dynamic_resources", DYNAMIC_RESOURCES_SPEC), clusters, paths0(clusterItems))
+    : undefined;
+  if (dynamicResources !== undefined && node.id === "")
+    root.report("node", "node.id is required with dynamic_resources: the control plane knows the proxy by it");
   return {
-    node: readNode(root.message("node", NODE_SPEC)),
+    ...(dynamicResources === undefined ? {} : { dynamicResources }),
+    node,
     admin: root.has("admin") ? readAdmin(root.message("admin", ADMIN_SPEC)) : undefined,
     staticResources: { listeners, clusters },
     drainTimeoutMs: root.message("trellis", TRELLIS_SPEC).durationMs("drain_timeout") ?? DEFAULT_DRAIN_TIMEOUT_MS,
@@ -166,6 +170,99 @@ function readLayeredRuntime(runtime: Fields): void {
       );
     }
   }
+}
+
+const DYNAMIC_RESOURCES_SPEC = {
+  handled: ["ads_config", "lds_config", "cds_config"],
+  unsupported: ["lds_resources_locator", "cds_resources_locator"],
+} as const;
+const API_CONFIG_SOURCE_SPEC = {
+  handled: ["api_type", "transport_api_version", "grpc_services"],
+  // Whether the node is sent on every request or the first only: the wire's size, not what is configured.
+  ignored: ["set_node_on_first_message_only"],
+  unsupported: ["cluster_names", "refresh_delay", "request_timeout", "rate_limit_settings", "config_validators"],
+} as const;
+const GRPC_SERVICE_SPEC = {
+  handled: ["envoy_grpc"],
+  // The deadline of unary calls; ADS is one long stream, which Envoy does not time either.
+  ignored: ["timeout"],
+  unsupported: ["google_grpc", "initial_metadata", "retry_policy"],
+} as const;
+const ENVOY_GRPC_SPEC = {
+  handled: ["cluster_name"],
+  unsupported: ["authority", "retry_policy", "max_receive_message_length", "skip_envoy_headers"],
+} as const;
+const DYNAMIC_CONFIG_SOURCE_SPEC = {
+  handled: ["ads", "resource_api_version"],
+  ignored: ["initial_fetch_timeout", "authorities"],
+  unsupported: ["path", "path_config_source", "api_config_source", "self"],
+} as const;
+/** ApiConfigSource.ApiType by number; only the gRPC ones are spoken, over one aggregated stream. */
+const API_TYPES = [undefined, undefined, "GRPC", "DELTA_GRPC", undefined, "AGGREGATED_GRPC", "AGGREGATED_DELTA_GRPC"];
+const UNSUPPORTED_API_TYPES = ["DEPRECATED_AND_UNAVAILABLE_DO_NOT_USE", "REST"];
+const API_VERSIONS = ["AUTO", undefined, "V3"];
+const UNSUPPORTED_API_VERSIONS = [undefined, "V2"];
+
+function paths0(items: Item[]): string[] {
+  return items.map((item) => item.path);
+}
+
+/**
+ * dynamic_resources as Envoy's examples write it: ads_config naming a static cluster (envoy_grpc.cluster_name) and
+ * lds_config and cds_config both `{ads: {}}`. The proxy then starts its xDS client at that cluster's endpoints.
+ */
+function readDynamicResources(
+  dynamic: Fields,
+  clusters: readonly Cluster[],
+  clusterPaths: readonly string[],
+): DynamicResources | undefined {
+  const ads = dynamic.message("ads_config", API_CONFIG_SOURCE_SPEC);
+  for (const source of ["lds_config", "cds_config"] as const) {
+    if (!dynamic.requireField(source)) continue;
+    const config = dynamic.message(source, DYNAMIC_CONFIG_SOURCE_SPEC);
+    config.enumValue("resource_api_version", API_VERSIONS, "V3", UNSUPPORTED_API_VERSIONS);
+    if (!config.broken && !config.has("ads"))
+      config.report("ads", "required: Trellis subscribes to listeners and clusters over ADS only");
+    if (config.has("ads")) config.map("ads");
+  }
+  if (!dynamic.requireField("ads_config") || ads.broken) return undefined;
+  const apiType = ads.requireField("api_type")
+    ? ads.enumValue("api_type", API_TYPES, "GRPC", UNSUPPORTED_API_TYPES)
+    : "GRPC";
+  ads.enumValue("transport_api_version", API_VERSIONS, "V3", UNSUPPORTED_API_VERSIONS);
+  const services = ads.list("grpc_services");
+  if (services.length !== 1) {
+    if (!ads.broken) ads.report("grpc_services", `expected exactly one gRPC service, got ${services.length}`);
+    return undefined;
+  }
+  const service = Fields.open(dynamic.ctx, services[0]!.value, services[0]!.path, GRPC_SERVICE_SPEC);
+  if (!service.requireField("envoy_grpc")) return undefined;
+  const envoyGrpc = service.message("envoy_grpc", ENVOY_GRPC_SPEC);
+  const adsCluster = envoyGrpc.requiredString("cluster_name");
+  if (adsCluster === "") return undefined;
+  const index = clusters.findIndex((c) => c.name === adsCluster);
+  const cluster = clusters[index];
+  if (cluster === undefined) {
+    envoyGrpc.report(
+      "cluster_name",
+      `unknown cluster ${describe(adsCluster)}: the control plane's cluster must be a static one`,
+    );
+    return undefined;
+  }
+  const servers = (cluster.loadAssignment?.endpoints ?? []).flatMap((group) =>
+    group.lbEndpoints.map(({ address: { address, port } }) =>
+      address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`,
+    ),
+  );
+  if (cluster.type === "EDS" || servers.length === 0) {
+    envoyGrpc.report(
+      "cluster_name",
+      `cluster ${describe(adsCluster)} (${clusterPaths[index]}) has no endpoints of its own: the control plane's cluster needs a load_assignment`,
+    );
+    return undefined;
+  }
+  const protocol = apiType === "DELTA_GRPC" || apiType === "AGGREGATED_DELTA_GRPC" ? "delta" : "sotw";
+  return { adsCluster, servers: [...new Set(servers)], protocol };
 }
 
 function readNode(node: Fields): NodeInfo {

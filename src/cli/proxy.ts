@@ -157,6 +157,11 @@ export async function runProxy(argv: string[]): Promise<number> {
     if (bootstrap.admin === undefined || adminPort !== undefined)
       bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort ?? ADMIN_PORT } };
   } else if (adminPort !== undefined) bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort } };
+  if (xdsServers === undefined && bootstrap.dynamicResources !== undefined) {
+    // dynamic_resources: the bootstrap names the control plane (a static cluster) and says who this proxy is.
+    xdsServers = bootstrap.dynamicResources.servers;
+    xdsProtocol = bootstrap.dynamicResources.protocol;
+  }
 
   let proxy: Proxy;
   try {

@@ -25,6 +25,17 @@ export interface Bootstrap {
   staticResources: { listeners: Listener[]; clusters: Cluster[] };
   /** Trellis extension (`trellis.drain_timeout` in the file): how long SIGTERM waits for requests in flight. */
   drainTimeoutMs: number;
+  /** dynamic_resources: listeners and clusters over ADS from the control plane reached through a static cluster. */
+  dynamicResources?: DynamicResources;
+}
+
+export interface DynamicResources {
+  /** The static cluster named by ads_config's envoy_grpc.cluster_name. */
+  adsCluster: string;
+  /** Its endpoints as HOST:PORT ([v6]:PORT), tried in turn. */
+  servers: string[];
+  /** ads_config.api_type: GRPC (state of the world) or DELTA_GRPC. */
+  protocol: "sotw" | "delta";
 }
 
 // ---------------------------------------------------------------------------------------------------------------
