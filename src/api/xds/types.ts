@@ -688,4 +688,13 @@ export interface LbEndpoint {
   healthStatus: HealthStatus;
   /** endpoint.hostname, if given (used as the host header by auto_host_rewrite later). */
   hostname: string | undefined;
+  /** endpoint.health_check_config: where and as whom active health checks reach this endpoint. */
+  healthCheckConfig?: EndpointHealthCheckConfig;
+}
+
+export interface EndpointHealthCheckConfig {
+  /** port_value: health checks go to this port instead of the endpoint's. */
+  port?: number;
+  /** hostname: the Host (HTTP) or :authority (gRPC) of this endpoint's health checks, before the check's own. */
+  hostname?: string;
 }
