@@ -86,7 +86,10 @@ static_resources:
       () => loadBootstrap(text, "bad.yaml"),
       [
         [`${L}[1].filter_chains[0].filters[0].typed_config.bogus_field`, 'unknown field "bogus_field"'],
-        ["static_resources.clusters[0].type", /expected one of STATIC, STRICT_DNS, EDS.*got "logical_dns_typo"/],
+        [
+          "static_resources.clusters[0].type",
+          /expected one of STATIC, STRICT_DNS, LOGICAL_DNS, EDS, got "logical_dns_typo"/,
+        ],
         [`${HCM0}.access_log[0].typed_config.@type`, /unsupported access logger .*no\.such\.Logger/],
         [`${HCM0}.http_filters[0]`, /filter "envoy.filters.http.ext_authz" .* is not supported by this proxy/],
         [`${HCM0}.http_filters[1].typed_config`, /http_status/],

@@ -54,18 +54,16 @@ function checkBuild(ctx: ParseContext, bootstrap: Bootstrap, paths: BootstrapPat
   });
   bootstrap.staticResources.listeners.forEach((listener, i) => {
     const at = paths.listeners[i]!;
-    if (!clean(at)) return;
     const before = ctx.issues.length;
+    // Each part of a connection manager is checked when its own fields are sound, whatever the rest of the
+    // listener has: a bad route elsewhere must not hide a filter this proxy lacks.
     for (const { chain, path } of chainsOf(listener, at)) {
       const terminal = chain.filters[chain.filters.length - 1];
       if (terminal?.kind !== "http_connection_manager") continue;
-      checkConnectionManager(
-        ctx,
-        terminal.config,
-        `${indexPath(childPath(path, "filters"), chain.filters.length - 1)}.typed_config`,
-      );
+      const hcmPath = `${indexPath(childPath(path, "filters"), chain.filters.length - 1)}.typed_config`;
+      checkConnectionManager(ctx, terminal.config, hcmPath, (part) => clean(childPath(hcmPath, part)));
     }
-    if (ctx.issues.length > before) return;
+    if (!clean(at) || ctx.issues.length > before) return;
     try {
       buildListener(build, listener);
     } catch (err) {
@@ -82,25 +80,28 @@ function chainsOf(listener: Listener, at: string): { chain: FilterChain; path: s
 }
 
 /** Each of a connection manager's build steps on its own, so a bad access log does not hide a bad filter. */
-function checkConnectionManager(ctx: ParseContext, hcm: HttpConnectionManager, at: string): void {
+function checkConnectionManager(
+  ctx: ParseContext,
+  hcm: HttpConnectionManager,
+  at: string,
+  clean: (part: string) => boolean,
+): void {
   const source = `listener http_connection_manager ${hcm.statPrefix}`;
-  try {
-    parseAccessLogs(hcm.accessLog, source);
-  } catch (err) {
-    reportThrown(ctx, at, err);
-  }
+  if (clean("access_log")) attempt(ctx, at, () => parseAccessLogs(hcm.accessLog, source));
   const table =
-    hcm.routeConfig === undefined
+    hcm.routeConfig === undefined || !clean("route_config")
       ? undefined
       : attempt(ctx, childPath(at, "route_config"), () =>
           compileRouteTable(hcm.routeConfig!, { random: () => 0.5, compileFilterConfig: compilePerRouteFilterConfig }),
         );
+  if (!clean("http_filters")) return;
   attempt(ctx, at, () =>
     buildFilterChain(hcm.httpFilters, () => {}, {
       clock: new ManualClock(),
       random: () => 0.5,
       store: new StatsStore(),
       statPrefix: hcm.statPrefix,
+      // Never called: nothing is served through this chain.
       routeOf: (ex) => (ex.info.route ??= table!.route(ex)),
     }),
   );
