@@ -146,6 +146,10 @@ export interface HttpConnectionManager {
   serverName: string;
   /** max_request_headers_kb, default 60. */
   maxRequestHeadersKb: number;
+  /** http_protocol_options.default_host_for_http_10: the authority of an HTTP/1.0 request without Host. */
+  defaultHostForHttp10?: string;
+  /** http2_protocol_options: what the HTTP/2 codec announces (SETTINGS) and the receive windows it keeps. */
+  http2?: DownstreamHttp2Options;
   /** access_log entries as received; the proxy parses them with the access-log module (telemetry/). */
   accessLog: Record<string, unknown>[];
 }
@@ -690,6 +694,12 @@ export interface LbEndpoint {
   hostname: string | undefined;
   /** endpoint.health_check_config: where and as whom active health checks reach this endpoint. */
   healthCheckConfig?: EndpointHealthCheckConfig;
+}
+
+export interface DownstreamHttp2Options {
+  maxConcurrentStreams?: number;
+  initialStreamWindowSize?: number;
+  initialConnectionWindowSize?: number;
 }
 
 export interface EndpointHealthCheckConfig {
