@@ -95,11 +95,42 @@ describe("cluster", () => {
     assert.equal(h1.upstreamIdleTimeoutMs, 3_600_000);
   });
 
+  test("upstream codec knobs that change the wire are refused; windows and flood limits are accepted", () => {
+    const key = `typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_KEY}"].explicit_http_config`;
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({
+            explicit_http_config: { http2_protocol_options: { hpack_table_size: 0, connection_keepalive: {} } },
+          }),
+        }),
+      [
+        [`${key}.http2_protocol_options.hpack_table_size`, '"hpack_table_size" is not supported yet'],
+        [`${key}.http2_protocol_options.connection_keepalive`, '"connection_keepalive" is not supported yet'],
+      ],
+    );
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({
+            explicit_http_config: { http_protocol_options: { header_key_format: {}, accept_http_10: true } },
+          }),
+        }),
+      [[`${key}.http_protocol_options.header_key_format`, '"header_key_format" is not supported yet']],
+    );
+    assertIssues(
+      () => cluster({ http_protocol_options: { send_fully_qualified_url: true } }),
+      [["http_protocol_options.send_fully_qualified_url", '"send_fully_qualified_url" is not supported yet']],
+    );
+  });
+
   test("max_connection_duration and max_concurrent_streams: set only when configured", () => {
     const h2 = cluster({
       typed_extension_protocol_options: httpOptions({
         common_http_protocol_options: { max_connection_duration: "90s" },
-        explicit_http_config: { http2_protocol_options: { max_concurrent_streams: { value: 2 }, hpack_table_size: 0 } },
+        explicit_http_config: {
+          http2_protocol_options: { max_concurrent_streams: { value: 2 }, initial_stream_window_size: 65_536 },
+        },
       }),
     });
     assert.equal(h2.maxConnectionDurationMs, 90_000);

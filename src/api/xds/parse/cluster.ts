@@ -9,7 +9,11 @@ import { readPercent } from "./percent.ts";
 import { readHealthChecks } from "./health-check.ts";
 import { readOutlierDetection } from "./outlier-detection.ts";
 import { readCircuitBreakers } from "./circuit-breakers.ts";
-import { readCommonHttpProtocolOptions, readHttp2MaxConcurrentStreams } from "./protocol-options.ts";
+import {
+  readCommonHttpProtocolOptions,
+  readHttp2MaxConcurrentStreams,
+  readUpstreamHttp1Options,
+} from "./protocol-options.ts";
 import { readTcpKeepalive } from "./upstream-connection-options.ts";
 import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
 import { readUpstreamTransportSocket } from "./transport-socket.ts";
@@ -355,7 +359,7 @@ function readUpstreamProtocol(cluster: Fields): UpstreamProtocol {
   }
   cluster.oneOf(["http_protocol_options", "http2_protocol_options"], false);
   const http2 = cluster.has("http2_protocol_options");
-  if (cluster.has("http_protocol_options")) cluster.map("http_protocol_options");
+  if (cluster.has("http_protocol_options")) readUpstreamHttp1Options(cluster, "http_protocol_options");
   const common = readCommonHttpProtocolOptions(cluster, "common_http_protocol_options", true);
   const maxRequests = cluster.optionalInteger("max_requests_per_connection");
   return {
@@ -391,13 +395,13 @@ function readHttpProtocolOptions(ctx: ParseContext, raw: unknown, path: string):
   if (which === "explicit_http_config") {
     const explicit = options.message("explicit_http_config", EXPLICIT_HTTP_CONFIG_SPEC);
     const kind = explicit.oneOf(["http_protocol_options", "http2_protocol_options"], true);
-    if (kind === "http_protocol_options") explicit.map(kind); // HTTP/1.1 codec knobs: checked to be an object only
+    if (kind === "http_protocol_options") readUpstreamHttp1Options(explicit, kind);
     protocol.http2 = kind === "http2_protocol_options";
     if (protocol.http2) protocol.http2MaxConcurrentStreams = readHttp2MaxConcurrentStreams(explicit, kind!);
   } else if (which === "use_downstream_protocol_config") {
     // Either protocol may be left out: Envoy still follows the downstream (an HTTP/2 request goes out as HTTP/2).
     const config = options.message("use_downstream_protocol_config", USE_DOWNSTREAM_HTTP_CONFIG_SPEC);
-    if (config.has("http_protocol_options")) config.map("http_protocol_options");
+    if (config.has("http_protocol_options")) readUpstreamHttp1Options(config, "http_protocol_options");
     protocol.useDownstreamProtocol = !config.broken;
     protocol.http2MaxConcurrentStreams = readHttp2MaxConcurrentStreams(config, "http2_protocol_options");
   }
