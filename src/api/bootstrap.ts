@@ -20,7 +20,6 @@ const BOOTSTRAP_SPEC = {
   handled: ["node", "admin", "static_resources", "dynamic_resources", "trellis", "layered_runtime"],
   ignored: [
     "node_context_params",
-    "stats_sinks",
     "stats_config",
     "stats_flush_interval",
     "stats_flush_on_admin",
@@ -35,6 +34,8 @@ const BOOTSTRAP_SPEC = {
     "application_log_config",
   ],
   unsupported: [
+    // Sinks push stats somewhere (statsd, metrics service); none is implemented, so none would receive anything.
+    "stats_sinks",
     "cluster_manager",
     "hds_config",
     "tracing",
