@@ -360,6 +360,11 @@ export interface RouteAction {
   weightedClusters: WeightedCluster[] | undefined;
   prefixRewrite: string | undefined;
   regexRewrite: { regex: string; substitution: string } | undefined;
+  /**
+   * auto_host_rewrite: Host becomes the chosen endpoint's host name (STRICT_DNS, LOGICAL_DNS, and EDS endpoints with
+   * a hostname; no effect on other clusters, as in Envoy).
+   */
+  autoHostRewrite?: boolean;
   hostRewriteLiteral: string | undefined;
   /** timeout, default 15 s; 0 = disabled. */
   timeoutMs: number;

@@ -27,6 +27,7 @@ const ROUTE_ACTION_SPEC = {
     "prefix_rewrite",
     "regex_rewrite",
     "host_rewrite_literal",
+    "auto_host_rewrite",
     "timeout",
     "idle_timeout",
     "hash_policy",
@@ -38,7 +39,7 @@ const ROUTE_ACTION_SPEC = {
     "grpc_timeout_offset",
   ],
   // Refused until implemented: dropping any of them would change where or how a request goes (a hedged or
-  // rate-limited route, a subset chosen by metadata, a Host rewritten to the endpoint's name).
+  // rate-limited route, a subset chosen by metadata).
   unsupported: [
     "retry_policy_typed_config",
     "cors",
@@ -46,7 +47,6 @@ const ROUTE_ACTION_SPEC = {
     "include_vh_rate_limits",
     "internal_redirect_policy",
     "hedge_policy",
-    "auto_host_rewrite",
     "metadata_match",
     "cluster_header",
     "cluster_specifier_plugin",
@@ -126,6 +126,8 @@ export function readRouteAction(
   if (action.has("prefix_rewrite") && action.has("regex_rewrite")) {
     action.ctx.report(action.path, "only one of prefix_rewrite, regex_rewrite may be set");
   }
+  action.oneOf(["host_rewrite_literal", "auto_host_rewrite"], false);
+  const autoHostRewrite = action.bool("auto_host_rewrite", false);
   return {
     kind: "route",
     cluster,
@@ -133,6 +135,7 @@ export function readRouteAction(
     prefixRewrite: action.string("prefix_rewrite"),
     regexRewrite: action.has("regex_rewrite") ? readRegexRewrite(action) : undefined,
     hostRewriteLiteral: action.string("host_rewrite_literal"),
+    ...(autoHostRewrite ? { autoHostRewrite } : {}),
     timeoutMs: action.durationMs("timeout") ?? DEFAULT_ROUTE_TIMEOUT_MS,
     idleTimeoutMs: action.durationMs("idle_timeout"),
     hashPolicy: readHashPolicies(action),

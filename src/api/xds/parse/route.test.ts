@@ -402,7 +402,6 @@ describe("route action", () => {
       ["include_vh_rate_limits", true],
       ["internal_redirect_policy", {}],
       ["hedge_policy", { hedge_on_per_try_timeout: true }],
-      ["auto_host_rewrite", true],
       ["metadata_match", { filter_metadata: { "envoy.lb": { version: "v1" } } }],
     ] as const;
     for (const [field, value] of refused) {
