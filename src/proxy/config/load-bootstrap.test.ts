@@ -112,6 +112,14 @@ static_resources:
     );
   });
 
+  test("stats_sinks is refused: no sink would receive anything", () => {
+    const base = `static_resources:\n  listeners:${listener(0, "")}${CLUSTER}`;
+    assertIssues(
+      () => loadBootstrap(`${base}stats_sinks: [{ name: envoy.stat_sinks.statsd }]\n`, "b.yaml"),
+      [["stats_sinks", '"stats_sinks" is not supported yet']],
+    );
+  });
+
   test("layered_runtime: the empty forms of Envoy's examples pass; runtime keys are refused, each at its path", () => {
     const base = `static_resources:\n  listeners:${listener(0, "")}${CLUSTER}`;
     loadBootstrap(`${base}layered_runtime: {}\n`, "b.yaml");
