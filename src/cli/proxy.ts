@@ -5,10 +5,11 @@
 
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
-import { DEFAULT_DRAIN_TIMEOUT_MS, parseBootstrap } from "../api/bootstrap.ts";
+import { DEFAULT_DRAIN_TIMEOUT_MS } from "../api/bootstrap.ts";
 import { systemClock } from "../api/clock.ts";
 import { ConfigError, TrellisError } from "../api/errors.ts";
 import type { Bootstrap } from "../api/xds/types.ts";
+import { loadBootstrap } from "../proxy/config/load-bootstrap.ts";
 import { Proxy } from "../proxy/server.ts";
 import type { XdsClient, XdsProtocolName } from "../proxy/xds-client/client.ts";
 
@@ -113,7 +114,7 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
       return 1;
     }
     try {
-      bootstrap = parseBootstrap(text, file);
+      bootstrap = loadBootstrap(text, file);
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`trellis proxy: ${err.message}\n`);
@@ -147,6 +148,11 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
     if (bootstrap.admin === undefined || adminPort !== undefined)
       bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort ?? ADMIN_PORT } };
   } else if (adminPort !== undefined) bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort } };
+  if (xdsServers === undefined && bootstrap.dynamicResources !== undefined) {
+    // dynamic_resources: the bootstrap names the control plane (a static cluster) and says who this proxy is.
+    xdsServers = bootstrap.dynamicResources.servers;
+    xdsProtocol = bootstrap.dynamicResources.protocol;
+  }
 
   let proxy: Proxy;
   try {

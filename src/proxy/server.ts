@@ -2,7 +2,6 @@
 // (the bootstrap) are built, and every configuration error thrown, before the first port is bound; dynamic ones
 // (xDS) arrive through applyResources, all or nothing per response (config/runtime.ts). Shutdown drains gracefully.
 
-import type { DnsLookup } from "./upstream/dns.ts";
 import { dnsCacheManager } from "./upstream/dns-cache.ts";
 import type { Clock } from "../api/clock.ts";
 import { CoarseClock } from "./coarse-clock.ts";
@@ -13,6 +12,7 @@ import { StatsStore } from "../telemetry/stats.ts";
 import { startAdminServer, type AdminServer, type AdminTarget, type ClusterStatus } from "./admin/server.ts";
 import { AccessLogManager } from "./http/access-logger.ts";
 import type { UpstreamCluster } from "./upstream/cluster.ts";
+import type { DnsLookup } from "./upstream/dns.ts";
 import type { ClusterResources } from "./upstream/circuit-breakers.ts";
 import { RuntimeConfig, waitForConnections } from "./config/runtime.ts";
 import { unhandledErrorReporter, type UnhandledErrorReporter } from "./listener/guard.ts";
@@ -29,8 +29,8 @@ export interface ProxyOptions {
   /** Uniform in [0, 1) for every random decision (balancing, splits, faults, jitter); tests pass a seeded one. */
   random?: () => number;
   /**
-   * The resolver of the dynamic forward proxy's DNS caches (default: the system's, getaddrinfo); tests map names to
-   * 127.0.0.x.
+   * The DNS resolver of STRICT_DNS and LOGICAL_DNS clusters and of the dynamic forward proxy's DNS caches (default:
+   * the system's, getaddrinfo); tests map names to 127.0.0.x.
    */
   dnsLookup?: DnsLookup;
 }
@@ -75,6 +75,7 @@ export class Proxy implements AdminTarget, XdsTarget {
       log: (line) => this.log(line),
       accessLogManager: this.accessLogManager,
       drainTimeoutMs: () => this.bootstrap.drainTimeoutMs,
+      ...(options.dnsLookup === undefined ? {} : { dnsLookup: options.dnsLookup }),
     });
     this.runtime.addStatic(bootstrap.staticResources.clusters, bootstrap.staticResources.listeners);
   }

@@ -25,6 +25,17 @@ export interface Bootstrap {
   staticResources: { listeners: Listener[]; clusters: Cluster[] };
   /** Trellis extension (`trellis.drain_timeout` in the file): how long SIGTERM waits for requests in flight. */
   drainTimeoutMs: number;
+  /** dynamic_resources: listeners and clusters over ADS from the control plane reached through a static cluster. */
+  dynamicResources?: DynamicResources;
+}
+
+export interface DynamicResources {
+  /** The static cluster named by ads_config's envoy_grpc.cluster_name. */
+  adsCluster: string;
+  /** Its endpoints as HOST:PORT ([v6]:PORT), tried in turn. */
+  servers: string[];
+  /** ads_config.api_type: GRPC (state of the world) or DELTA_GRPC. */
+  protocol: "sotw" | "delta";
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -135,6 +146,10 @@ export interface HttpConnectionManager {
   serverName: string;
   /** max_request_headers_kb, default 60. */
   maxRequestHeadersKb: number;
+  /** http_protocol_options.default_host_for_http_10: the authority of an HTTP/1.0 request without Host. */
+  defaultHostForHttp10?: string;
+  /** http2_protocol_options: what the HTTP/2 codec announces (SETTINGS) and the receive windows it keeps. */
+  http2?: DownstreamHttp2Options;
   /** access_log entries as received; the proxy parses them with the access-log module (telemetry/). */
   accessLog: Record<string, unknown>[];
 }
@@ -345,6 +360,11 @@ export interface RouteAction {
   weightedClusters: WeightedCluster[] | undefined;
   prefixRewrite: string | undefined;
   regexRewrite: { regex: string; substitution: string } | undefined;
+  /**
+   * auto_host_rewrite: Host becomes the chosen endpoint's host name (STRICT_DNS, LOGICAL_DNS, and EDS endpoints with
+   * a hostname; no effect on other clusters, as in Envoy).
+   */
+  autoHostRewrite?: boolean;
   hostRewriteLiteral: string | undefined;
   /** timeout, default 15 s; 0 = disabled. */
   timeoutMs: number;
@@ -413,7 +433,7 @@ export interface Cluster {
    * STATIC with no load assignment. Absent for every other cluster.
    */
   dynamicForwardProxy?: DnsCacheConfig;
-  type: "STATIC" | "STRICT_DNS" | "EDS";
+  type: "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS";
   /** connect_timeout, default 5 s. */
   connectTimeoutMs: number;
   lbPolicy: LbPolicy;
@@ -700,4 +720,19 @@ export interface LbEndpoint {
   healthStatus: HealthStatus;
   /** endpoint.hostname, if given (used as the host header by auto_host_rewrite later). */
   hostname: string | undefined;
+  /** endpoint.health_check_config: where and as whom active health checks reach this endpoint. */
+  healthCheckConfig?: EndpointHealthCheckConfig;
+}
+
+export interface DownstreamHttp2Options {
+  maxConcurrentStreams?: number;
+  initialStreamWindowSize?: number;
+  initialConnectionWindowSize?: number;
+}
+
+export interface EndpointHealthCheckConfig {
+  /** port_value: health checks go to this port instead of the endpoint's. */
+  port?: number;
+  /** hostname: the Host (HTTP) or :authority (gRPC) of this endpoint's health checks, before the check's own. */
+  hostname?: string;
 }

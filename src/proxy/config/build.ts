@@ -18,7 +18,7 @@ import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
 import { DynamicForwardProxyCluster } from "../upstream/dynamic-forward-proxy.ts";
-import { StrictDnsResolver, systemLookup } from "../upstream/dns.ts";
+import { type DnsLookup, StrictDnsResolver, systemLookup } from "../upstream/dns.ts";
 import { ClusterMembership, endpointsFromAssignment } from "../upstream/membership.ts";
 
 export interface BuildContext {
@@ -30,11 +30,13 @@ export interface BuildContext {
   clusters: ReadonlyMap<string, UpstreamCluster>;
   /** Route tables of RDS connection managers. */
   routes: RouteTableSource;
+  /** The resolver of STRICT_DNS and LOGICAL_DNS clusters (default: the system's); tests inject their own. */
+  dnsLookup?: DnsLookup;
 }
 
 export interface BuiltCluster {
   cluster: UpstreamCluster;
-  /** STRICT_DNS clusters: started with the cluster, stopped when it goes. */
+  /** STRICT_DNS and LOGICAL_DNS clusters: started with the cluster, stopped when it goes. */
   resolver: StrictDnsResolver | undefined;
 }
 
@@ -50,9 +52,10 @@ export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: Cluster
       ? new DynamicForwardProxyCluster(c, membership, stats, clusterContext)
       : new UpstreamCluster(c, membership, stats, clusterContext);
   let resolver: StrictDnsResolver | undefined;
-  if (c.type === "STRICT_DNS" && c.loadAssignment) {
+  if ((c.type === "STRICT_DNS" || c.type === "LOGICAL_DNS") && c.loadAssignment) {
     resolver = new StrictDnsResolver(c, {
-      lookup: systemLookup,
+      lookup: ctx.dnsLookup ?? systemLookup,
+      firstAddressOnly: c.type === "LOGICAL_DNS",
       clock: ctx.clock,
       onUpdate: (eps) => membership.update(eps),
       onError: (host, err) => ctx.log(`cluster ${c.name}: DNS lookup of ${host} failed: ${err.message}`),

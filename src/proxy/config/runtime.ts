@@ -19,7 +19,7 @@ import type { AccessLogManager } from "../http/access-logger.ts";
 import type { HttpConnectionManagerRuntime } from "../http/connection-manager.ts";
 import type { ListenerRuntime } from "../listener/listener.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
-import type { StrictDnsResolver } from "../upstream/dns.ts";
+import type { DnsLookup, StrictDnsResolver } from "../upstream/dns.ts";
 import { endpointsFromAssignment } from "../upstream/membership.ts";
 import { buildCluster, buildListener, type BuildContext, type BuiltListener } from "./build.ts";
 import { XdsUpdateRejected, problemOf } from "./errors.ts";
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   accessLogManager: AccessLogManager;
   /** How long a replaced or removed listener or cluster may keep its connections and requests. */
   drainTimeoutMs: () => number;
+  /** The DNS resolver of STRICT_DNS and LOGICAL_DNS clusters (default: the system's). */
+  dnsLookup?: DnsLookup;
 }
 
 interface ActiveListener {

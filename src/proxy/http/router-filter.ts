@@ -76,9 +76,15 @@ export function createRouter(options: RouterOptions): Handler {
       rescue(ex, CAUSES.noHealthyUpstream, cluster.name);
       return;
     }
+    // auto_host_rewrite, as Envoy applies it: once, to the first endpoint chosen (a retry keeps that Host).
+    if (route.autoHostRewrite === true && endpoint.hostname && HOST_NAMED_TYPES.has(cluster.config.type))
+      ex.authority = endpoint.hostname;
     call.start(stackOf(route), cluster, endpoint, hash);
   };
 }
+
+/** The cluster types whose endpoints have a host name auto_host_rewrite can use (STATIC: no effect, as in Envoy). */
+const HOST_NAMED_TYPES: ReadonlySet<string> = new Set(["STRICT_DNS", "LOGICAL_DNS", "EDS"]);
 
 /**
  * Whether the upgrade may go on: the route's upgrade_configs, else the connection manager's (a route that did not

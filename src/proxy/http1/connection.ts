@@ -16,6 +16,8 @@ import { statusLine } from "./reasons.ts";
 
 export interface Http1ConnectionOptions {
   clock: Clock;
+  /** http_protocol_options.default_host_for_http_10: the authority of an HTTP/1.0 request without Host. */
+  defaultHostForHttp10?: string;
   limits: Http1Limits;
   /** Envoy's per_connection_buffer_limit_bytes: read-ahead (pipelined bytes, unread body) before pausing. */
   bufferLimitBytes: number;
@@ -296,7 +298,7 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       head.versionMinor,
       head.method,
       head.path,
-      head.host ?? "",
+      head.host ?? this.options.defaultHostForHttp10 ?? "",
       head.headers,
       this.downstream,
       now,

@@ -55,6 +55,7 @@ export class FilterChainRuntime {
         requestHeadersTimeoutMs: c.requestHeadersTimeoutMs,
         streamIdleTimeoutMs: c.streamIdleTimeoutMs,
         serverName: c.serverName,
+        ...(c.defaultHostForHttp10 === undefined ? {} : { defaultHostForHttp10: c.defaultHostForHttp10 }),
         onExchangeComplete: hcm.complete,
         onIdleTimeout: () => hcm.stats.downstreamCxIdleTimeout.inc(),
         onProtocolError: (downstream, err, flag, inExchange) =>
@@ -72,7 +73,14 @@ export class FilterChainRuntime {
           maxRequestHeadersBytes: c.maxRequestHeadersKb * 1024,
           // A stream's receive window is what node holds for a body nobody reads yet (waiting for its upstream, or
           // paused by one): the listener's buffer limit, as Envoy bounds a stream's buffered body by it.
-          initialWindowSize: h2StreamWindow(listener.perConnectionBufferLimitBytes),
+          // http2_protocol_options, when the connection manager sets them, come first.
+          initialWindowSize: c.http2?.initialStreamWindowSize ?? h2StreamWindow(listener.perConnectionBufferLimitBytes),
+          ...(c.http2?.initialConnectionWindowSize === undefined
+            ? {}
+            : { initialConnectionWindowSize: c.http2.initialConnectionWindowSize }),
+          ...(c.http2?.maxConcurrentStreams === undefined
+            ? {}
+            : { maxConcurrentStreams: c.http2.maxConcurrentStreams }),
           onStreamComplete: hcm.complete,
           onProtocolError: hcm.protocolError,
           codecStats: createH2CodecStats(hcm.store),

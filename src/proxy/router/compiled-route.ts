@@ -33,6 +33,8 @@ export interface CompiledRoute {
   pickCluster(): ClusterChoice;
   /** host_rewrite_literal (req.authority), then prefix_rewrite or regex_rewrite (req.path, query kept). */
   rewrite(req: RouteRequest): void;
+  /** auto_host_rewrite: the router sets req.authority to the chosen endpoint's host name (DNS clusters, EDS). */
+  readonly autoHostRewrite?: boolean;
   /** Route timeout in ms; 0 = disabled. */
   readonly timeoutMs: number;
   /** Stream idle timeout of this route; undefined = the connection manager's. */
@@ -95,6 +97,7 @@ export interface ForwardSettings {
   picker: ClusterPicker;
   pathRewrite: PathRewrite | undefined;
   hostRewrite: string | undefined;
+  autoHostRewrite?: boolean;
   timeoutMs: number;
   idleTimeoutMs: number | undefined;
   hashPolicy: HashPolicyEvaluator | undefined;
@@ -137,6 +140,7 @@ export class RouteEntry implements CompiledRoute {
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number | undefined;
   readonly extensions: Record<string, unknown>;
+  readonly autoHostRewrite: boolean;
   readonly retryPolicy: CompiledRetryPolicy | undefined;
   readonly mirrorPolicies: readonly RequestMirrorPolicy[];
   readonly maxStreamDuration: MaxStreamDuration;
@@ -174,6 +178,7 @@ export class RouteEntry implements CompiledRoute {
     this.picker = forward?.picker;
     this.pathRewrite = forward?.pathRewrite;
     this.hostRewrite = forward?.hostRewrite;
+    this.autoHostRewrite = forward?.autoHostRewrite === true;
     this.timeoutMs = forward?.timeoutMs ?? 0;
     this.idleTimeoutMs = forward?.idleTimeoutMs;
     this.hashPolicy = forward?.hashPolicy;

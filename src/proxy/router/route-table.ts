@@ -263,6 +263,7 @@ function compileRoute(
     picker,
     pathRewrite,
     hostRewrite: a.hostRewriteLiteral || undefined,
+    autoHostRewrite: a.autoHostRewrite === true,
     timeoutMs: a.timeoutMs,
     idleTimeoutMs: a.idleTimeoutMs,
     hashPolicy: a.hashPolicy.length > 0 ? new HashPolicyEvaluator(a.hashPolicy) : undefined,

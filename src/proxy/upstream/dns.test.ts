@@ -186,3 +186,66 @@ describe("systemLookup", () => {
     assert.ok(auto.length >= 1 && auto.every((a) => a.includes(":") === auto[0]!.includes(":")), "one family");
   });
 });
+
+describe("LOGICAL_DNS (firstAddressOnly)", () => {
+  function logical(initial: string[] | Error) {
+    const clock = new ManualClock();
+    const dns = fakeDns({ "api.example": initial });
+    const updates: string[][] = [];
+    const cluster = testCluster("ROUND_ROBIN", {
+      type: "LOGICAL_DNS",
+      dnsRefreshRateMs: REFRESH,
+      dnsLookupFamily: "AUTO",
+      loadAssignment: {
+        clusterName: "api",
+        endpoints: [
+          {
+            locality: undefined,
+            loadBalancingWeight: undefined,
+            priority: 0,
+            lbEndpoints: [
+              {
+                address: { address: "api.example", port: 443 },
+                loadBalancingWeight: 1,
+                healthStatus: "UNKNOWN",
+                hostname: undefined,
+              },
+            ],
+          },
+        ],
+      },
+    });
+    const resolver = new StrictDnsResolver(cluster, {
+      lookup: dns.lookup,
+      clock,
+      firstAddressOnly: true,
+      onUpdate: (eps: Endpoint[]) => updates.push(eps.map((e) => `${e.key} ${e.hostname}`)),
+    });
+    return { clock, dns, updates, resolver };
+  }
+
+  test("one endpoint at the answer's first address (not sorted); a new first address replaces it", async () => {
+    const h = logical(["10.9.0.2", "10.9.0.1"]);
+    await h.resolver.start();
+    assert.deepEqual(h.updates, [["10.9.0.2:443 api.example"]]);
+    h.dns.set("api.example", ["10.9.0.2", "10.9.0.3"]);
+    h.clock.advance(REFRESH);
+    await settle();
+    assert.equal(h.updates.length, 1, "same first address: nothing to publish");
+    h.dns.set("api.example", ["10.9.0.3", "10.9.0.2"]);
+    h.clock.advance(REFRESH);
+    await settle();
+    assert.deepEqual(h.updates[1], ["10.9.0.3:443 api.example"]);
+    h.resolver.stop();
+  });
+
+  test("a failed lookup keeps the last address", async () => {
+    const h = logical(["10.9.0.2"]);
+    await h.resolver.start();
+    h.dns.set("api.example", new Error("SERVFAIL"));
+    h.clock.advance(REFRESH);
+    await settle();
+    assert.deepEqual(h.updates, [["10.9.0.2:443 api.example"]]);
+    h.resolver.stop();
+  });
+});

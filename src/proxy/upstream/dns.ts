@@ -1,4 +1,4 @@
-// STRICT_DNS membership: every host name of the cluster's load assignment is resolved on start and again every
+// STRICT_DNS and LOGICAL_DNS membership: every host name of the cluster's load assignment is resolved on start and again every
 // dns_refresh_rate; the cluster's endpoints are all the addresses of all names. Like Envoy's StrictDnsClusterImpl:
 // each name refreshes on its own timer (the next lookup is scheduled when the previous one finishes, so lookups
 // never pile up), a failed lookup keeps the name's last good addresses, and the endpoints are published once every
@@ -17,6 +17,11 @@ export type DnsLookup = (host: string, family: DnsLookupFamily) => Promise<strin
 
 export interface StrictDnsResolverOptions {
   lookup: DnsLookup;
+  /**
+   * LOGICAL_DNS: each name stands for one endpoint, at the first address of its latest answer (Envoy's
+   * LogicalDnsCluster: new connections go there; connections already open stay where they are).
+   */
+  firstAddressOnly?: boolean;
   clock: Clock;
   onUpdate: (endpoints: Endpoint[]) => void;
   onError?: (host: string, err: Error) => void;
@@ -84,7 +89,7 @@ export class StrictDnsResolver {
     try {
       const answer = await this.opts.lookup(target.host, this.cluster.dnsLookupFamily);
       if (generation !== this.generation) return;
-      const addresses = [...new Set(answer)].sort();
+      const addresses = this.opts.firstAddressOnly ? answer.slice(0, 1) : [...new Set(answer)].sort();
       changed = target.addresses === undefined || !sameList(target.addresses, addresses);
       target.addresses = addresses;
     } catch (err) {

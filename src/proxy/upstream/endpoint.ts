@@ -1,7 +1,7 @@
 // One upstream address of a cluster as the load balancers see it. Mutable counters (active requests) are updated
 // by the data path; membership changes replace the cluster's endpoint list and its balancer whole.
 
-import type { HealthStatus, Locality } from "../../api/xds/types.ts";
+import type { EndpointHealthCheckConfig, HealthStatus, Locality } from "../../api/xds/types.ts";
 
 /**
  * Why an endpoint is out of the load balancer, as bits (Envoy's Host::HealthFlag): each source of health sets and
@@ -61,6 +61,8 @@ export class Endpoint {
      * balancing (lb/locality-weighted.ts), where undefined means the locality takes no traffic.
      */
     readonly localityWeight: number | undefined = undefined,
+    /** health_check_config: the port and name active health checks use for this endpoint. */
+    readonly healthCheck: EndpointHealthCheckConfig | undefined = undefined,
   ) {
     this.key = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
     const edsUnhealthy = healthStatus === "UNHEALTHY" || healthStatus === "DRAINING" || healthStatus === "TIMEOUT";

@@ -36,6 +36,7 @@ export function endpointsFromAssignment(cla: ClusterLoadAssignment, resolved?: M
             group.locality,
             hostname,
             group.loadBalancingWeight,
+            lb.healthCheckConfig,
           ),
         );
       }
@@ -188,6 +189,8 @@ function sameAttributes(a: Endpoint, b: Endpoint): boolean {
     a.healthStatus === b.healthStatus &&
     a.hostname === b.hostname &&
     a.localityWeight === b.localityWeight &&
+    a.healthCheck?.port === b.healthCheck?.port &&
+    a.healthCheck?.hostname === b.healthCheck?.hostname &&
     a.locality?.region === b.locality?.region &&
     a.locality?.zone === b.locality?.zone &&
     a.locality?.subZone === b.locality?.subZone

@@ -95,11 +95,42 @@ describe("cluster", () => {
     assert.equal(h1.upstreamIdleTimeoutMs, 3_600_000);
   });
 
+  test("upstream codec knobs that change the wire are refused; windows and flood limits are accepted", () => {
+    const key = `typed_extension_protocol_options["${HTTP_PROTOCOL_OPTIONS_KEY}"].explicit_http_config`;
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({
+            explicit_http_config: { http2_protocol_options: { hpack_table_size: 0, connection_keepalive: {} } },
+          }),
+        }),
+      [
+        [`${key}.http2_protocol_options.hpack_table_size`, '"hpack_table_size" is not supported yet'],
+        [`${key}.http2_protocol_options.connection_keepalive`, '"connection_keepalive" is not supported yet'],
+      ],
+    );
+    assertIssues(
+      () =>
+        cluster({
+          typed_extension_protocol_options: httpOptions({
+            explicit_http_config: { http_protocol_options: { header_key_format: {}, accept_http_10: true } },
+          }),
+        }),
+      [[`${key}.http_protocol_options.header_key_format`, '"header_key_format" is not supported yet']],
+    );
+    assertIssues(
+      () => cluster({ http_protocol_options: { send_fully_qualified_url: true } }),
+      [["http_protocol_options.send_fully_qualified_url", '"send_fully_qualified_url" is not supported yet']],
+    );
+  });
+
   test("max_connection_duration and max_concurrent_streams: set only when configured", () => {
     const h2 = cluster({
       typed_extension_protocol_options: httpOptions({
         common_http_protocol_options: { max_connection_duration: "90s" },
-        explicit_http_config: { http2_protocol_options: { max_concurrent_streams: { value: 2 }, hpack_table_size: 0 } },
+        explicit_http_config: {
+          http2_protocol_options: { max_concurrent_streams: { value: 2 }, initial_stream_window_size: 65_536 },
+        },
       }),
     });
     assert.equal(h2.maxConnectionDurationMs, 90_000);
@@ -160,18 +191,66 @@ describe("cluster", () => {
     assert.equal(cluster({ max_requests_per_connection: { value: 7 } }).maxRequestsPerConnection, 7);
   });
 
-  test("fields a later stage implements are kept raw in extensions", () => {
-    const raw = {
-      transport_socket: { name: "envoy.transport_sockets.tls" },
-      track_cluster_stats: { timeout_budgets: true },
-      per_connection_buffer_limit_bytes: 1024,
-    };
-    const camel = { transportSocket: raw.transport_socket, perConnectionBufferLimitBytes: 1024 };
-    assert.deepEqual(cluster(raw).extensions, raw);
-    assert.deepEqual(cluster(camel).extensions, {
-      transport_socket: raw.transport_socket,
-      per_connection_buffer_limit_bytes: 1024,
-    });
+  test("transport_socket: raw_buffer is accepted, TLS and anything else refused with the field path", () => {
+    assert.equal(cluster({ transport_socket: { name: "envoy.transport_sockets.raw_buffer" } }).name, "c");
+    assert.equal(
+      cluster({
+        transportSocket: {
+          name: "x",
+          typed_config: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer" },
+        },
+      }).name,
+      "c",
+    );
+    assertIssues(
+      () =>
+        cluster({
+          transport_socket: {
+            name: "envoy.transport_sockets.tls",
+            typed_config: {
+              "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+              common_tls_context: { validation_context: { match_typed_subject_alt_names: [] } },
+            },
+          },
+        }),
+      [["transport_socket", /UpstreamTlsContext is not supported yet \(upstream TLS is not supported yet/]],
+    );
+    assertIssues(
+      () => cluster({ transport_socket: { name: "envoy.transport_sockets.alts" } }),
+      [["transport_socket", /"envoy.transport_sockets.alts" is not supported yet \(only .*raw_buffer is supported\)/]],
+    );
+  });
+
+  test("fields with an effect not implemented are refused; track_cluster_stats (extra stats) is accepted", () => {
+    assert.equal(cluster({ track_cluster_stats: { timeout_budgets: true } }).name, "c");
+    assertIssues(
+      () =>
+        cluster({
+          transport_socket_matches: [],
+          per_connection_buffer_limit_bytes: 1024,
+          lb_subset_config: {},
+          close_connections_on_host_health_failure: true,
+          ignore_health_on_host_removal: true,
+        }),
+      [
+        ["transport_socket_matches", '"transport_socket_matches" is not supported yet'],
+        ["per_connection_buffer_limit_bytes", '"per_connection_buffer_limit_bytes" is not supported yet'],
+        ["lb_subset_config", '"lb_subset_config" is not supported yet'],
+        ["close_connections_on_host_health_failure", '"close_connections_on_host_health_failure" is not supported yet'],
+        ["ignore_health_on_host_removal", '"ignore_health_on_host_removal" is not supported yet'],
+      ],
+    );
+  });
+
+  test("enum values are case-insensitive, as Envoy parses them", () => {
+    const c = parseCluster({ ...(withEndpoints("strict_dns", "localhost") as object), lb_policy: "least_request" });
+    assert.equal(c.type, "STRICT_DNS");
+    assert.equal(c.lbPolicy, "LEAST_REQUEST");
+    assert.equal(cluster({ dns_lookup_family: "v4_only" }).dnsLookupFamily, "V4_ONLY");
+    assertIssues(
+      () => cluster({ lb_policy: "original_dst_lb" }),
+      [["lb_policy", "ORIGINAL_DST_LB is not supported yet"]],
+    );
   });
 
   test("STATIC endpoints must be IP literals; STRICT_DNS may name hosts", () => {
@@ -207,7 +286,7 @@ describe("cluster", () => {
     assertIssues(
       () =>
         parseCluster({
-          type: "LOGICAL_DNS",
+          type: "logical_dns",
           lb_policy: "CLUSTER_PROVIDED",
           connect_timeout: "0s",
           dns_refresh_rate: "soon",
@@ -222,7 +301,6 @@ describe("cluster", () => {
         ["hosts", 'unknown field "hosts"'],
         ["upstream_bind_config", '"upstream_bind_config" is not supported yet'],
         ["name", "required"],
-        ["type", "LOGICAL_DNS is not supported yet"],
         ["connect_timeout", "expected a duration greater than 0"],
         ["lb_policy", "CLUSTER_PROVIDED is not supported yet"],
         ["least_request_lb_config.choice_count", "expected an integer 2-4294967295, got 1"],
@@ -230,6 +308,7 @@ describe("cluster", () => {
         ["maglev_lb_config.table_size", "expected a prime number, got 65536"],
         ["dns_refresh_rate", 'expected a duration like "1.5s" or {seconds, nanos}, got "soon"'],
         ["dns_lookup_family", 'expected one of AUTO, V4_ONLY, V6_ONLY, V4_PREFERRED, ALL, got "V5_ONLY"'],
+        ["load_assignment", "required"],
       ],
     );
     assertIssues(

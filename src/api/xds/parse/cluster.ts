@@ -1,6 +1,5 @@
 // Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts, health
-// checks, outlier detection, circuit breakers, TCP keepalive. Fields a later stage implements (TLS…) travel raw in
-// `extensions`.
+// checks, outlier detection, circuit breakers, TCP keepalive. Fields not implemented (upstream TLS…) are refused.
 
 import type { Cluster, LbPolicy } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
@@ -10,10 +9,15 @@ import { readPercent } from "./percent.ts";
 import { readHealthChecks } from "./health-check.ts";
 import { readOutlierDetection } from "./outlier-detection.ts";
 import { readCircuitBreakers } from "./circuit-breakers.ts";
-import { readCommonHttpProtocolOptions, readHttp2MaxConcurrentStreams } from "./protocol-options.ts";
+import {
+  readCommonHttpProtocolOptions,
+  readHttp2MaxConcurrentStreams,
+  readUpstreamHttp1Options,
+} from "./protocol-options.ts";
 import { readTcpKeepalive } from "./upstream-connection-options.ts";
 import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
 import { readClusterType } from "./dns-cache.ts";
+import { readUpstreamTransportSocket } from "./transport-socket.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_DNS_REFRESH_RATE_MS = 5_000;
@@ -54,17 +58,11 @@ const CLUSTER_SPEC = {
     "eds_cluster_config",
     "upstream_connection_options",
     "cluster_type",
-  ],
-  extensions: [
     "transport_socket",
-    "transport_socket_matches",
-    "track_cluster_stats",
-    "per_connection_buffer_limit_bytes",
-    "lb_subset_config",
-    "close_connections_on_host_health_failure",
-    "ignore_health_on_host_removal",
   ],
   ignored: [
+    // Extra stats families (timeout budgets, request/response sizes) Trellis does not export.
+    "track_cluster_stats",
     "alt_stat_name",
     "metadata",
     "wait_for_warm_on_init",
@@ -75,6 +73,11 @@ const CLUSTER_SPEC = {
     "track_timeout_budgets",
   ],
   unsupported: [
+    "transport_socket_matches",
+    "per_connection_buffer_limit_bytes",
+    "lb_subset_config",
+    "close_connections_on_host_health_failure",
+    "ignore_health_on_host_removal",
     "dns_resolvers",
     "use_tcp_for_dns_lookups",
     "dns_resolution_config",
@@ -147,8 +150,8 @@ const EXPLICIT_HTTP_CONFIG_SPEC = {
 /** UseDownstreamHttpConfig: the codec options for each protocol a downstream may bring; HTTP/3 is not served. */
 const USE_DOWNSTREAM_HTTP_CONFIG_SPEC = EXPLICIT_HTTP_CONFIG_SPEC;
 
-const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = ["STATIC", "STRICT_DNS", undefined, "EDS"];
-const UNSUPPORTED_CLUSTER_TYPES = [undefined, undefined, "LOGICAL_DNS", undefined, "ORIGINAL_DST"];
+const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = ["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS"];
+const UNSUPPORTED_CLUSTER_TYPES = [undefined, undefined, undefined, undefined, "ORIGINAL_DST"];
 const LB_POLICIES: readonly (LbPolicy | undefined)[] = [
   "ROUND_ROBIN",
   "LEAST_REQUEST",
@@ -200,6 +203,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const roundRobin = cluster.message("round_robin_lb_config", ROUND_ROBIN_SPEC);
   const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
   const tcpKeepalive = readTcpKeepalive(cluster);
+  readUpstreamTransportSocket(cluster, "transport_socket");
   return {
     ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,
@@ -216,11 +220,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     ...optionalProtocolFields(protocol),
     dnsRefreshRateMs: positiveDuration(cluster, "dns_refresh_rate", DEFAULT_DNS_REFRESH_RATE_MS),
     dnsLookupFamily: cluster.enumValue("dns_lookup_family", DNS_LOOKUP_FAMILIES, "AUTO"),
-    loadAssignment: cluster.has("load_assignment")
-      ? readClusterLoadAssignment(ctx, cluster.raw("load_assignment"), cluster.at("load_assignment"), {
-          allowHostNames: type === "STRICT_DNS",
-        })
-      : undefined,
+    loadAssignment: readLoadAssignment(cluster, type),
     healthChecks: readHealthChecks(cluster),
     outlierDetection: cluster.has("outlier_detection")
       ? readOutlierDetection(ctx, cluster.raw("outlier_detection"), cluster.at("outlier_detection"))
@@ -232,6 +232,30 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     ...(dynamicForwardProxy === undefined ? {} : { dynamicForwardProxy }),
     extensions: cluster.extensions(),
   };
+}
+
+/**
+ * load_assignment: host names for the DNS types; a LOGICAL_DNS cluster has exactly one endpoint, as Envoy requires
+ * (its one logical host connects to the first address of the latest answer).
+ */
+function readLoadAssignment(cluster: Fields, type: Cluster["type"]): Cluster["loadAssignment"] {
+  if (!cluster.has("load_assignment")) {
+    if (type === "LOGICAL_DNS") cluster.requireField("load_assignment");
+    return undefined;
+  }
+  const at = cluster.at("load_assignment");
+  const assignment = readClusterLoadAssignment(cluster.ctx, cluster.raw("load_assignment"), at, {
+    allowHostNames: type === "STRICT_DNS" || type === "LOGICAL_DNS",
+  });
+  if (type === "LOGICAL_DNS") {
+    const groups = assignment.endpoints;
+    if (groups.length !== 1 || groups[0]!.lbEndpoints.length !== 1)
+      cluster.ctx.report(
+        `${at}.endpoints`,
+        "a LOGICAL_DNS cluster takes exactly one endpoint (one locality with one lb_endpoint)",
+      );
+  }
+  return assignment;
 }
 
 /** Parses one Cluster resource; throws ConfigError naming every problem. */
@@ -349,7 +373,7 @@ function readUpstreamProtocol(cluster: Fields): UpstreamProtocol {
   }
   cluster.oneOf(["http_protocol_options", "http2_protocol_options"], false);
   const http2 = cluster.has("http2_protocol_options");
-  if (cluster.has("http_protocol_options")) cluster.map("http_protocol_options");
+  if (cluster.has("http_protocol_options")) readUpstreamHttp1Options(cluster, "http_protocol_options");
   const common = readCommonHttpProtocolOptions(cluster, "common_http_protocol_options", true);
   const maxRequests = cluster.optionalInteger("max_requests_per_connection");
   return {
@@ -385,13 +409,13 @@ function readHttpProtocolOptions(ctx: ParseContext, raw: unknown, path: string):
   if (which === "explicit_http_config") {
     const explicit = options.message("explicit_http_config", EXPLICIT_HTTP_CONFIG_SPEC);
     const kind = explicit.oneOf(["http_protocol_options", "http2_protocol_options"], true);
-    if (kind === "http_protocol_options") explicit.map(kind); // HTTP/1.1 codec knobs: checked to be an object only
+    if (kind === "http_protocol_options") readUpstreamHttp1Options(explicit, kind);
     protocol.http2 = kind === "http2_protocol_options";
     if (protocol.http2) protocol.http2MaxConcurrentStreams = readHttp2MaxConcurrentStreams(explicit, kind!);
   } else if (which === "use_downstream_protocol_config") {
     // Either protocol may be left out: Envoy still follows the downstream (an HTTP/2 request goes out as HTTP/2).
     const config = options.message("use_downstream_protocol_config", USE_DOWNSTREAM_HTTP_CONFIG_SPEC);
-    if (config.has("http_protocol_options")) config.map("http_protocol_options");
+    if (config.has("http_protocol_options")) readUpstreamHttp1Options(config, "http_protocol_options");
     protocol.useDownstreamProtocol = !config.broken;
     protocol.http2MaxConcurrentStreams = readHttp2MaxConcurrentStreams(config, "http2_protocol_options");
   }

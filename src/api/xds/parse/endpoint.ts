@@ -1,6 +1,13 @@
 // ClusterLoadAssignment: a cluster's endpoints, grouped by locality and priority.
 
-import type { ClusterLoadAssignment, HealthStatus, LbEndpoint, Locality, LocalityLbEndpoints } from "../types.ts";
+import type {
+  ClusterLoadAssignment,
+  EndpointHealthCheckConfig,
+  HealthStatus,
+  LbEndpoint,
+  Locality,
+  LocalityLbEndpoints,
+} from "../types.ts";
 import { readAddress } from "./address.ts";
 import { ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
@@ -19,8 +26,12 @@ const LB_ENDPOINT_SPEC = {
   unsupported: ["endpoint_name"],
 } as const;
 const ENDPOINT_SPEC = {
-  handled: ["address", "hostname"],
-  unsupported: ["health_check_config", "additional_addresses"],
+  handled: ["address", "hostname", "health_check_config"],
+  unsupported: ["additional_addresses"],
+} as const;
+const HEALTH_CHECK_CONFIG_SPEC = {
+  handled: ["port_value", "hostname"],
+  unsupported: ["address", "disable_active_health_check"],
 } as const;
 
 const HEALTH_STATUSES: readonly HealthStatus[] = ["UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING", "TIMEOUT", "DEGRADED"];
@@ -77,6 +88,7 @@ function readLbEndpoint(ctx: ParseContext, item: Item, rules: EndpointRules): Lb
   const lbEndpoint = Fields.open(ctx, item.value, item.path, LB_ENDPOINT_SPEC);
   let address = { address: "", port: 0 };
   let hostname: string | undefined;
+  let healthCheckConfig: EndpointHealthCheckConfig | undefined;
   if (lbEndpoint.requireField("endpoint")) {
     const endpoint = lbEndpoint.message("endpoint", ENDPOINT_SPEC);
     if (endpoint.requireField("address")) {
@@ -86,11 +98,24 @@ function readLbEndpoint(ctx: ParseContext, item: Item, rules: EndpointRules): Lb
       });
     }
     hostname = endpoint.string("hostname");
+    if (endpoint.has("health_check_config")) healthCheckConfig = readHealthCheckConfig(endpoint);
   }
   return {
     address,
     loadBalancingWeight: lbEndpoint.integer("load_balancing_weight", 1, 1),
     healthStatus: lbEndpoint.enumValue("health_status", HEALTH_STATUSES, "UNKNOWN"),
     hostname,
+    ...(healthCheckConfig === undefined ? {} : { healthCheckConfig }),
+  };
+}
+
+/** health_check_config: another port (1-65535) and the name health checks present for this endpoint. */
+function readHealthCheckConfig(endpoint: Fields): EndpointHealthCheckConfig {
+  const config = endpoint.message("health_check_config", HEALTH_CHECK_CONFIG_SPEC);
+  const port = config.optionalInteger("port_value", 1, 65_535);
+  const hostname = config.string("hostname");
+  return {
+    ...(port === undefined ? {} : { port }),
+    ...(hostname === undefined || hostname === "" ? {} : { hostname }),
   };
 }

@@ -97,9 +97,14 @@ describe("Fields", () => {
     const two = open({ kind: 2 });
     two.fields.enumValue("kind", values, "A", unsupported);
     assert.deepEqual(two.ctx.issues, [{ path: "root.kind", message: "C is not supported yet" }]);
-    const bad = open({ kind: "b" });
+    // Names are matched case-insensitively, as Envoy parses enums.
+    assert.equal(open({ kind: "b" }).fields.enumValue("kind", values, "A", unsupported), "B");
+    const lower = open({ kind: "c" });
+    lower.fields.enumValue("kind", values, "A", unsupported);
+    assert.deepEqual(lower.ctx.issues, [{ path: "root.kind", message: "C is not supported yet" }]);
+    const bad = open({ kind: "e" });
     bad.fields.enumValue("kind", values, "A", unsupported);
-    assert.deepEqual(bad.ctx.issues, [{ path: "root.kind", message: 'expected one of A, B, D, got "b"' }]);
+    assert.deepEqual(bad.ctx.issues, [{ path: "root.kind", message: 'expected one of A, B, D, got "e"' }]);
   });
 
   test("oneOf reports none (when required) and several", () => {

@@ -202,8 +202,11 @@ export class Fields {
   ): T {
     if (!this.has(name)) return fallback;
     const value = this.raw(name);
-    const asName = typeof value === "number" && Number.isInteger(value) ? (values[value] ?? unsupported[value]) : value;
-    if (typeof asName === "string") {
+    const given = typeof value === "number" && Number.isInteger(value) ? (values[value] ?? unsupported[value]) : value;
+    if (typeof given === "string") {
+      // Envoy parses enums case-insensitively (its YAML examples write `strict_dns`, `round_robin`, `auto`).
+      const upper = given.toUpperCase();
+      const asName = [...values, ...unsupported].find((v) => v !== undefined && v.toUpperCase() === upper) ?? given;
       if (values.includes(asName as T)) return asName as T;
       if (unsupported.includes(asName)) {
         this.report(name, `${asName} is not supported yet`);

@@ -42,13 +42,13 @@ const HCM_SPEC = {
     "server_name",
     "max_request_headers_kb",
     "access_log",
+    "http_protocol_options",
+    "http2_protocol_options",
   ],
   unsupported: [
     "scoped_routes",
     "add_user_agent",
     "tracing",
-    "http_protocol_options",
-    "http2_protocol_options",
     "http3_protocol_options",
     "server_header_transformation",
     "scheme_header_transformation",
@@ -122,7 +122,71 @@ export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path:
     accessLog: hcm.list("access_log").map((item) => item.value as Record<string, unknown>),
     serverName: hcm.string("server_name") ?? DEFAULT_SERVER_NAME,
     maxRequestHeadersKb: hcm.integer("max_request_headers_kb", DEFAULT_MAX_REQUEST_HEADERS_KB, 1, 8192),
+    ...readDownstreamProtocolOptions(hcm),
   };
+}
+
+/**
+ * Http1ProtocolOptions: HTTP/1.0 is always served here, so accept_http_10 may only say so (true);
+ * default_host_for_http_10 is the authority of an HTTP/1.0 request without Host. The other knobs change the codec
+ * (header case, absolute URLs, trailers…) and are refused.
+ */
+const DOWNSTREAM_HTTP1_SPEC = {
+  handled: ["accept_http_10", "default_host_for_http_10"],
+  unsupported: [
+    "allow_absolute_url",
+    "header_key_format",
+    "enable_trailers",
+    "allow_chunked_length",
+    "override_stream_error_on_invalid_http_message",
+    "send_fully_qualified_url",
+    "use_balsa_parser",
+    "allow_custom_methods",
+    "ignore_http_11_upgrade",
+  ],
+} as const;
+/** Http2ProtocolOptions the downstream codec honours (its SETTINGS and windows); the rest are refused. */
+const DOWNSTREAM_HTTP2_SPEC = {
+  handled: ["max_concurrent_streams", "initial_stream_window_size", "initial_connection_window_size"],
+  unsupported: [
+    "hpack_table_size",
+    "allow_connect",
+    "allow_metadata",
+    "max_outbound_frames",
+    "max_outbound_control_frames",
+    "max_consecutive_inbound_frames_with_empty_payload",
+    "max_inbound_priority_frames_per_stream",
+    "max_inbound_window_update_frames_per_data_frame_sent",
+    "stream_error_on_invalid_http_messaging",
+    "override_stream_error_on_invalid_http_message",
+    "custom_settings_parameters",
+    "connection_keepalive",
+    "use_oghttp2_codec",
+  ],
+} as const;
+/** Envoy's bounds: a window of 65535 to 2^31-1 bytes, 1 to 2^31-1 streams. */
+const H2_MAX = 2_147_483_647;
+const H2_MIN_WINDOW = 65_535;
+
+function readDownstreamProtocolOptions(hcm: Fields): Pick<HttpConnectionManager, "defaultHostForHttp10" | "http2"> {
+  const out: Pick<HttpConnectionManager, "defaultHostForHttp10" | "http2"> = {};
+  if (hcm.has("http_protocol_options")) {
+    const h1 = hcm.message("http_protocol_options", DOWNSTREAM_HTTP1_SPEC);
+    if (h1.has("accept_http_10") && !h1.bool("accept_http_10", true))
+      h1.report("accept_http_10", "HTTP/1.0 requests are always accepted here; false is not supported yet");
+    const host = h1.string("default_host_for_http_10");
+    if (host !== undefined && host !== "") out.defaultHostForHttp10 = host;
+  }
+  if (hcm.has("http2_protocol_options")) {
+    const h2 = hcm.message("http2_protocol_options", DOWNSTREAM_HTTP2_SPEC);
+    const http2 = {
+      maxConcurrentStreams: h2.optionalInteger("max_concurrent_streams", 1, H2_MAX),
+      initialStreamWindowSize: h2.optionalInteger("initial_stream_window_size", H2_MIN_WINDOW, H2_MAX),
+      initialConnectionWindowSize: h2.optionalInteger("initial_connection_window_size", H2_MIN_WINDOW, H2_MAX),
+    };
+    out.http2 = Object.fromEntries(Object.entries(http2).filter(([, v]) => v !== undefined));
+  }
+  return out;
 }
 
 const INTERNAL_ADDRESS_SPEC = { handled: ["unix_sockets", "cidr_ranges"] } as const;
@@ -187,17 +251,30 @@ function readHttpFilters(hcm: Fields): HttpFilter[] {
   return out;
 }
 
+/**
+ * The HTTP filters Envoy also finds by their well-known name when typed_config is absent or `{}` (an empty Any),
+ * with their configuration's defaults.
+ */
+const HTTP_FILTER_TYPES_BY_NAME: Readonly<Record<string, string>> = {
+  "envoy.filters.http.fault": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+  "envoy.filters.http.cors": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors",
+};
+
 function readHttpFilter(ctx: ParseContext, item: Item): HttpFilter {
   const filter = Fields.open(ctx, item.value, item.path, HTTP_FILTER_SPEC);
   const name = filter.requiredString("name");
   const { typeUrl, config } = readTypedConfig(filter);
-  return { name, typeUrl, config };
+  return { name, typeUrl: typeUrl || (HTTP_FILTER_TYPES_BY_NAME[name] ?? ""), config };
 }
 
-/** typed_config → its `@type` and the rest; absent → "" and {} (Envoy then looks the filter up by name). */
+/**
+ * typed_config → its `@type` and the rest; absent or `{}` (an empty Any, as Envoy's examples write for the router)
+ * → "" and {} (Envoy then looks the filter up by name).
+ */
 export function readTypedConfig(fields: Fields): { typeUrl: string; config: Record<string, unknown> } {
   if (!fields.has("typed_config")) return { typeUrl: "", config: {} };
   const raw = fields.raw("typed_config");
+  if (isPlainObject(raw) && Object.keys(raw).length === 0) return { typeUrl: "", config: {} };
   if (!isPlainObject(raw)) {
     fields.report("typed_config", `expected an object with "@type", got ${describe(raw)}`);
     return { typeUrl: "", config: {} };

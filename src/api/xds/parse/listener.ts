@@ -87,10 +87,13 @@ const TERMINAL_KINDS: ReadonlySet<NetworkFilter["kind"]> = new Set(
   KNOWN_FILTERS.filter((f) => f.terminal).map((f) => f.kind),
 );
 
-/** Reads a Listener at `path`, reporting into `ctx`. */
-export function readListener(ctx: ParseContext, raw: unknown, path: string): Listener {
+/**
+ * Reads a Listener at `path`, reporting into `ctx`. `nameOptional`: a bootstrap's listener may go unnamed (Envoy
+ * names it itself; the bootstrap reader does too); an LDS resource is known by its name.
+ */
+export function readListener(ctx: ParseContext, raw: unknown, path: string, nameOptional = false): Listener {
   const listener = Fields.open(ctx, raw, path, LISTENER_SPEC);
-  const name = listener.requiredString("name");
+  const name = nameOptional ? (listener.string("name") ?? "") : listener.requiredString("name");
   const address = listener.requireField("address")
     ? readAddress(ctx, listener.raw("address"), listener.at("address"), { allowHostName: false, allowPortZero: true })
     : { address: "", port: 0 };

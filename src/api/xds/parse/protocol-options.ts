@@ -24,29 +24,58 @@ const DOWNSTREAM_SPEC = {
 } as const;
 
 /**
- * Http2ProtocolOptions. Only the stream cap is implemented; the other knobs tune Envoy's codec (windows, frame
- * flood limits, HPACK) and are accepted without effect, as node:http2 brings its own defaults for them.
+ * Http2ProtocolOptions of an upstream codec. The stream cap is implemented. Receive windows only pace a peer and the
+ * frame-flood limits guard against an abusive one (node:http2 has its own guards), and which codec Envoy would use
+ * is Envoy's business: accepted without effect. Knobs that change what is sent or allowed on the wire (HPACK table,
+ * CONNECT, METADATA, custom SETTINGS, keepalive PINGs, stream errors) are refused.
  */
 const HTTP2_SPEC = {
   handled: ["max_concurrent_streams"],
   ignored: [
-    "hpack_table_size",
     "initial_stream_window_size",
     "initial_connection_window_size",
-    "allow_connect",
-    "allow_metadata",
     "max_outbound_frames",
     "max_outbound_control_frames",
     "max_consecutive_inbound_frames_with_empty_payload",
     "max_inbound_priority_frames_per_stream",
     "max_inbound_window_update_frames_per_data_frame_sent",
+    "use_oghttp2_codec",
+  ],
+  unsupported: [
+    "hpack_table_size",
+    "allow_connect",
+    "allow_metadata",
     "stream_error_on_invalid_http_messaging",
     "override_stream_error_on_invalid_http_message",
     "custom_settings_parameters",
     "connection_keepalive",
-    "use_oghttp2_codec",
   ],
 } as const;
+
+/**
+ * Http1ProtocolOptions of an upstream codec: accept_http_10 and default_host_for_http_10 concern requests received,
+ * which an upstream codec never gets (no effect in Envoy either); every knob that changes what is sent is refused.
+ */
+const UPSTREAM_HTTP1_SPEC = {
+  handled: [],
+  ignored: ["accept_http_10", "default_host_for_http_10"],
+  unsupported: [
+    "allow_absolute_url",
+    "header_key_format",
+    "enable_trailers",
+    "allow_chunked_length",
+    "override_stream_error_on_invalid_http_message",
+    "send_fully_qualified_url",
+    "use_balsa_parser",
+    "allow_custom_methods",
+    "ignore_http_11_upgrade",
+  ],
+} as const;
+
+/** `fields.<name>` as an upstream Http1ProtocolOptions: checked, nothing of it is applied (see the spec). */
+export function readUpstreamHttp1Options(fields: Fields, name: string): void {
+  fields.message(name, UPSTREAM_HTTP1_SPEC);
+}
 
 export interface CommonHttpProtocolOptions {
   idleTimeoutMs: number;

@@ -27,6 +27,7 @@ const ROUTE_ACTION_SPEC = {
     "prefix_rewrite",
     "regex_rewrite",
     "host_rewrite_literal",
+    "auto_host_rewrite",
     "timeout",
     "idle_timeout",
     "hash_policy",
@@ -37,17 +38,16 @@ const ROUTE_ACTION_SPEC = {
     "max_grpc_timeout",
     "grpc_timeout_offset",
   ],
-  extensions: [
+  // Refused until implemented: dropping any of them would change where or how a request goes (a hedged or
+  // rate-limited route, a subset chosen by metadata).
+  unsupported: [
     "retry_policy_typed_config",
     "cors",
     "rate_limits",
     "include_vh_rate_limits",
     "internal_redirect_policy",
     "hedge_policy",
-    "auto_host_rewrite",
     "metadata_match",
-  ],
-  unsupported: [
     "cluster_header",
     "cluster_specifier_plugin",
     "inline_cluster_specifier_plugin",
@@ -126,6 +126,8 @@ export function readRouteAction(
   if (action.has("prefix_rewrite") && action.has("regex_rewrite")) {
     action.ctx.report(action.path, "only one of prefix_rewrite, regex_rewrite may be set");
   }
+  action.oneOf(["host_rewrite_literal", "auto_host_rewrite"], false);
+  const autoHostRewrite = action.bool("auto_host_rewrite", false);
   return {
     kind: "route",
     cluster,
@@ -133,6 +135,7 @@ export function readRouteAction(
     prefixRewrite: action.string("prefix_rewrite"),
     regexRewrite: action.has("regex_rewrite") ? readRegexRewrite(action) : undefined,
     hostRewriteLiteral: action.string("host_rewrite_literal"),
+    ...(autoHostRewrite ? { autoHostRewrite } : {}),
     timeoutMs: action.durationMs("timeout") ?? DEFAULT_ROUTE_TIMEOUT_MS,
     idleTimeoutMs: action.durationMs("idle_timeout"),
     hashPolicy: readHashPolicies(action),
@@ -141,7 +144,7 @@ export function readRouteAction(
     maxStreamDuration: readMaxStreamDuration(action),
     perRequestBufferLimitBytes,
     upgradeOverrides: readUpgradeOverrides(action),
-    extensions: { ...routeExtensions, ...action.extensions() },
+    extensions: { ...routeExtensions },
   };
 }
 
@@ -234,7 +237,8 @@ function readRedirectCode(redirect: Fields): number {
   if (!redirect.has("response_code")) return 301;
   const value = redirect.raw("response_code");
   const codes = [...REDIRECT_CODES.values()];
-  if (typeof value === "string" && REDIRECT_CODES.has(value)) return REDIRECT_CODES.get(value) as number;
+  if (typeof value === "string" && REDIRECT_CODES.has(value.toUpperCase()))
+    return REDIRECT_CODES.get(value.toUpperCase()) as number;
   if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value < codes.length) return codes[value];
   if (typeof value === "number" && codes.includes(value)) return value;
   const names = [...REDIRECT_CODES.keys()].join(", ");

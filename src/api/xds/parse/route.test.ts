@@ -383,27 +383,46 @@ describe("route action", () => {
     ]);
   });
 
-  test("fields a later stage implements are kept raw in extensions; typed_per_filter_config is read", () => {
+  test("typed_per_filter_config is read; route action fields with an effect not implemented are refused", () => {
     const route = parseRoute({
       match: { prefix: "/" },
       typed_per_filter_config: { "envoy.filters.http.fault": { "@type": "x" } },
-      route: {
-        cluster: "c",
-        cors: {},
-        rate_limits: [],
-        retry_policy_typed_config: {},
-        internal_redirect_policy: {},
-      },
+      decorator: { operation: "op" },
+      tracing: {},
+      route: { cluster: "c" },
     });
     assert.deepEqual(route.typedPerFilterConfig, {
       "envoy.filters.http.fault": { typeUrl: "x", config: {}, disabled: false },
     });
-    assert.deepEqual((route.action as RouteAction).extensions, {
-      cors: {},
-      rate_limits: [],
-      retry_policy_typed_config: {},
-      internal_redirect_policy: {},
-    });
+    assert.deepEqual((route.action as RouteAction).extensions, {});
+    const refused = [
+      ["retry_policy_typed_config", {}],
+      ["cors", {}],
+      ["rate_limits", []],
+      ["include_vh_rate_limits", true],
+      ["internal_redirect_policy", {}],
+      ["hedge_policy", { hedge_on_per_try_timeout: true }],
+      ["metadata_match", { filter_metadata: { "envoy.lb": { version: "v1" } } }],
+    ] as const;
+    for (const [field, value] of refused) {
+      assertIssues(
+        () => parseRoute({ match: { prefix: "/" }, route: { cluster: "c", [field]: value } }),
+        [[`virtual_hosts[0].routes[0].route.${field}`, `"${field}" is not supported yet`]],
+      );
+    }
+    assertIssues(
+      () =>
+        parseRoute({
+          match: { prefix: "/" },
+          route: { weighted_clusters: { clusters: [{ name: "a", weight: 1, metadata_match: {} }] } },
+        }),
+      [
+        [
+          "virtual_hosts[0].routes[0].route.weighted_clusters.clusters[0].metadata_match",
+          '"metadata_match" is not supported yet',
+        ],
+      ],
+    );
   });
 
   test("retry policy: every field, Envoy's defaults, the virtual host's policy for routes without one", () => {
@@ -600,7 +619,7 @@ describe("route action", () => {
                 hash_policy: [{}, { header: {}, cookie: { name: "x" } }, { filter_state: { key: "k" } }],
               },
             },
-            { match: { prefix: "/" }, route: { cluster: "c", cluster_header: "x-cluster", auto_host_rewrite: true } },
+            { match: { prefix: "/" }, route: { cluster: "c", cluster_header: "x-cluster", hedge_policy: {} } },
           ]),
         ),
       [
@@ -624,6 +643,7 @@ describe("route action", () => {
         [`${A}[8].route.hash_policy[2].filter_state`, '"filter_state" is not supported yet'],
         [`${A}[8].route.hash_policy[2]`, "one of header, cookie, connection_properties, query_parameter is required"],
         [`${A}[9].route.cluster_header`, '"cluster_header" is not supported yet'],
+        [`${A}[9].route.hedge_policy`, '"hedge_policy" is not supported yet'],
       ],
     );
   });

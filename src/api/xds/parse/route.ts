@@ -55,9 +55,9 @@ const ROUTE_SPEC = {
     "per_request_buffer_limit_bytes",
     ...HEADER_EDIT_FIELDS,
   ],
-  ignored: ["metadata", "stat_prefix"],
-  /** Route-level fields a later stage implements; they travel in the route action's `extensions`. */
-  extensions: ["decorator", "tracing"],
+  // decorator and tracing only shape trace spans, as in Envoy when the connection manager traces nothing: its
+  // `tracing` is refused, so no span exists for them to change.
+  ignored: ["metadata", "stat_prefix", "decorator", "tracing"],
   unsupported: ["filter_action", "non_forwarding_action"],
 } as const;
 

@@ -160,7 +160,10 @@ export class HealthChecker implements SessionOwner {
   }
 
   private createProbe(e: Endpoint): Probe {
-    const target: ProbeTarget = { address: e.address, port: e.port, key: e.key };
+    // The endpoint's health_check_config comes first (Envoy's getHostname: the endpoint's name, then the check's,
+    // then the cluster's), and may send the checks to another port.
+    const target: ProbeTarget = { address: e.address, port: e.healthCheck?.port ?? e.port, key: e.key };
+    const endpointName = e.healthCheck?.hostname;
     const keepAliveMs = keepAliveDelayMs(this.cluster.tcpKeepalive);
     if (keepAliveMs !== undefined) target.keepAliveMs = keepAliveMs;
     const check = this.config.check;
@@ -169,10 +172,10 @@ export class HealthChecker implements SessionOwner {
       case "tcp":
         return new TcpProbe(target, check, reuse);
       case "grpc":
-        return new GrpcProbe(target, check, check.authority ?? this.clusterName, reuse);
+        return new GrpcProbe(target, check, endpointName ?? check.authority ?? this.clusterName, reuse);
       case "http": {
         const http2 = check.codecClientType === undefined ? this.cluster.http2 : check.codecClientType === "HTTP2";
-        const host = check.host ?? this.clusterName;
+        const host = endpointName ?? check.host ?? this.clusterName;
         return http2 ? new Http2Probe(target, check, host, reuse) : new Http1Probe(target, check, host, reuse);
       }
     }
