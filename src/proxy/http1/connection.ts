@@ -534,8 +534,9 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       }
       const streamIdleTimeoutMs = this.streamIdleTimeoutOf(ex);
       if (streamIdleTimeoutMs > 0) {
-        // Response bytes count as activity too; they are seen here, at the timer, rather than on every write.
-        const bytes = ex.info.bytesSent + ex.info.bytesReceived;
+        // Response bytes count as activity too; they are seen here, at the timer, rather than on every write. The
+        // head is not in bytesSent (body bytes only, as Envoy's %BYTES_SENT%): it counts as one.
+        const bytes = ex.info.bytesSent + ex.info.bytesReceived + (ex.headSent ? 1 : 0);
         if (bytes !== this.bytesAtCheck) {
           this.bytesAtCheck = bytes;
           this.lastActivity = now;
