@@ -71,18 +71,31 @@ export function sendLocalReply(
   }
   info.responseCode = status;
   const payload = Buffer.from(body ?? details + "\n", "utf8");
-  const headers = new Headers([
-    "content-type",
-    "text/plain",
-    "content-length",
-    String(payload.length),
-    FLAGS_HEADER,
-    info.responseFlags,
-    DETAILS_HEADER,
-    safeDetails,
-    "server",
-    SERVER_NAME,
-  ]);
+  // As Envoy's: content-type text/plain only with a body; an empty one is just "content-length: 0".
+  const headers =
+    payload.length === 0
+      ? new Headers([
+          "content-length",
+          "0",
+          FLAGS_HEADER,
+          info.responseFlags,
+          DETAILS_HEADER,
+          safeDetails,
+          "server",
+          SERVER_NAME,
+        ])
+      : new Headers([
+          "content-type",
+          "text/plain",
+          "content-length",
+          String(payload.length),
+          FLAGS_HEADER,
+          info.responseFlags,
+          DETAILS_HEADER,
+          safeDetails,
+          "server",
+          SERVER_NAME,
+        ]);
   applyExtra(headers, extraHeaders);
   response.head(status, headers);
   // A HEAD answer announces the length but carries no body (RFC 9110 §9.3.2).
