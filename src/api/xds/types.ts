@@ -46,11 +46,17 @@ export interface Listener {
   perConnectionBufferLimitBytes: number;
 }
 
-/** envoy.filters.listener.tls_inspector: the only listener filter so far (it has no settings). */
-export interface ListenerFilter {
-  kind: "tls_inspector";
-  name: string;
-}
+/** A listener filter: envoy.filters.listener.tls_inspector (no settings) or envoy.filters.listener.proxy_protocol. */
+export type ListenerFilter =
+  | { kind: "tls_inspector"; name: string }
+  | {
+      kind: "proxy_protocol";
+      name: string;
+      /** allow_requests_without_proxy_protocol: a connection that starts with no PROXY header goes on as it is. */
+      allowWithout: boolean;
+      /** disallowed_versions: a header of these versions closes the connection. */
+      disallowedVersions: readonly (1 | 2)[];
+    };
 
 /**
  * The subset of Envoy's FilterChainMatch implemented: an empty list or string means "any". Server names are lower
