@@ -461,6 +461,11 @@ export interface Cluster {
   localityWeightedLb?: boolean;
   /** circuit_breakers, with Envoy's defaults for every priority that has no entry. */
   circuitBreakers: CircuitBreakers;
+  /**
+   * transport_socket envoy.transport_sockets.upstream_proxy_protocol around raw_buffer: every upstream connection
+   * starts with a PROXY protocol header of this version. Absent: none.
+   */
+  upstreamProxyProtocol?: 1 | 2;
   /** Raw Envoy fields a later stage implements (transport_socket, …). */
   extensions: Record<string, unknown>;
 }

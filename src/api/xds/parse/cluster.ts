@@ -13,6 +13,7 @@ import { readCircuitBreakers } from "./circuit-breakers.ts";
 import { readCommonHttpProtocolOptions, readHttp2MaxConcurrentStreams } from "./protocol-options.ts";
 import { readTcpKeepalive } from "./upstream-connection-options.ts";
 import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
+import { isUpstreamProxyProtocol, readUpstreamProxyProtocol } from "./upstream-proxy-protocol.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_DNS_REFRESH_RATE_MS = 5_000;
@@ -187,6 +188,17 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const roundRobin = cluster.message("round_robin_lb_config", ROUND_ROBIN_SPEC);
   const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
   const tcpKeepalive = readTcpKeepalive(cluster);
+  // transport_socket: the upstream PROXY protocol socket is implemented here; any other stays with `extensions`.
+  const extensions = cluster.extensions();
+  let upstreamProxyProtocol: 1 | 2 | undefined;
+  if (isUpstreamProxyProtocol(cluster.raw("transport_socket"))) {
+    upstreamProxyProtocol = readUpstreamProxyProtocol(
+      ctx,
+      cluster.raw("transport_socket"),
+      cluster.at("transport_socket"),
+    );
+    delete extensions.transport_socket;
+  }
   return {
     ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,
@@ -216,7 +228,8 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     ...(readLocalityWeighted(commonLb) ? { localityWeightedLb: true } : {}),
     circuitBreakers: readCircuitBreakers(cluster),
     ...(tcpKeepalive === undefined ? {} : { tcpKeepalive }),
-    extensions: cluster.extensions(),
+    ...(upstreamProxyProtocol === undefined ? {} : { upstreamProxyProtocol }),
+    extensions,
   };
 }
 
