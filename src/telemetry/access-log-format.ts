@@ -54,6 +54,8 @@ export interface AccessLogEntry {
   downstreamLocalAddress?: string;
   /** TLS SNI; absent without TLS. */
   requestedServerName?: string;
+  /** The body of a local reply, for local_reply_config's body_format (%LOCAL_REPLY_BODY%). */
+  localReplyBody?: string;
 }
 
 /** A TCP proxy connection: the same formatter; HTTP operators print "-", %RESPONSE_CODE% prints 0. */
@@ -119,6 +121,7 @@ const SIMPLE: Record<string, Command> = {
   RESPONSE_CODE: { getter: (e) => e.responseCode, numeric: true },
   RESPONSE_FLAGS: { getter: (e) => e.responseFlags, numeric: false },
   RESPONSE_CODE_DETAILS: { getter: (e) => e.responseCodeDetails, numeric: false },
+  LOCAL_REPLY_BODY: { getter: (e) => e.localReplyBody, numeric: false },
   CONNECTION_TERMINATION_DETAILS: { getter: (e) => e.connectionTerminationDetails, numeric: false },
   BYTES_RECEIVED: { getter: (e) => e.bytesReceived, numeric: true },
   BYTES_SENT: { getter: (e) => e.bytesSent, numeric: true },

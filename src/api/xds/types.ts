@@ -143,6 +143,11 @@ export interface HttpConnectionManager {
   maxRequestHeadersKb: number;
   /** access_log entries as received; the proxy parses them with the access-log module (telemetry/). */
   accessLog: Record<string, unknown>[];
+  /**
+   * local_reply_config, raw: mappers and body_format, which use the access log's formats; the proxy parses and
+   * compiles it (src/proxy/http/local-reply-config.ts). Absent: local replies as they are.
+   */
+  localReplyConfig?: Record<string, unknown>;
 }
 
 export interface InternalAddressConfig {

@@ -69,8 +69,16 @@ export function sendLocalReply(
     response.end();
     return;
   }
+  let text = body ?? details + "\n";
+  let contentType = "text/plain";
+  const rewritten = info.localReply?.rewrite(ex, status, text);
+  if (rewritten !== undefined) {
+    status = rewritten.status;
+    text = rewritten.body;
+    if (rewritten.contentType !== undefined) contentType = rewritten.contentType;
+  }
   info.responseCode = status;
-  const payload = Buffer.from(body ?? details + "\n", "utf8");
+  const payload = Buffer.from(text, "utf8");
   // As Envoy's: content-type text/plain only with a body; an empty one is just "content-length: 0".
   const headers =
     payload.length === 0
@@ -86,7 +94,7 @@ export function sendLocalReply(
         ])
       : new Headers([
           "content-type",
-          "text/plain",
+          contentType,
           "content-length",
           String(payload.length),
           FLAGS_HEADER,
@@ -97,6 +105,7 @@ export function sendLocalReply(
           SERVER_NAME,
         ]);
   applyExtra(headers, extraHeaders);
+  rewritten?.addHeaders(headers);
   response.head(status, headers);
   // A HEAD answer announces the length but carries no body (RFC 9110 §9.3.2).
   if (payload.length > 0 && ex.method !== "HEAD") response.data(payload);
