@@ -4,3 +4,4 @@
 import "./fault/index.ts";
 import "./local-ratelimit/http-filter.ts";
 import "./cors/index.ts";
+import "./compressor/index.ts";
