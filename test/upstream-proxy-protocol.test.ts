@@ -227,3 +227,40 @@ test("an inner transport socket other than raw_buffer is refused with its path",
     /clusters\[0\]\.transport_socket\.typed_config\.transport_socket.*only envoy\.transport_sockets\.raw_buffer can be wrapped/s,
   );
 });
+
+test("health checks go through the transport socket too: the HTTP check starts with the header", async () => {
+  const up = await startRecordingUpstream();
+  const proxy = await startProxy(
+    bootstrap(
+      [httpListener("http", allDomains([{ match: { prefix: "/" }, route: { cluster: "app" } }]))],
+      [
+        staticCluster("app", [up.port], {
+          ...transportSocket("V1"),
+          health_checks: [
+            {
+              timeout: "1s",
+              interval: "5s",
+              unhealthy_threshold: 1,
+              healthy_threshold: 1,
+              http_health_check: { path: "/healthz" },
+            },
+          ],
+        }),
+      ],
+    ),
+  );
+  try {
+    const check = up.arrivals.find((a) => a.bytes.includes("/healthz"));
+    assert.ok(check, "the first health check round ran before the proxy served");
+    assert.match(
+      check.bytes.toString("latin1"),
+      /^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\nGET \/healthz HTTP\/1\.1\r\n/,
+    );
+    const clusters = await (await fetch(`http://127.0.0.1:${proxy.adminPort}/clusters`)).text();
+    assert.match(clusters, new RegExp(`app::127\\.0\\.0\\.1:${up.port}::health_flags::healthy`));
+    assert.equal((await request(proxy.port(), { path: "/x" })).status, 200);
+  } finally {
+    await proxy.close();
+    await up.close();
+  }
+});

@@ -117,18 +117,31 @@ function noop(): void {}
 export function proxyProtocolConnector(inner: UpstreamConnect, version: ProxyProtocolVersion): UpstreamConnect {
   return (host, port, onData) => {
     const socket = inner(host, port, onData);
-    sendHeaderFirst(socket, (s) =>
-      version === 2
-        ? V2_LOCAL_HEADER
-        : proxyProtocolHeader(1, {
-            sourceAddress: s.localAddress ?? "",
-            sourcePort: s.localPort ?? 0,
-            destinationAddress: s.remoteAddress ?? host,
-            destinationPort: s.remotePort ?? port,
-          }),
-    );
+    sendOwnProxyHeader(socket, version, host, port);
     return socket;
   };
+}
+
+/**
+ * The header of a connection with no downstream (a pool's, a health check's): V1 names the connection's own
+ * addresses, V2 is the LOCAL command.
+ */
+export function sendOwnProxyHeader(
+  socket: net.Socket,
+  version: ProxyProtocolVersion,
+  host: string,
+  port: number,
+): void {
+  sendHeaderFirst(socket, (s) =>
+    version === 2
+      ? V2_LOCAL_HEADER
+      : proxyProtocolHeader(1, {
+          sourceAddress: s.localAddress ?? "",
+          sourcePort: s.localPort ?? 0,
+          destinationAddress: s.remoteAddress ?? host,
+          destinationPort: s.remotePort ?? port,
+        }),
+  );
 }
 
 /** tcp_proxy: the header carries the downstream connection's addresses (as Envoy's tcp_proxy passes them on). */
