@@ -4,7 +4,9 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import net from "node:net";
+import { ManualClock } from "../src/api/clock.ts";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +25,12 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function setup(filterConfig: Raw = {}, extraListenerFilters: Raw[] = []): Promise<Setup> {
+async function setup(
+  filterConfig: Raw = {},
+  extraListenerFilters: Raw[] = [],
+  listenerExtra: Raw = {},
+  clock?: ManualClock,
+): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), "trellis-pp-"));
   const path = join(dir, "access.log");
   const upstream = await startEchoServer("app");
@@ -46,9 +53,10 @@ async function setup(filterConfig: Raw = {}, extraListenerFilters: Raw[] = []): 
     { name: "envoy.filters.listener.proxy_protocol", typed_config: { "@type": FILTER_TYPE, ...filterConfig } },
     ...extraListenerFilters,
   ];
+  Object.assign(listener, listenerExtra);
   let proxy: RunningProxy;
   try {
-    proxy = await startProxy(bootstrap([listener], [staticCluster("app", [upstream.port])]));
+    proxy = await startProxy(bootstrap([listener], [staticCluster("app", [upstream.port])]), clock);
   } catch (err) {
     await upstream.close();
     rmSync(dir, { recursive: true, force: true });
@@ -291,5 +299,71 @@ test("before tls_inspector: the inspector reads the ClientHello after the header
   } finally {
     await proxy.close();
     await echo.close();
+  }
+});
+
+test("h2c with prior knowledge after a v2 header: the stream's client is the header's source", async () => {
+  const s = await setup();
+  try {
+    const header = v2Header(1, "198.51.100.20", "10.0.0.1", 33333, 80, Buffer.alloc(0));
+    const session = http2.connect(`http://127.0.0.1:${s.proxy.port()}`, {
+      createConnection: () => {
+        const socket = net.connect(s.proxy.port(), "127.0.0.1");
+        socket.write(header);
+        return socket;
+      },
+    });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ":path": "/h2" });
+        stream.on("response", (h) => resolve(Number(h[":status"])));
+        stream.on("error", reject);
+        stream.resume();
+      });
+      assert.equal(status, 200);
+      assert.equal(xffOf(s.upstream), "198.51.100.20");
+    } finally {
+      session.close();
+    }
+    assert.deepEqual(await s.logLines(), ["198.51.100.20:33333 10.0.0.1:80"]);
+  } finally {
+    await s.close();
+  }
+});
+
+test("a header that never completes is closed at listener_filters_timeout (on the proxy's clock)", async () => {
+  const clock = new ManualClock();
+  const s = await setup({}, [], { listener_filters_timeout: "5s" }, clock);
+  try {
+    const socket = net.connect(s.proxy.port(), "127.0.0.1");
+    socket.on("error", () => {});
+    const closed = new Promise<void>((r) => socket.on("close", () => r()));
+    socket.write("PROXY TCP4 192.0.2.1 ");
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(4999);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(socket.destroyed, false);
+    clock.advance(1);
+    await closed;
+    assert.equal(counter(s.proxy, "envoy_listener_downstream_pre_cx_timeout"), 1);
+  } finally {
+    await s.close();
+  }
+});
+
+test("random bytes never crash the listener: each connection is closed or served, the next one works", async () => {
+  // A header that stays incomplete waits at most a second.
+  const s = await setup({}, [], { listener_filters_timeout: "1s" });
+  try {
+    let seed = 7;
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let i = 0; i < 40; i++) {
+      const prefix = i % 2 === 0 ? "PROXY " : V2_SIGNATURE.toString("latin1");
+      const junk = Buffer.from(Array.from({ length: Math.floor(rand() * 200) }, () => Math.floor(rand() * 256)));
+      await send(s.proxy.port(), [Buffer.concat([Buffer.from(prefix, "latin1"), junk]), REQUEST]).catch(() => "");
+    }
+    assert.match(await send(s.proxy.port(), ["PROXY TCP4 192.0.2.5 10.0.0.1 1 2\r\n" + REQUEST]), /^HTTP\/1\.1 200 /);
+  } finally {
+    await s.close();
   }
 });
