@@ -43,7 +43,10 @@ async function setup(
           "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
           path,
           log_format: {
-            text_format_source: { inline_string: "%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS%\n" },
+            text_format_source: {
+              inline_string:
+                "%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT%\n",
+            },
           },
         },
       },
@@ -125,7 +128,7 @@ test("v1 split across writes: the header's source is the downstream address (x-f
     // The header never reaches the HTTP codec or the upstream: the request is the first thing it sees.
     assert.equal(s.upstream.received.at(-1)!.url, "/who");
     assert.equal(counter(s.proxy, "envoy_proxy_proto_versions_v1_found"), 1);
-    assert.deepEqual(await s.logLines(), ["192.0.2.10:51234 198.51.100.7:8080"]);
+    assert.deepEqual(await s.logLines(), ["192.0.2.10:51234 198.51.100.7:8080 127.0.0.1"]);
   } finally {
     await s.close();
   }
@@ -167,7 +170,7 @@ test("v2 with TLVs, split inside the signature and inside the TLVs", async () =>
     assert.match(reply, /^HTTP\/1\.1 200 /);
     assert.equal(xffOf(s.upstream), "203.0.113.9");
     assert.equal(counter(s.proxy, "envoy_proxy_proto_versions_v2_found"), 1);
-    assert.deepEqual(await s.logLines(), ["203.0.113.9:40000 10.1.2.3:15006"]);
+    assert.deepEqual(await s.logLines(), ["203.0.113.9:40000 10.1.2.3:15006 127.0.0.1"]);
   } finally {
     await s.close();
   }
@@ -325,7 +328,7 @@ test("h2c with prior knowledge after a v2 header: the stream's client is the hea
     } finally {
       session.close();
     }
-    assert.deepEqual(await s.logLines(), ["198.51.100.20:33333 10.0.0.1:80"]);
+    assert.deepEqual(await s.logLines(), ["198.51.100.20:33333 10.0.0.1:80 127.0.0.1"]);
   } finally {
     await s.close();
   }

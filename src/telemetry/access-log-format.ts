@@ -52,6 +52,8 @@ export interface AccessLogEntry {
   downstreamRemoteAddress?: string;
   /** "ip:port" */
   downstreamLocalAddress?: string;
+  /** "ip:port" of the peer that connected, when it is not the remote address (a PROXY protocol header); absent: the same. */
+  downstreamDirectRemoteAddress?: string;
   /** TLS SNI; absent without TLS. */
   requestedServerName?: string;
   /** The body of a local reply, for local_reply_config's body_format (%LOCAL_REPLY_BODY%). */
@@ -134,9 +136,12 @@ const SIMPLE: Record<string, Command> = {
   UPSTREAM_REQUEST_ATTEMPT_COUNT: { getter: (e) => e.attempts ?? 0, numeric: true },
   DOWNSTREAM_REMOTE_ADDRESS: { getter: (e) => e.downstreamRemoteAddress, numeric: false },
   DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: { getter: (e) => withoutPort(e.downstreamRemoteAddress), numeric: false },
-  DOWNSTREAM_DIRECT_REMOTE_ADDRESS: { getter: (e) => e.downstreamRemoteAddress, numeric: false },
+  DOWNSTREAM_DIRECT_REMOTE_ADDRESS: {
+    getter: (e) => e.downstreamDirectRemoteAddress ?? e.downstreamRemoteAddress,
+    numeric: false,
+  },
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: {
-    getter: (e) => withoutPort(e.downstreamRemoteAddress),
+    getter: (e) => withoutPort(e.downstreamDirectRemoteAddress ?? e.downstreamRemoteAddress),
     numeric: false,
   },
   DOWNSTREAM_LOCAL_ADDRESS: { getter: (e) => e.downstreamLocalAddress, numeric: false },

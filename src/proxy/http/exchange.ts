@@ -15,6 +15,8 @@ export interface Downstream {
   localAddress: string;
   localPort: number;
   tls: boolean;
+  /** The peer that connected, when a PROXY protocol header named another client (remoteAddress is that one). */
+  direct?: { address: string; port: number };
 }
 
 /** What happened to one exchange: read by the access log and stats once it completes. */

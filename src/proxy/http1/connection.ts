@@ -3,6 +3,7 @@
 // exchange at a time; bytes of the next request wait in the buffer). Malformed input is answered with 400 and the
 // connection is closed, so nothing ambiguous is ever forwarded.
 
+import { directPeerOf } from "../listener/proxy-protocol.ts";
 import type { Socket } from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { Downstream, Handler } from "../http/exchange.ts";
@@ -112,6 +113,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       localPort: socket.localPort ?? 0,
       tls: false,
     };
+    const direct = directPeerOf(socket);
+    if (direct !== undefined) this.downstream.direct = direct;
     this.lastActivity = options.clock.now();
     socket.setNoDelay(true);
     this.reader = readDirect(socket, this.onDirectData);

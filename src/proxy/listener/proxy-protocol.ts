@@ -7,6 +7,7 @@
 // Stats as Envoy's, proxy_proto.*.
 
 import { isIPv4, isIPv6 } from "node:net";
+import type net from "node:net";
 import type { Counter, StatsStore } from "../../telemetry/stats.ts";
 import type { ConnectionProperties } from "./filter-chain-selector.ts";
 import type { InspectContext, InspectResult, ListenerFilterRuntime } from "./listener-filter.ts";
@@ -248,8 +249,13 @@ export class ProxyProtocolFilter implements ListenerFilterRuntime {
  * The connection's addresses become the header's, for everyone who reads them from the socket afterwards (the
  * codecs, tcp_proxy, the HTTP/2 session's socket proxy, error reports): own properties shadow net.Socket's getters.
  */
-function restoreAddresses(socket: object, a: ProxyAddresses): void {
+function restoreAddresses(socket: net.Socket, a: ProxyAddresses): void {
   const family = isIPv4(a.sourceAddress) ? "IPv4" : "IPv6";
+  // The peer that actually connected (the balancer), for %DOWNSTREAM_DIRECT_REMOTE_ADDRESS%.
+  (socket as unknown as Record<symbol, DirectPeer>)[DIRECT_PEER] = {
+    address: socket.remoteAddress ?? "",
+    port: socket.remotePort ?? 0,
+  };
   Object.defineProperties(socket, {
     remoteAddress: { value: a.sourceAddress, configurable: true },
     remotePort: { value: a.sourcePort, configurable: true },
@@ -257,4 +263,16 @@ function restoreAddresses(socket: object, a: ProxyAddresses): void {
     localAddress: { value: a.destinationAddress, configurable: true },
     localPort: { value: a.destinationPort, configurable: true },
   });
+}
+
+export interface DirectPeer {
+  address: string;
+  port: number;
+}
+
+const DIRECT_PEER = Symbol("trellis.directPeer");
+
+/** The peer that connected, when a PROXY protocol header gave the connection other addresses; else undefined. */
+export function directPeerOf(socket: object): DirectPeer | undefined {
+  return (socket as Record<symbol, DirectPeer | undefined>)[DIRECT_PEER];
 }
