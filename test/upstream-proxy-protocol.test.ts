@@ -264,3 +264,36 @@ test("health checks go through the transport socket too: the HTTP check starts w
     await up.close();
   }
 });
+
+test("a PROXY header read by the listener is passed on by tcp_proxy's upstream header (the real client, end to end)", async () => {
+  const up = await startRecordingUpstream();
+  const listener = tcpListener("tcp", { cluster: "app" });
+  listener.listener_filters = [
+    {
+      name: "envoy.filters.listener.proxy_protocol",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol",
+      },
+    },
+  ];
+  const proxy = await startProxy(bootstrap([listener], [staticCluster("app", [up.port], transportSocket("V1"))]));
+  try {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(proxy.port(), "127.0.0.1", () =>
+        socket.write("PROXY TCP4 192.0.2.44 203.0.113.1 41000 443\r\ntcp-bytes"),
+      );
+      let got = "";
+      socket.on("data", (c: Buffer) => (got += c.toString()));
+      socket.on("error", reject);
+      socket.on("end", () => {
+        socket.end();
+        resolve(got);
+      });
+    });
+    assert.equal(reply, "echo");
+    assert.equal(up.arrivals[0]!.bytes.toString("latin1"), "PROXY TCP4 192.0.2.44 203.0.113.1 41000 443\r\ntcp-bytes");
+  } finally {
+    await proxy.close();
+    await up.close();
+  }
+});
