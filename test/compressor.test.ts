@@ -342,6 +342,63 @@ describe("compressor: brotli, options, streaming, back-pressure, stats", () => {
   });
 });
 
+describe("compressor per route", () => {
+  test("CompressorPerRoute disabled, FilterConfig disabled, and an override of remove_accept_encoding_header", async () => {
+    const upstream = await startEchoServer("app", respond);
+    const perRoute = (config: Raw): Raw => ({ typed_per_filter_config: { "envoy.filters.http.compressor": config } });
+    const PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.compressor.v3.CompressorPerRoute";
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          httpListener(
+            "http",
+            allDomains([
+              {
+                match: { prefix: "/off" },
+                route: { cluster: "app", prefix_rewrite: "/json" },
+                ...perRoute({ "@type": PER_ROUTE, disabled: true }),
+              },
+              {
+                match: { prefix: "/fc-off" },
+                route: { cluster: "app", prefix_rewrite: "/json" },
+                ...perRoute({ "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", disabled: true }),
+              },
+              {
+                match: { prefix: "/strip" },
+                route: { cluster: "app", prefix_rewrite: "/echo-accept" },
+                ...perRoute({
+                  "@type": PER_ROUTE,
+                  overrides: { response_direction_config: { remove_accept_encoding_header: true } },
+                }),
+              },
+              { match: { prefix: "/" }, route: { cluster: "app" } },
+            ]),
+            { http_filters: [compressorFilter(GZIP)] },
+          ),
+        ],
+        [staticCluster("app", [upstream.port])],
+      ),
+    );
+    try {
+      const ae = { "accept-encoding": "gzip" };
+      for (const path of ["/off", "/fc-off"]) {
+        const r = await get1(proxy.port(), path, ae);
+        assert.equal(r.headers["content-encoding"], undefined, path);
+        assert.equal(r.raw.toString(), JSON_BODY, path);
+      }
+      const on = await get1(proxy.port(), "/json", ae);
+      assert.equal(on.headers["content-encoding"], "gzip");
+      const stripped = await get1(proxy.port(), "/strip", ae);
+      assert.equal(JSON.parse(zlib.gunzipSync(stripped.raw).toString()).ae, null);
+      const kept = await get1(proxy.port(), "/echo-accept", ae);
+      assert.equal(JSON.parse(zlib.gunzipSync(kept.raw).toString()).ae, "gzip");
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe("compressor configuration", () => {
   const build =
     (filter: Raw): (() => unknown) =>

@@ -12,6 +12,8 @@ import { readRuntimeFeatureFlag } from "../../../api/xds/parse/runtime-values.ts
 import { fail, ok, type Result } from "../../../api/result.ts";
 
 export const COMPRESSOR_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.compressor.v3.Compressor";
+export const COMPRESSOR_PER_ROUTE_TYPE_URL =
+  "type.googleapis.com/envoy.extensions.filters.http.compressor.v3.CompressorPerRoute";
 export const GZIP_TYPE_URL = "type.googleapis.com/envoy.compression.gzip.compressor.v3.Gzip";
 export const BROTLI_TYPE_URL = "type.googleapis.com/envoy.compression.brotli.compressor.v3.Brotli";
 export const ZSTD_TYPE_URL = "type.googleapis.com/envoy.extensions.compression.zstd.compressor.v3.Zstd";
@@ -253,4 +255,32 @@ function readLibrary(lib: Fields): CompressorLibrary | undefined {
       `unsupported compressor library ${describe(typeUrl)}; supported: ${GZIP_TYPE_URL}, ${BROTLI_TYPE_URL}`,
     );
   return undefined;
+}
+
+/** CompressorPerRoute: off on this route, or remove_accept_encoding_header overridden. */
+export type CompressorPerRoute =
+  { disabled: true } | { disabled: false; removeAcceptEncodingHeader: boolean | undefined };
+
+const PER_ROUTE_SPEC = { handled: ["@type", "disabled", "overrides"] } as const;
+const OVERRIDES_SPEC = { handled: ["response_direction_config"] } as const;
+const RESPONSE_OVERRIDES_SPEC = { handled: ["remove_accept_encoding_header"] } as const;
+
+export function parseCompressorPerRoute(raw: Record<string, unknown>): Result<CompressorPerRoute, string[]> {
+  const ctx = new ParseContext();
+  const f = Fields.open(ctx, raw, "", PER_ROUTE_SPEC);
+  const which = f.oneOf(["disabled", "overrides"], true);
+  let out: CompressorPerRoute = { disabled: false, removeAcceptEncodingHeader: undefined };
+  if (which === "disabled") {
+    if (f.bool("disabled", false)) out = { disabled: true };
+    else f.report("disabled", "only true is meaningful (Envoy requires it)");
+  } else if (which === "overrides") {
+    const o = f.message("overrides", OVERRIDES_SPEC);
+    if (o.has("response_direction_config")) {
+      const r = o.message("response_direction_config", RESPONSE_OVERRIDES_SPEC);
+      if (r.has("remove_accept_encoding_header"))
+        out = { disabled: false, removeAcceptEncodingHeader: r.bool("remove_accept_encoding_header", false) };
+    }
+  }
+  if (ctx.issues.length > 0) return fail(ctx.issues.map((i) => `${i.path || "(root)"}: ${i.message}`));
+  return ok(out);
 }

@@ -20,7 +20,8 @@ import type { FilterContext } from "../../http/filters.ts";
 import type { Exchange, Handler, Layer } from "../../http/exchange.ts";
 import { HeadEditingExchange } from "../../http/head-editing-exchange.ts";
 import type { Headers } from "../../http/headers.ts";
-import type { CompressorConfig } from "./config.ts";
+import { FILTER_DISABLED } from "../../router/compiled-route.ts";
+import type { CompressorConfig, CompressorPerRoute } from "./config.ts";
 
 export interface CompressorStats {
   compressed: Counter;
@@ -105,11 +106,19 @@ function noTransform(cacheControl: string | undefined): boolean {
 
 export function createCompressorLayer(config: CompressorConfig, context: FilterContext): Layer {
   const stats = createStats(context, config);
+  const name = context.filterName;
   return (next: Handler): Handler =>
     (ex) => {
       if (!config.enabled) return next(ex);
+      // A route (or its virtual host) may turn the filter off, or override remove_accept_encoding_header.
+      const route = context.routeOf(ex);
+      const own = route.kind === "miss" ? undefined : route.perFilterConfig(name);
+      if (own === FILTER_DISABLED) return next(ex);
+      const perRoute = own as CompressorPerRoute | undefined;
+      if (perRoute?.disabled === true) return next(ex);
       const accepted = acceptsEncoding(ex.headers.get("accept-encoding"), config.library.encoding, stats);
-      if (config.removeAcceptEncodingHeader) ex.headers.remove("accept-encoding");
+      if (perRoute?.removeAcceptEncodingHeader ?? config.removeAcceptEncodingHeader)
+        ex.headers.remove("accept-encoding");
       next(new CompressingExchange(ex, config, stats, accepted));
     };
 }
