@@ -113,6 +113,27 @@ test("HTTP/2: the same rewrite", async () => {
   }
 });
 
+test("gRPC callers: the mapped status becomes the gRPC status, the body the grpc-message (trailers-only)", async () => {
+  const upstream = await startEchoServer("app");
+  const proxy = await start(upstream);
+  const session = http2.connect(`http://127.0.0.1:${proxy.port()}`);
+  try {
+    const r = await h2request(
+      session,
+      { ":method": "POST", ":path": "/empty", "content-type": "application/grpc" },
+      "",
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["grpc-status"], "16"); // 401 → UNAUTHENTICATED
+    assert.equal(r.headers["grpc-message"], "[401 UH] not allowed");
+    assert.equal(r.headers["x-mapped"], "yes");
+  } finally {
+    session.close();
+    await proxy.close();
+    await upstream.close();
+  }
+});
+
 test("what Trellis cannot honour is refused with its path, every problem at once", () => {
   const config = bootstrap(
     [

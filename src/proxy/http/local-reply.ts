@@ -47,6 +47,14 @@ export function sendLocalReply(
   }
   const safeDetails = headerSafe(details);
   if (isGrpcRequest(ex.headers)) {
+    // local_reply_config applies here too, as in Envoy: a mapped status gives the gRPC status, the body the message.
+    let message = details;
+    let grpcRewritten: ReturnType<NonNullable<typeof info.localReply>["rewrite"]> | undefined;
+    if (info.localReply !== undefined) {
+      grpcRewritten = info.localReply.rewrite(ex, status, body ?? "");
+      status = grpcRewritten.status;
+      if (grpcRewritten.body !== "") message = grpcRewritten.body;
+    }
     info.responseCode = 200;
     const headers = new Headers([
       "content-type",
@@ -54,7 +62,7 @@ export function sendLocalReply(
       "grpc-status",
       String(grpcStatus ?? grpcStatusForLocalReply(status, info.responseFlags)),
       "grpc-message",
-      encodeGrpcMessage(details),
+      encodeGrpcMessage(message),
       FLAGS_HEADER,
       info.responseFlags,
       DETAILS_HEADER,
@@ -63,6 +71,7 @@ export function sendLocalReply(
       SERVER_NAME,
     ]);
     applyExtra(headers, extraHeaders);
+    grpcRewritten?.addHeaders(headers);
     // Head carrying grpc-status, then end with no data: the codec sends one HEADERS frame with END_STREAM
     // (gRPC's Trailers-Only form).
     response.head(200, headers);
