@@ -124,6 +124,10 @@ describe("envoy.filters.http.local_ratelimit over HTTP/1.1", () => {
     assert.equal(limited.headers["x-trellis-response-flags"], "RL");
     assert.equal(limited.headers["x-trellis-details"], "local_rate_limited:default-route");
     assert.equal(limited.headers["x-local-rate-limit"], "true");
+    // As Envoy's: x-envoy-ratelimited, the body "local_rate_limited", text/plain.
+    assert.equal(limited.headers["x-envoy-ratelimited"], "true");
+    assert.equal(limited.body, "local_rate_limited");
+    assert.equal(limited.headers["content-type"], "text/plain");
     assert.equal(up.received.length, upstreamBefore + 3, "the limited request never reached the upstream");
 
     clock.advance(999);

@@ -147,6 +147,18 @@ function parseFileFormat(tc: Obj, path: string, issues: ConfigIssue[]): AccessLo
   return parseLogFormat(field(tc, "log_format"), `${path}.log_format`, issues);
 }
 
+/**
+ * A SubstitutionFormatString outside an access logger (the connection manager's local_reply_config): its format,
+ * or undefined with the problems in `issues`.
+ */
+export function parseSubstitutionFormat(
+  raw: unknown,
+  path: string,
+  issues: ConfigIssue[],
+): AccessLogFormatConfig | undefined {
+  return parseLogFormat(raw, path, issues);
+}
+
 /** SubstitutionFormatString: text_format_source.inline_string | text_format | json_format; none = default. */
 function parseLogFormat(raw: unknown, path: string, issues: ConfigIssue[]): AccessLogFormatConfig | undefined {
   if (raw === undefined || raw === null)

@@ -211,3 +211,19 @@ describe("compileJsonAccessLogFormat", () => {
     assert.throws(() => compileJsonAccessLogFormat({ a: { b: "%NOPE%" } }), /NOPE/);
   });
 });
+
+test("%LOCAL_REPLY_BODY%: an empty body is an empty string, in text and JSON (a missing one is still - / null)", () => {
+  const entry: AccessLogEntry = {
+    startWallMs: 0,
+    responseCode: 404,
+    responseFlags: "NR",
+    bytesReceived: 0,
+    bytesSent: 0,
+    durationMs: 0,
+  };
+  assert.equal(compileAccessLogFormat("[%LOCAL_REPLY_BODY%]")({ ...entry, localReplyBody: "" }), "[]");
+  assert.equal(compileAccessLogFormat("[%LOCAL_REPLY_BODY%]")(entry), "[-]");
+  assert.equal(compileAccessLogFormat("[%LOCAL_REPLY_BODY%]")({ ...entry, localReplyBody: "no route" }), "[no route]");
+  const json = compileJsonAccessLogFormat({ b: "%LOCAL_REPLY_BODY%", m: "x%LOCAL_REPLY_BODY%" });
+  assert.equal(json({ ...entry, localReplyBody: "" }), '{"b":"","m":"x"}\n');
+});

@@ -52,8 +52,12 @@ export interface AccessLogEntry {
   downstreamRemoteAddress?: string;
   /** "ip:port" */
   downstreamLocalAddress?: string;
+  /** "ip:port" of the peer that connected, when it is not the remote address (a PROXY protocol header); absent: the same. */
+  downstreamDirectRemoteAddress?: string;
   /** TLS SNI; absent without TLS. */
   requestedServerName?: string;
+  /** The body of a local reply, for local_reply_config's body_format (%LOCAL_REPLY_BODY%). */
+  localReplyBody?: string;
 }
 
 /** A TCP proxy connection: the same formatter; HTTP operators print "-", %RESPONSE_CODE% prints 0. */
@@ -93,6 +97,8 @@ interface Command {
   getter: Getter;
   /** The operator yields a number when available (typed as a number in JSON output). */
   numeric: boolean;
+  /** An empty string is a value, printed as "" (Envoy's %LOCAL_REPLY_BODY% of an empty body), not "-" / null. */
+  emptyIsValue?: boolean;
 }
 
 type Part = string | Command;
@@ -119,6 +125,7 @@ const SIMPLE: Record<string, Command> = {
   RESPONSE_CODE: { getter: (e) => e.responseCode, numeric: true },
   RESPONSE_FLAGS: { getter: (e) => e.responseFlags, numeric: false },
   RESPONSE_CODE_DETAILS: { getter: (e) => e.responseCodeDetails, numeric: false },
+  LOCAL_REPLY_BODY: { getter: (e) => e.localReplyBody, numeric: false, emptyIsValue: true },
   CONNECTION_TERMINATION_DETAILS: { getter: (e) => e.connectionTerminationDetails, numeric: false },
   BYTES_RECEIVED: { getter: (e) => e.bytesReceived, numeric: true },
   BYTES_SENT: { getter: (e) => e.bytesSent, numeric: true },
@@ -131,9 +138,12 @@ const SIMPLE: Record<string, Command> = {
   UPSTREAM_REQUEST_ATTEMPT_COUNT: { getter: (e) => e.attempts ?? 0, numeric: true },
   DOWNSTREAM_REMOTE_ADDRESS: { getter: (e) => e.downstreamRemoteAddress, numeric: false },
   DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: { getter: (e) => withoutPort(e.downstreamRemoteAddress), numeric: false },
-  DOWNSTREAM_DIRECT_REMOTE_ADDRESS: { getter: (e) => e.downstreamRemoteAddress, numeric: false },
+  DOWNSTREAM_DIRECT_REMOTE_ADDRESS: {
+    getter: (e) => e.downstreamDirectRemoteAddress ?? e.downstreamRemoteAddress,
+    numeric: false,
+  },
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: {
-    getter: (e) => withoutPort(e.downstreamRemoteAddress),
+    getter: (e) => withoutPort(e.downstreamDirectRemoteAddress ?? e.downstreamRemoteAddress),
     numeric: false,
   },
   DOWNSTREAM_LOCAL_ADDRESS: { getter: (e) => e.downstreamLocalAddress, numeric: false },
@@ -294,6 +304,7 @@ function compileCommand(op: string, arg: string | undefined, maxLength: number |
       return typeof v === "string" && v.length > maxLength ? v.slice(0, maxLength) : v;
     },
     numeric: cmd.numeric,
+    ...(cmd.emptyIsValue === true ? { emptyIsValue: true } : {}),
   };
 }
 
@@ -348,7 +359,7 @@ export function compileAccessLogFormat(format: string, options: FormatOptions = 
       if (typeof p === "string") out += p;
       else {
         const v = p.getter(e);
-        out += present(v) ? v : missing;
+        out += present(v) ? v : p.emptyIsValue === true && v === "" ? "" : missing;
       }
     }
     return out;
@@ -377,7 +388,8 @@ function compileJsonObject(spec: JsonFormatSpec, omit: boolean, path: string): (
         // A value that is exactly one operator keeps its type: numbers stay numbers, missing is null (Envoy).
         fields.push((e, first) => {
           const v = only.getter(e);
-          if (!present(v)) return omit ? "" : (first ? "" : ",") + head + "null";
+          if (!present(v) && !(only.emptyIsValue === true && v === ""))
+            return omit ? "" : (first ? "" : ",") + head + "null";
           const text = typeof v === "number" && only.numeric ? String(v) : JSON.stringify(String(v));
           return (first ? "" : ",") + head + text;
         });
@@ -388,7 +400,7 @@ function compileJsonObject(spec: JsonFormatSpec, omit: boolean, path: string): (
             if (typeof p === "string") s += p;
             else {
               const v = p.getter(e);
-              s += present(v) ? v : omit ? "" : "-";
+              s += present(v) ? v : p.emptyIsValue === true && v === "" ? "" : omit ? "" : "-";
             }
           }
           return (first ? "" : ",") + head + JSON.stringify(s);

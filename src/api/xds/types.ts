@@ -57,11 +57,17 @@ export interface Listener {
   perConnectionBufferLimitBytes: number;
 }
 
-/** envoy.filters.listener.tls_inspector: the only listener filter so far (it has no settings). */
-export interface ListenerFilter {
-  kind: "tls_inspector";
-  name: string;
-}
+/** A listener filter: envoy.filters.listener.tls_inspector (no settings) or envoy.filters.listener.proxy_protocol. */
+export type ListenerFilter =
+  | { kind: "tls_inspector"; name: string }
+  | {
+      kind: "proxy_protocol";
+      name: string;
+      /** allow_requests_without_proxy_protocol: a connection that starts with no PROXY header goes on as it is. */
+      allowWithout: boolean;
+      /** disallowed_versions: a header of these versions closes the connection. */
+      disallowedVersions: readonly (1 | 2)[];
+    };
 
 /**
  * The subset of Envoy's FilterChainMatch implemented: an empty list or string means "any". Server names are lower
@@ -152,6 +158,11 @@ export interface HttpConnectionManager {
   http2?: DownstreamHttp2Options;
   /** access_log entries as received; the proxy parses them with the access-log module (telemetry/). */
   accessLog: Record<string, unknown>[];
+  /**
+   * local_reply_config, raw: mappers and body_format, which use the access log's formats; the proxy parses and
+   * compiles it (src/proxy/http/local-reply-config.ts). Absent: local replies as they are.
+   */
+  localReplyConfig?: Record<string, unknown>;
 }
 
 export interface InternalAddressConfig {
@@ -498,6 +509,11 @@ export interface Cluster {
   localityWeightedLb?: boolean;
   /** circuit_breakers, with Envoy's defaults for every priority that has no entry. */
   circuitBreakers: CircuitBreakers;
+  /**
+   * transport_socket envoy.transport_sockets.upstream_proxy_protocol around raw_buffer: every upstream connection
+   * starts with a PROXY protocol header of this version. Absent: none.
+   */
+  upstreamProxyProtocol?: 1 | 2;
   /** Raw Envoy fields a later stage implements (transport_socket, …). */
   extensions: Record<string, unknown>;
 }

@@ -15,6 +15,7 @@ import { FilterChainRuntime, type ListenerTerminal } from "../listener/filter-ch
 import { ListenerRuntime } from "../listener/listener.ts";
 import { unhandledErrorReporter } from "../listener/guard.ts";
 import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
+import { ProxyProtocolFilter, ProxyProtocolStats } from "../listener/proxy-protocol.ts";
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
 import { DynamicForwardProxyCluster } from "../upstream/dynamic-forward-proxy.ts";
@@ -83,7 +84,11 @@ export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
   };
   const chains = l.filterChains.map(build);
   const defaultChain = l.defaultFilterChain === undefined ? undefined : build(l.defaultFilterChain);
-  const listenerFilters = l.listenerFilters.map(() => new TlsInspector(new TlsInspectorStats(ctx.stats)));
+  const listenerFilters = l.listenerFilters.map((f) =>
+    f.kind === "proxy_protocol"
+      ? new ProxyProtocolFilter(f, new ProxyProtocolStats(ctx.stats))
+      : new TlsInspector(new TlsInspectorStats(ctx.stats)),
+  );
   const runtime = new ListenerRuntime(
     l,
     { chains, defaultChain, listenerFilters, clock: ctx.clock },

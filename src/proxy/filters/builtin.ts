@@ -5,3 +5,4 @@ import "./fault/index.ts";
 import "./local-ratelimit/http-filter.ts";
 import "./cors/index.ts";
 import "./dynamic-forward-proxy/index.ts";
+import "./compressor/index.ts";

@@ -79,6 +79,7 @@ export function exchangeEntry(ex: Exchange, clock: Clock): AccessLogEntry {
     routeName: info.routeName,
     attempts: info.attempts,
     downstreamRemoteAddress: `${d.remoteAddress}:${d.remotePort}`,
+    ...(d.direct === undefined ? {} : { downstreamDirectRemoteAddress: `${d.direct.address}:${d.direct.port}` }),
     downstreamLocalAddress: `${d.localAddress}:${d.localPort}`,
   };
 }

@@ -20,6 +20,7 @@ import { createRouter } from "./router-filter.ts";
 import { compileRouteTable } from "../router/route-table.ts";
 import type { RouteTable } from "../router/types.ts";
 import { CAUSES, rescue } from "./rescue.ts";
+import { LocalReplyConfig } from "./local-reply-config.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import { buildFilterChain, compilePerRouteFilterConfig } from "./filters.ts";
 import "../filters/builtin.ts";
@@ -94,6 +95,10 @@ export class HttpConnectionManagerRuntime {
     const appendXff = !config.skipXffAppend;
     const preserveExternalRequestId = config.preserveExternalRequestId;
     const isInternal = internalAddressMatcher(config.internalAddressConfig);
+    const localReply =
+      config.localReplyConfig === undefined
+        ? undefined
+        : LocalReplyConfig.compile(config.localReplyConfig, `http_connection_manager ${config.statPrefix}`, clock);
     // Envoy's ConnectionManagerUtility::mutateRequestHeaders, in its order: who the client is (the peer, or read
     // from x-forwarded-for), whether the request is internal (x-forwarded-for holds one address, an internal one)
     // or an edge request (external, on a use_remote_address listener), and what each may bring in.
@@ -138,6 +143,7 @@ export class HttpConnectionManagerRuntime {
         }
       }
       ex.info.requestId = id;
+      if (localReply !== undefined) ex.info.localReply = localReply;
       chain(ex);
     };
   }

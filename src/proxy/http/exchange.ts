@@ -15,6 +15,8 @@ export interface Downstream {
   localAddress: string;
   localPort: number;
   tls: boolean;
+  /** The peer that connected, when a PROXY protocol header named another client (remoteAddress is that one). */
+  direct?: { address: string; port: number };
 }
 
 /** What happened to one exchange: read by the access log and stats once it completes. */
@@ -43,6 +45,17 @@ export interface StreamInfo {
   upstreamServiceTimeMs: number | undefined;
   /** The route matched for this request, resolved once by the first layer that asks (a filter or the router). */
   route: CompiledRoute | RouteMiss | undefined;
+  /** The connection manager's local_reply_config, when it has one: every local reply goes through it. */
+  localReply: LocalReplyRewriter | undefined;
+}
+
+/** local_reply_config at run time (http/local-reply-config.ts). */
+export interface LocalReplyRewriter {
+  rewrite(
+    ex: Exchange,
+    status: number,
+    body: string,
+  ): { status: number; body: string; contentType: string | undefined; addHeaders(headers: Headers): void };
 }
 
 export function newStreamInfo(startMs: number): StreamInfo {
@@ -62,6 +75,7 @@ export function newStreamInfo(startMs: number): StreamInfo {
     responseHeaders: undefined,
     upstreamServiceTimeMs: undefined,
     route: undefined,
+    localReply: undefined,
   };
 }
 

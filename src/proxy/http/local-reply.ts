@@ -47,6 +47,14 @@ export function sendLocalReply(
   }
   const safeDetails = headerSafe(details);
   if (isGrpcRequest(ex.headers)) {
+    // local_reply_config applies here too, as in Envoy: a mapped status gives the gRPC status, the body the message.
+    let message = details;
+    let grpcRewritten: ReturnType<NonNullable<typeof info.localReply>["rewrite"]> | undefined;
+    if (info.localReply !== undefined) {
+      grpcRewritten = info.localReply.rewrite(ex, status, body ?? "");
+      status = grpcRewritten.status;
+      if (grpcRewritten.body !== "") message = grpcRewritten.body;
+    }
     info.responseCode = 200;
     const headers = new Headers([
       "content-type",
@@ -54,7 +62,7 @@ export function sendLocalReply(
       "grpc-status",
       String(grpcStatus ?? grpcStatusForLocalReply(status, info.responseFlags)),
       "grpc-message",
-      encodeGrpcMessage(details),
+      encodeGrpcMessage(message),
       FLAGS_HEADER,
       info.responseFlags,
       DETAILS_HEADER,
@@ -63,27 +71,50 @@ export function sendLocalReply(
       SERVER_NAME,
     ]);
     applyExtra(headers, extraHeaders);
+    grpcRewritten?.addHeaders(headers);
     // Head carrying grpc-status, then end with no data: the codec sends one HEADERS frame with END_STREAM
     // (gRPC's Trailers-Only form).
     response.head(200, headers);
     response.end();
     return;
   }
+  let text = body ?? details + "\n";
+  let contentType = "text/plain";
+  const rewritten = info.localReply?.rewrite(ex, status, text);
+  if (rewritten !== undefined) {
+    status = rewritten.status;
+    text = rewritten.body;
+    if (rewritten.contentType !== undefined) contentType = rewritten.contentType;
+  }
   info.responseCode = status;
-  const payload = Buffer.from(body ?? details + "\n", "utf8");
-  const headers = new Headers([
-    "content-type",
-    "text/plain",
-    "content-length",
-    String(payload.length),
-    FLAGS_HEADER,
-    info.responseFlags,
-    DETAILS_HEADER,
-    safeDetails,
-    "server",
-    SERVER_NAME,
-  ]);
+  const payload = Buffer.from(text, "utf8");
+  // As Envoy's: content-type text/plain only with a body; an empty one is just "content-length: 0".
+  const headers =
+    payload.length === 0
+      ? new Headers([
+          "content-length",
+          "0",
+          FLAGS_HEADER,
+          info.responseFlags,
+          DETAILS_HEADER,
+          safeDetails,
+          "server",
+          SERVER_NAME,
+        ])
+      : new Headers([
+          "content-type",
+          contentType,
+          "content-length",
+          String(payload.length),
+          FLAGS_HEADER,
+          info.responseFlags,
+          DETAILS_HEADER,
+          safeDetails,
+          "server",
+          SERVER_NAME,
+        ]);
   applyExtra(headers, extraHeaders);
+  rewritten?.addHeaders(headers);
   response.head(status, headers);
   // A HEAD answer announces the length but carries no body (RFC 9110 §9.3.2).
   if (payload.length > 0 && ex.method !== "HEAD") response.data(payload);

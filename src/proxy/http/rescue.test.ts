@@ -69,3 +69,80 @@ describe("the rescue table", () => {
     assert.equal(notFound.response.headers?.get("grpc-status"), String(GrpcStatus.UNIMPLEMENTED));
   });
 });
+
+// What Envoy answers for each cause: status, body (source/common/router/router.cc, the fault and local rate limit
+// filters, the connection manager's timeouts), and whether the reply carries content-type text/plain (Envoy adds it
+// only to a non-empty body). Trellis keeps its own x-trellis-details and response flags beside them.
+const RESET = "upstream connect error or disconnect/reset before headers. reset reason: ";
+const ENVOY_REPLIES: readonly [keyof typeof CAUSES, number, string][] = [
+  ["requestTimeout", 408, "request timeout"],
+  ["streamIdleTimeout", 408, "stream timeout"],
+  ["noVirtualHost", 404, ""],
+  ["noRoute", 404, ""],
+  ["routeConfigNotReceived", 404, ""],
+  ["upgradeRefused", 403, ""],
+  ["routeTimeout", 504, "upstream request timeout"],
+  ["grpcDeadline", 504, "upstream request timeout"],
+  ["perTryTimeout", 504, "upstream request timeout"],
+  ["maxStreamDuration", 408, "upstream max stream duration reached"],
+  ["faultAbort", 503, "fault filter abort"],
+  ["rateLimited", 429, "local_rate_limited"],
+  ["clusterNotFound", 503, ""],
+  ["noHealthyUpstream", 503, "no healthy upstream"],
+  ["overflow", 503, RESET + "overflow"],
+  ["dnsResolutionFailed", 503, "DNS resolution failure"],
+  ["dnsCacheOverflow", 503, "DNS cache overflow"],
+  ["dnsPendingOverflow", 503, "Dynamic forward proxy pending request overflow"],
+  ["connectFailure", 503, RESET + "connection failure"],
+  ["connectRefused", 503, RESET + "connection failure, transport failure reason: delayed connect error: 111"],
+  ["connectTimeout", 503, RESET + "connection timeout"],
+  ["connectionTermination", 503, RESET + "connection termination"],
+  ["remoteReset", 503, RESET + "remote reset"],
+  ["upstreamProtocolError", 502, RESET + "protocol error"],
+];
+
+describe("local replies as Envoy makes them", () => {
+  for (const [name, status, body] of ENVOY_REPLIES) {
+    test(`${name}: ${status} ${JSON.stringify(body)}`, () => {
+      const ex = recordingExchange("GET", new Headers());
+      rescue(ex, CAUSES[name], "subject");
+      const r = ex.response;
+      assert.equal(r.status, status);
+      assert.equal(r.body, body);
+      assert.equal(r.headers?.get("content-length"), String(Buffer.byteLength(body)));
+      assert.equal(r.headers?.get("content-type"), body === "" ? undefined : "text/plain");
+      // Trellis' own account stays beside Envoy's.
+      assert.equal(r.headers?.get("x-trellis-details"), `${CAUSES[name].detail}:subject`);
+      assert.equal(r.headers?.get("x-trellis-response-flags"), CAUSES[name].flag);
+    });
+  }
+
+  test("a reset after retries says so, as Envoy's does", () => {
+    const ex = recordingExchange("GET", new Headers());
+    ex.info.attempts = 3;
+    rescue(ex, CAUSES.connectionTermination, "c/1.2.3.4:80");
+    assert.equal(
+      ex.response.body,
+      "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection termination",
+    );
+  });
+
+  test("a rate limited reply says x-envoy-ratelimited: true", () => {
+    const ex = recordingExchange("GET", new Headers());
+    rescue(ex, CAUSES.rateLimited, "r1");
+    assert.equal(ex.response.headers?.get("x-envoy-ratelimited"), "true");
+  });
+
+  test("every cause the proxy can rescue has Envoy's reply in the table", () => {
+    const listed = new Set(ENVOY_REPLIES.map(([name]) => name));
+    const downstreamCodec = new Set([
+      "malformedRequest",
+      "invalidPath",
+      "invalidAuthority",
+      "bodyDisallowed",
+      "requestNotEncodable",
+    ]);
+    for (const name of Object.keys(CAUSES))
+      if (!downstreamCodec.has(name)) assert.ok(listed.has(name as keyof typeof CAUSES), name);
+  });
+});

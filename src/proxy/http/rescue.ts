@@ -7,7 +7,7 @@
 
 import { GrpcStatus, type GrpcStatusCode } from "./grpc-status.ts";
 import type { Exchange } from "./exchange.ts";
-import type { Headers } from "./headers.ts";
+import { Headers } from "./headers.ts";
 import { sendLocalReply } from "./local-reply.ts";
 
 /** Where on the data path a cause arises: Route → Backend → Endpoint, as DESIGN.md §2 names them. */
@@ -25,6 +25,13 @@ export interface Cause {
   readonly detail: string;
   /** The gRPC status a gRPC caller gets; absent = gRPC's canonical mapping of `status`. */
   readonly grpcStatus?: GrpcStatusCode;
+  /**
+   * Envoy's body for this reply ("no healthy upstream", "" for none); absent: the details and a newline (the
+   * downstream codec's refusals, which Envoy words per codec).
+   */
+  readonly body?: string;
+  /** An upstream reset before the response: Envoy's body names the reason ("connection termination"). */
+  readonly resetReason?: string;
 }
 
 function cause(
@@ -33,20 +40,22 @@ function cause(
   status: number,
   flag: string,
   detail: string,
-  grpcStatus?: GrpcStatusCode,
+  reply?: { body?: string; resetReason?: string; grpcStatus?: GrpcStatusCode },
 ): Cause {
-  return Object.freeze(
-    grpcStatus === undefined
-      ? { code, stage, status, flag, detail }
-      : { code, stage, status, flag, detail, grpcStatus },
-  );
+  return Object.freeze({ code, stage, status, flag, detail, ...reply });
 }
+
+const RESET_BODY = "upstream connect error or disconnect/reset before headers. ";
 
 export const CAUSES = {
   // ---- downstream: the request itself, or the client's pace
   malformedRequest: cause("TRELLIS_MALFORMED_REQUEST", "downstream", 400, "DPE", "malformed_request"),
-  requestTimeout: cause("TRELLIS_REQUEST_TIMEOUT", "downstream", 408, "DPE", "request_overall_timeout"),
-  streamIdleTimeout: cause("TRELLIS_STREAM_IDLE_TIMEOUT", "downstream", 408, "SI", "stream_idle_timeout"),
+  requestTimeout: cause("TRELLIS_REQUEST_TIMEOUT", "downstream", 408, "DPE", "request_overall_timeout", {
+    body: "request timeout",
+  }),
+  streamIdleTimeout: cause("TRELLIS_STREAM_IDLE_TIMEOUT", "downstream", 408, "SI", "stream_idle_timeout", {
+    body: "stream timeout",
+  }),
   // A request target an intermediary must not forward (RFC 9113 §8.3.1, RFC 9110 §7.1): HTTP/2 only, as HTTP/1.1's
   // codec refuses such a target itself.
   invalidPath: cause("TRELLIS_INVALID_PATH", "downstream", 400, "DPE", "http.invalid_path"),
@@ -56,43 +65,49 @@ export const CAUSES = {
   // client's error, never the endpoint's.
   requestNotEncodable: cause("TRELLIS_REQUEST_NOT_ENCODABLE", "downstream", 400, "DPE", "request_not_encodable"),
   // ---- route: which rule, and the rule's own limits
-  noVirtualHost: cause("TRELLIS_NO_VIRTUAL_HOST", "route", 404, "NR", "no_virtual_host"),
-  noRoute: cause("TRELLIS_NO_ROUTE", "route", 404, "NR", "route_not_found"),
-  routeConfigNotReceived: cause("TRELLIS_ROUTE_CONFIG_PENDING", "route", 404, "NR", "route_config_not_yet_received"),
+  noVirtualHost: cause("TRELLIS_NO_VIRTUAL_HOST", "route", 404, "NR", "no_virtual_host", { body: "" }),
+  noRoute: cause("TRELLIS_NO_ROUTE", "route", 404, "NR", "route_not_found", { body: "" }),
+  routeConfigNotReceived: cause("TRELLIS_ROUTE_CONFIG_PENDING", "route", 404, "NR", "route_config_not_yet_received", {
+    body: "",
+  }),
   // Envoy answers 403 with the detail upgrade_failed and no flag; Trellis says UPG so the reply is not opaque.
-  upgradeRefused: cause("TRELLIS_UPGRADE_REFUSED", "route", 403, "UPG", "upgrade_failed"),
-  routeTimeout: cause(
-    "TRELLIS_ROUTE_TIMEOUT",
-    "route",
-    504,
-    "UT",
-    "upstream_response_timeout",
-    GrpcStatus.DEADLINE_EXCEEDED,
-  ),
-  grpcDeadline: cause(
-    "TRELLIS_GRPC_DEADLINE",
-    "route",
-    504,
-    "UT",
-    "grpc_timeout_exceeded",
-    GrpcStatus.DEADLINE_EXCEEDED,
-  ),
-  maxStreamDuration: cause("TRELLIS_MAX_STREAM_DURATION", "route", 408, "UMSDR", "max_stream_duration_reached"),
-  faultAbort: cause("TRELLIS_FAULT_ABORT", "route", 503, "FI", "fault_filter_abort"),
-  rateLimited: cause("TRELLIS_RATE_LIMITED", "route", 429, "RL", "local_rate_limited"),
+  upgradeRefused: cause("TRELLIS_UPGRADE_REFUSED", "route", 403, "UPG", "upgrade_failed", { body: "" }),
+  routeTimeout: cause("TRELLIS_ROUTE_TIMEOUT", "route", 504, "UT", "upstream_response_timeout", {
+    body: "upstream request timeout",
+    grpcStatus: GrpcStatus.DEADLINE_EXCEEDED,
+  }),
+  grpcDeadline: cause("TRELLIS_GRPC_DEADLINE", "route", 504, "UT", "grpc_timeout_exceeded", {
+    body: "upstream request timeout",
+    grpcStatus: GrpcStatus.DEADLINE_EXCEEDED,
+  }),
+  maxStreamDuration: cause("TRELLIS_MAX_STREAM_DURATION", "route", 408, "UMSDR", "max_stream_duration_reached", {
+    body: "upstream max stream duration reached",
+  }),
+  faultAbort: cause("TRELLIS_FAULT_ABORT", "route", 503, "FI", "fault_filter_abort", { body: "fault filter abort" }),
+  rateLimited: cause("TRELLIS_RATE_LIMITED", "route", 429, "RL", "local_rate_limited", { body: "local_rate_limited" }),
   // ---- backend: the cluster as a whole
-  clusterNotFound: cause("TRELLIS_CLUSTER_NOT_FOUND", "backend", 503, "NC", "cluster_not_found"),
-  noHealthyUpstream: cause("TRELLIS_NO_HEALTHY_UPSTREAM", "backend", 503, "UH", "no_healthy_upstream"),
-  overflow: cause("TRELLIS_OVERFLOW", "backend", 503, "UO", "upstream_reset_before_response_started{overflow}"),
-  // The dynamic forward proxy: the request's host did not resolve (Envoy's DF flag), or the DNS cache is full.
-  dnsResolutionFailed: cause("TRELLIS_DNS_RESOLUTION_FAILED", "backend", 503, "DF", "dns_resolution_failure"),
-  dnsCacheOverflow: cause("TRELLIS_DNS_CACHE_OVERFLOW", "backend", 503, "UO", "dns_cache_overflow"),
+  clusterNotFound: cause("TRELLIS_CLUSTER_NOT_FOUND", "backend", 503, "NC", "cluster_not_found", { body: "" }),
+  noHealthyUpstream: cause("TRELLIS_NO_HEALTHY_UPSTREAM", "backend", 503, "UH", "no_healthy_upstream", {
+    body: "no healthy upstream",
+  }),
+  overflow: cause("TRELLIS_OVERFLOW", "backend", 503, "UO", "upstream_reset_before_response_started{overflow}", {
+    resetReason: "overflow",
+  }),
+  // The dynamic forward proxy: the request's host did not resolve (Envoy's DF flag), or the DNS cache is full; the
+  // bodies are Envoy's (ResponseStrings).
+  dnsResolutionFailed: cause("TRELLIS_DNS_RESOLUTION_FAILED", "backend", 503, "DF", "dns_resolution_failure", {
+    body: "DNS resolution failure",
+  }),
+  dnsCacheOverflow: cause("TRELLIS_DNS_CACHE_OVERFLOW", "backend", 503, "UO", "dns_cache_overflow", {
+    body: "DNS cache overflow",
+  }),
   dnsPendingOverflow: cause(
     "TRELLIS_DNS_PENDING_OVERFLOW",
     "backend",
     503,
     "UO",
     "dynamic_forward_proxy_pending_request_overflow",
+    { body: "Dynamic forward proxy pending request overflow" },
   ),
   // ---- endpoint: one address and its connection
   connectFailure: cause(
@@ -101,6 +116,7 @@ export const CAUSES = {
     503,
     "UF",
     "upstream_reset_before_response_started{connection_failure}",
+    { resetReason: "connection failure" },
   ),
   connectRefused: cause(
     "TRELLIS_CONNECT_REFUSED",
@@ -108,6 +124,8 @@ export const CAUSES = {
     503,
     "UF",
     "upstream_reset_before_response_started{connection_refused}",
+    // Envoy has no reason of its own for a refusal: a connection failure whose transport reason is ECONNREFUSED.
+    { resetReason: "connection failure, transport failure reason: delayed connect error: 111" },
   ),
   connectTimeout: cause(
     "TRELLIS_CONNECT_TIMEOUT",
@@ -115,6 +133,7 @@ export const CAUSES = {
     503,
     "UF",
     "upstream_reset_before_response_started{connect_timeout}",
+    { resetReason: "connection timeout" },
   ),
   connectionTermination: cause(
     "TRELLIS_UPSTREAM_RESET",
@@ -122,6 +141,7 @@ export const CAUSES = {
     503,
     "UC",
     "upstream_reset_before_response_started{connection_termination}",
+    { resetReason: "connection termination" },
   ),
   remoteReset: cause(
     "TRELLIS_UPSTREAM_REFUSED_STREAM",
@@ -129,16 +149,15 @@ export const CAUSES = {
     503,
     "UR",
     "upstream_reset_before_response_started{remote_reset}",
+    { resetReason: "remote reset" },
   ),
-  upstreamProtocolError: cause("TRELLIS_UPSTREAM_PROTOCOL_ERROR", "endpoint", 502, "UPE", "upstream_protocol_error"),
-  perTryTimeout: cause(
-    "TRELLIS_PER_TRY_TIMEOUT",
-    "endpoint",
-    504,
-    "UT",
-    "upstream_per_try_timeout",
-    GrpcStatus.DEADLINE_EXCEEDED,
-  ),
+  upstreamProtocolError: cause("TRELLIS_UPSTREAM_PROTOCOL_ERROR", "endpoint", 502, "UPE", "upstream_protocol_error", {
+    resetReason: "protocol error",
+  }),
+  perTryTimeout: cause("TRELLIS_PER_TRY_TIMEOUT", "endpoint", 504, "UT", "upstream_per_try_timeout", {
+    body: "upstream request timeout",
+    grpcStatus: GrpcStatus.DEADLINE_EXCEEDED,
+  }),
 } as const satisfies Record<string, Cause>;
 
 /** Options of one reply: a configured status (fault abort, rate limit), its own body, extra headers, gRPC status. */
@@ -159,13 +178,27 @@ export interface RescueOptions {
 export function rescue(ex: Exchange, c: Cause, subject: string, options?: RescueOptions): void {
   let details = subject === "" ? c.detail : `${c.detail}:${subject}`;
   if (options?.message !== undefined) details += `: ${options.message}`;
+  let headers = options?.headers;
+  // Envoy's rate limit filters say so in x-envoy-ratelimited (the router's retry_on envoy-ratelimited reads it).
+  if (c === CAUSES.rateLimited) {
+    headers = headers === undefined ? new Headers() : headers;
+    if (!headers.has("x-envoy-ratelimited")) headers.add("x-envoy-ratelimited", "true");
+  }
   sendLocalReply(
     ex,
     options?.status ?? c.status,
     c.flag,
     details,
-    options?.body,
-    options?.headers,
+    options?.body ?? envoyBody(ex, c),
+    headers,
     options?.grpcStatus ?? c.grpcStatus,
   );
+}
+
+/** Envoy's body for `c`: its own text, or the upstream reset sentence (which says whether retries came first). */
+function envoyBody(ex: Exchange, c: Cause): string | undefined {
+  if (c.resetReason === undefined) return c.body;
+  return ex.info.attempts > 1
+    ? `${RESET_BODY}retried and the latest reset reason: ${c.resetReason}`
+    : `${RESET_BODY}reset reason: ${c.resetReason}`;
 }

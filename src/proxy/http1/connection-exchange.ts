@@ -235,8 +235,8 @@ export class Http1Exchange implements Exchange, RequestBody, ResponseSink {
     }
     if (this.closeAfter) extra += "connection: close\r\n";
     else if (this.protocol === "HTTP/1.0") extra += "connection: keep-alive\r\n";
+    // %BYTES_SENT% counts the body only, as Envoy's does (not the head, not the chunked framing).
     const head = serializeResponseHead(status, undefined, headers, extra);
-    this.info.bytesSent += head.length;
     if (noBody) this.chunkedResponse = false;
     // The head waits for the first body bytes or the end, which usually follow in the same tick (they arrived in
     // the same upstream read): one write, one syscall per response. A microtask flushes a head left alone.

@@ -3,6 +3,7 @@
 // exchange at a time; bytes of the next request wait in the buffer). Malformed input is answered with 400 and the
 // connection is closed, so nothing ambiguous is ever forwarded.
 
+import { directPeerOf } from "../listener/proxy-protocol.ts";
 import type { Socket } from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { Downstream, Handler } from "../http/exchange.ts";
@@ -114,6 +115,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       localPort: socket.localPort ?? 0,
       tls: false,
     };
+    const direct = directPeerOf(socket);
+    if (direct !== undefined) this.downstream.direct = direct;
     this.lastActivity = options.clock.now();
     socket.setNoDelay(true);
     this.reader = readDirect(socket, this.onDirectData);
@@ -536,8 +539,9 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       }
       const streamIdleTimeoutMs = this.streamIdleTimeoutOf(ex);
       if (streamIdleTimeoutMs > 0) {
-        // Response bytes count as activity too; they are seen here, at the timer, rather than on every write.
-        const bytes = ex.info.bytesSent + ex.info.bytesReceived;
+        // Response bytes count as activity too; they are seen here, at the timer, rather than on every write. The
+        // head is not in bytesSent (body bytes only, as Envoy's %BYTES_SENT%): it counts as one.
+        const bytes = ex.info.bytesSent + ex.info.bytesReceived + (ex.headSent ? 1 : 0);
         if (bytes !== this.bytesAtCheck) {
           this.bytesAtCheck = bytes;
           this.lastActivity = now;

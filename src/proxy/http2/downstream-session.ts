@@ -5,6 +5,7 @@
 // such a session would never end either (what it sends is queued and never written), so when a stream of a session
 // times out, the session is probed: a PING that does not come back within PROBE_TIMEOUT_MS ends it.
 
+import { directPeerOf } from "../listener/proxy-protocol.ts";
 import http2 from "node:http2";
 import type { Http2Session } from "node:http2";
 import type { Clock, Timer } from "../../api/clock.ts";
@@ -37,6 +38,8 @@ export class DownstreamSession implements StreamCounter {
       localPort: socket.localPort ?? 0,
       tls: "encrypted" in socket && socket.encrypted === true,
     };
+    const direct = directPeerOf(socket);
+    if (direct !== undefined) this.downstream.direct = direct;
     this.idleSince = clock.now();
     this.armIdle(idleTimeoutMs);
   }

@@ -9,9 +9,19 @@ import type { ConnectionProperties } from "./filter-chain-selector.ts";
 
 export type InspectResult = "done" | "more" | "close";
 
+/** What a listener filter may do to the connection beyond looking (the PROXY protocol filter does both). */
+export interface InspectContext {
+  readonly socket: net.Socket;
+  /** The first `n` bytes seen are the filter's own: later filters and the chain never see them. */
+  consume(n: number): void;
+}
+
 export interface ListenerFilterRuntime {
-  /** Looks at every byte read so far (from the first); may set `props`. "more" waits for the next bytes. */
-  inspect(data: Buffer, props: ConnectionProperties): InspectResult;
+  /**
+   * Looks at every byte read so far (from the first one no earlier filter consumed); may set `props`. "more" waits
+   * for the next bytes.
+   */
+  inspect(data: Buffer, props: ConnectionProperties, conn: InspectContext): InspectResult;
 }
 
 export interface ListenerFilterOptions {
@@ -39,7 +49,15 @@ export function runListenerFilters(
   let buf: Buffer | undefined;
   let length = 0;
   let owned = false;
-  const seen = (): Buffer | undefined => buf?.subarray(0, length);
+  // Bytes before `start` were consumed by a filter (a PROXY protocol header).
+  let start = 0;
+  const seen = (): Buffer | undefined => (start === length ? undefined : buf?.subarray(start, length));
+  const conn: InspectContext = {
+    socket,
+    consume: (n) => {
+      start = Math.min(length, start + n);
+    },
+  };
   let next = 0;
   let timer: Timer | undefined;
   let settled = false;
@@ -64,7 +82,7 @@ export function runListenerFilters(
   // Runs the filters from the first unfinished one; "done" when they all are.
   const advance = (): InspectResult => {
     while (next < filters.length) {
-      const result = filters[next]!.inspect(seen() ?? EMPTY, props);
+      const result = filters[next]!.inspect(seen() ?? EMPTY, props, conn);
       if (result !== "done") return result;
       next++;
     }
@@ -76,9 +94,12 @@ export function runListenerFilters(
     else {
       // The first chunk is Node's buffer, never written into: the first append copies, later ones grow by doubling.
       if (!owned || length + chunk.length > buf.length) {
-        const grown = Buffer.allocUnsafe(Math.max(2 * buf.length, length + chunk.length, 1024));
-        buf.copy(grown, 0, 0, length);
+        const kept = length - start;
+        const grown = Buffer.allocUnsafe(Math.max(2 * kept, kept + chunk.length, 1024));
+        buf.copy(grown, 0, start, length);
         buf = grown;
+        length = kept;
+        start = 0;
         owned = true;
       }
       chunk.copy(buf, length);

@@ -10,6 +10,7 @@ import type { TcpProxy } from "../../api/xds/types.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
 import type { Endpoint } from "../upstream/endpoint.ts";
 import { upstreamConnectOptions } from "../upstream/connect.ts";
+import { sendDownstreamProxyHeader } from "../upstream/proxy-protocol-socket.ts";
 import { SocketJoin, type JoinEnd } from "./join.ts";
 
 export interface TcpSessionInfo {
@@ -146,6 +147,8 @@ class TcpSession {
     cluster.resources.connectionOpened(endpoint);
     const u = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
     this.upstream = u;
+    const proxyProtocol = cluster.config.upstreamProxyProtocol;
+    if (proxyProtocol !== undefined) sendDownstreamProxyHeader(u, proxyProtocol, downstream);
     cluster.stats.trackConnection(u, clock);
     const connectTimeout = cluster.config.connectTimeoutMs;
     if (connectTimeout > 0) this.connectTimer = clock.setTimer(connectTimeout, this.onConnectTimeout);

@@ -15,6 +15,7 @@ import type { Endpoint } from "./endpoint.ts";
 import type { ConnectionPool, PoolOptions, RetireReason } from "./pool.ts";
 import { DownstreamProtocolPool } from "./downstream-protocol-pool.ts";
 import { keepAliveDelayMs, netConnect, upstreamConnector, type UpstreamConnect } from "./connect.ts";
+import { proxyProtocolConnector } from "./proxy-protocol-socket.ts";
 import type { ClusterMembership } from "./membership.ts";
 import type { PickContext } from "./balancer.ts";
 import type { OutlierReporter } from "./outlier-reporter.ts";
@@ -70,7 +71,11 @@ export class UpstreamCluster {
     this.name = config.name;
     this.clock = context.clock;
     this.keepAliveMs = keepAliveDelayMs(config.tcpKeepalive);
-    this.connect = this.keepAliveMs === undefined ? netConnect : upstreamConnector(this.keepAliveMs);
+    const connect = this.keepAliveMs === undefined ? netConnect : upstreamConnector(this.keepAliveMs);
+    this.connect =
+      config.upstreamProxyProtocol === undefined
+        ? connect
+        : proxyProtocolConnector(connect, config.upstreamProxyProtocol);
     const cb = config.circuitBreakers;
     this.resources = new ClusterResources(
       "DEFAULT",

@@ -18,6 +18,7 @@ import { readTcpKeepalive } from "./upstream-connection-options.ts";
 import { readSlowStart, ROUND_ROBIN_SPEC } from "./slow-start.ts";
 import { readClusterType } from "./dns-cache.ts";
 import { readUpstreamTransportSocket } from "./transport-socket.ts";
+import { isUpstreamProxyProtocol, readUpstreamProxyProtocol } from "./upstream-proxy-protocol.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_DNS_REFRESH_RATE_MS = 5_000;
@@ -203,7 +204,16 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const roundRobin = cluster.message("round_robin_lb_config", ROUND_ROBIN_SPEC);
   const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
   const tcpKeepalive = readTcpKeepalive(cluster);
-  readUpstreamTransportSocket(cluster, "transport_socket");
+  // transport_socket: the upstream PROXY protocol socket is implemented (wrapping raw_buffer); raw_buffer is
+  // nothing; any other (TLS above all) is refused with its path (transport-socket.ts).
+  let upstreamProxyProtocol: 1 | 2 | undefined;
+  if (isUpstreamProxyProtocol(cluster.raw("transport_socket")))
+    upstreamProxyProtocol = readUpstreamProxyProtocol(
+      ctx,
+      cluster.raw("transport_socket"),
+      cluster.at("transport_socket"),
+    );
+  else readUpstreamTransportSocket(cluster, "transport_socket");
   return {
     ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,
@@ -230,6 +240,7 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     circuitBreakers: readCircuitBreakers(cluster),
     ...(tcpKeepalive === undefined ? {} : { tcpKeepalive }),
     ...(dynamicForwardProxy === undefined ? {} : { dynamicForwardProxy }),
+    ...(upstreamProxyProtocol === undefined ? {} : { upstreamProxyProtocol }),
     extensions: cluster.extensions(),
   };
 }

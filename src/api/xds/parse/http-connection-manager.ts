@@ -44,6 +44,7 @@ const HCM_SPEC = {
     "access_log",
     "http_protocol_options",
     "http2_protocol_options",
+    "local_reply_config",
   ],
   unsupported: [
     "scoped_routes",
@@ -69,7 +70,6 @@ const HCM_SPEC = {
     "merge_slashes",
     "path_with_escaped_slashes_action",
     "request_id_extension",
-    "local_reply_config",
     "strip_matching_host_port",
     "strip_any_host_port",
     "stream_error_on_invalid_http_message",
@@ -120,6 +120,10 @@ export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path:
     preserveExternalRequestId: hcm.bool("preserve_external_request_id", false),
     // Kept raw: the access-log module (telemetry/) parses and validates it when the proxy is built.
     accessLog: hcm.list("access_log").map((item) => item.value as Record<string, unknown>),
+    // Kept raw too: its formats are the access log's, compiled by the proxy (http/local-reply-config.ts).
+    ...(hcm.has("local_reply_config")
+      ? { localReplyConfig: hcm.raw("local_reply_config") as Record<string, unknown> }
+      : {}),
     serverName: hcm.string("server_name") ?? DEFAULT_SERVER_NAME,
     maxRequestHeadersKb: hcm.integer("max_request_headers_kb", DEFAULT_MAX_REQUEST_HEADERS_KB, 1, 8192),
     ...readDownstreamProtocolOptions(hcm),

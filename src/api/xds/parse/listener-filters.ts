@@ -1,5 +1,6 @@
-// A listener's listener_filters: they see a new connection before a filter chain is chosen. The one implemented is
-// envoy.filters.listener.tls_inspector (SNI and ALPN for filter_chain_match); any other is refused by name.
+// A listener's listener_filters: they see a new connection before a filter chain is chosen. Implemented:
+// envoy.filters.listener.tls_inspector (SNI and ALPN for filter_chain_match) and envoy.filters.listener.proxy_protocol
+// (the PROXY protocol header, v1 and v2, gives the connection its addresses); any other is refused by name.
 
 import type { ListenerFilter } from "../types.ts";
 import { describe, type ParseContext } from "./context.ts";
@@ -15,6 +16,15 @@ const LISTENER_FILTER_SPEC = {
   unsupported: ["config_discovery", "filter_disabled"],
 } as const;
 
+export const PROXY_PROTOCOL_FILTER_NAME = "envoy.filters.listener.proxy_protocol";
+export const PROXY_PROTOCOL_TYPE_URL =
+  "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol";
+
+const PROXY_PROTOCOL_SPEC = {
+  handled: ["@type", "allow_requests_without_proxy_protocol", "disallowed_versions", "rules", "pass_through_tlvs"],
+  unsupported: ["stat_prefix"],
+} as const;
+
 const TLS_INSPECTOR_SPEC = {
   handled: ["@type", "enable_ja3_fingerprinting"],
   // How much Envoy peeks first; here whatever the socket delivers is looked at, up to the 16 KiB limit.
@@ -27,15 +37,23 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
     const filter = Fields.open(ctx, item.value, item.path, LISTENER_FILTER_SPEC);
     const name = filter.requiredString("name");
     const { typeUrl } = readTypedConfig(filter);
-    if (typeUrl !== "" && typeUrl !== TLS_INSPECTOR_TYPE_URL) {
+    if (typeUrl !== "" && typeUrl !== TLS_INSPECTOR_TYPE_URL && typeUrl !== PROXY_PROTOCOL_TYPE_URL) {
       filter.report("typed_config", `unknown listener filter ${describe(name)} (type ${typeUrl})`);
       continue;
     }
-    if (typeUrl === "" && name !== "" && name !== TLS_INSPECTOR_FILTER_NAME) {
+    if (typeUrl === "" && name !== "" && name !== TLS_INSPECTOR_FILTER_NAME && name !== PROXY_PROTOCOL_FILTER_NAME) {
       filter.report(
         "name",
-        `unknown listener filter ${describe(name)} (only ${TLS_INSPECTOR_FILTER_NAME} is supported)`,
+        `unknown listener filter ${describe(name)} (supported: ${TLS_INSPECTOR_FILTER_NAME}, ${PROXY_PROTOCOL_FILTER_NAME})`,
       );
+      continue;
+    }
+    if (typeUrl === PROXY_PROTOCOL_TYPE_URL || (typeUrl === "" && name === PROXY_PROTOCOL_FILTER_NAME)) {
+      const proxyProtocol = readProxyProtocol(filter, name);
+      if (proxyProtocol === undefined) continue;
+      if (out.some((f) => f.kind === "proxy_protocol"))
+        ctx.report(item.path, `${PROXY_PROTOCOL_FILTER_NAME} is listed twice`);
+      else out.push(proxyProtocol);
       continue;
     }
     const config = Fields.open(ctx, filter.raw("typed_config"), filter.at("typed_config"), TLS_INSPECTOR_SPEC);
@@ -46,4 +64,38 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
     else out.push({ kind: "tls_inspector", name });
   }
   return out;
+}
+
+const VERSIONS: readonly ("V1" | "V2" | undefined)[] = ["V1", "V2"];
+
+/**
+ * ProxyProtocol: allow_requests_without_proxy_protocol and disallowed_versions take effect; `rules` (TLVs into
+ * dynamic metadata) and `pass_through_tlvs` need metadata and an upstream that passes TLVs on, which Trellis does
+ * not have yet: refused when set to anything but empty.
+ */
+function readProxyProtocol(filter: Fields, name: string): ListenerFilter | undefined {
+  const config = Fields.open(
+    filter.ctx,
+    filter.raw("typed_config") ?? {},
+    filter.at("typed_config"),
+    PROXY_PROTOCOL_SPEC,
+  );
+  if (config.list("rules").length > 0)
+    config.report("rules", "TLVs into dynamic metadata are not supported yet (Trellis has no dynamic metadata)");
+  if (config.has("pass_through_tlvs"))
+    config.report("pass_through_tlvs", "passing TLVs on to the upstream is not supported yet");
+  const disallowed: (1 | 2)[] = [];
+  for (const item of config.list("disallowed_versions")) {
+    const raw = typeof item.value === "string" ? item.value.toUpperCase() : item.value;
+    if (raw === "V1" || raw === 0) disallowed.push(1);
+    else if (raw === "V2" || raw === 1) disallowed.push(2);
+    else filter.ctx.report(item.path, `expected one of ${VERSIONS.join(", ")}, got ${describe(item.value)}`);
+  }
+  if (config.broken) return undefined;
+  return {
+    kind: "proxy_protocol",
+    name,
+    allowWithout: config.bool("allow_requests_without_proxy_protocol", false),
+    disallowedVersions: disallowed,
+  };
 }

@@ -78,7 +78,7 @@ describe("listener", () => {
             },
             { filters: [hcmFilter({})] },
           ],
-          listener_filters: [{ name: "envoy.filters.listener.proxy_protocol" }],
+          listener_filters: [{ name: "envoy.filters.listener.original_dst" }],
         }),
       [
         ["name", "required"],
@@ -93,7 +93,7 @@ describe("listener", () => {
         ["filter_chains[0].filters", "expected at least one network filter"],
         [
           "listener_filters[0].name",
-          'unknown listener filter "envoy.filters.listener.proxy_protocol" (only envoy.filters.listener.tls_inspector is supported)',
+          'unknown listener filter "envoy.filters.listener.original_dst" (supported: envoy.filters.listener.tls_inspector, envoy.filters.listener.proxy_protocol)',
         ],
       ],
     );

@@ -166,6 +166,7 @@ export class HealthChecker implements SessionOwner {
     const endpointName = e.healthCheck?.hostname;
     const keepAliveMs = keepAliveDelayMs(this.cluster.tcpKeepalive);
     if (keepAliveMs !== undefined) target.keepAliveMs = keepAliveMs;
+    if (this.cluster.upstreamProxyProtocol !== undefined) target.proxyProtocol = this.cluster.upstreamProxyProtocol;
     const check = this.config.check;
     const reuse = this.config.reuseConnection;
     switch (check.kind) {

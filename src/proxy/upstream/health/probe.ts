@@ -8,6 +8,7 @@
  */
 import net from "node:net";
 import { upstreamConnectOptions } from "../connect.ts";
+import { sendOwnProxyHeader, type ProxyProtocolVersion } from "../proxy-protocol-socket.ts";
 export interface CheckFailure {
   ok: false;
   type: "active" | "network";
@@ -36,11 +37,15 @@ export interface ProbeTarget {
   key: string;
   /** The cluster's tcp_keepalive delay (upstream_connection_options): health-check connections get it too, as in Envoy. */
   keepAliveMs?: number;
+  /** The cluster's upstream PROXY protocol: health checks go through the transport socket too, as in Envoy. */
+  proxyProtocol?: ProxyProtocolVersion;
 }
 
-/** A TCP connection to the probe's endpoint, with the cluster's keepalive. */
+/** A TCP connection to the probe's endpoint, with the cluster's keepalive (and PROXY protocol header). */
 export function connectTarget(target: ProbeTarget): net.Socket {
-  return net.connect(upstreamConnectOptions(target.address, target.port, target.keepAliveMs));
+  const socket = net.connect(upstreamConnectOptions(target.address, target.port, target.keepAliveMs));
+  if (target.proxyProtocol !== undefined) sendOwnProxyHeader(socket, target.proxyProtocol, target.address, target.port);
+  return socket;
 }
 
 export interface Probe {
