@@ -6,7 +6,7 @@ import { describe, isPlainObject } from "./context.ts";
 import type { ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
 import type { Item } from "./fields.ts";
-import { readCommonHttpProtocolOptions } from "./protocol-options.ts";
+import { HTTP1_CODEC_KNOBS, readCommonHttpProtocolOptions } from "./protocol-options.ts";
 import { readRouteConfiguration } from "./route.ts";
 
 export const HCM_FILTER_NAME = "envoy.filters.network.http_connection_manager";
@@ -137,17 +137,7 @@ export function readHttpConnectionManager(ctx: ParseContext, raw: unknown, path:
  */
 const DOWNSTREAM_HTTP1_SPEC = {
   handled: ["accept_http_10", "default_host_for_http_10"],
-  unsupported: [
-    "allow_absolute_url",
-    "header_key_format",
-    "enable_trailers",
-    "allow_chunked_length",
-    "override_stream_error_on_invalid_http_message",
-    "send_fully_qualified_url",
-    "use_balsa_parser",
-    "allow_custom_methods",
-    "ignore_http_11_upgrade",
-  ],
+  unsupported: HTTP1_CODEC_KNOBS,
 } as const;
 /** Http2ProtocolOptions the downstream codec honours (its SETTINGS and windows); the rest are refused. */
 const DOWNSTREAM_HTTP2_SPEC = {

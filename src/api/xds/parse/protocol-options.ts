@@ -52,6 +52,19 @@ const HTTP2_SPEC = {
   ],
 } as const;
 
+/** Http1ProtocolOptions knobs that change the HTTP/1.1 codec (header case, absolute URLs, trailers…): refused. */
+export const HTTP1_CODEC_KNOBS = [
+  "allow_absolute_url",
+  "header_key_format",
+  "enable_trailers",
+  "allow_chunked_length",
+  "override_stream_error_on_invalid_http_message",
+  "send_fully_qualified_url",
+  "use_balsa_parser",
+  "allow_custom_methods",
+  "ignore_http_11_upgrade",
+] as const;
+
 /**
  * Http1ProtocolOptions of an upstream codec: accept_http_10 and default_host_for_http_10 concern requests received,
  * which an upstream codec never gets (no effect in Envoy either); every knob that changes what is sent is refused.
@@ -59,17 +72,7 @@ const HTTP2_SPEC = {
 const UPSTREAM_HTTP1_SPEC = {
   handled: [],
   ignored: ["accept_http_10", "default_host_for_http_10"],
-  unsupported: [
-    "allow_absolute_url",
-    "header_key_format",
-    "enable_trailers",
-    "allow_chunked_length",
-    "override_stream_error_on_invalid_http_message",
-    "send_fully_qualified_url",
-    "use_balsa_parser",
-    "allow_custom_methods",
-    "ignore_http_11_upgrade",
-  ],
+  unsupported: HTTP1_CODEC_KNOBS,
 } as const;
 
 /** `fields.<name>` as an upstream Http1ProtocolOptions: checked, nothing of it is applied (see the spec). */
