@@ -23,6 +23,8 @@ export function outboundTcpListeners(
   // Listeners in order of first claim; a TLS port's chains are filled in as its services come.
   const out: (Json | TlsPortChains)[] = [];
   for (const service of services) {
+    // DYNAMIC_DNS: HTTP ports only (world.ts reports the others).
+    if (service.resolution === "DYNAMIC_DNS") continue;
     for (const [index, port] of service.ports.entries()) {
       if (isHttpProtocol(port.protocol)) continue;
       if (port.protocol === "UDP") {

@@ -4,6 +4,7 @@
 
 import type { ServiceEntry, WorkloadEntry, WorkloadEntrySpec } from "../../api/resources/types.ts";
 import { labelsMatch } from "./labels.ts";
+import { isHttpProtocol } from "./names.ts";
 import { Problems, refOf, type Problem, type ProblemAbout, type ResourceRef } from "./problems.ts";
 
 export interface ServicePortModel {
@@ -42,8 +43,11 @@ export interface ServiceModel {
   hostname: string;
   namespace: string;
   ports: ServicePortModel[];
-  /** STATIC: instances are IPs (EDS); DNS: instances are host names (STRICT_DNS); NONE: not routable here. */
-  resolution: "STATIC" | "DNS" | "NONE";
+  /**
+   * STATIC: instances are IPs (EDS); DNS: instances are host names (STRICT_DNS); DYNAMIC_DNS: no instances, each
+   * request goes to its own host, resolved per request (a dynamic forward proxy cluster); NONE: not routable here.
+   */
+  resolution: "STATIC" | "DNS" | "DYNAMIC_DNS" | "NONE";
   instances: ServiceInstance[];
   /** Istio's exportTo; empty = everywhere. */
   exportTo: string[];
@@ -151,6 +155,18 @@ function fromServiceEntry(
     case "DNS_ROUND_ROBIN":
       resolution = "DNS";
       break;
+    case "DYNAMIC_DNS":
+      resolution = "DYNAMIC_DNS";
+      // Envoy's HTTP dynamic forward proxy reads the host from each request; TLS would need it read from the SNI.
+      ports.forEach((p, i) => {
+        if (!isHttpProtocol(p.protocol))
+          report(
+            `spec.ports[${i}]`,
+            `${p.protocol} port ${p.number} with resolution DYNAMIC_DNS is not supported (only HTTP ports are ` +
+              "forwarded by their requests' host); left out",
+          );
+      });
+      break;
     default:
       resolution = "NONE";
       report(
@@ -169,7 +185,7 @@ function fromServiceEntry(
   const endpoints = spec.endpoints ?? [];
   return (spec.hosts ?? []).map((host) => {
     const workloads = [...endpoints, ...selected];
-    let instances = workloads.flatMap((w, i) => {
+    let instances = (resolution === "DYNAMIC_DNS" ? [] : workloads).flatMap((w, i) => {
       const instance = fromWorkload(w, ports);
       if (instance === undefined) {
         // An endpoint of the entry, or a selected WorkloadEntry (whose own problem this is not: said of the entry).
