@@ -242,7 +242,7 @@ test("one bad document is a finding (IST0106) and the others are still analyzed;
         "  http:",
         "  - route:",
         "    - destination: {host: reviews}",
-        "      weight: 150",
+        "      weight: -5",
         "---",
         "apiVersion: apps/v1",
         "kind: Deployment",
