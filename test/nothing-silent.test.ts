@@ -221,6 +221,67 @@ describe("nothing silent: apply, analyze, proxy-status and get say what is not c
     assert.match(policy.stderr, /\(TRL0001 NotEnforced; selects proxy productpage-1\)$/m);
   });
 
+  test("proxy-status -o json|yaml: every proxy's full status, with its problems; PROXY -o yaml: that one", async () => {
+    const json = await runCli(control, "proxy-status", "-o", "json");
+    assert.equal(json.code, 0, json.stderr);
+    const all = JSON.parse(json.stdout) as {
+      nodeId: string;
+      sync: Record<string, string>;
+      types: Record<string, { sentVersion?: string }>;
+      problems: { code: string; resource?: { kind: string; name: string }; path?: string; message: string }[];
+    }[];
+    const row = all.find((p) => p.nodeId === "productpage-1")!;
+    assert.deepEqual(Object.keys(row.sync), ["CDS", "LDS", "EDS", "RDS"]);
+    assert.ok(row.types[TYPE_URL.cluster]?.sentVersion !== undefined);
+    assert.ok(
+      row.problems.some((p) => p.code === "IST0101" && p.resource?.name === "ratings" && p.path === "spec.http[0]"),
+      json.stdout,
+    );
+    const yaml = await runCli(control, "proxy-status", "productpage-1", "-o", "yaml");
+    assert.equal(yaml.code, 0, yaml.stderr);
+    const one = parseYaml(yaml.stdout) as typeof row;
+    assert.equal(one.nodeId, "productpage-1");
+    assert.deepEqual(one.problems, row.problems);
+    const bad = await runCli(control, "proxy-status", "-o", "table");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /argument 'table' is invalid\. Allowed choices are json, yaml/);
+  });
+
+  test("a ServiceEntry's translation problems are in its status (get serviceentry -o yaml), at the port", async () => {
+    const path = file(
+      "dns.yaml",
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: dns }
+spec:
+  hosts: [dns.example.com]
+  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 53, name: udp-dns, protocol: UDP }]
+  resolution: DNS
+`,
+    );
+    const applied = await runCli(control, "apply", "-f", path);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(
+      applied.stderr,
+      /^Warning: ServiceEntry default\/dns host dns\.example\.com: UDP port 53 is not supported; left out \(TRL0002 NotTranslated; /m,
+    );
+    let messages: Record<string, unknown>[] | undefined;
+    for (let i = 0; i < 100 && messages === undefined; i++) {
+      const got = await runCli(control, "get", "serviceentry", "dns", "-o", "yaml");
+      messages = (parseYaml(got.stdout) as { status?: { validationMessages: Record<string, unknown>[] } }).status
+        ?.validationMessages;
+      if (messages === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(messages, [
+      {
+        type: { code: "TRL0002", name: "NotTranslated" },
+        level: "WARNING",
+        description:
+          "spec.ports[1]: host dns.example.com: UDP port 53 is not supported; left out (for proxy productpage-1)",
+      },
+    ]);
+  });
+
   test("get -o yaml shows the resource's status.validationMessages as Istio writes them; a fix clears them", async () => {
     const got = await runCli(control, "get", "virtualservice", "ratings", "-o", "yaml");
     assert.equal(got.code, 0, got.stderr);

@@ -12,6 +12,7 @@ import type { ApplyOptions } from "./apply.ts";
 import type { DeleteOptions } from "./delete.ts";
 import type { GetOptions } from "./get.ts";
 import type { ProxyConfigOptions } from "./proxy-config.ts";
+import type { ProxyStatusOptions } from "./proxy-status.ts";
 import type { ProxyOptions } from "./proxy.ts";
 import type { UpOptions } from "./up.ts";
 
@@ -185,8 +186,19 @@ function program(setStatus: (status: number) => void): Command {
     .command("proxy-status")
     .description("each connected proxy: versions sent and ACKed, NACK errors in full, problems; one proxy's problems")
     .argument("[proxy]", "one proxy's node id: its row and each of its problems")
-    .addHelpText("after", example("trellis proxy-status", "trellis proxy-status reviews-v1"))
-    .action((proxy: string | undefined) => run(import("./proxy-status.ts").then((m) => m.runProxyStatus(proxy))));
+    .addOption(
+      new Option("-o, --output <format>", "json or yaml: the full status, with every problem").choices([
+        "json",
+        "yaml",
+      ]),
+    )
+    .addHelpText(
+      "after",
+      example("trellis proxy-status", "trellis proxy-status reviews-v1", "trellis proxy-status reviews-v1 -o yaml"),
+    )
+    .action((proxy: string | undefined, opts: ProxyStatusOptions) =>
+      run(import("./proxy-status.ts").then((m) => m.runProxyStatus(proxy, opts))),
+    );
 
   prog
     .command("proxy-config")

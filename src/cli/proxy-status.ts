@@ -1,6 +1,7 @@
 // `trellis proxy-status`: every connected proxy, the version of each configuration type it was sent, and whether
 // it ACKed — or the error of its NACK, in full (Istio shows STALE and leaves you to find out why).
 
+import { stringify } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { problemCount, renderProblems, type ProxyProblem } from "./proxy-problems.ts";
@@ -22,7 +23,12 @@ const TYPES: [string, string][] = [
   ["RDS", "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"],
 ];
 
-export async function runProxyStatus(only?: string): Promise<number> {
+export interface ProxyStatusOptions {
+  /** The full status as data instead of the table: a list of proxies, or the one proxy asked for. */
+  output?: "json" | "yaml";
+}
+
+export async function runProxyStatus(only?: string, options: ProxyStatusOptions = {}): Promise<number> {
   // `proxy-status PROXY`: that proxy's row and each of its problems.
   try {
     const reply = await callControl("GET", "/api/v1/proxies");
@@ -32,6 +38,17 @@ export async function runProxyStatus(only?: string): Promise<number> {
     if (only !== undefined && proxies.length === 0) {
       process.stderr.write(`trellis proxy-status: proxy ${only}: not connected\n`);
       return 1;
+    }
+    if (options.output !== undefined) {
+      // Each proxy as the control plane reports it, with the table's states by short name (sync) in front.
+      const full = proxies.map(({ nodeId, ...rest }) => ({
+        nodeId,
+        sync: Object.fromEntries(TYPES.map(([short, url]) => [short, state(rest.types[url])])),
+        ...rest,
+      }));
+      const data = only === undefined ? full : full[0];
+      process.stdout.write(options.output === "json" ? `${JSON.stringify(data, null, 2)}\n` : stringify(data));
+      return 0;
     }
     if (proxies.length === 0) {
       process.stdout.write("No proxies connected.\n");

@@ -6,7 +6,7 @@
 import type { Clock } from "../api/clock.ts";
 import { systemClock } from "../api/clock.ts";
 import type { Resource } from "../api/resources/types.ts";
-import { analyze, placeFindings, sortFindings } from "./analyze/analyze.ts";
+import { analyze, placeFindings, sortFindings, type Workload } from "./analyze/analyze.ts";
 import { loadForAnalysis } from "./analyze/files.ts";
 import { addProxyRoutes } from "./http/proxies-api.ts";
 import { addRegistryRoutes } from "./http/registry-api.ts";
@@ -309,6 +309,14 @@ export class ControlPlane implements SnapshotSource {
     return byKey;
   }
 
+  /** What runs in the mesh, for analyze's selectors: the registry's instances and the connected proxies. */
+  private workloads(): Workload[] {
+    return [
+      ...this.registry.list().map((i) => ({ namespace: i.namespace, labels: i.labels })),
+      ...this.connectedViews().map((v) => ({ namespace: v.identity.namespace, labels: v.identity.labels })),
+    ];
+  }
+
   /** Each connected proxy as the report sees it, with the node it connected as. */
   private connectedViews(): ProxyView[] {
     return this.proxies().map((p) => ({
@@ -401,6 +409,7 @@ export class ControlPlane implements SnapshotSource {
       services: [...this.world.services, ...loaded.services],
       origins: loaded.origins,
       extraFindings: loaded.findings,
+      workloads: this.workloads(),
     });
     // What translation leaves out and what is not enforced: of the running mesh, or of the mesh with the files in.
     const report =

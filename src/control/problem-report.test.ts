@@ -12,7 +12,7 @@ import {
   warningLine,
   type ProxyView,
 } from "./problem-report.ts";
-import { proxyIdentityFromNode, World } from "./translate/index.ts";
+import { proxyIdentityFromNode, translateOutbound, World } from "./translate/index.ts";
 
 const MESH = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -108,5 +108,113 @@ test("offline findings: what is not enforced and what translation leaves out, no
   assert.deepEqual(
     findings.map((f) => [f.code, f.resource]),
     [["TRL0001", "AuthorizationPolicy/shop/cart-only"]],
+  );
+});
+
+test("a ServiceEntry's translation problems name it and the port, so its status carries them", () => {
+  const entries = loadResources(
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: dns, namespace: shop }
+spec:
+  hosts: [dns.example.com]
+  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 53, name: udp-dns, protocol: UDP }]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: db, namespace: shop }
+spec:
+  hosts: [db.example.com]
+  ports: [{ number: 5432, name: tcp-pg, protocol: TCP }]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: db-copy, namespace: shop }
+spec:
+  hosts: [db2.example.com]
+  ports: [{ number: 5432, name: tcp-pg, protocol: TCP }]
+  resolution: DNS
+`,
+    "entries.yaml",
+  ).resources;
+  const views = representatives(["shop"], []);
+  const translated = translateViews(World.fromResources(entries), views);
+  const report = reportProblems(entries, views, (v) => translated.get(v.id)!, "istio-system");
+  const udp = report.problems.find((p) => p.message.includes("UDP port 53"))!;
+  assert.deepEqual(
+    [udp.resource, udp.path],
+    [{ kind: "ServiceEntry", namespace: "shop", name: "dns" }, "spec.ports[1]"],
+  );
+  const taken = report.problems.find((p) => p.message.includes("port 5432 is already used"))!;
+  assert.deepEqual(
+    [taken.resource, taken.path],
+    [{ kind: "ServiceEntry", namespace: "shop", name: "db-copy" }, "spec.ports[0]"],
+  );
+  const status = statusOf({ kind: "ServiceEntry", namespace: "shop", name: "dns" }, report.problems);
+  assert.deepEqual(
+    status?.validationMessages.map((m) => [m.type.code, m.level, m.documentationUrl === undefined]),
+    [["TRL0002", "WARNING", true]],
+  );
+  assert.match(JSON.stringify(status), /UDP port 53 is not supported/);
+});
+
+test("a registered service's problems name no stored resource but say it is a registered service", () => {
+  const registered = {
+    hostname: "dns.shop.svc.cluster.local",
+    namespace: "shop",
+    ports: [{ name: "udp", number: 53, protocol: "UDP" }],
+    resolution: "STATIC" as const,
+    instances: [],
+    exportTo: [],
+  };
+  const views = representatives(["shop"], []);
+  const translated = translateViews(new World({ registered: [registered] }), views);
+  const report = reportProblems([], views, (v) => translated.get(v.id)!, "istio-system");
+  const udp = report.problems.find((p) => p.message.includes("UDP port 53"))!;
+  assert.equal(udp.resource, undefined);
+  assert.match(udp.text, /^registered service dns\.shop\.svc\.cluster\.local: UDP port 53 is not supported; left out$/);
+});
+
+test("DYNAMIC_DNS: an HTTP port is a dynamic forward proxy cluster; a TLS port is reported on the entry", () => {
+  const entries = loadResources(
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: wildcard, namespace: shop }
+spec:
+  hosts: ["*.example.com"]
+  ports: [{ number: 8080, name: http, protocol: HTTP }, { number: 443, name: tls, protocol: TLS }]
+  resolution: DYNAMIC_DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: wildcard, namespace: shop }
+spec:
+  host: "*.example.com"
+  trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN }, connectionPool: { tcp: { connectTimeout: 2s } } }
+`,
+    "wildcard.yaml",
+  ).resources;
+  const views = representatives(["shop"], []);
+  const world = World.fromResources(entries);
+  const out = translateOutbound(world, views[0]!.identity);
+  const http = out.clusters.find((c) => c.name === "outbound|8080||*.example.com")!;
+  assert.deepEqual(
+    [http.lb_policy, (http.cluster_type as { name: string }).name, http.connect_timeout, http.type],
+    ["CLUSTER_PROVIDED", "envoy.clusters.dynamic_forward_proxy", "2s", undefined],
+  );
+  assert.equal(
+    out.clusters.find((c) => c.name === "outbound|443||*.example.com"),
+    undefined,
+  );
+  const translated = translateViews(world, views);
+  const report = reportProblems(entries, views, (v) => translated.get(v.id)!, "istio-system");
+  const tls = report.problems.find((p) => p.message.includes("TLS port 443"))!;
+  assert.deepEqual([tls.resource?.name, tls.path], ["wildcard", "spec.ports[1]"]);
+  assert.ok(
+    report.problems.some(
+      (p) => p.resource?.kind === "DestinationRule" && /loadBalancer does not apply/.test(p.message),
+    ),
   );
 });

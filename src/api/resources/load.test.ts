@@ -144,7 +144,9 @@ describe("loadResources: files of many documents", () => {
         ],
       ],
     );
-    assert.deepEqual(problemsOf(JSON.stringify({ kind: "Sidecar", spec: {} })), [
+    // A Sidecar that configures nothing is refused (Istio: "sidecar: empty configuration provided"): one egress.
+    const egress = { egress: [{ hosts: ["./*"] }] };
+    assert.deepEqual(problemsOf(JSON.stringify({ kind: "Sidecar", spec: egress })), [
       [0, "apiVersion", "required"],
       [0, "metadata", "required"],
     ]);
@@ -156,7 +158,12 @@ describe("loadResources: files of many documents", () => {
       ["telemetry.istio.io/v1alpha1", "Telemetry"],
     ]) {
       const loaded = loadResources(
-        JSON.stringify({ apiVersion, kind, metadata: { name: "x", labels: { team: "a" } }, spec: {} }),
+        JSON.stringify({
+          apiVersion,
+          kind,
+          metadata: { name: "x", labels: { team: "a" } },
+          spec: kind === "Sidecar" ? egress : {},
+        }),
         "f.yaml",
       );
       assert.deepEqual(loaded.resources[0].metadata, {
@@ -170,7 +177,7 @@ describe("loadResources: files of many documents", () => {
 
   test("what Kubernetes adds (status, uid, creationTimestamp) is dropped quietly; other unknown fields are warnings", () => {
     const doc = {
-      ...resource("Sidecar", {}, "s"),
+      ...resource("Sidecar", { egress: [{ hosts: ["./*"] }] }, "s"),
       status: { conditions: [] },
       extra: 1,
       metadata: {

@@ -117,7 +117,7 @@ describe("ServiceEntry", () => {
         ["spec.ports[2].name", "required"],
         ["spec.ports[1].name", 'port name "a" is used twice'],
         ["spec.ports[2].number", "port 80 is listed twice"],
-        ["spec.resolution", 'expected one of NONE, STATIC, DNS, DNS_ROUND_ROBIN, got "DNS_LOOKUP"'],
+        ["spec.resolution", 'expected one of NONE, STATIC, DNS, DNS_ROUND_ROBIN, DYNAMIC_DNS, got "DNS_LOOKUP"'],
         ["spec.hosts[0]", 'a ServiceEntry host cannot be "*"'],
         ["spec.addresses[0]", 'expected an IP address or CIDR block, got "not-an-ip"'],
       ],

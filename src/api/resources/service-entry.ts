@@ -32,14 +32,19 @@ const SPEC = {
     "subjectAltNames",
   ],
 };
-const RESOLUTIONS = ["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"] as const;
+const RESOLUTIONS = ["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"] as const;
+/** What Envoy's dynamic forward proxy can carry: requests that name their host (Istio's list for DYNAMIC_DNS). */
+const DYNAMIC_DNS_PROTOCOLS = new Set<string>(["HTTP", "TLS", "GRPC", "HTTP2"]);
+/** A wildcard that is not a whole leftmost label ("*api.example.com", "*-api.example.com"): Istio warns. */
+const PARTIAL_WILDCARD = /^\*-?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.|$)/;
 /** Protocols whose requests name their host (Host header or SNI), so one port can serve several hosts. */
 const HOST_AWARE = new Set<string>(["HTTP", "HTTPS", "HTTP2", "GRPC", "GRPC-WEB", "TLS"]);
 
 export function readServiceEntrySpec(ctx: ResourceContext, raw: unknown, path: string): ServiceEntrySpec {
   const f = SpecFields.open(ctx, raw, path, SPEC);
+  const hosts = readServiceEntryHosts(f);
   const spec: ServiceEntrySpec = {
-    hosts: readHosts(f, "hosts", true),
+    hosts: hosts.hosts,
     addresses: f.stringList("addresses"),
     ports: readServicePorts(f),
     location: f.enumValue("location", ["MESH_EXTERNAL", "MESH_INTERNAL"] as const) ?? "MESH_EXTERNAL",
@@ -51,6 +56,15 @@ export function readServiceEntrySpec(ctx: ResourceContext, raw: unknown, path: s
   if (f.has("workloadSelector")) {
     spec.workloadSelector = readWorkloadSelector(ctx, f.raw("workloadSelector"), f.at("workloadSelector"));
     if (f.has("endpoints")) f.ctx.error(f.path, "only one of endpoints, workloadSelector may be set");
+  }
+  if (spec.resolution !== "DYNAMIC_DNS") {
+    for (const i of hosts.partial) {
+      const host = spec.hosts[i]!;
+      ctx.warn(
+        `${f.at("hosts")}[${i}]`,
+        `partial wildcard ${describe(host)}: Istio allows a wildcard only as the whole leftmost label`,
+      );
+    }
   }
   spec.hosts.forEach((host, i) => {
     if (host === "*") ctx.error(`${f.at("hosts")}[${i}]`, 'a ServiceEntry host cannot be "*"');
@@ -75,6 +89,32 @@ export function readServiceEntrySpec(ctx: ResourceContext, raw: unknown, path: s
   }
   checkResolution(f, spec);
   return spec;
+}
+
+/**
+ * The hosts, as Istio reads them: a wildcard only in the leftmost label; one that is not the whole label
+ * ("*api.example.com") is stored with a warning (Istio's ValidatePartialWildCard), none with DYNAMIC_DNS, where
+ * Istio takes it as any other wildcard.
+ */
+function readServiceEntryHosts(f: SpecFields): { hosts: string[]; partial: number[] } {
+  const partial = new Map<number, string>();
+  const raw = f.raw("hosts");
+  if (Array.isArray(raw)) {
+    raw.forEach((host, i) => {
+      if (typeof host === "string" && PARTIAL_WILDCARD.test(host)) partial.set(i, host);
+    });
+  }
+  if (partial.size === 0) return { hosts: readHosts(f, "hosts", true), partial: [] };
+  // Checked as the whole label would be ("*api.example.com" as "*.example.com"), then kept as written.
+  const whole = (raw as unknown[]).map((h, i) => (partial.has(i) ? wholeLabel(h as string) : h));
+  const hosts = readHosts(SpecFields.open(f.ctx, { hosts: whole }, f.path, { known: ["hosts"] }), "hosts", true);
+  for (const [i, host] of partial) hosts[i] = host;
+  return { hosts, partial: [...partial.keys()] };
+}
+
+function wholeLabel(host: string): string {
+  const dot = host.indexOf(".");
+  return dot < 0 ? "*" : `*${host.slice(dot)}`;
 }
 
 /**
@@ -185,6 +225,25 @@ function checkResolution(f: SpecFields, spec: ServiceEntrySpec): void {
       if (spec.resolution === "DNS_ROUND_ROBIN" && spec.endpoints.length > 1) {
         f.ctx.error(f.at("endpoints"), "DNS_ROUND_ROBIN allows at most one endpoint");
       }
+      break;
+    case "DYNAMIC_DNS":
+      // Istio's rules: the host of each request is the upstream, so the entry names hosts by wildcard only, with no
+      // endpoints or addresses of its own, and ports whose requests name their host.
+      spec.hosts.forEach((host, i) => {
+        if (!host.startsWith("*"))
+          f.ctx.error(`${f.at("hosts")}[${i}]`, `resolution DYNAMIC_DNS needs a wildcard host, got ${describe(host)}`);
+      });
+      if (spec.endpoints.length > 0)
+        f.error("endpoints", "not allowed with resolution DYNAMIC_DNS (each request's host is resolved)");
+      if (spec.addresses.length > 0)
+        f.error("addresses", "not allowed with resolution DYNAMIC_DNS (HTTP virtual hosts answer to the hosts only)");
+      spec.ports.forEach((port, i) => {
+        if (!DYNAMIC_DNS_PROTOCOLS.has(port.protocol))
+          f.ctx.error(
+            `${f.at("ports")}[${i}].protocol`,
+            `only HTTP, TLS, GRPC and HTTP2 ports are supported with resolution DYNAMIC_DNS, got ${port.protocol}`,
+          );
+      });
       break;
     case "NONE":
       if (spec.endpoints.length > 0)

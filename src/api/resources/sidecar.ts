@@ -82,6 +82,16 @@ export function readSidecarSpec(ctx: ResourceContext, raw: unknown, path: string
   if (f.has("inboundConnectionPool")) {
     spec.inboundConnectionPool = readConnectionPool(ctx, f.raw("inboundConnectionPool"), f.at("inboundConnectionPool"));
   }
+  // Istio: "sidecar: empty configuration provided" — a Sidecar must say something besides whom it selects.
+  const said = ["egress", "ingress", "outboundTrafficPolicy", "inboundConnectionPool"];
+  if (
+    !f.broken &&
+    spec.egress.length === 0 &&
+    spec.ingress.length === 0 &&
+    !f.has("outboundTrafficPolicy") &&
+    !f.has("inboundConnectionPool")
+  )
+    ctx.error(f.path, `empty configuration: expected at least one of ${said.join(", ")}`);
   const ingressPorts = new Set<string>();
   spec.ingress.forEach((ingress, n) => {
     const key = `${ingress.bind ?? ""}:${ingress.port.number}`;

@@ -418,7 +418,7 @@ export interface ServiceEntrySpec {
   addresses: string[];
   ports: ServicePort[];
   location: "MESH_EXTERNAL" | "MESH_INTERNAL";
-  resolution: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+  resolution: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN" | "DYNAMIC_DNS";
   endpoints: WorkloadEntrySpec[];
   workloadSelector?: WorkloadSelector;
   exportTo: string[];

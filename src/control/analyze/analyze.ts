@@ -8,7 +8,7 @@
 import type { ResourceOrigin } from "../../api/resources/load.ts";
 import type { Resource, VirtualService } from "../../api/resources/types.ts";
 import { isDelegate, mergeDelegates } from "../translate/delegation.ts";
-import { AnalysisContext, keyOf, type KnownService } from "./context.ts";
+import { AnalysisContext, keyOf, type KnownService, type Workload } from "./context.ts";
 import type { Finding } from "./messages.ts";
 import { analyzeCaCertificates } from "./analyzers/ca-certificates.ts";
 import { analyzeConflictingGateways } from "./analyzers/conflicting-gateways.ts";
@@ -17,6 +17,7 @@ import { analyzeDestinationHosts } from "./analyzers/destination-hosts.ts";
 import { analyzeDestinationRuleHosts } from "./analyzers/destination-rule-hosts.ts";
 import { analyzeGatewayCertificates } from "./analyzers/gateway-certificates.ts";
 import { analyzeGateways } from "./analyzers/gateways.ts";
+import { analyzeGatewaySelectors } from "./analyzers/gateway-selectors.ts";
 import { analyzeIngressSubsets } from "./analyzers/ingress-subsets.ts";
 import { analyzeJwtClaimRoutes } from "./analyzers/jwt-claim-route.ts";
 import { analyzeMeshGatewayHosts } from "./analyzers/mesh-gateway-hosts.ts";
@@ -27,7 +28,7 @@ import { analyzeUnreachableRules } from "./analyzers/unreachable-rules.ts";
 
 export type { Finding, Level } from "./messages.ts";
 export { MESSAGES } from "./messages.ts";
-export type { KnownService } from "./context.ts";
+export type { KnownService, Workload } from "./context.ts";
 
 export interface AnalyzeInput {
   resources: readonly Resource[];
@@ -38,12 +39,17 @@ export interface AnalyzeInput {
   services?: readonly KnownService[];
   /** Where each resource came from, by `Kind/namespace/name`: findings then name the file and line. */
   origins?: ReadonlyMap<string, ResourceOrigin>;
+  /**
+   * The workloads the mesh runs (registry instances, connected proxies): what selectors are checked against. Absent
+   * offline: selectors are then not checked (istioctl checks them against the cluster's pods).
+   */
+  workloads?: readonly Workload[];
   /** Findings from outside the analyzers (loading, translation, kinds not enforced yet), reported with the rest. */
   extraFindings?: readonly Finding[];
 }
 
 export function analyze(input: AnalyzeInput): Finding[] {
-  const ctx = new AnalysisContext(input.resources, input.services ?? [], input.origins ?? new Map());
+  const ctx = new AnalysisContext(input.resources, input.services ?? [], input.origins ?? new Map(), input.workloads);
   // Destinations are checked as the translation routes them: delegates merged into their roots (short names in the
   // root's namespace); a delegate no root names is checked on its own.
   const delegation = mergeDelegates(ctx.virtualServices);
@@ -64,6 +70,7 @@ export function analyze(input: AnalyzeInput): Finding[] {
   analyzeSubsets(ctx, routing, asWritten);
   analyzeDelegates(ctx, delegation.problems);
   analyzeGateways(ctx);
+  analyzeGatewaySelectors(ctx);
   analyzeMeshGatewayHosts(ctx);
   analyzeUnreachableRules(ctx);
   analyzeDestinationRuleHosts(ctx);

@@ -23,6 +23,12 @@ export interface KnownService {
   exportTo?: readonly string[];
 }
 
+/** A workload the mesh runs: a registered instance or a connected proxy. */
+export interface Workload {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+}
+
 export const keyOf = (r: Resource): string => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
 
 export class AnalysisContext {
@@ -38,6 +44,8 @@ export class AnalysisContext {
     readonly resources: readonly Resource[],
     services: readonly KnownService[],
     private readonly origins: ReadonlyMap<string, ResourceOrigin>,
+    /** The labels of every workload the mesh runs (live analysis); undefined offline, where none are known. */
+    readonly workloads?: readonly Workload[],
   ) {
     const of = <K extends Resource["kind"]>(kind: K) =>
       resources.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);

@@ -9,6 +9,7 @@ import type { ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection } f
 import type { Json } from "./envoy.ts";
 import { ADS, duration, HTTP_PROTOCOL_OPTIONS_KEY, HTTP_PROTOCOL_OPTIONS_TYPE } from "./envoy.ts";
 import { localityEndpoints } from "./endpoints.ts";
+import { dynamicForwardProxyDiscovery } from "./passthrough.ts";
 import { isHttp2Protocol, isHttpProtocol, outboundClusterName } from "./names.ts";
 import type { Problems } from "./problems.ts";
 import type { EffectivePolicy } from "./traffic-policy.ts";
@@ -36,18 +37,34 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
   // Problems name the DestinationRule the policy came from, when there is one: that is what the user can fix.
   const where = spec.rule === undefined ? `cluster ${name}` : `DestinationRule ${spec.rule} cluster ${name}`;
   const cluster: Json = { name };
+  const dynamic = service.resolution === "DYNAMIC_DNS";
   if (service.resolution === "DNS") {
     cluster.type = "STRICT_DNS";
     cluster.load_assignment = {
       cluster_name: name,
       endpoints: localityEndpoints(service, port, subset?.labels),
     };
+  } else if (dynamic) {
+    // Each request's host is the one endpoint: the cluster balances nothing, and subset labels select nothing.
+    if (policy.loadBalancer !== undefined) {
+      problems.add(
+        `${where}: loadBalancer does not apply to a DYNAMIC_DNS service (each request goes to its own host); ignored`,
+      );
+    }
+    if (subset !== undefined && Object.keys(subset.labels).length > 0) {
+      problems.add(
+        `${where}: subset ${subset.name}'s labels select nothing for a DYNAMIC_DNS service; its cluster forwards to each request's host`,
+      );
+    }
   } else {
     cluster.type = "EDS";
     cluster.eds_cluster_config = { service_name: name, eds_config: ADS };
   }
-  Object.assign(cluster, loadBalancer(policy.loadBalancer, where, problems));
-  applyWarmup(cluster, policy.loadBalancer, where, spec.rule, problems);
+  if (dynamic) Object.assign(cluster, dynamicForwardProxyDiscovery());
+  else {
+    Object.assign(cluster, loadBalancer(policy.loadBalancer, where, problems));
+    applyWarmup(cluster, policy.loadBalancer, where, spec.rule, problems);
+  }
   applyConnectionPool(cluster, port.protocol, policy.connectionPool, where, problems);
   if (policy.outlierDetection !== undefined) {
     cluster.outlier_detection = outlierDetection(policy.outlierDetection);

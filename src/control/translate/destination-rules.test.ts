@@ -83,7 +83,7 @@ describe("merging rules of one namespace for one host", () => {
     const merged = w.destinationRuleFor(REVIEWS, { namespace: "default", labels: {} })!;
     assert.deepEqual(merged.spec.subsets, [{ name: "v1", labels: { version: "v1" } }]);
     assert.deepEqual(
-      w.problems.filter((p) => p.includes("subset v1")),
+      w.problems.filter((p) => p.text.includes("subset v1")).map((p) => p.text),
       [
         "DestinationRule default/b: subset v1 of reviews.default.svc.cluster.local is already defined by " +
           "DestinationRule default/a; the first definition is kept",

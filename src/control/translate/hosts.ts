@@ -15,7 +15,8 @@ export function hostMatches(pattern: string, hostname: string): boolean {
   const p = pattern.toLowerCase();
   const h = hostname.toLowerCase();
   if (p === "*") return true;
-  if (p.startsWith("*.")) return h.endsWith(p.slice(1)) || (h.startsWith("*.") && h.endsWith(p.slice(1)));
+  // Istio's host.Name.Matches: any leading "*" is a suffix match ("*.example.com", and the partial "*-api.example.com").
+  if (p.startsWith("*")) return h.endsWith(p.slice(1));
   return p === h;
 }
 

@@ -10,7 +10,7 @@ import { listener, socketAddress, tcpProxy } from "./envoy.ts";
 import { isHttpProtocol, outboundClusterName, outboundTcpListenerName } from "./names.ts";
 import { routeTarget, tcpRouteFor } from "./outbound-tcp-routes.ts";
 import { isTlsProtocol, tlsInspector, TlsPortChains } from "./outbound-tls.ts";
-import type { ServiceModel } from "./world.ts";
+import { addServiceProblem, type ServiceModel } from "./world.ts";
 import { World } from "./world-index.ts";
 
 export function outboundTcpListeners(
@@ -23,18 +23,23 @@ export function outboundTcpListeners(
   // Listeners in order of first claim; a TLS port's chains are filled in as its services come.
   const out: (Json | TlsPortChains)[] = [];
   for (const service of services) {
-    for (const port of service.ports) {
+    // DYNAMIC_DNS: HTTP ports only (world.ts reports the others).
+    if (service.resolution === "DYNAMIC_DNS") continue;
+    for (const [index, port] of service.ports.entries()) {
       if (isHttpProtocol(port.protocol)) continue;
       if (port.protocol === "UDP") {
-        problems.add(`service ${service.hostname}: UDP port ${port.number} is not supported; left out`);
+        addServiceProblem(problems, service, `UDP port ${port.number} is not supported; left out`, index);
         continue;
       }
       const tls = isTlsProtocol(port.protocol);
       const taken = owner.get(port.number);
       if ((taken !== undefined && !(tls && taken.tls)) || port.number === proxy.outboundPort) {
-        problems.add(
-          `service ${service.hostname}: ${tls ? "TLS" : "TCP"} port ${port.number} is already used by ` +
+        addServiceProblem(
+          problems,
+          service,
+          `${tls ? "TLS" : "TCP"} port ${port.number} is already used by ` +
             `${taken?.host ?? "the outbound HTTP listener"} on ${proxy.tcpOutboundAddress}; no listener for it`,
+          index,
         );
         continue;
       }

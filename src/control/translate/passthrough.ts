@@ -21,9 +21,16 @@ const dnsCacheConfig = (): Json => ({ name: PASSTHROUGH_DNS_CACHE, dns_lookup_fa
 
 /** The cluster that forwards to the request's own host. */
 export function dynamicForwardProxyCluster(name: string): Json {
+  return { name, connect_timeout: duration(10_000), ...dynamicForwardProxyDiscovery() };
+}
+
+/**
+ * What makes a cluster a dynamic forward proxy: its type and its load balancing (the cluster's own). A
+ * ServiceEntry with resolution DYNAMIC_DNS gets it on its HTTP ports' clusters; they share the passthrough's DNS
+ * cache, so the one filter on the outbound listener resolves for all of them.
+ */
+export function dynamicForwardProxyDiscovery(): Json {
   return {
-    name,
-    connect_timeout: duration(10_000),
     lb_policy: "CLUSTER_PROVIDED",
     cluster_type: {
       name: DFP_CLUSTER_TYPE_NAME,

@@ -42,6 +42,8 @@ export interface ProblemAbout {
   resource?: ResourceRef;
   path?: string;
   code?: ProblemCode;
+  /** The message without the resource and path the sentence starts with (with `resource`); default: the sentence. */
+  message?: string;
 }
 
 const KINDS = [
@@ -69,7 +71,7 @@ const UNRESOLVED =
 export function problemOf(text: string, about: ProblemAbout = {}): Problem {
   let resource = about.resource;
   let path = about.path;
-  let message = text;
+  let message = about.message ?? text;
   const m = resource === undefined ? SENTENCE.exec(text) : null;
   if (m !== null) {
     resource = { kind: m[1]!, namespace: m[2]!, name: m[3]! };

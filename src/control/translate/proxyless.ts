@@ -30,6 +30,7 @@ export function proxylessResources(services: readonly ServiceModel[], base: Base
       // gRPC's xDS client resolves EDS (and LOGICAL_DNS) clusters; Envoy's STRICT_DNS would make it refuse the CDS.
       base.problems.add(
         `proxyless: ${service.hostname} has ${service.resolution} resolution; not served to gRPC clients`,
+        service.source && { resource: service.source, path: "spec.resolution" },
       );
       continue;
     }

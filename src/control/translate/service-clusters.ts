@@ -5,7 +5,7 @@ import type { Json } from "./envoy.ts";
 import { outboundCluster } from "./clusters.ts";
 import { clusterLoadAssignment, localityEndpoints } from "./endpoints.ts";
 import { enableLocalityWeighting, localityLbPlan, proxyTopology } from "./locality.ts";
-import { outboundClusterName } from "./names.ts";
+import { isHttpProtocol, outboundClusterName } from "./names.ts";
 import { Problems } from "./problems.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import type { EffectivePolicy } from "./traffic-policy.ts";
@@ -30,6 +30,8 @@ export function serviceClusters(
   const me = proxyTopology(base.world, base.proxy);
   for (const port of service.ports) {
     if (port.protocol === "UDP") continue;
+    // DYNAMIC_DNS: only HTTP ports are forwarded by their requests' host (the others are reported by world.ts).
+    if (service.resolution === "DYNAMIC_DNS" && !isHttpProtocol(port.protocol)) continue;
     const variants: (undefined | { name: string; labels: Record<string, string> })[] = [undefined];
     for (const subset of rule?.spec.subsets ?? []) variants.push({ name: subset.name, labels: subset.labels ?? {} });
     for (const subset of variants) {

@@ -6,7 +6,7 @@ import { accessLogJson, addAccessLogs } from "./access-log.ts";
 import type { Json } from "./envoy.ts";
 import { CORS_NAME, CORS_TYPE, duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
 import { inboundPorts, inboundResources } from "./inbound.ts";
-import { BLACKHOLE_CLUSTER, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
+import { BLACKHOLE_CLUSTER, isHttpProtocol, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { dynamicForwardProxyCluster, dynamicForwardProxyFilter } from "./passthrough.ts";
 import { outboundRouteConfiguration } from "./outbound-routes.ts";
 import { outboundTcpListeners } from "./outbound-tcp.ts";
@@ -17,6 +17,7 @@ import { reachableServices } from "./scope.ts";
 import { serviceClusters } from "./service-clusters.ts";
 import { sidecarIngressPorts } from "./sidecar-ingress.ts";
 import type { World } from "./world-index.ts";
+import type { ServiceModel } from "./world.ts";
 
 export interface TranslationResult {
   /** Envoy v3 Listener JSON. */
@@ -119,7 +120,7 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
         // Always present, configured per route: Istio's layout for VirtualService CORS and fault injection.
         { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
         { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
-        ...(forwardProxy ? [dynamicForwardProxyFilter()] : []),
+        ...(forwardProxy || services.some(forwardsByHost) ? [dynamicForwardProxyFilter()] : []),
       ]),
     ),
     ...outboundTcpListeners(services, base),
@@ -134,6 +135,11 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
     problems: problems.list,
     issues: problems.items,
   };
+}
+
+/** A DYNAMIC_DNS service with an HTTP port: its clusters are dynamic forward proxies, resolved by the listener's filter. */
+function forwardsByHost(service: ServiceModel): boolean {
+  return service.resolution === "DYNAMIC_DNS" && service.ports.some((p) => isHttpProtocol(p.protocol));
 }
 
 /** The proxy's own workload: per port an inbound listener and cluster. Nothing for a proxyless client. */

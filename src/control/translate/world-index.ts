@@ -17,6 +17,7 @@ import { DestinationRuleIndex } from "./destination-rules.ts";
 import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
 import { labelsMatch } from "./labels.ts";
 import { failoverPriorityKeys, labelPriorityKey, localityLbSettingsOf, proxyLocality } from "./locality.ts";
+import { problemOf, type Problem } from "./problems.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { buildServices } from "./world.ts";
 import type { ServiceModel } from "./world.ts";
@@ -64,7 +65,7 @@ const key = (r: { metadata: { namespace: string; name: string } }): string =>
 export class World {
   readonly services: readonly ServiceModel[];
   /** What could not be turned into services (reported by every translation that uses this world). */
-  readonly problems: readonly string[];
+  readonly problems: readonly Problem[];
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   readonly rootNamespace: string;
   readonly meshLocalityLbSetting: LocalityLoadBalancerSetting | undefined;
@@ -99,7 +100,7 @@ export class World {
     this.meshLocalityLbSetting = input.localityLbSetting;
     this.accessLogs = input.accessLogs ?? [];
     this.destinationRuleIndex = new DestinationRuleIndex(input.destinationRules ?? [], this.rootNamespace);
-    this.problems = [...built.problems, ...this.destinationRuleIndex.problems];
+    this.problems = [...built.problems, ...this.destinationRuleIndex.problems.map((p) => problemOf(p))];
     // Only VirtualServices bound to the mesh (no gateways, or "mesh" among them) apply to sidecars.
     // Delegates are merged into their roots first (a delegate has no gateways of its own; its root's decide).
     const merged = mergeDelegates(input.virtualServices ?? []);

@@ -4,6 +4,8 @@
 
 import type { ServiceEntry, WorkloadEntry, WorkloadEntrySpec } from "../../api/resources/types.ts";
 import { labelsMatch } from "./labels.ts";
+import { isHttpProtocol } from "./names.ts";
+import { Problems, refOf, type Problem, type ProblemAbout, type ResourceRef } from "./problems.ts";
 
 export interface ServicePortModel {
   name: string;
@@ -41,13 +43,38 @@ export interface ServiceModel {
   hostname: string;
   namespace: string;
   ports: ServicePortModel[];
-  /** STATIC: instances are IPs (EDS); DNS: instances are host names (STRICT_DNS); NONE: not routable here. */
-  resolution: "STATIC" | "DNS" | "NONE";
+  /**
+   * STATIC: instances are IPs (EDS); DNS: instances are host names (STRICT_DNS); DYNAMIC_DNS: no instances, each
+   * request goes to its own host, resolved per request (a dynamic forward proxy cluster); NONE: not routable here.
+   */
+  resolution: "STATIC" | "DNS" | "DYNAMIC_DNS" | "NONE";
   instances: ServiceInstance[];
   /** Istio's exportTo; empty = everywhere. */
   exportTo: string[];
   /** The service's own addresses (a ServiceEntry's `addresses`: VIPs, single IPs only); HTTP virtual hosts answer to them. */
   addresses?: string[];
+  /** The ServiceEntry that defines it; absent for a registered service (no stored resource defines it). */
+  source?: ResourceRef;
+}
+
+/**
+ * A problem about a service, said of what defines it: its ServiceEntry (the resource, and `path` inside it, so the
+ * entry's status and analyze name it) or the registry ("registered service HOST", about no stored resource).
+ * `portIndex` is the port's index in `service.ports`, which is the ServiceEntry's `spec.ports` order.
+ */
+export function addServiceProblem(problems: Problems, service: ServiceModel, what: string, portIndex?: number): void {
+  const src = service.source;
+  if (src === undefined) {
+    problems.add(`registered service ${service.hostname}: ${what}`);
+    return;
+  }
+  const message = `host ${service.hostname}: ${what}`;
+  const about: ProblemAbout = {
+    resource: src,
+    message,
+    ...(portIndex !== undefined && portIndex >= 0 && { path: `spec.ports[${portIndex}]` }),
+  };
+  problems.add(`${src.kind} ${src.namespace}/${src.name} ${message}`, about);
 }
 
 export const CLUSTER_DOMAIN = "svc.cluster.local";
@@ -64,7 +91,8 @@ export function instancePort(instance: ServiceInstance, port: ServicePortModel):
 
 export interface BuiltServices {
   services: ServiceModel[];
-  problems: string[];
+  /** Structured: each names its ServiceEntry and the field, or the registered service. */
+  problems: Problem[];
 }
 
 /**
@@ -76,31 +104,43 @@ export function buildServices(
   workloadEntries: readonly WorkloadEntry[],
   registered: readonly ServiceModel[],
 ): BuiltServices {
-  const problems: string[] = [];
+  const problems = new Problems();
   const byHost = new Map<string, ServiceModel>();
-  const add = (service: ServiceModel, source: string): void => {
+  const add = (service: ServiceModel, hostIndex?: number): void => {
     const key = service.hostname.toLowerCase();
     if (byHost.has(key)) {
-      problems.push(`${source}: host ${service.hostname} is already defined; this definition is ignored`);
+      const what = "is already defined; this definition is ignored";
+      const src = service.source;
+      if (src === undefined) problems.add(`registered service ${service.hostname}: host ${what}`);
+      else {
+        const message = `host ${service.hostname} ${what}`;
+        problems.add(`ServiceEntry ${src.namespace}/${src.name}: ${message}`, {
+          resource: src,
+          message,
+          ...(hostIndex !== undefined && { path: `spec.hosts[${hostIndex}]` }),
+        });
+      }
       return;
     }
     byHost.set(key, service);
   };
   for (const entry of serviceEntries) {
-    const source = `ServiceEntry ${entry.metadata.namespace}/${entry.metadata.name}`;
-    for (const service of fromServiceEntry(entry, workloadEntries, problems)) add(service, source);
+    fromServiceEntry(entry, workloadEntries, problems).forEach((service, i) => add(service, i));
   }
-  for (const service of registered) add(service, `registered service ${service.hostname}`);
-  return { services: [...byHost.values()], problems };
+  for (const service of registered) add(service);
+  return { services: [...byHost.values()], problems: problems.items };
 }
 
 function fromServiceEntry(
   entry: ServiceEntry,
   workloadEntries: readonly WorkloadEntry[],
-  problems: string[],
+  problems: Problems,
 ): ServiceModel[] {
   const spec = entry.spec;
+  const source = refOf(entry);
   const where = `ServiceEntry ${entry.metadata.namespace}/${entry.metadata.name}`;
+  const report = (path: string, message: string): void =>
+    problems.add(`${where} ${path.replace(/^spec\./, "")}: ${message}`, { resource: source, path, message });
   const ports: ServicePortModel[] = (spec.ports ?? []).map((p) => ({
     name: p.name,
     number: p.number,
@@ -115,10 +155,23 @@ function fromServiceEntry(
     case "DNS_ROUND_ROBIN":
       resolution = "DNS";
       break;
+    case "DYNAMIC_DNS":
+      resolution = "DYNAMIC_DNS";
+      // Envoy's HTTP dynamic forward proxy reads the host from each request; TLS would need it read from the SNI.
+      ports.forEach((p, i) => {
+        if (!isHttpProtocol(p.protocol))
+          report(
+            `spec.ports[${i}]`,
+            `${p.protocol} port ${p.number} with resolution DYNAMIC_DNS is not supported (only HTTP ports are ` +
+              "forwarded by their requests' host); left out",
+          );
+      });
+      break;
     default:
       resolution = "NONE";
-      problems.push(
-        `${where}: resolution ${spec.resolution ?? "NONE"} (passthrough to the original destination) is not supported`,
+      report(
+        "spec.resolution",
+        `${spec.resolution ?? "NONE"} (passthrough to the original destination) is not supported`,
       );
   }
   const selected =
@@ -129,11 +182,18 @@ function fromServiceEntry(
           .filter((we) => labelsMatch(spec.workloadSelector?.labels ?? {}, we.spec.labels ?? {}))
           .map((we) => we.spec);
   const addresses = singleAddresses(spec.addresses ?? []);
+  const endpoints = spec.endpoints ?? [];
   return (spec.hosts ?? []).map((host) => {
-    const workloads = [...(spec.endpoints ?? []), ...selected];
-    let instances = workloads.flatMap((w) => {
+    const workloads = [...endpoints, ...selected];
+    let instances = (resolution === "DYNAMIC_DNS" ? [] : workloads).flatMap((w, i) => {
       const instance = fromWorkload(w, ports);
-      if (instance === undefined) problems.push(`${where}: an endpoint without an address is skipped`);
+      if (instance === undefined) {
+        // An endpoint of the entry, or a selected WorkloadEntry (whose own problem this is not: said of the entry).
+        report(
+          i < endpoints.length ? `spec.endpoints[${i}]` : "spec.workloadSelector",
+          "an endpoint without an address is skipped",
+        );
+      }
       return instance === undefined ? [] : [instance];
     });
     // DNS without endpoints: the host itself is resolved (Istio's behaviour).
@@ -156,6 +216,7 @@ function fromServiceEntry(
       instances,
       exportTo: spec.exportTo ?? [],
       ...(addresses.length > 0 ? { addresses } : {}),
+      source,
     };
   });
 }
