@@ -120,9 +120,9 @@ export function reportProblems(
  * note about the mesh as a whole, no resource of the user's at fault (TCP is not passed through before traffic
  * capture): Info, so it is said without making every analysis of every mesh a warning.
  */
-export function severityOf(code: Problem["code"], resource?: Problem["resource"]): Level {
-  if (code === "IST0101") return "Error";
-  return resource === undefined && code === "TRL0002" ? "Info" : "Warning";
+export function severityOf(p: Pick<Problem, "code" | "note">): Level {
+  if (p.code === "IST0101") return "Error";
+  return p.note === true ? "Info" : "Warning";
 }
 
 /** Where a problem was found, for a person: the proxies, or the stand-in of a namespace. */
@@ -180,7 +180,7 @@ export function problemFindings(problems: readonly ReportedProblem[], existing: 
     const resource = p.resource === undefined ? "mesh" : refKey(p.resource);
     if (existing.some((f) => explainedBy(p, f, resource))) continue;
     out.push({
-      level: severityOf(p.code, p.resource),
+      level: severityOf(p),
       code: p.code,
       name: PROBLEM_CODES[p.code],
       resource,
@@ -208,7 +208,7 @@ export function statusOf(
     .filter((p) => p.resource !== undefined && refKey(p.resource) === key)
     .map((p): ValidationMessage => ({
       type: { code: p.code, name: PROBLEM_CODES[p.code] },
-      level: severityOf(p.code, p.resource) === "Error" ? "ERROR" : "WARNING",
+      level: ({ Error: "ERROR", Warning: "WARNING", Info: "INFO" } as const)[severityOf(p)],
       description: description(p),
       ...(p.code.startsWith("IST") && {
         documentationUrl: `https://istio.io/latest/docs/reference/config/analysis/${p.code.toLowerCase()}/`,

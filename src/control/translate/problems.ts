@@ -36,6 +36,8 @@ export interface Problem {
   message: string;
   /** The whole sentence, as it has always been written: "VirtualService default/r http[0]: …". */
   text: string;
+  /** A note about the mesh as a whole, no resource of the user's at fault: reported as Info, not a Warning. */
+  note?: true;
 }
 
 export interface ProblemAbout {
@@ -44,6 +46,7 @@ export interface ProblemAbout {
   code?: ProblemCode;
   /** The message without the resource and path the sentence starts with (with `resource`); default: the sentence. */
   message?: string;
+  note?: true;
 }
 
 const KINDS = [
@@ -96,6 +99,7 @@ export function problemOf(text: string, about: ProblemAbout = {}): Problem {
     ...(path !== undefined && { path }),
     message,
     text,
+    ...(about.note === true && { note: true as const }),
   };
 }
 

@@ -107,6 +107,7 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
     problems.add(
       "ALLOW_ANY: TCP connections to hosts outside the mesh are not passed through (that comes with traffic " +
         "capture); HTTP requests are, by their Host (PassthroughCluster, a dynamic forward proxy)",
+      { note: true },
     );
   }
 
