@@ -7,6 +7,7 @@ import {
   problemFindings,
   reportProblems,
   representatives,
+  severityOf,
   statusOf,
   translateViews,
   warningLine,
@@ -175,6 +176,10 @@ test("a registered service's problems name no stored resource but say it is a re
   const udp = report.problems.find((p) => p.message.includes("UDP port 53"))!;
   assert.equal(udp.resource, undefined);
   assert.match(udp.text, /^registered service dns\.shop\.svc\.cluster\.local: UDP port 53 is not supported; left out$/);
+  // The user registered it: a Warning, unlike the note about the mesh as a whole (TCP passthrough), which is Info.
+  assert.equal(severityOf(udp), "Warning");
+  const note = report.problems.find((p) => p.message.startsWith("ALLOW_ANY: TCP"))!;
+  assert.equal(severityOf(note), "Info");
 });
 
 test("DYNAMIC_DNS: an HTTP port is a dynamic forward proxy cluster; a TLS port is reported on the entry", () => {
