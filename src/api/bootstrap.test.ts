@@ -47,7 +47,7 @@ describe("parseBootstrap", () => {
       cluster: "reviews",
       metadata: { version: "v1" },
     });
-    assert.deepEqual(bootstrap.admin, { address: { address: "127.0.0.1", port: 15000 } });
+    assert.deepEqual(bootstrap.admin, { address: { address: "127.0.0.1", port: 15000 }, accessLog: [] });
     assert.equal(bootstrap.drainTimeoutMs, 2_500);
 
     const [http, tcp] = bootstrap.staticResources.listeners;
@@ -208,7 +208,11 @@ stats_config: {}
       "b",
     );
     assert.deepEqual(parsed.node, { id: "n1", cluster: "c1", metadata: { a: { b: 1 } } });
-    assert.deepEqual(parsed.admin, { address: { address: "::1", port: 15000 } });
+    assert.deepEqual(parsed.admin, {
+      address: { address: "::1", port: 15000 },
+      accessLog: [],
+      accessLogPath: "/dev/null",
+    });
     assertIssues(
       () =>
         parseBootstrap(

@@ -74,8 +74,9 @@ const NODE_SPEC = {
   ],
 } as const;
 const ADMIN_SPEC = {
-  handled: ["address"],
-  ignored: ["access_log", "access_log_path", "profile_path", "ignore_global_conn_limit"],
+  handled: ["address", "access_log", "access_log_path"],
+  // profile_path: where a CPU profile would go (no profiler here); the global connection limit is not enforced.
+  ignored: ["profile_path", "ignore_global_conn_limit"],
   unsupported: ["socket_options"],
 } as const;
 const STATIC_RESOURCES_SPEC = { handled: ["listeners", "clusters"], unsupported: ["secrets"] } as const;
@@ -276,7 +277,12 @@ function readAdmin(admin: Fields): Bootstrap["admin"] {
     allowHostName: false,
     allowPortZero: true,
   });
-  return { address };
+  const accessLogPath = admin.string("access_log_path");
+  return {
+    address,
+    accessLog: admin.list("access_log").map((item) => item.value as Record<string, unknown>),
+    ...(accessLogPath === undefined || accessLogPath === "" ? {} : { accessLogPath }),
+  };
 }
 
 /**

@@ -145,9 +145,15 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
       outboundPort,
     });
     bootstrap.node = { ...node, metadata: { ...bootstrap.node.metadata, ...node.metadata } };
+    // The flag sets the admin port; the bootstrap's admin access log, if any, stays.
     if (bootstrap.admin === undefined || adminPort !== undefined)
-      bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort ?? ADMIN_PORT } };
-  } else if (adminPort !== undefined) bootstrap.admin = { address: { address: "127.0.0.1", port: adminPort } };
+      bootstrap.admin = {
+        accessLog: [],
+        ...bootstrap.admin,
+        address: { address: "127.0.0.1", port: adminPort ?? ADMIN_PORT },
+      };
+  } else if (adminPort !== undefined)
+    bootstrap.admin = { accessLog: [], ...bootstrap.admin, address: { address: "127.0.0.1", port: adminPort } };
   if (xdsServers === undefined && bootstrap.dynamicResources !== undefined) {
     // dynamic_resources: the bootstrap names the control plane (a static cluster) and says who this proxy is.
     xdsServers = bootstrap.dynamicResources.servers;

@@ -9,6 +9,8 @@ import { TrellisError } from "../api/errors.ts";
 import type { Bootstrap } from "../api/xds/types.ts";
 import { TYPE_URL } from "../api/xds/wire/codec.ts";
 import { StatsStore } from "../telemetry/stats.ts";
+import type { AccessLogConfig } from "../telemetry/access-log.ts";
+import { adminAccessLogConfigs, openAdminAccessLog } from "./admin/access-log.ts";
 import { startAdminServer, type AdminServer, type AdminTarget, type ClusterStatus } from "./admin/server.ts";
 import { AccessLogManager } from "./http/access-logger.ts";
 import type { UpstreamCluster } from "./upstream/cluster.ts";
@@ -44,6 +46,8 @@ export class Proxy implements AdminTarget, XdsTarget {
   private readonly runtime: RuntimeConfig;
   private readonly accessLogManager: AccessLogManager;
   private admin: AdminServer | undefined;
+  /** The admin server's own access logs (admin.access_log, admin.access_log_path), checked at construction. */
+  private readonly adminAccessLogs: AccessLogConfig[];
   private state: ProxyState = "PRE_INITIALIZING";
   private readonly startedAt: number;
   private shutdownPromise: Promise<void> | undefined;
@@ -78,6 +82,8 @@ export class Proxy implements AdminTarget, XdsTarget {
       ...(options.dnsLookup === undefined ? {} : { dnsLookup: options.dnsLookup }),
     });
     this.runtime.addStatic(bootstrap.staticResources.clusters, bootstrap.staticResources.listeners);
+    this.adminAccessLogs =
+      bootstrap.admin === undefined ? [] : adminAccessLogConfigs(bootstrap.admin, options.source ?? "bootstrap");
   }
 
   /** Binds every listener (all or none), starts DNS resolution and the admin server. */
@@ -86,7 +92,14 @@ export class Proxy implements AdminTarget, XdsTarget {
     // checks (Envoy's cluster warming), so the first request does not meet an empty or unknown cluster.
     try {
       await this.runtime.start();
-      if (this.bootstrap.admin) this.admin = await startAdminServer(this, this.bootstrap.admin.address);
+      if (this.bootstrap.admin) {
+        const request = await openAdminAccessLog(this.adminAccessLogs, this.accessLogManager, this.clock);
+        this.admin = await startAdminServer(
+          this,
+          this.bootstrap.admin.address,
+          request === undefined ? undefined : { request, now: () => this.clock.now() },
+        );
+      }
     } catch (err) {
       for (const l of this.runtime.allListenerRuntimes()) l.destroy();
       const e = err as NodeJS.ErrnoException;

@@ -17,6 +17,12 @@ export interface NodeInfo {
 
 export interface AdminConfig {
   address: SocketAddress;
+  /**
+   * Where the admin server logs each request it answers: `access_log` entries kept raw (the access-log module in
+   * telemetry/ parses them when the proxy is built), and the older `access_log_path` (Envoy's default format).
+   */
+  accessLog: Record<string, unknown>[];
+  accessLogPath?: string;
 }
 
 export interface Bootstrap {

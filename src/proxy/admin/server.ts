@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TrellisError } from "../../api/errors.ts";
+import type { AdminRequestLog } from "./access-log.ts";
 import { handleAdminRequest, type AdminReply } from "./handlers.ts";
 import type { AdminTarget } from "./target.ts";
 
@@ -28,7 +29,7 @@ function splitTarget(raw: string): { path: string; query: URLSearchParams } {
   return { path: path === "" ? "/" : path, query: new URLSearchParams(q >= 0 ? target.slice(q + 1) : "") };
 }
 
-function send(res: ServerResponse, reply: AdminReply): void {
+function send(res: ServerResponse, reply: AdminReply, logged?: () => void): number {
   const body = Buffer.from(reply.body, "utf8");
   res.writeHead(reply.status, {
     "content-type": reply.contentType,
@@ -39,6 +40,7 @@ function send(res: ServerResponse, reply: AdminReply): void {
   });
   const after = reply.after;
   res.end(body, () => {
+    logged?.();
     if (after === undefined) return;
     // The reply is on the wire; a failure in the target's own shutdown is its concern, not the server's.
     try {
@@ -47,9 +49,17 @@ function send(res: ServerResponse, reply: AdminReply): void {
       /* ignored on purpose */
     }
   });
+  return body.length;
 }
 
-function onRequest(target: AdminTarget, req: IncomingMessage, res: ServerResponse): void {
+function onRequest(
+  target: AdminTarget,
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: AdminRequestLog | undefined,
+  now: () => number,
+): void {
+  const startMs = log === undefined ? 0 : now();
   res.on("error", () => {});
   // Bodies are never read; consume them so keep-alive connections stay usable.
   req.resume();
@@ -65,7 +75,20 @@ function onRequest(target: AdminTarget, req: IncomingMessage, res: ServerRespons
     };
   }
   try {
-    send(res, reply);
+    let bytes = 0;
+    bytes = send(
+      res,
+      reply,
+      log === undefined
+        ? undefined
+        : () => {
+            try {
+              log(req, reply.status, bytes, startMs);
+            } catch {
+              /* a log line must never fail the admin server */
+            }
+          },
+    );
   } catch {
     res.destroy();
   }
@@ -74,8 +97,11 @@ function onRequest(target: AdminTarget, req: IncomingMessage, res: ServerRespons
 export function startAdminServer(
   target: AdminTarget,
   address: { address: string; port: number },
+  log?: { request: AdminRequestLog; now: () => number },
 ): Promise<AdminServer> {
-  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => onRequest(target, req, res));
+  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) =>
+    onRequest(target, req, res, log?.request, log?.now ?? (() => 0)),
+  );
   server.on("clientError", (_err, socket) => {
     if (socket.writable && !socket.destroyed) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
     else socket.destroy();

@@ -14,6 +14,7 @@ import { buildFilterChain, compilePerRouteFilterConfig } from "../http/filters.t
 import "../filters/builtin.ts";
 import { compileRouteTable } from "../router/route-table.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
+import { adminAccessLogConfigs } from "../admin/access-log.ts";
 import { type BuildContext, buildCluster, buildListener } from "./build.ts";
 
 /**
@@ -43,6 +44,13 @@ function checkBuild(ctx: ParseContext, bootstrap: Bootstrap, paths: BootstrapPat
     clusters: new Map<string, UpstreamCluster>(),
     routes: { table: () => undefined },
   };
+  // The admin server's access log entries (paths already say "admin.access_log[i]…").
+  if (bootstrap.admin !== undefined)
+    try {
+      adminAccessLogConfigs(bootstrap.admin, "");
+    } catch (err) {
+      reportThrown(ctx, "", err);
+    }
   bootstrap.staticResources.clusters.forEach((cluster, i) => {
     const at = paths.clusters[i]!;
     if (!clean(at)) return;
