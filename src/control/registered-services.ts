@@ -1,6 +1,7 @@
 // Registry instances → the translation's ServiceModel: instances of one service (name + namespace) become one
 // service at name.namespace.svc.cluster.local; its ports are the union of its instances' ports (by name), and each
-// instance is reached at its sidecar's inbound port when it has a sidecar (traffic goes sidecar to sidecar).
+// instance is reached at its sidecar's inbound port when it has a sidecar (traffic goes sidecar to sidecar). A port
+// is numbered as its first instance's servicePort says (else its application port).
 
 import type { Instance } from "./registry/types.ts";
 import { serviceFqdn, type ServiceModel, type ServicePortModel } from "./translate/index.ts";
@@ -23,7 +24,8 @@ export function registeredServices(instances: readonly Instance[]): ServiceModel
     }
     const ports = service.ports as ServicePortModel[];
     for (const p of instance.ports)
-      if (!ports.some((q) => q.name === p.name)) ports.push({ name: p.name, number: p.number, protocol: p.protocol });
+      if (!ports.some((q) => q.name === p.name))
+        ports.push({ name: p.name, number: p.servicePort ?? p.number, protocol: p.protocol });
     service.instances.push({
       address: instance.address,
       ports: Object.fromEntries(

@@ -144,7 +144,7 @@ function readPorts(value: unknown, problems: string[], unnamed: Set<string>): In
   value.forEach((p: unknown, i) => {
     const at = `ports[${i}]`;
     if (p === null || typeof p !== "object") {
-      problems.push(`${at}: expected an object {number, protocol, name?, sidecarPort?}`);
+      problems.push(`${at}: expected an object {number, protocol, name?, sidecarPort?, servicePort?}`);
       return;
     }
     const port = p as Record<string, unknown>;
@@ -156,13 +156,24 @@ function readPorts(value: unknown, problems: string[], unnamed: Set<string>): In
     const sidecarPort = port.sidecarPort;
     if (sidecarPort !== undefined && !isPort(sidecarPort))
       problems.push(`${at}.sidecarPort: expected a port 1-65535, got ${JSON.stringify(sidecarPort)}`);
+    const servicePort = port.servicePort;
+    if (servicePort !== undefined && !isPort(servicePort))
+      problems.push(`${at}.servicePort: expected a port 1-65535, got ${JSON.stringify(servicePort)}`);
     const named = typeof port.name === "string" && port.name !== "";
-    const name = named ? (port.name as string) : `${protocol.toLowerCase()}-${number}`;
+    const name = named
+      ? (port.name as string)
+      : `${protocol.toLowerCase()}-${isPort(servicePort) ? servicePort : number}`;
     if (!named) unnamed.add(name);
     if (names.has(name)) problems.push(`${at}.name: duplicate port name ${JSON.stringify(name)}`);
     names.add(name);
     if (isPort(number))
-      out.push({ name, number, protocol, sidecarPort: isPort(sidecarPort) ? sidecarPort : undefined });
+      out.push({
+        name,
+        number,
+        protocol,
+        sidecarPort: isPort(sidecarPort) ? sidecarPort : undefined,
+        ...(isPort(servicePort) && servicePort !== number ? { servicePort } : {}),
+      });
   });
   return out;
 }

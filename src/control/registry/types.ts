@@ -8,6 +8,11 @@ export interface InstancePort {
   name: string;
   /** Where the application listens. */
   number: number;
+  /**
+   * The number callers of the service use (`http://name:servicePort/`), when it differs from where this instance's
+   * application listens (`trellis run --port 8080` hands the application a free port). Default: `number`.
+   */
+  servicePort?: number;
   protocol: PortProtocol;
   /** Where the workload's sidecar accepts this port's inbound traffic (absent: no sidecar; callers go direct). */
   sidecarPort: number | undefined;
