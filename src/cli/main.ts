@@ -14,6 +14,7 @@ import type { GetOptions } from "./get.ts";
 import type { ProxyConfigOptions } from "./proxy-config.ts";
 import type { ProxyStatusOptions } from "./proxy-status.ts";
 import type { ProxyOptions } from "./proxy.ts";
+import type { RunCliOptions } from "./run.ts";
 import type { UpOptions } from "./up.ts";
 
 const CONTROL_NOTE =
@@ -60,6 +61,8 @@ function program(setStatus: (status: number) => void): Command {
     .helpOption("-h, --help", "show help")
     .helpCommand("help [command]", "show help for a command")
     .showSuggestionAfterError(true)
+    // The program's own options (-V, --version) only before the verb: `trellis run --version v2` is run's.
+    .enablePositionalOptions()
     .exitOverride()
     .addHelpText(
       "after",
@@ -93,6 +96,33 @@ function program(setStatus: (status: number) => void): Command {
       ),
     )
     .action((opts: ProxyOptions) => run(import("./proxy.ts").then((m) => m.runProxy(opts))));
+
+  prog
+    .command("run")
+    .description("run a command with a sidecar beside it, in the mesh while it lives; exits with its status")
+    .argument("<command...>", "the command and its arguments, after --")
+    .option("--service <name>", "the service the process belongs to (its app label)")
+    .option("--version <v>", "its version label (subsets select on it)")
+    .option("-n, --namespace <ns>", "its namespace (default: default)")
+    .option("--labels <k=v,...>", "more labels")
+    .option(
+      "--port <[name=]port[:app-port][/proto]>",
+      "a service port; the application listens on app-port, else on the free port given in $PORT (repeatable)",
+      collect,
+    )
+    .option(
+      "--xds <host:port,...>",
+      "the control plane's ADS (default $TRELLIS_XDS, else $TRELLIS_CONTROL's host:15010)",
+    )
+    .option("--drain-timeout <ms>", "how long the sidecar drains after the command exits (default 5000)")
+    .addHelpText(
+      "after",
+      example(
+        "trellis run --service meeting --version v1 --port 8080 -- node server.js",
+        "trellis run --service batch -- curl -s http://meeting:8080/   # a pure client",
+      ),
+    )
+    .action((command: string[], opts: RunCliOptions) => run(import("./run.ts").then((m) => m.runRun(command, opts))));
 
   prog
     .command("up")

@@ -1,0 +1,77 @@
+// `trellis run --service NAME [--version V] [--namespace NS] [--labels k=v,…] [--port [NAME=]P[:APP_PORT][/PROTO]]…
+// -- CMD…`: CMD with a sidecar beside it, in the mesh while it lives (src/run/lifecycle.ts; docs/run.md). The exit
+// status is CMD's; 2 for a usage error, 1 when the sidecar or the registration failed before CMD started.
+
+import { DEFAULT_DRAIN_TIMEOUT_MS } from "../api/bootstrap.ts";
+import { TrellisError } from "../api/errors.ts";
+import { controlUrl } from "./control-client.ts";
+
+/** The options main.ts's commander parses for this verb. */
+export interface RunCliOptions {
+  service?: string;
+  version?: string;
+  namespace?: string;
+  labels?: string;
+  port?: string[];
+  xds?: string;
+  drainTimeout?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DEFAULT_XDS_PORT = 15010;
+
+/** The ADS address: --xds, else $TRELLIS_XDS, else the host of $TRELLIS_CONTROL on port 15010. */
+export function xdsServers(flag: string | undefined, control: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const value = flag ?? env.TRELLIS_XDS;
+  if (value !== undefined) return value.split(",").map((s) => s.trim());
+  return [`${new URL(control).hostname}:${DEFAULT_XDS_PORT}`];
+}
+
+export async function runRun(command: readonly string[], values: RunCliOptions): Promise<number> {
+  const log = (line: string): void => void process.stderr.write(`trellis run: ${line}\n`);
+  const { parseLabels, parsePorts, RunUsageError } = await import("../run/ports.ts");
+  let options;
+  try {
+    if (values.service === undefined || !DNS_LABEL.test(values.service))
+      throw new RunUsageError(
+        values.service === undefined
+          ? "--service NAME is required"
+          : `--service expects a DNS label (lower-case letters, digits, '-'), got "${values.service}"`,
+      );
+    const namespace = values.namespace ?? "default";
+    if (!DNS_LABEL.test(namespace)) throw new RunUsageError(`--namespace expects a DNS label, got "${namespace}"`);
+    if (command.length === 0) throw new RunUsageError("no command to run: trellis run --service NAME … -- CMD [ARGS…]");
+    const drainTimeoutMs = values.drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : Number(values.drainTimeout);
+    if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0)
+      throw new RunUsageError(`--drain-timeout expects milliseconds ≥ 0, got "${values.drainTimeout}"`);
+    const control = controlUrl();
+    const xds = xdsServers(values.xds, control);
+    for (const s of xds)
+      if (!/^[^\s:]+:\d{1,5}$/.test(s) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(s))
+        throw new RunUsageError(`--xds expects HOST:PORT[,HOST:PORT…], got "${s}"`);
+    options = {
+      service: values.service,
+      namespace,
+      version: values.version,
+      labels: parseLabels(values.labels),
+      ports: parsePorts(values.port ?? []),
+      command,
+      control,
+      xds,
+      drainTimeoutMs,
+      log,
+    };
+  } catch (err) {
+    if (!(err instanceof RunUsageError)) throw err;
+    process.stderr.write(`trellis run: ${err.message}\n`);
+    return 2;
+  }
+  const { runWithSidecar } = await import("../run/lifecycle.ts");
+  try {
+    return await runWithSidecar(options);
+  } catch (err) {
+    if (!(err instanceof TrellisError)) throw err;
+    process.stderr.write(`trellis run: ${err.message}\n`);
+    return 1;
+  }
+}

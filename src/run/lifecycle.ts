@@ -1,0 +1,235 @@
+// `trellis run` in explicit mode: CMD with a sidecar beside it, in the mesh for as long as it lives.
+//
+//   1. free ports: the sidecar's outbound listener, one inbound port per --port, the application's ports not fixed
+//   2. the sidecar (Proxy, in this process) starts empty; the instance is registered (127.0.0.1, each port with its
+//      sidecarPort and servicePort); the xDS client feeds the sidecar
+//   3. CMD starts only once the sidecar holds its first configuration: its outbound listener and each inbound
+//      listener bound, its routes applied
+//   4. CMD gets PORT, TRELLIS_PORT_<NAME>, HTTP_PROXY/http_proxy (the outbound listener) and NO_PROXY; SIGINT and
+//      SIGTERM are passed to it
+//   5. CMD exits: the instance is deregistered, the sidecar drains and stops, and the status is CMD's (a signal n
+//      gives 128+n, as shells report it)
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import { constants } from "node:os";
+import { systemClock } from "../api/clock.ts";
+import { TrellisError } from "../api/errors.ts";
+import { TYPE_URL } from "../api/xds/wire/codec.ts";
+import { Proxy } from "../proxy/server.ts";
+import { XdsClient } from "../proxy/xds-client/client.ts";
+import { nodeFromIdentity } from "../proxy/xds-client/node.ts";
+import { portVariable, type RunPort } from "./ports.ts";
+import { Registration, type RegistrationBody } from "./registration.ts";
+
+export interface RunOptions {
+  service: string;
+  namespace: string;
+  version: string | undefined;
+  labels: Record<string, string>;
+  ports: readonly RunPort[];
+  command: readonly string[];
+  /** The control plane's HTTP API (registry). */
+  control: string;
+  /** Its ADS servers, HOST:PORT. */
+  xds: readonly string[];
+  drainTimeoutMs: number;
+  log: (line: string) => void;
+  /** The environment CMD inherits (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** CMD could not be started (not found, not executable): exit status 127, as a shell says it. */
+export class CommandStartError extends TrellisError {
+  constructor(command: string, cause: Error) {
+    super("TRELLIS_RUN_COMMAND_FAILED", `cannot start ${command}: ${cause.message}`, { cause });
+  }
+}
+
+/** `count` distinct free ports on 127.0.0.1, held together while they are chosen. */
+export async function freeLocalPorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", resolve);
+      });
+      servers.push(server);
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+/** What the run set up, for the environment and for tests. */
+export interface RunLayout {
+  nodeId: string;
+  outboundPort: number;
+  ports: { port: RunPort; appPort: number; sidecarPort: number }[];
+}
+
+export function commandEnv(base: NodeJS.ProcessEnv, layout: RunLayout): NodeJS.ProcessEnv {
+  const proxy = `http://127.0.0.1:${layout.outboundPort}`;
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    HTTP_PROXY: proxy,
+    http_proxy: proxy,
+    NO_PROXY: "localhost,127.0.0.1",
+    no_proxy: "localhost,127.0.0.1",
+    TRELLIS_NODE_ID: layout.nodeId,
+  };
+  delete env.PORT;
+  if (layout.ports.length > 0) env.PORT = String(layout.ports[0]!.appPort);
+  for (const p of layout.ports) env[portVariable(p.port.name)] = String(p.appPort);
+  return env;
+}
+
+/** Resolves with CMD's exit status (or 127 when it could not start, 1 when the sidecar could not). */
+export async function runWithSidecar(options: RunOptions): Promise<number> {
+  const { log } = options;
+  const free = await freeLocalPorts(1 + options.ports.length * 2);
+  const layout: RunLayout = {
+    nodeId: `${options.service}-${randomBytes(4).toString("hex")}.${options.namespace}`,
+    outboundPort: free[0]!,
+    ports: options.ports.map((port, i) => ({
+      port,
+      sidecarPort: free[1 + 2 * i]!,
+      appPort: port.appPort ?? free[2 + 2 * i]!,
+    })),
+  };
+  const labels = {
+    app: options.service,
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    ...options.labels,
+  };
+  // A process with no port is a pure client: not registered, so its sidecar is not told it serves anything.
+  const serves = layout.ports.length > 0;
+  const node = nodeFromIdentity({
+    nodeId: layout.nodeId,
+    ...(serves ? { service: options.service } : {}),
+    namespace: options.namespace,
+    labels,
+    instanceIps: ["127.0.0.1"],
+    outboundPort: layout.outboundPort,
+  });
+  const proxy = new Proxy(
+    {
+      node,
+      admin: undefined,
+      staticResources: { listeners: [], clusters: [] },
+      drainTimeoutMs: options.drainTimeoutMs,
+    },
+    { source: `trellis run ${options.service}`, log: (line) => log(`sidecar: ${line}`) },
+  );
+  await proxy.start();
+
+  let registration: Registration | undefined;
+  let client: XdsClient | undefined;
+  // Signals that arrive before CMD runs stop the start; after, they are CMD's.
+  let child: ReturnType<typeof spawn> | undefined;
+  let interrupted: NodeJS.Signals | undefined;
+  let wake: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      return;
+    }
+    if (interrupted === undefined) log(`${signal}: stopping before ${options.command[0]} started`);
+    interrupted ??= signal;
+    wake?.();
+    void registration?.deregister();
+  };
+  const onSigint = (): void => onSignal("SIGINT");
+  const onSigterm = (): void => onSignal("SIGTERM");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+
+  const cleanUp = async (): Promise<void> => {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+    await registration?.deregister();
+    client?.stop();
+    await proxy.shutdown();
+  };
+
+  try {
+    if (serves) {
+      const body: RegistrationBody = {
+        service: options.service,
+        namespace: options.namespace,
+        labels,
+        address: "127.0.0.1",
+        nodeId: layout.nodeId,
+        ports: layout.ports.map((p) => ({
+          name: p.port.name,
+          number: p.appPort,
+          servicePort: p.port.servicePort,
+          protocol: p.port.protocol,
+          sidecarPort: p.sidecarPort,
+        })),
+      };
+      registration = new Registration({ control: options.control, body, log });
+      const id = await registration.register();
+      if (id !== undefined) log(`registered ${id}`);
+    }
+    if (interrupted === undefined) {
+      client = new XdsClient({
+        servers: [...options.xds],
+        node,
+        target: proxy,
+        clock: systemClock,
+        log,
+      });
+      const ready = (): boolean => {
+        const bound = proxy.listenerAddresses();
+        return (
+          client!.version(TYPE_URL.routeConfiguration) !== "" &&
+          bound["outbound-http"] !== undefined &&
+          layout.ports.every((p) => bound[`inbound-${p.sidecarPort}`] !== undefined)
+        );
+      };
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        client!.onEvent((e) => {
+          if (e.kind === "nack") log(`xds: configuration refused (${e.typeUrl.split(".").pop()}): ${e.message}`);
+          if (ready()) resolve();
+        });
+        client!.start();
+      });
+      wake = undefined;
+    }
+    if (interrupted !== undefined) {
+      await cleanUp();
+      return 128 + (constants.signals[interrupted] ?? 0);
+    }
+    // The control plane probes the sidecar's ports on a heartbeat: they accept now, so the instance is healthy.
+    await registration?.heartbeat();
+    log(
+      `sidecar ready (outbound 127.0.0.1:${layout.outboundPort}` +
+        layout.ports.map((p) => `, ${p.port.name} ${p.sidecarPort}→${p.appPort}`).join("") +
+        `): starting ${options.command.join(" ")}`,
+    );
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+
+  const status = await new Promise<number>((resolve) => {
+    const [file, ...args] = options.command;
+    child = spawn(file!, args, { stdio: "inherit", env: commandEnv(options.env ?? process.env, layout) });
+    child.once("error", (err) => {
+      log(new CommandStartError(options.command[0]!, err).message);
+      resolve(127);
+    });
+    child.once("exit", (code, signal) => {
+      resolve(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)));
+    });
+  });
+  log(`${options.command[0]} exited with status ${status}: deregistering and draining the sidecar`);
+  await cleanUp();
+  return status;
+}

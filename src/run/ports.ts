@@ -1,0 +1,105 @@
+// `trellis run --port [NAME=]P[:APP_PORT][/PROTO]`: a service port callers use (P), where the application listens
+// (APP_PORT, else a free port handed to it in PORT and TRELLIS_PORT_<NAME>), and its protocol: `/PROTO`, else the
+// port's name as Istio reads it (`http`, `http-web`, `grpc-api`…), else HTTP. Every mistake is a RunUsageError that
+// quotes the flag's value and says what was expected.
+
+import { TrellisError } from "../api/errors.ts";
+
+export const RUN_PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"] as const;
+export type RunProtocol = (typeof RUN_PROTOCOLS)[number];
+
+/** A bad flag of `trellis run` (exit status 2). */
+export class RunUsageError extends TrellisError {
+  constructor(message: string) {
+    super("TRELLIS_RUN_USAGE", message);
+  }
+}
+
+export interface RunPort {
+  /** The port's name in the service (given, else `<protocol>-<P>`, the registry's own default). */
+  name: string;
+  /** The number callers of the service use. */
+  servicePort: number;
+  /** Where the application listens, when fixed with `:APP_PORT`; otherwise a free port is chosen at start. */
+  appPort: number | undefined;
+  protocol: RunProtocol;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const SPEC = /^(?:([^=]*)=)?(\d+)(?::(\d+))?(?:\/(.*))?$/;
+
+function portNumber(text: string, what: string, spec: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new RunUsageError(`--port "${spec}": ${what} must be 1-65535, got ${text}`);
+  return n;
+}
+
+/** Istio's protocol selection by port name: the name, or its prefix before the first '-'. */
+export function protocolFromName(name: string): RunProtocol | undefined {
+  const prefix = name.split("-")[0]!.toUpperCase();
+  return (RUN_PROTOCOLS as readonly string[]).includes(prefix) ? (prefix as RunProtocol) : undefined;
+}
+
+export function parsePort(spec: string): RunPort {
+  const m = SPEC.exec(spec.trim());
+  if (m === null)
+    throw new RunUsageError(
+      `--port "${spec}": expected [NAME=]PORT[:APP_PORT][/PROTOCOL], e.g. 8080, 8080:3000, grpc=9090/grpc`,
+    );
+  const [, givenName, port, app, proto] = m;
+  if (givenName !== undefined && !DNS_LABEL.test(givenName))
+    throw new RunUsageError(
+      `--port "${spec}": the name must be a DNS label (lower-case letters, digits, '-'), got "${givenName}"`,
+    );
+  const servicePort = portNumber(port!, "PORT", spec);
+  const appPort = app === undefined ? undefined : portNumber(app, "APP_PORT", spec);
+  let protocol: RunProtocol | undefined;
+  if (proto !== undefined) {
+    const upper = proto.toUpperCase();
+    if (!(RUN_PROTOCOLS as readonly string[]).includes(upper))
+      throw new RunUsageError(
+        `--port "${spec}": the protocol must be one of ${RUN_PROTOCOLS.map((p) => p.toLowerCase()).join(", ")}, ` +
+          `got "${proto}"`,
+      );
+    protocol = upper as RunProtocol;
+  }
+  protocol ??= givenName === undefined ? "HTTP" : (protocolFromName(givenName) ?? "HTTP");
+  return { name: givenName ?? `${protocol.toLowerCase()}-${servicePort}`, servicePort, appPort, protocol };
+}
+
+/** Every --port, checked together: one name, one service port and one application port each. */
+export function parsePorts(specs: readonly string[]): RunPort[] {
+  const ports = specs.map(parsePort);
+  const seen = (key: (p: RunPort) => unknown, what: string): void => {
+    const at = new Map<unknown, string>();
+    ports.forEach((p, i) => {
+      const k = key(p);
+      if (k === undefined) return;
+      const first = at.get(k);
+      if (first !== undefined)
+        throw new RunUsageError(`--port "${specs[i]}": ${what} ${String(k)} is already declared by --port "${first}"`);
+      at.set(k, specs[i]!);
+    });
+  };
+  seen((p) => p.name, "the port name");
+  seen((p) => p.servicePort, "port");
+  seen((p) => p.appPort, "application port");
+  return ports;
+}
+
+/** The environment variable that gives the application one port's number: TRELLIS_PORT_HTTP_8080, TRELLIS_PORT_WEB. */
+export function portVariable(name: string): string {
+  return `TRELLIS_PORT_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+/** `--labels k=v,…` as a map. */
+export function parseLabels(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of value ? value.split(",") : []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new RunUsageError(`--labels expects k=v[,k=v…], got "${pair}"`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}

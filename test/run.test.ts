@@ -1,0 +1,188 @@
+// `trellis run` in explicit mode, through the real CLI (`main()`) against a real control plane in this process: CMD
+// (a small `node -e` program) starts once its sidecar is configured, with PORT, TRELLIS_PORT_<NAME> and HTTP_PROXY;
+// its instance is registered while it runs and gone after; requests through its sidecar reach it; its exit status
+// (or 128 + the signal that ended it) is trellis run's.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ControlPlane } from "../src/control/control-plane.ts";
+import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { runCli } from "./support/cli.ts";
+
+/** An HTTP server on $PORT answering its environment; GET /exit/N answers and exits with status N. */
+const SERVER = `
+const http = require("node:http");
+const server = http.createServer((req, res) => {
+  const exit = /^\\/exit\\/(\\d+)$/.exec(req.url);
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify({ env: process.env, url: req.url, host: req.headers.host }), () => {
+    if (exit) process.exit(Number(exit[1]));
+  });
+});
+server.listen(Number(process.env.PORT), "127.0.0.1");
+`;
+
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  limitMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Reply {
+  status: number;
+  json: { env: Record<string, string>; url: string; host: string };
+}
+
+function get(port: number, path: string, host?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path, agent: false, headers: host ? { host } : {} }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(body) as Reply["json"] });
+        } catch {
+          reject(new Error(`${res.statusCode}: ${body}`));
+        }
+      });
+    });
+    req.on("error", reject);
+  });
+}
+
+describe("trellis run (explicit mode)", () => {
+  let dataDir: string;
+  let store: EmbeddedStore;
+  let cp: ControlPlane;
+  let control: string;
+  let xds: string;
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "trellis-run-"));
+    store = await EmbeddedStore.open({ dataDir });
+    cp = new ControlPlane({ store, xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
+    await cp.start();
+    control = `http://127.0.0.1:${cp.apiPort}`;
+    xds = `127.0.0.1:${cp.xdsPort}`;
+  });
+
+  after(async () => {
+    await cp.stop();
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("CMD serves in the mesh while it runs: registered, reached through its sidecar, gone after; its status is passed through", async () => {
+    const running = runCli(
+      ["run", "--service", "greeter", "--version", "v2", "--port", "8080", "--xds", xds, "--", "node", "-e", SERVER],
+      { TRELLIS_CONTROL: control },
+    );
+    const instance = await until("the registered instance", () =>
+      cp.registry.list().find((i) => i.service === "greeter"),
+    );
+    assert.equal(instance.address, "127.0.0.1");
+    assert.deepEqual(instance.labels, { app: "greeter", version: "v2" });
+    const [port] = instance.ports;
+    assert.equal(port!.name, "http-8080");
+    assert.equal(port!.servicePort, 8080);
+    assert.ok(port!.sidecarPort !== undefined && port!.sidecarPort !== port!.number);
+
+    // Through the sidecar's inbound port: CMD is already listening (the sidecar was configured before it started).
+    const inbound = await until("CMD's server behind its sidecar", () =>
+      get(port!.sidecarPort!, "/hello").catch(() => undefined),
+    );
+    assert.equal(inbound.status, 200);
+    const env = inbound.json.env;
+    assert.equal(env.PORT, String(port!.number), "PORT is the application's port, the one registered");
+    assert.equal(env.TRELLIS_PORT_HTTP_8080, env.PORT);
+    assert.match(env.HTTP_PROXY!, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(env.http_proxy, env.HTTP_PROXY);
+    assert.equal(env.NO_PROXY, "localhost,127.0.0.1");
+
+    // Through the sidecar's outbound listener (what HTTP_PROXY names), by the service's name and port.
+    const outboundPort = Number(new URL(env.HTTP_PROXY!).port);
+    const viaMesh = await until("greeter by name through the outbound listener", () =>
+      get(outboundPort, "/by-name", "greeter:8080")
+        .then((r) => (r.status === 200 ? r : undefined))
+        .catch(() => undefined),
+    );
+    assert.equal(viaMesh.json.url, "/by-name");
+
+    await get(port!.sidecarPort!, "/exit/7");
+    const result = await running;
+    assert.equal(result.code, 7, result.stderr);
+    assert.equal(
+      cp.registry.list().find((i) => i.service === "greeter"),
+      undefined,
+      "deregistered when CMD exited",
+    );
+    assert.match(result.stderr, /exited with status 7/);
+  });
+
+  test("a pure client (no --port) is not registered and gets HTTP_PROXY; a status of 0 and of 3 pass through", async () => {
+    const file = join(dataDir, "client-env.json");
+    const script = `require("node:fs").writeFileSync(process.argv[1], JSON.stringify(process.env)); process.exit(Number(process.argv[2]))`;
+    for (const status of [3, 0]) {
+      const before = cp.registry.list().length;
+      const result = await runCli(
+        ["run", "--service", "batch", "--xds", xds, "--", "node", "-e", script, file, String(status)],
+        { TRELLIS_CONTROL: control },
+      );
+      assert.equal(result.code, status, result.stderr);
+      assert.equal(cp.registry.list().length, before);
+      const env = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+      assert.match(env.HTTP_PROXY!, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(env.PORT, undefined, "no port declared: no PORT");
+    }
+  });
+
+  test("SIGTERM to trellis run is passed to CMD; CMD killed by it gives 128+15 and the instance is removed", async () => {
+    const running = runCli(
+      ["run", "--service", "sleeper", "--port", "web=9090", "--xds", xds, "--", "node", "-e", SERVER],
+      { TRELLIS_CONTROL: control },
+    );
+    const instance = await until("the registered instance", () =>
+      cp.registry.list().find((i) => i.service === "sleeper"),
+    );
+    await until("CMD's server", () => get(instance.ports[0]!.sidecarPort!, "/").catch(() => undefined));
+    process.kill(process.pid, "SIGTERM");
+    const result = await running;
+    assert.equal(result.code, 128 + 15, result.stderr);
+    assert.equal(
+      cp.registry.list().find((i) => i.service === "sleeper"),
+      undefined,
+    );
+  });
+
+  test("usage errors name the flag and what was expected (status 2), before anything starts", async () => {
+    const cases: [string[], RegExp][] = [
+      [["run", "--", "true"], /--service NAME is required/],
+      [["run", "--service", "x", "--port", "http"], /no command to run|missing required argument/],
+      [["run", "--service", "x", "--port", "80:0", "--", "true"], /--port "80:0": APP_PORT must be 1-65535, got 0/],
+      [["run", "--service", "x", "--port", "80/udp", "--", "true"], /--port "80\/udp": the protocol must be one of/],
+      [
+        ["run", "--service", "x", "--port", "80", "--port", "80/tcp", "--", "true"],
+        /--port "80\/tcp": port 80 is already declared by --port "80"/,
+      ],
+      [["run", "--service", "Bad_Name", "--", "true"], /--service expects a DNS label/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(args, { TRELLIS_CONTROL: control });
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+    assert.equal(cp.registry.list().length, 0);
+  });
+});
