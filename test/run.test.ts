@@ -131,6 +131,44 @@ describe("trellis run (explicit mode)", () => {
     assert.match(result.stderr, /exited with status 7/);
   });
 
+  test("curl in a pure client reaches a served CMD by name through HTTP_PROXY (absolute-form to the outbound listener)", async () => {
+    const serving = runCli(
+      ["run", "--service", "meeting", "--port", "8080", "--xds", xds, "--", "node", "-e", SERVER],
+      { TRELLIS_CONTROL: control },
+    );
+    const instance = await until("the registered instance", () =>
+      cp.registry.list().find((i) => i.service === "meeting"),
+    );
+    const sidecarPort = instance.ports[0]!.sidecarPort!;
+    await until("meeting's server", () => get(sidecarPort, "/").catch(() => undefined));
+    const out = join(dataDir, "curl-out.json");
+    const client = await runCli(
+      [
+        "run",
+        "--service",
+        "caller",
+        "--xds",
+        xds,
+        "--",
+        "curl",
+        "-sS",
+        "--fail",
+        "--max-time",
+        "5",
+        "-o",
+        out,
+        "http://meeting:8080/agenda?day=1",
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(client.code, 0, client.stderr);
+    const seen = JSON.parse(readFileSync(out, "utf8")) as Reply["json"];
+    assert.equal(seen.url, "/agenda?day=1");
+    assert.equal(seen.host, "meeting:8080");
+    await get(sidecarPort, "/exit/0");
+    assert.equal((await serving).code, 0);
+  });
+
   test("a pure client (no --port) is not registered and gets HTTP_PROXY; a status of 0 and of 3 pass through", async () => {
     const file = join(dataDir, "client-env.json");
     const script = `require("node:fs").writeFileSync(process.argv[1], JSON.stringify(process.env)); process.exit(Number(process.argv[2]))`;
