@@ -204,6 +204,54 @@ describe("trellis run (explicit mode)", () => {
     );
   });
 
+  test("a CMD that cannot be started: status 127 (as a shell says it), the error named, the instance removed", async () => {
+    const result = await runCli(
+      ["run", "--service", "ghost", "--port", "8080", "--xds", xds, "--", "/nonexistent/trellis-run-cmd"],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(result.code, 127, result.stderr);
+    assert.match(
+      result.stderr,
+      /cannot start \/nonexistent\/trellis-run-cmd: spawn \/nonexistent\/trellis-run-cmd ENOENT/,
+    );
+    assert.equal(
+      cp.registry.list().find((i) => i.service === "ghost"),
+      undefined,
+    );
+  });
+
+  test("no control plane: the registration is retried with the reason said, CMD not started; SIGINT then stops it (130)", async () => {
+    const { freeLocalPorts } = await import("../src/run/lifecycle.ts");
+    const [dead] = await freeLocalPorts(1);
+    const marker = join(dataDir, "never-started");
+    const running = runCli(
+      [
+        "run",
+        "--service",
+        "orphan",
+        "--port",
+        "8080",
+        "--xds",
+        `127.0.0.1:${dead}`,
+        "--",
+        "node",
+        "-e",
+        `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "started")`,
+      ],
+      { TRELLIS_CONTROL: `http://127.0.0.1:${dead}` },
+    );
+    await new Promise((r) => setTimeout(r, 700));
+    process.kill(process.pid, "SIGINT");
+    const result = await running;
+    assert.equal(result.code, 130, result.stderr);
+    assert.match(
+      result.stderr,
+      /cannot reach the control plane at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); .*retrying in \d+ ms/,
+    );
+    assert.match(result.stderr, /SIGINT: stopping before node started/);
+    assert.throws(() => readFileSync(marker), /ENOENT/);
+  });
+
   test("usage errors name the flag and what was expected (status 2), before anything starts", async () => {
     const cases: [string[], RegExp][] = [
       [["run", "--", "true"], /--service NAME is required/],

@@ -147,10 +147,18 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
   const onSigterm = (): void => onSignal("SIGTERM");
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
+  // The last line, as `trellis proxy` has it (listener/guard.ts): what no handler caught is counted and logged, and
+  // the sidecar keeps serving CMD; a crash here would leave CMD running outside the mesh.
+  const onUncaught = (err: Error, origin: string): void => proxy.unhandledError(err, origin);
+  const onRejection = (reason: unknown): void => proxy.unhandledError(reason, "unhandledRejection");
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onRejection);
 
   const cleanUp = async (): Promise<void> => {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
+    process.off("uncaughtException", onUncaught);
+    process.off("unhandledRejection", onRejection);
     await registration?.deregister();
     client?.stop();
     await proxy.shutdown();
