@@ -120,6 +120,16 @@ describe("trellis run (explicit mode)", () => {
     );
     assert.equal(viaMesh.json.url, "/by-name");
 
+    // trellis get workloads: the service port callers use, the sidecar's port, the application's port.
+    const listed = await runCli(["get", "workloads"], { TRELLIS_CONTROL: control });
+    assert.match(
+      listed.stdout,
+      new RegExp(
+        `\\ngreeter\\s+default\\s+127\\.0\\.0\\.1\\s+http-8080:8080→sidecar:${port!.sidecarPort}→app:${port!.number}/HTTP\\s+` +
+          `app=greeter,version=v2\\s+healthy`,
+      ),
+    );
+
     await get(port!.sidecarPort!, "/exit/7");
     const result = await running;
     assert.equal(result.code, 7, result.stderr);

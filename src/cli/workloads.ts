@@ -21,7 +21,7 @@ interface Listed {
   namespace: string;
   address: string;
   labels: Record<string, string>;
-  ports: { name: string; number: number; protocol: string; sidecarPort?: number }[];
+  ports: { name: string; number: number; protocol: string; sidecarPort?: number; servicePort?: number }[];
   state: "active" | "expired";
   health?: { status: string; detail?: string };
   lease?: { expiresAt?: string; ttlSeconds?: number };
@@ -62,6 +62,16 @@ export async function runGetWorkloads(
   }
 }
 
+/**
+ * NAME:PORT→sidecar:S/PROTO, PORT being where the application listens; with a service port apart from it (trellis
+ * run), NAME:SERVICE_PORT→sidecar:S→app:APP_PORT/PROTO, the path of a call.
+ */
+function portCell(p: Listed["ports"][number]): string {
+  const sidecar = p.sidecarPort !== undefined ? `→sidecar:${p.sidecarPort}` : "";
+  if (p.servicePort !== undefined) return `${p.name}:${p.servicePort}${sidecar}→app:${p.number}/${p.protocol}`;
+  return `${p.name}:${p.number}${sidecar}/${p.protocol}`;
+}
+
 function render(items: Listed[], now: number): string {
   if (items.length === 0) return "No workloads registered.\n";
   const out = table(
@@ -70,11 +80,7 @@ function render(items: Listed[], now: number): string {
       i.service,
       i.namespace,
       i.address,
-      i.ports
-        .map(
-          (p) => `${p.name}:${p.number}${p.sidecarPort !== undefined ? `→sidecar:${p.sidecarPort}` : ""}/${p.protocol}`,
-        )
-        .join(","),
+      i.ports.map(portCell).join(","),
       Object.entries(i.labels)
         .map(([k, v]) => `${k}=${v}`)
         .join(",") || "<none>",
