@@ -262,6 +262,34 @@ describe("trellis run (explicit mode)", () => {
     assert.throws(() => readFileSync(marker), /ENOENT/);
   });
 
+  test("a registration the control plane refuses: its reason, status 1, CMD not started", async () => {
+    const marker = join(dataDir, "refused-started");
+    const result = await runCli(
+      [
+        "run",
+        "--service",
+        "labelled",
+        "--labels",
+        "bad key=v",
+        "--port",
+        "8080",
+        "--xds",
+        xds,
+        "--",
+        "node",
+        "-e",
+        `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "started")`,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /the control plane refused to register labelled: labels\.bad key: not a valid label key/,
+    );
+    assert.throws(() => readFileSync(marker), /ENOENT/);
+  });
+
   test("usage errors name the flag and what was expected (status 2), before anything starts", async () => {
     const cases: [string[], RegExp][] = [
       [["run", "--", "true"], /--service NAME is required/],
