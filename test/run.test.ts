@@ -3,7 +3,7 @@
 // its instance is registered while it runs and gone after; requests through its sidecar reach it; its exit status
 // (or 128 + the signal that ended it) is trellis run's.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -78,6 +78,25 @@ describe("trellis run (explicit mode)", () => {
     xds = `127.0.0.1:${cp.xdsPort}`;
   });
 
+  /** CMDs a failed test left running (their sidecar ports), ended so that the next tests start clean. */
+  const serving = new Map<string, Promise<unknown>>();
+  const ended = async (service: string): Promise<void> => {
+    let settled = false;
+    const done = serving.get(service)!.finally(() => (settled = true));
+    // CMD may not be listening yet (its sidecar not configured): asked again until it exits.
+    for (const deadline = Date.now() + 15_000; !settled && Date.now() < deadline;) {
+      const instance = cp.registry.list().find((i) => i.service === service);
+      if (instance !== undefined) await get(instance.ports[0]!.sidecarPort!, "/exit/0").catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    serving.delete(service);
+    if (settled) await done;
+  };
+
+  afterEach(async () => {
+    for (const service of [...serving.keys()]) await ended(service);
+  });
+
   after(async () => {
     await cp.stop();
     await store.close();
@@ -92,6 +111,7 @@ describe("trellis run (explicit mode)", () => {
     const instance = await until("the registered instance", () =>
       cp.registry.list().find((i) => i.service === "greeter"),
     );
+    serving.set("greeter", running);
     assert.equal(instance.address, "127.0.0.1");
     assert.deepEqual(instance.labels, { app: "greeter", version: "v2" });
     const [port] = instance.ports;
@@ -142,13 +162,14 @@ describe("trellis run (explicit mode)", () => {
   });
 
   test("curl in a pure client reaches a served CMD by name through HTTP_PROXY (absolute-form to the outbound listener)", async () => {
-    const serving = runCli(
+    const meeting = runCli(
       ["run", "--service", "meeting", "--port", "8080", "--xds", xds, "--", "node", "-e", SERVER],
       { TRELLIS_CONTROL: control },
     );
     const instance = await until("the registered instance", () =>
       cp.registry.list().find((i) => i.service === "meeting"),
     );
+    serving.set("meeting", meeting);
     const sidecarPort = instance.ports[0]!.sidecarPort!;
     await until("meeting's server", () => get(sidecarPort, "/").catch(() => undefined));
     const out = join(dataDir, "curl-out.json");
@@ -176,7 +197,7 @@ describe("trellis run (explicit mode)", () => {
     assert.equal(seen.url, "/agenda?day=1");
     assert.equal(seen.host, "meeting:8080");
     await get(sidecarPort, "/exit/0");
-    assert.equal((await serving).code, 0);
+    assert.equal((await meeting).code, 0);
   });
 
   test("a pure client (no --port) is not registered and gets HTTP_PROXY; a status of 0 and of 3 pass through", async () => {
@@ -204,6 +225,7 @@ describe("trellis run (explicit mode)", () => {
     const instance = await until("the registered instance", () =>
       cp.registry.list().find((i) => i.service === "sleeper"),
     );
+    serving.set("sleeper", running);
     await until("CMD's server", () => get(instance.ports[0]!.sidecarPort!, "/").catch(() => undefined));
     process.kill(process.pid, "SIGTERM");
     const result = await running;
