@@ -161,10 +161,17 @@ export class Netns {
     return child;
   }
 
-  /** Starts Node (with tsx, so a .ts script runs) inside the namespace, from the repository's root. */
-  spawnNode(args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  /**
+   * Starts Node (with tsx, so a .ts script runs) inside the namespace, from the repository's root; with `user`, under
+   * that uid and gid (`setpriv`, after entering the namespace, which needs root), as a sidecar runs under its own.
+   */
+  spawnNode(args: readonly string[], options: SpawnOptions & { user?: number } = {}): ChildProcess {
+    const { user, ...spawnOptions } = options;
     const root = path.resolve(import.meta.dirname, "../..");
-    return this.spawn(process.execPath, ["--import", "tsx", ...args], { cwd: root, ...options });
+    const node = [process.execPath, "--import", "tsx", ...args];
+    const command =
+      user === undefined ? node : ["setpriv", `--reuid=${user}`, `--regid=${user}`, "--clear-groups", ...node];
+    return this.spawn(command[0]!, command.slice(1), { cwd: root, ...spawnOptions });
   }
 
   /** Kills what it started, deletes the namespace (its veth pair goes with it) and any host end left. Idempotent. */
