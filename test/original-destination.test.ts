@@ -11,6 +11,7 @@ import {
   loadGetSockOpt,
   originalDestination,
   OriginalDestinationStats,
+  OriginalDstFilter,
   OriginalDestinationUnavailable,
   parseSockaddr,
   SO_ORIGINAL_DST,
@@ -18,6 +19,7 @@ import {
   SOL_IPV6,
 } from "../src/proxy/listener/original-destination.ts";
 import type { GetSockOpt } from "../src/proxy/listener/original-destination.ts";
+import type { ConnectionProperties } from "../src/proxy/listener/filter-chain-selector.ts";
 import { StatsStore } from "../src/telemetry/stats.ts";
 import { netnsSkipReason, NETNS_PREFIX, removeStaleNetns, run, withNetns } from "./support/netns.ts";
 import type { Netns } from "./support/netns.ts";
@@ -117,6 +119,46 @@ describe("originalDestination", () => {
     assert.equal(originalDestination(new net.Socket(), stats, never), undefined);
     assert.equal(called, false);
     assert.deepEqual(counts(stats), { found: 0, notFound: 3, unavailable: 1 });
+  });
+
+  it("the original_dst listener filter gives the socket its original destination as local address and port", async () => {
+    const kernel: GetSockOpt = (_fd, _level, _name, value, length) => {
+      parseable4().copy(value);
+      length.writeUInt32LE(16);
+      return { result: 0, errno: 0 };
+    };
+    const stats = new OriginalDestinationStats(new StatsStore());
+    const pair = await loopbackPair();
+    try {
+      const mutable: ConnectionProperties = {
+        destinationPort: pair.accepted.localPort!,
+        transportProtocol: "raw_buffer",
+        serverName: "",
+        applicationProtocols: [],
+      };
+      const conn = { socket: pair.accepted, consume: () => assert.fail("original_dst consumes no bytes") };
+      // No bytes needed: it decides on the empty buffer the listener hands every filter at accept.
+      assert.equal(new OriginalDstFilter(stats, kernel).inspect(Buffer.alloc(0), mutable, conn), "done");
+      assert.equal(mutable.destinationPort, 9000);
+      assert.equal(pair.accepted.localAddress, "10.1.2.3");
+      assert.equal(pair.accepted.localPort, 9000);
+
+      // Nothing to report: the connection keeps its own addresses and goes on.
+      const other = await loopbackPair();
+      try {
+        const own = { ...mutable, destinationPort: other.accepted.localPort! };
+        const enoent: GetSockOpt = () => ({ result: -1, errno: 2 });
+        const c = { socket: other.accepted, consume: () => undefined };
+        assert.equal(new OriginalDstFilter(stats, enoent).inspect(Buffer.alloc(0), own, c), "done");
+        assert.equal(own.destinationPort, other.accepted.localPort);
+        assert.equal(other.accepted.localAddress, "127.0.0.1");
+      } finally {
+        other.close();
+      }
+    } finally {
+      pair.close();
+    }
+    assert.deepEqual(counts(stats), { found: 1, notFound: 1, unavailable: 0 });
   });
 
   it(
@@ -307,6 +349,33 @@ describe(
         assert.deepEqual(await next(), { original: { address: "10.250.8.9", port: started.server } });
         // The server got the proxy's own connection, which was not captured again (it would loop to the proxy).
         assert.equal(reply, `server 10.250.8.9:${started.server} saw 10.250.8.9\n`);
+      });
+    });
+
+    it("the proxy's original_dst listener filter: the chain is chosen by the port the client dialled", async () => {
+      await withNetns({ host: `10.216.${octet}.1/30`, inside: `10.216.${octet}.2/30` }, async (ns) => {
+        const proxy = ns.spawnNode(["test/support/capture-proxy-child.ts"]);
+        const next = lines(proxy);
+        const { capture } = (await next()) as { capture: number };
+        await ns.exec(
+          "iptables",
+          ["-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "10.250.9.0/24"].concat([
+            "-j",
+            "REDIRECT",
+            "--to-ports",
+            String(capture),
+          ]),
+        );
+        const dial = (address: string, port: number): Promise<string> =>
+          ns.exec("bash", ["-c", `exec 3<>/dev/tcp/${address}/${port}; cat <&3`]);
+        // Port 8080 has its own chain (server a); any other port falls to the default chain (server b).
+        assert.equal(await dial("10.250.9.1", 8080), "a\n");
+        assert.equal(await dial("10.250.9.2", 8080), "a\n");
+        assert.equal(await dial("10.250.9.1", 9090), "b\n");
+        // Not redirected (straight to the capture port): the listener's own port, 15001, picks the default chain.
+        assert.equal(await dial("127.0.0.1", capture), "b\n");
+        proxy.stdin!.write("stats\n");
+        assert.deepEqual(await next(), { found: 4, notFound: 0, unavailable: 0 });
       });
     });
 

@@ -10,6 +10,8 @@ import net from "node:net";
 import os from "node:os";
 import type * as Koffi from "koffi";
 import type { Counter, StatsStore } from "../../telemetry/stats.ts";
+import type { ConnectionProperties } from "./filter-chain-selector.ts";
+import type { InspectContext, InspectResult, ListenerFilterRuntime } from "./listener-filter.ts";
 
 /** Linux's constants (<linux/in.h>, <linux/netfilter_ipv4.h>, <linux/netfilter_ipv6/ip6_tables.h>). */
 export const SOL_IP = 0;
@@ -161,4 +163,29 @@ export function parseSockaddr(buf: Buffer, length: number): OriginalDestination 
     return { address, port: buf.readUInt16BE(2) };
   }
   return undefined;
+}
+
+/**
+ * envoy.filters.listener.original_dst: a redirected connection's local address and port become its original
+ * destination, before a filter chain is chosen, so `destination_port` matches the port the client dialled and
+ * everyone who reads the socket's local address afterwards (access logs, tcp_proxy, error reports) sees it. It needs
+ * no bytes: a server-first protocol is not held up. A connection with no original destination (not redirected, or
+ * not readable here: counted) keeps its own addresses, as in Envoy.
+ */
+export class OriginalDstFilter implements ListenerFilterRuntime {
+  constructor(
+    private readonly stats: OriginalDestinationStats,
+    private readonly getsockopt?: GetSockOpt | OriginalDestinationUnavailable,
+  ) {}
+
+  inspect(_data: Buffer, props: ConnectionProperties, conn: InspectContext): InspectResult {
+    const original = originalDestination(conn.socket, this.stats, this.getsockopt ?? loadGetSockOpt());
+    if (original === undefined) return "done";
+    Object.defineProperties(conn.socket, {
+      localAddress: { value: original.address, configurable: true },
+      localPort: { value: original.port, configurable: true },
+    });
+    props.destinationPort = original.port;
+    return "done";
+  }
 }
