@@ -2,7 +2,7 @@
 # `npm test`: everything a change must pass — set-up, type check, lint and format check, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh etcd-server etcd-client curl
+bash scripts/setup.sh etcd-server etcd-client curl iproute2 iptables
 
 echo "== type check"
 npx tsc --noEmit -p .

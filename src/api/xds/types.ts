@@ -63,9 +63,13 @@ export interface Listener {
   perConnectionBufferLimitBytes: number;
 }
 
-/** A listener filter: envoy.filters.listener.tls_inspector (no settings) or envoy.filters.listener.proxy_protocol. */
+/**
+ * A listener filter: envoy.filters.listener.tls_inspector (no settings), envoy.filters.listener.proxy_protocol, or
+ * envoy.filters.listener.original_dst (no settings: the connection's local address becomes its original destination).
+ */
 export type ListenerFilter =
   | { kind: "tls_inspector"; name: string }
+  | { kind: "original_dst"; name: string }
   | {
       kind: "proxy_protocol";
       name: string;

@@ -15,6 +15,7 @@ import { FilterChainRuntime, type ListenerTerminal } from "../listener/filter-ch
 import { ListenerRuntime } from "../listener/listener.ts";
 import { unhandledErrorReporter } from "../listener/guard.ts";
 import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
+import { OriginalDestinationStats, OriginalDstFilter } from "../listener/original-destination.ts";
 import { ProxyProtocolFilter, ProxyProtocolStats } from "../listener/proxy-protocol.ts";
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
@@ -87,7 +88,9 @@ export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
   const listenerFilters = l.listenerFilters.map((f) =>
     f.kind === "proxy_protocol"
       ? new ProxyProtocolFilter(f, new ProxyProtocolStats(ctx.stats))
-      : new TlsInspector(new TlsInspectorStats(ctx.stats)),
+      : f.kind === "original_dst"
+        ? new OriginalDstFilter(new OriginalDestinationStats(ctx.stats))
+        : new TlsInspector(new TlsInspectorStats(ctx.stats)),
   );
   const runtime = new ListenerRuntime(
     l,

@@ -1,6 +1,7 @@
 // A listener's listener_filters: they see a new connection before a filter chain is chosen. Implemented:
 // envoy.filters.listener.tls_inspector (SNI and ALPN for filter_chain_match) and envoy.filters.listener.proxy_protocol
-// (the PROXY protocol header, v1 and v2, gives the connection its addresses); any other is refused by name.
+// (the PROXY protocol header, v1 and v2, gives the connection its addresses) and envoy.filters.listener.original_dst
+// (a redirected connection's original destination becomes its local address); any other is refused by name.
 
 import type { ListenerFilter } from "../types.ts";
 import { describe, type ParseContext } from "./context.ts";
@@ -25,6 +26,15 @@ const PROXY_PROTOCOL_SPEC = {
   unsupported: ["stat_prefix"],
 } as const;
 
+export const ORIGINAL_DST_FILTER_NAME = "envoy.filters.listener.original_dst";
+export const ORIGINAL_DST_TYPE_URL =
+  "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst";
+const ORIGINAL_DST_SPEC = {
+  handled: ["@type"],
+  // Envoy reads it on Windows only (which side of a WFP redirect the listener is); on Linux it has no effect.
+  ignored: ["traffic_direction"],
+} as const;
+
 const TLS_INSPECTOR_SPEC = {
   handled: ["@type", "enable_ja3_fingerprinting"],
   // How much Envoy peeks first; here whatever the socket delivers is looked at, up to the 16 KiB limit.
@@ -37,15 +47,21 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
     const filter = Fields.open(ctx, item.value, item.path, LISTENER_FILTER_SPEC);
     const name = filter.requiredString("name");
     const { typeUrl } = readTypedConfig(filter);
-    if (typeUrl !== "" && typeUrl !== TLS_INSPECTOR_TYPE_URL && typeUrl !== PROXY_PROTOCOL_TYPE_URL) {
+    const known = [TLS_INSPECTOR_TYPE_URL, PROXY_PROTOCOL_TYPE_URL, ORIGINAL_DST_TYPE_URL];
+    const knownNames = [TLS_INSPECTOR_FILTER_NAME, PROXY_PROTOCOL_FILTER_NAME, ORIGINAL_DST_FILTER_NAME];
+    if (typeUrl !== "" && !known.includes(typeUrl)) {
       filter.report("typed_config", `unknown listener filter ${describe(name)} (type ${typeUrl})`);
       continue;
     }
-    if (typeUrl === "" && name !== "" && name !== TLS_INSPECTOR_FILTER_NAME && name !== PROXY_PROTOCOL_FILTER_NAME) {
-      filter.report(
-        "name",
-        `unknown listener filter ${describe(name)} (supported: ${TLS_INSPECTOR_FILTER_NAME}, ${PROXY_PROTOCOL_FILTER_NAME})`,
-      );
+    if (typeUrl === "" && name !== "" && !knownNames.includes(name)) {
+      filter.report("name", `unknown listener filter ${describe(name)} (supported: ${knownNames.join(", ")})`);
+      continue;
+    }
+    if (typeUrl === ORIGINAL_DST_TYPE_URL || (typeUrl === "" && name === ORIGINAL_DST_FILTER_NAME)) {
+      Fields.open(ctx, filter.raw("typed_config") ?? {}, filter.at("typed_config"), ORIGINAL_DST_SPEC);
+      if (out.some((f) => f.kind === "original_dst"))
+        ctx.report(item.path, `${ORIGINAL_DST_FILTER_NAME} is listed twice`);
+      else out.push({ kind: "original_dst", name });
       continue;
     }
     if (typeUrl === PROXY_PROTOCOL_TYPE_URL || (typeUrl === "" && name === PROXY_PROTOCOL_FILTER_NAME)) {

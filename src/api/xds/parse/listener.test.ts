@@ -78,7 +78,7 @@ describe("listener", () => {
             },
             { filters: [hcmFilter({})] },
           ],
-          listener_filters: [{ name: "envoy.filters.listener.original_dst" }],
+          listener_filters: [{ name: "envoy.filters.listener.http_inspector" }],
         }),
       [
         ["name", "required"],
@@ -93,7 +93,7 @@ describe("listener", () => {
         ["filter_chains[0].filters", "expected at least one network filter"],
         [
           "listener_filters[0].name",
-          'unknown listener filter "envoy.filters.listener.original_dst" (supported: envoy.filters.listener.tls_inspector, envoy.filters.listener.proxy_protocol)',
+          'unknown listener filter "envoy.filters.listener.http_inspector" (supported: envoy.filters.listener.tls_inspector, envoy.filters.listener.proxy_protocol, envoy.filters.listener.original_dst)',
         ],
       ],
     );
@@ -120,6 +120,39 @@ describe("listener", () => {
     assertIssues(
       () => parseListener({ name: "x", filter_chains: [{ filters: [hcmFilter({})] }] }),
       [["address", "required"]],
+    );
+  });
+
+  test("listener filter original_dst: by name or @type, traffic_direction ignored (Windows only), once, no other field", () => {
+    const tcp = { name: "tcp", typed_config: { "@type": TCP_PROXY_TYPE_URL, stat_prefix: "t", cluster: "c" } };
+    const byName = parseListener(
+      listener(tcp, { listener_filters: [{ name: "envoy.filters.listener.original_dst" }] }),
+    );
+    assert.deepEqual(byName.listenerFilters, [{ kind: "original_dst", name: "envoy.filters.listener.original_dst" }]);
+    const typed = {
+      name: "capture",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst",
+        traffic_direction: "OUTBOUND",
+      },
+    };
+    assert.deepEqual(parseListener(listener(tcp, { listener_filters: [typed] })).listenerFilters, [
+      { kind: "original_dst", name: "capture" },
+    ]);
+    assertIssues(
+      () =>
+        parseListener(
+          listener(tcp, {
+            listener_filters: [
+              typed,
+              { name: "envoy.filters.listener.original_dst", typed_config: { ...typed.typed_config, mark: 7 } },
+            ],
+          }),
+        ),
+      [
+        ["listener_filters[1].typed_config.mark", 'unknown field "mark"'],
+        ["listener_filters[1]", "envoy.filters.listener.original_dst is listed twice"],
+      ],
     );
   });
 
