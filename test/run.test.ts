@@ -6,7 +6,8 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ControlPlane } from "../src/control/control-plane.ts";
@@ -114,6 +115,7 @@ describe("trellis run (explicit mode)", () => {
     serving.set("greeter", running);
     assert.equal(instance.address, "127.0.0.1");
     assert.deepEqual(instance.labels, { app: "greeter", version: "v2" });
+    assert.equal(instance.serviceAccount, "default");
     const [port] = instance.ports;
     assert.equal(port!.name, "http-8080");
     assert.equal(port!.servicePort, 8080);
@@ -312,6 +314,154 @@ describe("trellis run (explicit mode)", () => {
     assert.throws(() => readFileSync(marker), /ENOENT/);
   });
 
+  test("--outbound HOST:PORT: CMD reaches a TCP service of the mesh through a local port of its sidecar, named in TRELLIS_OUTBOUND_<HOST>_<PORT>[_ADDR]", async () => {
+    // A real TCP echo service in the mesh: itself a trellis run, its port declared TCP.
+    const echo = runCli(
+      [
+        "run",
+        "--service",
+        "echo",
+        "--port",
+        "7000/tcp",
+        "--xds",
+        xds,
+        "--",
+        "node",
+        "-e",
+        `const net = require("node:net");
+         const server = net.createServer((s) => s.on("data", (d) => {
+           if (String(d).startsWith("exit")) { s.end(); server.close(); return; }
+           s.write("echo:" + d);
+         }));
+         server.listen(Number(process.env.PORT), "127.0.0.1");`,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    const instance = await until("the echo instance", () => cp.registry.list().find((i) => i.service === "echo"));
+    assert.equal(instance.ports[0]!.protocol, "TCP");
+    const out = join(dataDir, "outbound-out.json");
+    const client = await runCli(
+      [
+        "run",
+        "--service",
+        "talker",
+        "--outbound",
+        "echo.default:7000",
+        "--xds",
+        xds,
+        "--",
+        "node",
+        "-e",
+        `const net = require("node:net");
+         const port = Number(process.env.TRELLIS_OUTBOUND_ECHO_DEFAULT_7000);
+         const s = net.connect(port, "127.0.0.1", () => s.write("ping"));
+         s.once("data", (d) => {
+           require("node:fs").writeFileSync(process.argv[1], JSON.stringify({ reply: String(d), env: process.env }));
+           s.end();
+         });`,
+        out,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(client.code, 0, client.stderr);
+    const seen = JSON.parse(readFileSync(out, "utf8")) as { reply: string; env: Record<string, string> };
+    assert.equal(seen.reply, "echo:ping");
+    const port = seen.env.TRELLIS_OUTBOUND_ECHO_DEFAULT_7000!;
+    assert.match(port, /^\d+$/);
+    assert.equal(seen.env.TRELLIS_OUTBOUND_ECHO_DEFAULT_7000_ADDR, `127.0.0.1:${port}`);
+
+    // Stop the echo server through its sidecar's inbound port.
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(instance.ports[0]!.sidecarPort!, "127.0.0.1", () => s.end("exit"));
+      s.on("close", () => resolve());
+      s.on("error", reject);
+    });
+    assert.equal((await echo).code, 0);
+  });
+
+  test("--outbound to a service the mesh does not have: the error names it and the cluster expected, status 1, CMD not started, nothing registered", async () => {
+    const marker = join(dataDir, "unknown-outbound-started");
+    const result = await runCli(
+      [
+        "run",
+        "--service",
+        "lost",
+        "--port",
+        "8080",
+        "--outbound",
+        "nosuch.default:6379",
+        "--xds",
+        xds,
+        "--",
+        "node",
+        "-e",
+        `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "started")`,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /--outbound "nosuch\.default:6379": no service nosuch\.default\.svc\.cluster\.local with port 6379 in the mesh \(expected cluster outbound\|6379\|\|nosuch\.default\.svc\.cluster\.local\)/,
+    );
+    assert.throws(() => readFileSync(marker), /ENOENT/);
+    assert.equal(
+      cp.registry.list().find((i) => i.service === "lost"),
+      undefined,
+    );
+  });
+
+  test("--service-account is registered with the instance; --no-wait starts CMD before any configuration (no ADS here)", async () => {
+    const { freeLocalPorts } = await import("../src/run/lifecycle.ts");
+    const [dead] = await freeLocalPorts(1);
+    const release = join(dataDir, "no-wait-release");
+    const started = join(dataDir, "no-wait-started");
+    const running = runCli(
+      [
+        "run",
+        "--service",
+        "impatient",
+        "--service-account",
+        "reader",
+        "--no-wait",
+        "--port",
+        "8080",
+        "--xds",
+        `127.0.0.1:${dead}`,
+        "--",
+        "node",
+        "-e",
+        `const fs = require("node:fs");
+         fs.writeFileSync(process.argv[1], process.env.PORT);
+         const t = setInterval(() => { if (fs.existsSync(process.argv[2])) { clearInterval(t); process.exit(4); } }, 20);`,
+        started,
+        release,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    const instance = await until("the impatient instance", () =>
+      cp.registry.list().find((i) => i.service === "impatient"),
+    );
+    assert.equal(instance.serviceAccount, "reader");
+    // CMD runs although the sidecar never got a configuration (its ADS does not answer).
+    const port = await until("CMD started", () => {
+      try {
+        return readFileSync(started, "utf8");
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(port, String(instance.ports[0]!.number));
+    writeFileSync(release, "go");
+    const result = await running;
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(result.stderr, /not waited for \(--no-wait\)/);
+    assert.equal(
+      cp.registry.list().find((i) => i.service === "impatient"),
+      undefined,
+    );
+  });
+
   test("usage errors name the flag and what was expected (status 2), before anything starts", async () => {
     const cases: [string[], RegExp][] = [
       [["run", "--", "true"], /--service NAME is required/],
@@ -323,6 +473,12 @@ describe("trellis run (explicit mode)", () => {
         /--port "80\/tcp": port 80 is already declared by --port "80"/,
       ],
       [["run", "--service", "Bad_Name", "--", "true"], /--service expects a DNS label/],
+      [["run", "--service", "x", "--outbound", "redis", "--", "true"], /--outbound "redis": expected HOST:PORT/],
+      [
+        ["run", "--service", "x", "--outbound", "redis:6379", "--outbound", "redis:6379", "--", "true"],
+        /--outbound "redis:6379": redis:6379 is already declared/,
+      ],
+      [["run", "--service", "x", "--service-account", "Bad SA", "--", "true"], /--service-account expects a DNS label/],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(args, { TRELLIS_CONTROL: control });
