@@ -15,12 +15,16 @@ test("TRELLIS_TCP_OUTBOUND_LISTENERS=false: the TCP and TLS services' clusters c
       toService({
         hostname: "redis.default.svc.cluster.local",
         ports: [{ name: "tcp-redis", number: 6379, protocol: "TCP" }],
-        instances: [{ address: "10.0.0.5", ports: { "tcp-redis": { number: 6379 } } }],
+        instances: [
+          { address: "10.0.0.5", ports: { "tcp-redis": { appPort: 6379 } }, labels: {}, weight: 1, hasSidecar: false },
+        ],
       }),
       toService({
         hostname: "db.default.svc.cluster.local",
         ports: [{ name: "tls-db", number: 5432, protocol: "TLS" }],
-        instances: [{ address: "10.0.0.6", ports: { "tls-db": { number: 5432 } } }],
+        instances: [
+          { address: "10.0.0.6", ports: { "tls-db": { appPort: 5432 } }, labels: {}, weight: 1, hasSidecar: false },
+        ],
       }),
     ],
   );
