@@ -462,6 +462,85 @@ describe("trellis run (explicit mode)", () => {
     );
   });
 
+  /** CMD for the process-group tests: starts a grandchild that writes GOT-SIGTERM to argv[2] on SIGTERM. */
+  const GROUP_CMD = `
+const fs = require("node:fs");
+const { spawn } = require("node:child_process");
+const [info, marker, mode] = process.argv.slice(1);
+const stat = (pid) => fs.readFileSync("/proc/" + pid + "/stat", "utf8").split(") ")[1].split(" ");
+const grandchild = spawn(process.execPath, ["-e",
+  'process.on("SIGTERM", () => { require("node:fs").writeFileSync(process.argv[1], "GOT-SIGTERM"); process.exit(0); });' +
+  'setInterval(() => {}, 1000); process.send("up");', marker], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
+grandchild.once("message", () => {
+  grandchild.disconnect();
+  grandchild.unref();
+  const [, , pgrp, session] = stat("self");
+  fs.writeFileSync(info, JSON.stringify({ pid: process.pid, pgrp: Number(pgrp), session: Number(session), grandchild: grandchild.pid }));
+  if (mode === "exit") process.exit(0);
+  setInterval(() => {}, 1000);
+});`;
+
+  const readJson = <T>(file: string): T | undefined => {
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as T;
+    } catch {
+      return undefined;
+    }
+  };
+  const alive = (pid: number): boolean => {
+    try {
+      // A zombie (exited, not yet reaped by whoever adopted it) is gone for this purpose.
+      return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[0] !== "Z";
+    } catch {
+      return false;
+    }
+  };
+
+  test("CMD runs in its own process group: a signal to trellis run is passed once to the whole group (CMD and what it started)", async () => {
+    const info = join(dataDir, "group-info.json");
+    const marker = join(dataDir, "group-marker");
+    const running = runCli(["run", "--service", "grouped", "--xds", xds, "--", "node", "-e", GROUP_CMD, info, marker], {
+      TRELLIS_CONTROL: control,
+    });
+    const seen = await until("CMD's process group", () =>
+      readJson<{ pid: number; pgrp: number; session: number; grandchild: number }>(info),
+    );
+    try {
+      const ours = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+      assert.equal(seen.pgrp, seen.pid, "CMD leads its own process group");
+      assert.notEqual(seen.pgrp, Number(ours[2]), "not trellis run's (the terminal's) group");
+      assert.notEqual(seen.session, Number(ours[3]), "nor its session: a terminal's Ctrl-C does not reach it directly");
+      process.kill(process.pid, "SIGTERM");
+      const result = await running;
+      assert.equal(result.code, 128 + 15, result.stderr);
+      await until(
+        "the grandchild's SIGTERM",
+        () => readJson<string>(marker) ?? (alive(seen.grandchild) ? undefined : "gone"),
+        5000,
+      );
+      assert.equal(readFileSync(marker, "utf8"), "GOT-SIGTERM");
+    } finally {
+      if (alive(seen.grandchild)) process.kill(seen.grandchild, "SIGKILL");
+    }
+  });
+
+  test("what CMD leaves running in its group when it exits is ended (SIGTERM): nothing stays outside the mesh", async () => {
+    const info = join(dataDir, "leftover-info.json");
+    const marker = join(dataDir, "leftover-marker");
+    const result = await runCli(
+      ["run", "--service", "leaver", "--xds", xds, "--", "node", "-e", GROUP_CMD, info, marker, "exit"],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const seen = readJson<{ grandchild: number }>(info)!;
+    try {
+      await until("the leftover's end", () => (alive(seen.grandchild) ? undefined : true), 5000);
+      assert.equal(readFileSync(marker, "utf8"), "GOT-SIGTERM");
+    } finally {
+      if (alive(seen.grandchild)) process.kill(seen.grandchild, "SIGKILL");
+    }
+  });
+
   test("usage errors name the flag and what was expected (status 2), before anything starts", async () => {
     const cases: [string[], RegExp][] = [
       [["run", "--", "true"], /--service NAME is required/],

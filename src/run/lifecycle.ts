@@ -5,8 +5,8 @@
 //      sidecarPort and servicePort); the xDS client feeds the sidecar
 //   3. CMD starts only once the sidecar holds its first configuration: its outbound listener and each inbound
 //      listener bound, its routes applied
-//   4. CMD gets PORT, TRELLIS_PORT_<NAME>, HTTP_PROXY/http_proxy (the outbound listener) and NO_PROXY; SIGINT and
-//      SIGTERM are passed to it
+//   4. CMD gets PORT, TRELLIS_PORT_<NAME>, HTTP_PROXY/http_proxy (the outbound listener) and NO_PROXY; it runs in
+//      its own process group, to which SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed
 //   5. CMD exits: the instance is deregistered, the sidecar drains and stops, and the status is CMD's (a signal n
 //      gives 128+n, as shells report it)
 
@@ -161,6 +161,19 @@ function outboundListener(o: RunLayout["outbounds"][number]) {
   );
 }
 
+/** Passed on to CMD's process group while it runs; before, they stop the start. */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+
+/** A signal to CMD's process group (CMD leads it: detached); a group already gone is fine. */
+function signalGroup(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: nothing left in the group.
+  }
+}
+
 /** Resolves with CMD's exit status (or 127 when it could not start, 1 when the sidecar could not). */
 export async function runWithSidecar(options: RunOptions): Promise<number> {
   const { log } = options;
@@ -219,7 +232,7 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
   let wake: (() => void) | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
+      signalGroup(child, signal);
       return;
     }
     if (interrupted === undefined) log(`${signal}: stopping before ${options.command[0]} started`);
@@ -227,10 +240,13 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
     wake?.();
     void registration?.deregister();
   };
-  const onSigint = (): void => onSignal("SIGINT");
-  const onSigterm = (): void => onSignal("SIGTERM");
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigterm);
+  const handlers = FORWARDED_SIGNALS.map((signal) => [signal, () => onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  // Any exit of this process but SIGKILL (which nothing can catch: the lease is then the fallback) ends CMD's group.
+  const onExit = (): void => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) signalGroup(child, "SIGKILL");
+  };
+  process.on("exit", onExit);
   // The last line, as `trellis proxy` has it (listener/guard.ts): what no handler caught is counted and logged, and
   // the sidecar keeps serving CMD; a crash here would leave CMD running outside the mesh.
   const onUncaught = (err: Error, origin: string): void => proxy.unhandledError(err, origin);
@@ -239,8 +255,8 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
   process.on("unhandledRejection", onRejection);
 
   const cleanUp = async (): Promise<void> => {
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigterm);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    process.off("exit", onExit);
     process.off("uncaughtException", onUncaught);
     process.off("unhandledRejection", onRejection);
     await registration?.deregister();
@@ -337,7 +353,13 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
 
   const status = await new Promise<number>((resolve) => {
     const [file, ...args] = options.command;
-    child = spawn(file!, args, { stdio: "inherit", env: commandEnv(options.env ?? process.env, layout) });
+    // Its own process group (and session): a terminal's Ctrl-C reaches trellis run's group only, and is passed on
+    // once, to CMD's whole group.
+    child = spawn(file!, args, {
+      stdio: "inherit",
+      env: commandEnv(options.env ?? process.env, layout),
+      detached: true,
+    });
     child.once("error", (err) => {
       log(new CommandStartError(options.command[0]!, err).message);
       resolve(127);
@@ -346,6 +368,9 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
       resolve(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)));
     });
   });
+  // What CMD left running in its group (a background job of a shell script) is outside the mesh once the sidecar
+  // stops: ended too.
+  if (child !== undefined) signalGroup(child, "SIGTERM");
   log(`${options.command[0]} exited with status ${status}: deregistering and draining the sidecar`);
   await cleanUp();
   return status;
