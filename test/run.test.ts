@@ -314,6 +314,18 @@ describe("trellis run (explicit mode)", () => {
     assert.throws(() => readFileSync(marker), /ENOENT/);
   });
 
+  /** One line sent over TCP, the first reply read; rejects when the connection closes without one. */
+  const exchange = (port: number, line: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, "127.0.0.1", () => s.write(line));
+      s.once("data", (d) => {
+        resolve(String(d));
+        s.end();
+      });
+      s.once("close", () => reject(new Error("closed without a reply")));
+      s.once("error", reject);
+    });
+
   test("--outbound HOST:PORT: CMD reaches a TCP service of the mesh through a local port of its sidecar, named in TRELLIS_OUTBOUND_<HOST>_<PORT>[_ADDR]", async () => {
     // A real TCP echo service in the mesh: itself a trellis run, its port declared TCP.
     const echo = runCli(
@@ -339,6 +351,10 @@ describe("trellis run (explicit mode)", () => {
     );
     const instance = await until("the echo instance", () => cp.registry.list().find((i) => i.service === "echo"));
     assert.equal(instance.ports[0]!.protocol, "TCP");
+    // Echo's CMD is up (it starts once its sidecar is configured and its instance healthy).
+    await until("the echo server behind its sidecar", () =>
+      exchange(instance.ports[0]!.sidecarPort!, "hello").catch(() => undefined),
+    );
     const out = join(dataDir, "outbound-out.json");
     const client = await runCli(
       [
