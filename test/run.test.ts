@@ -6,7 +6,8 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ControlPlane } from "../src/control/control-plane.ts";
@@ -114,6 +115,7 @@ describe("trellis run (explicit mode)", () => {
     serving.set("greeter", running);
     assert.equal(instance.address, "127.0.0.1");
     assert.deepEqual(instance.labels, { app: "greeter", version: "v2" });
+    assert.equal(instance.serviceAccount, "default");
     const [port] = instance.ports;
     assert.equal(port!.name, "http-8080");
     assert.equal(port!.servicePort, 8080);
@@ -312,6 +314,249 @@ describe("trellis run (explicit mode)", () => {
     assert.throws(() => readFileSync(marker), /ENOENT/);
   });
 
+  /** One line sent over TCP, the first reply read; rejects when the connection closes without one. */
+  const exchange = (port: number, line: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, "127.0.0.1", () => s.write(line));
+      s.once("data", (d) => {
+        resolve(String(d));
+        s.end();
+      });
+      s.once("close", () => reject(new Error("closed without a reply")));
+      s.once("error", reject);
+    });
+
+  test("--outbound HOST:PORT: CMD reaches a TCP service of the mesh through a local port of its sidecar, named in TRELLIS_OUTBOUND_<HOST>_<PORT>[_ADDR]", async () => {
+    // A real TCP echo service in the mesh: itself a trellis run, its port declared TCP.
+    const echo = runCli(
+      [
+        "run",
+        "--service",
+        "echo",
+        "--port",
+        "7000/tcp",
+        "--xds",
+        xds,
+        "--",
+        "node",
+        "-e",
+        `const net = require("node:net");
+         const server = net.createServer((s) => s.on("data", (d) => {
+           if (String(d).startsWith("exit")) { s.end(); server.close(); return; }
+           s.write("echo:" + d);
+         }));
+         server.listen(Number(process.env.PORT), "127.0.0.1");`,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    const instance = await until("the echo instance", () => cp.registry.list().find((i) => i.service === "echo"));
+    assert.equal(instance.ports[0]!.protocol, "TCP");
+    // Echo's CMD is up (it starts once its sidecar is configured and its instance healthy).
+    await until("the echo server behind its sidecar", () =>
+      exchange(instance.ports[0]!.sidecarPort!, "hello").catch(() => undefined),
+    );
+    const out = join(dataDir, "outbound-out.json");
+    const client = await runCli(
+      [
+        "run",
+        "--service",
+        "talker",
+        "--outbound",
+        "echo.default:7000",
+        "--xds",
+        xds,
+        "--",
+        "node",
+        "-e",
+        `const net = require("node:net");
+         const port = Number(process.env.TRELLIS_OUTBOUND_ECHO_DEFAULT_7000);
+         const s = net.connect(port, "127.0.0.1", () => s.write("ping"));
+         s.once("data", (d) => {
+           require("node:fs").writeFileSync(process.argv[1], JSON.stringify({ reply: String(d), env: process.env }));
+           s.end();
+         });`,
+        out,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(client.code, 0, client.stderr);
+    const seen = JSON.parse(readFileSync(out, "utf8")) as { reply: string; env: Record<string, string> };
+    assert.equal(seen.reply, "echo:ping");
+    const port = seen.env.TRELLIS_OUTBOUND_ECHO_DEFAULT_7000!;
+    assert.match(port, /^\d+$/);
+    assert.equal(seen.env.TRELLIS_OUTBOUND_ECHO_DEFAULT_7000_ADDR, `127.0.0.1:${port}`);
+
+    // Stop the echo server through its sidecar's inbound port.
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(instance.ports[0]!.sidecarPort!, "127.0.0.1", () => s.end("exit"));
+      s.on("close", () => resolve());
+      s.on("error", reject);
+    });
+    assert.equal((await echo).code, 0);
+  });
+
+  test("--outbound to a service the mesh does not have: the error names it and the cluster expected, status 1, CMD not started, nothing registered", async () => {
+    const marker = join(dataDir, "unknown-outbound-started");
+    const result = await runCli(
+      [
+        "run",
+        "--service",
+        "lost",
+        "--port",
+        "8080",
+        "--outbound",
+        "nosuch.default:6379",
+        "--xds",
+        xds,
+        "--",
+        "node",
+        "-e",
+        `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "started")`,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /--outbound "nosuch\.default:6379": no service nosuch\.default\.svc\.cluster\.local with port 6379 in the mesh \(expected cluster outbound\|6379\|\|nosuch\.default\.svc\.cluster\.local\)/,
+    );
+    assert.throws(() => readFileSync(marker), /ENOENT/);
+    assert.equal(
+      cp.registry.list().find((i) => i.service === "lost"),
+      undefined,
+    );
+  });
+
+  test("--service-account is registered with the instance; --no-wait starts CMD before any configuration (no ADS here)", async () => {
+    const { freeLocalPorts } = await import("../src/run/lifecycle.ts");
+    const [dead] = await freeLocalPorts(1);
+    const release = join(dataDir, "no-wait-release");
+    const started = join(dataDir, "no-wait-started");
+    const running = runCli(
+      [
+        "run",
+        "--service",
+        "impatient",
+        "--service-account",
+        "reader",
+        "--no-wait",
+        "--port",
+        "8080",
+        "--xds",
+        `127.0.0.1:${dead}`,
+        "--",
+        "node",
+        "-e",
+        `const fs = require("node:fs");
+         fs.writeFileSync(process.argv[1], process.env.PORT);
+         const t = setInterval(() => { if (fs.existsSync(process.argv[2])) { clearInterval(t); process.exit(4); } }, 20);`,
+        started,
+        release,
+      ],
+      { TRELLIS_CONTROL: control },
+    );
+    const instance = await until("the impatient instance", () =>
+      cp.registry.list().find((i) => i.service === "impatient"),
+    );
+    assert.equal(instance.serviceAccount, "reader");
+    // CMD runs although the sidecar never got a configuration (its ADS does not answer).
+    const port = await until("CMD started", () => {
+      try {
+        return readFileSync(started, "utf8");
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(port, String(instance.ports[0]!.number));
+    writeFileSync(release, "go");
+    const result = await running;
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(result.stderr, /not waited for \(--no-wait\)/);
+    assert.equal(
+      cp.registry.list().find((i) => i.service === "impatient"),
+      undefined,
+    );
+  });
+
+  /** CMD for the process-group tests: starts a grandchild that writes GOT-SIGTERM to argv[2] on SIGTERM. */
+  const GROUP_CMD = `
+const fs = require("node:fs");
+const { spawn } = require("node:child_process");
+const [info, marker, mode] = process.argv.slice(1);
+const stat = (pid) => fs.readFileSync("/proc/" + pid + "/stat", "utf8").split(") ")[1].split(" ");
+const grandchild = spawn(process.execPath, ["-e",
+  'process.on("SIGTERM", () => { require("node:fs").writeFileSync(process.argv[1], "GOT-SIGTERM"); process.exit(0); });' +
+  'setInterval(() => {}, 1000); process.send("up");', marker], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
+grandchild.once("message", () => {
+  grandchild.disconnect();
+  grandchild.unref();
+  const [, , pgrp, session] = stat("self");
+  fs.writeFileSync(info, JSON.stringify({ pid: process.pid, pgrp: Number(pgrp), session: Number(session), grandchild: grandchild.pid }));
+  if (mode === "exit") process.exit(0);
+  setInterval(() => {}, 1000);
+});`;
+
+  const readJson = <T>(file: string): T | undefined => {
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as T;
+    } catch {
+      return undefined;
+    }
+  };
+  const alive = (pid: number): boolean => {
+    try {
+      // A zombie (exited, not yet reaped by whoever adopted it) is gone for this purpose.
+      return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[0] !== "Z";
+    } catch {
+      return false;
+    }
+  };
+
+  test("CMD runs in its own process group: a signal to trellis run is passed once to the whole group (CMD and what it started)", async () => {
+    const info = join(dataDir, "group-info.json");
+    const marker = join(dataDir, "group-marker");
+    const running = runCli(["run", "--service", "grouped", "--xds", xds, "--", "node", "-e", GROUP_CMD, info, marker], {
+      TRELLIS_CONTROL: control,
+    });
+    const seen = await until("CMD's process group", () =>
+      readJson<{ pid: number; pgrp: number; session: number; grandchild: number }>(info),
+    );
+    try {
+      const ours = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+      assert.equal(seen.pgrp, seen.pid, "CMD leads its own process group");
+      assert.notEqual(seen.pgrp, Number(ours[2]), "not trellis run's (the terminal's) group");
+      assert.notEqual(seen.session, Number(ours[3]), "nor its session: a terminal's Ctrl-C does not reach it directly");
+      process.kill(process.pid, "SIGTERM");
+      const result = await running;
+      assert.equal(result.code, 128 + 15, result.stderr);
+      await until(
+        "the grandchild's SIGTERM",
+        () => readJson<string>(marker) ?? (alive(seen.grandchild) ? undefined : "gone"),
+        5000,
+      );
+      assert.equal(readFileSync(marker, "utf8"), "GOT-SIGTERM");
+    } finally {
+      if (alive(seen.grandchild)) process.kill(seen.grandchild, "SIGKILL");
+    }
+  });
+
+  test("what CMD leaves running in its group when it exits is ended (SIGTERM): nothing stays outside the mesh", async () => {
+    const info = join(dataDir, "leftover-info.json");
+    const marker = join(dataDir, "leftover-marker");
+    const result = await runCli(
+      ["run", "--service", "leaver", "--xds", xds, "--", "node", "-e", GROUP_CMD, info, marker, "exit"],
+      { TRELLIS_CONTROL: control },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const seen = readJson<{ grandchild: number }>(info)!;
+    try {
+      await until("the leftover's end", () => (alive(seen.grandchild) ? undefined : true), 5000);
+      assert.equal(readFileSync(marker, "utf8"), "GOT-SIGTERM");
+    } finally {
+      if (alive(seen.grandchild)) process.kill(seen.grandchild, "SIGKILL");
+    }
+  });
+
   test("usage errors name the flag and what was expected (status 2), before anything starts", async () => {
     const cases: [string[], RegExp][] = [
       [["run", "--", "true"], /--service NAME is required/],
@@ -323,6 +568,12 @@ describe("trellis run (explicit mode)", () => {
         /--port "80\/tcp": port 80 is already declared by --port "80"/,
       ],
       [["run", "--service", "Bad_Name", "--", "true"], /--service expects a DNS label/],
+      [["run", "--service", "x", "--outbound", "redis", "--", "true"], /--outbound "redis": expected HOST:PORT/],
+      [
+        ["run", "--service", "x", "--outbound", "redis:6379", "--outbound", "redis:6379", "--", "true"],
+        /--outbound "redis:6379": redis:6379 is already declared/,
+      ],
+      [["run", "--service", "x", "--service-account", "Bad SA", "--", "true"], /--service-account expects a DNS label/],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(args, { TRELLIS_CONTROL: control });

@@ -111,6 +111,13 @@ function program(setStatus: (status: number) => void): Command {
       collect,
     )
     .option(
+      "--outbound <host:port>",
+      "a TCP destination in the mesh (redis.default:6379) given a local port, in $TRELLIS_OUTBOUND_<HOST>_<PORT> (repeatable)",
+      collect,
+    )
+    .option("--service-account <sa>", "the instance's service account (default: default)")
+    .option("--no-wait", "start the command at once, before the sidecar is configured (it may see 503s at first)")
+    .option(
       "--xds <host:port,...>",
       "the control plane's ADS (default $TRELLIS_XDS, else $TRELLIS_CONTROL's host:15010)",
     )

@@ -1,5 +1,5 @@
 // `trellis run --service NAME [--version V] [--namespace NS] [--labels k=v,…] [--port [NAME=]P[:APP_PORT][/PROTO]]…
-// -- CMD…`: CMD with a sidecar beside it, in the mesh while it lives (src/run/lifecycle.ts; docs/run.md). The exit
+// [--outbound HOST:PORT]… [--service-account SA] [--no-wait] -- CMD…`: CMD with a sidecar beside it, in the mesh while it lives (src/run/lifecycle.ts; docs/run.md). The exit
 // status is CMD's; 2 for a usage error, 1 when the sidecar or the registration failed before CMD started.
 
 import { DEFAULT_DRAIN_TIMEOUT_MS } from "../api/bootstrap.ts";
@@ -13,6 +13,10 @@ export interface RunCliOptions {
   namespace?: string;
   labels?: string;
   port?: string[];
+  outbound?: string[];
+  serviceAccount?: string;
+  /** false with --no-wait. */
+  wait?: boolean;
   xds?: string;
   drainTimeout?: string;
 }
@@ -29,7 +33,7 @@ export function xdsServers(flag: string | undefined, control: string, env: NodeJ
 
 export async function runRun(command: readonly string[], values: RunCliOptions): Promise<number> {
   const log = (line: string): void => void process.stderr.write(`trellis run: ${line}\n`);
-  const { parseLabels, parsePorts, RunUsageError } = await import("../run/ports.ts");
+  const { parseLabels, parseOutbounds, parsePorts, RunUsageError } = await import("../run/ports.ts");
   let options;
   try {
     if (values.service === undefined || !DNS_LABEL.test(values.service))
@@ -40,6 +44,8 @@ export async function runRun(command: readonly string[], values: RunCliOptions):
       );
     const namespace = values.namespace ?? "default";
     if (!DNS_LABEL.test(namespace)) throw new RunUsageError(`--namespace expects a DNS label, got "${namespace}"`);
+    if (values.serviceAccount !== undefined && !DNS_LABEL.test(values.serviceAccount))
+      throw new RunUsageError(`--service-account expects a DNS label, got "${values.serviceAccount}"`);
     if (command.length === 0) throw new RunUsageError("no command to run: trellis run --service NAME … -- CMD [ARGS…]");
     const drainTimeoutMs = values.drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : Number(values.drainTimeout);
     if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0)
@@ -55,6 +61,9 @@ export async function runRun(command: readonly string[], values: RunCliOptions):
       version: values.version,
       labels: parseLabels(values.labels),
       ports: parsePorts(values.port ?? []),
+      outbounds: parseOutbounds(values.outbound ?? []),
+      serviceAccount: values.serviceAccount ?? "default",
+      noWait: values.wait === false,
       command,
       control,
       xds,

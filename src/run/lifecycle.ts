@@ -5,8 +5,8 @@
 //      sidecarPort and servicePort); the xDS client feeds the sidecar
 //   3. CMD starts only once the sidecar holds its first configuration: its outbound listener and each inbound
 //      listener bound, its routes applied
-//   4. CMD gets PORT, TRELLIS_PORT_<NAME>, HTTP_PROXY/http_proxy (the outbound listener) and NO_PROXY; SIGINT and
-//      SIGTERM are passed to it
+//   4. CMD gets PORT, TRELLIS_PORT_<NAME>, HTTP_PROXY/http_proxy (the outbound listener) and NO_PROXY; it runs in
+//      its own process group, to which SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed
 //   5. CMD exits: the instance is deregistered, the sidecar drains and stops, and the status is CMD's (a signal n
 //      gives 128+n, as shells report it)
 
@@ -20,7 +20,8 @@ import { TYPE_URL } from "../api/xds/wire/codec.ts";
 import { Proxy } from "../proxy/server.ts";
 import { XdsClient } from "../proxy/xds-client/client.ts";
 import { nodeFromIdentity } from "../proxy/xds-client/node.ts";
-import { portVariable, type RunPort } from "./ports.ts";
+import { parseListener } from "../api/xds/parse/listener.ts";
+import { outboundVariable, portVariable, type RunOutbound, type RunPort } from "./ports.ts";
 import { Registration, type RegistrationBody } from "./registration.ts";
 
 export interface RunOptions {
@@ -29,6 +30,12 @@ export interface RunOptions {
   version: string | undefined;
   labels: Record<string, string>;
   ports: readonly RunPort[];
+  /** --outbound: declared TCP destinations, each given a local port on the sidecar. */
+  outbounds?: readonly RunOutbound[];
+  /** Registered with the instance (default "default"). */
+  serviceAccount?: string;
+  /** --no-wait: CMD starts at once, before the sidecar holds its configuration. */
+  noWait?: boolean;
   command: readonly string[];
   /** The control plane's HTTP API (registry). */
   control: string;
@@ -46,6 +53,40 @@ export class CommandStartError extends TrellisError {
     super("TRELLIS_RUN_COMMAND_FAILED", `cannot start ${command}: ${cause.message}`, { cause });
   }
 }
+
+/** An --outbound destination no cluster of the mesh serves: the run stops before CMD starts (status 1). */
+export class UnknownOutboundError extends TrellisError {
+  constructor(
+    readonly outbound: RunOutbound,
+    readonly cluster: string,
+    known: readonly string[],
+  ) {
+    super(
+      "TRELLIS_RUN_UNKNOWN_OUTBOUND",
+      `--outbound "${outbound.spec}": no service ${cluster.split("|")[3]} with port ${outbound.port} in the mesh ` +
+        `(expected cluster ${cluster})` +
+        (known.length > 0 ? `; that host has ports ${known.join(", ")}` : ""),
+    );
+  }
+}
+
+export const CLUSTER_DOMAIN = "svc.cluster.local";
+
+/**
+ * The service an --outbound host names, as a mesh workload's DNS search path reads it: `redis` in the run's
+ * namespace, `redis.default` and `redis.default.svc` under svc.cluster.local; a name of three labels or more (a
+ * ServiceEntry's host, an FQDN) as written.
+ */
+export function outboundFqdn(host: string, namespace: string): string {
+  const labels = host.split(".");
+  if (labels.length === 1) return `${host}.${namespace}.${CLUSTER_DOMAIN}`;
+  if (labels.length === 2) return `${host}.${CLUSTER_DOMAIN}`;
+  if (labels.length === 3 && labels[2] === "svc") return `${host}.cluster.local`;
+  return host;
+}
+
+/** The translation's outbound cluster of a service port. */
+export const outboundCluster = (fqdn: string, port: number): string => `outbound|${port}||${fqdn}`;
 
 /** `count` distinct free ports on 127.0.0.1, held together while they are chosen. */
 export async function freeLocalPorts(count: number): Promise<number[]> {
@@ -70,6 +111,7 @@ export interface RunLayout {
   nodeId: string;
   outboundPort: number;
   ports: { port: RunPort; appPort: number; sidecarPort: number }[];
+  outbounds: { outbound: RunOutbound; cluster: string; localPort: number }[];
 }
 
 export function commandEnv(base: NodeJS.ProcessEnv, layout: RunLayout): NodeJS.ProcessEnv {
@@ -85,13 +127,59 @@ export function commandEnv(base: NodeJS.ProcessEnv, layout: RunLayout): NodeJS.P
   delete env.PORT;
   if (layout.ports.length > 0) env.PORT = String(layout.ports[0]!.appPort);
   for (const p of layout.ports) env[portVariable(p.port.name)] = String(p.appPort);
+  for (const o of layout.outbounds) {
+    env[outboundVariable(o.outbound)] = String(o.localPort);
+    env[`${outboundVariable(o.outbound)}_ADDR`] = `127.0.0.1:${o.localPort}`;
+  }
   return env;
+}
+
+export const outboundListenerName = (o: RunLayout["outbounds"][number]): string =>
+  `run-outbound-${o.outbound.host}-${o.outbound.port}`;
+
+function outboundListener(o: RunLayout["outbounds"][number]) {
+  return parseListener(
+    {
+      name: outboundListenerName(o),
+      address: { socket_address: { address: "127.0.0.1", port_value: o.localPort } },
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: "envoy.filters.network.tcp_proxy",
+              typed_config: {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                stat_prefix: o.cluster,
+                cluster: o.cluster,
+              },
+            },
+          ],
+        },
+      ],
+    },
+    `--outbound "${o.outbound.spec}"`,
+  );
+}
+
+/** Passed on to CMD's process group while it runs; before, they stop the start. */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+
+/** A signal to CMD's process group (CMD leads it: detached); a group already gone is fine. */
+function signalGroup(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: nothing left in the group.
+  }
 }
 
 /** Resolves with CMD's exit status (or 127 when it could not start, 1 when the sidecar could not). */
 export async function runWithSidecar(options: RunOptions): Promise<number> {
   const { log } = options;
-  const free = await freeLocalPorts(1 + options.ports.length * 2);
+  const outbounds = options.outbounds ?? [];
+  const free = await freeLocalPorts(1 + options.ports.length * 2 + outbounds.length);
+  const firstOutbound = 1 + options.ports.length * 2;
   const layout: RunLayout = {
     nodeId: `${options.service}-${randomBytes(4).toString("hex")}.${options.namespace}`,
     outboundPort: free[0]!,
@@ -99,6 +187,11 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
       port,
       sidecarPort: free[1 + 2 * i]!,
       appPort: port.appPort ?? free[2 + 2 * i]!,
+    })),
+    outbounds: outbounds.map((outbound, i) => ({
+      outbound,
+      cluster: outboundCluster(outboundFqdn(outbound.host, options.namespace), outbound.port),
+      localPort: free[firstOutbound + i]!,
     })),
   };
   const labels = {
@@ -115,12 +208,16 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
     labels,
     instanceIps: ["127.0.0.1"],
     outboundPort: layout.outboundPort,
+    // TCP destinations are bound by this sidecar on free ports (--outbound), not by port number on 127.0.0.1, where
+    // they would collide with every other sidecar and process on the machine.
+    tcpOutboundListeners: false,
   });
   const proxy = new Proxy(
     {
       node,
       admin: undefined,
-      staticResources: { listeners: [], clusters: [] },
+      // Each --outbound: a tcp_proxy listener on its local port to the service's cluster (which xDS brings).
+      staticResources: { listeners: layout.outbounds.map(outboundListener), clusters: [] },
       drainTimeoutMs: options.drainTimeoutMs,
     },
     { source: `trellis run ${options.service}`, log: (line) => log(`sidecar: ${line}`) },
@@ -135,7 +232,7 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
   let wake: (() => void) | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
+      signalGroup(child, signal);
       return;
     }
     if (interrupted === undefined) log(`${signal}: stopping before ${options.command[0]} started`);
@@ -143,10 +240,13 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
     wake?.();
     void registration?.deregister();
   };
-  const onSigint = (): void => onSignal("SIGINT");
-  const onSigterm = (): void => onSignal("SIGTERM");
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigterm);
+  const handlers = FORWARDED_SIGNALS.map((signal) => [signal, () => onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  // Any exit of this process but SIGKILL (which nothing can catch: the lease is then the fallback) ends CMD's group.
+  const onExit = (): void => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) signalGroup(child, "SIGKILL");
+  };
+  process.on("exit", onExit);
   // The last line, as `trellis proxy` has it (listener/guard.ts): what no handler caught is counted and logged, and
   // the sidecar keeps serving CMD; a crash here would leave CMD running outside the mesh.
   const onUncaught = (err: Error, origin: string): void => proxy.unhandledError(err, origin);
@@ -155,8 +255,8 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
   process.on("unhandledRejection", onRejection);
 
   const cleanUp = async (): Promise<void> => {
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigterm);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    process.off("exit", onExit);
     process.off("uncaughtException", onUncaught);
     process.off("unhandledRejection", onRejection);
     await registration?.deregister();
@@ -171,6 +271,7 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
         namespace: options.namespace,
         labels,
         address: "127.0.0.1",
+        ...(options.serviceAccount !== undefined ? { serviceAccount: options.serviceAccount } : {}),
         nodeId: layout.nodeId,
         ports: layout.ports.map((p) => ({
           name: p.port.name,
@@ -200,7 +301,7 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
           layout.ports.every((p) => bound[`inbound-${p.sidecarPort}`] !== undefined)
         );
       };
-      await new Promise<void>((resolve) => {
+      const configured = new Promise<void>((resolve) => {
         wake = resolve;
         client!.onEvent((e) => {
           if (e.kind === "nack") log(`xds: configuration refused (${e.typeUrl.split(".").pop()}): ${e.message}`);
@@ -208,17 +309,41 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
         });
         client!.start();
       });
-      wake = undefined;
+      if (options.noWait === true) {
+        // CMD starts now; the heartbeat that makes the instance healthy follows the first configuration.
+        void configured.then(async () => {
+          if (interrupted !== undefined || !ready()) return;
+          await registration?.heartbeat();
+          log(`sidecar ready (outbound 127.0.0.1:${layout.outboundPort})`);
+        });
+      } else {
+        await configured;
+        wake = undefined;
+      }
     }
     if (interrupted !== undefined) {
       await cleanUp();
       return 128 + (constants.signals[interrupted] ?? 0);
     }
-    // The control plane probes the sidecar's ports on a heartbeat: they accept now, so the instance is healthy.
-    await registration?.heartbeat();
+    if (options.noWait !== true) {
+      // Each --outbound names a service the configuration has (its cluster came with it), else nothing starts.
+      for (const o of layout.outbounds)
+        if (proxy.cluster(o.cluster) === undefined) {
+          const fqdn = o.cluster.split("|")[3]!;
+          const known = proxy
+            .clusters()
+            .map((c) => c.name.split("|"))
+            .filter((parts) => parts[0] === "outbound" && parts[3] === fqdn)
+            .map((parts) => parts[1]!);
+          throw new UnknownOutboundError(o.outbound, o.cluster, known);
+        }
+      // The control plane probes the sidecar's ports on a heartbeat: they accept now, so the instance is healthy.
+      await registration?.heartbeat();
+    }
     log(
-      `sidecar ready (outbound 127.0.0.1:${layout.outboundPort}` +
+      `sidecar ${options.noWait === true ? "not waited for (--no-wait)" : "ready"} (outbound 127.0.0.1:${layout.outboundPort}` +
         layout.ports.map((p) => `, ${p.port.name} ${p.sidecarPort}→${p.appPort}`).join("") +
+        layout.outbounds.map((o) => `, ${o.outbound.host}:${o.outbound.port} at 127.0.0.1:${o.localPort}`).join("") +
         `): starting ${options.command.join(" ")}`,
     );
   } catch (err) {
@@ -228,7 +353,13 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
 
   const status = await new Promise<number>((resolve) => {
     const [file, ...args] = options.command;
-    child = spawn(file!, args, { stdio: "inherit", env: commandEnv(options.env ?? process.env, layout) });
+    // Its own process group (and session): a terminal's Ctrl-C reaches trellis run's group only, and is passed on
+    // once, to CMD's whole group.
+    child = spawn(file!, args, {
+      stdio: "inherit",
+      env: commandEnv(options.env ?? process.env, layout),
+      detached: true,
+    });
     child.once("error", (err) => {
       log(new CommandStartError(options.command[0]!, err).message);
       resolve(127);
@@ -237,6 +368,9 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
       resolve(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)));
     });
   });
+  // What CMD left running in its group (a background job of a shell script) is outside the mesh once the sidecar
+  // stops: ended too.
+  if (child !== undefined) signalGroup(child, "SIGTERM");
   log(`${options.command[0]} exited with status ${status}: deregistering and draining the sidecar`);
   await cleanUp();
   return status;

@@ -103,3 +103,47 @@ export function parseLabels(value: string | undefined): Record<string, string> {
   }
   return out;
 }
+
+/** A declared TCP destination, `--outbound HOST:PORT`: a local port on the sidecar goes to that service's port. */
+export interface RunOutbound {
+  /** As written: `redis`, `redis.default`, `redis.default.svc.cluster.local`, a ServiceEntry's host. */
+  host: string;
+  port: number;
+  /** The flag's value, for messages. */
+  spec: string;
+}
+
+const HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function parseOutbound(spec: string): RunOutbound {
+  const m = /^([^:]*):(\d+)$/.exec(spec.trim());
+  if (m === null) throw new RunUsageError(`--outbound "${spec}": expected HOST:PORT, e.g. redis.default:6379`);
+  const host = m[1]!.toLowerCase();
+  if (!HOSTNAME.test(host))
+    throw new RunUsageError(
+      `--outbound "${spec}": HOST must be a DNS name (e.g. redis or redis.default), got "${m[1]}"`,
+    );
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new RunUsageError(`--outbound "${spec}": PORT must be 1-65535, got ${m[2]}`);
+  return { host, port, spec };
+}
+
+/** Every --outbound, each destination once. */
+export function parseOutbounds(specs: readonly string[]): RunOutbound[] {
+  const out = specs.map(parseOutbound);
+  const at = new Map<string, string>();
+  out.forEach((o) => {
+    const key = `${o.host}:${o.port}`;
+    const first = at.get(key);
+    if (first !== undefined)
+      throw new RunUsageError(`--outbound "${o.spec}": ${key} is already declared by --outbound "${first}"`);
+    at.set(key, o.spec);
+  });
+  return out;
+}
+
+/** The variable that gives the application a destination's local port: TRELLIS_OUTBOUND_REDIS_DEFAULT_6379. */
+export function outboundVariable(o: { host: string; port: number }): string {
+  return `TRELLIS_OUTBOUND_${o.host.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_${o.port}`;
+}

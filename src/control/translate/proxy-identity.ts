@@ -43,6 +43,12 @@ export interface ProxyIdentity {
   /** TRELLIS_TCP_OUTBOUND_ADDRESS, default 127.0.0.1. */
   tcpOutboundAddress: string;
   /**
+   * TRELLIS_TCP_OUTBOUND_LISTENERS "false": no outbound-tcp-<port> listeners (nor TLS ones) for this proxy, which
+   * binds its declared TCP destinations itself on ports of its own (`trellis run --outbound`, docs/run.md); the
+   * clusters still come. Absent: true.
+   */
+  tcpOutboundListeners?: boolean;
+  /**
    * A proxyless gRPC client (docs/translation.md, "Proxyless gRPC"): it gets api_listeners named by the targets it
    * dials instead of a sidecar's listeners. Absent: a sidecar.
    */
@@ -72,6 +78,7 @@ export function proxyIdentityFromNode(
     ports: [],
     outboundPort: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_OUTBOUND_PORT,
     tcpOutboundAddress: stringOf(m.TRELLIS_TCP_OUTBOUND_ADDRESS) ?? DEFAULT_TCP_OUTBOUND_ADDRESS,
+    ...(stringOf(m.TRELLIS_TCP_OUTBOUND_LISTENERS) === "false" ? { tcpOutboundListeners: false } : {}),
     ...(isProxyless(m, node.userAgentName) ? { proxyless: true } : {}),
   };
 }

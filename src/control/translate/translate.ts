@@ -124,7 +124,8 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
         ...(forwardProxy || services.some(forwardsByHost) ? [dynamicForwardProxyFilter()] : []),
       ]),
     ),
-    ...outboundTcpListeners(services, base),
+    // A proxy that binds its TCP destinations itself (`trellis run --outbound`) gets none by port number.
+    ...(proxy.tcpOutboundListeners === false ? [] : outboundTcpListeners(services, base)),
   ];
 
   addAccessLogs(listeners, accessLogJson(world.accessLogs));

@@ -1,5 +1,6 @@
 // Who the sidecar is, as the control plane reads it (docs/control-plane.md): node.id, node.cluster and the
 // metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS,
+// TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own),
 // and LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality).
 // Istio sends its metadata as strings; so does Trellis (ports too), except LABELS which is a Struct of strings.
 
@@ -13,6 +14,8 @@ export interface WorkloadIdentity {
   instanceIps?: string[];
   outboundPort?: number;
   tcpOutboundAddress?: string;
+  /** false: the control plane sends no outbound-tcp-<port> listeners (the sidecar binds its TCP destinations). */
+  tcpOutboundListeners?: boolean;
   /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
   locality?: string;
 }
@@ -32,6 +35,7 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       INSTANCE_IPS: (w.instanceIps ?? ["127.0.0.1"]).join(","),
       TRELLIS_OUTBOUND_PORT: String(w.outboundPort ?? DEFAULT_OUTBOUND_PORT),
       TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
+      ...(w.tcpOutboundListeners === false ? { TRELLIS_TCP_OUTBOUND_LISTENERS: "false" } : {}),
       ...(w.locality ? { LOCALITY: w.locality } : {}),
     },
   };
