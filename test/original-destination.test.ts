@@ -215,8 +215,8 @@ function lines(child: ReturnType<Netns["spawnNode"]>): () => Promise<Record<stri
   };
 }
 
-/** The uid the proxy runs under, excluded from capture (Istio's sidecar runs as 1337). */
-const PROXY_UID = 1337;
+/** The gid the proxy runs under, excluded from capture (Istio's sidecar runs as 1337:1337). */
+const PROXY_GID = 1337;
 
 // Addresses for the veth pair, from this process's pid: two test runs at the same time do not share a subnet.
 const octet = process.pid % 250;
@@ -313,23 +313,23 @@ describe(
       });
     });
 
-    it("Istio's capture: a proxy under its own uid reads the original destination and connects there uncaptured", async () => {
+    it("Istio's capture: a proxy under its own gid reads the original destination and connects there uncaptured", async () => {
       await withNetns({ host: `10.215.${octet}.1/30`, inside: `10.215.${octet}.2/30` }, async (ns) => {
         await ns.exec("ip", ["addr", "add", "10.250.8.9/32", "dev", "lo"]);
         const proxy = ns.spawnNode(["test/support/capture-forwarder.ts", "--server", "10.250.8.9"], {
-          user: PROXY_UID,
+          group: PROXY_GID,
         });
         const next = lines(proxy);
-        const started = (await next()) as { capture: number; server: number; uid: number };
-        assert.equal(started.uid, PROXY_UID);
+        const started = (await next()) as { capture: number; server: number; gid: number };
+        assert.equal(started.gid, PROXY_GID);
 
-        // istio-iptables' outbound rules, narrowed to one destination: the proxy's own uid returns first, everything
+        // istio-iptables' outbound rules, narrowed to one destination: the proxy's own gid returns first, everything
         // else for 10.250.8.9 goes to the capture port.
         await ns.exec(
           "iptables",
           ["-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-m", "owner"].concat([
-            "--uid-owner",
-            String(PROXY_UID),
+            "--gid-owner",
+            String(PROXY_GID),
             "-j",
             "RETURN",
           ]),

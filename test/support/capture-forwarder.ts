@@ -1,9 +1,9 @@
-// Run inside a test's network namespace under the proxy's own uid (Netns.spawnNode with setpriv): the smallest
+// Run inside a test's network namespace under the proxy's own gid (Netns.spawnNode with setpriv): the smallest
 // transparent proxy. A capture listener on 127.0.0.1, port 0, takes each redirected connection, reads its original
-// destination and connects there itself (its own traffic is excluded from the redirect by uid, as Istio's rules
+// destination and connects there itself (its own traffic is excluded from the redirect by gid, as Istio's rules
 // exclude the sidecar's), then relays bytes both ways. With `--server ADDRESS` it also runs the "real" destination:
 // a server on ADDRESS, port 0, that answers one line naming the addresses it saw.
-//   stdout, first line: {"capture":PORT,"server":PORT,"uid":UID}
+//   stdout, first line: {"capture":PORT,"server":PORT,"gid":GID}
 //   stdout, per capture: {"original":{address,port}|null}
 import net from "node:net";
 import { originalDestination } from "../../src/proxy/listener/original-destination.ts";
@@ -34,4 +34,4 @@ const server = net.createServer((socket) => {
 });
 
 const [capturePort, serverPort] = await Promise.all([listen(capture, "127.0.0.1"), listen(server, serverAddress)]);
-process.stdout.write(`${JSON.stringify({ capture: capturePort, server: serverPort, uid: process.getuid?.() })}\n`);
+process.stdout.write(`${JSON.stringify({ capture: capturePort, server: serverPort, gid: process.getgid?.() })}\n`);

@@ -162,15 +162,16 @@ export class Netns {
   }
 
   /**
-   * Starts Node (with tsx, so a .ts script runs) inside the namespace, from the repository's root; with `user`, under
-   * that uid and gid (`setpriv`, after entering the namespace, which needs root), as a sidecar runs under its own.
+   * Starts Node (with tsx, so a .ts script runs) inside the namespace, from the repository's root; with `group`,
+   * under that gid and no other groups (`setpriv`, after entering the namespace, which needs root), as a sidecar runs
+   * under its own identity — the uid stays root, so the child can read a checkout only root may (a CI clone in a
+   * 0700 temporary directory), and capture rules exclude it by `--gid-owner` (istio-iptables accepts a gid too).
    */
-  spawnNode(args: readonly string[], options: SpawnOptions & { user?: number } = {}): ChildProcess {
-    const { user, ...spawnOptions } = options;
+  spawnNode(args: readonly string[], options: SpawnOptions & { group?: number } = {}): ChildProcess {
+    const { group, ...spawnOptions } = options;
     const root = path.resolve(import.meta.dirname, "../..");
     const node = [process.execPath, "--import", "tsx", ...args];
-    const command =
-      user === undefined ? node : ["setpriv", `--reuid=${user}`, `--regid=${user}`, "--clear-groups", ...node];
+    const command = group === undefined ? node : ["setpriv", `--regid=${group}`, "--clear-groups", ...node];
     return this.spawn(command[0]!, command.slice(1), { cwd: root, ...spawnOptions });
   }
 
