@@ -25,7 +25,7 @@ import type { Headers } from "./headers.ts";
 import { HeaderEditLevel } from "../router/header-edits.ts";
 import { IssueSink } from "../router/issues.ts";
 import { CompiledHeaderMatcher } from "../router/route-match.ts";
-import type { RouteContext } from "../router/request.ts";
+import { routeContextOf } from "./route-context.ts";
 
 type Filter = (ex: Exchange, status: number) => boolean;
 
@@ -155,22 +155,9 @@ export class LocalReplyConfig {
       status: outStatus,
       body: outBody,
       contentType,
-      addHeaders: (h) => headers?.apply(h, true, ex, contextOf(ex, this.clock), ex.info.clusterName),
+      addHeaders: (h) => headers?.apply(h, true, ex, routeContextOf(ex, this.clock), ex.info.clusterName),
     };
   }
-}
-
-function contextOf(ex: Exchange, clock: Clock): RouteContext {
-  const d = ex.downstream;
-  return {
-    remoteAddress: d.remoteAddress,
-    remotePort: d.remotePort,
-    localAddress: d.localAddress,
-    localPort: d.localPort,
-    protocol: ex.protocol,
-    requestId: ex.info.requestId,
-    startWallMs: clock.wallNow() - (clock.now() - ex.info.startMs),
-  };
 }
 
 function readDataSource(f: Fields): string {

@@ -10,11 +10,11 @@ import { GrpcStatus } from "../../http/grpc-status.ts";
 import { Headers } from "../../http/headers.ts";
 import { isGrpcRequest } from "../../http/local-reply.ts";
 import { CAUSES, rescue } from "../../http/rescue.ts";
-import type { RouteContext } from "../../router/types.ts";
 import type { LocalRateLimitConfig } from "./config.ts";
 import { createHttpLocalRateLimitStats, type HttpLocalRateLimitStats } from "./stats.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import { HeadEditingExchange } from "../../http/head-editing-exchange.ts";
+import { routeContextOf } from "../../http/route-context.ts";
 
 export const RATE_LIMITED_FLAG = CAUSES.rateLimited.flag;
 
@@ -61,7 +61,7 @@ export class HttpLocalRateLimiter {
     }
     stats.rateLimited.inc();
     if (!chance(config.enforced, this.env.random)) {
-      config.requestHeadersWhenNotEnforced?.apply(ex.headers, false, ex, contextOf(ex, this.env.clock), undefined);
+      config.requestHeadersWhenNotEnforced?.apply(ex.headers, false, ex, routeContextOf(ex, this.env.clock), undefined);
       return next(view);
     }
     stats.enforced.inc();
@@ -87,7 +87,7 @@ export class HttpLocalRateLimiter {
     let extra: Headers | undefined;
     if (config.responseHeaders !== undefined) {
       extra = new Headers();
-      config.responseHeaders.apply(extra, true, ex, contextOf(ex, this.env.clock), undefined);
+      config.responseHeaders.apply(extra, true, ex, routeContextOf(ex, this.env.clock), undefined);
     }
     const grpcStatus =
       config.rateLimitedAsResourceExhausted && isGrpcRequest(ex.headers) ? GrpcStatus.RESOURCE_EXHAUSTED : undefined;
@@ -100,20 +100,6 @@ function chance(probability: number, random: () => number): boolean {
   if (probability >= 1) return true;
   if (probability <= 0) return false;
   return random() < probability;
-}
-
-/** What header formats read of the connection, for the rare paths that evaluate them (limited, not enforced). */
-function contextOf(ex: Exchange, clock: Clock): RouteContext {
-  const d = ex.downstream;
-  return {
-    remoteAddress: d.remoteAddress,
-    remotePort: d.remotePort,
-    localAddress: d.localAddress,
-    localPort: d.localPort,
-    protocol: ex.protocol,
-    requestId: ex.info.requestId,
-    startWallMs: clock.wallNow() - (clock.now() - ex.info.startMs),
-  };
 }
 
 function addRateLimitHeaders(headers: Headers, bucket: TokenBucket): void {
