@@ -27,12 +27,13 @@ const nameTable = {
       namespace: "payments",
     },
     "*.example.org": { ips: ["240.240.8.1"] },
+    "many.example.net": { ips: Array.from({ length: 40 }, (_, i) => `240.241.0.${i + 1}`) },
   },
 };
 
 async function startProxy(
   upstreams: string,
-  o: { timeoutMs?: number; idleMs?: number; table?: boolean } = {},
+  o: { timeoutMs?: number; idleMs?: number; table?: boolean; maxInFlight?: number; maxTcp?: number } = {},
 ): Promise<{ dns: DnsProxy; stats: StatsStore }> {
   const stats = new StatsStore();
   const dns = new DnsProxy({
@@ -43,6 +44,8 @@ async function startProxy(
     stats,
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
     ...(o.idleMs !== undefined ? { tcpIdleTimeoutMs: o.idleMs } : {}),
+    ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+    ...(o.maxTcp !== undefined ? { maxTcpConnections: o.maxTcp } : {}),
   });
   if (o.table !== false) dns.applyNameTable([nameTable]);
   await dns.start();
@@ -246,6 +249,46 @@ describe("DNS proxy: upstream failures, truncation, concurrency", () => {
     }
   });
 
+  test("beyond maxInFlight forwarded queries, SERVFAIL at once; beyond maxTcpConnections, a connection is closed", async () => {
+    const upstream = await new FakeResolver().start();
+    const held: (() => void)[] = [];
+    upstream.rule = (q) =>
+      new Promise((resolve) =>
+        held.push(() => resolve({ answers: [{ name: q.name, type: TYPE.A, ttl: 60, address: "192.0.2.9" }] })),
+      );
+    const { dns, stats } = await startProxy(upstream.address, { maxInFlight: 2, maxTcp: 1 });
+    const client = await new UdpClient().open();
+    try {
+      client.send(dns.address.port, query(1, "one.outside.test"));
+      client.send(dns.address.port, query(2, "two.outside.test"));
+      while (upstream.seen.length < 2) await new Promise((r) => setImmediate(r));
+      client.send(dns.address.port, query(3, "three.outside.test"));
+      await client.waitFor(1);
+      const refused = parseMessage(client.received[0]!);
+      assert.equal(refused.header.id, 3);
+      assert.equal(refused.header.rcode, RCODE.SERVFAIL);
+      for (const release of held) release();
+      await client.waitFor(3);
+      assert.deepEqual(
+        client.received.slice(1).map((p) => addresses(parseMessage(p))),
+        [["192.0.2.9"], ["192.0.2.9"]],
+      );
+      // A table answer needs no upstream: a mesh name still answers while forwarding is full.
+      const first = await new TcpClient().open(dns.address.port);
+      const second = await new TcpClient().open(dns.address.port);
+      await second.waitClosed();
+      first.send(query(4, "meeting"));
+      await first.waitFor(1);
+      assert.deepEqual(addresses(parseMessage(first.received[0]!)), ["240.240.3.7"]);
+      first.close();
+      assert.equal(stats.counter("dns_overflow", "").value, 2);
+    } finally {
+      client.close();
+      await dns.close();
+      await upstream.stop();
+    }
+  });
+
   test("before the first NameTable, a proxy fed by xDS answers SERVFAIL (as Istio's agent)", async () => {
     const upstream = await new FakeResolver().start();
     const { dns } = await startProxy(upstream.address, { table: false });
@@ -292,6 +335,32 @@ describe("DNS proxy: hostile packets and TCP", () => {
       assert.deepEqual(addresses(byId.get(0x0200)!), ["240.240.3.7"]);
       assert.equal(byId.has(0xabcd), false);
       assert.equal(stats.counter("dns_malformed", "").value, 7);
+      assert.equal(upstream.seen.length, 0);
+    } finally {
+      client.close();
+      await dns.close();
+      await upstream.stop();
+    }
+  });
+
+  test("a table answer larger than the client's UDP size: TC and no records over UDP, all of it over TCP", async () => {
+    const upstream = await new FakeResolver().start();
+    const { dns } = await startProxy(upstream.address);
+    const client = await new UdpClient().open();
+    try {
+      client.send(dns.address.port, query(21, "many.example.net"));
+      client.send(dns.address.port, query(22, "many.example.net", TYPE.A, 1232));
+      await client.waitFor(2);
+      const byId = new Map(client.received.map((p) => [parseMessage(p).header.id, parseMessage(p)]));
+      assert.equal(byId.get(21)!.header.truncated, true);
+      assert.equal(byId.get(21)!.answers.length, 0);
+      assert.equal(byId.get(22)!.header.truncated, false);
+      assert.equal(byId.get(22)!.answers.length, 40);
+      const tcp = await new TcpClient().open(dns.address.port);
+      tcp.send(query(23, "many.example.net"));
+      await tcp.waitFor(1);
+      tcp.close();
+      assert.equal(parseMessage(tcp.received[0]!).answers.length, 40);
       assert.equal(upstream.seen.length, 0);
     } finally {
       client.close();

@@ -33,6 +33,10 @@ import { randomId, tcpExchange, udpExchange, type Exchanged, type Upstream } fro
 export const DEFAULT_DNS_PORT = 15053;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5000;
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 10_000;
+/** Forwarded queries in flight at once (each holds a socket): beyond, SERVFAIL at once rather than run out of fds. */
+export const DEFAULT_MAX_IN_FLIGHT = 1024;
+/** TCP connections at once: beyond, a new one is closed. */
+export const DEFAULT_MAX_TCP_CONNECTIONS = 256;
 /** The UDP payload size this proxy advertises in its own OPT record (the DNS flag day's 1232). */
 const OUR_UDP_SIZE = 1232;
 
@@ -44,6 +48,7 @@ export class DnsStats {
   readonly upstreamDuration: Histogram;
   readonly tableAnswers: Counter;
   readonly malformed: Counter;
+  readonly overflow: Counter;
   constructor(store: StatsStore) {
     this.requests = store.counter("dns_requests", "DNS queries received by the DNS proxy");
     this.upstreamRequests = store.counter("dns_upstream_requests", "DNS queries forwarded to an upstream resolver");
@@ -57,6 +62,10 @@ export class DnsStats {
     );
     this.tableAnswers = store.counter("dns_table_answers", "DNS queries answered from the mesh's name table");
     this.malformed = store.counter("dns_malformed", "DNS packets dropped or answered FORMERR as malformed");
+    this.overflow = store.counter(
+      "dns_overflow",
+      "DNS queries answered SERVFAIL, or TCP connections closed, because too many were in flight",
+    );
   }
 }
 
@@ -70,6 +79,8 @@ export interface DnsProxyOptions extends LookupOptions {
   table?: LookupTable;
   timeoutMs?: number;
   tcpIdleTimeoutMs?: number;
+  maxInFlight?: number;
+  maxTcpConnections?: number;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -175,6 +186,11 @@ export class DnsProxy {
   }
 
   private onConnection(socket: Socket): void {
+    if (this.connections.size >= (this.options.maxTcpConnections ?? DEFAULT_MAX_TCP_CONNECTIONS)) {
+      this.stats.overflow.inc();
+      socket.destroy();
+      return;
+    }
     this.connections.add(socket);
     socket.setNoDelay(true);
     socket.setTimeout(this.idleMs, () => socket.destroy());
@@ -244,6 +260,10 @@ export class DnsProxy {
     query: DnsMessage,
     viaTcp: boolean,
   ): Promise<Uint8Array> {
+    if (this.inFlight.size >= (this.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)) {
+      this.stats.overflow.inc();
+      return reply(header, { rcode: RCODE.SERVFAIL, query });
+    }
     const share = this.upstreams.length === 0 ? 0 : this.timeoutMs / this.upstreams.length;
     const deadline = this.now() + this.timeoutMs;
     for (const up of this.upstreams) {
