@@ -47,18 +47,20 @@ export class FakeResolver {
   private tcp: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
-  async start(): Promise<this> {
+  /** Listens on `host` at `port` (0: a port free for both UDP and TCP). */
+  async start(host = "127.0.0.1", wanted = 0): Promise<this> {
     for (;;) {
       const udp = createSocket("udp4");
-      await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+      await new Promise<void>((r) => udp.bind(wanted, host, () => r()));
       const port = udp.address().port;
       const tcp = createServer((s) => this.onTcp(s));
       const ok = await new Promise<boolean>((resolve) => {
         tcp.once("error", () => resolve(false));
-        tcp.listen(port, "127.0.0.1", () => resolve(true));
+        tcp.listen(port, host, () => resolve(true));
       });
       if (!ok) {
         udp.close();
+        if (wanted !== 0) throw new Error(`fake resolver: TCP port ${wanted} is taken`);
         continue;
       }
       udp.on("message", (msg, rinfo) => {
