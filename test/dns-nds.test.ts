@@ -126,39 +126,40 @@ describe("NDS over state of the world", () => {
   });
 });
 
-describe("NDS over delta", () => {
-  test("subscribed with '*'; an update changes the answer; a bad table is NACKed and the last good kept", async () => {
-    const world: { current: Snapshot } = {
-      current: new Map([[NAME_TABLE_TYPE_URL, new Map([["", table("240.240.3.7")]])]]),
-    };
-    const serverNacks: NackEvent[] = [];
-    const xds = new XdsServer({
-      source: { snapshotFor: () => world.current },
-      host: "127.0.0.1",
-      port: 0,
-      debounceMs: 1,
-      log: () => {},
-      hooks: { onNack: (e) => serverNacks.push(e) },
+describe("NDS from Trellis's own ADS server (XdsServer), delta and state of the world", () => {
+  for (const protocol of ["delta", "sotw"] as const)
+    test(`${protocol}: the wildcard subscription gets the table; an update changes the answer; a bad table is NACKed and the last good kept`, async () => {
+      const world: { current: Snapshot } = {
+        current: new Map([[NAME_TABLE_TYPE_URL, new Map([["", table("240.240.3.7")]])]]),
+      };
+      const serverNacks: NackEvent[] = [];
+      const xds = new XdsServer({
+        source: { snapshotFor: () => world.current },
+        host: "127.0.0.1",
+        port: 0,
+        debounceMs: 1,
+        log: () => {},
+        hooks: { onNack: (e) => serverNacks.push(e) },
+      });
+      await xds.start();
+      closers.push(() => xds.stop(100));
+      const { client, nacks, resolver } = await dnsProxyAndClient(`127.0.0.1:${xds.port}`, protocol);
+      await waitFor(() => client.version(NAME_TABLE_TYPE_URL) !== "");
+      assert.deepEqual(await resolver.resolve4("meeting"), ["240.240.3.7"]);
+
+      const good = client.version(NAME_TABLE_TYPE_URL);
+      world.current = new Map([[NAME_TABLE_TYPE_URL, new Map([["", table("240.240.3.8")]])]]);
+      xds.refresh();
+      await waitFor(() => client.version(NAME_TABLE_TYPE_URL) !== good);
+      assert.deepEqual(await resolver.resolve4("meeting"), ["240.240.3.8"]);
+
+      const second = client.version(NAME_TABLE_TYPE_URL);
+      world.current = new Map([[NAME_TABLE_TYPE_URL, new Map([["", table("300.1.1.1")]])]]);
+      xds.refresh();
+      await waitFor(() => nacks.length === 1);
+      assert.match(nacks[0]!, /table\["meeting\.default\.svc\.cluster\.local"\]\.ips\[0\]: "300\.1\.1\.1"/);
+      await waitFor(() => serverNacks.length === 1);
+      assert.equal(client.version(NAME_TABLE_TYPE_URL), second);
+      assert.deepEqual(await resolver.resolve4("meeting"), ["240.240.3.8"]);
     });
-    await xds.start();
-    closers.push(() => xds.stop(100));
-    const { client, nacks, resolver } = await dnsProxyAndClient(`127.0.0.1:${xds.port}`, "delta");
-    await waitFor(() => client.version(NAME_TABLE_TYPE_URL) !== "");
-    assert.deepEqual(await resolver.resolve4("meeting"), ["240.240.3.7"]);
-
-    const good = client.version(NAME_TABLE_TYPE_URL);
-    world.current = new Map([[NAME_TABLE_TYPE_URL, new Map([["", table("240.240.3.8")]])]]);
-    xds.refresh();
-    await waitFor(() => client.version(NAME_TABLE_TYPE_URL) !== good);
-    assert.deepEqual(await resolver.resolve4("meeting"), ["240.240.3.8"]);
-
-    const second = client.version(NAME_TABLE_TYPE_URL);
-    world.current = new Map([[NAME_TABLE_TYPE_URL, new Map([["", table("300.1.1.1")]])]]);
-    xds.refresh();
-    await waitFor(() => nacks.length === 1);
-    assert.match(nacks[0]!, /table\["meeting\.default\.svc\.cluster\.local"\]\.ips\[0\]: "300\.1\.1\.1"/);
-    await waitFor(() => serverNacks.length === 1);
-    assert.equal(client.version(NAME_TABLE_TYPE_URL), second);
-    assert.deepEqual(await resolver.resolve4("meeting"), ["240.240.3.8"]);
-  });
 });
