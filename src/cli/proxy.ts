@@ -69,12 +69,13 @@ export interface ProxyOptions {
   namespace?: string;
   labels?: string;
   locality?: string;
-  adminPort?: string;
-  outboundPort?: string;
-  xdsProtocol?: string;
+  /** IP:PORT of the sidecar's DNS proxy (docs/dns.md), its upstream resolvers and their timeout. */
   dns?: string;
   dnsUpstream?: string;
   dnsTimeout?: string;
+  adminPort?: string;
+  outboundPort?: string;
+  xdsProtocol?: string;
 }
 
 /** --dns IP:PORT (IPv6 as [IP]:PORT; port 0: any free port). */
@@ -94,13 +95,13 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
   }
   let xdsServers: string[] | undefined;
   let adminPort: number | undefined;
+  let dns: { address: string; port: number } | undefined;
+  let dnsUpstreams: Upstream[] | undefined;
+  let dnsTimeoutMs: number | undefined;
   let outboundPort: number | undefined;
   let workloadLabels: Record<string, string>;
   let drainTimeoutMs: number | undefined;
   let xdsProtocol: XdsProtocolName = "delta";
-  let dns: { address: string; port: number } | undefined;
-  let dnsUpstreams: Upstream[] | undefined;
-  let dnsTimeoutMs: number | undefined;
   try {
     if (values.xds !== undefined) {
       xdsServers = servers(values.xds);
@@ -178,12 +179,12 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
     const node = nodeFromIdentity({
       nodeId: values.nodeId!,
       service: values.service,
+      ...(dns !== undefined ? { dnsCapture: true } : {}),
       namespace: values.namespace,
       labels: workloadLabels,
       ...(values.locality !== undefined ? { locality: values.locality } : {}),
       instanceIps: instanceIps(),
       outboundPort,
-      ...(dns !== undefined ? { dnsCapture: true } : {}),
     });
     bootstrap.node = { ...node, metadata: { ...bootstrap.node.metadata, ...node.metadata } };
     // The flag sets the admin port; the bootstrap's admin access log, if any, stays.
@@ -259,10 +260,10 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
       servers: xdsServers,
       node: bootstrap.node,
       target: proxy,
+      ...(sink !== undefined ? { nameTable: (_v, resources) => sink.applyNameTable(resources) } : {}),
       clock: systemClock,
       protocol: xdsProtocol,
       log: (line) => process.stderr.write(`trellis proxy: ${line}\n`),
-      ...(sink !== undefined ? { nameTable: (_v, resources) => sink.applyNameTable(resources) } : {}),
     });
     client.onEvent((e) => {
       if (e.kind === "ack")

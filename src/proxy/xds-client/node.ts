@@ -1,7 +1,7 @@
 // Who the sidecar is, as the control plane reads it (docs/control-plane.md): node.id, node.cluster and the
 // metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS,
 // TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own),
-// LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality) and DNS_CAPTURE ("true": runs a DNS proxy).
+// and LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality).
 // Istio sends its metadata as strings; so does Trellis (ports too), except LABELS which is a Struct of strings.
 
 import type { NodeInfo } from "../../api/xds/types.ts";
@@ -14,12 +14,12 @@ export interface WorkloadIdentity {
   instanceIps?: string[];
   outboundPort?: number;
   tcpOutboundAddress?: string;
+  /** The sidecar runs a DNS proxy: metadata DNS_CAPTURE "true" (Istio's ISTIO_META_DNS_CAPTURE); it asks for NDS. */
+  dnsCapture?: boolean;
   /** false: the control plane sends no outbound-tcp-<port> listeners (the sidecar binds its TCP destinations). */
   tcpOutboundListeners?: boolean;
   /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
   locality?: string;
-  /** The sidecar runs a DNS proxy (DNS_CAPTURE "true", Istio's ISTIO_META_DNS_CAPTURE): it asks for the NameTable. */
-  dnsCapture?: boolean;
 }
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
@@ -36,10 +36,10 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       LABELS: { ...w.labels },
       INSTANCE_IPS: (w.instanceIps ?? ["127.0.0.1"]).join(","),
       TRELLIS_OUTBOUND_PORT: String(w.outboundPort ?? DEFAULT_OUTBOUND_PORT),
+      ...(w.dnsCapture === true ? { DNS_CAPTURE: "true" } : {}),
       TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
       ...(w.tcpOutboundListeners === false ? { TRELLIS_TCP_OUTBOUND_LISTENERS: "false" } : {}),
       ...(w.locality ? { LOCALITY: w.locality } : {}),
-      ...(w.dnsCapture === true ? { DNS_CAPTURE: "true" } : {}),
     },
   };
 }
