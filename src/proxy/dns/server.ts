@@ -157,7 +157,13 @@ export class DnsProxy {
       udp.on("message", (msg, rinfo) => {
         void this.handle(msg, false).then(
           (reply) => {
-            if (reply !== undefined && this.udp === udp) udp.send(reply, rinfo.port, rinfo.address);
+            if (reply === undefined || this.udp !== udp) return;
+            try {
+              udp.send(reply, rinfo.port, rinfo.address);
+            } catch (err) {
+              // A source no reply can go to (port 0 from a raw socket): nothing to answer.
+              this.log(`udp reply to ${rinfo.address}:${rinfo.port}: ${(err as Error).message}`);
+            }
           },
           (err: unknown) => this.log(`udp query from ${rinfo.address}:${rinfo.port}: ${String(err)}`),
         );
