@@ -7,9 +7,13 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { Resolver } from "node:dns/promises";
 import http from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NAME_TABLE_TYPE_URL } from "../src/api/xds/wire/codec.ts";
 import { FakeAds } from "./support/fake-ads.ts";
+import { bootstrap } from "./support/envoy-config.ts";
 import { FakeResolver } from "./support/fake-dns.ts";
 
 const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
@@ -102,6 +106,30 @@ test("trellis proxy --dns: NDS subscribed (DNS_CAPTURE), mesh names answered, ot
     p.child.kill("SIGKILL");
     ads.stop();
     await upstream.stop();
+  }
+});
+
+test("trellis proxy --bootstrap --dns (no control plane, no table): every name is forwarded, none SERVFAIL", async () => {
+  const upstream = await new FakeResolver().start();
+  const dir = mkdtempSync(join(tmpdir(), "trellis-dns-"));
+  const file = join(dir, "bootstrap.json");
+  writeFileSync(file, JSON.stringify(bootstrap([], [])));
+  const p = run(["proxy", "--bootstrap", file, "--dns", "127.0.0.1:0", "--dns-upstream", upstream.address]);
+  try {
+    const dnsPort = Number(/dns=127\.0\.0\.1:(\d+)/.exec(await liveLine(p))![1]);
+    const r = new Resolver({ timeout: 2000, tries: 1 });
+    r.setServers([`127.0.0.1:${dnsPort}`]);
+    assert.deepEqual(await r.resolve4("meeting"), ["192.0.2.1"]);
+    assert.deepEqual(
+      upstream.seen.map((q) => q.name),
+      ["meeting"],
+    );
+    p.child.kill("SIGTERM");
+    assert.equal(await p.exit, 0);
+  } finally {
+    p.child.kill("SIGKILL");
+    await upstream.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
