@@ -26,9 +26,9 @@ export interface StreamContext {
   readonly controlPlaneId: string;
 }
 
-/** Types a request naming nothing subscribes to whole: LDS, CDS and Istio's NDS NameTable (one resource, ""). */
 export const WILDCARD_TYPES: ReadonlySet<string> = new Set([
   "type.googleapis.com/envoy.config.listener.v3.Listener",
   "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  // Istio's NDS: the agent asks for the NameTable with no names (one resource, named "").
   "type.googleapis.com/istio.networking.nds.v1.NameTable",
 ]);
