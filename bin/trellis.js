@@ -6,7 +6,7 @@
 // is split by verb (each verb is a dynamic import), so `trellis proxy` never loads the control plane's code.
 // The shebang's --max-semi-space-size=1: a sidecar allocates only short-lived objects per request, and a small
 // young generation keeps its memory near a bare Node process (scavenging 1 MiB is cheap; see bench/results).
-import { statSync, readdirSync, mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { statSync, readdirSync, readlinkSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -63,8 +63,24 @@ if (bundleMtime() < sources) {
     logLevel: "error",
   });
   const link = join(buildDir, `current.${process.pid}`);
+  let previous;
+  try {
+    previous = readlinkSync(join(buildDir, "current"));
+  } catch {
+    previous = undefined;
+  }
   symlinkSync(out, link);
   renameSync(link, join(buildDir, "current"));
+  // The bundle just replaced is stamped with the time it stopped being current: a process that started from it a
+  // moment ago is still importing its chunks, so its age must count from now, not from when it was built.
+  if (previous !== undefined) {
+    const now = new Date();
+    try {
+      utimesSync(previous, now, now);
+    } catch {
+      // already removed by another start
+    }
+  }
   // Older bundles are removed after a while: a process started from one may still import its verb's chunk.
   for (const entry of readdirSync(buildDir)) {
     const path = join(buildDir, entry);
