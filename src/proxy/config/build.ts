@@ -20,6 +20,7 @@ import { ProxyProtocolFilter, ProxyProtocolStats } from "../listener/proxy-proto
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
 import { DynamicForwardProxyCluster } from "../upstream/dynamic-forward-proxy.ts";
+import { OriginalDstCluster } from "../upstream/original-dst.ts";
 import { type DnsLookup, StrictDnsResolver, systemLookup } from "../upstream/dns.ts";
 import { ClusterMembership, endpointsFromAssignment } from "../upstream/membership.ts";
 
@@ -52,7 +53,9 @@ export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: Cluster
   const cluster =
     c.dynamicForwardProxy !== undefined
       ? new DynamicForwardProxyCluster(c, membership, stats, clusterContext)
-      : new UpstreamCluster(c, membership, stats, clusterContext);
+      : c.type === "ORIGINAL_DST"
+        ? new OriginalDstCluster(c, membership, stats, clusterContext)
+        : new UpstreamCluster(c, membership, stats, clusterContext);
   let resolver: StrictDnsResolver | undefined;
   if ((c.type === "STRICT_DNS" || c.type === "LOGICAL_DNS") && c.loadAssignment) {
     resolver = new StrictDnsResolver(c, {
