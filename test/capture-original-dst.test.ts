@@ -155,13 +155,23 @@ describe("ORIGINAL_DST cluster", () => {
   test("loop guard: an original destination that is the listener itself is refused, never forwarded", async () => {
     const port = proxy.port("tcp");
     const before = stat(proxy, "trellis_original_dst_loop_refused", { envoy_cluster_name: "Passthrough" });
+    const all = stat(proxy, "trellis_original_dst_loop_refused");
     const sessions = stat(proxy, "envoy_listener_downstream_cx_total", { envoy_listener_address: "127.0.0.1_0" });
     assert.equal(await exchange(port, header("127.0.0.1", port) + "loop"), "");
     assert.equal(stat(proxy, "trellis_original_dst_loop_refused", { envoy_cluster_name: "Passthrough" }), before + 1);
+    // Another listener of the same proxy is its own too; so is a header naming one.
+    assert.equal(await exchange(port, header("127.0.0.1", proxy.port("override")) + "loop"), "");
+    const http = proxy.port("http");
+    const viaHeader = await exchange(
+      http,
+      `GET / HTTP/1.1\r\nhost: x\r\nx-envoy-original-dst-host: 127.0.0.1:${http}\r\nconnection: close\r\n\r\n`,
+    );
+    assert.equal(status(viaHeader), 503);
+    assert.equal(stat(proxy, "trellis_original_dst_loop_refused"), all + 3);
     // One connection, not a chain of them through the proxy to itself.
     assert.equal(
       stat(proxy, "envoy_listener_downstream_cx_total", { envoy_listener_address: "127.0.0.1_0" }),
-      sessions + 1,
+      sessions + 3,
     );
   });
 

@@ -35,6 +35,8 @@ export interface BuildContext {
   routes: RouteTableSource;
   /** The resolver of STRICT_DNS and LOGICAL_DNS clusters (default: the system's); tests inject their own. */
   dnsLookup?: DnsLookup;
+  /** Whether address:port is one of the proxy's bound listeners (see ClusterContext). */
+  isOwnListener?: (address: string, port: number) => boolean;
 }
 
 export interface BuiltCluster {
@@ -48,7 +50,13 @@ export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: Cluster
   const source = c.type === "STATIC" ? c.loadAssignment : c.type === "EDS" ? assignment : undefined;
   const endpoints = source ? endpointsFromAssignment(source) : [];
   const membership = new ClusterMembership(c, endpoints, ctx.random, ctx.clock);
-  const clusterContext = { clock: ctx.clock, random: ctx.random, store: ctx.stats, log: ctx.log };
+  const clusterContext = {
+    clock: ctx.clock,
+    random: ctx.random,
+    store: ctx.stats,
+    log: ctx.log,
+    isOwnListener: ctx.isOwnListener,
+  };
   const stats = createClusterStats(ctx.stats, c.name);
   const cluster =
     c.dynamicForwardProxy !== undefined

@@ -11,6 +11,7 @@
 // - Route configurations (RDS): see routes.ts.
 
 import net from "node:net";
+import os from "node:os";
 import type { Clock } from "../../api/clock.ts";
 import { TrellisError } from "../../api/errors.ts";
 import type { Cluster, ClusterLoadAssignment, Listener } from "../../api/xds/types.ts";
@@ -72,7 +73,12 @@ export class RuntimeConfig {
 
   constructor(private readonly options: RuntimeOptions) {
     this.routes = new RouteConfigRegistry(options.random);
-    this.ctx = { ...options, clusters: this.clusters, routes: this.routes };
+    this.ctx = {
+      ...options,
+      clusters: this.clusters,
+      routes: this.routes,
+      isOwnListener: (address, port) => this.isOwnListener(address, port),
+    };
   }
 
   // ---- static resources (the bootstrap) ----------------------------------------------------------------------
@@ -298,6 +304,26 @@ export class RuntimeConfig {
     for (const { runtime } of this.listeners.values()) if (runtime.config.useOriginalDst) runtime.listenerFor = lookup;
   }
 
+  /**
+   * Whether a connection to address:port would reach one of this proxy's bound listeners: one bound to exactly that
+   * address, or to 0.0.0.0/:: when the address is this host's own (loopback, or an interface's address).
+   */
+  private isOwnListener(address: string, port: number): boolean {
+    const target = canonical(address);
+    let local: Set<string> | undefined;
+    for (const { runtime } of this.listeners.values()) {
+      if (!runtime.bindsPort) continue;
+      const bound = runtime.address;
+      if (bound.port !== port) continue;
+      const at = canonical(bound.address);
+      if (at === target) return true;
+      if (at !== "0.0.0.0" && at !== "::") continue;
+      local ??= localAddresses();
+      if (local.has(target) || target.startsWith("127.") || target === "::1") return true;
+    }
+    return false;
+  }
+
   /** Drains a replaced or removed listener: it accepts nothing more; its connections finish, then it is closed. */
   private retireListener(active: ActiveListener): void {
     for (const hcm of active.hcms) this.routes.detach(hcm);
@@ -372,6 +398,13 @@ function keepsSocket(previous: ActiveListener | undefined, next: ListenerRuntime
   return (
     previous !== undefined && previous.runtime.bindsPort && next.bindsPort && previous.runtime.sameAddress(next.config)
   );
+}
+
+/** The addresses of this network namespace's interfaces, canonical. */
+function localAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) out.add(canonical(a.address));
+  return out;
 }
 
 /** IPv4-mapped IPv6 as IPv4, IPv6 in its canonical form. */

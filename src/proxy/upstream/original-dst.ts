@@ -7,11 +7,12 @@
 // TCP session. A connection whose local address was never restored has no host: no healthy upstream (503 UH, TCP
 // closed), as in Envoy.
 //
-// Loop guard: a connection that reached the proxy's capture port without being redirected (its original destination
-// is the listener itself: conntrack reports a connection's own address when nothing rewrote it) is refused, never
-// forwarded — the proxy would otherwise connect to itself again and again. Istio puts a BlackHoleCluster chain for
-// destination_port 15001 in front of its PassthroughCluster for this; here the cluster refuses it too, counted as
-// no healthy upstream and in trellis_original_dst_loop_refused.
+// Loop guard: a host that is one of the proxy's own listeners (the original destination an application dialled was
+// the capture port itself, e.g. 10.250.0.2:15001; or a connection that reached the listener without being redirected,
+// whose original destination conntrack reports as the listener itself) is refused, never forwarded — the proxy would
+// otherwise connect to itself again and again. Istio puts a BlackHoleCluster chain for destination_port 15001 in
+// front of its PassthroughCluster for this; here the cluster refuses it too, counted as no healthy upstream and in
+// trellis_original_dst_loop_refused.
 
 import net from "node:net";
 import type { Timer } from "../../api/clock.ts";
@@ -89,7 +90,12 @@ export class OriginalDstCluster extends UpstreamCluster {
       }
     }
     if (target === undefined) return undefined;
-    return od.upstreamPortOverride === undefined ? target : { ...target, port: od.upstreamPortOverride };
+    if (od.upstreamPortOverride !== undefined) target = { ...target, port: od.upstreamPortOverride };
+    if (this.context.isOwnListener?.(target.address, target.port) === true) {
+      this.loopRefused.inc();
+      return undefined;
+    }
+    return target;
   }
 
   private scheduleSweep(): void {
