@@ -5,7 +5,11 @@ import net from "node:net";
 import type { Raw } from "./envoy-config.ts";
 
 /** A TCP server that, once the client half-closes, answers "<name>|<every byte it received>" and closes. */
-export async function namedServer(name: string): Promise<{ port: number; close(): Promise<void> }> {
+export async function namedServer(
+  name: string,
+  host = "127.0.0.1",
+  port = 0,
+): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     sockets.add(s);
@@ -15,7 +19,7 @@ export async function namedServer(name: string): Promise<{ port: number; close()
     s.on("data", (c: Buffer) => chunks.push(c));
     s.on("end", () => s.end(Buffer.concat([Buffer.from(`${name}|`), ...chunks])));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     close: () =>
