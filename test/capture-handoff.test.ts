@@ -28,7 +28,8 @@ describe("use_original_dst hands a restored connection to the listener for its o
   let exactPort: number;
 
   before(async () => {
-    for (const name of ["vip", "http8080", "exact", "passthrough", "dynamic"]) servers[name] = await namedServer(name);
+    for (const name of ["vip", "http8080", "v6", "exact", "passthrough", "dynamic"])
+      servers[name] = await namedServer(name);
     const listeners: Raw[] = [
       {
         name: "virtualOutbound",
@@ -51,6 +52,7 @@ describe("use_original_dst hands a restored connection to the listener for its o
         bind_to_port: false,
         filter_chains: [tcpChain("http8080")],
       },
+      { name: "[::]_8080", address: socketAddress(8080, "::"), bind_to_port: false, filter_chains: [tcpChain("v6")] },
       { name: "exact", address: socketAddress(0), filter_chains: [tcpChain("exact")] },
     ];
     const clusters = Object.entries(servers).map(([name, s]) => staticCluster(name, [s.port]));
@@ -74,6 +76,15 @@ describe("use_original_dst hands a restored connection to the listener for its o
     // 240.240.0.5:6380 and 10.250.3.7:9090 have no listener: the accepting listener's chains take them.
     assert.equal(await exchange(port, header("240.240.0.5", 6380) + "x"), "passthrough|x");
     assert.equal(await exchange(port, header("10.250.3.7", 9090) + "y"), "passthrough|y");
+  });
+
+  test("IPv6: a bind_to_port: false listener on [::]:port takes IPv6 destinations, 0.0.0.0:port the IPv4 ones", async () => {
+    const port = proxy.port("virtualOutbound");
+    const v6 = (address: string, p: number): string => `PROXY TCP6 fd7e:250::2 ${address} 40000 ${p}\r\n`;
+    assert.equal(await exchange(port, v6("fd7e:250::9", 8080) + "six"), "v6|six");
+    assert.equal(await exchange(port, v6("fd7e:0250:0:0::9", 8080) + "long form"), "v6|long form");
+    assert.equal(await exchange(port, v6("fd7e:250::9", 9090) + "none"), "passthrough|none");
+    assert.equal(await exchange(port, header("10.250.3.7", 8080) + "four"), "http8080|four");
   });
 
   test("the listener that handles a connection counts it (listener.<address>.*), as Envoy", async () => {

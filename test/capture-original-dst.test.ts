@@ -8,6 +8,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ManualClock } from "../src/api/clock.ts";
 import { bootstrap, socketAddress, type Raw } from "./support/envoy-config.ts";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
@@ -27,6 +30,9 @@ function passthrough(name: string, extra: Raw = {}): Raw {
   return { name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "1s", ...extra };
 }
 
+const logDir = mkdtempSync(join(tmpdir(), "trellis-capture-"));
+const logPath = join(logDir, "access.log");
+
 function httpChain(cluster: string): Raw {
   return {
     filters: [
@@ -35,6 +41,18 @@ function httpChain(cluster: string): Raw {
         typed_config: {
           "@type": HCM,
           stat_prefix: "http",
+          access_log: [
+            {
+              name: "envoy.access_loggers.file",
+              typed_config: {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                path: logPath,
+                log_format: {
+                  text_format_source: { inline_string: "%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_HOST%\n" },
+                },
+              },
+            },
+          ],
           route_config: {
             name: "local",
             virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster } }] }],
@@ -126,6 +144,7 @@ describe("ORIGINAL_DST cluster", () => {
   after(async () => {
     await proxy?.close();
     await Promise.all([tcpA, tcpB, web].map((s) => s?.close()));
+    rmSync(logDir, { recursive: true, force: true });
   });
 
   test("TCP: the upstream is the restored original destination, byte for byte; a host per address", async () => {
@@ -187,6 +206,18 @@ describe("ORIGINAL_DST cluster", () => {
     const none = await exchange(port, get());
     assert.equal(status(none), 503);
     assert.equal(body(none), "no healthy upstream");
+    // The access log says which: the host connected to, or UH (Envoy's no healthy upstream) with none.
+    clock.advance(1000); // the access log flush interval, on the proxy's (manual) clock
+    const logged = () =>
+      readFileSync(logPath, "utf8")
+        .split("\n")
+        .filter((l) => l !== "");
+    await until(() => logged().length >= 3, "three access log lines");
+    assert.deepEqual(logged().slice(0, 3).sort(), [
+      `200 - 127.0.0.1:${web.port}`,
+      `200 - 127.0.0.1:${web.port}`,
+      "503 UH -",
+    ]);
     // A header that is no IP:port literal is ignored (Envoy), so the restored address is used.
     const bad = await exchange(port, header("127.0.0.1", web.port) + get("x-envoy-original-dst-host: meeting:80\r\n"));
     assert.equal(status(bad), 200);
