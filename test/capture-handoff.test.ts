@@ -10,6 +10,7 @@ import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
 import { bootstrap, socketAddress, staticCluster, type Raw } from "./support/envoy-config.ts";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { exchange, namedServer, tcpChain } from "./support/capture.ts";
+import { clientHello } from "./support/client-hello.ts";
 
 const PROXY_PROTOCOL = "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol";
 
@@ -37,6 +38,16 @@ describe("use_original_dst hands a restored connection to the listener for its o
         use_original_dst: true,
         listener_filters: [
           { name: "envoy.filters.listener.proxy_protocol", typed_config: { "@type": PROXY_PROTOCOL } },
+        ],
+        filter_chains: [tcpChain("passthrough")],
+      },
+      {
+        name: "inspecting",
+        address: socketAddress(0),
+        use_original_dst: true,
+        listener_filters: [
+          { name: "envoy.filters.listener.proxy_protocol", typed_config: { "@type": PROXY_PROTOCOL } },
+          { name: "envoy.filters.listener.tls_inspector" },
         ],
         filter_chains: [tcpChain("passthrough")],
       },
@@ -76,6 +87,15 @@ describe("use_original_dst hands a restored connection to the listener for its o
     // 240.240.0.5:6380 and 10.250.3.7:9090 have no listener: the accepting listener's chains take them.
     assert.equal(await exchange(port, header("240.240.0.5", 6380) + "x"), "passthrough|x");
     assert.equal(await exchange(port, header("10.250.3.7", 9090) + "y"), "passthrough|y");
+  });
+
+  test("bytes the accepting listener's filters read (a ClientHello) reach the listener handed to, intact", async () => {
+    const hello = clientHello({ sni: "redis.example.org", alpn: ["h2"] });
+    const got = await exchange(
+      proxy.port("inspecting"),
+      Buffer.concat([Buffer.from(header("240.240.0.5", 6379)), hello, Buffer.from("after")]),
+    );
+    assert.equal(got, `vip|${Buffer.concat([hello, Buffer.from("after")]).toString("latin1")}`);
   });
 
   test("IPv6: a bind_to_port: false listener on [::]:port takes IPv6 destinations, 0.0.0.0:port the IPv4 ones", async () => {
