@@ -5,12 +5,15 @@
 // idea a proxy exists. Each connection must reach the right upstream with its bytes intact: the VIP listener that
 // binds nothing, the HTTP listener on 0.0.0.0:8080 by Host name or VIP, the prefix_ranges chain, the ORIGINAL_DST
 // passthrough to a server at an address the test made; the capture port dialled directly is refused, not looped;
+// inbound connections from the host reach the application through virtualInbound (a declared port's chain, an
+// undeclared one through InboundPassthroughCluster);
 // an LDS update adds and removes a bind_to_port: false listener while a connection on it is open.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import readline from "node:readline";
 import { netnsSkipReason, withNetns, type Netns } from "./support/netns.ts";
+import { exchange } from "./support/capture.ts";
 
 /** The gid the sidecar runs under, excluded from capture (Istio's sidecar runs as 1337:1337). */
 const SIDECAR_GID = 1337;
@@ -43,6 +46,18 @@ async function captureOutbound(ns: Netns): Promise<void> {
   await nat("-A", "TRELLIS_OUTPUT", "-j", "TRELLIS_REDIRECT");
 }
 
+/** istio-iptables' inbound capture: TCP arriving for any port but the sidecar's own goes to 15006. */
+async function captureInbound(ns: Netns): Promise<void> {
+  const nat = (...args: string[]): Promise<string> => ns.exec("iptables", ["-t", "nat", ...args]);
+  await nat("-N", "TRELLIS_IN_REDIRECT");
+  await nat("-A", "TRELLIS_IN_REDIRECT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15006");
+  await nat("-N", "TRELLIS_INBOUND");
+  await nat("-A", "PREROUTING", "-p", "tcp", "-j", "TRELLIS_INBOUND");
+  for (const port of [15001, 15006, 15053, 15000, 15021, 15090])
+    await nat("-A", "TRELLIS_INBOUND", "-p", "tcp", "--dport", String(port), "-j", "RETURN");
+  await nat("-A", "TRELLIS_INBOUND", "-p", "tcp", "-j", "TRELLIS_IN_REDIRECT");
+}
+
 describe(
   "capture: a sidecar with Istio's listeners behind istio-iptables' rules",
   { skip: netnsSkipReason, timeout: 120_000 },
@@ -60,6 +75,7 @@ describe(
         const proxy = talk(sidecar);
         assert.deepEqual(await proxy(), { ready: true, gid: SIDECAR_GID });
         await captureOutbound(ns);
+        await captureInbound(ns);
         const app = talk(ns.spawnNode(["test/support/capture-client-child.ts"]));
         const send = async (host: string, port: number, data: string): Promise<string> =>
           (await app(JSON.stringify({ op: "send", host, port, data }))).reply as string;
@@ -97,6 +113,14 @@ describe(
         // Each listener counted what it handled.
         assert.equal(after["envoy_listener_downstream_cx_total{envoy_listener_address=240.240.0.5_6379}"], 1);
         assert.equal(after["envoy_listener_downstream_cx_total{envoy_listener_address=0.0.0.0_8080}"], 3);
+
+        // Inbound, from the host into the namespace's address: the declared port through its chain to 127.0.0.1:9080;
+        // a port the application listens on but did not declare through InboundPassthroughCluster (ORIGINAL_DST),
+        // which connects to the original destination as the sidecar (not captured again).
+        assert.equal(await exchange(9080, "inbound bytes\u0000", inside), "app saw 127.0.0.1|inbound bytes\u0000");
+        assert.equal(await exchange(9191, "undeclared", inside), `undeclared saw ${inside}|undeclared`);
+        const inbound = await stats();
+        assert.equal(inbound["envoy_listener_downstream_cx_total{envoy_listener_address=0.0.0.0_15006}"], 2);
 
         // LDS: 10.251.0.9:5432 goes through the passthrough until a bind_to_port: false listener is added for it.
         assert.equal(await send("10.251.0.9", 5432, "before"), "outside9|before");

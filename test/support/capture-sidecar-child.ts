@@ -4,6 +4,10 @@
 //                    10.252.0.0/16 (tcp_proxy to "ranged"); default chain → PassthroughCluster (ORIGINAL_DST)
 //   240.240.0.5_6379 bind_to_port: false, tcp_proxy → "redis" (STATIC)
 //   0.0.0.0_8080     bind_to_port: false, HTTP: host "meeting", "meeting:8080", "240.240.3.7:8080" → "meeting"
+//   virtualInbound   0.0.0.0:15006, original_dst listener filter; destination_port 9080 → "inbound|9080||"
+//                    (127.0.0.1:9080); default chain → InboundPassthroughCluster (ORIGINAL_DST)
+// The application's inbound servers on 0.0.0.0:9080 (declared) and 0.0.0.0:9191 (not declared) answer
+// "<name> saw <peer address>|<bytes received>".
 // Servers: redis, ranged, dynamic (127.0.0.1, port 0) answer "<name>|<bytes received>" once the client half-closes;
 // meeting (HTTP, 127.0.0.1) answers "meeting <method> <path> host=<host>"; "outside" on --outside ADDRESS:7777 and
 // "outside9" on --outside9 ADDRESS:5432, the passthrough's destinations, answer like the TCP ones.
@@ -12,7 +16,7 @@
 //     "remove" LDS: no dynamic listener                                           → {"version":N}
 //     "stats"  → {"<name>{k=v,…}": value, …} for the families the test reads
 import http from "node:http";
-import type net from "node:net";
+import net from "node:net";
 import readline from "node:readline";
 import { parseBootstrap } from "../../src/api/bootstrap.ts";
 import { TYPE_URL } from "../../src/api/xds/wire/codec.ts";
@@ -30,6 +34,17 @@ const [redis, ranged, dynamic] = await Promise.all([
   namedServer("dynamic"),
 ]);
 await Promise.all([namedServer("outside", outside, 7777), namedServer("outside9", outside9, 5432)]);
+function inboundServer(name: string, port: number): Promise<void> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on("error", () => {});
+    const chunks: Buffer[] = [];
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("end", () => s.end(Buffer.concat([Buffer.from(`${name} saw ${s.remoteAddress}|`), ...chunks])));
+  });
+  return new Promise((resolve) => server.listen(port, "0.0.0.0", resolve));
+}
+await Promise.all([inboundServer("app", 9080), inboundServer("undeclared", 9191)]);
+
 const meeting = http.createServer((req, res) => {
   req.resume();
   req.on("end", () => res.end(`meeting ${req.method} ${req.url} host=${req.headers.host}`));
@@ -89,6 +104,13 @@ const raw = bootstrap(
       filter_chains: [tcpChain("redis")],
     },
     http8080,
+    {
+      name: "virtualInbound",
+      address: socketAddress(15006, "0.0.0.0"),
+      listener_filters: [{ name: "envoy.filters.listener.original_dst" }],
+      filter_chains: [tcpChain("inbound|9080||", { destination_port: 9080 })],
+      default_filter_chain: tcpChain("InboundPassthroughCluster"),
+    },
   ],
   [
     staticCluster("redis", [redis.port]),
@@ -96,6 +118,8 @@ const raw = bootstrap(
     staticCluster("dynamic", [dynamic.port]),
     staticCluster("meeting", [meetingPort]),
     { name: "PassthroughCluster", type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "2s" },
+    staticCluster("inbound|9080||", [9080]),
+    { name: "InboundPassthroughCluster", type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "2s" },
   ],
 );
 const proxy = new Proxy(parseBootstrap(JSON.stringify(raw), "capture sidecar bootstrap"), { log: () => {} });
