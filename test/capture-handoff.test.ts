@@ -146,3 +146,47 @@ describe("use_original_dst hands a restored connection to the listener for its o
     assert.equal(Buffer.concat(chunks).toString(), "dynamic|held tail");
   });
 });
+
+describe("prefix_ranges and source_prefix_ranges on a listener's own sockets (no listener filter)", () => {
+  test("the connection's local and peer addresses pick the chain, the longest prefix first", async () => {
+    const servers = await Promise.all(["host", "net8", "peer", "other"].map((n) => namedServer(n)));
+    const [host, net8, peer, other] = servers;
+    const ranges = (address_prefix: string, prefix_len: number) => [{ address_prefix, prefix_len }];
+    const proxy = await startProxy(
+      bootstrap(
+        [
+          {
+            name: "by-address",
+            address: socketAddress(0, "0.0.0.0"),
+            filter_chains: [
+              tcpChain("net8", { prefix_ranges: ranges("127.0.0.0", 8) }),
+              tcpChain("host", { prefix_ranges: ranges("127.0.0.3", 32) }),
+              tcpChain("peer", {
+                prefix_ranges: ranges("127.0.0.4", 32),
+                source_prefix_ranges: ranges("127.0.0.9", 32),
+              }),
+            ],
+            default_filter_chain: tcpChain("other"),
+          },
+        ],
+        [
+          staticCluster("host", [host!.port]),
+          staticCluster("net8", [net8!.port]),
+          staticCluster("peer", [peer!.port]),
+          staticCluster("other", [other!.port]),
+        ],
+      ),
+    );
+    try {
+      const port = proxy.port("by-address");
+      assert.equal(await exchange(port, "1", "127.0.0.1"), "net8|1");
+      assert.equal(await exchange(port, "2", "127.0.0.3"), "host|2");
+      assert.equal(await exchange(port, "3", "127.0.0.4", "127.0.0.9"), "peer|3");
+      // 127.0.0.4/32 is the longest prefix for it: its only chain wants another peer, so the default (no backtracking).
+      assert.equal(await exchange(port, "4", "127.0.0.4", "127.0.0.1"), "other|4");
+    } finally {
+      await proxy.close();
+      for (const s of servers) await s.close();
+    }
+  });
+});

@@ -31,9 +31,14 @@ export async function namedServer(
 }
 
 /** Connects, writes `bytes`, half-closes, and resolves with everything the other side sent before closing. */
-export function exchange(port: number, bytes: Buffer | string, host = "127.0.0.1"): Promise<string> {
+export function exchange(
+  port: number,
+  bytes: Buffer | string,
+  host = "127.0.0.1",
+  localAddress?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, allowHalfOpen: true });
+    const socket = net.connect({ host, port, allowHalfOpen: true, localAddress });
     const chunks: Buffer[] = [];
     socket.on("connect", () => socket.end(bytes));
     socket.on("data", (c: Buffer) => chunks.push(c));

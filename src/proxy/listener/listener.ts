@@ -39,6 +39,8 @@ export class ListenerRuntime {
    * destination port is the configured one); null when no chain fits at all; undefined: chosen per connection.
    */
   private readonly fixed: FilterChainRuntime | null | undefined;
+  /** Some chain matches on prefix_ranges or source_prefix_ranges: connections' addresses are read for selection. */
+  private readonly matchesAddresses: boolean;
   /** Installed as each downstream socket's emit: a throw in its callbacks costs that connection only (guard.ts). */
   private readonly guardedEmit: net.Socket["emit"] | undefined;
   /**
@@ -73,6 +75,7 @@ export class ListenerRuntime {
     const addressesUnused = config.filterChains.every(
       (c) => c.match.prefixRanges.length === 0 && c.match.sourcePrefixRanges.length === 0,
     );
+    this.matchesAddresses = !addressesUnused;
     this.fixed =
       this.listenerFilters.length === 0 && portKnown && addressesUnused
         ? (this.selector.select(propertiesOf(config.address.port)) ?? null)
@@ -156,7 +159,11 @@ export class ListenerRuntime {
       if (fixed) fixed.accept(socket, undefined);
       else if (fixed === null) this.noChain(socket);
       else if (this.listenerFilters.length === 0)
-        this.dispatch(propertiesOf(socket.localPort ?? 0, socket), undefined, socket);
+        this.dispatch(
+          propertiesOf(socket.localPort ?? 0, this.matchesAddresses ? socket : undefined),
+          undefined,
+          socket,
+        );
       else this.inspect(socket);
     } catch (err) {
       if (this.reportUnhandled === undefined) throw err;
@@ -192,7 +199,7 @@ export class ListenerRuntime {
     socket.once("close", () => {
       if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
     });
-    const props = propertiesOf(socket.localPort ?? 0, socket);
+    const props = propertiesOf(socket.localPort ?? 0, this.matchesAddresses ? socket : undefined);
     runListenerFilters(socket, this.listenerFilters, props, this.filterOptions, (found, initial) => {
       if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
       if (mayHandOff) {
@@ -252,7 +259,10 @@ export class ListenerRuntime {
 
 function noop(): void {}
 
-/** Envoy's defaults before any listener filter ran: the socket's addresses, raw_buffer, no SNI, no ALPN. */
+/**
+ * Envoy's defaults before any listener filter ran: raw_buffer, no SNI, no ALPN; the socket's addresses when given
+ * (only listeners that match on addresses read them; original_dst and proxy_protocol set them anyway).
+ */
 function propertiesOf(destinationPort: number, socket?: net.Socket): ConnectionProperties {
   return {
     destinationPort,

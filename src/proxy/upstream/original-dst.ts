@@ -61,6 +61,12 @@ export class OriginalDstCluster extends UpstreamCluster {
       : `${target.address}:${target.port}`;
     let host = this.created.get(key);
     if (host === undefined) {
+      // Checked when the host would be made: a host that exists was no listener of the proxy's (the listeners in
+      // service are looked through once per new destination, not per connection).
+      if (this.context.isOwnListener?.(target.address, target.port) === true) {
+        this.loopRefused.inc();
+        return undefined;
+      }
       host = { endpoint: new Endpoint(target.address, target.port, 1, "HEALTHY"), used: true };
       this.created.set(key, host);
       this.membership.update([...this.created.values()].map((h) => h.endpoint));
@@ -69,11 +75,6 @@ export class OriginalDstCluster extends UpstreamCluster {
     }
     host.used = true;
     return host.endpoint;
-  }
-
-  /** The hosts the cluster has now (for tests and /clusters, which reads the membership). */
-  get hostKeys(): string[] {
-    return [...this.created.keys()];
   }
 
   private targetOf(ctx: PickContext): { address: string; port: number } | undefined {
@@ -91,10 +92,6 @@ export class OriginalDstCluster extends UpstreamCluster {
     }
     if (target === undefined) return undefined;
     if (od.upstreamPortOverride !== undefined) target = { ...target, port: od.upstreamPortOverride };
-    if (this.context.isOwnListener?.(target.address, target.port) === true) {
-      this.loopRefused.inc();
-      return undefined;
-    }
     return target;
   }
 
