@@ -143,6 +143,7 @@ export class World {
       proxy.outboundPort,
       proxy.tcpOutboundAddress,
       proxy.proxyless === true,
+      proxy.interceptionMode ?? "",
       selected,
       locality,
       priorityLabels,
