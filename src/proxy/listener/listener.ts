@@ -64,9 +64,12 @@ export class ListenerRuntime {
     };
     const portKnown =
       config.address.port !== 0 || config.filterChains.every((c) => c.match.destinationPort === undefined);
+    const addressesUnused = config.filterChains.every(
+      (c) => c.match.prefixRanges.length === 0 && c.match.sourcePrefixRanges.length === 0,
+    );
     this.fixed =
-      this.listenerFilters.length === 0 && portKnown
-        ? (this.selector.select(this.propertiesOf(config.address.port)) ?? null)
+      this.listenerFilters.length === 0 && portKnown && addressesUnused
+        ? (this.selector.select(propertiesOf(config.address.port)) ?? null)
         : undefined;
   }
 
@@ -125,7 +128,7 @@ export class ListenerRuntime {
       if (fixed) fixed.accept(socket, undefined);
       else if (fixed === null) this.noChain(socket);
       else if (this.listenerFilters.length === 0)
-        this.dispatch(this.propertiesOf(socket.localPort ?? 0), undefined, socket);
+        this.dispatch(propertiesOf(socket.localPort ?? 0, socket), undefined, socket);
       else this.inspect(socket);
     } catch (err) {
       if (this.reportUnhandled === undefined) throw err;
@@ -148,18 +151,13 @@ export class ListenerRuntime {
     this.stats.downstreamCxLengthMs.observe(this.clock.now() - opened);
   }
 
-  /** Envoy's defaults before any listener filter ran: raw_buffer, no SNI, no ALPN. */
-  private propertiesOf(destinationPort: number): ConnectionProperties {
-    return { destinationPort, transportProtocol: "raw_buffer", serverName: "", applicationProtocols: [] };
-  }
-
   private inspect(socket: net.Socket): void {
     this.inspecting.add(socket);
     this.stats.downstreamPreCxActive.inc();
     socket.once("close", () => {
       if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
     });
-    const props = this.propertiesOf(socket.localPort ?? 0);
+    const props = propertiesOf(socket.localPort ?? 0, socket);
     runListenerFilters(socket, this.listenerFilters, props, this.filterOptions, (found, initial) => {
       if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
       this.dispatch(found, initial, socket);
@@ -203,3 +201,15 @@ export class ListenerRuntime {
 }
 
 function noop(): void {}
+
+/** Envoy's defaults before any listener filter ran: the socket's addresses, raw_buffer, no SNI, no ALPN. */
+function propertiesOf(destinationPort: number, socket?: net.Socket): ConnectionProperties {
+  return {
+    destinationPort,
+    destinationAddress: socket?.localAddress,
+    sourceAddress: socket?.remoteAddress,
+    transportProtocol: "raw_buffer",
+    serverName: "",
+    applicationProtocols: [],
+  };
+}

@@ -186,6 +186,7 @@ export class OriginalDstFilter implements ListenerFilterRuntime {
       localPort: { value: original.port, configurable: true },
     });
     props.destinationPort = original.port;
+    props.destinationAddress = original.address;
     return "done";
   }
 }

@@ -238,6 +238,8 @@ export class ProxyProtocolFilter implements ListenerFilterRuntime {
         if (a !== undefined) {
           restoreAddresses(conn.socket, a);
           props.destinationPort = a.destinationPort;
+          props.destinationAddress = a.destinationAddress;
+          props.sourceAddress = a.sourceAddress;
         }
         return "done";
       }

@@ -319,8 +319,11 @@ describe("cluster", () => {
           ring_hash_lb_config: { maximum_ring_size: 8_388_609 },
         }),
       [
+        [
+          "lb_policy",
+          'a cluster of type ORIGINAL_DST takes lb_policy CLUSTER_PROVIDED, got "LOAD_BALANCING_POLICY_CONFIG"',
+        ],
         ["type", "ORIGINAL_DST is not supported yet"],
-        ["lb_policy", "LOAD_BALANCING_POLICY_CONFIG is not supported yet"],
         ["ring_hash_lb_config.maximum_ring_size", "expected an integer 1-8388608, got 8388609"],
       ],
     );

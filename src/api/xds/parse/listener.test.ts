@@ -73,7 +73,7 @@ describe("listener", () => {
           address: { socket_address: { address: "localhost", port_value: 65536 } },
           filter_chains: [
             {
-              filter_chain_match: { prefix_ranges: [], server_names: ["a.*.com", "b.com"], transport_protocol: "x" },
+              filter_chain_match: { address_suffix: "x", server_names: ["a.*.com", "b.com"], transport_protocol: "x" },
               filters: [],
             },
             { filters: [hcmFilter({})] },
@@ -84,7 +84,7 @@ describe("listener", () => {
         ["name", "required"],
         ["address.socket_address.address", 'expected an IP address, got "localhost"'],
         ["address.socket_address.port_value", "expected an integer 0-65535, got 65536"],
-        ["filter_chains[0].filter_chain_match.prefix_ranges", '"prefix_ranges" is not supported yet'],
+        ["filter_chains[0].filter_chain_match.address_suffix", '"address_suffix" is not supported yet'],
         [
           "filter_chains[0].filter_chain_match.server_names[0]",
           'expected a host name or a "*.suffix" wildcard, got "a.*.com"',
