@@ -15,6 +15,7 @@ import { proxylessResources } from "./proxyless.ts";
 import { isCaptureMode, type ProxyIdentity } from "./proxy-identity.ts";
 import { captureOutbound } from "./capture-outbound.ts";
 import { captureInbound } from "./capture-inbound.ts";
+import { nameTable } from "./name-table.ts";
 import { reachableServices } from "./scope.ts";
 import { serviceClusters } from "./service-clusters.ts";
 import { sidecarIngressPorts } from "./sidecar-ingress.ts";
@@ -34,6 +35,8 @@ export interface TranslationResult {
   problems: string[];
   /** The same problems, structured (resource, field path, code): what apply, analyze and proxy-status show. */
   issues: Problem[];
+  /** Capture-mode sidecars only: Istio's NameTable (NDS), the hosts its DNS proxy answers (name-table.ts). */
+  nameTable?: Json;
 }
 
 /** What a proxy gets for its own workload: listeners (each with its routes inline) and clusters. */
@@ -57,6 +60,7 @@ export function translate(world: World, proxy: ProxyIdentity): TranslationResult
     endpoints: outbound.endpoints,
     problems: problems.list,
     issues: problems.items,
+    ...(outbound.nameTable !== undefined && { nameTable: outbound.nameTable }),
   };
 }
 
@@ -113,6 +117,7 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
       endpoints: byName(endpoints, "cluster_name"),
       problems: problems.list,
       issues: problems.items,
+      nameTable: nameTable(world, services),
     };
   }
   // ALLOW_ANY without an egress proxy: HTTP to unknown hosts goes to the request's own host (passthrough.ts).
