@@ -161,7 +161,9 @@ test("a capture-mode proxy's snapshot holds the NameTable; it follows the servic
     toService({
       hostname: `${name}.default.svc.cluster.local`,
       ports: [{ name: "http", number: 8080, protocol: "HTTP" }],
-      instances: [{ address: "10.250.0.3", ports: { http: { appPort: 8080 } } }],
+      instances: [
+        { address: "10.250.0.3", ports: { http: { appPort: 8080 } }, labels: {}, weight: 1, hasSidecar: false },
+      ],
     });
   const one = World.fromResources([], [service("meeting")]);
   const cache = new SnapshotCache();
