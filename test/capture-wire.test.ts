@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TYPE_URL, decodeResource, encodeResource } from "../src/api/xds/wire/codec.ts";
+import { parseCluster, parseListener } from "../src/api/xds/parse/index.ts";
 
 const TCP = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 const ORIGINAL_DST = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst";
@@ -36,7 +37,15 @@ test("virtualOutbound: use_original_dst, the original_dst listener filter, prefi
     ],
     default_filter_chain: { filters: [tcp("PassthroughCluster")] },
   };
-  assert.deepEqual(decodeResource(encodeResource(TYPE_URL.listener, listener)), listener);
+  const decoded = decodeResource(encodeResource(TYPE_URL.listener, listener));
+  assert.deepEqual(decoded, listener);
+  const parsed = parseListener(decoded);
+  assert.equal(parsed.useOriginalDst, true);
+  assert.deepEqual(parsed.listenerFilters, [{ kind: "original_dst", name: "envoy.filters.listener.original_dst" }]);
+  assert.deepEqual(parsed.filterChains[0]!.match.prefixRanges, [
+    { addressPrefix: "10.250.0.0", prefixLen: 16 },
+    { addressPrefix: "fd7e:250::", prefixLen: 64 },
+  ]);
 });
 
 test("a bind_to_port: false listener and one with the proxy_protocol listener filter", () => {
@@ -47,6 +56,7 @@ test("a bind_to_port: false listener and one with the proxy_protocol listener fi
     filter_chains: [{ filters: [tcp("outbound|6379||redis.default.svc.cluster.local")] }],
   };
   assert.deepEqual(decodeResource(encodeResource(TYPE_URL.listener, vip)), vip);
+  assert.equal(parseListener(decodeResource(encodeResource(TYPE_URL.listener, vip))).bindToPort, false);
   const proxied = {
     name: "pp",
     address: { socket_address: { address: "127.0.0.1", port_value: 9000 } },
@@ -74,5 +84,12 @@ test("PassthroughCluster: type ORIGINAL_DST, lb_policy CLUSTER_PROVIDED, origina
       upstream_port_override: 8080,
     },
   };
-  assert.deepEqual(decodeResource(encodeResource(TYPE_URL.cluster, cluster)), cluster);
+  const decoded = decodeResource(encodeResource(TYPE_URL.cluster, cluster));
+  assert.deepEqual(decoded, cluster);
+  assert.deepEqual(parseCluster(decoded).originalDst, {
+    useHttpHeader: true,
+    httpHeaderName: "x-original-host",
+    upstreamPortOverride: 8080,
+    cleanupIntervalMs: 7000,
+  });
 });

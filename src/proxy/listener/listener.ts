@@ -11,6 +11,7 @@ import type { FilterChainRuntime } from "./filter-chain.ts";
 import { FilterChainSelector, type ConnectionProperties } from "./filter-chain-selector.ts";
 import { runListenerFilters, type ListenerFilterOptions, type ListenerFilterRuntime } from "./listener-filter.ts";
 import { describeConnection, guardedEmit, type UnhandledErrorReporter } from "./guard.ts";
+import { restoredFrom } from "./original-destination.ts";
 
 export { FilterChainRuntime, type ListenerTerminal } from "./filter-chain.ts";
 
@@ -40,6 +41,11 @@ export class ListenerRuntime {
   private readonly fixed: FilterChainRuntime | null | undefined;
   /** Installed as each downstream socket's emit: a throw in its callbacks costs that connection only (guard.ts). */
   private readonly guardedEmit: net.Socket["emit"] | undefined;
+  /**
+   * use_original_dst: where a connection whose local address a listener filter restored goes — the listener for
+   * that address (the runtime configuration's lookup; this listener itself, or undefined, to keep it).
+   */
+  listenerFor: ((address: string, port: number) => ListenerRuntime | undefined) | undefined;
 
   constructor(
     readonly config: Listener,
@@ -79,6 +85,16 @@ export class ListenerRuntime {
     return { address: this.config.address.address, port: this.config.address.port };
   }
 
+  /** bind_to_port: false: never bound; it takes only connections a use_original_dst listener hands it. */
+  get bindsPort(): boolean {
+    return this.config.bindToPort;
+  }
+
+  /** Whether it accepts connections (bound or handed over): not draining. */
+  get accepting(): boolean {
+    return !this.draining;
+  }
+
   /** Binds the port; resolves once listening. */
   listen(): Promise<void> {
     // Half-open sockets: a client that half-closes after its request (or a TCP peer) still gets the answer.
@@ -113,17 +129,29 @@ export class ListenerRuntime {
     return this.config.address.address === other.address.address && this.config.address.port === other.address.port;
   }
 
-  private readonly onConnection = (socket: net.Socket): void => {
+  private readonly onConnection = (socket: net.Socket): void => this.accept(socket, this.config.useOriginalDst);
+
+  /**
+   * A connection a use_original_dst listener hands over (Envoy: onAcceptWorker with hand-off off): this listener's
+   * own listener filters run on it, then its chains pick it; `initial`, bytes the first listener's filters read, are
+   * put back first so they are seen again (Envoy's filters peek, so the bytes were never taken).
+   */
+  takeOver(socket: net.Socket, initial: Buffer | undefined): void {
+    if (initial !== undefined) socket.unshift(initial);
+    this.accept(socket, false);
+  }
+
+  private accept(socket: net.Socket, mayHandOff: boolean): void {
     if (this.draining) {
       socket.destroy();
       return;
     }
-    this.stats.downstreamCxTotal.inc();
-    this.stats.downstreamCxActive.inc();
-    const opened = this.clock.now();
-    socket.once("close", () => this.onSocketClose(opened));
     if (this.guardedEmit !== undefined) socket.emit = this.guardedEmit;
     try {
+      // The listener that takes the connection counts it (Envoy): with use_original_dst that is known only once the
+      // listener filters have restored its destination.
+      if (mayHandOff) return this.inspect(socket, true);
+      this.count(socket);
       const fixed = this.fixed;
       if (fixed) fixed.accept(socket, undefined);
       else if (fixed === null) this.noChain(socket);
@@ -134,7 +162,7 @@ export class ListenerRuntime {
       if (this.reportUnhandled === undefined) throw err;
       this.connectionThrew(socket, err);
     }
-  };
+  }
 
   /** A throw escaped this connection's handlers: reported with the connection, which is closed; the rest go on. */
   private readonly connectionThrew = (socket: net.Socket, err: unknown): void => {
@@ -145,13 +173,20 @@ export class ListenerRuntime {
     }
   };
 
+  private count(socket: net.Socket): void {
+    this.stats.downstreamCxTotal.inc();
+    this.stats.downstreamCxActive.inc();
+    const opened = this.clock.now();
+    socket.once("close", () => this.onSocketClose(opened));
+  }
+
   private onSocketClose(opened: number): void {
     this.stats.downstreamCxActive.dec();
     this.stats.downstreamCxDestroy.inc();
     this.stats.downstreamCxLengthMs.observe(this.clock.now() - opened);
   }
 
-  private inspect(socket: net.Socket): void {
+  private inspect(socket: net.Socket, mayHandOff = false): void {
     this.inspecting.add(socket);
     this.stats.downstreamPreCxActive.inc();
     socket.once("close", () => {
@@ -160,8 +195,23 @@ export class ListenerRuntime {
     const props = propertiesOf(socket.localPort ?? 0, socket);
     runListenerFilters(socket, this.listenerFilters, props, this.filterOptions, (found, initial) => {
       if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
+      if (mayHandOff) {
+        const target = this.handOffTarget(socket);
+        if (target !== undefined) return target.takeOver(socket, initial);
+        this.count(socket);
+      }
       this.dispatch(found, initial, socket);
     });
+  }
+
+  /**
+   * use_original_dst (Envoy's ActiveTcpSocket::newConnection): a connection whose local address was restored goes
+   * to the listener for that address, when there is one other than this; else it stays here.
+   */
+  private handOffTarget(socket: net.Socket): ListenerRuntime | undefined {
+    if (restoredFrom(socket) === undefined || this.listenerFor === undefined) return undefined;
+    const target = this.listenerFor(socket.localAddress ?? "", socket.localPort ?? 0);
+    return target === this || target?.accepting !== true ? undefined : target;
   }
 
   private dispatch(props: ConnectionProperties, initial: Buffer | undefined, socket: net.Socket): void {

@@ -287,8 +287,6 @@ function readOriginalDst(cluster: Fields, clusterProvided: boolean): Cluster["or
     ...(port === undefined ? {} : { upstreamPortOverride: port }),
     cleanupIntervalMs: positiveDuration(cluster, "cleanup_interval", DEFAULT_ORIGINAL_DST_CLEANUP_INTERVAL_MS),
   };
-  // Not implemented by the proxy yet: refused rather than accepted and dropped.
-  cluster.report("type", "ORIGINAL_DST is not supported yet");
   return out;
 }
 

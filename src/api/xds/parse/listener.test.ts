@@ -208,6 +208,22 @@ describe("listener", () => {
     assert.equal(byType.filterChains[0].filters[0].name, "my-hcm");
   });
 
+  test("use_original_dst and bind_to_port: Envoy's defaults (false, true), the wrapper form, bad values named", () => {
+    const plain = parseListener(listener(hcmFilter({})));
+    assert.equal(plain.useOriginalDst, false);
+    assert.equal(plain.bindToPort, true);
+    const capture = parseListener(listener(hcmFilter({}), { use_original_dst: true, bind_to_port: { value: false } }));
+    assert.equal(capture.useOriginalDst, true);
+    assert.equal(capture.bindToPort, false);
+    assertIssues(
+      () => parseListener(listener(hcmFilter({}), { use_original_dst: "yes", bind_to_port: 0 })),
+      [
+        ["use_original_dst", 'expected true or false, got "yes"'],
+        ["bind_to_port", "expected true or false, got 0"],
+      ],
+    );
+  });
+
   test("the ConfigError names the listener, or the path given", () => {
     try {
       parseListener({ name: "web", address: {} });

@@ -115,19 +115,9 @@ export function readListener(ctx: ParseContext, raw: unknown, path: string, name
     listenerFiltersTimeoutMs: listener.durationMs("listener_filters_timeout") ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
     continueOnListenerFiltersTimeout: listener.bool("continue_on_listener_filters_timeout", false),
     perConnectionBufferLimitBytes: listener.integer("per_connection_buffer_limit_bytes", DEFAULT_BUFFER_LIMIT_BYTES),
-    useOriginalDst: readNotYet(listener, "use_original_dst", true),
-    bindToPort: !readNotYet(listener, "bind_to_port", false),
+    useOriginalDst: listener.bool("use_original_dst", false),
+    bindToPort: listener.bool("bind_to_port", true),
   };
-}
-
-/**
- * use_original_dst and bind_to_port are read into the type; `value` is the setting that is still refused until the
- * proxy implements it (a field dropped silently would send connections elsewhere).
- */
-function readNotYet(listener: Fields, name: string, value: boolean): boolean {
-  const set = listener.bool(name, !value) === value;
-  if (set) listener.report(name, `${name}: ${String(value)} is not supported yet`);
-  return set;
 }
 
 /** Parses one Listener resource; throws ConfigError naming every problem. */
