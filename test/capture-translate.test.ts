@@ -118,4 +118,15 @@ describe("capture mode through the control plane: NDS, virtual listeners, proble
       /ServiceEntry default\/meeting[^\n]*instance 127\.0\.0\.1:8080 is on the loopback, which a capture-mode proxy in its own network namespace cannot reach/,
     );
   });
+
+  test("proxy-config nametable PROXY: each host with its VIP (a table, or the NameTable as JSON)", async () => {
+    const shown = await runCli(control, "proxy-config", "nametable", "client-1");
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^HOST\s+ADDRESSES\s+REGISTRY\s+NAMESPACE\n/);
+    assert.match(shown.stdout, /^meeting\.default\.svc\.cluster\.local\s+240\.240\.\d+\.\d+\s+External\s*$/m);
+    const json = await runCli(control, "proxy-config", "nametable", "client-1", "-o", "json");
+    const items = JSON.parse(json.stdout) as Table[];
+    assert.equal(items.length, 1);
+    assert.ok(items[0]!.table["redis.default.svc.cluster.local"] !== undefined);
+  });
 });
