@@ -6,7 +6,9 @@
 //     one virtual host per service (its names and its VIPs, with and without ":<port>");
 //   - <VIP>_<port> for TCP service ports: tcp_proxy to the service (or its VirtualService tcp route);
 //   - on 0.0.0.0_<port> too, by prefix_ranges: ServiceEntry CIDR addresses and VirtualService destinationSubnets;
-//     a TCP service with resolution NONE and no addresses takes the port's catch-all chain (original destination).
+//     a TCP service with resolution NONE and no addresses takes the port's catch-all chain (original destination);
+//   - TLS/HTTPS ports by SNI (tls_inspector, outbound-tls.ts's chains) where a VirtualService has tls routes, and
+//     for resolution NONE hosts without addresses, which share 0.0.0.0_<port> by their names as in Istio.
 // A connection no listener takes stays on virtualOutbound: PassthroughCluster (ALLOW_ANY, ORIGINAL_DST) or
 // BlackHoleCluster (REGISTRY_ONLY: refused, counted by the cluster's stats).
 
@@ -26,6 +28,7 @@ import {
 import { BLACKHOLE_CLUSTER, isHttpProtocol, outboundClusterName, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { domainsOf, portRoutes, virtualServiceFor, type EgressProxy } from "./outbound-routes.ts";
 import { l4Applies, routeTarget, type TcpTarget } from "./outbound-tcp-routes.ts";
+import { isTlsProtocol, tlsInspector, TlsPortChains } from "./outbound-tls.ts";
 import { dynamicForwardProxyFilter } from "./passthrough.ts";
 import type { OutboundTrafficPolicyMode } from "./world-index.ts";
 import { World } from "./world-index.ts";
@@ -80,6 +83,8 @@ interface Chain {
 class CaptureListener {
   readonly chains: Chain[] = [];
   http = false;
+  /** TLS services routed here by SNI (outbound-tls.ts): their chains, with tls_inspector on the listener. */
+  tls: TlsPortChains | undefined;
   constructor(
     readonly address: string,
     readonly port: number,
@@ -99,18 +104,24 @@ class CaptureListener {
   }
 
   toJson(fallback: Json): Json {
+    const chains = this.chains.map((c) => {
+      const chain: Json = { filters: [c.filter] };
+      if (c.prefixes.length > 0) chain.filter_chain_match = { prefix_ranges: c.prefixes.map(prefixRange) };
+      return chain;
+    });
+    const sni = this.tls?.chains ?? [];
     const l: Json = {
       name: this.name,
       address: socketAddress(this.address, this.port),
       bind_to_port: false,
-      filter_chains: this.chains.map((c) => {
-        const chain: Json = { filters: [c.filter] };
-        if (c.prefixes.length > 0) chain.filter_chain_match = { prefix_ranges: c.prefixes.map(prefixRange) };
-        return chain;
-      }),
+      ...(sni.length > 0 && { listener_filters: [tlsInspector()] }),
+      filter_chains: [...chains, ...sni],
     };
-    // Prefix chains alone: what they do not match goes where virtualOutbound would have sent it.
-    if (!this.chains.some((c) => c.prefixes.length === 0)) l.default_filter_chain = fallback;
+    // Prefix or SNI chains alone: what they do not match goes to the port's one TLS service, else where
+    // virtualOutbound would have sent it.
+    const catchAll =
+      this.chains.some((c) => c.prefixes.length === 0) || sni.some((c) => c.filter_chain_match === undefined);
+    if (!catchAll) l.default_filter_chain = this.tls?.defaultChain() ?? fallback;
     return l;
   }
 }
@@ -278,13 +289,25 @@ function tcpChains(
       );
     }
   };
-  for (const vip of vips) claim(listenerAt(vip, port.number), { prefixes: [], filter, owner }, `at ${vip}`);
+  // TLS: by SNI where the VirtualService routes tls, and for resolution NONE without addresses (several such
+  // hosts share 0.0.0.0_<port> by their names, as in Istio); by address otherwise.
+  const tls = isTlsProtocol(port.protocol);
+  const bySni = tls && (vs?.spec.tls ?? []).length > 0;
+  const sni = (l: CaptureListener): void => {
+    l.tls ??= new TlsPortChains(port.number, base.problems);
+    l.tls.add(ctx, vs);
+  };
+  for (const vip of vips) {
+    if (bySni) sni(listenerAt(vip, port.number));
+    else claim(listenerAt(vip, port.number), { prefixes: [], filter, owner }, `at ${vip}`);
+  }
   for (const cidr of service.cidrs ?? []) {
     claim(listenerAt("0.0.0.0", port.number), { prefixes: [cidr], filter, owner }, `for ${cidr}`);
   }
   if (vips.length === 0 && (service.cidrs ?? []).length === 0) {
-    // Resolution NONE without addresses: the port's catch-all, to the original destination.
-    claim(listenerAt("0.0.0.0", port.number), { prefixes: [], filter, owner }, "(resolution NONE)");
+    // Resolution NONE without addresses: the port's catch-all (TLS: its host names), to the original destination.
+    if (tls) sni(listenerAt("0.0.0.0", port.number));
+    else claim(listenerAt("0.0.0.0", port.number), { prefixes: [], filter, owner }, "(resolution NONE)");
   }
   for (const s of subnets) {
     const f = tcpProxy(stat, s.target);
