@@ -165,7 +165,8 @@ export function captureOutbound(
     }
   }
 
-  const passthrough = mode === "ALLOW_ANY" ? PASSTHROUGH_CLUSTER : BLACKHOLE_CLUSTER;
+  // A Sidecar's egressProxy takes what passes through, TCP too (Istio's outbound catch-all to the egress cluster).
+  const passthrough = egressProxy?.cluster ?? (mode === "ALLOW_ANY" ? PASSTHROUGH_CLUSTER : BLACKHOLE_CLUSTER);
   const fallback = (name: string): Json => ({ name, filters: [tcpProxy(passthrough, { cluster: passthrough })] });
   const out: Json[] = [];
   for (const l of listeners.values()) {
