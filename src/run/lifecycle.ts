@@ -120,6 +120,9 @@ export function commandEnv(base: NodeJS.ProcessEnv, layout: RunLayout): NodeJS.P
     ...base,
     HTTP_PROXY: proxy,
     http_proxy: proxy,
+    // https:// URLs and tunnels go to the same listener, as CONNECT.
+    HTTPS_PROXY: proxy,
+    https_proxy: proxy,
     NO_PROXY: "localhost,127.0.0.1",
     no_proxy: "localhost,127.0.0.1",
     TRELLIS_NODE_ID: layout.nodeId,
@@ -211,6 +214,8 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
     // TCP destinations are bound by this sidecar on free ports (--outbound), not by port number on 127.0.0.1, where
     // they would collide with every other sidecar and process on the machine.
     tcpOutboundListeners: false,
+    // CMD calls through HTTP_PROXY: the outbound listener takes CONNECT too.
+    httpProxy: true,
   });
   const proxy = new Proxy(
     {
