@@ -63,10 +63,26 @@ export class RunMesh {
   xds = "";
   private readonly running: { stop: () => Promise<void>; done: Promise<CliResult> }[] = [];
 
-  async start(): Promise<void> {
+  /**
+   * `meshConfig`: the text of a MeshConfig file the control plane reads (`trellis up --mesh-config`), given the
+   * data directory (for the paths it names).
+   */
+  async start(meshConfig?: (dataDir: string) => string): Promise<void> {
     this.dataDir = mkdtempSync(join(tmpdir(), "trellis-run-"));
     this.store = await EmbeddedStore.open({ dataDir: this.dataDir });
-    this.cp = new ControlPlane({ store: this.store, xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
+    let meshConfigFile: string | undefined;
+    if (meshConfig !== undefined) {
+      meshConfigFile = join(this.dataDir, "mesh.yaml");
+      writeFileSync(meshConfigFile, meshConfig(this.dataDir));
+    }
+    this.cp = new ControlPlane({
+      store: this.store,
+      xdsPort: 0,
+      apiPort: 0,
+      debounceMs: 20,
+      log: () => {},
+      ...(meshConfigFile === undefined ? {} : { meshConfigFile }),
+    });
     await this.cp.start();
     this.control = `http://127.0.0.1:${this.cp.apiPort}`;
     this.xds = `127.0.0.1:${this.cp.xdsPort}`;
@@ -83,6 +99,14 @@ export class RunMesh {
     return runCli(["run", ...args.slice(0, args.indexOf("--")), "--xds", this.xds, ...args.slice(args.indexOf("--"))], {
       TRELLIS_CONTROL: this.control,
     });
+  }
+
+  /** `trellis apply -f` of a YAML text. */
+  async apply(yaml: string): Promise<void> {
+    const file = join(this.dataDir, `apply-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, yaml);
+    const r = await runCli(["apply", "-f", file], { TRELLIS_CONTROL: this.control });
+    if (r.code !== 0) throw new Error(`trellis apply: ${r.stderr}`);
   }
 
   instancesOf(service: string): RegisteredInstance[] {

@@ -169,14 +169,32 @@ function passthroughLoop(domains: string[], connect: boolean): Json {
   };
 }
 
+/** Trellis says why (DESIGN.md §2): flag NR and the host, in the reply and in the access log. */
+function registryOnlyHeaders(): Json[] {
+  return [
+    { header: { key: "x-trellis-response-flags", value: "NR" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+    {
+      header: { key: "x-trellis-details", value: "registry_only:%REQ(:authority)%" },
+      append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+    },
+  ];
+}
+
 function catchAll(mode: OutboundTrafficPolicyMode, egressCluster: string | undefined, connect: boolean): Json {
   if (mode === "REGISTRY_ONLY") {
     return {
       name: "block_all",
       domains: ["*"],
       routes: [
-        ...(connect ? [connectRefusal("block_all_connect", 502)] : []),
-        { name: "block_all", match: { prefix: "/" }, direct_response: { status: 502 } },
+        ...(connect
+          ? [{ ...connectRefusal("block_all_connect", 502), response_headers_to_add: registryOnlyHeaders() }]
+          : []),
+        {
+          name: "block_all",
+          match: { prefix: "/" },
+          direct_response: { status: 502 },
+          response_headers_to_add: registryOnlyHeaders(),
+        },
       ],
     };
   }
