@@ -23,6 +23,7 @@ import { nodeFromIdentity } from "../proxy/xds-client/node.ts";
 import { parseListener } from "../api/xds/parse/listener.ts";
 import { outboundVariable, portVariable, type RunOutbound, type RunPort } from "./ports.ts";
 import { Registration, type RegistrationBody } from "./registration.ts";
+import { assertAppPortsFree } from "./port-check.ts";
 
 export interface RunOptions {
   service: string;
@@ -181,6 +182,7 @@ function signalGroup(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): v
 export async function runWithSidecar(options: RunOptions): Promise<number> {
   const { log } = options;
   const outbounds = options.outbounds ?? [];
+  await assertAppPortsFree(options.ports); // before anything is registered or started (port-check.ts)
   const free = await freeLocalPorts(1 + options.ports.length * 2 + outbounds.length);
   const firstOutbound = 1 + options.ports.length * 2;
   const layout: RunLayout = {
