@@ -61,13 +61,16 @@ export class RunMesh {
   cp!: ControlPlane;
   control = "";
   xds = "";
+  private leaseMs: number | undefined;
+  private readonly oldStores: EmbeddedStore[] = [];
   private readonly running: { stop: () => Promise<void>; done: Promise<CliResult> }[] = [];
 
   /**
    * `meshConfig`: the text of a MeshConfig file the control plane reads (`trellis up --mesh-config`), given the
    * data directory (for the paths it names).
    */
-  async start(meshConfig?: (dataDir: string) => string): Promise<void> {
+  async start(meshConfig?: (dataDir: string) => string, options: { leaseMs?: number } = {}): Promise<void> {
+    this.leaseMs = options.leaseMs;
     this.dataDir = mkdtempSync(join(tmpdir(), "trellis-run-"));
     this.store = await EmbeddedStore.open({ dataDir: this.dataDir });
     let meshConfigFile: string | undefined;
@@ -81,6 +84,7 @@ export class RunMesh {
       apiPort: 0,
       debounceMs: 20,
       log: () => {},
+      ...(this.leaseMs === undefined ? {} : { leaseMs: this.leaseMs }),
       ...(meshConfigFile === undefined ? {} : { meshConfigFile }),
     });
     await this.cp.start();
@@ -92,7 +96,33 @@ export class RunMesh {
     for (const r of this.running.splice(0)) await r.stop().catch(() => undefined);
     await this.cp.stop();
     await this.store.close();
+    for (const old of this.oldStores.splice(0)) await old.close();
     rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Stops the control plane (the workloads keep running). */
+  async stopControlPlane(): Promise<void> {
+    await this.cp.stop();
+  }
+
+  /**
+   * Starts the control plane again on the same ports; `lostState`: on a new, empty store (its resources and
+   * registry gone, as a control plane whose disk was lost), so the workloads must register again.
+   */
+  async startControlPlane(lostState = false): Promise<void> {
+    if (lostState) {
+      this.oldStores.push(this.store);
+      this.store = await EmbeddedStore.open({ dataDir: mkdtempSync(join(this.dataDir, "store-")) });
+    }
+    this.cp = new ControlPlane({
+      store: this.store,
+      xdsPort: Number(this.xds.split(":")[1]),
+      apiPort: Number(new URL(this.control).port),
+      debounceMs: 20,
+      log: () => {},
+      ...(this.leaseMs === undefined ? {} : { leaseMs: this.leaseMs }),
+    });
+    await this.cp.start();
   }
 
   run(args: string[]): Promise<CliResult> {
