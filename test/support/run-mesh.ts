@@ -100,6 +100,14 @@ export class RunMesh {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
+  /** Runs `stop` (ending a workload the test started itself) when the mesh stops. */
+  onStop(stop: () => Promise<unknown>): void {
+    this.running.push({
+      done: Promise.resolve({ code: 0, stdout: "", stderr: "" }),
+      stop: async () => void (await stop()),
+    });
+  }
+
   /** Stops the control plane (the workloads keep running). */
   async stopControlPlane(): Promise<void> {
     await this.cp.stop();
