@@ -69,6 +69,7 @@ export interface Listener {
  */
 export type ListenerFilter =
   | { kind: "tls_inspector"; name: string }
+  | { kind: "http_inspector"; name: string }
   | { kind: "original_dst"; name: string }
   | {
       kind: "proxy_protocol";
