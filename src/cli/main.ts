@@ -13,6 +13,7 @@ import type { DeleteOptions } from "./delete.ts";
 import type { GetOptions } from "./get.ts";
 import type { ProxyConfigOptions } from "./proxy-config.ts";
 import type { ProxyStatusOptions } from "./proxy-status.ts";
+import type { PsOptions } from "./ps.ts";
 import type { ProxyOptions } from "./proxy.ts";
 import type { RunCliOptions } from "./run.ts";
 import type { UpOptions } from "./up.ts";
@@ -238,6 +239,18 @@ function program(setStatus: (status: number) => void): Command {
     )
     .action((proxy: string | undefined, opts: ProxyStatusOptions) =>
       run(import("./proxy-status.ts").then((m) => m.runProxyStatus(proxy, opts))),
+    );
+
+  prog
+    .command("ps")
+    .description("what runs in the mesh: service, version, address, ports, health, sidecar sync state, uptime")
+    .argument("[service]", "one service's workloads (or one instance's id)")
+    .option("-n, --namespace <ns>", "the namespace (default: default)")
+    .option("-A, --all-namespaces", "every namespace")
+    .addOption(new Option("-o, --output <format>", "json or yaml instead of a table").choices(["json", "yaml"]))
+    .addHelpText("after", example("trellis ps", "trellis ps -A", "trellis ps meeting -o json"))
+    .action((service: string | undefined, opts: PsOptions) =>
+      run(import("./ps.ts").then((m) => m.runPs(service, opts))),
     );
 
   prog

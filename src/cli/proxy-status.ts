@@ -8,7 +8,7 @@ import { problemCount, renderProblems, type ProxyProblem } from "./proxy-problem
 import { table } from "./table.ts";
 
 /** One proxy as GET /api/v1/proxies reports it. */
-interface ProxyRow {
+export interface ProxyRow {
   nodeId: string;
   connectedSince?: string;
   types: Record<string, { sentVersion?: string; ackedVersion?: string; nack?: { message: string; at?: string } }>;
@@ -16,7 +16,7 @@ interface ProxyRow {
   problems?: ProxyProblem[];
 }
 
-const TYPES: [string, string][] = [
+export const TYPES: [string, string][] = [
   ["CDS", "type.googleapis.com/envoy.config.cluster.v3.Cluster"],
   ["LDS", "type.googleapis.com/envoy.config.listener.v3.Listener"],
   ["EDS", "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"],
@@ -78,7 +78,7 @@ export async function runProxyStatus(only?: string, options: ProxyStatusOptions 
   }
 }
 
-function state(t: ProxyRow["types"][string] | undefined): string {
+export function state(t: ProxyRow["types"][string] | undefined): string {
   if (t === undefined || t.sentVersion === undefined) return "NOT SENT";
   if (t.nack !== undefined && t.ackedVersion !== t.sentVersion) return "NACK";
   return t.ackedVersion === t.sentVersion ? "SYNCED" : "STALE";

@@ -23,6 +23,7 @@ import { nodeFromIdentity } from "../proxy/xds-client/node.ts";
 import { parseListener } from "../api/xds/parse/listener.ts";
 import { outboundVariable, portVariable, type RunOutbound, type RunPort } from "./ports.ts";
 import { Registration, type RegistrationBody } from "./registration.ts";
+import { assertAppPortsFree } from "./port-check.ts";
 
 export interface RunOptions {
   service: string;
@@ -120,6 +121,9 @@ export function commandEnv(base: NodeJS.ProcessEnv, layout: RunLayout): NodeJS.P
     ...base,
     HTTP_PROXY: proxy,
     http_proxy: proxy,
+    // https:// URLs and tunnels go to the same listener, as CONNECT.
+    HTTPS_PROXY: proxy,
+    https_proxy: proxy,
     NO_PROXY: "localhost,127.0.0.1",
     no_proxy: "localhost,127.0.0.1",
     TRELLIS_NODE_ID: layout.nodeId,
@@ -178,6 +182,7 @@ function signalGroup(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): v
 export async function runWithSidecar(options: RunOptions): Promise<number> {
   const { log } = options;
   const outbounds = options.outbounds ?? [];
+  await assertAppPortsFree(options.ports); // before anything is registered or started (port-check.ts)
   const free = await freeLocalPorts(1 + options.ports.length * 2 + outbounds.length);
   const firstOutbound = 1 + options.ports.length * 2;
   const layout: RunLayout = {
@@ -211,6 +216,8 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
     // TCP destinations are bound by this sidecar on free ports (--outbound), not by port number on 127.0.0.1, where
     // they would collide with every other sidecar and process on the machine.
     tcpOutboundListeners: false,
+    // CMD calls through HTTP_PROXY: the outbound listener takes CONNECT too.
+    httpProxy: true,
   });
   const proxy = new Proxy(
     {

@@ -23,6 +23,8 @@ export interface RunPort {
   /** Where the application listens, when fixed with `:APP_PORT`; otherwise a free port is chosen at start. */
   appPort: number | undefined;
   protocol: RunProtocol;
+  /** The flag's value as given, for messages. */
+  spec?: string;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -65,7 +67,7 @@ export function parsePort(spec: string): RunPort {
     protocol = upper as RunProtocol;
   }
   protocol ??= givenName === undefined ? "HTTP" : (protocolFromName(givenName) ?? "HTTP");
-  return { name: givenName ?? `${protocol.toLowerCase()}-${servicePort}`, servicePort, appPort, protocol };
+  return { name: givenName ?? `${protocol.toLowerCase()}-${servicePort}`, servicePort, appPort, protocol, spec };
 }
 
 /** Every --port, checked together: one name, one service port and one application port each. */

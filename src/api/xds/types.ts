@@ -79,6 +79,7 @@ export interface Listener {
  */
 export type ListenerFilter =
   | { kind: "tls_inspector"; name: string }
+  | { kind: "http_inspector"; name: string }
   | { kind: "original_dst"; name: string }
   | {
       kind: "proxy_protocol";
@@ -414,6 +415,11 @@ export interface RouteAction {
   perRequestBufferLimitBytes: number | undefined;
   /** Per-route upgrade_configs overrides: type → enabled. */
   upgradeOverrides: Record<string, boolean>;
+  /**
+   * The CONNECT upgrade config has connect_config: the proxy terminates a CONNECT itself (answers 200 once a TCP
+   * connection to the chosen endpoint is open, then joins the two) instead of forwarding it upstream.
+   */
+  connectTerminate?: boolean;
   /** Raw Envoy fields a later stage implements (retry_policy, request_mirror_policies, …), kept, not dropped. */
   extensions: Record<string, unknown>;
 }

@@ -12,6 +12,7 @@ import { CLUSTER_DOMAIN } from "./world.ts";
 import type { ServiceModel, ServicePortModel } from "./world.ts";
 import { isHttpProtocol, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER, virtualHostName } from "./names.ts";
 import { retryPolicy } from "./retries.ts";
+import { connectRefusal, connectRoute, connectVirtualHosts, HTTP_TUNNEL_CLUSTER } from "./outbound-connect.ts";
 import type { OutboundTrafficPolicyMode } from "./world-index.ts";
 import { World } from "./world-index.ts";
 
@@ -24,6 +25,16 @@ export function outboundRouteConfiguration(
   const { proxy, problems } = base;
   const claimed = new Set<string>();
   const virtualHosts: Json[] = [];
+  // CONNECT (outbound-connect.ts) only for a workload that calls through HTTP_PROXY.
+  const connect = proxy.httpProxy === true;
+  const claim = (name: string) => (d: string) => {
+    if (!claimed.has(d)) {
+      claimed.add(d);
+      return true;
+    }
+    problems.add(`virtual host ${name}: domain ${d} already belongs to another virtual host; left out`);
+    return false;
+  };
   for (const service of services) {
     const httpPorts = service.ports.filter((p) => isHttpProtocol(p.protocol));
     if (httpPorts.length === 0) continue;
@@ -31,25 +42,24 @@ export function outboundRouteConfiguration(
     const vs = virtualServiceFor(service, base);
     for (const port of httpPorts) {
       const name = virtualHostName(service.hostname, port.number);
-      const domains = domainsOf(service, port, port === portless, proxy.namespace).filter((d) => {
-        if (!claimed.has(d)) {
-          claimed.add(d);
-          return true;
-        }
-        problems.add(`virtual host ${name}: domain ${d} already belongs to another virtual host; left out`);
-        return false;
-      });
+      const domains = domainsOf(service, port, port === portless, proxy.namespace).filter(claim(name));
       if (domains.length === 0) continue;
-      virtualHosts.push({ name, domains, routes: portRoutes(service, port, vs, base) });
+      const routes = portRoutes(service, port, vs, base);
+      virtualHosts.push({ name, domains, routes: connect ? [connectRoute(HTTP_TUNNEL_CLUSTER), ...routes] : routes });
     }
+  }
+  if (connect) {
+    const portDomains = (service: ServiceModel, port: ServicePortModel) =>
+      domainsOf(service, port, false, proxy.namespace).filter(claim(virtualHostName(service.hostname, port.number)));
+    virtualHosts.push(...connectVirtualHosts(services, base, portDomains));
   }
   // ALLOW_ANY forwards to the request's own host (passthrough.ts): one naming this listener would come back to it
   // and be forwarded again, without end. Such requests are refused (only the loopback names reach the listener).
   if (mode === "ALLOW_ANY" && egressProxy === undefined) {
     const own = [`127.0.0.1:${proxy.outboundPort}`, `localhost:${proxy.outboundPort}`].filter((d) => !claimed.has(d));
-    if (own.length > 0) virtualHosts.push(passthroughLoop(own));
+    if (own.length > 0) virtualHosts.push(passthroughLoop(own, connect));
   }
-  virtualHosts.push(catchAll(mode, egressProxy === undefined ? undefined : egressCluster(egressProxy, base)));
+  virtualHosts.push(catchAll(mode, egressProxy === undefined ? undefined : egressCluster(egressProxy, base), connect));
   return { name: OUTBOUND_HTTP, virtual_hosts: virtualHosts };
 }
 
@@ -143,12 +153,13 @@ export interface EgressProxy {
   where: string;
 }
 
-function passthroughLoop(domains: string[]): Json {
+function passthroughLoop(domains: string[], connect: boolean): Json {
   const body = "the sidecar's outbound listener is not a destination: set the Host of the service you call\n";
   return {
     name: "passthrough_loop",
     domains,
     routes: [
+      ...(connect ? [connectRefusal("passthrough_loop_connect", 502, body)] : []),
       {
         name: "passthrough_loop",
         match: { prefix: "/" },
@@ -158,18 +169,40 @@ function passthroughLoop(domains: string[]): Json {
   };
 }
 
-function catchAll(mode: OutboundTrafficPolicyMode, egressCluster?: string): Json {
+/** Trellis says why (DESIGN.md §2): flag NR and the host, in the reply and in the access log. */
+function registryOnlyHeaders(): Json[] {
+  return [
+    { header: { key: "x-trellis-response-flags", value: "NR" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+    {
+      header: { key: "x-trellis-details", value: "registry_only:%REQ(:authority)%" },
+      append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+    },
+  ];
+}
+
+function catchAll(mode: OutboundTrafficPolicyMode, egressCluster: string | undefined, connect: boolean): Json {
   if (mode === "REGISTRY_ONLY") {
     return {
       name: "block_all",
       domains: ["*"],
-      routes: [{ name: "block_all", match: { prefix: "/" }, direct_response: { status: 502 } }],
+      routes: [
+        ...(connect
+          ? [{ ...connectRefusal("block_all_connect", 502), response_headers_to_add: registryOnlyHeaders() }]
+          : []),
+        {
+          name: "block_all",
+          match: { prefix: "/" },
+          direct_response: { status: 502 },
+          response_headers_to_add: registryOnlyHeaders(),
+        },
+      ],
     };
   }
   return {
     name: "allow_any",
     domains: ["*"],
     routes: [
+      ...(connect ? [connectRoute(egressCluster ?? PASSTHROUGH_CLUSTER)] : []),
       {
         name: "allow_any",
         match: { prefix: "/" },

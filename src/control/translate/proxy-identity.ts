@@ -49,6 +49,11 @@ export interface ProxyIdentity {
    */
   tcpOutboundListeners?: boolean;
   /**
+   * TRELLIS_HTTP_PROXY "true": the workload calls through HTTP_PROXY (`trellis run`'s explicit mode), so its
+   * outbound HTTP listener also answers CONNECT (outbound-connect.ts). Absent: false.
+   */
+  httpProxy?: boolean;
+  /**
    * A proxyless gRPC client (docs/translation.md, "Proxyless gRPC"): it gets api_listeners named by the targets it
    * dials instead of a sidecar's listeners. Absent: a sidecar.
    */
@@ -91,6 +96,7 @@ export function proxyIdentityFromNode(
     outboundPort: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_OUTBOUND_PORT,
     tcpOutboundAddress: stringOf(m.TRELLIS_TCP_OUTBOUND_ADDRESS) ?? DEFAULT_TCP_OUTBOUND_ADDRESS,
     ...(stringOf(m.TRELLIS_TCP_OUTBOUND_LISTENERS) === "false" ? { tcpOutboundListeners: false } : {}),
+    ...(stringOf(m.TRELLIS_HTTP_PROXY) === "true" ? { httpProxy: true } : {}),
     ...(isProxyless(m, node.userAgentName) ? { proxyless: true } : {}),
     ...interceptionOf(m.INTERCEPTION_MODE),
   };

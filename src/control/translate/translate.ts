@@ -10,6 +10,7 @@ import { BLACKHOLE_CLUSTER, isHttpProtocol, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER }
 import { dynamicForwardProxyCluster, dynamicForwardProxyFilter } from "./passthrough.ts";
 import { egressCluster, outboundRouteConfiguration } from "./outbound-routes.ts";
 import { outboundTcpListeners } from "./outbound-tcp.ts";
+import { CONNECT_UPGRADE, httpTunnelCluster } from "./outbound-connect.ts";
 import { Problems, type Problem } from "./problems.ts";
 import { proxylessResources } from "./proxyless.ts";
 import { isCaptureMode, type ProxyIdentity } from "./proxy-identity.ts";
@@ -135,18 +136,18 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
   }
 
   const routes: Json[] = [outboundRouteConfiguration(services, base, mode, egressProxy)];
+  // A workload calling through HTTP_PROXY: the listener takes CONNECT (outbound-connect.ts).
+  const connect = proxy.httpProxy === true;
+  if (connect) clusters.push(httpTunnelCluster(proxy));
+  const hcm = httpConnectionManager("outbound_http", OUTBOUND_HTTP, [
+    // Always present, configured per route: Istio's layout for VirtualService CORS and fault injection.
+    { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
+    { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
+    ...(forwardProxy || services.some(forwardsByHost) ? [dynamicForwardProxyFilter()] : []),
+  ]);
+  if (connect) (hcm.typed_config as Json).upgrade_configs = [CONNECT_UPGRADE];
   const listeners: Json[] = [
-    listener(
-      OUTBOUND_HTTP,
-      "127.0.0.1",
-      proxy.outboundPort,
-      httpConnectionManager("outbound_http", OUTBOUND_HTTP, [
-        // Always present, configured per route: Istio's layout for VirtualService CORS and fault injection.
-        { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
-        { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
-        ...(forwardProxy || services.some(forwardsByHost) ? [dynamicForwardProxyFilter()] : []),
-      ]),
-    ),
+    listener(OUTBOUND_HTTP, "127.0.0.1", proxy.outboundPort, hcm),
     // A proxy that binds its TCP destinations itself (`trellis run --outbound`) gets none by port number.
     ...(proxy.tcpOutboundListeners === false ? [] : outboundTcpListeners(services, base)),
   ];

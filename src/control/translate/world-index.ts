@@ -147,6 +147,8 @@ export class World {
       proxy.namespace,
       proxy.outboundPort,
       proxy.tcpOutboundAddress,
+      proxy.tcpOutboundListeners !== false,
+      proxy.httpProxy === true,
       proxy.proxyless === true,
       proxy.interceptionMode ?? "",
       selected,

@@ -14,6 +14,7 @@ import type { ConnectionFilter } from "../listener/connection-filter.ts";
 import { FilterChainRuntime, type ListenerTerminal } from "../listener/filter-chain.ts";
 import { ListenerRuntime } from "../listener/listener.ts";
 import { unhandledErrorReporter } from "../listener/guard.ts";
+import { HttpInspector, HttpInspectorStats } from "../listener/http-inspector.ts";
 import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
 import { OriginalDestinationStats, OriginalDstFilter } from "../listener/original-destination.ts";
 import { ProxyProtocolFilter, ProxyProtocolStats } from "../listener/proxy-protocol.ts";
@@ -101,7 +102,9 @@ export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
       ? new ProxyProtocolFilter(f, new ProxyProtocolStats(ctx.stats))
       : f.kind === "original_dst"
         ? new OriginalDstFilter(new OriginalDestinationStats(ctx.stats))
-        : new TlsInspector(new TlsInspectorStats(ctx.stats)),
+        : f.kind === "http_inspector"
+          ? new HttpInspector(new HttpInspectorStats(ctx.stats))
+          : new TlsInspector(new TlsInspectorStats(ctx.stats)),
   );
   const runtime = new ListenerRuntime(
     l,

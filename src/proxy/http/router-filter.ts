@@ -8,6 +8,7 @@ import type { Clock } from "../../api/clock.ts";
 import type { Exchange, Handler } from "./exchange.ts";
 import { Headers } from "./headers.ts";
 import { CAUSES, rescue } from "./rescue.ts";
+import { DETAILS_HEADER, FLAGS_HEADER } from "./local-reply.ts";
 import { RouteCall, type CallEnvironment } from "./call/route-call.ts";
 import { stackOf } from "./call/stack.ts";
 import type { UpstreamCluster } from "../upstream/cluster.ts";
@@ -129,6 +130,12 @@ function respondDirect(ex: Exchange, route: CompiledRoute, ctx: RouteContext): v
   const body = route.directBody;
   const headers = new Headers();
   route.applyResponseHeaders(headers, ex, ctx, undefined);
+  // A direct response that says why in Trellis's own headers (the route's response_headers_to_add: a
+  // REGISTRY_ONLY block_all names the host) says it in the access log too.
+  const flags = headers.get(FLAGS_HEADER);
+  if (flags !== undefined && ex.info.responseFlags === "") ex.info.responseFlags = flags;
+  const details = headers.get(DETAILS_HEADER);
+  if (details !== undefined) ex.info.details = details;
   if (body !== undefined) {
     if (!headers.has("content-type")) headers.set("content-type", "text/plain");
     headers.set("content-length", String(body.length));

@@ -46,6 +46,8 @@ export interface CompiledRoute {
   hash(req: RouteRequest, ctx: RouteContext, setCookie?: SetCookie): number | undefined;
   /** Whether an upgrade (`type` lower-case, e.g. "websocket") may proceed: the route's override, else the listener's. */
   upgradeAllowed(type: string, listenerDefault: boolean): boolean;
+  /** A CONNECT on this route is terminated here (connect_config): 200 once a TCP connection to the endpoint is open. */
+  readonly connectTerminate: boolean;
   /** Raw Envoy fields later stages implement (cors, rate_limits, …). */
   readonly extensions: Record<string, unknown>;
   /** The retry policy (the route's, else its virtual host's); undefined = no retries. */
@@ -102,6 +104,7 @@ export interface ForwardSettings {
   idleTimeoutMs: number | undefined;
   hashPolicy: HashPolicyEvaluator | undefined;
   upgradeOverrides: ReadonlyMap<string, boolean>;
+  connectTerminate: boolean;
   extensions: Record<string, unknown>;
   retryPolicy: CompiledRetryPolicy | undefined;
   mirrorPolicies: readonly RequestMirrorPolicy[];
@@ -156,6 +159,7 @@ export class RouteEntry implements CompiledRoute {
   private readonly hostRewrite: string | undefined;
   private readonly hashPolicy: HashPolicyEvaluator | undefined;
   private readonly upgrades: ReadonlyMap<string, boolean>;
+  readonly connectTerminate: boolean;
   private readonly target: RedirectTarget | undefined;
   private readonly filterConfigs: ReadonlyMap<string, unknown>;
 
@@ -183,6 +187,7 @@ export class RouteEntry implements CompiledRoute {
     this.idleTimeoutMs = forward?.idleTimeoutMs;
     this.hashPolicy = forward?.hashPolicy;
     this.upgrades = forward?.upgradeOverrides ?? NO_UPGRADES;
+    this.connectTerminate = forward?.connectTerminate ?? false;
     this.extensions = forward?.extensions ?? {};
     this.retryPolicy = forward?.retryPolicy;
     this.mirrorPolicies = forward?.mirrorPolicies ?? NO_MIRRORS;

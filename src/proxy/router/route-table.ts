@@ -268,6 +268,7 @@ function compileRoute(
     idleTimeoutMs: a.idleTimeoutMs,
     hashPolicy: a.hashPolicy.length > 0 ? new HashPolicyEvaluator(a.hashPolicy) : undefined,
     upgradeOverrides: upgrades,
+    connectTerminate: a.connectTerminate === true,
     extensions: a.extensions,
     retryPolicy: a.retryPolicy === undefined ? undefined : new CompiledRetryPolicy(a.retryPolicy),
     mirrorPolicies: a.requestMirrorPolicies,

@@ -1,6 +1,7 @@
 // Who the sidecar is, as the control plane reads it (docs/control-plane.md): node.id, node.cluster and the
 // metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS,
-// TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own),
+// TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own), TRELLIS_HTTP_PROXY
+// ("true": the app calls through HTTP_PROXY, so the outbound listener takes CONNECT),
 // and LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality).
 // Istio sends its metadata as strings; so does Trellis (ports too), except LABELS which is a Struct of strings.
 
@@ -18,6 +19,8 @@ export interface WorkloadIdentity {
   dnsCapture?: boolean;
   /** false: the control plane sends no outbound-tcp-<port> listeners (the sidecar binds its TCP destinations). */
   tcpOutboundListeners?: boolean;
+  /** true: the app reaches the mesh through HTTP_PROXY (trellis run): the outbound listener also takes CONNECT. */
+  httpProxy?: boolean;
   /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
   locality?: string;
 }
@@ -39,6 +42,7 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       ...(w.dnsCapture === true ? { DNS_CAPTURE: "true" } : {}),
       TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
       ...(w.tcpOutboundListeners === false ? { TRELLIS_TCP_OUTBOUND_LISTENERS: "false" } : {}),
+      ...(w.httpProxy === true ? { TRELLIS_HTTP_PROXY: "true" } : {}),
       ...(w.locality ? { LOCALITY: w.locality } : {}),
     },
   };

@@ -101,7 +101,7 @@ describe("filter_chain_match, default_filter_chain, listener_filters", () => {
               {
                 name: "x",
                 typed_config: {
-                  "@type": "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
+                  "@type": "type.googleapis.com/envoy.extensions.filters.listener.local_ratelimit.v3.LocalRateLimit",
                 },
               },
               {
@@ -143,7 +143,7 @@ describe("filter_chain_match, default_filter_chain, listener_filters", () => {
         ["filter_chains[0].filter_chain_match.application_protocols[1]", 'expected a protocol name (e.g. "h2"), got 3'],
         [
           "listener_filters[0].typed_config",
-          'unknown listener filter "x" (type type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector)',
+          'unknown listener filter "x" (type type.googleapis.com/envoy.extensions.filters.listener.local_ratelimit.v3.LocalRateLimit)',
         ],
         ["listener_filters[1].typed_config.enable_ja3_fingerprinting", "JA3 fingerprinting is not supported yet"],
         ["listener_filters[2]", "envoy.filters.listener.tls_inspector is listed twice"],

@@ -1,7 +1,8 @@
 // A listener's listener_filters: they see a new connection before a filter chain is chosen. Implemented:
 // envoy.filters.listener.tls_inspector (SNI and ALPN for filter_chain_match) and envoy.filters.listener.proxy_protocol
 // (the PROXY protocol header, v1 and v2, gives the connection its addresses) and envoy.filters.listener.original_dst
-// (a redirected connection's original destination becomes its local address); any other is refused by name.
+// (a redirected connection's original destination becomes its local address) and envoy.filters.listener.http_inspector
+// (HTTP/1 or HTTP/2 from the first bytes, as the application protocol); any other is refused by name.
 
 import type { ListenerFilter } from "../types.ts";
 import { describe, type ParseContext } from "./context.ts";
@@ -35,6 +36,11 @@ const ORIGINAL_DST_SPEC = {
   ignored: ["traffic_direction"],
 } as const;
 
+export const HTTP_INSPECTOR_FILTER_NAME = "envoy.filters.listener.http_inspector";
+export const HTTP_INSPECTOR_TYPE_URL =
+  "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector";
+const HTTP_INSPECTOR_SPEC = { handled: ["@type"] } as const;
+
 const TLS_INSPECTOR_SPEC = {
   handled: ["@type", "enable_ja3_fingerprinting"],
   // How much Envoy peeks first; here whatever the socket delivers is looked at, up to the 16 KiB limit.
@@ -47,8 +53,13 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
     const filter = Fields.open(ctx, item.value, item.path, LISTENER_FILTER_SPEC);
     const name = filter.requiredString("name");
     const { typeUrl } = readTypedConfig(filter);
-    const known = [TLS_INSPECTOR_TYPE_URL, PROXY_PROTOCOL_TYPE_URL, ORIGINAL_DST_TYPE_URL];
-    const knownNames = [TLS_INSPECTOR_FILTER_NAME, PROXY_PROTOCOL_FILTER_NAME, ORIGINAL_DST_FILTER_NAME];
+    const known = [TLS_INSPECTOR_TYPE_URL, PROXY_PROTOCOL_TYPE_URL, ORIGINAL_DST_TYPE_URL, HTTP_INSPECTOR_TYPE_URL];
+    const knownNames = [
+      TLS_INSPECTOR_FILTER_NAME,
+      PROXY_PROTOCOL_FILTER_NAME,
+      ORIGINAL_DST_FILTER_NAME,
+      HTTP_INSPECTOR_FILTER_NAME,
+    ];
     if (typeUrl !== "" && !known.includes(typeUrl)) {
       filter.report("typed_config", `unknown listener filter ${describe(name)} (type ${typeUrl})`);
       continue;
@@ -62,6 +73,13 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
       if (out.some((f) => f.kind === "original_dst"))
         ctx.report(item.path, `${ORIGINAL_DST_FILTER_NAME} is listed twice`);
       else out.push({ kind: "original_dst", name });
+      continue;
+    }
+    if (typeUrl === HTTP_INSPECTOR_TYPE_URL || (typeUrl === "" && name === HTTP_INSPECTOR_FILTER_NAME)) {
+      Fields.open(ctx, filter.raw("typed_config") ?? {}, filter.at("typed_config"), HTTP_INSPECTOR_SPEC);
+      if (out.some((f) => f.kind === "http_inspector"))
+        ctx.report(item.path, `${HTTP_INSPECTOR_FILTER_NAME} is listed twice`);
+      else out.push({ kind: "http_inspector", name });
       continue;
     }
     if (typeUrl === PROXY_PROTOCOL_TYPE_URL || (typeUrl === "" && name === PROXY_PROTOCOL_FILTER_NAME)) {

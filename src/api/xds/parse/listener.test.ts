@@ -78,7 +78,7 @@ describe("listener", () => {
             },
             { filters: [hcmFilter({})] },
           ],
-          listener_filters: [{ name: "envoy.filters.listener.http_inspector" }],
+          listener_filters: [{ name: "envoy.filters.listener.local_ratelimit" }],
         }),
       [
         ["name", "required"],
@@ -93,7 +93,7 @@ describe("listener", () => {
         ["filter_chains[0].filters", "expected at least one network filter"],
         [
           "listener_filters[0].name",
-          'unknown listener filter "envoy.filters.listener.http_inspector" (supported: envoy.filters.listener.tls_inspector, envoy.filters.listener.proxy_protocol, envoy.filters.listener.original_dst)',
+          'unknown listener filter "envoy.filters.listener.local_ratelimit" (supported: envoy.filters.listener.tls_inspector, envoy.filters.listener.proxy_protocol, envoy.filters.listener.original_dst, envoy.filters.listener.http_inspector)',
         ],
       ],
     );

@@ -75,7 +75,8 @@ const HASH_HEADER_SPEC = { handled: ["header_name"], unsupported: ["regex_rewrit
 const HASH_COOKIE_SPEC = { handled: ["name", "ttl", "path"], unsupported: ["attributes"] } as const;
 const HASH_CONNECTION_SPEC = { handled: ["source_ip"] } as const;
 const HASH_QUERY_SPEC = { handled: ["name"] } as const;
-const UPGRADE_SPEC = { handled: ["upgrade_type", "enabled"], unsupported: ["connect_config"] } as const;
+const UPGRADE_SPEC = { handled: ["upgrade_type", "enabled", "connect_config"] } as const;
+const CONNECT_CONFIG_SPEC = { handled: [], unsupported: ["proxy_protocol_config", "allow_post"] } as const;
 
 const REDIRECT_SPEC = {
   handled: [
@@ -128,6 +129,7 @@ export function readRouteAction(
   }
   action.oneOf(["host_rewrite_literal", "auto_host_rewrite"], false);
   const autoHostRewrite = action.bool("auto_host_rewrite", false);
+  const upgrades = readUpgradeOverrides(action);
   return {
     kind: "route",
     cluster,
@@ -143,7 +145,8 @@ export function readRouteAction(
     requestMirrorPolicies: readMirrorPolicies(action, "request_mirror_policies"),
     maxStreamDuration: readMaxStreamDuration(action),
     perRequestBufferLimitBytes,
-    upgradeOverrides: readUpgradeOverrides(action),
+    upgradeOverrides: upgrades.overrides,
+    ...(upgrades.connectTerminate ? { connectTerminate: true } : {}),
     extensions: { ...routeExtensions },
   };
 }
@@ -203,15 +206,22 @@ function readHashPolicy(ctx: ParseContext, item: Item): HashPolicy | undefined {
   }
 }
 
-function readUpgradeOverrides(action: Fields): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
+function readUpgradeOverrides(action: Fields): { overrides: Record<string, boolean>; connectTerminate: boolean } {
+  const overrides: Record<string, boolean> = {};
+  let connectTerminate = false;
   for (const item of action.list("upgrade_configs")) {
     const upgrade = Fields.open(action.ctx, item.value, item.path, UPGRADE_SPEC);
     const type = upgrade.requiredString("upgrade_type").toLowerCase();
     const enabled = upgrade.bool("enabled", true);
-    if (type !== "") out[type] = enabled;
+    if (type !== "") overrides[type] = enabled;
+    // connect_config (Envoy: the router terminates the CONNECT), on an upgrade of type CONNECT only.
+    if (upgrade.has("connect_config")) {
+      upgrade.message("connect_config", CONNECT_CONFIG_SPEC);
+      if (type !== "connect") upgrade.report("connect_config", `only an upgrade_type CONNECT takes one, not "${type}"`);
+      else if (enabled) connectTerminate = true;
+    }
   }
-  return out;
+  return { overrides, connectTerminate };
 }
 
 export function readRedirectAction(fields: Fields): RedirectAction {

@@ -352,6 +352,49 @@ describe("route action", () => {
     assert.deepEqual(regex.regexRewrite, { regex: "^/a/(.*)$", substitution: "/b/\\1" });
   });
 
+  test("upgrade_configs connect_config: a CONNECT terminated by the proxy; only on CONNECT, its options refused", () => {
+    const terminated = routeAction(
+      { cluster: "c", upgrade_configs: [{ upgrade_type: "CONNECT", connect_config: {} }] },
+      { connect_matcher: {} },
+    );
+    assert.equal(terminated.connectTerminate, true);
+    assert.deepEqual(terminated.upgradeOverrides, { connect: true });
+    const forwarded = routeAction(
+      { cluster: "c", upgrade_configs: [{ upgrade_type: "CONNECT" }] },
+      { connect_matcher: {} },
+    );
+    assert.equal(forwarded.connectTerminate, undefined);
+    const R = "virtual_hosts[0].routes[0].route.upgrade_configs";
+    assertIssues(
+      () =>
+        parseRouteConfiguration({
+          name: "rc",
+          virtual_hosts: [
+            {
+              name: "v",
+              domains: ["*"],
+              routes: [
+                {
+                  match: { prefix: "/" },
+                  route: {
+                    cluster: "c",
+                    upgrade_configs: [
+                      { upgrade_type: "websocket", connect_config: {} },
+                      { upgrade_type: "CONNECT", connect_config: { allow_post: true } },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        }),
+      [
+        [`${R}[0].connect_config`, 'only an upgrade_type CONNECT takes one, not "websocket"'],
+        [`${R}[1].connect_config.allow_post`, '"allow_post" is not supported yet'],
+      ],
+    );
+  });
+
   test("weighted clusters with per-cluster header edits and total_weight", () => {
     const action = routeAction({
       weighted_clusters: {

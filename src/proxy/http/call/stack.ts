@@ -5,6 +5,7 @@
 import type { CompiledRoute } from "../../router/types.ts";
 import type { Dispatcher } from "./layer.ts";
 import { ENDPOINT_LAYER } from "./endpoint-layer.ts";
+import { CONNECT_TERMINATE_LAYER } from "./connect-terminate-layer.ts";
 import { MirrorLayer } from "./mirror-layer.ts";
 import { OutlierLayer } from "./outlier-layer.ts";
 import { PerTryTimeoutLayer } from "./per-try-timeout-layer.ts";
@@ -13,7 +14,8 @@ import { TimeoutLayer } from "./timeout-layer.ts";
 
 function composeStack(route: CompiledRoute): Dispatcher {
   const retry = route.retryPolicy;
-  let attempt: Dispatcher = ENDPOINT_LAYER;
+  // connect_config: a CONNECT is answered here once a TCP connection to the endpoint is open.
+  let attempt: Dispatcher = route.connectTerminate ? CONNECT_TERMINATE_LAYER : ENDPOINT_LAYER;
   if (retry !== undefined && retry.perTryTimeoutMs > 0)
     attempt = new PerTryTimeoutLayer(retry.perTryTimeoutMs, attempt);
   // Whether the cluster detects outliers is known per request (the route's cluster may be replaced by CDS): the
