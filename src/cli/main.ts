@@ -140,6 +140,10 @@ function program(setStatus: (status: number) => void): Command {
     .option("--xds-port <port>", "ADS port (default 15010)")
     .option("--api-port <port>", "HTTP API port (default 15014)")
     .option("--mesh-config <file>", "Istio's MeshConfig (YAML), reloaded when the file changes")
+    .option(
+      "--address-range <cidr>",
+      "where trellis run --transparent namespaces get their addresses (default 10.250.0.0/16; the first is the gateway)",
+    )
     .addHelpText(
       "after",
       example(
