@@ -84,6 +84,8 @@ function program(setStatus: (status: number) => void): Command {
     .option("--locality <region/zone/subzone>", "the workload's locality")
     .option("--admin-port <port>", "admin interface port on 127.0.0.1 (default 15000 with --xds)")
     .option("--outbound-port <port>", "the outbound listener's port (with --xds)")
+    .option("--interception-mode <mode>", "REDIRECT: the workload's traffic is captured by iptables (node metadata)")
+    .option("--instance-ips <ip,...>", "the workload's addresses (default: the machine's)")
     .addOption(
       new Option("--xds-protocol <protocol>", "ADS variant (default delta)").choices(["delta", "sotw"] as const),
     )

@@ -1,7 +1,8 @@
 // Who the sidecar is, as the control plane reads it (docs/control-plane.md): node.id, node.cluster and the
 // metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS,
 // TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own),
-// and LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality).
+// LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality) and INTERCEPTION_MODE ("REDIRECT" for a
+// capturing sidecar, as Istio's; absent in explicit mode).
 // Istio sends its metadata as strings; so does Trellis (ports too), except LABELS which is a Struct of strings.
 
 import type { NodeInfo } from "../../api/xds/types.ts";
@@ -18,6 +19,8 @@ export interface WorkloadIdentity {
   tcpOutboundListeners?: boolean;
   /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
   locality?: string;
+  /** "REDIRECT": the sidecar captures its workload's traffic (trellis run --transparent), as Istio's INTERCEPTION_MODE. */
+  interceptionMode?: "REDIRECT";
 }
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
@@ -37,6 +40,7 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
       ...(w.tcpOutboundListeners === false ? { TRELLIS_TCP_OUTBOUND_LISTENERS: "false" } : {}),
       ...(w.locality ? { LOCALITY: w.locality } : {}),
+      ...(w.interceptionMode !== undefined ? { INTERCEPTION_MODE: w.interceptionMode } : {}),
     },
   };
 }
