@@ -124,11 +124,16 @@ function program(setStatus: (status: number) => void): Command {
       "the control plane's ADS (default $TRELLIS_XDS, else $TRELLIS_CONTROL's host:15010)",
     )
     .option("--drain-timeout <ms>", "how long the sidecar drains after the command exits (default 5000)")
+    .option(
+      "--transparent",
+      "run the command and its sidecar in their own network namespace, its traffic captured by iptables (root, Linux)",
+    )
     .addHelpText(
       "after",
       example(
         "trellis run --service meeting --version v1 --port 8080 -- node server.js",
         "trellis run --service batch -- curl -s http://meeting:8080/   # a pure client",
+        "sudo trellis run --transparent --service meeting --port 8080 -- node server.js",
       ),
     )
     .action((command: string[], opts: RunCliOptions) => run(import("./run.ts").then((m) => m.runRun(command, opts))));
@@ -258,6 +263,14 @@ function program(setStatus: (status: number) => void): Command {
     .action((type: string, proxy: string, opts: ProxyConfigOptions) =>
       run(import("./proxy-config.ts").then((m) => m.runProxyConfig(type, proxy, opts))),
     );
+
+  prog
+    .command("cleanup")
+    .description(
+      "remove what trellis run --transparent runs that were killed left behind: namespaces, links, rules, files, registrations",
+    )
+    .addHelpText("after", example("sudo trellis cleanup"))
+    .action(() => run(import("./cleanup.ts").then((m) => m.runCleanup())));
 
   prog
     .command("demo")

@@ -1,0 +1,268 @@
+// `trellis run --transparent` for real (root, Linux): a network namespace the test creates plays "the host" (its
+// bridge, forwarding and NAT never touch the real host); the control plane runs in this process, reached from that
+// "host" through its veth pair; `trellis run` (bin/trellis.js) runs inside it with `ip netns exec`. Each case checks
+// what exists — namespaces, links, rules, files, registrations, address leases — by listing them, not by assuming.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ControlPlane } from "../src/control/control-plane.ts";
+import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { Netns, netnsSkipReason, run } from "./support/netns.ts";
+
+const TRELLIS = resolve(import.meta.dirname, "../bin/trellis.js");
+const octet = process.pid % 250;
+
+async function until<T>(what: string, probe: () => T | undefined, limitMs = 20_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Started {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<number>;
+}
+
+describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
+  let host: Netns;
+  let dir: string;
+  let runDir: string;
+  let store: EmbeddedStore;
+  let cp: ControlPlane;
+  let control: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "trellis-transparent-"));
+    runDir = join(dir, "run");
+    host = await Netns.create({ host: `10.217.${octet}.1/30`, inside: `10.217.${octet}.2/30` });
+    store = await EmbeddedStore.open({ dataDir: join(dir, "data") });
+    cp = new ControlPlane({
+      store,
+      address: `10.217.${octet}.1`,
+      xdsPort: 0,
+      apiPort: 0,
+      debounceMs: 20,
+      addressRange: "10.251.0.0/24",
+      log: () => {},
+    });
+    await cp.start();
+    control = `http://10.217.${octet}.1:${cp.apiPort}`;
+  });
+
+  after(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    // What a failed case left (its trellis run killed above): removed as a user would, before the "host" goes.
+    if (host !== undefined && states().length > 0) {
+      await new Promise((r) => setTimeout(r, 200));
+      await hostExec(process.execPath, [TRELLIS, "cleanup"]).catch(() => undefined);
+    }
+    await host?.remove();
+    await cp?.stop();
+    await store?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const children = new Set<ChildProcess>();
+  /**
+   * A command in the "host" namespace. nsenter enters its network namespace only: `ip netns exec` would also give
+   * the command a mount namespace of its own, where the namespaces `trellis run` adds (bind mounts under
+   * /run/netns) would stay, invisible to this test and to `trellis cleanup`. On a real host there is no such layer.
+   */
+  function inHost(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+    const child = spawn("nsenter", [`--net=/run/netns/${host.name}`, "--", command, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(child);
+    child.once("exit", () => children.delete(child));
+    return child;
+  }
+  const hostExec = (command: string, args: string[]): Promise<string> =>
+    run("nsenter", [`--net=/run/netns/${host.name}`, "--", "env", `TRELLIS_RUN_DIR=${runDir}`, command, ...args]);
+
+  /** `trellis run --transparent ARGS… -- CMD…` inside the "host" namespace. */
+  function trellisRun(args: string[], command: string[], extraEnv: Record<string, string> = {}): Started {
+    const child = inHost(
+      process.execPath,
+      [TRELLIS, "run", "--transparent", "--xds", `10.217.${octet}.1:${cp.xdsPort}`, ...args, "--", ...command],
+      { TRELLIS_CONTROL: control, TRELLIS_RUN_DIR: runDir, ...extraEnv },
+    );
+    let stderr = "";
+    child.stderr!.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      if (process.env.TRELLIS_TEST_VERBOSE) process.stderr.write(c);
+    });
+    const exit = new Promise<number>((r) => child.once("exit", (code, signal) => r(code ?? (signal ? -1 : 0))));
+    return { child, stderr: () => stderr, exit };
+  }
+
+  const states = (): { name: string; address: string; hostInterface: string; pid: number }[] => {
+    try {
+      return readdirSync(join(runDir, "netns"))
+        .filter((n) => n.endsWith(".json"))
+        .map((n) => JSON.parse(readFileSync(join(runDir, "netns", n), "utf8")));
+    } catch {
+      return [];
+    }
+  };
+
+  const namespaces = async (): Promise<string[]> =>
+    (await run("ip", ["netns", "list"])).split("\n").map((l) => l.split(" ")[0] ?? "");
+
+  /** A script that writes its pid to FILE, then waits for FILE.go and exits with STATUS. */
+  const waiting = (file: string, status: number): string[] => [
+    "sh",
+    "-c",
+    `echo $$ > ${file}.tmp && mv ${file}.tmp ${file}; while [ ! -e ${file}.go ]; do sleep 0.05; done; exit ${status}`,
+  ];
+
+  /** Everything one run creates is gone: namespace, links, bridge, rules, files, registration, address. */
+  async function assertNothingLeft(name: string, service: string, hostInterface: string): Promise<void> {
+    assert.equal((await namespaces()).includes(name), false, `namespace ${name} is gone`);
+    const links = await hostExec("ip", ["-o", "link", "show"]);
+    assert.doesNotMatch(links, new RegExp(`: ${hostInterface}[@:]`), "the host end of the veth pair is gone");
+    assert.doesNotMatch(links, /: trellis0[@:]/, "the bridge is gone with the last namespace");
+    const hostRules = (await hostExec("iptables", ["-t", "nat", "-S"])) + (await hostExec("iptables", ["-S"]));
+    assert.doesNotMatch(hostRules, /trellis/, "no rule commented trellis is left on the host");
+    assert.equal(existsSync(`/etc/netns/${name}`), false, "resolv.conf's directory is gone");
+    assert.deepEqual(states(), [], "no state file is left");
+    assert.deepEqual(
+      cp.registry.list().filter((i) => i.service === service),
+      [],
+      "the instance is deregistered",
+    );
+    assert.deepEqual(cp.addresses.list(), [], "the address is released");
+  }
+
+  test("while CMD runs: namespace, veth on trellis0, rules, resolv.conf, state file, registration; two runs, two addresses; all gone after; CMD's status passed through", async () => {
+    const a = join(dir, "a");
+    const b = join(dir, "b");
+    const runA = trellisRun(["--service", "alpha", "--port", "8080"], waiting(a, 7));
+    const runB = trellisRun(["--service", "beta"], waiting(b, 0));
+    await until("both commands started", () => (existsSync(a) && existsSync(b) ? true : undefined), 60_000);
+    const sets = states();
+    assert.equal(sets.length, 2, JSON.stringify(sets));
+    const [setA, setB] = [sets.find((s) => s.pid === runA.child.pid)!, sets.find((s) => s.pid === runB.child.pid)!];
+    assert.ok(setA && setB, `state files name the pids of trellis run: ${JSON.stringify(sets)}`);
+    assert.notEqual(setA.address, setB.address, "two runs get different addresses");
+    assert.match(setA.name, new RegExp(`^trellis-${runA.child.pid}-\\d+$`));
+    assert.ok((await namespaces()).includes(setA.name));
+    // Inside: eth0 with the leased address, the default route through the gateway, the capture rules.
+    const inside = await run("ip", ["-n", setA.name, "-o", "-4", "addr", "show", "dev", "eth0"]);
+    assert.match(inside, new RegExp(` ${setA.address.replaceAll(".", "\\.")}/24 `));
+    assert.match(await run("ip", ["-n", setA.name, "route"]), /^default via 10\.251\.0\.1 dev eth0/m);
+    const rules = await run("ip", ["netns", "exec", setA.name, "iptables", "-t", "nat", "-S"]);
+    assert.match(rules, /-A PREROUTING -p tcp -j TRELLIS_INBOUND/);
+    assert.match(rules, /-A TRELLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN/);
+    assert.match(rules, /-A TRELLIS_REDIRECT -p tcp -j REDIRECT --to-ports 15001/);
+    assert.match(rules, /-A TRELLIS_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006/);
+    assert.match(rules, /-A TRELLIS_INBOUND -p tcp -m tcp --dport 15021 -j RETURN/);
+    // The "host": the veth's end on the bridge, the bridge with the gateway, forwarding on, MASQUERADE for the range.
+    const links = await hostExec("ip", ["-o", "link", "show"]);
+    assert.match(links, new RegExp(`: ${setA.hostInterface}@\\S+: .* master trellis0 `));
+    assert.match(await hostExec("ip", ["-o", "-4", "addr", "show", "dev", "trellis0"]), / 10\.251\.0\.1\/24 /);
+    assert.equal((await hostExec("cat", ["/proc/sys/net/ipv4/ip_forward"])).trim(), "1");
+    assert.match(
+      await hostExec("iptables", ["-t", "nat", "-S", "POSTROUTING"]),
+      /-A POSTROUTING -s 10\.251\.0\.0\/24 ! -o trellis0 -m comment --comment trellis -j MASQUERADE/,
+    );
+    const resolv = readFileSync(`/etc/netns/${setA.name}/resolv.conf`, "utf8");
+    assert.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
+    assert.match(resolv, /^options ndots:5$/m);
+    // Registered at the leased address: number = servicePort = 8080 (no APP_PORT), no sidecarPort.
+    const instance = cp.registry.list().find((i) => i.service === "alpha");
+    assert.ok(instance);
+    assert.equal(instance.address, setA.address);
+    assert.deepEqual(
+      instance.ports.map((p) => [p.number, p.servicePort ?? p.number, p.sidecarPort]),
+      [[8080, 8080, undefined]],
+    );
+    // The sidecar is connected, in capture mode, with the namespace's address.
+    const proxy = cp.proxies().find((p) => p.nodeId === instance.nodeId);
+    assert.equal(proxy?.metadata.INTERCEPTION_MODE, "REDIRECT");
+    assert.equal(proxy?.metadata.INSTANCE_IPS, setA.address);
+    // CMD and the sidecar are the namespace's processes; the sidecar runs under gid 1337.
+    const pids = (await run("ip", ["netns", "pids", setA.name])).split("\n").filter(Boolean);
+    const cmdPid = readFileSync(a, "utf8").trim();
+    assert.ok(pids.includes(cmdPid), `CMD ${cmdPid} is in ${setA.name} (${pids.join(" ")})`);
+    const sidecarPid = pids.find((p) => p !== cmdPid)!;
+    assert.match(readFileSync(`/proc/${sidecarPid}/status`, "utf8"), /^Gid:\s+1337\s+1337\s+1337\s+1337$/m);
+
+    writeFileSync(`${a}.go`, "");
+    assert.equal(await runA.exit, 7, runA.stderr());
+    writeFileSync(`${b}.go`, "");
+    assert.equal(await runB.exit, 0, runB.stderr());
+    await assertNothingLeft(setA.name, "alpha", setA.hostInterface);
+    assert.equal((await namespaces()).includes(setB.name), false);
+  });
+
+  for (const victim of ["CMD", "the sidecar"] as const)
+    test(`SIGKILL of ${victim}: trellis run ends, nothing left behind`, async () => {
+      const file = join(dir, `kill-${victim === "CMD" ? "cmd" : "sidecar"}`);
+      const started = trellisRun(["--service", "victim", "--port", "9090"], waiting(file, 0));
+      await until("CMD started", () => (existsSync(file) ? true : undefined), 60_000);
+      const [set] = states();
+      assert.ok(set);
+      const cmdPid = Number(readFileSync(file, "utf8").trim());
+      const pids = (await run("ip", ["netns", "pids", set.name])).split("\n").filter(Boolean).map(Number);
+      process.kill(victim === "CMD" ? cmdPid : pids.find((p) => p !== cmdPid)!, "SIGKILL");
+      const status = await started.exit;
+      assert.equal(status, victim === "CMD" ? 137 : 143, started.stderr());
+      if (victim === "the sidecar") assert.match(started.stderr(), /the sidecar was killed \(SIGKILL\): stopping sh/);
+      await assertNothingLeft(set.name, "victim", set.hostInterface);
+    });
+
+  test("SIGKILL of trellis run: CMD and the sidecar die with it; `trellis cleanup` then removes what was left", async () => {
+    const file = join(dir, "kill-run");
+    const started = trellisRun(["--service", "orphan", "--port", "7070"], waiting(file, 0));
+    await until("CMD started", () => (existsSync(file) ? true : undefined), 60_000);
+    const [set] = states();
+    assert.ok(set);
+    const cmdPid = Number(readFileSync(file, "utf8").trim());
+    started.child.kill("SIGKILL");
+    await started.exit;
+    await until("CMD killed by PR_SET_PDEATHSIG", () => (existsSync(`/proc/${cmdPid}`) ? undefined : true));
+    // Left behind, as nothing could catch the SIGKILL: the namespace, the state file, the registration.
+    assert.ok((await namespaces()).includes(set.name));
+    assert.equal(states().length, 1);
+    assert.equal(cp.registry.list().filter((i) => i.service === "orphan").length, 1);
+    const cleanup = inHost(process.execPath, [TRELLIS, "cleanup"], { TRELLIS_RUN_DIR: runDir });
+    let out = "";
+    cleanup.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    cleanup.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+    assert.equal(await new Promise((r) => cleanup.once("exit", r)), 0, out);
+    assert.match(out, new RegExp(`removed ${set.name}, left by pid ${started.child.pid}`));
+    await assertNothingLeft(set.name, "orphan", set.hostInterface);
+  });
+
+  test("not root: exit 2 with what is needed, nothing created", async () => {
+    const child = spawn(
+      "setpriv",
+      [
+        ...["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "-e"],
+        `import("./src/cli/main.ts").then((m) => m.main(["run", "--transparent", "--service", "x", "--", "true"])).then((c) => process.exit(c))`,
+      ],
+      {
+        cwd: resolve(import.meta.dirname, ".."),
+        env: { ...process.env, TRELLIS_RUN_DIR: runDir, HOME: "/tmp" },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise((r) => child.once("exit", r));
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /trellis run: --transparent needs root \(running as uid 65534\)/);
+    assert.match(stderr, /iproute2, iptables and util-linux/);
+    assert.deepEqual(states(), []);
+  });
+});
