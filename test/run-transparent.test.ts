@@ -221,28 +221,36 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
       await assertNothingLeft(set.name, "victim", set.hostInterface);
     });
 
-  test("SIGKILL of trellis run: CMD and the sidecar die with it; `trellis cleanup` then removes what was left", async () => {
-    const file = join(dir, "kill-run");
-    const started = trellisRun(["--service", "orphan", "--port", "7070"], waiting(file, 0));
-    await until("CMD started", () => (existsSync(file) ? true : undefined), 60_000);
-    const [set] = states();
-    assert.ok(set);
-    const cmdPid = Number(readFileSync(file, "utf8").trim());
-    started.child.kill("SIGKILL");
-    await started.exit;
-    await until("CMD killed by PR_SET_PDEATHSIG", () => (existsSync(`/proc/${cmdPid}`) ? undefined : true));
-    // Left behind, as nothing could catch the SIGKILL: the namespace, the state file, the registration.
-    assert.ok((await namespaces()).includes(set.name));
-    assert.equal(states().length, 1);
-    assert.equal(cp.registry.list().filter((i) => i.service === "orphan").length, 1);
-    const cleanup = inHost(process.execPath, [TRELLIS, "cleanup"], { TRELLIS_RUN_DIR: runDir });
-    let out = "";
-    cleanup.stdout!.on("data", (c: Buffer) => (out += c.toString()));
-    cleanup.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-    assert.equal(await new Promise((r) => cleanup.once("exit", r)), 0, out);
-    assert.match(out, new RegExp(`removed ${set.name}, left by pid ${started.child.pid}`));
-    await assertNothingLeft(set.name, "orphan", set.hostInterface);
-  });
+  for (const then of ["trellis cleanup", "the next trellis run --transparent"] as const)
+    test(`SIGKILL of trellis run: CMD and the sidecar die with it; ${then} removes what was left`, async () => {
+      const file = join(dir, `kill-run-${then.length}`);
+      const started = trellisRun(["--service", "orphan", "--port", "7070"], waiting(file, 0));
+      await until("CMD started", () => (existsSync(file) ? true : undefined), 60_000);
+      const [set] = states();
+      assert.ok(set);
+      const cmdPid = Number(readFileSync(file, "utf8").trim());
+      started.child.kill("SIGKILL");
+      await started.exit;
+      await until("CMD killed by PR_SET_PDEATHSIG", () => (existsSync(`/proc/${cmdPid}`) ? undefined : true));
+      // Left behind, as nothing could catch the SIGKILL: the namespace, the state file, the registration.
+      assert.ok((await namespaces()).includes(set.name));
+      assert.equal(states().length, 1);
+      assert.equal(cp.registry.list().filter((i) => i.service === "orphan").length, 1);
+      let out: string;
+      if (then === "trellis cleanup") {
+        const cleanup = inHost(process.execPath, [TRELLIS, "cleanup"], { TRELLIS_RUN_DIR: runDir });
+        out = "";
+        cleanup.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+        cleanup.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+        assert.equal(await new Promise((r) => cleanup.once("exit", r)), 0, out);
+      } else {
+        const next = trellisRun(["--service", "next"], ["true"]);
+        assert.equal(await next.exit, 0, next.stderr());
+        out = next.stderr();
+      }
+      assert.match(out, new RegExp(`removed ${set.name}, left by pid ${started.child.pid}`));
+      await assertNothingLeft(set.name, "orphan", set.hostInterface);
+    });
 
   test("not root: exit 2 with what is needed, nothing created", async () => {
     const child = spawn(
