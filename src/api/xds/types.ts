@@ -61,6 +61,16 @@ export interface Listener {
   continueOnListenerFiltersTimeout: boolean;
   /** Envoy's per_connection_buffer_limit_bytes (default 1 MiB): how much is read ahead before back-pressure. */
   perConnectionBufferLimitBytes: number;
+  /**
+   * use_original_dst (default false): a connection whose original destination (original_dst listener filter) is
+   * another address is handed to the listener bound there (or a bind_to_port: false one on 0.0.0.0:port), as Envoy.
+   */
+  useOriginalDst: boolean;
+  /**
+   * bind_to_port (default true). false: the listener has no socket of its own; it only takes connections another
+   * listener with use_original_dst hands it.
+   */
+  bindToPort: boolean;
 }
 
 /**
@@ -89,6 +99,10 @@ export interface FilterChainMatch {
   /** "" (any), "tls" or "raw_buffer". */
   transportProtocol: string;
   applicationProtocols: string[];
+  /** prefix_ranges: the connection's destination (local) address is in one of these; [] = any. */
+  prefixRanges: CidrRange[];
+  /** source_prefix_ranges: the connection's source (remote) address is in one of these; [] = any. */
+  sourcePrefixRanges: CidrRange[];
 }
 
 export interface FilterChain {
@@ -454,7 +468,12 @@ export interface Cluster {
    * STATIC with no load assignment. Absent for every other cluster.
    */
   dynamicForwardProxy?: DnsCacheConfig;
-  type: "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS";
+  type: "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS" | "ORIGINAL_DST";
+  /**
+   * type ORIGINAL_DST (lb_policy CLUSTER_PROVIDED): the upstream host is the downstream connection's original
+   * destination; original_dst_lb_config's fields. Absent for every other type.
+   */
+  originalDst?: OriginalDstConfig;
   /** connect_timeout, default 5 s. */
   connectTimeoutMs: number;
   lbPolicy: LbPolicy;
@@ -526,6 +545,18 @@ export interface Cluster {
   upstreamProxyProtocol?: 1 | 2;
   /** Raw Envoy fields a later stage implements (transport_socket, …). */
   extensions: Record<string, unknown>;
+}
+
+/** Cluster.OriginalDstLbConfig, plus the cluster's cleanup_interval. */
+export interface OriginalDstConfig {
+  /** use_http_header: an HTTP request's x-envoy-original-dst-host (or httpHeaderName) names the host instead. */
+  useHttpHeader: boolean;
+  /** http_header_name, lower case; "" = x-envoy-original-dst-host. */
+  httpHeaderName: string;
+  /** upstream_port_override: this port, whatever the original destination's. */
+  upstreamPortOverride?: number;
+  /** cleanup_interval (default 5 s): a host unused this long is removed. */
+  cleanupIntervalMs: number;
 }
 
 /**

@@ -20,6 +20,7 @@ import { ProxyProtocolFilter, ProxyProtocolStats } from "../listener/proxy-proto
 import { TcpProxyRuntime } from "../tcp/tcp-proxy.ts";
 import { UpstreamCluster } from "../upstream/cluster.ts";
 import { DynamicForwardProxyCluster } from "../upstream/dynamic-forward-proxy.ts";
+import { OriginalDstCluster } from "../upstream/original-dst.ts";
 import { type DnsLookup, StrictDnsResolver, systemLookup } from "../upstream/dns.ts";
 import { ClusterMembership, endpointsFromAssignment } from "../upstream/membership.ts";
 
@@ -34,6 +35,8 @@ export interface BuildContext {
   routes: RouteTableSource;
   /** The resolver of STRICT_DNS and LOGICAL_DNS clusters (default: the system's); tests inject their own. */
   dnsLookup?: DnsLookup;
+  /** Whether address:port is one of the proxy's bound listeners (see ClusterContext). */
+  isOwnListener?: (address: string, port: number) => boolean;
 }
 
 export interface BuiltCluster {
@@ -47,12 +50,20 @@ export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: Cluster
   const source = c.type === "STATIC" ? c.loadAssignment : c.type === "EDS" ? assignment : undefined;
   const endpoints = source ? endpointsFromAssignment(source) : [];
   const membership = new ClusterMembership(c, endpoints, ctx.random, ctx.clock);
-  const clusterContext = { clock: ctx.clock, random: ctx.random, store: ctx.stats, log: ctx.log };
+  const clusterContext = {
+    clock: ctx.clock,
+    random: ctx.random,
+    store: ctx.stats,
+    log: ctx.log,
+    isOwnListener: ctx.isOwnListener,
+  };
   const stats = createClusterStats(ctx.stats, c.name);
   const cluster =
     c.dynamicForwardProxy !== undefined
       ? new DynamicForwardProxyCluster(c, membership, stats, clusterContext)
-      : new UpstreamCluster(c, membership, stats, clusterContext);
+      : c.type === "ORIGINAL_DST"
+        ? new OriginalDstCluster(c, membership, stats, clusterContext)
+        : new UpstreamCluster(c, membership, stats, clusterContext);
   let resolver: StrictDnsResolver | undefined;
   if ((c.type === "STRICT_DNS" || c.type === "LOGICAL_DNS") && c.loadAssignment) {
     resolver = new StrictDnsResolver(c, {

@@ -88,7 +88,7 @@ static_resources:
         [`${L}[1].filter_chains[0].filters[0].typed_config.bogus_field`, 'unknown field "bogus_field"'],
         [
           "static_resources.clusters[0].type",
-          /expected one of STATIC, STRICT_DNS, LOGICAL_DNS, EDS, got "logical_dns_typo"/,
+          /expected one of STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST, got "logical_dns_typo"/,
         ],
         [`${HCM0}.access_log[0].typed_config.@type`, /unsupported access logger .*no\.such\.Logger/],
         [`${HCM0}.http_filters[0]`, /filter "envoy.filters.http.ext_authz" .* is not supported by this proxy/],

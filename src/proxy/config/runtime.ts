@@ -10,6 +10,8 @@
 //   the address is unchanged), removed ones drain. Connections keep the runtime they started on.
 // - Route configurations (RDS): see routes.ts.
 
+import net from "node:net";
+import os from "node:os";
 import type { Clock } from "../../api/clock.ts";
 import { TrellisError } from "../../api/errors.ts";
 import type { Cluster, ClusterLoadAssignment, Listener } from "../../api/xds/types.ts";
@@ -61,12 +63,22 @@ export class RuntimeConfig {
   private readonly staticNames = { listeners: new Set<string>(), clusters: new Set<string>() };
   private readonly staticLoggers: BuiltListener["accessLoggers"] = [];
   private readonly ctx: BuildContext;
+  /**
+   * The listeners in service by "address:port" (addresses canonical): where a use_original_dst listener hands a
+   * connection. Rebuilt whenever the set of listeners changes.
+   */
+  private byAddress = new Map<string, ListenerRuntime>();
   /** Updates run one at a time, in arrival order (a listener update awaits its binds). */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: RuntimeOptions) {
     this.routes = new RouteConfigRegistry(options.random);
-    this.ctx = { ...options, clusters: this.clusters, routes: this.routes };
+    this.ctx = {
+      ...options,
+      clusters: this.clusters,
+      routes: this.routes,
+      isOwnListener: (address, port) => this.isOwnListener(address, port),
+    };
   }
 
   // ---- static resources (the bootstrap) ----------------------------------------------------------------------
@@ -86,6 +98,7 @@ export class RuntimeConfig {
       this.staticLoggers.push(...built.accessLoggers);
       this.staticNames.listeners.add(l.name);
     }
+    this.indexListeners();
   }
 
   /** Warms the static clusters (first DNS answers, first health checks), then binds every listener, all or none. */
@@ -96,6 +109,7 @@ export class RuntimeConfig {
     const bound: ListenerRuntime[] = [];
     try {
       for (const { runtime } of this.listeners.values()) {
+        if (!runtime.bindsPort) continue;
         await bind(runtime);
         bound.push(runtime);
       }
@@ -104,6 +118,7 @@ export class RuntimeConfig {
       for (const c of this.clusters.values()) c.healthChecker?.stop();
       throw err;
     }
+    this.indexListeners();
   }
 
   // ---- xDS updates -----------------------------------------------------------------------------------------------
@@ -239,8 +254,7 @@ export class RuntimeConfig {
     try {
       for (const step of plan) {
         await Promise.all(step.built.accessLoggers.map((l) => l.open(this.options.accessLogManager)));
-        const keepsSocket = step.previous !== undefined && step.previous.runtime.sameAddress(step.built.runtime.config);
-        if (keepsSocket) continue;
+        if (!step.built.runtime.bindsPort || keepsSocket(step.previous, step.built.runtime)) continue;
         await bind(step.built.runtime);
         bound.push(step.built.runtime);
       }
@@ -251,7 +265,7 @@ export class RuntimeConfig {
     for (const step of plan) {
       const { runtime, hcms } = step.built;
       if (step.previous !== undefined) {
-        if (step.previous.runtime.sameAddress(runtime.config)) runtime.adopt(step.previous.runtime);
+        if (keepsSocket(step.previous, runtime)) runtime.adopt(step.previous.runtime);
         this.retireListener(step.previous);
       }
       this.listeners.set(step.name, { runtime, hcms, record: step.record });
@@ -263,8 +277,51 @@ export class RuntimeConfig {
       this.listeners.delete(name);
       this.retireListener(active);
     }
+    this.indexListeners();
     this.routes.prune();
     this.versions.set(TYPE_URL.listener, version);
+  }
+
+  /**
+   * use_original_dst's lookup, in Envoy's order: the listener bound to exactly this address and port, else a
+   * bind_to_port: false listener on 0.0.0.0:port (or [::]:port for an IPv6 address). Draining ones are not listed.
+   */
+  private indexListeners(): void {
+    const index = new Map<string, ListenerRuntime>();
+    for (const { runtime } of this.listeners.values()) {
+      // A bound listener by the port it got (port 0 in its configuration), one that binds nothing by its address.
+      const at = runtime.bindsPort ? runtime.address : runtime.config.address;
+      const key = addressKey(runtime.config.address.address, at.port);
+      const wildcard = runtime.config.address.address === "0.0.0.0" || runtime.config.address.address === "::";
+      // A wildcard that binds its port is no target for an address it was not dialled at (Envoy's exact match only).
+      if (wildcard && runtime.bindsPort) continue;
+      if (!index.has(key)) index.set(key, runtime);
+    }
+    this.byAddress = index;
+    const lookup = (address: string, port: number): ListenerRuntime | undefined =>
+      this.byAddress.get(addressKey(address, port)) ??
+      this.byAddress.get(addressKey(net.isIPv6(canonical(address)) ? "::" : "0.0.0.0", port));
+    for (const { runtime } of this.listeners.values()) if (runtime.config.useOriginalDst) runtime.listenerFor = lookup;
+  }
+
+  /**
+   * Whether a connection to address:port would reach one of this proxy's bound listeners: one bound to exactly that
+   * address, or to 0.0.0.0/:: when the address is this host's own (loopback, or an interface's address).
+   */
+  private isOwnListener(address: string, port: number): boolean {
+    const target = canonical(address);
+    let local: Set<string> | undefined;
+    for (const { runtime } of this.listeners.values()) {
+      if (!runtime.bindsPort) continue;
+      const bound = runtime.address;
+      if (bound.port !== port) continue;
+      const at = canonical(bound.address);
+      if (at === target) return true;
+      if (at !== "0.0.0.0" && at !== "::") continue;
+      local ??= localAddresses();
+      if (local.has(target) || target.startsWith("127.") || target === "::1") return true;
+    }
+    return false;
   }
 
   /** Drains a replaced or removed listener: it accepts nothing more; its connections finish, then it is closed. */
@@ -334,6 +391,31 @@ export class RuntimeConfig {
     }));
     return { listeners, clusters, routes, endpoints };
   }
+}
+
+/** An update keeps the bound socket when both listen, on the same address. */
+function keepsSocket(previous: ActiveListener | undefined, next: ListenerRuntime): boolean {
+  return (
+    previous !== undefined && previous.runtime.bindsPort && next.bindsPort && previous.runtime.sameAddress(next.config)
+  );
+}
+
+/** The addresses of this network namespace's interfaces, canonical. */
+function localAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) out.add(canonical(a.address));
+  return out;
+}
+
+/** IPv4-mapped IPv6 as IPv4, IPv6 in its canonical form. */
+function canonical(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped !== null) return mapped[1]!;
+  return net.isIPv6(address) ? new net.SocketAddress({ address, family: "ipv6" }).address : address;
+}
+
+function addressKey(address: string, port: number): string {
+  return `${canonical(address)}|${port}`;
 }
 
 async function bind(l: ListenerRuntime): Promise<void> {

@@ -17,6 +17,12 @@ export interface Downstream {
   tls: boolean;
   /** The peer that connected, when a PROXY protocol header named another client (remoteAddress is that one). */
   direct?: { address: string; port: number };
+  /**
+   * Set when a listener filter (original_dst, proxy_protocol) restored the local address (Envoy's
+   * localAddressRestored): the address the connection actually reached. An ORIGINAL_DST cluster connects to
+   * localAddress then.
+   */
+  restoredFrom?: { address: string; port: number };
 }
 
 /** What happened to one exchange: read by the access log and stats once it completes. */

@@ -27,7 +27,7 @@ export function sendMirror(
   timeoutMs: number,
   clock: Clock,
 ): void {
-  const endpoint = cluster.pick({ hash: undefined });
+  const endpoint = cluster.pick({ hash: undefined, downstream: ex.downstream, headers: ex.headers });
   if (endpoint === undefined) {
     cluster.stats.upstreamCxNoneHealthy.inc();
     return;

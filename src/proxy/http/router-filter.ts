@@ -70,7 +70,7 @@ export function createRouter(options: RouterOptions): Handler {
     hashingCall = call;
     const hash = route.hash(ex, call, setCookieOfHashingCall);
     hashingCall = undefined;
-    const endpoint = cluster.pick({ hash, authority: ex.authority });
+    const endpoint = cluster.pick({ hash, authority: ex.authority, downstream: ex.downstream, headers: ex.headers });
     if (endpoint === undefined) {
       cluster.stats.upstreamCxNoneHealthy.inc();
       rescue(ex, CAUSES.noHealthyUpstream, cluster.name);

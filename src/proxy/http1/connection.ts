@@ -4,6 +4,7 @@
 // connection is closed, so nothing ambiguous is ever forwarded.
 
 import { directPeerOf } from "../listener/proxy-protocol.ts";
+import { restoredFrom } from "../listener/original-destination.ts";
 import type { Socket } from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
 import type { Downstream, Handler } from "../http/exchange.ts";
@@ -117,6 +118,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
     };
     const direct = directPeerOf(socket);
     if (direct !== undefined) this.downstream.direct = direct;
+    const restored = restoredFrom(socket);
+    if (restored !== undefined) this.downstream.restoredFrom = restored;
     this.lastActivity = options.clock.now();
     socket.setNoDelay(true);
     this.reader = readDirect(socket, this.onDirectData);

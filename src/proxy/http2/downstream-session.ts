@@ -6,6 +6,7 @@
 // times out, the session is probed: a PING that does not come back within PROBE_TIMEOUT_MS ends it.
 
 import { directPeerOf } from "../listener/proxy-protocol.ts";
+import { restoredFrom } from "../listener/original-destination.ts";
 import http2 from "node:http2";
 import type { Http2Session } from "node:http2";
 import type { Clock, Timer } from "../../api/clock.ts";
@@ -40,6 +41,8 @@ export class DownstreamSession implements StreamCounter {
     };
     const direct = directPeerOf(socket);
     if (direct !== undefined) this.downstream.direct = direct;
+    const restored = restoredFrom(socket);
+    if (restored !== undefined) this.downstream.restoredFrom = restored;
     this.idleSince = clock.now();
     this.armIdle(idleTimeoutMs);
   }

@@ -11,6 +11,7 @@ import type { FilterChainRuntime } from "./filter-chain.ts";
 import { FilterChainSelector, type ConnectionProperties } from "./filter-chain-selector.ts";
 import { runListenerFilters, type ListenerFilterOptions, type ListenerFilterRuntime } from "./listener-filter.ts";
 import { describeConnection, guardedEmit, type UnhandledErrorReporter } from "./guard.ts";
+import { restoredFrom } from "./original-destination.ts";
 
 export { FilterChainRuntime, type ListenerTerminal } from "./filter-chain.ts";
 
@@ -38,8 +39,15 @@ export class ListenerRuntime {
    * destination port is the configured one); null when no chain fits at all; undefined: chosen per connection.
    */
   private readonly fixed: FilterChainRuntime | null | undefined;
+  /** Some chain matches on prefix_ranges or source_prefix_ranges: connections' addresses are read for selection. */
+  private readonly matchesAddresses: boolean;
   /** Installed as each downstream socket's emit: a throw in its callbacks costs that connection only (guard.ts). */
   private readonly guardedEmit: net.Socket["emit"] | undefined;
+  /**
+   * use_original_dst: where a connection whose local address a listener filter restored goes — the listener for
+   * that address (the runtime configuration's lookup; this listener itself, or undefined, to keep it).
+   */
+  listenerFor: ((address: string, port: number) => ListenerRuntime | undefined) | undefined;
 
   constructor(
     readonly config: Listener,
@@ -64,9 +72,13 @@ export class ListenerRuntime {
     };
     const portKnown =
       config.address.port !== 0 || config.filterChains.every((c) => c.match.destinationPort === undefined);
+    const addressesUnused = config.filterChains.every(
+      (c) => c.match.prefixRanges.length === 0 && c.match.sourcePrefixRanges.length === 0,
+    );
+    this.matchesAddresses = !addressesUnused;
     this.fixed =
-      this.listenerFilters.length === 0 && portKnown
-        ? (this.selector.select(this.propertiesOf(config.address.port)) ?? null)
+      this.listenerFilters.length === 0 && portKnown && addressesUnused
+        ? (this.selector.select(propertiesOf(config.address.port)) ?? null)
         : undefined;
   }
 
@@ -74,6 +86,16 @@ export class ListenerRuntime {
     const a = this.server?.address();
     if (a && typeof a === "object") return { address: a.address, port: a.port };
     return { address: this.config.address.address, port: this.config.address.port };
+  }
+
+  /** bind_to_port: false: never bound; it takes only connections a use_original_dst listener hands it. */
+  get bindsPort(): boolean {
+    return this.config.bindToPort;
+  }
+
+  /** Whether it accepts connections (bound or handed over): not draining. */
+  get accepting(): boolean {
+    return !this.draining;
   }
 
   /** Binds the port; resolves once listening. */
@@ -110,28 +132,44 @@ export class ListenerRuntime {
     return this.config.address.address === other.address.address && this.config.address.port === other.address.port;
   }
 
-  private readonly onConnection = (socket: net.Socket): void => {
+  private readonly onConnection = (socket: net.Socket): void => this.accept(socket, this.config.useOriginalDst);
+
+  /**
+   * A connection a use_original_dst listener hands over (Envoy: onAcceptWorker with hand-off off): this listener's
+   * own listener filters run on it, then its chains pick it; `initial`, bytes the first listener's filters read, are
+   * put back first so they are seen again (Envoy's filters peek, so the bytes were never taken).
+   */
+  takeOver(socket: net.Socket, initial: Buffer | undefined): void {
+    if (initial !== undefined) socket.unshift(initial);
+    this.accept(socket, false);
+  }
+
+  private accept(socket: net.Socket, mayHandOff: boolean): void {
     if (this.draining) {
       socket.destroy();
       return;
     }
-    this.stats.downstreamCxTotal.inc();
-    this.stats.downstreamCxActive.inc();
-    const opened = this.clock.now();
-    socket.once("close", () => this.onSocketClose(opened));
     if (this.guardedEmit !== undefined) socket.emit = this.guardedEmit;
     try {
+      // The listener that takes the connection counts it (Envoy): with use_original_dst that is known only once the
+      // listener filters have restored its destination.
+      if (mayHandOff) return this.inspect(socket, true);
+      this.count(socket);
       const fixed = this.fixed;
       if (fixed) fixed.accept(socket, undefined);
       else if (fixed === null) this.noChain(socket);
       else if (this.listenerFilters.length === 0)
-        this.dispatch(this.propertiesOf(socket.localPort ?? 0), undefined, socket);
+        this.dispatch(
+          propertiesOf(socket.localPort ?? 0, this.matchesAddresses ? socket : undefined),
+          undefined,
+          socket,
+        );
       else this.inspect(socket);
     } catch (err) {
       if (this.reportUnhandled === undefined) throw err;
       this.connectionThrew(socket, err);
     }
-  };
+  }
 
   /** A throw escaped this connection's handlers: reported with the connection, which is closed; the rest go on. */
   private readonly connectionThrew = (socket: net.Socket, err: unknown): void => {
@@ -142,28 +180,45 @@ export class ListenerRuntime {
     }
   };
 
+  private count(socket: net.Socket): void {
+    this.stats.downstreamCxTotal.inc();
+    this.stats.downstreamCxActive.inc();
+    const opened = this.clock.now();
+    socket.once("close", () => this.onSocketClose(opened));
+  }
+
   private onSocketClose(opened: number): void {
     this.stats.downstreamCxActive.dec();
     this.stats.downstreamCxDestroy.inc();
     this.stats.downstreamCxLengthMs.observe(this.clock.now() - opened);
   }
 
-  /** Envoy's defaults before any listener filter ran: raw_buffer, no SNI, no ALPN. */
-  private propertiesOf(destinationPort: number): ConnectionProperties {
-    return { destinationPort, transportProtocol: "raw_buffer", serverName: "", applicationProtocols: [] };
-  }
-
-  private inspect(socket: net.Socket): void {
+  private inspect(socket: net.Socket, mayHandOff = false): void {
     this.inspecting.add(socket);
     this.stats.downstreamPreCxActive.inc();
     socket.once("close", () => {
       if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
     });
-    const props = this.propertiesOf(socket.localPort ?? 0);
+    const props = propertiesOf(socket.localPort ?? 0, this.matchesAddresses ? socket : undefined);
     runListenerFilters(socket, this.listenerFilters, props, this.filterOptions, (found, initial) => {
       if (this.inspecting.delete(socket)) this.stats.downstreamPreCxActive.dec();
+      if (mayHandOff) {
+        const target = this.handOffTarget(socket);
+        if (target !== undefined) return target.takeOver(socket, initial);
+        this.count(socket);
+      }
       this.dispatch(found, initial, socket);
     });
+  }
+
+  /**
+   * use_original_dst (Envoy's ActiveTcpSocket::newConnection): a connection whose local address was restored goes
+   * to the listener for that address, when there is one other than this; else it stays here.
+   */
+  private handOffTarget(socket: net.Socket): ListenerRuntime | undefined {
+    if (restoredFrom(socket) === undefined || this.listenerFor === undefined) return undefined;
+    const target = this.listenerFor(socket.localAddress ?? "", socket.localPort ?? 0);
+    return target === this || target?.accepting !== true ? undefined : target;
   }
 
   private dispatch(props: ConnectionProperties, initial: Buffer | undefined, socket: net.Socket): void {
@@ -203,3 +258,18 @@ export class ListenerRuntime {
 }
 
 function noop(): void {}
+
+/**
+ * Envoy's defaults before any listener filter ran: raw_buffer, no SNI, no ALPN; the socket's addresses when given
+ * (only listeners that match on addresses read them; original_dst and proxy_protocol set them anyway).
+ */
+function propertiesOf(destinationPort: number, socket?: net.Socket): ConnectionProperties {
+  return {
+    destinationPort,
+    destinationAddress: socket?.localAddress,
+    sourceAddress: socket?.remoteAddress,
+    transportProtocol: "raw_buffer",
+    serverName: "",
+    applicationProtocols: [],
+  };
+}

@@ -181,11 +181,31 @@ export class OriginalDstFilter implements ListenerFilterRuntime {
   inspect(_data: Buffer, props: ConnectionProperties, conn: InspectContext): InspectResult {
     const original = originalDestination(conn.socket, this.stats, this.getsockopt ?? loadGetSockOpt());
     if (original === undefined) return "done";
+    markRestored(conn.socket);
     Object.defineProperties(conn.socket, {
       localAddress: { value: original.address, configurable: true },
       localPort: { value: original.port, configurable: true },
     });
     props.destinationPort = original.port;
+    props.destinationAddress = original.address;
     return "done";
   }
+}
+
+const RESTORED_FROM = Symbol("trellis.restoredFrom");
+
+/**
+ * Envoy's localAddressRestored: a listener filter (original_dst, proxy_protocol) replaced the connection's local
+ * address with the one the client meant. Call before the socket's localAddress is shadowed: the address the
+ * connection actually reached (the listener's own) is kept, so a connection that was not redirected at all — its
+ * original destination is the listener itself — can be told apart (the loop guard of an ORIGINAL_DST cluster).
+ */
+export function markRestored(socket: net.Socket): void {
+  const holder = socket as unknown as Record<symbol, OriginalDestination | undefined>;
+  holder[RESTORED_FROM] ??= { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+}
+
+/** The address the connection actually reached, when its local address was restored (else undefined). */
+export function restoredFrom(socket: object): OriginalDestination | undefined {
+  return (socket as Record<symbol, OriginalDestination | undefined>)[RESTORED_FROM];
 }

@@ -6,6 +6,7 @@
 // connection, unless allow_requests_without_proxy_protocol lets a connection without one go on untouched.
 // Stats as Envoy's, proxy_proto.*.
 
+import { markRestored } from "./original-destination.ts";
 import { isIPv4, isIPv6 } from "node:net";
 import type net from "node:net";
 import type { Counter, StatsStore } from "../../telemetry/stats.ts";
@@ -238,6 +239,8 @@ export class ProxyProtocolFilter implements ListenerFilterRuntime {
         if (a !== undefined) {
           restoreAddresses(conn.socket, a);
           props.destinationPort = a.destinationPort;
+          props.destinationAddress = a.destinationAddress;
+          props.sourceAddress = a.sourceAddress;
         }
         return "done";
       }
@@ -250,6 +253,7 @@ export class ProxyProtocolFilter implements ListenerFilterRuntime {
  * codecs, tcp_proxy, the HTTP/2 session's socket proxy, error reports): own properties shadow net.Socket's getters.
  */
 function restoreAddresses(socket: net.Socket, a: ProxyAddresses): void {
+  markRestored(socket);
   const family = isIPv4(a.sourceAddress) ? "IPv4" : "IPv6";
   // The peer that actually connected (the balancer), for %DOWNSTREAM_DIRECT_REMOTE_ADDRESS%.
   (socket as unknown as Record<symbol, DirectPeer>)[DIRECT_PEER] = {

@@ -11,6 +11,7 @@ import type { UpstreamCluster } from "../upstream/cluster.ts";
 import type { Endpoint } from "../upstream/endpoint.ts";
 import { upstreamConnectOptions } from "../upstream/connect.ts";
 import { sendDownstreamProxyHeader } from "../upstream/proxy-protocol-socket.ts";
+import { restoredFrom } from "../listener/original-destination.ts";
 import { SocketJoin, type JoinEnd } from "./join.ts";
 
 export interface TcpSessionInfo {
@@ -67,7 +68,14 @@ export class TcpProxyRuntime {
     const cluster = name === undefined ? undefined : this.clusters.get(name);
     info.clusterName = name;
     if (cluster === undefined) return this.close(downstream, info, "NC");
-    const endpoint = cluster.pick({ hash: undefined });
+    const endpoint = cluster.pick({
+      hash: undefined,
+      downstream: {
+        localAddress: downstream.localAddress ?? "",
+        localPort: downstream.localPort ?? 0,
+        restoredFrom: restoredFrom(downstream),
+      },
+    });
     if (endpoint === undefined) {
       cluster.stats.upstreamCxNoneHealthy.inc();
       return this.close(downstream, info, "UH");

@@ -16,6 +16,13 @@ export interface PickContext {
    * clusters ignore it.
    */
   authority?: string;
+  /**
+   * The downstream connection's addresses: an ORIGINAL_DST cluster connects to its local address when a listener
+   * filter restored it (`restoredFrom`: the address the connection actually reached). Other clusters ignore it.
+   */
+  downstream?: { localAddress: string; localPort: number; restoredFrom?: { address: string; port: number } };
+  /** The request's headers: an ORIGINAL_DST cluster with use_http_header reads its host from one. */
+  headers?: { get(name: string): string | undefined };
 }
 
 export interface LoadBalancer {

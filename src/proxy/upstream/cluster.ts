@@ -32,6 +32,11 @@ export interface ClusterContext {
   random: () => number;
   store: StatsStore;
   log: (line: string) => void;
+  /**
+   * Whether address:port is where one of this proxy's own listeners listens (an ORIGINAL_DST cluster's loop guard).
+   * Absent: nothing is known to be the proxy's own.
+   */
+  isOwnListener?: (address: string, port: number) => boolean;
 }
 
 export class UpstreamCluster {

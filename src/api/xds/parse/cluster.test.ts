@@ -319,8 +319,10 @@ describe("cluster", () => {
           ring_hash_lb_config: { maximum_ring_size: 8_388_609 },
         }),
       [
-        ["type", "ORIGINAL_DST is not supported yet"],
-        ["lb_policy", "LOAD_BALANCING_POLICY_CONFIG is not supported yet"],
+        [
+          "lb_policy",
+          'a cluster of type ORIGINAL_DST takes lb_policy CLUSTER_PROVIDED, got "LOAD_BALANCING_POLICY_CONFIG"',
+        ],
         ["ring_hash_lb_config.maximum_ring_size", "expected an integer 1-8388608, got 8388609"],
       ],
     );
@@ -469,6 +471,63 @@ describe("EDS clusters", () => {
     assert.throws(
       () => parseCluster({ name: "c", type: "STATIC", eds_cluster_config: {} }),
       /eds_cluster_config: only for type EDS, not STATIC/,
+    );
+  });
+});
+
+describe("ORIGINAL_DST clusters", () => {
+  test("type ORIGINAL_DST with lb_policy CLUSTER_PROVIDED (or none): Envoy's defaults", () => {
+    const c = cluster({ type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED" });
+    assert.equal(c.type, "ORIGINAL_DST");
+    assert.deepEqual(c.originalDst, { useHttpHeader: false, httpHeaderName: "", cleanupIntervalMs: 5000 });
+    assert.equal(c.loadAssignment, undefined);
+    assert.equal(cluster({ type: "original_dst" }).type, "ORIGINAL_DST");
+    assert.equal(cluster({ type: 4, lb_policy: 6 }).type, "ORIGINAL_DST");
+    assert.equal(cluster().originalDst, undefined);
+  });
+
+  test("original_dst_lb_config and cleanup_interval", () => {
+    const c = cluster({
+      type: "ORIGINAL_DST",
+      cleanup_interval: "30s",
+      original_dst_lb_config: {
+        use_http_header: true,
+        http_header_name: "X-Dst",
+        upstream_port_override: { value: 9090 },
+      },
+    });
+    assert.deepEqual(c.originalDst, {
+      useHttpHeader: true,
+      httpHeaderName: "x-dst",
+      upstreamPortOverride: 9090,
+      cleanupIntervalMs: 30_000,
+    });
+  });
+
+  test("errors: another lb_policy, a load_assignment, the config on another type, metadata_key, bad values", () => {
+    assertIssues(
+      () =>
+        cluster({
+          type: "ORIGINAL_DST",
+          lb_policy: "ROUND_ROBIN",
+          load_assignment: { cluster_name: "c", endpoints: [{ lb_endpoints: [endpoint("10.0.0.1")] }] },
+          cleanup_interval: "0s",
+          original_dst_lb_config: { upstream_port_override: 70000, metadata_key: { key: "k" } },
+        }),
+      [
+        ["lb_policy", 'a cluster of type ORIGINAL_DST takes lb_policy CLUSTER_PROVIDED, got "ROUND_ROBIN"'],
+        [
+          "load_assignment",
+          "a cluster of type ORIGINAL_DST takes its hosts from the connections, not from load_assignment",
+        ],
+        ["original_dst_lb_config.metadata_key", '"metadata_key" is not supported yet'],
+        ["original_dst_lb_config.upstream_port_override", /expected an integer 1-65535/],
+        ["cleanup_interval", "expected a duration greater than 0"],
+      ],
+    );
+    assertIssues(
+      () => cluster({ type: "STATIC", original_dst_lb_config: {} }),
+      [["original_dst_lb_config", "only for type ORIGINAL_DST, not STATIC"]],
     );
   });
 });

@@ -60,6 +60,8 @@ const CLUSTER_SPEC = {
     "upstream_connection_options",
     "cluster_type",
     "transport_socket",
+    "original_dst_lb_config",
+    "cleanup_interval",
   ],
   ignored: [
     // Extra stats families (timeout budgets, request/response sizes) Trellis does not export.
@@ -67,7 +69,6 @@ const CLUSTER_SPEC = {
     "alt_stat_name",
     "metadata",
     "wait_for_warm_on_init",
-    "cleanup_interval",
     "respect_dns_ttl",
     "dns_failure_refresh_rate",
     "dns_jitter",
@@ -84,7 +85,6 @@ const CLUSTER_SPEC = {
     "dns_resolution_config",
     "typed_dns_resolver_config",
     "upstream_bind_config",
-    "original_dst_lb_config",
     "protocol_selection",
     "filters",
     "load_balancing_policy",
@@ -151,8 +151,21 @@ const EXPLICIT_HTTP_CONFIG_SPEC = {
 /** UseDownstreamHttpConfig: the codec options for each protocol a downstream may bring; HTTP/3 is not served. */
 const USE_DOWNSTREAM_HTTP_CONFIG_SPEC = EXPLICIT_HTTP_CONFIG_SPEC;
 
-const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = ["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS"];
-const UNSUPPORTED_CLUSTER_TYPES = [undefined, undefined, undefined, undefined, "ORIGINAL_DST"];
+const CLUSTER_TYPES: readonly (Cluster["type"] | undefined)[] = [
+  "STATIC",
+  "STRICT_DNS",
+  "LOGICAL_DNS",
+  "EDS",
+  "ORIGINAL_DST",
+];
+/** Envoy's default cleanup_interval of an ORIGINAL_DST cluster: 5 s. */
+export const DEFAULT_ORIGINAL_DST_CLEANUP_INTERVAL_MS = 5_000;
+/** The header use_http_header reads when http_header_name is empty. */
+export const ORIGINAL_DST_HOST_HEADER = "x-envoy-original-dst-host";
+const ORIGINAL_DST_LB_SPEC = {
+  handled: ["use_http_header", "http_header_name", "upstream_port_override"],
+  unsupported: ["metadata_key"],
+} as const;
 const LB_POLICIES: readonly (LbPolicy | undefined)[] = [
   "ROUND_ROBIN",
   "LEAST_REQUEST",
@@ -183,7 +196,7 @@ const DNS_LOOKUP_FAMILIES: readonly Cluster["dnsLookupFamily"][] = [
 export function readCluster(ctx: ParseContext, raw: unknown, path: string): Cluster {
   const cluster = Fields.open(ctx, raw, path, CLUSTER_SPEC);
   const name = cluster.requiredString("name");
-  const type = cluster.enumValue("type", CLUSTER_TYPES, "STATIC", UNSUPPORTED_CLUSTER_TYPES);
+  const type = cluster.enumValue("type", CLUSTER_TYPES, "STATIC");
   const connectTimeoutMs = positiveDuration(cluster, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
   const protocol = readUpstreamProtocol(cluster);
   const edsServiceName = readEdsServiceName(cluster, type, name);
@@ -195,9 +208,13 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
       "load_assignment",
       "a dynamic forward proxy cluster takes its hosts from the request, not from load_assignment",
     );
-  const clusterProvided = cluster.raw("lb_policy") === "CLUSTER_PROVIDED" || cluster.raw("lb_policy") === 6;
+  const lbRaw = cluster.raw("lb_policy");
+  const clusterProvided = lbRaw === "CLUSTER_PROVIDED" || lbRaw === 6 || lbRaw === "cluster_provided";
+  const originalDst = type === "ORIGINAL_DST" ? readOriginalDst(cluster, clusterProvided) : undefined;
+  if (type !== "ORIGINAL_DST" && cluster.has("original_dst_lb_config"))
+    cluster.report("original_dst_lb_config", `only for type ORIGINAL_DST, not ${type}`);
   const lbPolicy =
-    cluster.has("cluster_type") && clusterProvided
+    (cluster.has("cluster_type") && clusterProvided) || type === "ORIGINAL_DST"
       ? "ROUND_ROBIN"
       : cluster.enumValue("lb_policy", LB_POLICIES, "ROUND_ROBIN", UNSUPPORTED_LB_POLICIES);
   const leastRequest = cluster.message("least_request_lb_config", LEAST_REQUEST_SPEC);
@@ -240,9 +257,37 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
     circuitBreakers: readCircuitBreakers(cluster),
     ...(tcpKeepalive === undefined ? {} : { tcpKeepalive }),
     ...(dynamicForwardProxy === undefined ? {} : { dynamicForwardProxy }),
+    ...(originalDst === undefined ? {} : { originalDst }),
     ...(upstreamProxyProtocol === undefined ? {} : { upstreamProxyProtocol }),
     extensions: cluster.extensions(),
   };
+}
+
+/**
+ * type ORIGINAL_DST: lb_policy CLUSTER_PROVIDED (or left out), no load_assignment (its hosts come from the
+ * connections), original_dst_lb_config and cleanup_interval — Envoy's rules.
+ */
+function readOriginalDst(cluster: Fields, clusterProvided: boolean): Cluster["originalDst"] {
+  if (cluster.has("lb_policy") && !clusterProvided)
+    cluster.report(
+      "lb_policy",
+      `a cluster of type ORIGINAL_DST takes lb_policy CLUSTER_PROVIDED, got ${describe(cluster.raw("lb_policy"))}`,
+    );
+  if (cluster.has("load_assignment"))
+    cluster.report(
+      "load_assignment",
+      "a cluster of type ORIGINAL_DST takes its hosts from the connections, not from load_assignment",
+    );
+  const config = cluster.message("original_dst_lb_config", ORIGINAL_DST_LB_SPEC);
+  const port = config.optionalInteger("upstream_port_override", 1, 65535);
+  const header = (config.string("http_header_name") ?? "").toLowerCase();
+  const out = {
+    useHttpHeader: config.bool("use_http_header", false),
+    httpHeaderName: header,
+    ...(port === undefined ? {} : { upstreamPortOverride: port }),
+    cleanupIntervalMs: positiveDuration(cluster, "cleanup_interval", DEFAULT_ORIGINAL_DST_CLEANUP_INTERVAL_MS),
+  };
+  return out;
 }
 
 /**

@@ -4,6 +4,7 @@ import { parseListener } from "./listener.ts";
 import { TCP_PROXY_TYPE_URL } from "./tcp-proxy.ts";
 import { TLS_INSPECTOR_TYPE_URL } from "./listener-filters.ts";
 import { assertIssues } from "./testing.ts";
+import { ANY_CONNECTION } from "./filter-chain-match.ts";
 
 function tcp(cluster: string): unknown {
   return {
@@ -41,9 +42,11 @@ describe("filter_chain_match, default_filter_chain, listener_filters", () => {
           serverNames: ["a.example.com", "*.example.org"],
           transportProtocol: "",
           applicationProtocols: [],
+          prefixRanges: [],
+          sourcePrefixRanges: [],
         },
-        { destinationPort: undefined, serverNames: [], transportProtocol: "tls", applicationProtocols: ["h2"] },
-        { destinationPort: 8443, serverNames: [], transportProtocol: "raw_buffer", applicationProtocols: [] },
+        { ...ANY_CONNECTION, transportProtocol: "tls", applicationProtocols: ["h2"] },
+        { ...ANY_CONNECTION, destinationPort: 8443, transportProtocol: "raw_buffer" },
       ],
     );
     assert.equal(l.defaultFilterChain?.filters[0]?.name, "envoy.filters.network.tcp_proxy");
@@ -145,6 +148,99 @@ describe("filter_chain_match, default_filter_chain, listener_filters", () => {
         ["listener_filters[1].typed_config.enable_ja3_fingerprinting", "JA3 fingerprinting is not supported yet"],
         ["listener_filters[2]", "envoy.filters.listener.tls_inspector is listed twice"],
         ["listener_filters_timeout", /expected a duration/],
+      ],
+    );
+  });
+
+  test("prefix_ranges and source_prefix_ranges: IPv4 and IPv6 ranges, masked to their prefix", () => {
+    const l = parseListener(
+      listener({
+        filter_chains: [
+          {
+            filter_chain_match: {
+              prefix_ranges: [
+                { address_prefix: "10.250.3.7", prefix_len: 16 },
+                { address_prefix: "240.240.0.5", prefix_len: { value: 32 } },
+                { address_prefix: "fd7e:250::9", prefix_len: 64 },
+                { address_prefix: "0.0.0.0" },
+              ],
+              source_prefix_ranges: [{ address_prefix: "127.0.0.1", prefix_len: 8 }],
+            },
+            filters: [tcp("a")],
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(l.filterChains[0]!.match.prefixRanges, [
+      { addressPrefix: "10.250.0.0", prefixLen: 16 },
+      { addressPrefix: "240.240.0.5", prefixLen: 32 },
+      { addressPrefix: "fd7e:250::", prefixLen: 64 },
+      { addressPrefix: "0.0.0.0", prefixLen: 0 },
+    ]);
+    assert.deepEqual(l.filterChains[0]!.match.sourcePrefixRanges, [{ addressPrefix: "127.0.0.0", prefixLen: 8 }]);
+  });
+
+  test("prefix_ranges: a bad address or length is refused with its path; chains differing by range do not overlap", () => {
+    const ok = parseListener(
+      listener({
+        filter_chains: [
+          {
+            filter_chain_match: { prefix_ranges: [{ address_prefix: "10.0.0.0", prefix_len: 8 }] },
+            filters: [tcp("a")],
+          },
+          {
+            filter_chain_match: { prefix_ranges: [{ address_prefix: "10.1.0.0", prefix_len: 16 }] },
+            filters: [tcp("b")],
+          },
+          { filters: [tcp("c")] },
+        ],
+      }),
+    );
+    assert.equal(ok.filterChains.length, 3);
+    assertIssues(
+      () =>
+        parseListener(
+          listener({
+            filter_chains: [
+              {
+                filter_chain_match: {
+                  prefix_ranges: [
+                    { address_prefix: "meeting", prefix_len: 8 },
+                    { address_prefix: "10.0.0.0", prefix_len: 33 },
+                    { address_prefix: "fd00::", prefix_len: 129 },
+                    { prefix_len: 8 },
+                  ],
+                  source_prefix_ranges: [{ address_prefix: "10.0.0.0.1" }],
+                },
+                filters: [tcp("a")],
+              },
+              {
+                filter_chain_match: { prefix_ranges: [{ address_prefix: "10.9.9.9", prefix_len: 8 }] },
+                filters: [tcp("b")],
+              },
+              {
+                filter_chain_match: { prefix_ranges: [{ address_prefix: "10.0.0.0", prefix_len: 8 }] },
+                filters: [tcp("c")],
+              },
+            ],
+          }),
+        ),
+      [
+        [
+          "filter_chains[0].filter_chain_match.prefix_ranges[0].address_prefix",
+          'expected an IPv4 or IPv6 address, got "meeting"',
+        ],
+        ["filter_chains[0].filter_chain_match.prefix_ranges[1].prefix_len", /expected an integer 0-32/],
+        ["filter_chains[0].filter_chain_match.prefix_ranges[2].prefix_len", /expected an integer 0-128/],
+        ["filter_chains[0].filter_chain_match.prefix_ranges[3].address_prefix", /required/],
+        [
+          "filter_chains[0].filter_chain_match.source_prefix_ranges[0].address_prefix",
+          'expected an IPv4 or IPv6 address, got "10.0.0.0.1"',
+        ],
+        [
+          "filter_chains[2].filter_chain_match",
+          "overlaps filter_chains[1]: a connection matching both could only ever reach one of them",
+        ],
       ],
     );
   });

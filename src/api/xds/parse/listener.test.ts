@@ -73,7 +73,7 @@ describe("listener", () => {
           address: { socket_address: { address: "localhost", port_value: 65536 } },
           filter_chains: [
             {
-              filter_chain_match: { prefix_ranges: [], server_names: ["a.*.com", "b.com"], transport_protocol: "x" },
+              filter_chain_match: { address_suffix: "x", server_names: ["a.*.com", "b.com"], transport_protocol: "x" },
               filters: [],
             },
             { filters: [hcmFilter({})] },
@@ -84,7 +84,7 @@ describe("listener", () => {
         ["name", "required"],
         ["address.socket_address.address", 'expected an IP address, got "localhost"'],
         ["address.socket_address.port_value", "expected an integer 0-65535, got 65536"],
-        ["filter_chains[0].filter_chain_match.prefix_ranges", '"prefix_ranges" is not supported yet'],
+        ["filter_chains[0].filter_chain_match.address_suffix", '"address_suffix" is not supported yet'],
         [
           "filter_chains[0].filter_chain_match.server_names[0]",
           'expected a host name or a "*.suffix" wildcard, got "a.*.com"',
@@ -206,6 +206,22 @@ describe("listener", () => {
     );
     assert.equal(byType.filterChains[0].filters[0].kind, "http_connection_manager");
     assert.equal(byType.filterChains[0].filters[0].name, "my-hcm");
+  });
+
+  test("use_original_dst and bind_to_port: Envoy's defaults (false, true), the wrapper form, bad values named", () => {
+    const plain = parseListener(listener(hcmFilter({})));
+    assert.equal(plain.useOriginalDst, false);
+    assert.equal(plain.bindToPort, true);
+    const capture = parseListener(listener(hcmFilter({}), { use_original_dst: true, bind_to_port: { value: false } }));
+    assert.equal(capture.useOriginalDst, true);
+    assert.equal(capture.bindToPort, false);
+    assertIssues(
+      () => parseListener(listener(hcmFilter({}), { use_original_dst: "yes", bind_to_port: 0 })),
+      [
+        ["use_original_dst", 'expected true or false, got "yes"'],
+        ["bind_to_port", "expected true or false, got 0"],
+      ],
+    );
   });
 
   test("the ConfigError names the listener, or the path given", () => {

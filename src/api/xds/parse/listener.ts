@@ -38,12 +38,13 @@ const LISTENER_SPEC = {
     "listener_filters_timeout",
     "continue_on_listener_filters_timeout",
     "per_connection_buffer_limit_bytes",
+    "use_original_dst",
+    "bind_to_port",
   ],
   ignored: ["stat_prefix", "metadata", "traffic_direction", "drain_type"],
   unsupported: [
     "additional_addresses",
     "filter_chain_matcher",
-    "use_original_dst",
     "transparent",
     "freebind",
     "socket_options",
@@ -56,7 +57,6 @@ const LISTENER_SPEC = {
     "access_log",
     "tcp_backlog_size",
     "max_connections_to_accept_per_socket_event",
-    "bind_to_port",
     "internal_listener",
     "enable_mptcp",
     "ignore_global_conn_limit",
@@ -115,6 +115,8 @@ export function readListener(ctx: ParseContext, raw: unknown, path: string, name
     listenerFiltersTimeoutMs: listener.durationMs("listener_filters_timeout") ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
     continueOnListenerFiltersTimeout: listener.bool("continue_on_listener_filters_timeout", false),
     perConnectionBufferLimitBytes: listener.integer("per_connection_buffer_limit_bytes", DEFAULT_BUFFER_LIMIT_BYTES),
+    useOriginalDst: listener.bool("use_original_dst", false),
+    bindToPort: listener.bool("bind_to_port", true),
   };
 }
 

@@ -155,7 +155,14 @@ class RetryingCall implements CallHandler, CallControl {
   private pickRetryEndpoint(): Endpoint | undefined {
     const policy = this.policy;
     const { cluster, endpoint: previous, hash } = this.call;
-    const ctx = { hash, excludedPriorities: this.retryPriorities(previous), authority: this.call.ex.authority };
+    const ex = this.call.ex;
+    const ctx = {
+      hash,
+      excludedPriorities: this.retryPriorities(previous),
+      authority: ex.authority,
+      downstream: ex.downstream,
+      headers: ex.headers,
+    };
     if (!policy.previousHosts) return cluster.pick(ctx);
     (this.tried ??= []).push(previous);
     let picked: Endpoint | undefined;
