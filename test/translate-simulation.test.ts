@@ -333,3 +333,50 @@ describe("delegation", () => {
     assert.equal(legacy.timeoutMs, 0);
   });
 });
+
+describe("capture mode (INTERCEPTION_MODE REDIRECT)", () => {
+  /** The route configuration "<port>" of a capture-mode translation, compiled by the proxy's router. */
+  function portTable(file: string, port: number): { t: RouteTable; result: ReturnType<typeof translate> } {
+    const { world, proxy } = loadCase(file);
+    const result = translate(world, proxy);
+    const config = result.routes.find((r: Json) => r.name === String(port));
+    assert.ok(config, `route configuration "${port}"`);
+    const typed = parseRouteConfiguration(config);
+    return {
+      t: compileRouteTable(typed, { random: seeded(1), compileFilterConfig: compilePerRouteFilterConfig }),
+      result,
+    };
+  }
+
+  test('route "8080" routes by every name of a service and by its VIP, with or without the port', () => {
+    const { t, result } = portTable("capture-basic.yaml", 8080);
+    const table = result.nameTable as { table: Record<string, { ips: string[] }> };
+    const vip = table.table["meeting.default.svc.cluster.local"]!.ips[0]!;
+    const meeting = "outbound|8080||meeting.default.svc.cluster.local";
+    for (const authority of [
+      "meeting:8080",
+      "meeting",
+      "meeting.default:8080",
+      "meeting.default.svc.cluster.local:8080",
+      `${vip}:8080`,
+      vip,
+    ]) {
+      assert.equal(routed(t, authority, "/").pickCluster().name, meeting, authority);
+    }
+    const webVip = table.table["web.default.svc.cluster.local"]!.ips[0]!;
+    assert.equal(routed(t, `${webVip}:8080`, "/").pickCluster().name, "outbound|8080||web.default.svc.cluster.local");
+    // ALLOW_ANY: an unknown host goes to PassthroughCluster, the connection's original destination.
+    assert.equal(routed(t, "10.9.9.9:8080", "/").pickCluster().name, "PassthroughCluster");
+    const passthrough = result.clusters.find((c) => c.name === "PassthroughCluster");
+    assert.equal(passthrough?.type, "ORIGINAL_DST");
+  });
+
+  test("REGISTRY_ONLY: an unknown host gets a 502; a wildcard ServiceEntry's hosts route to its ORIGINAL_DST cluster", () => {
+    const { t } = portTable("capture-service-entries.yaml", 80);
+    assert.equal(routed(t, "api.example.org", "/").pickCluster().name, "outbound|80||*.example.org");
+    assert.equal(routed(t, "httpbin.org", "/").pickCluster().name, "outbound|80||httpbin.org");
+    const refused = routed(t, "other.example.com", "/");
+    assert.equal(refused.kind, "direct_response");
+    assert.equal(refused.directStatus, 502);
+  });
+});

@@ -252,7 +252,13 @@ function program(setStatus: (status: number) => void): Command {
     .command("proxy-config")
     .description("what the control plane sends a proxy, as Envoy JSON or a summary table")
     .addArgument(
-      new Argument("<type>", "which configuration").choices(["listeners", "routes", "clusters", "endpoints"]),
+      new Argument("<type>", "which configuration (nametable: a capture-mode sidecar's DNS names and VIPs)").choices([
+        "listeners",
+        "routes",
+        "clusters",
+        "endpoints",
+        "nametable",
+      ]),
     )
     .argument("<proxy>", "the proxy's node id (see trellis proxy-status)")
     .addOption(new Option("-o, --output <format>", "json or yaml instead of a table").choices(["json", "yaml"]))

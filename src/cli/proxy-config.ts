@@ -1,12 +1,13 @@
-// `trellis proxy-config listeners|routes|clusters|endpoints PROXY [-o json|yaml]`: what the control plane sends
-// that proxy, as Envoy JSON (or a summary table), like istioctl proxy-config.
+// `trellis proxy-config listeners|routes|clusters|endpoints|nametable PROXY [-o json|yaml]`: what the control plane
+// sends that proxy, as Envoy JSON (or a summary table), like istioctl proxy-config. `nametable`: the hosts a
+// capture-mode sidecar's DNS proxy answers, with their VIPs (docs/translation.md, "Capture mode").
 
 import { stringify } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { table } from "./table.ts";
 
-const TYPES = ["listeners", "routes", "clusters", "endpoints"] as const;
+const TYPES = ["listeners", "routes", "clusters", "endpoints", "nametable"] as const;
 type ConfigType = (typeof TYPES)[number];
 
 /** The options main.ts's commander parses for this verb. */
@@ -57,6 +58,15 @@ function summary(type: ConfigType, items: Record<string, unknown>[]): string {
       return table(
         ["NAME", "TYPE", "LB"],
         items.map((c) => [String(c.name), String(c.type ?? "EDS"), String(c.lb_policy ?? "ROUND_ROBIN")]),
+      );
+    case "nametable":
+      return table(
+        ["HOST", "ADDRESSES", "REGISTRY", "NAMESPACE"],
+        items.flatMap((nt) =>
+          Object.entries(
+            (nt.table as Record<string, { ips?: string[]; registry?: string; namespace?: string }>) ?? {},
+          ).map(([host, info]) => [host, (info.ips ?? []).join(","), info.registry ?? "", info.namespace ?? ""]),
+        ),
       );
     case "endpoints":
       return table(

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TYPE_URL } from "../api/xds/wire/codec.ts";
+import { NAME_TABLE_TYPE_URL, TYPE_URL } from "../api/xds/wire/codec.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
-import { loadCase } from "./translate/testing.ts";
+import { loadCase, toService } from "./translate/testing.ts";
 import { translate, proxyIdentityFromNode, World } from "./translate/index.ts";
 import { loadResources } from "../api/resources/load.ts";
 import type { Snapshot, XdsNode } from "./xds/types.ts";
@@ -148,4 +148,55 @@ test("current() answers from the generation a proxy was last sent, and nothing o
   assert.ok([...now.clusters].some((c) => c.endsWith("|reviews.default.svc.cluster.local")));
   cache.setWorld(world);
   assert.equal(cache.current(productpage.id), undefined);
+});
+
+test("a capture-mode proxy's snapshot holds the NameTable; it follows the services, explicit proxies have none", () => {
+  const capture: XdsNode = {
+    id: "client-1",
+    cluster: "",
+    userAgentName: "trellis",
+    metadata: { NAMESPACE: "default", INSTANCE_IPS: "10.250.0.9", INTERCEPTION_MODE: "REDIRECT" },
+  };
+  const service = (name: string) =>
+    toService({
+      hostname: `${name}.default.svc.cluster.local`,
+      ports: [{ name: "http", number: 8080, protocol: "HTTP" }],
+      instances: [
+        { address: "10.250.0.3", ports: { http: { appPort: 8080 } }, labels: {}, weight: 1, hasSidecar: false },
+      ],
+    });
+  const one = World.fromResources([], [service("meeting")]);
+  const cache = new SnapshotCache();
+  cache.setWorld(one);
+  const first = cache.snapshotFor(capture);
+  const table = first.get(NAME_TABLE_TYPE_URL);
+  assert.ok(table !== undefined, "capture-mode snapshot has NDS");
+  assert.deepEqual([...table.keys()], [""], 'one resource, named ""');
+  const vip = one.vipsOf(one.service("meeting.default.svc.cluster.local")!)[0]!;
+  assert.deepEqual(table.get(""), {
+    table: {
+      "meeting.default.svc.cluster.local": {
+        ips: [vip],
+        registry: "Kubernetes",
+        shortname: "meeting",
+        namespace: "default",
+      },
+    },
+  });
+  assert.equal(cache.snapshotFor(productpage).get(NAME_TABLE_TYPE_URL), undefined, "explicit mode: no NDS");
+
+  // The same services: the same map object (nothing re-sent); a new service: a new table with both, in order.
+  cache.setWorld(World.fromResources([], [service("meeting")]));
+  assert.equal(cache.snapshotFor(capture).get(NAME_TABLE_TYPE_URL), table);
+  const two = World.fromResources([], [service("meeting"), service("agenda")]);
+  cache.setWorld(two);
+  const next = cache.snapshotFor(capture).get(NAME_TABLE_TYPE_URL)!;
+  assert.notEqual(next, table);
+  const hosts = Object.keys((next.get("") as { table: Record<string, unknown> }).table);
+  assert.deepEqual(hosts, ["agenda.default.svc.cluster.local", "meeting.default.svc.cluster.local"]);
+  assert.deepEqual(
+    (next.get("") as { table: Record<string, { ips: string[] }> }).table["meeting.default.svc.cluster.local"]!.ips,
+    [vip],
+    "a hostname keeps its VIP when another service comes",
+  );
 });

@@ -9,7 +9,7 @@
 // proxies with that key) and per proxy (its inbound side), so `problemsFor(node)` answers what a proxy's current
 // configuration leaves out without translating again.
 
-import { TYPE_URL } from "../api/xds/wire/codec.ts";
+import { NAME_TABLE_TYPE_URL, TYPE_URL } from "../api/xds/wire/codec.ts";
 import type { Json } from "./translate/envoy.ts";
 import { proxyIdentityFromNode, translateInbound, translateOutbound, World } from "./translate/index.ts";
 import type { Problem } from "./translate/problems.ts";
@@ -23,8 +23,10 @@ interface OutboundMaps {
   routes: ResourceMap;
   clusters: ResourceMap;
   endpoints: ResourceMap;
+  /** Capture-mode proxies only: the NameTable (NDS), one resource named "". Undefined for the others. */
+  nameTable: ResourceMap | undefined;
   /** Each map's typeVersion, to tell whether a new translation changed it. */
-  versions: { listeners: string; routes: string; clusters: string; endpoints: string };
+  versions: { listeners: string; routes: string; clusters: string; endpoints: string; nameTable: string };
   /** What the outbound translation left out or approximated. */
   issues: readonly Problem[];
 }
@@ -121,22 +123,26 @@ export class SnapshotCache {
       routes: byName(result.routes, "name"),
       clusters: byName(result.clusters, "name"),
       endpoints: byName(result.endpoints, "cluster_name"),
+      nameTable: result.nameTable === undefined ? EMPTY : (new Map([["", result.nameTable]]) as ResourceMap),
     };
     const old = this.previousOutbound.get(key);
     const pick = (type: keyof typeof fresh): [ResourceMap, string] => {
       const version = versionOf(fresh[type]);
-      return old !== undefined && old.versions[type] === version ? [old[type], version] : [fresh[type], version];
+      const before = old?.[type];
+      return before !== undefined && old!.versions[type] === version ? [before, version] : [fresh[type], version];
     };
     const [listeners, lv] = pick("listeners");
     const [routes, rv] = pick("routes");
     const [clusters, cv] = pick("clusters");
     const [endpoints, ev] = pick("endpoints");
+    const [nameTable, nv] = pick("nameTable");
     maps = {
       listeners,
       routes,
       clusters,
       endpoints,
-      versions: { listeners: lv, routes: rv, clusters: cv, endpoints: ev },
+      nameTable: result.nameTable === undefined ? undefined : nameTable,
+      versions: { listeners: lv, routes: rv, clusters: cv, endpoints: ev, nameTable: nv },
       issues: result.issues,
     };
     this.outbound.set(key, maps);
@@ -158,12 +164,15 @@ export class SnapshotCache {
       if (sameInbound && before instanceof LayeredMap && before.base === base) return before;
       return new LayeredMap(base, byName(own, key));
     };
-    return new Map([
+    const snapshot = new Map<string, ResourceMap>([
       [TYPE_URL.listener, layer(TYPE_URL.listener, outbound.listeners, inboundListeners, "name")],
       [TYPE_URL.routeConfiguration, outbound.routes],
       [TYPE_URL.cluster, layer(TYPE_URL.cluster, outbound.clusters, inboundClusters, "name")],
       [TYPE_URL.clusterLoadAssignment, outbound.endpoints],
     ]);
+    // Capture-mode proxies ask for the NameTable (their DNS proxy); no other proxy's snapshot has the type.
+    if (outbound.nameTable !== undefined) snapshot.set(NAME_TABLE_TYPE_URL, outbound.nameTable);
+    return snapshot;
   }
 }
 

@@ -29,6 +29,11 @@ export interface ClusterSpec {
   policy: EffectivePolicy;
   /** "namespace/name" of the DestinationRule the policy came from, for problems. */
   rule?: string;
+  /**
+   * For a capture-mode proxy (INTERCEPTION_MODE REDIRECT): resolution NONE and loadBalancer PASSTHROUGH become
+   * ORIGINAL_DST clusters (each connection goes to the address it was dialled to), as in Istio.
+   */
+  capture?: boolean;
 }
 
 export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
@@ -38,6 +43,9 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
   const where = spec.rule === undefined ? `cluster ${name}` : `DestinationRule ${spec.rule} cluster ${name}`;
   const cluster: Json = { name };
   const dynamic = service.resolution === "DYNAMIC_DNS";
+  if (spec.capture === true && (service.resolution === "NONE" || policy.loadBalancer?.simple === "PASSTHROUGH")) {
+    return originalDstCluster(spec, name, where, problems);
+  }
   if (service.resolution === "DNS") {
     cluster.type = "STRICT_DNS";
     cluster.load_assignment = {
@@ -72,6 +80,35 @@ export function outboundCluster(spec: ClusterSpec, problems: Problems): Json {
     // routing is off unless the user asked for it.
     cluster.common_lb_config = { healthy_panic_threshold: { value: policy.outlierDetection.minHealthPercent ?? 0 } };
   }
+  return cluster;
+}
+
+/**
+ * A cluster whose one endpoint is each connection's original destination (capture mode): resolution NONE, or a
+ * DestinationRule's loadBalancer PASSTHROUGH. Balancing and subset labels have nothing to choose from; the
+ * connection pool and outlier detection still apply, as in Istio's ORIGINAL_DST clusters.
+ */
+function originalDstCluster(spec: ClusterSpec, name: string, where: string, problems: Problems): Json {
+  const { service, port, subset, policy } = spec;
+  const cluster: Json = { name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED" };
+  const why = service.resolution === "NONE" ? "resolution NONE" : "loadBalancer PASSTHROUGH (the original destination)";
+  if (policy.loadBalancer?.consistentHash !== undefined) {
+    problems.add(`${where}: loadBalancer.consistentHash does not apply with ${why}; ignored`);
+  }
+  if (subset !== undefined && Object.keys(subset.labels).length > 0) {
+    problems.add(
+      `${where}: subset ${subset.name}'s labels select nothing with ${why}; its cluster forwards to the original destination`,
+    );
+  }
+  if (service.resolution !== "NONE") {
+    problems.add(
+      `${where}: loadBalancer PASSTHROUGH sends each connection to the address its caller dialled: a caller that ` +
+        `dialled the service's virtual IP (its name) reaches no instance; only calls to an instance's own address work`,
+      { note: true },
+    );
+  }
+  applyConnectionPool(cluster, port.protocol, policy.connectionPool, where, problems);
+  if (policy.outlierDetection !== undefined) cluster.outlier_detection = outlierDetection(policy.outlierDetection);
   return cluster;
 }
 

@@ -132,7 +132,7 @@ function defaultRoute(service: ServiceModel, port: ServicePortModel, ctx: Destin
  * destination's cluster instead of PassthroughCluster (Istio's allow_any virtual host does the same). Short names
  * resolve in the proxy's namespace, the Sidecar's own.
  */
-function egressCluster({ destination, where }: EgressProxy, base: RouteBase): string {
+export function egressCluster({ destination, where }: EgressProxy, base: RouteBase): string {
   const ctx: DestinationContext = { ...base, namespace: base.proxy.namespace, port: destination.port?.number ?? 0 };
   return resolveDestination(destination, ctx, `${where} outboundTrafficPolicy.egressProxy`).cluster;
 }

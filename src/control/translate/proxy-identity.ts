@@ -53,6 +53,18 @@ export interface ProxyIdentity {
    * dials instead of a sidecar's listeners. Absent: a sidecar.
    */
   proxyless?: boolean;
+  /**
+   * Istio's INTERCEPTION_MODE: "REDIRECT" means the proxy sits in a network namespace whose traffic iptables
+   * captures (docs/translation.md, "Capture mode"): it gets virtualOutbound/virtualInbound instead of the explicit
+   * listeners. "TPROXY" is not supported (translation reports it and treats the proxy as explicit). Absent (or
+   * "NONE"): explicit mode.
+   */
+  interceptionMode?: "REDIRECT" | "TPROXY";
+}
+
+/** A capture-mode sidecar: INTERCEPTION_MODE REDIRECT. */
+export function isCaptureMode(proxy: ProxyIdentity): boolean {
+  return proxy.interceptionMode === "REDIRECT";
 }
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
@@ -80,6 +92,7 @@ export function proxyIdentityFromNode(
     tcpOutboundAddress: stringOf(m.TRELLIS_TCP_OUTBOUND_ADDRESS) ?? DEFAULT_TCP_OUTBOUND_ADDRESS,
     ...(stringOf(m.TRELLIS_TCP_OUTBOUND_LISTENERS) === "false" ? { tcpOutboundListeners: false } : {}),
     ...(isProxyless(m, node.userAgentName) ? { proxyless: true } : {}),
+    ...interceptionOf(m.INTERCEPTION_MODE),
   };
 }
 
@@ -91,6 +104,12 @@ export function proxyIdentityFromNode(
 function isProxyless(metadata: Record<string, unknown>, userAgentName: string | undefined): boolean {
   if (typeof metadata.GENERATOR === "string" && metadata.GENERATOR.toLowerCase() === "grpc") return true;
   return userAgentName !== undefined && /^grpc\b/i.test(userAgentName);
+}
+
+/** INTERCEPTION_MODE as Istio writes it (upper case); NONE or anything else is explicit mode. */
+function interceptionOf(value: unknown): Pick<ProxyIdentity, "interceptionMode"> {
+  const mode = typeof value === "string" ? value.trim().toUpperCase() : "";
+  return mode === "REDIRECT" || mode === "TPROXY" ? { interceptionMode: mode } : {};
 }
 
 function stringOf(value: unknown): string | undefined {

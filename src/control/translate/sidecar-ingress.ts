@@ -13,13 +13,24 @@ import type { ConnectionPoolSettings, Sidecar } from "../../api/resources/types.
 import type { Problems } from "./problems.ts";
 import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
 
-export function sidecarIngressPorts(sidecar: Sidecar, proxy: ProxyIdentity, problems: Problems): ProxyPort[] {
+/**
+ * `capture`: the proxy is a capture-mode sidecar (capture-inbound.ts): captureMode IPTABLES is what it does, and a
+ * port forwarding to the same port of the workload's address is no loop (the sidecar's own connections are not
+ * captured), so neither is reported.
+ */
+export function sidecarIngressPorts(
+  sidecar: Sidecar,
+  proxy: ProxyIdentity,
+  problems: Problems,
+  options: { capture?: boolean } = {},
+): ProxyPort[] {
+  const capture = options.capture === true;
   const where = `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}`;
   const workload = proxy.workloadAddress ?? "127.0.0.1";
   const out: ProxyPort[] = [];
   sidecar.spec.ingress.forEach((ingress, i) => {
     const at = `${where} ingress[${i}]`;
-    if (ingress.captureMode === "IPTABLES") {
+    if (ingress.captureMode === "IPTABLES" && !capture) {
       problems.add(`${at}: captureMode IPTABLES is not supported (no traffic capture); the listener binds its port`);
     }
     let appAddress = workload;
@@ -34,7 +45,7 @@ export function sidecarIngressPorts(sidecar: Sidecar, proxy: ProxyIdentity, prob
       appPort = endpoint.port;
     }
     const bind = ingress.bind ?? proxy.workloadAddress ?? "0.0.0.0";
-    if (appPort === ingress.port.number && sameHost(bind, appAddress)) {
+    if (!capture && appPort === ingress.port.number && sameHost(bind, appAddress)) {
       problems.add(
         `${at}: port ${appPort} would forward to itself (set defaultEndpoint or port.targetPort to where the application listens); left out`,
       );

@@ -14,7 +14,7 @@ import {
   parseListener,
   parseRouteConfiguration,
 } from "../../api/xds/parse/index.ts";
-import { encodeResource, TYPE_URL } from "../../api/xds/wire/codec.ts";
+import { encodeResource, NAME_TABLE_TYPE_URL, TYPE_URL } from "../../api/xds/wire/codec.ts";
 import type { Json } from "./envoy.ts";
 import { inlineRds, loadCase, TESTDATA } from "./testing.ts";
 import { translate } from "./translate.ts";
@@ -49,6 +49,7 @@ for (const file of cases) {
     // Pure: the same inputs give the same output.
     assert.deepEqual(translate(world, proxy), result);
     checkParses(result.listeners, result.routes, result.clusters, result.endpoints);
+    if (result.nameTable !== undefined) encodeResource(NAME_TABLE_TYPE_URL, result.nameTable);
     checkReferences(result);
   });
 }

@@ -8,11 +8,14 @@ import { CORS_NAME, CORS_TYPE, duration, FAULT_NAME, FAULT_TYPE, httpConnectionM
 import { inboundPorts, inboundResources } from "./inbound.ts";
 import { BLACKHOLE_CLUSTER, isHttpProtocol, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { dynamicForwardProxyCluster, dynamicForwardProxyFilter } from "./passthrough.ts";
-import { outboundRouteConfiguration } from "./outbound-routes.ts";
+import { egressCluster, outboundRouteConfiguration } from "./outbound-routes.ts";
 import { outboundTcpListeners } from "./outbound-tcp.ts";
 import { Problems, type Problem } from "./problems.ts";
 import { proxylessResources } from "./proxyless.ts";
-import type { ProxyIdentity } from "./proxy-identity.ts";
+import { isCaptureMode, type ProxyIdentity } from "./proxy-identity.ts";
+import { captureOutbound } from "./capture-outbound.ts";
+import { captureInbound } from "./capture-inbound.ts";
+import { nameTable } from "./name-table.ts";
 import { reachableServices } from "./scope.ts";
 import { serviceClusters } from "./service-clusters.ts";
 import { sidecarIngressPorts } from "./sidecar-ingress.ts";
@@ -32,6 +35,8 @@ export interface TranslationResult {
   problems: string[];
   /** The same problems, structured (resource, field path, code): what apply, analyze and proxy-status show. */
   issues: Problem[];
+  /** Capture-mode sidecars only: Istio's NameTable (NDS), the hosts its DNS proxy answers (name-table.ts). */
+  nameTable?: Json;
 }
 
 /** What a proxy gets for its own workload: listeners (each with its routes inline) and clusters. */
@@ -55,6 +60,7 @@ export function translate(world: World, proxy: ProxyIdentity): TranslationResult
     endpoints: outbound.endpoints,
     problems: problems.list,
     issues: problems.items,
+    ...(outbound.nameTable !== undefined && { nameTable: outbound.nameTable }),
   };
 }
 
@@ -65,10 +71,12 @@ export function translate(world: World, proxy: ProxyIdentity): TranslationResult
  */
 export function translateOutbound(world: World, proxy: ProxyIdentity): TranslationResult {
   const problems = new Problems();
-  problems.addAll(world.problems);
+  const capture = isCaptureMode(proxy);
+  problems.addAll(capture ? world.captureProblems : world.problems);
   const sidecar = world.sidecarFor(proxy);
   const mode = sidecar?.spec.outboundTrafficPolicy?.mode ?? world.outboundTrafficPolicy;
-  const services = reachableServices(world, proxy, sidecar, problems).filter((s) => s.resolution !== "NONE");
+  // Resolution NONE needs each connection's original destination: capture mode has it (capture-outbound.ts).
+  const services = reachableServices(world, proxy, sidecar, problems).filter((s) => capture || s.resolution !== "NONE");
   const reachable = new Set(services.map((s) => s.hostname));
   const base = { world, proxy, problems, reachable };
   if (proxy.proxyless === true) {
@@ -97,6 +105,21 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
     egressDestination === undefined
       ? undefined
       : { destination: egressDestination, where: `Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name}` };
+  if (capture) {
+    const egress =
+      egressProxy === undefined ? undefined : { proxy: egressProxy, cluster: egressCluster(egressProxy, base) };
+    const out = captureOutbound(services, base, mode, egress);
+    const listeners = addAccessLogs(out.listeners, accessLogJson(world.accessLogs));
+    return {
+      listeners: byName(listeners, "name"),
+      routes: byName(out.routes, "name"),
+      clusters: byName([...clusters, ...out.clusters], "name"),
+      endpoints: byName(endpoints, "cluster_name"),
+      problems: problems.list,
+      issues: problems.items,
+      nameTable: nameTable(world, services),
+    };
+  }
   // ALLOW_ANY without an egress proxy: HTTP to unknown hosts goes to the request's own host (passthrough.ts).
   const forwardProxy = mode === "ALLOW_ANY" && egressProxy === undefined;
   clusters.push(emptyStaticCluster(BLACKHOLE_CLUSTER));
@@ -148,6 +171,16 @@ function forwardsByHost(service: ServiceModel): boolean {
 export function translateInbound(world: World, proxy: ProxyIdentity): InboundTranslation {
   const problems = new Problems();
   if (proxy.proxyless === true) return { listeners: [], clusters: [], problems: [], issues: [] };
+  if (proxy.interceptionMode === "TPROXY") {
+    problems.add(
+      `proxy ${proxy.id}: INTERCEPTION_MODE TPROXY is not supported (REDIRECT is); it gets explicit mode's listeners`,
+    );
+  }
+  if (isCaptureMode(proxy)) {
+    const inbound = captureInbound(world, proxy, problems);
+    const listeners = addAccessLogs(inbound.listeners, accessLogJson(world.accessLogs));
+    return { listeners, clusters: inbound.clusters, problems: problems.list, issues: problems.items };
+  }
   // A Sidecar's ingress listeners, when it has any, replace the ports the proxy or the registry declare.
   const sidecar = world.sidecarFor(proxy);
   const ports =

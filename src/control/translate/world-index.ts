@@ -20,6 +20,7 @@ import { failoverPriorityKeys, labelPriorityKey, localityLbSettingsOf, proxyLoca
 import { problemOf, type Problem } from "./problems.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { buildServices } from "./world.ts";
+import { allocateVips, DEFAULT_VIP_RANGE } from "../vips.ts";
 import type { ServiceModel } from "./world.ts";
 
 export type OutboundTrafficPolicyMode = "ALLOW_ANY" | "REGISTRY_ONLY";
@@ -66,11 +67,14 @@ export class World {
   readonly services: readonly ServiceModel[];
   /** What could not be turned into services (reported by every translation that uses this world). */
   readonly problems: readonly Problem[];
+  /** `problems` as a capture-mode proxy has them: without those only explicit mode has (world.ts). */
+  readonly captureProblems: readonly Problem[];
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   readonly rootNamespace: string;
   readonly meshLocalityLbSetting: LocalityLoadBalancerSetting | undefined;
   readonly accessLogs: readonly MeshAccessLog[];
   private readonly byHost = new Map<string, ServiceModel>();
+  private vipTable: Map<string, string> | undefined;
   private readonly virtualServices: IndexedVirtualService[];
   /** What delegation could not merge, per merged root VirtualService. */
   private readonly delegationProblems: ReadonlyMap<VirtualService, readonly string[]>;
@@ -101,6 +105,7 @@ export class World {
     this.accessLogs = input.accessLogs ?? [];
     this.destinationRuleIndex = new DestinationRuleIndex(input.destinationRules ?? [], this.rootNamespace);
     this.problems = [...built.problems, ...this.destinationRuleIndex.problems.map((p) => problemOf(p))];
+    this.captureProblems = this.problems.filter((p) => !built.explicitOnly.has(p));
     // Only VirtualServices bound to the mesh (no gateways, or "mesh" among them) apply to sidecars.
     // Delegates are merged into their roots first (a delegate has no gateways of its own; its root's decide).
     const merged = mergeDelegates(input.virtualServices ?? []);
@@ -143,6 +148,7 @@ export class World {
       proxy.outboundPort,
       proxy.tcpOutboundAddress,
       proxy.proxyless === true,
+      proxy.interceptionMode ?? "",
       selected,
       locality,
       priorityLabels,
@@ -166,6 +172,25 @@ export class World {
       destinationRules: of("DestinationRule"),
       sidecars: of("Sidecar"),
     });
+  }
+
+  /**
+   * The service's virtual IPs (vips.ts): its ServiceEntry's own single addresses, else one allocated from
+   * 240.240.0.0/16 — except for resolution NONE without addresses (callers resolve its real address and reach it
+   * through the original destination) and for a service with CIDR addresses only.
+   */
+  vipsOf(service: ServiceModel): string[] {
+    if (service.addresses !== undefined && service.addresses.length > 0) return service.addresses;
+    if (service.resolution === "NONE" || (service.cidrs ?? []).length > 0) return [];
+    this.vipTable ??= allocateVips(
+      this.services
+        .filter((s) => s.resolution !== "NONE" && (s.addresses ?? []).length === 0 && (s.cidrs ?? []).length === 0)
+        .map((s) => s.hostname),
+      DEFAULT_VIP_RANGE,
+      this.services.flatMap((s) => s.addresses ?? []),
+    );
+    const vip = this.vipTable.get(service.hostname.toLowerCase());
+    return vip === undefined ? [] : [vip];
   }
 
   service(hostname: string): ServiceModel | undefined {

@@ -53,6 +53,8 @@ export interface ServiceModel {
   exportTo: string[];
   /** The service's own addresses (a ServiceEntry's `addresses`: VIPs, single IPs only); HTTP virtual hosts answer to them. */
   addresses?: string[];
+  /** A ServiceEntry's `addresses` that are wider CIDRs ("10.1.0.0/16"): capture mode matches them by prefix_ranges. */
+  cidrs?: string[];
   /** The ServiceEntry that defines it; absent for a registered service (no stored resource defines it). */
   source?: ResourceRef;
 }
@@ -93,6 +95,11 @@ export interface BuiltServices {
   services: ServiceModel[];
   /** Structured: each names its ServiceEntry and the field, or the registered service. */
   problems: Problem[];
+  /**
+   * Those of `problems` that only explicit-mode proxies have: capture-mode ones (INTERCEPTION_MODE REDIRECT) know
+   * each connection's original destination, so resolution NONE works for them (docs/translation.md).
+   */
+  explicitOnly: ReadonlySet<Problem>;
 }
 
 /**
@@ -128,7 +135,8 @@ export function buildServices(
     fromServiceEntry(entry, workloadEntries, problems).forEach((service, i) => add(service, i));
   }
   for (const service of registered) add(service);
-  return { services: [...byHost.values()], problems: problems.items };
+  const explicitOnly = new Set(problems.items.filter((p) => p.text.endsWith(NONE_UNSUPPORTED)));
+  return { services: [...byHost.values()], problems: problems.items, explicitOnly };
 }
 
 function fromServiceEntry(
@@ -169,10 +177,7 @@ function fromServiceEntry(
       break;
     default:
       resolution = "NONE";
-      report(
-        "spec.resolution",
-        `${spec.resolution ?? "NONE"} (passthrough to the original destination) is not supported`,
-      );
+      report("spec.resolution", `${spec.resolution ?? "NONE"}${NONE_UNSUPPORTED}`);
   }
   const selected =
     spec.workloadSelector === undefined
@@ -182,6 +187,7 @@ function fromServiceEntry(
           .filter((we) => labelsMatch(spec.workloadSelector?.labels ?? {}, we.spec.labels ?? {}))
           .map((we) => we.spec);
   const addresses = singleAddresses(spec.addresses ?? []);
+  const cidrs = (spec.addresses ?? []).filter((a) => a.includes("/") && !singleAddresses([a]).length);
   const endpoints = spec.endpoints ?? [];
   return (spec.hosts ?? []).map((host) => {
     const workloads = [...endpoints, ...selected];
@@ -216,10 +222,13 @@ function fromServiceEntry(
       instances,
       exportTo: spec.exportTo ?? [],
       ...(addresses.length > 0 ? { addresses } : {}),
+      ...(cidrs.length > 0 ? { cidrs } : {}),
       source,
     };
   });
 }
+
+const NONE_UNSUPPORTED = " (passthrough to the original destination) is not supported";
 
 /** A ServiceEntry's addresses that name one IP ("10.0.0.1", "10.0.0.1/32"); a wider CIDR is no HTTP name. */
 function singleAddresses(addresses: readonly string[]): string[] {

@@ -29,4 +29,6 @@ export interface StreamContext {
 export const WILDCARD_TYPES: ReadonlySet<string> = new Set([
   "type.googleapis.com/envoy.config.listener.v3.Listener",
   "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  // Istio's NDS: the agent asks for the NameTable with no names (one resource, named "").
+  "type.googleapis.com/istio.networking.nds.v1.NameTable",
 ]);

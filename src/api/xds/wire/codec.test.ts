@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseCluster, parseListener } from "../parse/index.ts";
-import { TYPE_URL, decodeResource, encodeResource } from "./codec.ts";
+import { NAME_TABLE_TYPE_URL, TYPE_URL, decodeResource, encodeResource } from "./codec.ts";
 
 const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
@@ -110,4 +110,22 @@ test("an unknown resource type, an unknown nested type or bytes that are not the
   assert.throws(() => decodeResource({ type_url: TYPE_URL.cluster, value: Buffer.from([0x0a, 0xff, 0xff]) }), {
     code: "TRELLIS_XDS_CODEC",
   });
+});
+
+test("Istio's NameTable (NDS) round-trips: map of NameInfo with ips, registry, shortname, namespace, alt_hosts", () => {
+  const table = {
+    table: {
+      "meeting.default.svc.cluster.local": {
+        ips: ["240.240.3.7", "2001:db8::7"],
+        registry: "Kubernetes",
+        shortname: "meeting",
+        namespace: "default",
+      },
+      "*.example.org": { ips: ["240.240.9.1"], alt_hosts: ["example.org"] },
+    },
+  };
+  const any = encodeResource(NAME_TABLE_TYPE_URL, table);
+  assert.equal(any.type_url, "type.googleapis.com/istio.networking.nds.v1.NameTable");
+  assert.ok(any.value.length > 0);
+  assert.deepEqual(decodeResource(any), table);
 });

@@ -13,6 +13,10 @@ export const TYPE_URL = {
   clusterLoadAssignment: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
 } as const;
 
+/** Istio's NDS: the name table of a capture-mode proxy's DNS proxy (protos/istio/networking/nds/v1/nds.proto), one
+ * resource named "". Not in TYPE_URL: a proxy subscribes to it only when it runs a DNS proxy. */
+export const NAME_TABLE_TYPE_URL = "type.googleapis.com/istio.networking.nds.v1.NameTable";
+
 export interface AnyMessage {
   type_url: string;
   value: Uint8Array;

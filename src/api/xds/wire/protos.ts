@@ -6,6 +6,7 @@
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import { installJsonWrappers } from "./json-wrappers.ts";
 
@@ -34,16 +35,35 @@ export const PROTO_FILES = [
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto",
+  "istio/networking/nds/v1/nds.proto",
 ] as const;
 
 const require = createRequire(import.meta.url);
 
-/** The include directories of the shipped protos. */
+/** Our own .proto files (Istio's NDS): protos/ at the top of the checkout, found from this file's directory up, so
+ * both the sources and the bundle in .build/current/ find it. */
+function ownProtoDir(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, "protos");
+    if (existsSync(join(candidate, "istio"))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** The include directories of the shipped protos and of ours. */
 export function protoIncludeDirs(): string[] {
   const deps = join(dirname(require.resolve("@grpc/grpc-js-xds/package.json")), "deps");
   // protobufjs ships google/protobuf/*.proto (descriptor.proto among them), which the Envoy protos import.
   const protobufjsDir = dirname(require.resolve("protobufjs/package.json"));
-  return [...["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((d) => join(deps, d)), protobufjsDir];
+  const own = ownProtoDir();
+  return [
+    ...["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((d) => join(deps, d)),
+    protobufjsDir,
+    ...(own === undefined ? [] : [own]),
+  ];
 }
 
 let root: protobuf.Root | undefined;
