@@ -90,6 +90,9 @@ function program(setStatus: (status: number) => void): Command {
       new Option("--xds-protocol <protocol>", "ADS variant (default delta)").choices(["delta", "sotw"] as const),
     )
     .option("--drain-timeout <ms>", "how long SIGTERM waits for connections to finish")
+    .option("--dns <ip:port>", "run the DNS proxy here, UDP and TCP (mesh names from the NameTable; docs/dns.md)")
+    .option("--dns-upstream <ip[:port],...>", "resolvers for other names (default: /etc/resolv.conf's nameservers)")
+    .option("--dns-timeout <ms>", "how long a forwarded query may take before SERVFAIL (default 5000)")
     .addHelpText(
       "after",
       example(

@@ -4,6 +4,7 @@
 // SIGTERM/SIGINT drain gracefully.
 
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import { DEFAULT_DRAIN_TIMEOUT_MS } from "../api/bootstrap.ts";
 import { systemClock } from "../api/clock.ts";
@@ -12,6 +13,8 @@ import type { Bootstrap } from "../api/xds/types.ts";
 import { loadBootstrap } from "../proxy/config/load-bootstrap.ts";
 import { Proxy } from "../proxy/server.ts";
 import type { XdsClient, XdsProtocolName } from "../proxy/xds-client/client.ts";
+import type { DnsProxy } from "../proxy/dns/server.ts";
+import { DnsUpstreamError, parseUpstreams, resolvConfUpstreams, type Upstream } from "../proxy/dns/upstream.ts";
 
 const ADMIN_PORT = 15000;
 
@@ -58,6 +61,10 @@ function instanceIps(): string[] {
   return ips.length > 0 ? ips : ["127.0.0.1"];
 }
 
+function dnsHostPort(a: { address: string; port: number }): string {
+  return a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
 /** The options main.ts's commander parses for this verb. */
 export interface ProxyOptions {
   bootstrap?: string;
@@ -68,6 +75,10 @@ export interface ProxyOptions {
   namespace?: string;
   labels?: string;
   locality?: string;
+  /** IP:PORT of the sidecar's DNS proxy (docs/dns.md), its upstream resolvers and their timeout. */
+  dns?: string;
+  dnsUpstream?: string;
+  dnsTimeout?: string;
   adminPort?: string;
   outboundPort?: string;
   xdsProtocol?: string;
@@ -75,6 +86,15 @@ export interface ProxyOptions {
   interceptionMode?: string;
   /** The workload's addresses (INSTANCE_IPS), instead of the machine's. */
   instanceIps?: string;
+}
+
+/** --dns IP:PORT (IPv6 as [IP]:PORT; port 0: any free port). */
+function dnsAddress(value: string): { address: string; port: number } {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(value) ?? /^([0-9.]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || isIP(m[1]!) === 0 || port > 65535)
+    throw new UsageError(`--dns expects IP:PORT (e.g. 127.0.0.1:15053, [::1]:15053), got "${value}"`);
+  return { address: m[1]!, port };
 }
 
 export async function runProxy(values: ProxyOptions): Promise<number> {
@@ -85,6 +105,9 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
   }
   let xdsServers: string[] | undefined;
   let adminPort: number | undefined;
+  let dns: { address: string; port: number } | undefined;
+  let dnsUpstreams: Upstream[] | undefined;
+  let dnsTimeoutMs: number | undefined;
   let outboundPort: number | undefined;
   let workloadLabels: Record<string, string>;
   let drainTimeoutMs: number | undefined;
@@ -120,6 +143,24 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
       if (!Number.isFinite(ms) || ms < 0)
         throw new UsageError(`--drain-timeout expects milliseconds ≥ 0, got "${values.drainTimeout}"`);
       drainTimeoutMs = ms;
+    }
+    if (values.dns !== undefined) dns = dnsAddress(values.dns);
+    if (values.dnsUpstream !== undefined || values.dnsTimeout !== undefined) {
+      if (dns === undefined) throw new UsageError("--dns-upstream and --dns-timeout need --dns IP:PORT");
+    }
+    if (values.dnsUpstream !== undefined) {
+      try {
+        dnsUpstreams = parseUpstreams(values.dnsUpstream);
+      } catch (err) {
+        if (err instanceof DnsUpstreamError) throw new UsageError(`--dns-upstream ${err.message}`);
+        throw err;
+      }
+    }
+    if (values.dnsTimeout !== undefined) {
+      const ms = Number(values.dnsTimeout);
+      if (!Number.isFinite(ms) || ms <= 0)
+        throw new UsageError(`--dns-timeout expects milliseconds > 0, got "${values.dnsTimeout}"`);
+      dnsTimeoutMs = ms;
     }
   } catch (err) {
     process.stderr.write(`trellis proxy: ${(err as Error).message}\n`);
@@ -159,6 +200,7 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
     const node = nodeFromIdentity({
       nodeId: values.nodeId!,
       service: values.service,
+      ...(dns !== undefined ? { dnsCapture: true } : {}),
       namespace: values.namespace,
       labels: workloadLabels,
       ...(values.locality !== undefined ? { locality: values.locality } : {}),
@@ -200,13 +242,47 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
     }
     throw err;
   }
+  let dnsProxy: DnsProxy | undefined;
+  if (dns !== undefined) {
+    // The sidecar's DNS proxy (docs/dns.md): mesh names from the control plane's NameTable, the rest forwarded to
+    // --dns-upstream or the nameservers of /etc/resolv.conf (never to itself).
+    const { DnsProxy } = await import("../proxy/dns/server.ts");
+    const { LookupTable } = await import("../proxy/dns/table.ts");
+    const own = dns;
+    const upstreams = (dnsUpstreams ?? resolvConfUpstreams()).filter(
+      (u) => !(u.host === own.address && u.port === own.port),
+    );
+    if (upstreams.length === 0)
+      process.stderr.write("trellis proxy: dns: no upstream resolver: names outside the mesh answer SERVFAIL\n");
+    const namespace = values.namespace ?? "default";
+    dnsProxy = new DnsProxy({
+      address: dns.address,
+      port: dns.port,
+      namespace,
+      upstreams,
+      stats: proxy.stats,
+      ...(dnsTimeoutMs !== undefined ? { timeoutMs: dnsTimeoutMs } : {}),
+      // Fed by xDS: SERVFAIL until the first NameTable (as Istio's agent). A static proxy forwards everything.
+      ...(xdsServers === undefined ? { table: LookupTable.empty({ namespace }) } : {}),
+      log: (line) => process.stderr.write(`trellis proxy: ${line}\n`),
+    });
+    try {
+      await dnsProxy.start();
+    } catch (err) {
+      process.stderr.write(`trellis proxy: dns: cannot bind ${values.dns}: ${(err as Error).message}\n`);
+      await proxy.shutdown(0);
+      return 1;
+    }
+  }
   let client: XdsClient | undefined;
   if (xdsServers !== undefined) {
     const { XdsClient } = await import("../proxy/xds-client/client.ts");
+    const sink = dnsProxy;
     client = new XdsClient({
       servers: xdsServers,
       node: bootstrap.node,
       target: proxy,
+      ...(sink !== undefined ? { nameTable: (_v, resources) => sink.applyNameTable(resources) } : {}),
       clock: systemClock,
       protocol: xdsProtocol,
       log: (line) => process.stderr.write(`trellis proxy: ${line}\n`),
@@ -233,7 +309,8 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
     .join(" ");
   process.stderr.write(
     `trellis proxy: live (${addresses}${proxy.adminPort !== undefined ? ` admin=${proxy.adminPort}` : ""}` +
-      `${xdsServers ? ` xds=${xdsServers.join(",")}` : ""})\n`,
+      `${xdsServers ? ` xds=${xdsServers.join(",")}` : ""}` +
+      `${dnsProxy ? ` dns=${dnsHostPort(dnsProxy.address)}` : ""})\n`,
   );
   return new Promise<number>((resolve) => {
     // The handlers stay installed for the whole drain: a signal without a handler takes Node's default action and
@@ -248,6 +325,7 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
       draining = true;
       process.stderr.write(`trellis proxy: ${signal}: draining (up to ${proxy.bootstrap.drainTimeoutMs} ms)\n`);
       client?.stop();
+      void dnsProxy?.close();
       void proxy.shutdown().then(
         () => resolve(0),
         (err: unknown) => {

@@ -14,8 +14,10 @@ import type { XdsTarget } from "../config/target.ts";
 import { adsService, type AdsClient } from "./ads-proto.ts";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { DeltaProtocol } from "./delta-protocol.ts";
+import { NAME_TABLE_TYPE_URL } from "../../api/xds/wire/codec.ts";
 import {
   errorMessage,
+  WILDCARD_TYPES,
   type AnyAdsStream,
   type XdsClientEvent,
   type XdsProtocol,
@@ -36,6 +38,12 @@ export interface XdsClientOptions {
   random?: () => number;
   backoff?: BackoffOptions;
   log?: (line: string) => void;
+  /**
+   * Istio's NDS: when given (the proxy runs a DNS proxy), the client also subscribes to the NameTable (wildcard,
+   * after CDS and LDS) and hands each response's resources here; a throw NACKs it with the error's message (the
+   * DNS proxy keeps its last good table).
+   */
+  nameTable?: (versionInfo: string, resources: readonly Record<string, unknown>[]) => void;
 }
 
 export class XdsClient {
@@ -56,9 +64,22 @@ export class XdsClient {
     if (options.servers.length === 0) throw new Error("XdsClient needs at least one server");
     this.random = options.random ?? Math.random;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    const sink = options.nameTable;
+    const target: XdsTarget =
+      sink === undefined
+        ? options.target
+        : {
+            applyResources: async (typeUrl, versionInfo, resources) =>
+              typeUrl === NAME_TABLE_TYPE_URL
+                ? sink(versionInfo, resources)
+                : options.target.applyResources(typeUrl, versionInfo, resources),
+            routeConfigNames: () => options.target.routeConfigNames(),
+            edsServiceNames: () => options.target.edsServiceNames(),
+          };
     const ctx = {
       node: options.node,
-      target: options.target,
+      target,
+      wildcardTypes: sink === undefined ? WILDCARD_TYPES : [...WILDCARD_TYPES, NAME_TABLE_TYPE_URL],
       emit: (e: XdsClientEvent) => this.emit(e),
       log: (line: string) => this.log(line),
     };

@@ -15,7 +15,6 @@ import {
   NACK_CODE,
   namedSubscriptions,
   reportOutcome,
-  WILDCARD_TYPES,
   type AnyAdsStream,
   type ProtocolContext,
   type XdsProtocol,
@@ -42,7 +41,7 @@ export class DeltaProtocol implements XdsProtocol {
   private readonly types = new Map<string, DeltaTypeState>();
 
   constructor(private readonly ctx: ProtocolContext) {
-    for (const t of Object.values(TYPE_URL))
+    for (const t of new Set([...Object.values(TYPE_URL), ...ctx.wildcardTypes]))
       this.types.set(t, { held: new Map(), version: "", subscribed: new Set(), started: false });
   }
 
@@ -61,7 +60,7 @@ export class DeltaProtocol implements XdsProtocol {
       t.subscribed = new Set();
     }
     let first = true;
-    for (const typeUrl of WILDCARD_TYPES) {
+    for (const typeUrl of this.ctx.wildcardTypes) {
       const t = this.types.get(typeUrl)!;
       const request: DeltaDiscoveryRequest = {
         type_url: typeUrl,

@@ -15,6 +15,8 @@ export interface WorkloadIdentity {
   instanceIps?: string[];
   outboundPort?: number;
   tcpOutboundAddress?: string;
+  /** The sidecar runs a DNS proxy: metadata DNS_CAPTURE "true" (Istio's ISTIO_META_DNS_CAPTURE); it asks for NDS. */
+  dnsCapture?: boolean;
   /** false: the control plane sends no outbound-tcp-<port> listeners (the sidecar binds its TCP destinations). */
   tcpOutboundListeners?: boolean;
   /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
@@ -37,6 +39,7 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       LABELS: { ...w.labels },
       INSTANCE_IPS: (w.instanceIps ?? ["127.0.0.1"]).join(","),
       TRELLIS_OUTBOUND_PORT: String(w.outboundPort ?? DEFAULT_OUTBOUND_PORT),
+      ...(w.dnsCapture === true ? { DNS_CAPTURE: "true" } : {}),
       TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
       ...(w.tcpOutboundListeners === false ? { TRELLIS_TCP_OUTBOUND_LISTENERS: "false" } : {}),
       ...(w.locality ? { LOCALITY: w.locality } : {}),

@@ -22,6 +22,8 @@ export type XdsClientEvent =
 export interface ProtocolContext {
   node: NodeInfo;
   target: XdsTarget;
+  /** The wildcard subscriptions, in the order they are sent: WILDCARD_TYPES, then NDS when the proxy runs DNS. */
+  wildcardTypes: readonly string[];
   emit(e: XdsClientEvent): void;
   log(line: string): void;
 }

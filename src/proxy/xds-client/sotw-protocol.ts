@@ -11,7 +11,6 @@ import {
   NACK_CODE,
   namedSubscriptions,
   reportOutcome,
-  WILDCARD_TYPES,
   type AnyAdsStream,
   type ProtocolContext,
   type XdsProtocol,
@@ -33,7 +32,8 @@ export class SotwProtocol implements XdsProtocol {
   private readonly types = new Map<string, TypeState>();
 
   constructor(private readonly ctx: ProtocolContext) {
-    for (const t of Object.values(TYPE_URL)) this.types.set(t, { version: "", nonce: "", names: [], requested: false });
+    for (const t of new Set([...Object.values(TYPE_URL), ...ctx.wildcardTypes]))
+      this.types.set(t, { version: "", nonce: "", names: [], requested: false });
   }
 
   open(client: AdsClient): AnyAdsStream {
@@ -52,7 +52,7 @@ export class SotwProtocol implements XdsProtocol {
     }
     // Wildcard CDS and LDS first; EDS and RDS again with the names (and versions) held, after a reconnect.
     let first = true;
-    for (const typeUrl of WILDCARD_TYPES) {
+    for (const typeUrl of this.ctx.wildcardTypes) {
       this.send(stream, typeUrl, first);
       first = false;
     }
