@@ -29,6 +29,7 @@ async function until<T>(what: string, probe: () => T | undefined, limitMs = 20_0
 interface Started {
   child: ChildProcess;
   stderr: () => string;
+  stdout: () => string;
   exit: Promise<number>;
 }
 
@@ -101,8 +102,10 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
       stderr += c.toString();
       if (process.env.TRELLIS_TEST_VERBOSE) process.stderr.write(c);
     });
+    let stdout = "";
+    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
     const exit = new Promise<number>((r) => child.once("exit", (code, signal) => r(code ?? (signal ? -1 : 0))));
-    return { child, stderr: () => stderr, exit };
+    return { child, stderr: () => stderr, stdout: () => stdout, exit };
   }
 
   const states = (): { name: string; address: string; hostInterface: string; pid: number }[] => {
@@ -178,6 +181,8 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
     const resolv = readFileSync(`/etc/netns/${setA.name}/resolv.conf`, "utf8");
     assert.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
     assert.match(resolv, /^options ndots:5$/m);
+    assert.match(resolv, /^nameserver 127\.0\.0\.1$/m, "the namespace's resolver is the sidecar's DNS proxy");
+    assert.match(rules, /-A OUTPUT -p udp -m udp --dport 53 -m owner ! --gid-owner 1337 -j REDIRECT --to-ports 15053/);
     // Registered at the leased address: number = servicePort = 8080 (no APP_PORT), no sidecarPort.
     const instance = cp.registry.list().find((i) => i.service === "alpha");
     assert.ok(instance);
@@ -251,6 +256,69 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
       assert.match(out, new RegExp(`removed ${set.name}, left by pid ${started.child.pid}`));
       await assertNothingLeft(set.name, "orphan", set.hostInterface);
     });
+
+  test("end to end: Node's fetch and a raw TCP client in one transparent run reach another by name (DNS proxy, capture, VIPs)", async () => {
+    const ready = join(dir, "meeting-ready");
+    const server = join(dir, "meeting.cjs");
+    writeFileSync(
+      server,
+      `const http = require("node:http"), net = require("node:net"), fs = require("node:fs");
+const web = http.createServer((req, res) => {
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify({ url: req.url, host: req.headers.host, address: process.env.TRELLIS_ADDRESS }), () => {
+    if (req.url === "/exit") process.exit(0);
+  });
+});
+const echo = net.createServer((s) => s.on("data", (d) => s.write("echo " + d)));
+web.listen(Number(process.env.PORT), "0.0.0.0", () =>
+  echo.listen(Number(process.env.TRELLIS_PORT_TCP_ECHO), "0.0.0.0", () => fs.writeFileSync(${JSON.stringify(ready)}, "")));
+`,
+    );
+    const client = join(dir, "caller.cjs");
+    writeFileSync(
+      client,
+      `const net = require("node:net");
+(async () => {
+  const resolved = (await require("node:dns").promises.lookup("meeting")).address;
+  const res = await fetch("http://meeting:8080/agenda");
+  const body = await res.json();
+  const tcp = await new Promise((resolve, reject) => {
+    const s = net.connect(9000, "meeting.default", () => s.write("ping\\n"));
+    let data = "";
+    s.on("data", (c) => { data += c; if (data.includes("\\n")) { s.end(); resolve(data.trim()); } });
+    s.on("error", reject);
+  });
+  process.stdout.write(JSON.stringify({ resolved, status: res.status, body, tcp }) + "\\n");
+})().catch((err) => { process.stderr.write("caller: " + err.stack + "\\n"); process.exit(3); });
+`,
+    );
+    const meeting = trellisRun(
+      ["--service", "meeting", "--port", "8080", "--port", "tcp-echo=9000/tcp"],
+      ["node", server],
+    );
+    try {
+      await until(`meeting listening (${meeting.stderr()})`, () => (existsSync(ready) ? true : undefined), 60_000);
+      const meetingSet = states().find((s) => s.pid === meeting.child.pid)!;
+      const caller = trellisRun(["--service", "caller"], ["node", client]);
+      const status = await caller.exit;
+      assert.equal(status, 0, caller.stderr());
+      const seen = JSON.parse(caller.stdout()) as {
+        resolved: string;
+        status: number;
+        body: Record<string, string>;
+        tcp: string;
+      };
+      // The name is the DNS proxy's answer, a VIP from 240.240.0.0/16, which only the capture makes reachable.
+      assert.match(seen.resolved, /^240\.240\.\d+\.\d+$/);
+      assert.equal(seen.status, 200);
+      assert.deepEqual(seen.body, { url: "/agenda", host: "meeting:8080", address: meetingSet.address });
+      assert.equal(seen.tcp, "echo ping");
+    } finally {
+      meeting.child.kill("SIGTERM");
+      await meeting.exit;
+    }
+    assert.deepEqual(states(), []);
+  });
 
   test("not root: exit 2 with what is needed, nothing created", async () => {
     const child = spawn(

@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, ControlUnreachableError } from "../cli/control-client.ts";
 import {
+  DNS_CAPTURE_PORT,
   captureRules,
   reachableNameservers,
   resolvConf,
@@ -152,6 +153,7 @@ export async function runTransparent(options: TransparentOptions): Promise<numbe
   let interrupted: NodeJS.Signals | undefined;
   let wake: (() => void) | undefined;
   let removed = false;
+  let upstreams: string[] = [];
 
   const onSignal = (signal: NodeJS.Signals): void => {
     if (running(child)) return signalGroup(child, signal);
@@ -215,12 +217,9 @@ export async function runTransparent(options: TransparentOptions): Promise<numbe
       } catch {
         // no resolver on the host
       }
-      createSet(
-        dir,
-        set,
-        resolvConf(options.namespace, reachableNameservers(hostResolv)),
-        captureRules({ dns: false }),
-      );
+      // The namespace's resolver is the sidecar's DNS proxy; it forwards what is not the mesh's to the host's servers.
+      upstreams = reachableNameservers(hostResolv);
+      createSet(dir, set, resolvConf(options.namespace, ["127.0.0.1"]), captureRules({ dns: true }));
       log(`namespace ${set.name}: ${set.address}/${set.prefixLength} via ${set.gateway} (${set.bridge})`);
       relay = await startRelay(set.relaySocket, options.xds[0]!, log);
       const every = (lease.lease?.renewEverySeconds ?? 30) * 1000;
@@ -282,6 +281,8 @@ export async function runTransparent(options: TransparentOptions): Promise<numbe
         ...["--admin-port", String(ADMIN_PORT), "--outbound-port", String(OUTBOUND_CAPTURE_PORT)],
         ...["--interception-mode", "REDIRECT", "--instance-ips", set.address],
         ...["--drain-timeout", String(options.drainTimeoutMs)],
+        ...["--dns", `127.0.0.1:${DNS_CAPTURE_PORT}`],
+        ...(upstreams.length > 0 ? ["--dns-upstream", upstreams.join(",")] : []),
       ];
       sidecar = spawn("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
       set.created.push("sidecar");
