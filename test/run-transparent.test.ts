@@ -226,6 +226,17 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
       await assertNothingLeft(set.name, "victim", set.hostInterface);
     });
 
+  test("SIGTERM to trellis run: passed to CMD's group, its status (143) passed through, nothing left", async () => {
+    const file = join(dir, "term");
+    const started = trellisRun(["--service", "termed", "--port", "6060"], waiting(file, 0));
+    await until("CMD started", () => (existsSync(file) ? true : undefined), 60_000);
+    const [set] = states();
+    assert.ok(set);
+    started.child.kill("SIGTERM");
+    assert.equal(await started.exit, 143, started.stderr());
+    await assertNothingLeft(set.name, "termed", set.hostInterface);
+  });
+
   for (const then of ["trellis cleanup", "the next trellis run --transparent"] as const)
     test(`SIGKILL of trellis run: CMD and the sidecar die with it; ${then} removes what was left`, async () => {
       const file = join(dir, `kill-run-${then.length}`);
