@@ -331,6 +331,19 @@ web.listen(Number(process.env.PORT), "0.0.0.0", () =>
     assert.deepEqual(states(), []);
   });
 
+  test("--outbound with --transparent is a usage error (2): CMD dials the service itself", async () => {
+    const { runCli } = await import("./support/cli.ts");
+    const result = await runCli(["run", "--transparent", "--service", "x", "--outbound", "redis:6379", "--", "true"], {
+      TRELLIS_CONTROL: control,
+    });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /--outbound is for explicit mode: with --transparent, CMD dials the service by its name/,
+    );
+    assert.deepEqual(states(), []);
+  });
+
   test("not root: exit 2 with what is needed, nothing created", async () => {
     const child = spawn(
       "setpriv",

@@ -260,11 +260,6 @@ export function createSet(dir: string, set: NetnsSet, resolv: string, rules: str
   step("iptables");
 }
 
-/** The rules the namespace holds now (`iptables -t nat -S` inside), for logs and tests. */
-export function namespaceRules(name: string): string {
-  return run("ip", ["netns", "exec", name, "iptables", "-t", "nat", "-S"]);
-}
-
 /**
  * Removes everything of a set that exists (each step on its own: a failure does not stop the others): the
  * processes still in the namespace, the namespace (its veth pair goes with it), the host end, resolv.conf, the relay
@@ -322,18 +317,4 @@ export function listNamespaces(): string[] {
   } catch {
     return [];
   }
-}
-
-/** The sets whose run is gone (pid dead or reused): removed, with the host's part if none is left. */
-export function removeStaleSets(dir: string, log: (line: string) => void): NetnsSet[] {
-  const stale = readStates(dir).filter((s) => !setAlive(s));
-  for (const set of stale) {
-    const removed = removeSet(dir, set);
-    log(`removed the stale ${set.name} of pid ${set.pid} (${removed.join(", ")})`);
-  }
-  if (stale.length > 0) {
-    const removed = removeHostIfLast(dir, stale[0]!);
-    if (removed.length > 0) log(`no trellis namespace left: removed ${removed.join(", ")}`);
-  }
-  return stale;
 }
