@@ -130,6 +130,12 @@ describe("use_original_dst hands a restored connection to the listener for its o
     };
     assert.equal(await exchange(port, header("240.240.0.9", 5432) + "q"), "passthrough|q");
     await proxy.proxy.applyResources(TYPE_URL.listener, "1", [dynamic]);
+    // In /config_dump's dynamic listeners, bind_to_port: false as sent.
+    const dump = (await (await fetch(`http://127.0.0.1:${proxy.adminPort}/config_dump`)).json()) as {
+      configs: { dynamic_listeners?: { name: string; active_state: { listener: Raw } }[] }[];
+    };
+    const listed = dump.configs.flatMap((c) => c.dynamic_listeners ?? []).find((l) => l.name === dynamic.name);
+    assert.equal(listed?.active_state.listener.bind_to_port, false);
     // An open connection on it, idle, while the listener goes away.
     const held = net.connect({ port, allowHalfOpen: true });
     await new Promise((resolve) => held.once("connect", resolve));
