@@ -117,6 +117,12 @@ describe("capture mode through the control plane: NDS, virtual listeners, proble
       one.stdout,
       /ServiceEntry default\/meeting[^\n]*instance 127\.0\.0\.1:8080 is on the loopback, which a capture-mode proxy in its own network namespace cannot reach/,
     );
+    const analyzed = await runCli(control, "analyze");
+    assert.match(
+      analyzed.stdout,
+      /^Warning \[TRL0002\] \(ServiceEntry default\/meeting[^)]*\)[^\n]*instance 127\.0\.0\.1:8080 is on the loopback/m,
+      analyzed.stdout,
+    );
   });
 
   test("proxy-config nametable PROXY: each host with its VIP (a table, or the NameTable as JSON)", async () => {

@@ -28,7 +28,7 @@ import {
 import { BLACKHOLE_CLUSTER, isHttpProtocol, outboundClusterName, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { domainsOf, portRoutes, virtualServiceFor, type EgressProxy } from "./outbound-routes.ts";
 import { l4Applies, routeTarget, type TcpTarget } from "./outbound-tcp-routes.ts";
-import { isTlsProtocol, tlsInspector, TlsPortChains } from "./outbound-tls.ts";
+import { isTlsProtocol, prefixRange, tlsInspector, TlsPortChains } from "./outbound-tls.ts";
 import { dynamicForwardProxyFilter } from "./passthrough.ts";
 import type { OutboundTrafficPolicyMode } from "./world-index.ts";
 import { World } from "./world-index.ts";
@@ -62,12 +62,6 @@ export function originalDstCluster(name: string): Json {
 /** `<address>_<port>`, Istio's listener name. */
 export function captureListenerName(address: string, port: number): string {
   return `${address}_${port}`;
-}
-
-function prefixRange(cidr: string): Json {
-  const [ip, bits] = cidr.split("/");
-  const full = ip!.includes(":") ? 128 : 32;
-  return { address_prefix: ip, prefix_len: bits === undefined ? full : Number(bits) };
 }
 
 /** One filter chain of a 0.0.0.0_<port> or <VIP>_<port> listener. */
@@ -171,7 +165,8 @@ export function captureOutbound(
     }
   }
 
-  const passthrough = mode === "ALLOW_ANY" ? PASSTHROUGH_CLUSTER : BLACKHOLE_CLUSTER;
+  // A Sidecar's egressProxy takes what passes through, TCP too (Istio's outbound catch-all to the egress cluster).
+  const passthrough = egressProxy?.cluster ?? (mode === "ALLOW_ANY" ? PASSTHROUGH_CLUSTER : BLACKHOLE_CLUSTER);
   const fallback = (name: string): Json => ({ name, filters: [tcpProxy(passthrough, { cluster: passthrough })] });
   const out: Json[] = [];
   for (const l of listeners.values()) {

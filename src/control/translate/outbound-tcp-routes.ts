@@ -6,6 +6,7 @@ import type { DestinationContext } from "./destinations.ts";
 import { resolveDestination } from "./destinations.ts";
 import type { tcpProxy } from "./envoy.ts";
 import { labelsMatch } from "./labels.ts";
+import { isCaptureMode } from "./proxy-identity.ts";
 import { World } from "./world-index.ts";
 
 export type TcpTarget = Parameters<typeof tcpProxy>[1];
@@ -20,7 +21,10 @@ export function tcpRouteFor(vs: VirtualService, ctx: DestinationContext): TCPRou
   return undefined;
 }
 
-/** Istio's l4MultiMatch: port, sourceLabels, sourceNamespace, gateways (mesh). destinationSubnets is reported. */
+/**
+ * Istio's l4MultiMatch: port, sourceLabels, sourceNamespace, gateways (mesh). destinationSubnets is reported for
+ * explicit-mode proxies (it needs the original destination).
+ */
 export function l4Applies(
   m: L4MatchAttributes,
   vs: VirtualService,
@@ -32,6 +36,9 @@ export function l4Applies(
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.proxy.namespace) return false;
   if ((m.gateways ?? []).length > 0 && !m.gateways.includes("mesh")) return false;
   if ((m.destinationSubnets ?? []).length > 0) {
+    // Capture mode knows each connection's original destination: the caller turns the subnets into prefix_ranges
+    // (a tls match's chain here; tcp routes' chains in capture-outbound.ts, which asks without the subnets).
+    if (isCaptureMode(ctx.proxy)) return kind === "tls";
     ctx.problems.add(
       `VirtualService ${World.nameOf(vs)}: ${kind} match destinationSubnets is not supported; match skipped`,
     );

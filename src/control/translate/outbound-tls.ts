@@ -18,6 +18,13 @@ import { outboundClusterName } from "./names.ts";
 import type { Problems } from "./problems.ts";
 import { World } from "./world-index.ts";
 
+/** "10.0.0.0/8" (or one address) as Envoy's CidrRange. */
+export function prefixRange(cidr: string): Json {
+  const [ip, bits] = cidr.split("/");
+  const full = ip!.includes(":") ? 128 : 32;
+  return { address_prefix: ip, prefix_len: bits === undefined ? full : Number(bits) };
+}
+
 const TLS_PROTOCOLS = new Set(["TLS", "HTTPS"]);
 
 /** Ports whose clients speak TLS end to end: routed by SNI, never terminated. */
@@ -57,7 +64,8 @@ export class TlsPortChains {
       if ((route.route ?? []).length === 0) return;
       (route.match ?? []).forEach((m: TLSMatchAttributes, i) => {
         if (!l4Applies(m, vs!, ctx, "tls")) return;
-        matched = true;
+        // A match limited to destinationSubnets leaves the service's other destinations to its own chain.
+        if ((m.destinationSubnets ?? []).length === 0) matched = true;
         const key = `${World.nameOf(vs!)}|${r}|${i}`;
         if (this.handled.has(key)) return;
         this.handled.add(key);
@@ -66,7 +74,8 @@ export class TlsPortChains {
         const prefix = "cluster" in target ? target.cluster : `${vs!.metadata.name}.${vs!.metadata.namespace}`;
         // Short names resolve in the VirtualService's namespace, as Istio's resolveVirtualServiceShortnames does.
         const sniHosts = m.sniHosts.map((h) => resolveHost(h, vs!.metadata.namespace));
-        this.addChain(sniHosts, target, prefix, `${where}[${r}].match[${i}]`);
+        // destinationSubnets applies only for capture-mode proxies (l4Applies): the chain also matches them.
+        this.addChain(sniHosts, target, prefix, `${where}[${r}].match[${i}]`, m.destinationSubnets ?? []);
       });
     });
     const tcp = vs === undefined ? undefined : tcpRouteFor(vs, ctx);
@@ -84,19 +93,28 @@ export class TlsPortChains {
   }
 
   /** `sniHosts`: lower-case FQDNs or wildcards. */
-  private addChain(sniHosts: readonly string[], target: TcpTarget, stat: string, where: string): void {
+  private addChain(
+    sniHosts: readonly string[],
+    target: TcpTarget,
+    stat: string,
+    where: string,
+    subnets: readonly string[] = [],
+  ): void {
     // sniHosts "*" matches any name: a chain without server_names (Envoy has no bare "*" server name).
     const names = sniHosts.includes("*") ? [""] : [...new Set(sniHosts)];
-    const taken = names.filter((n) => this.claimed.has(n));
+    const scope = subnets.length === 0 ? "" : `${[...subnets].sort().join(",")}|`;
+    const taken = names.filter((n) => this.claimed.has(scope + n));
     if (taken.length > 0) {
       const shown = taken.map((n) => (n === "" ? "*" : n)).join(", ");
       const left = taken.length === names.length ? "left out" : "left out for those names";
       this.problems.add(`${where}: SNI ${shown} on port ${this.port} is already routed by an earlier rule; ${left}`);
     }
-    const fresh = names.filter((n) => !this.claimed.has(n));
+    const fresh = names.filter((n) => !this.claimed.has(scope + n));
     if (fresh.length === 0) return;
-    for (const n of fresh) this.claimed.add(n);
-    const match = fresh[0] === "" ? {} : { filter_chain_match: { server_names: fresh } };
-    this.chains.push({ ...match, filters: [tcpProxy(stat, target)] });
+    for (const n of fresh) this.claimed.add(scope + n);
+    const match: Json = fresh[0] === "" ? {} : { server_names: fresh };
+    if (subnets.length > 0) match.prefix_ranges = subnets.map(prefixRange);
+    const chain: Json = Object.keys(match).length === 0 ? {} : { filter_chain_match: match };
+    this.chains.push({ ...chain, filters: [tcpProxy(stat, target)] });
   }
 }
