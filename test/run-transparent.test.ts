@@ -1,6 +1,7 @@
 // `trellis run --transparent` for real (root, Linux): a network namespace the test creates plays "the host" (its
-// bridge, forwarding and NAT never touch the real host); the control plane runs in this process, reached from that
-// "host" through its veth pair; `trellis run` (bin/trellis.js) runs inside it with `ip netns exec`. Each case checks
+// bridge, forwarding and NAT never touch the real host); the control plane (`trellis up`) and `trellis run`
+// (bin/trellis.js) run inside it, so that the registry's health probes reach the runs' namespaces through its bridge;
+// this test reads the control plane's API through the veth pair to that "host". Each case checks
 // what exists — namespaces, links, rules, files, registrations, address leases — by listing them, not by assuming.
 
 import { after, before, describe, test } from "node:test";
@@ -9,12 +10,18 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ControlPlane } from "../src/control/control-plane.ts";
-import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import { Netns, netnsSkipReason, run } from "./support/netns.ts";
 
 const TRELLIS = resolve(import.meta.dirname, "../bin/trellis.js");
 const octet = process.pid % 250;
+const RANGE = "10.251.0.0/24";
+
+interface Instance {
+  service: string;
+  address: string;
+  nodeId: string;
+  ports: { number: number; servicePort?: number; sidecarPort?: number }[];
+}
 
 async function until<T>(what: string, probe: () => T | undefined, limitMs = 20_000): Promise<T> {
   const deadline = Date.now() + limitMs;
@@ -37,38 +44,42 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
   let host: Netns;
   let dir: string;
   let runDir: string;
-  let store: EmbeddedStore;
-  let cp: ControlPlane;
   let control: string;
+  let xds: string;
+  let up: ChildProcess | undefined;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "trellis-transparent-"));
     runDir = join(dir, "run");
     host = await Netns.create({ host: `10.217.${octet}.1/30`, inside: `10.217.${octet}.2/30` });
-    store = await EmbeddedStore.open({ dataDir: join(dir, "data") });
-    cp = new ControlPlane({
-      store,
-      address: `10.217.${octet}.1`,
-      xdsPort: 0,
-      apiPort: 0,
-      debounceMs: 20,
-      addressRange: "10.251.0.0/24",
-      log: () => {},
+    const address = `10.217.${octet}.2`;
+    const data = join(dir, "data");
+    up = inHost(process.execPath, [TRELLIS, "up", "--address", address, "--data-dir", data, "--address-range", RANGE]);
+    let upLog = "";
+    await new Promise<void>((live, fail) => {
+      up!.stderr!.on("data", (c: Buffer) => {
+        upLog += c.toString();
+        if (upLog.includes("trellis up: live")) live();
+      });
+      up!.once("exit", (code) => fail(new Error(`trellis up exited ${code}: ${upLog}`)));
     });
-    await cp.start();
-    control = `http://10.217.${octet}.1:${cp.apiPort}`;
+    control = `http://${address}:15014`;
+    xds = `${address}:15010`;
   });
 
   after(async () => {
-    for (const child of children) child.kill("SIGKILL");
+    for (const child of children) if (child !== up) child.kill("SIGKILL");
     // What a failed case left (its trellis run killed above): removed as a user would, before the "host" goes.
     if (host !== undefined && states().length > 0) {
       await new Promise((r) => setTimeout(r, 200));
       await hostExec(process.execPath, [TRELLIS, "cleanup"]).catch(() => undefined);
     }
+    if (up !== undefined && up.exitCode === null) {
+      const exited = new Promise((r) => up!.once("exit", r));
+      up.kill("SIGTERM");
+      await exited;
+    }
     await host?.remove();
-    await cp?.stop();
-    await store?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -92,11 +103,11 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
 
   /** `trellis run --transparent ARGS… -- CMD…` inside the "host" namespace. */
   function trellisRun(args: string[], command: string[], extraEnv: Record<string, string> = {}): Started {
-    const child = inHost(
-      process.execPath,
-      [TRELLIS, "run", "--transparent", "--xds", `10.217.${octet}.1:${cp.xdsPort}`, ...args, "--", ...command],
-      { TRELLIS_CONTROL: control, TRELLIS_RUN_DIR: runDir, ...extraEnv },
-    );
+    const child = inHost(process.execPath, [TRELLIS, "run", "--transparent", "--xds", xds, ...args, "--", ...command], {
+      TRELLIS_CONTROL: control,
+      TRELLIS_RUN_DIR: runDir,
+      ...extraEnv,
+    });
     let stderr = "";
     child.stderr!.on("data", (c: Buffer) => {
       stderr += c.toString();
@@ -117,6 +128,13 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
       return [];
     }
   };
+
+  const api = async <T>(path: string, key: string): Promise<T[]> =>
+    ((await (await fetch(control + path)).json()) as Record<string, T[]>)[key]!;
+  const instances = (): Promise<Instance[]> => api("/api/v1/registry/instances", "instances");
+  const leases = (): Promise<{ address: string }[]> => api("/api/v1/addresses", "leases");
+  const proxies = (): Promise<{ nodeId: string; metadata: Record<string, string> }[]> =>
+    api("/api/v1/proxies", "proxies");
 
   const namespaces = async (): Promise<string[]> =>
     (await run("ip", ["netns", "list"])).split("\n").map((l) => l.split(" ")[0] ?? "");
@@ -139,11 +157,11 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
     assert.equal(existsSync(`/etc/netns/${name}`), false, "resolv.conf's directory is gone");
     assert.deepEqual(states(), [], "no state file is left");
     assert.deepEqual(
-      cp.registry.list().filter((i) => i.service === service),
+      (await instances()).filter((i) => i.service === service),
       [],
       "the instance is deregistered",
     );
-    assert.deepEqual(cp.addresses.list(), [], "the address is released");
+    assert.deepEqual(await leases(), [], "the address is released");
   }
 
   test("while CMD runs: namespace, veth on trellis0, rules, resolv.conf, state file, registration; two runs, two addresses; all gone after; CMD's status passed through", async () => {
@@ -184,7 +202,7 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
     assert.match(resolv, /^nameserver 127\.0\.0\.1$/m, "the namespace's resolver is the sidecar's DNS proxy");
     assert.match(rules, /-A OUTPUT -p udp -m udp --dport 53 -m owner ! --gid-owner 1337 -j REDIRECT --to-ports 15053/);
     // Registered at the leased address: number = servicePort = 8080 (no APP_PORT), no sidecarPort.
-    const instance = cp.registry.list().find((i) => i.service === "alpha");
+    const instance = (await instances()).find((i) => i.service === "alpha");
     assert.ok(instance);
     assert.equal(instance.address, setA.address);
     assert.deepEqual(
@@ -192,7 +210,7 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
       [[8080, 8080, undefined]],
     );
     // The sidecar is connected, in capture mode, with the namespace's address.
-    const proxy = cp.proxies().find((p) => p.nodeId === instance.nodeId);
+    const proxy = (await proxies()).find((p) => p.nodeId === instance.nodeId);
     assert.equal(proxy?.metadata.INTERCEPTION_MODE, "REDIRECT");
     assert.equal(proxy?.metadata.INSTANCE_IPS, setA.address);
     // CMD and the sidecar are the namespace's processes; the sidecar runs under gid 1337.
@@ -251,7 +269,7 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
       // Left behind, as nothing could catch the SIGKILL: the namespace, the state file, the registration.
       assert.ok((await namespaces()).includes(set.name));
       assert.equal(states().length, 1);
-      assert.equal(cp.registry.list().filter((i) => i.service === "orphan").length, 1);
+      assert.equal((await instances()).filter((i) => i.service === "orphan").length, 1);
       let out: string;
       if (then === "trellis cleanup") {
         const cleanup = inHost(process.execPath, [TRELLIS, "cleanup"], { TRELLIS_RUN_DIR: runDir });
@@ -310,6 +328,11 @@ web.listen(Number(process.env.PORT), "0.0.0.0", () =>
     try {
       await until(`meeting listening (${meeting.stderr()})`, () => (existsSync(ready) ? true : undefined), 60_000);
       const meetingSet = states().find((s) => s.pid === meeting.child.pid)!;
+      // The registry's probe, from the "host", reaches meeting's address:8080 through the bridge and inbound capture.
+      const health = (await instances()).find((i) => i.service === "meeting") as unknown as {
+        health: { status: string };
+      };
+      assert.equal(health.health.status, "healthy", JSON.stringify(health));
       const caller = trellisRun(["--service", "caller"], ["node", client]);
       const status = await caller.exit;
       assert.equal(status, 0, caller.stderr());

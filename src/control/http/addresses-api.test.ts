@@ -45,7 +45,7 @@ test("POST /api/v1/addresses: a lease per node id, kept across a restart, releas
     // An instance registered with b's node id: its deregistration releases b's address.
     const reg = await call(cp.apiPort, "POST", "/api/v1/registry/instances", {
       service: "b",
-      address: "10.77.0.3",
+      address: "127.0.0.3",
       nodeId: "b-1.default",
       ports: [{ number: 8080, protocol: "HTTP" }],
     });
