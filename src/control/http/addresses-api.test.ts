@@ -37,6 +37,10 @@ test("POST /api/v1/addresses: a lease per node id, kept across a restart, releas
     );
     const b = await call(cp.apiPort, "POST", "/api/v1/addresses", { nodeId: "b-1.default" });
     assert.equal(b.json.address, "10.77.0.3");
+    // Stored as they are made (asynchronously): both are in the store before the restart.
+    for (let i = 0; i < 200 && (await store.list("AddressLease")).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await store.list("AddressLease")).length, 2);
     await cp.stop();
     await store.close();
     ({ cp, store } = await start());
