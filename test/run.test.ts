@@ -557,6 +557,52 @@ grandchild.once("message", () => {
     }
   });
 
+  test(
+    "SIGKILL of trellis run (a child process): CMD dies with it (setpriv --pdeathsig KILL)",
+    { skip: process.platform !== "linux" },
+    async () => {
+      const { spawn } = await import("node:child_process");
+      const pidFile = join(dataDir, "orphan-pid");
+      const runner = spawn(
+        process.execPath,
+        [
+          join(import.meta.dirname, "../bin/trellis.js"),
+          ...["run", "--service", "orphan", "--xds", xds, "--"],
+          ...["sh", "-c", `echo $$ > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; exec sleep 1000`],
+        ],
+        { env: { ...process.env, TRELLIS_CONTROL: control }, stdio: ["ignore", "ignore", "pipe"] },
+      );
+      let stderr = "";
+      runner.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+      const pid = await until(
+        `CMD started (${stderr})`,
+        () => {
+          try {
+            return Number(readFileSync(pidFile, "utf8"));
+          } catch {
+            return undefined;
+          }
+        },
+        60_000,
+      );
+      const alive = (): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      assert.ok(alive());
+      runner.kill("SIGKILL");
+      try {
+        await until("CMD gone", () => (alive() ? undefined : true));
+      } finally {
+        if (alive()) process.kill(pid, "SIGKILL");
+      }
+    },
+  );
+
   test("usage errors name the flag and what was expected (status 2), before anything starts", async () => {
     const cases: [string[], RegExp][] = [
       [["run", "--", "true"], /--service NAME is required/],

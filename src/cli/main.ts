@@ -85,6 +85,8 @@ function program(setStatus: (status: number) => void): Command {
     .option("--locality <region/zone/subzone>", "the workload's locality")
     .option("--admin-port <port>", "admin interface port on 127.0.0.1 (default 15000 with --xds)")
     .option("--outbound-port <port>", "the outbound listener's port (with --xds)")
+    .option("--interception-mode <mode>", "REDIRECT: the workload's traffic is captured by iptables (node metadata)")
+    .option("--instance-ips <ip,...>", "the workload's addresses (default: the machine's)")
     .addOption(
       new Option("--xds-protocol <protocol>", "ADS variant (default delta)").choices(["delta", "sotw"] as const),
     )
@@ -126,11 +128,16 @@ function program(setStatus: (status: number) => void): Command {
       "the control plane's ADS (default $TRELLIS_XDS, else $TRELLIS_CONTROL's host:15010)",
     )
     .option("--drain-timeout <ms>", "how long the sidecar drains after the command exits (default 5000)")
+    .option(
+      "--transparent",
+      "run the command and its sidecar in their own network namespace, its traffic captured by iptables (root, Linux)",
+    )
     .addHelpText(
       "after",
       example(
         "trellis run --service meeting --version v1 --port 8080 -- node server.js",
         "trellis run --service batch -- curl -s http://meeting:8080/   # a pure client",
+        "sudo trellis run --transparent --service meeting --port 8080 -- node server.js",
       ),
     )
     .action((command: string[], opts: RunCliOptions) => run(import("./run.ts").then((m) => m.runRun(command, opts))));
@@ -144,6 +151,10 @@ function program(setStatus: (status: number) => void): Command {
     .option("--xds-port <port>", "ADS port (default 15010)")
     .option("--api-port <port>", "HTTP API port (default 15014)")
     .option("--mesh-config <file>", "Istio's MeshConfig (YAML), reloaded when the file changes")
+    .option(
+      "--address-range <cidr>",
+      "where trellis run --transparent namespaces get their addresses (default 10.250.0.0/16; the first is the gateway)",
+    )
     .addHelpText(
       "after",
       example(
@@ -274,6 +285,14 @@ function program(setStatus: (status: number) => void): Command {
     .action((type: string, proxy: string, opts: ProxyConfigOptions) =>
       run(import("./proxy-config.ts").then((m) => m.runProxyConfig(type, proxy, opts))),
     );
+
+  prog
+    .command("cleanup")
+    .description(
+      "remove what trellis run --transparent runs that were killed left behind: namespaces, links, rules, files, registrations",
+    )
+    .addHelpText("after", example("sudo trellis cleanup"))
+    .action(() => run(import("./cleanup.ts").then((m) => m.runCleanup())));
 
   prog
     .command("demo")

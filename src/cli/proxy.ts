@@ -38,13 +38,19 @@ function labels(value: string | undefined): Record<string, string> {
   return out;
 }
 
+/** HOST:PORT, [IPv6]:PORT, or unix:PATH (a Unix socket, as gRPC names it: trellis run --transparent relays one). */
+export function xdsServerValid(s: string): boolean {
+  return /^[^\s:]+:\d{1,5}$/.test(s) || /^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(s) || /^unix:\/\S+$/.test(s);
+}
+
 function servers(value: string): string[] {
   const list = value.split(",").map((s) => s.trim());
   for (const s of list)
-    if (!/^[^\s:]+:\d{1,5}$/.test(s) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(s))
-      throw new UsageError(`--xds expects HOST:PORT[,HOST:PORT…], got "${s}"`);
+    if (!xdsServerValid(s)) throw new UsageError(`--xds expects HOST:PORT[,HOST:PORT…] or unix:/PATH, got "${s}"`);
   return list;
 }
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 /** The machine's non-internal IPv4 addresses (INSTANCE_IPS), else loopback. */
 function instanceIps(): string[] {
@@ -76,6 +82,10 @@ export interface ProxyOptions {
   adminPort?: string;
   outboundPort?: string;
   xdsProtocol?: string;
+  /** REDIRECT: the workload's traffic is captured into this sidecar (INTERCEPTION_MODE). */
+  interceptionMode?: string;
+  /** The workload's addresses (INSTANCE_IPS), instead of the machine's. */
+  instanceIps?: string;
 }
 
 /** --dns IP:PORT (IPv6 as [IP]:PORT; port 0: any free port). */
@@ -102,7 +112,18 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
   let workloadLabels: Record<string, string>;
   let drainTimeoutMs: number | undefined;
   let xdsProtocol: XdsProtocolName = "delta";
+  let ips: string[] | undefined;
   try {
+    if (values.interceptionMode !== undefined && values.interceptionMode !== "REDIRECT")
+      throw new UsageError(
+        `--interception-mode expects REDIRECT, got "${values.interceptionMode}"` +
+          (values.interceptionMode === "TPROXY" ? " (TPROXY is not supported)" : ""),
+      );
+    if (values.instanceIps !== undefined) {
+      ips = values.instanceIps.split(",").map((s) => s.trim());
+      for (const ip of ips)
+        if (!IPV4.test(ip)) throw new UsageError(`--instance-ips expects IPv4 addresses, comma-separated, got "${ip}"`);
+    }
     if (values.xds !== undefined) {
       xdsServers = servers(values.xds);
       if (!values.nodeId) throw new UsageError("--xds needs --node-id ID (unique per sidecar)");
@@ -183,8 +204,9 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
       namespace: values.namespace,
       labels: workloadLabels,
       ...(values.locality !== undefined ? { locality: values.locality } : {}),
-      instanceIps: instanceIps(),
+      instanceIps: ips ?? instanceIps(),
       outboundPort,
+      ...(values.interceptionMode === "REDIRECT" ? { interceptionMode: "REDIRECT" as const } : {}),
     });
     bootstrap.node = { ...node, metadata: { ...bootstrap.node.metadata, ...node.metadata } };
     // The flag sets the admin port; the bootstrap's admin access log, if any, stays.
@@ -265,9 +287,20 @@ export async function runProxy(values: ProxyOptions): Promise<number> {
       protocol: xdsProtocol,
       log: (line) => process.stderr.write(`trellis proxy: ${line}\n`),
     });
+    const { TYPE_URL } = await import("../api/xds/wire/codec.ts");
+    let configured = false;
+    const xds = client;
     client.onEvent((e) => {
       if (e.kind === "ack")
         process.stderr.write(`trellis proxy: xds: applied ${e.typeUrl.split(".").pop()} version ${e.versionInfo}\n`);
+      // One line once the first listeners and clusters are applied: what `trellis run --transparent` waits for.
+      if (!configured && xds.version(TYPE_URL.listener) !== "" && xds.version(TYPE_URL.cluster) !== "") {
+        configured = true;
+        const bound = Object.entries(proxy.listenerAddresses())
+          .map(([name, a]) => `${name}=${a.address}:${a.port}`)
+          .join(" ");
+        process.stderr.write(`trellis proxy: configured (${bound})\n`);
+      }
     });
     client.start();
   }

@@ -1,12 +1,14 @@
 // `trellis up [--store etcd://h1:2379,…] [--data-dir DIR] [--mesh-config FILE] [--address A] [--xds-port P]
-// [--api-port P]`: the control plane — ADS for sidecars on 15010, the HTTP API on 15014 — on the embedded store
+// [--api-port P] [--address-range CIDR]`: the control plane — ADS for sidecars on 15010, the HTTP API on 15014 — on the embedded store
 // (persisted under --data-dir, default ~/.trellis/data) or on etcd, shared by any number of replicas. --mesh-config
-// is Istio's MeshConfig (docs/mesh-config.md), reloaded when the file changes.
+// is Istio's MeshConfig (docs/mesh-config.md), reloaded when the file changes. --address-range is where
+// `trellis run --transparent` namespaces get their addresses (control/registry/addresses.ts).
 
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { TrellisError } from "../api/errors.ts";
 import { ControlPlane } from "../control/control-plane.ts";
+import { parseAddressRange } from "../control/registry/addresses.ts";
 import { createStore } from "../control/store/create.ts";
 import type { ResourceStore } from "../control/store/types.ts";
 
@@ -26,6 +28,7 @@ export interface UpOptions {
   xdsPort?: string;
   apiPort?: string;
   meshConfig?: string;
+  addressRange?: string;
 }
 
 export async function runUp(values: UpOptions): Promise<number> {
@@ -38,12 +41,15 @@ export async function runUp(values: UpOptions): Promise<number> {
     const dataDir = etcd ? undefined : (values.dataDir ?? join(homedir(), ".trellis", "data"));
     store = await createStore(values.store, dataDir);
     const meshConfigFile = values.meshConfig;
+    // A bad --address-range stops the start before anything listens.
+    if (values.addressRange !== undefined) parseAddressRange(values.addressRange);
     cp = new ControlPlane({
       store,
       address: values.address ?? "127.0.0.1",
       xdsPort,
       apiPort,
       ...(meshConfigFile !== undefined ? { meshConfigFile } : {}),
+      ...(values.addressRange !== undefined ? { addressRange: values.addressRange } : {}),
     });
     await cp.start();
     process.stderr.write(

@@ -9,7 +9,9 @@ import type { Resource } from "../api/resources/types.ts";
 import { analyze, placeFindings, sortFindings, type Workload } from "./analyze/analyze.ts";
 import { loadForAnalysis } from "./analyze/files.ts";
 import { addProxyRoutes } from "./http/proxies-api.ts";
+import { addAddressRoutes } from "./http/addresses-api.ts";
 import { addRegistryRoutes } from "./http/registry-api.ts";
+import { ADDRESS_LEASE_KIND, AddressPool, leaseFromStored, leaseToStored } from "./registry/addresses.ts";
 import type { SidecarProber } from "./registry/probe.ts";
 import { addResourceRoutes } from "./http/resources-api.ts";
 import { startApiServer, type ApiServer } from "./http/server.ts";
@@ -62,10 +64,14 @@ export interface ControlPlaneOptions {
   xdsHooks?: XdsHooks;
   /** Istio's MeshConfig, read at start and reloaded when it changes (`trellis up --mesh-config FILE`). */
   meshConfigFile?: string;
+  /** Where `trellis run --transparent` namespaces get their addresses (default 10.250.0.0/16). */
+  addressRange?: string;
 }
 
 export class ControlPlane implements SnapshotSource {
   readonly registry: Registry;
+  /** Addresses of transparent runs' namespaces (registry/addresses.ts). */
+  readonly addresses: AddressPool;
   private readonly store: ResourceStore;
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
@@ -91,6 +97,26 @@ export class ControlPlane implements SnapshotSource {
       clock: this.clock,
       leaseMs: options.leaseMs,
       persist: (event) => this.persistInstance(event),
+    });
+    this.addresses = new AddressPool({
+      clock: this.clock,
+      ...(options.addressRange !== undefined ? { range: options.addressRange } : {}),
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      log: this.log,
+      persist: (event) => {
+        const stored = leaseToStored(event.lease);
+        const write =
+          event.kind === "released"
+            ? this.store.delete({
+                kind: ADDRESS_LEASE_KIND,
+                namespace: stored.metadata.namespace,
+                name: stored.metadata.name,
+              })
+            : this.store.put(stored);
+        write.catch((err: Error) =>
+          this.log(`control plane: cannot store address ${event.lease.address}: ${err.message}`),
+        );
+      },
     });
   }
 
@@ -147,6 +173,13 @@ export class ControlPlane implements SnapshotSource {
   private async startServing(): Promise<void> {
     await this.loadAndWatch();
     this.registry.onChange((event) => {
+      // An instance's address lease lives as long as the instance: renewed with it, released with it.
+      const nodeId = event.instance.nodeId;
+      if (nodeId !== undefined) {
+        if (event.kind === "removed")
+          this.addresses.release({ nodeId }, `released (instance ${event.reason ?? "removed"})`);
+        else this.addresses.renew(nodeId);
+      }
       // A renewal changes nothing a proxy sees.
       if (event.kind !== "renewed") this.scheduleRebuild();
       // A lease that runs out is never silent: the workload stopped renewing (it died, or never heartbeats).
@@ -157,6 +190,7 @@ export class ControlPlane implements SnapshotSource {
         );
     });
     this.registry.start();
+    this.addresses.start();
     const address = this.options.address ?? "127.0.0.1";
     this.xds = new XdsServer({
       source: this,
@@ -178,6 +212,7 @@ export class ControlPlane implements SnapshotSource {
       },
     });
     this.prober = addRegistryRoutes(router, this.registry, { clock: this.clock, log: this.log });
+    addAddressRoutes(router, this.addresses);
     addProxyRoutes(router, this.xds, this, () => this.liveReport().perProxy);
     router.add("GET", "/ready", () => ({ status: 200, text: "LIVE\n" }));
     router.add("POST", "/api/v1/analyze", (req) => this.analyzeRequest(req.body));
@@ -207,6 +242,7 @@ export class ControlPlane implements SnapshotSource {
     this.stored.clear();
     for (const r of resources) {
       if (r.kind === INSTANCE_KIND) this.adoptInstance(r);
+      else if (r.kind === ADDRESS_LEASE_KIND) this.adoptLease(r);
       else this.stored.set(keyOf(r), r);
     }
     this.rebuild();
@@ -217,6 +253,13 @@ export class ControlPlane implements SnapshotSource {
             const instance = fromStored(event.resource);
             if (instance) this.registry.forget(instance.id);
           } else this.adoptInstance(event.resource);
+          return;
+        }
+        if (event.resource.kind === ADDRESS_LEASE_KIND) {
+          if (event.type === "DELETED") {
+            const lease = leaseFromStored(event.resource);
+            if (lease) this.addresses.forget(lease.address);
+          } else this.adoptLease(event.resource);
           return;
         }
         if (event.type === "DELETED") this.stored.delete(keyOf(event.resource));
@@ -232,6 +275,11 @@ export class ControlPlane implements SnapshotSource {
         },
       },
     );
+  }
+
+  private adoptLease(stored: StoredResource): void {
+    const lease = leaseFromStored(stored);
+    if (lease !== undefined) this.addresses.adopt(lease);
   }
 
   private adoptInstance(stored: StoredResource): void {
@@ -448,6 +496,7 @@ export class ControlPlane implements SnapshotSource {
     this.meshWatcher?.close();
     this.watch?.close();
     this.registry.stop();
+    this.addresses.stop();
     this.prober?.stop();
     await this.api?.close();
     await this.xds?.stop(200);

@@ -11,6 +11,8 @@
 //      gives 128+n, as shells report it)
 
 import { spawn } from "node:child_process";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { constants } from "node:os";
@@ -176,6 +178,36 @@ function signalGroup(child: ReturnType<typeof spawn>, signal: NodeJS.Signals): v
   } catch {
     // ESRCH: nothing left in the group.
   }
+}
+
+/**
+ * CMD under `setpriv --pdeathsig KILL` (util-linux; Linux's PR_SET_PDEATHSIG, which Node cannot set between fork and
+ * exec), so that it dies with trellis run whatever ends it. Left as it is where setpriv is missing (not Linux) or
+ * CMD cannot be found or executed: spawning it directly then reports why, as before.
+ */
+export function parentDeathSignal(command: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  if (process.platform !== "linux") return [...command];
+  const executable = (file: string): boolean => {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const find = (name: string): string | undefined =>
+    name.includes("/")
+      ? executable(name)
+        ? name
+        : undefined
+      : (env.PATH ?? "")
+          .split(":")
+          .filter(Boolean)
+          .map((dir) => join(dir, name))
+          .find(executable);
+  const setpriv = find("setpriv") ?? ["/usr/bin/setpriv", "/bin/setpriv"].find(executable);
+  if (setpriv === undefined || find(command[0]!) === undefined) return [...command];
+  return [setpriv, "--pdeathsig", "KILL", "--", ...command];
 }
 
 /** Resolves with CMD's exit status (or 127 when it could not start, 1 when the sidecar could not). */
@@ -362,11 +394,10 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
     const [file, ...args] = options.command;
     // Its own process group (and session): a terminal's Ctrl-C reaches trellis run's group only, and is passed on
     // once, to CMD's whole group.
-    child = spawn(file!, args, {
-      stdio: "inherit",
-      env: commandEnv(options.env ?? process.env, layout),
-      detached: true,
-    });
+    const env = commandEnv(options.env ?? process.env, layout);
+    // Through setpriv --pdeathsig KILL where it can be: the kernel kills CMD when trellis run dies, even by SIGKILL.
+    const [command, ...commandArgs] = parentDeathSignal([file!, ...args], env);
+    child = spawn(command!, commandArgs, { stdio: "inherit", env, detached: true });
     child.once("error", (err) => {
       log(new CommandStartError(options.command[0]!, err).message);
       resolve(127);

@@ -15,7 +15,9 @@ export interface RegistrationBody {
   address: string;
   nodeId: string;
   serviceAccount?: string;
-  ports: { name: string; number: number; servicePort: number; protocol: RunProtocol; sidecarPort: number }[];
+  // sidecarPort: the sidecar's inbound listener (explicit mode); absent in transparent mode, where inbound capture takes
+  // address:number.
+  ports: { name: string; number: number; servicePort: number; protocol: RunProtocol; sidecarPort?: number }[];
 }
 
 export class RegistrationRefusedError extends TrellisError {

@@ -2,7 +2,8 @@
 // metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS,
 // TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own), TRELLIS_HTTP_PROXY
 // ("true": the app calls through HTTP_PROXY, so the outbound listener takes CONNECT),
-// and LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality).
+// LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality) and INTERCEPTION_MODE ("REDIRECT" for a
+// capturing sidecar, as Istio's; absent in explicit mode).
 // Istio sends its metadata as strings; so does Trellis (ports too), except LABELS which is a Struct of strings.
 
 import type { NodeInfo } from "../../api/xds/types.ts";
@@ -23,6 +24,8 @@ export interface WorkloadIdentity {
   httpProxy?: boolean;
   /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
   locality?: string;
+  /** "REDIRECT": the sidecar captures its workload's traffic (trellis run --transparent), as Istio's INTERCEPTION_MODE. */
+  interceptionMode?: "REDIRECT";
 }
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
@@ -44,6 +47,7 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       ...(w.tcpOutboundListeners === false ? { TRELLIS_TCP_OUTBOUND_LISTENERS: "false" } : {}),
       ...(w.httpProxy === true ? { TRELLIS_HTTP_PROXY: "true" } : {}),
       ...(w.locality ? { LOCALITY: w.locality } : {}),
+      ...(w.interceptionMode !== undefined ? { INTERCEPTION_MODE: w.interceptionMode } : {}),
     },
   };
 }
