@@ -18,6 +18,7 @@ import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
 import { labelsMatch } from "./labels.ts";
 import { failoverPriorityKeys, labelPriorityKey, localityLbSettingsOf, proxyLocality } from "./locality.ts";
 import { problemOf, type Problem } from "./problems.ts";
+import { convertGatewayApi } from "../gateway-api/convert.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { buildServices } from "./world.ts";
 import type { ServiceModel } from "./world.ts";
@@ -155,8 +156,14 @@ export class World {
     registered: readonly ServiceModel[] = [],
     options: MeshWorldInput = {},
   ): World {
+    // The Gateway API's resources become Istio Gateways and VirtualServices (control/gateway-api), read as any other.
+    const converted = convertGatewayApi(resources);
+    const all =
+      converted.gateways.length + converted.virtualServices.length === 0
+        ? resources
+        : [...resources, ...converted.gateways, ...converted.virtualServices];
     const of = <K extends Resource["kind"]>(kind: K) =>
-      resources.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
+      all.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
     return new World({
       ...options,
       registered,
