@@ -18,6 +18,8 @@ import { Registry } from "./registry/registry.ts";
 import { INSTANCE_KIND, fromStored, toStored } from "./registry/persistence.ts";
 import type { RegistryEvent } from "./registry/types.ts";
 import { readStored, validateFiles } from "./resource-files.ts";
+import { gatewayApiStatus } from "./gateway-api/status.ts";
+import { GATEWAY_API_KINDS } from "../api/resources/types.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
 import { MeshConfigError } from "../api/resources/mesh-config.ts";
 import {
@@ -174,7 +176,15 @@ export class ControlPlane implements SnapshotSource {
       review: (resources) => this.reviewApply(resources),
       status: () => {
         const report = this.liveReport();
-        return (ref: ResourceRef) => statusOf(ref, report.problems);
+        let gatewayApi: Map<string, Record<string, unknown>> | undefined;
+        return (ref: ResourceRef) => {
+          const istio = statusOf(ref, report.problems);
+          if (!GATEWAY_API_KINDS.some((k) => k === ref.kind)) return istio;
+          // The Gateway API's conditions (docs/gateways.md), made once per request.
+          gatewayApi ??= gatewayApiStatus([...this.currentResources().values()], this.world);
+          const own = gatewayApi.get(`${ref.kind}/${ref.namespace}/${ref.name}`);
+          return own === undefined && istio === undefined ? undefined : { ...own, ...istio };
+        };
       },
     });
     this.prober = addRegistryRoutes(router, this.registry, { clock: this.clock, log: this.log });

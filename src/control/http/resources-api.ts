@@ -8,6 +8,7 @@ import type { ReportedProblem } from "../problem-report.ts";
 import { warningLine } from "../problem-report.ts";
 import type { ResourceRef } from "../translate/problems.ts";
 import type { ApiRouter } from "./router.ts";
+import { documentKind } from "../../api/resources/envelope.ts";
 
 export interface NamedFile {
   name: string;
@@ -36,12 +37,14 @@ export function addResourceRoutes(
   validate: Validate,
   hooks: ResourceHooks = {},
 ): void {
+  // Answers show documents as users write them: the Gateway API's Gateway (stored as KubernetesGateway) is
+  // `kind: Gateway` again, so `get -o yaml` output applies back.
   const withStatus = (items: StoredResource[]): StoredResource[] => {
-    if (hooks.status === undefined || items.length === 0) return items;
-    const statusOf = hooks.status();
+    const statusOf = hooks.status === undefined || items.length === 0 ? undefined : hooks.status();
     return items.map((r) => {
-      const status = statusOf({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
-      return status === undefined ? r : { ...r, status };
+      const status = statusOf?.({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
+      const shown = r.kind === documentKind(r.kind) ? r : { ...r, kind: documentKind(r.kind) };
+      return status === undefined ? shown : { ...shown, status };
     });
   };
   router
