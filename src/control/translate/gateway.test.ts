@@ -1,0 +1,91 @@
+// Router proxies (`trellis gateway`): golden files testdata/gateway/<case>.yaml → <case>.golden.yaml (UPDATE_GOLDEN=1
+// rewrites them), plus the checks every output passes: each resource parses with the proxy's own parsers (a TLS
+// chain's transport_socket is checked for Envoy's shape, then set aside: the proxy's TLS comes with its own part)
+// and encodes to protobuf.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml, stringify } from "yaml";
+import { parseCluster, parseListener, parseRouteConfiguration } from "../../api/xds/parse/index.ts";
+import { encodeResource, TYPE_URL } from "../../api/xds/wire/codec.ts";
+import type { Json } from "./envoy.ts";
+import { DOWNSTREAM_TLS_TYPE, intersectHost, TLS_TRANSPORT_SOCKET } from "./gateway.ts";
+import { proxyIdentityFromNode } from "./proxy-identity.ts";
+import { inlineRds, loadCase, TESTDATA } from "./testing.ts";
+import { translate } from "./translate.ts";
+
+const DIR = join(TESTDATA, "gateway");
+const cases = readdirSync(DIR)
+  .filter((f) => f.endsWith(".yaml") && !f.endsWith(".golden.yaml") && f !== "base.yaml")
+  .sort();
+
+for (const file of cases) {
+  const name = file.slice(0, -".yaml".length);
+  test(`gateway golden: ${name}`, () => {
+    const { world, proxy } = loadCase(`gateway/${file}`);
+    const result = translate(world, proxy);
+    const { issues, ...golden } = result;
+    const goldenPath = join(DIR, `${name}.golden.yaml`);
+    const text = stringify({ ...golden, codes: issues.map((i) => `${i.code} ${i.path ?? ""}`) }, { lineWidth: 0 });
+    if (process.env.UPDATE_GOLDEN === "1" || !existsSync(goldenPath)) writeFileSync(goldenPath, text);
+    assert.deepEqual(
+      { ...golden, codes: issues.map((i) => `${i.code} ${i.path ?? ""}`) },
+      parseYaml(readFileSync(goldenPath, "utf8")),
+      `${name}: output differs from the golden file`,
+    );
+    assert.deepEqual(translate(world, proxy), result, "pure");
+    for (const l of result.listeners) {
+      assert.doesNotThrow(() => parseListener(inlineRds(withoutTls(l), result.routes)), `listener ${String(l.name)}`);
+      encodeResource(TYPE_URL.listener, l);
+    }
+    for (const r of result.routes) {
+      assert.doesNotThrow(() => parseRouteConfiguration(r), `route ${String(r.name)}`);
+      encodeResource(TYPE_URL.routeConfiguration, r);
+    }
+    for (const c of result.clusters) assert.doesNotThrow(() => parseCluster(c), `cluster ${String(c.name)}`);
+  });
+}
+
+/** The listener with its chains' TLS transport sockets removed, after checking they are Envoy's shape. */
+function withoutTls(listener: Json): Json {
+  const copy = structuredClone(listener);
+  for (const chain of (copy.filter_chains as Json[] | undefined) ?? []) {
+    const socket = chain.transport_socket as Json | undefined;
+    if (socket === undefined) continue;
+    assert.equal(socket.name, TLS_TRANSPORT_SOCKET);
+    const ctx = socket.typed_config as Json;
+    assert.equal(ctx["@type"], DOWNSTREAM_TLS_TYPE);
+    const common = ctx.common_tls_context as Json;
+    const sds = common.tls_certificate_sds_secret_configs as Json[];
+    assert.ok(sds.length > 0 && sds.every((s) => String(s.name).startsWith("kubernetes://")));
+    delete chain.transport_socket;
+  }
+  return copy;
+}
+
+test("a router is known by its node id (Istio's router~…) or TRELLIS_NODE_TYPE; its ports by TRELLIS_GATEWAY_PORTS", () => {
+  const byId = proxyIdentityFromNode({ id: "router~10.0.0.1~gw.ns~ns.svc.cluster.local", metadata: {} });
+  assert.equal(byId.router, true);
+  assert.equal(byId.gatewayAddress, "127.0.0.1");
+  const byMeta = proxyIdentityFromNode({
+    id: "gw",
+    metadata: {
+      TRELLIS_NODE_TYPE: "router",
+      TRELLIS_GATEWAY_PORTS: "80:18080, 443:0,bad,70000:1",
+      TRELLIS_GATEWAY_ADDRESS: "127.0.0.2",
+    },
+  });
+  assert.deepEqual(byMeta.gatewayPorts, { 80: 18080, 443: 0 });
+  assert.equal(byMeta.gatewayAddress, "127.0.0.2");
+  assert.equal(proxyIdentityFromNode({ id: "sidecar~1~a.b~c", metadata: {} }).router, undefined);
+});
+
+test("host intersection as Istio's: the more specific of two hosts when one covers the other", () => {
+  assert.equal(intersectHost("web.example.com", "*.example.com"), "web.example.com");
+  assert.equal(intersectHost("*.example.com", "web.example.com"), "web.example.com");
+  assert.equal(intersectHost("*", "a.b"), "a.b");
+  assert.equal(intersectHost("*.a.example.com", "*.example.com"), "*.a.example.com");
+  assert.equal(intersectHost("a.example.com", "b.example.com"), undefined);
+});
