@@ -1,0 +1,185 @@
+// The Gateway API end to end: a control plane on the embedded store, two real backends (shop v1 and v2, declared by
+// ServiceEntries), a router proxy fed over xDS carrying the label gateway.networking.k8s.io/gateway-name=edge (what
+// `trellis gateway --name edge --labels gateway.networking.k8s.io/gateway-name=edge` runs), and a Gateway plus an
+// HTTPRoute splitting 90/10 applied through the API: traffic to the gateway follows the split within binomial
+// bounds, a host the route does not name gets no route, and the HTTPRoute's status says it is accepted.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemClock } from "../src/api/clock.ts";
+import { mulberry32 } from "../src/api/random.ts";
+import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
+import { ControlPlane } from "../src/control/control-plane.ts";
+import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { Proxy } from "../src/proxy/server.ts";
+import { XdsClient } from "../src/proxy/xds-client/client.ts";
+import { nodeFromIdentity } from "../src/proxy/xds-client/node.ts";
+import { startEchoServer, type Upstream } from "./support/upstreams.ts";
+import { freePorts } from "./support/etcd.ts";
+import { runBounded, waitFor } from "./support/wait.ts";
+import { binomialBounds } from "./support/binomial.ts";
+
+const backends = (v1: number, v2: number): string =>
+  [
+    ["shop-v1", v1],
+    ["shop-v2", v2],
+  ]
+    .map(
+      ([name, port]) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}}
+spec:
+  hosts: [${name}.default.svc.cluster.local]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
+`,
+    )
+    .join("---\n");
+
+const GATEWAY_API = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 8080, protocol: HTTP, hostname: "*.example.com"}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: http}]
+  hostnames: [shop.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /shop}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: x-via, value: gateway-api}]}
+    backendRefs:
+    - {name: shop-v1, port: 8080, weight: 90}
+    - {name: shop-v2, port: 8080, weight: 10}
+`;
+
+describe("the Gateway API end to end: an HTTPRoute's weights through a gateway", () => {
+  let dataDir: string;
+  let store: EmbeddedStore;
+  let cp: ControlPlane;
+  let v1: Upstream;
+  let v2: Upstream;
+  let proxy: Proxy;
+  let client: XdsClient;
+  let gatewayPort: number;
+  const acked = new Map<string, string>();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+  const call = (path: string, host = "shop.example.com"): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = http.get({ host: "127.0.0.1", port: gatewayPort, path, headers: { host }, agent }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => {
+          if (res.statusCode !== 200)
+            return resolve(`${res.statusCode} ${String(res.headers["x-trellis-details"] ?? "")}`.trim());
+          const echo = JSON.parse(body) as { name: string; headers: Record<string, string>; url: string };
+          resolve(echo.headers["x-via"] === "gateway-api" && echo.url === path ? echo.name : `bad ${body}`);
+        });
+      });
+      req.on("error", reject);
+    });
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "trellis-gateway-api-e2e-"));
+    store = await EmbeddedStore.open({ dataDir });
+    cp = new ControlPlane({ store, xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
+    await cp.start();
+    v1 = await startEchoServer("v1");
+    v2 = await startEchoServer("v2");
+    [gatewayPort] = (await freePorts(1)) as [number];
+    const identity = nodeFromIdentity({
+      nodeId: "edge-gateway",
+      namespace: "default",
+      labels: { "gateway.networking.k8s.io/gateway-name": "edge" },
+      instanceIps: ["127.0.0.1"],
+    });
+    const node = {
+      ...identity,
+      metadata: {
+        ...identity.metadata,
+        TRELLIS_NODE_TYPE: "router",
+        TRELLIS_GATEWAY_PORTS: `8080:${gatewayPort}`,
+        TRELLIS_GATEWAY_ADDRESS: "127.0.0.1",
+      },
+    };
+    proxy = new Proxy(
+      { node, admin: undefined, staticResources: { listeners: [], clusters: [] }, drainTimeoutMs: 100 },
+      { log: () => {}, random: mulberry32(7) },
+    );
+    await proxy.start();
+    client = new XdsClient({
+      servers: [`127.0.0.1:${cp.xdsPort}`],
+      node,
+      target: proxy,
+      clock: systemClock,
+      log: () => {},
+    });
+    client.onEvent((e) => {
+      if (e.kind === "ack") acked.set(e.typeUrl, e.versionInfo);
+    });
+    client.start();
+  });
+
+  after(async () => {
+    agent.destroy();
+    client.stop();
+    await proxy.shutdown(0);
+    await cp.stop();
+    await store.close();
+    await v1.close();
+    await v2.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("90/10 within binomial bounds; another host is not routed; the route's status is Accepted", async () => {
+    const res = await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/apply`, {
+      method: "POST",
+      body: JSON.stringify({
+        files: [
+          { name: "backends.yaml", content: backends(v1.port, v2.port) },
+          { name: "shop.yaml", content: GATEWAY_API },
+        ],
+      }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    await waitFor(() => acked.has(TYPE_URL.routeConfiguration), 20_000);
+    // Ready when the gateway's listener answers with both backends reachable.
+    let ready = false;
+    for (let i = 0; i < 200 && !ready; i++) {
+      const seen = await runBounded(20, 4, () => call("/shop/item").catch(() => "error"));
+      ready = seen.every((s) => s === "v1" || s === "v2") && seen.includes("v1");
+      if (!ready) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(ready, "the gateway never routed /shop to the backends");
+    const n = 400;
+    const results = await runBounded(n, 8, (i) => call(i % 2 === 0 ? "/shop" : `/shop/${i}`));
+    const failures = results.filter((r) => r !== "v1" && r !== "v2");
+    assert.deepEqual(failures.slice(0, 5), []);
+    const toV2 = results.filter((r) => r === "v2").length;
+    const [lo, hi] = binomialBounds(n, 0.1);
+    assert.ok(toV2 >= lo && toV2 <= hi, `${toV2} of ${n} to v2, expected ${lo.toFixed(0)}-${hi.toFixed(0)}`);
+    // PathPrefix /shop is segment-wise: /shopping is not under it, nor is a host the route does not name.
+    assert.match(await call("/shopping"), /^404 route_not_found/);
+    assert.match(await call("/shop", "other.example.com"), /^404 no_virtual_host/);
+    const status = (await (
+      await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/resources/HTTPRoute/default/shop`)
+    ).json()) as { status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] } };
+    assert.deepEqual(
+      status.status.parents[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
+      ["Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"],
+    );
+  });
+});
