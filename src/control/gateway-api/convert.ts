@@ -439,10 +439,7 @@ function buildHttp(route: KubernetesHTTPRoute, options: ConversionOptions): Buil
         const http: IstioHTTPRoute = { name: `${route.metadata.name}.${r}.${m}`, ...structuredClone(base) };
         http.match = [matchOf(match, form)];
         const prefixRewrite = rewriteForForm(rule, form);
-        if (prefixRewrite !== undefined) {
-          if (http.rewrite !== undefined) http.rewrite.uri = prefixRewrite;
-          else if (http.redirect !== undefined) http.redirect.uri = prefixRewrite;
-        }
+        if (prefixRewrite !== undefined && http.rewrite !== undefined) http.rewrite.uri = prefixRewrite;
         entries.push({ http, match, order: entries.length });
       }
     });
@@ -507,10 +504,11 @@ function matchOf(match: HTTPRouteMatch, uri: UriForm): HTTPMatchRequest {
 /** ReplacePrefixMatch for one uri form: the matched prefix is replaced, segments kept ("/x" + "/rest"). */
 function rewriteForForm(rule: HTTPRouteRule, form: UriForm): string | undefined {
   for (const f of rule.filters) {
-    const path =
-      f.type === "URLRewrite" ? f.urlRewrite.path : f.type === "RequestRedirect" ? f.requestRedirect.path : undefined;
+    // A redirect's ReplacePrefixMatch is refused when read (Istio's redirect replaces the whole path).
+    const path = f.type === "URLRewrite" ? f.urlRewrite.path : undefined;
     if (path?.type !== "ReplacePrefixMatch") continue;
-    if ("exact" in form || !("prefix" in form) || form.prefix === "/") return path.value;
+    if (!("prefix" in form)) return path.value;
+    // The Istio match's prefix ends in "/" ("/foo/", or "/" itself): so does its replacement ("/x/", or "/").
     return path.value === "/" ? "/" : `${path.value.replace(/\/+$/, "")}/`;
   }
   return undefined;

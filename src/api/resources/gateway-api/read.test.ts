@@ -253,7 +253,7 @@ describe("Gateway API: HTTPRoute", () => {
               type: "RequestRedirect",
               requestRedirect: {
                 scheme: "https",
-                path: { type: "ReplacePrefixMatch", replacePrefixMatch: "/new" },
+                path: { type: "ReplaceFullPath", replaceFullPath: "/new" },
                 statusCode: 301,
               },
             },
@@ -273,7 +273,7 @@ describe("Gateway API: HTTPRoute", () => {
     });
     assert.deepEqual(spec.rules[1]!.filters[0], {
       type: "RequestRedirect",
-      requestRedirect: { statusCode: 301, scheme: "https", path: { type: "ReplacePrefixMatch", value: "/new" } },
+      requestRedirect: { statusCode: 301, scheme: "https", path: { type: "ReplaceFullPath", value: "/new" } },
     });
   });
 
@@ -336,6 +336,26 @@ describe("Gateway API: HTTPRoute", () => {
         ["spec.rules[0].backendRefs", "must be empty with a RequestRedirect filter (the redirect is the answer)"],
         ["spec.rules[0].timeouts.backendRequest", "expected backendRequest to be no longer than request"],
       ],
+    );
+  });
+
+  test("a redirect's ReplacePrefixMatch is refused (Istio's redirect replaces the whole path)", () => {
+    assertSpecProblems(
+      "HTTPRoute",
+      {
+        rules: [
+          {
+            matches: [{ path: { type: "PathPrefix", value: "/old" } }],
+            filters: [
+              {
+                type: "RequestRedirect",
+                requestRedirect: { path: { type: "ReplacePrefixMatch", replacePrefixMatch: "/new" } },
+              },
+            ],
+          },
+        ],
+      },
+      [["spec.rules[0].filters[0].requestRedirect.path.type", /^ReplacePrefixMatch in a redirect is not carried out/]],
     );
   });
 

@@ -390,7 +390,12 @@ function readFilter(ctx: ResourceContext, item: Item): HTTPRouteFilter | undefin
       const hostname = r.string("hostname");
       if (hostname !== undefined) checkHostname(r, "hostname", hostname, false);
       assign(out, "hostname", hostname);
-      if (r.has("path")) out.path = readPathModifier(r);
+      if (r.has("path")) {
+        out.path = readPathModifier(r);
+        // Istio's redirect replaces the whole path; Trellis has no prefix redirect to convert this into.
+        if (out.path.type === "ReplacePrefixMatch")
+          r.error("path.type", `ReplacePrefixMatch in a redirect ${NOT_CARRIED} (ReplaceFullPath is)`);
+      }
       assign(out, "port", r.integer("port", 1, 65_535));
       if (r.has("statusCode")) {
         const code = r.raw("statusCode");
