@@ -8,6 +8,7 @@
 // namespace; what only a label selector reaches (a Sidecar or DestinationRule workloadSelector, sourceLabels) shows
 // when a selected proxy connects.
 
+import { generatedParents, toParent } from "./gateway-api/parents.ts";
 import type { Resource } from "../api/resources/types.ts";
 import type { Finding, Level } from "./analyze/messages.ts";
 import { translateInbound, translateOutbound, World, type ProxyIdentity } from "./translate/index.ts";
@@ -88,11 +89,14 @@ export function reportProblems(
   const byText = new Map<string, ReportedProblem>();
   const perProxy = new Map<string, Problem[]>();
   const clustersOf = new Map<string, string[]>();
+  // What the Gateway API's conversion made is reported as the Gateway or HTTPRoute it came from.
+  const parents = generatedParents(resources);
   for (const view of views) {
     const t = translated(view);
+    const found = t.problems.map((p) => toParent(p, parents));
     clustersOf.set(view.id, [...t.clusters]);
-    perProxy.set(view.id, [...t.problems]);
-    for (const p of t.problems) {
+    perProxy.set(view.id, [...found]);
+    for (const p of found) {
       const known = byText.get(p.text);
       if (known === undefined) byText.set(p.text, { ...p, proxies: [view.id] });
       else known.proxies.push(view.id);
