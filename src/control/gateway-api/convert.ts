@@ -509,9 +509,10 @@ function rewriteForForm(rule: HTTPRouteRule, form: UriForm): string | undefined 
     // A redirect's ReplacePrefixMatch is refused when read (Istio's redirect replaces the whole path).
     const path = f.type === "URLRewrite" ? f.urlRewrite.path : undefined;
     if (path?.type !== "ReplacePrefixMatch") continue;
-    if (!("prefix" in form)) return path.value;
+    const value = path.replacePrefixMatch;
+    if (!("prefix" in form)) return value;
     // The Istio match's prefix ends in "/" ("/foo/", or "/" itself): so does its replacement ("/x/", or "/").
-    return path.value === "/" ? "/" : `${path.value.replace(/\/+$/, "")}/`;
+    return value === "/" ? "/" : `${value.replace(/\/+$/, "")}/`;
   }
   return undefined;
 }
@@ -541,7 +542,7 @@ function ruleAction(
         if (r.scheme !== undefined) http.redirect.scheme = r.scheme;
         if (r.hostname !== undefined) http.redirect.authority = r.hostname;
         if (r.port !== undefined) http.redirect.port = r.port;
-        if (r.path?.type === "ReplaceFullPath") http.redirect.uri = r.path.value;
+        if (r.path?.type === "ReplaceFullPath") http.redirect.uri = r.path.replaceFullPath;
         break;
       }
       case "URLRewrite": {
@@ -549,7 +550,7 @@ function ruleAction(
         http.rewrite = {};
         if (w.hostname !== undefined) http.rewrite.authority = w.hostname;
         if (w.path?.type === "ReplaceFullPath")
-          http.rewrite.uriRegexRewrite = { match: "^/.*$", rewrite: w.path.value };
+          http.rewrite.uriRegexRewrite = { match: "^/.*$", rewrite: w.path.replaceFullPath };
         break;
       }
       case "RequestMirror": {

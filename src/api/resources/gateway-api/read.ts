@@ -461,7 +461,7 @@ function readPathModifier(r: SpecFields): HTTPPathModifier {
   if (value.length > 1024) p.error(field, "expected at most 1024 characters");
   if (value !== "" && !value.startsWith("/"))
     p.error(field, `expected a path starting with "/", got ${describe(value)}`);
-  return { type, value };
+  return type === "ReplaceFullPath" ? { type, replaceFullPath: value } : { type, replacePrefixMatch: value };
 }
 
 function readBackendRef(ctx: ResourceContext, item: Item): HTTPBackendRef {

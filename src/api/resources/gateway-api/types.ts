@@ -94,10 +94,9 @@ export interface HTTPHeaderFilter {
   remove: string[];
 }
 
-export interface HTTPPathModifier {
-  type: "ReplaceFullPath" | "ReplacePrefixMatch";
-  value: string;
-}
+/** The API's spelling: the value is in the field the type names. */
+export type HTTPPathModifier =
+  { type: "ReplaceFullPath"; replaceFullPath: string } | { type: "ReplacePrefixMatch"; replacePrefixMatch: string };
 
 export interface HTTPRequestRedirectFilter {
   scheme?: "http" | "https";
