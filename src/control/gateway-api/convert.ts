@@ -561,11 +561,10 @@ function ruleAction(
           options,
           unresolved,
         );
+        const { percent, fraction } = f.requestMirror;
+        const value = fraction !== undefined ? (fraction.numerator / fraction.denominator) * 100 : percent;
         if (dest !== undefined)
-          http.mirrors.push({
-            destination: dest,
-            ...(f.requestMirror.percent !== undefined && { percentage: { value: f.requestMirror.percent } }),
-          });
+          http.mirrors.push({ destination: dest, ...(value !== undefined && { percentage: { value } }) });
         break;
       }
     }

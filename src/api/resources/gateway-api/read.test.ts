@@ -284,7 +284,10 @@ describe("Gateway API: HTTPRoute", () => {
     });
     assert.deepEqual(spec.rules[0]!.filters[3], {
       type: "RequestMirror",
-      requestMirror: { backendRef: { group: "", kind: "Service", name: "shadow", port: 80 }, percent: 25 },
+      requestMirror: {
+        backendRef: { group: "", kind: "Service", name: "shadow", port: 80 },
+        fraction: { numerator: 1, denominator: 4 },
+      },
     });
     assert.deepEqual(spec.rules[1]!.filters[0], {
       type: "RequestRedirect",

@@ -19,6 +19,7 @@ import type {
   HTTPBackendRef,
   HTTPHeaderFilter,
   HTTPPathModifier,
+  HTTPRequestMirrorFilter,
   HTTPRouteFilter,
   HTTPRouteMatch,
   HTTPRouteRule,
@@ -371,13 +372,13 @@ function readFilter(ctx: ResourceContext, item: Item): HTTPRouteFilter | undefin
       const backendRef = m.require("backendRef")
         ? readBackendObjectRef(m.message("backendRef", { known: ["group", "kind", "name", "namespace", "port"] }))
         : { group: "", kind: "Service", name: "" };
-      const out: { backendRef: BackendObjectReference; percent?: number } = { backendRef };
+      const out: HTTPRequestMirrorFilter = { backendRef };
       if (m.oneOf(["percent", "fraction"], false) === "fraction") {
         const fr = m.message("fraction", { known: ["numerator", "denominator"] });
         const numerator = fr.require("numerator") ? (fr.integer("numerator", 0, 2_147_483_647) ?? 0) : 0;
         const denominator = fr.integer("denominator", 1, 2_147_483_647) ?? 100;
         if (numerator > denominator) fr.error("numerator", "expected numerator <= denominator");
-        out.percent = (numerator / denominator) * 100;
+        out.fraction = { numerator, denominator };
       } else assign(out, "percent", m.integer("percent", 0, 100));
       return { type: known, requestMirror: out };
     }

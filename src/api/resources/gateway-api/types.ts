@@ -121,8 +121,9 @@ export interface BackendObjectReference {
 
 export interface HTTPRequestMirrorFilter {
   backendRef: BackendObjectReference;
-  /** 0–100, fractions allowed (from `percent` or `fraction`); absent: every request. */
+  /** 0–100; at most one of percent and fraction; neither: every request. */
   percent?: number;
+  fraction?: { numerator: number; denominator: number };
 }
 
 export const HTTP_FILTER_TYPES = [
