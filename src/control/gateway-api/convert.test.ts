@@ -16,15 +16,16 @@ const TESTDATA = join(import.meta.dirname, "testdata");
 const cases = readdirSync(TESTDATA)
   .filter((f) => f.endsWith(".yaml") && !f.endsWith(".golden.yaml"))
   .sort();
-// The services these cases' mesh has: every backend but those named missing-*.
+// The services and secrets these cases' mesh has: all but those named missing-*.
 const hasService = (host: string): boolean => !host.startsWith("missing-");
+const hasSecret = (_namespace: string, name: string): boolean => !name.startsWith("missing-");
 
 describe("Gateway API conversion goldens", () => {
   for (const file of cases) {
     const name = file.slice(0, -".yaml".length);
     test(name, () => {
       const { resources } = loadResources(readFileSync(join(TESTDATA, file), "utf8"), file);
-      const converted = convertGatewayApi(resources, { hasService });
+      const converted = convertGatewayApi(resources, { hasService, hasSecret });
       const golden = {
         gateways: converted.gateways.map(toIstioObject),
         virtualServices: converted.virtualServices.map(toIstioObject),
@@ -37,7 +38,7 @@ describe("Gateway API conversion goldens", () => {
       // What the conversion makes is valid Istio configuration, as `trellis apply` would accept it.
       const made = [...golden.gateways, ...golden.virtualServices];
       assert.equal(validateResources(made, name).resources.length, made.length);
-      assert.deepEqual(convertGatewayApi(resources, { hasService }), converted);
+      assert.deepEqual(convertGatewayApi(resources, { hasService, hasSecret }), converted);
     });
   }
 });

@@ -52,6 +52,8 @@ export interface Condition {
 export interface ConversionOptions {
   /** Whether a backend's host is a service of the mesh (absent: every backend is taken to exist). */
   hasService?: (hostname: string) => boolean;
+  /** Whether a TLS secret is stored (`trellis create secret tls`); absent: every certificateRef is taken to exist. */
+  hasSecret?: (namespace: string, name: string) => boolean;
 }
 
 export interface Conversion {
@@ -129,7 +131,7 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
     const state: GatewayState = { gateway: gw, listeners: [] };
     states.set(`${gw.metadata.namespace}/${gw.metadata.name}`, state);
     gw.spec.listeners.forEach((listener, index) => {
-      const ls = convertListener(gw, listener, index);
+      const ls = convertListener(gw, listener, index, options);
       state.listeners.push(ls.state);
       if (ls.server !== undefined)
         out.gateways.push({
@@ -187,6 +189,7 @@ function convertListener(
   gw: KubernetesGateway,
   listener: Listener,
   index: number,
+  options: ConversionOptions,
 ): { state: ListenerState; server?: GatewayServer } {
   const istioName = `${gw.metadata.name}-${SUFFIX}-${listener.name}`;
   const conditions: Condition[] = [];
@@ -230,6 +233,14 @@ function convertListener(
         "False",
         "RefNotPermitted",
         `certificateRefs[0]: a Secret in namespace ${ref.namespace} needs a ReferenceGrant, which Trellis does not read`,
+      );
+    else if (ref !== undefined && options.hasSecret?.(gw.metadata.namespace, ref.name) === false)
+      resolved = cond(
+        "ResolvedRefs",
+        "False",
+        "InvalidCertificateRef",
+        `certificateRefs[0]: Secret ${gw.metadata.namespace}/${ref.name} not found ` +
+          `(trellis create secret tls ${ref.name} --cert FILE --key FILE)`,
       );
     else if (tls.certificateRefs.length > 1)
       resolved = cond(

@@ -8,7 +8,10 @@ import { convertGatewayApi } from "./convert.ts";
 /** Status by store key (GatewayClass/…, KubernetesGateway/…, HTTPRoute/…). */
 export function gatewayApiStatus(
   resources: readonly Resource[],
-  world: Pick<World, "service">,
+  world: Pick<World, "service" | "secrets">,
 ): Map<string, Record<string, unknown>> {
-  return convertGatewayApi(resources, { hasService: (host) => world.service(host) !== undefined }).status;
+  return convertGatewayApi(resources, {
+    hasService: (host) => world.service(host) !== undefined,
+    hasSecret: (namespace, name) => world.secrets.some((s) => s.namespace === namespace && s.name === name),
+  }).status;
 }
