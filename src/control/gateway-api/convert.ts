@@ -30,6 +30,7 @@ import type {
   Listener,
   ParentReference,
 } from "../../api/resources/gateway-api/types.ts";
+import type { ResourceRef } from "../translate/problems.ts";
 import { CONTROLLER_NAME, CONTROLLER_NAMES, GATEWAY_API_GROUP } from "../../api/resources/gateway-api/types.ts";
 
 /** The label a Gateway API Gateway's proxies carry (Istio's manual deployment). */
@@ -61,6 +62,17 @@ export interface Conversion {
   virtualServices: VirtualService[];
   /** `status` of each Gateway API resource Trellis manages, by store key (Kind/namespace/name). */
   status: Map<string, Record<string, unknown>>;
+  /** Each generated VirtualService's http routes (by index): the HTTPRoute each came from. */
+  httpParents: Map<string, ResourceRef[]>;
+}
+
+/** One converted match of an HTTPRoute rule, with what orders it among the others on one host. */
+interface Entry {
+  http: IstioHTTPRoute;
+  match: HTTPRouteMatch;
+  /** The rule and match order inside its route. */
+  order: number;
+  parent: ResourceRef;
 }
 
 interface ListenerState {
@@ -71,6 +83,8 @@ interface ListenerState {
   attachedRoutes: number;
   /** Whether the listener can carry routes (valid, HTTPRoute allowed). */
   usable: boolean;
+  /** The routes attached, per hostname, in the order of their HTTPRoutes (namespace/name). */
+  byHost: Map<string, Entry[][]>;
 }
 
 interface GatewayState {
@@ -88,7 +102,7 @@ const cond = (type: string, status: Condition["status"], reason: string, message
 
 /** Everything the Gateway API resources among `resources` say, in Istio's terms, and their statuses. */
 export function convertGatewayApi(resources: readonly Resource[], options: ConversionOptions = {}): Conversion {
-  const out: Conversion = { gateways: [], virtualServices: [], status: new Map() };
+  const out: Conversion = { gateways: [], virtualServices: [], status: new Map(), httpParents: new Map() };
   const classes = new Map<string, GatewayClass>();
   const gateways: KubernetesGateway[] = [];
   const routes: KubernetesHTTPRoute[] = [];
@@ -150,7 +164,13 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
     });
   }
 
+  // Ties in precedence go to the route first by namespace/name (the Gateway API: the oldest, then by name; Trellis
+  // keeps no creation time in the typed resources).
+  routes.sort((a, b) =>
+    key("", a.metadata.namespace, a.metadata.name).localeCompare(key("", b.metadata.namespace, b.metadata.name)),
+  );
   for (const route of routes) convertRoute(route, states, options, out);
+  for (const state of states.values()) mergeRoutes(state, out);
 
   for (const state of states.values()) {
     const gw = state.gateway;
@@ -268,7 +288,7 @@ function convertListener(
       : cond("Programmed", "False", "Invalid", "the listener is not valid"),
   );
   return {
-    state: { listener, index, istioName, conditions, attachedRoutes: 0, usable },
+    state: { listener, index, istioName, conditions, attachedRoutes: 0, usable, byHost: new Map() },
     ...(usable && { server }),
   };
 }
@@ -284,7 +304,6 @@ function convertRoute(
   const ns = route.metadata.namespace;
   const parents: Record<string, unknown>[] = [];
   const built = buildHttp(route, options);
-  let counter = 0;
   route.spec.parentRefs.forEach((ref) => {
     const gwNs = ref.namespace ?? ns;
     const state = states.get(`${gwNs}/${ref.name}`);
@@ -310,24 +329,12 @@ function convertRoute(
     }
     for (const { listener, hosts } of attached.listeners) {
       listener.attachedRoutes += 1;
-      out.virtualServices.push({
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: {
-          name: `${route.metadata.name}-${counter++}-${SUFFIX}`,
-          namespace: ns,
-          labels: {},
-          annotations: { [PARENT_ANNOTATION]: `HTTPRoute/${ns}/${route.metadata.name}` },
-        },
-        spec: {
-          hosts,
-          gateways: [`${gwNs}/${listener.istioName}`],
-          http: built.http,
-          tls: [],
-          tcp: [],
-          exportTo: [],
-        },
-      });
+      for (const host of hosts) {
+        const list = listener.byHost.get(host) ?? [];
+        // One route attached twice to a listener (two parentRefs) counts once.
+        if (!list.includes(built.entries)) list.push(built.entries);
+        listener.byHost.set(host, list);
+      }
     }
     const conditions = [cond("Accepted", "True", "Accepted", "Route was valid"), built.resolved];
     if (built.partial !== undefined) conditions.push(built.partial);
@@ -433,37 +440,76 @@ function suffixMatch(host: string, wildcard: string): boolean {
 // --- rules → Istio http routes -----------------------------------------------------------------------------------
 
 interface BuiltHttp {
-  http: IstioHTTPRoute[];
+  entries: Entry[];
   resolved: Condition;
   partial?: Condition;
+}
+
+/**
+ * One VirtualService per listener and hostname, in the Gateway's namespace, holding every attached route's rules in
+ * the Gateway API's precedence: routes of one host are merged before ordering, as the API asks (one VirtualService
+ * per route would put the first route's `/` before another route's `/api`).
+ */
+function mergeRoutes(state: GatewayState, out: Conversion): void {
+  const gw = state.gateway;
+  for (const listener of state.listeners) {
+    for (const [host, routes] of listener.byHost) {
+      const entries = routes.flat().map((e, i) => ({ e, i }));
+      entries.sort((a, b) => precedence(b.e.match) - precedence(a.e.match) || a.i - b.i);
+      const name = `${listener.istioName}-${host === "*" ? "wildcard" : host.replace("*", "wildcard")}`;
+      const parents = [...new Set(entries.map(({ e }) => key(e.parent.kind, e.parent.namespace, e.parent.name)))];
+      out.httpParents.set(
+        key("VirtualService", gw.metadata.namespace, name),
+        entries.map(({ e }) => e.parent),
+      );
+      out.virtualServices.push({
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: {
+          name,
+          namespace: gw.metadata.namespace,
+          labels: {},
+          annotations: { [PARENT_ANNOTATION]: parents.join(",") },
+        },
+        spec: {
+          hosts: [host],
+          gateways: [`${gw.metadata.namespace}/${listener.istioName}`],
+          http: entries.map(({ e }) => e.http),
+          tls: [],
+          tcp: [],
+          exportTo: [],
+        },
+      });
+    }
+  }
 }
 
 function buildHttp(route: KubernetesHTTPRoute, options: ConversionOptions): BuiltHttp {
   const ns = route.metadata.namespace;
   const unresolved: { reason: string; message: string }[] = [];
   const unsupported: string[] = [];
-  const entries: { http: IstioHTTPRoute; match: HTTPRouteMatch; order: number }[] = [];
+  const entries: Entry[] = [];
+  const parent: ResourceRef = { kind: "HTTPRoute", namespace: ns, name: route.metadata.name };
   route.spec.rules.forEach((rule, r) => {
     const at = `spec.rules[${r}]`;
     const base = ruleAction(rule, at, ns, options, unresolved, unsupported);
     if (base === undefined) return;
     rule.matches.forEach((match, m) => {
       for (const form of uriForms(match)) {
-        const http: IstioHTTPRoute = { name: `${route.metadata.name}.${r}.${m}`, ...structuredClone(base) };
+        const http: IstioHTTPRoute = { name: `${ns}.${route.metadata.name}.${r}.${m}`, ...structuredClone(base) };
         http.match = [matchOf(match, form)];
         const prefixRewrite = rewriteForForm(rule, form);
         if (prefixRewrite !== undefined && http.rewrite !== undefined) http.rewrite.uri = prefixRewrite;
-        entries.push({ http, match, order: entries.length });
+        entries.push({ http, match, order: entries.length, parent });
       }
     });
   });
-  entries.sort((a, b) => precedence(b.match) - precedence(a.match) || a.order - b.order);
   const first = unresolved[0];
   const resolved =
     first === undefined
       ? cond("ResolvedRefs", "True", "ResolvedRefs", "All references resolved")
       : cond("ResolvedRefs", "False", first.reason, unresolved.map((u) => u.message).join("; "));
-  const built: BuiltHttp = { http: entries.map((e) => e.http), resolved };
+  const built: BuiltHttp = { entries, resolved };
   if (unsupported.length > 0)
     built.partial = cond("PartiallyInvalid", "True", "UnsupportedValue", `${unsupported.join("; ")}: left out`);
   return built;
