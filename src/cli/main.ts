@@ -10,6 +10,7 @@ import { Argument, Command, CommanderError, Option } from "commander";
 import type { AnalyzeOptions } from "./analyze.ts";
 import type { ApplyOptions } from "./apply.ts";
 import type { DeleteOptions } from "./delete.ts";
+import type { GatewayOptions } from "./gateway.ts";
 import type { GetOptions } from "./get.ts";
 import type { ProxyConfigOptions } from "./proxy-config.ts";
 import type { ProxyStatusOptions } from "./proxy-status.ts";
@@ -130,6 +131,32 @@ function program(setStatus: (status: number) => void): Command {
       ),
     )
     .action((command: string[], opts: RunCliOptions) => run(import("./run.ts").then((m) => m.runRun(command, opts))));
+
+  prog
+    .command("gateway")
+    .description("an ingress or egress gateway: an edge proxy for the Gateways whose selector matches its labels")
+    .option("--name <name>", "the gateway's name: its app label and the service it registers as")
+    .option("-n, --namespace <ns>", "its namespace (default: default); credentialName secrets are read there")
+    .option("--labels <k=v,...>", "its labels, which Gateway selectors match (default istio=ingressgateway; app=NAME)")
+    .option(
+      "--port <[name=]port[:listen]>",
+      "a Gateway server port and where it listens on 127.0.0.1 (default the port itself); registered (repeatable)",
+      collect,
+    )
+    .option(
+      "--xds <host:port,...>",
+      "the control plane's ADS (default $TRELLIS_XDS, else $TRELLIS_CONTROL's host:15010)",
+    )
+    .option("--admin-port <port>", "admin interface port on 127.0.0.1 (default 0: a free port, logged)")
+    .option("--drain-timeout <ms>", "how long SIGTERM waits for connections to finish")
+    .addHelpText(
+      "after",
+      example(
+        "trellis gateway --name ingress --port http=80:8080 --port https=443:8443",
+        "trellis gateway --name egress --labels istio=egressgateway --port http=80:18080",
+      ),
+    )
+    .action((opts: GatewayOptions) => run(import("./gateway.ts").then((m) => m.runGateway(opts))));
 
   prog
     .command("up")
