@@ -17,6 +17,7 @@ import type { ProxyStatusOptions } from "./proxy-status.ts";
 import type { ProxyOptions } from "./proxy.ts";
 import type { RunCliOptions } from "./run.ts";
 import type { UpOptions } from "./up.ts";
+import type { CreateSecretOptions } from "./secret.ts";
 
 const CONTROL_NOTE =
   "Commands that talk to the control plane find it at $TRELLIS_CONTROL (default http://127.0.0.1:15014).";
@@ -247,6 +248,24 @@ function program(setStatus: (status: number) => void): Command {
     );
 
   prog
+    .command("create")
+    .description("create a secret: `trellis create secret tls NAME --cert FILE --key FILE`")
+    .command("secret")
+    .description("create a secret (tls: a gateway's certificate and key)")
+    .command("tls")
+    .description(
+      "store a certificate chain and its key for a gateway's credentialName (checked; the key is never shown)",
+    )
+    .argument("<name>", "the secret's name (what a Gateway server's tls.credentialName says)")
+    .option("-n, --namespace <ns>", "its namespace: the gateway's (default: default)")
+    .option("--cert <file>", "the certificate chain, PEM (leaf first)")
+    .option("--key <file>", "the private key, PEM")
+    .addHelpText("after", example("trellis create secret tls web-cert --cert web.crt --key web.key"))
+    .action((name: string, opts: CreateSecretOptions) =>
+      run(import("./secret.ts").then((m) => m.runCreateSecretTls(name, opts))),
+    );
+
+  prog
     .command("proxy-status")
     .description("each connected proxy: versions sent and ACKed, NACK errors in full, problems; one proxy's problems")
     .argument("[proxy]", "one proxy's node id: its row and each of its problems")
@@ -268,7 +287,13 @@ function program(setStatus: (status: number) => void): Command {
     .command("proxy-config")
     .description("what the control plane sends a proxy, as Envoy JSON or a summary table")
     .addArgument(
-      new Argument("<type>", "which configuration").choices(["listeners", "routes", "clusters", "endpoints"]),
+      new Argument("<type>", "which configuration").choices([
+        "listeners",
+        "routes",
+        "clusters",
+        "endpoints",
+        "secrets",
+      ]),
     )
     .argument("<proxy>", "the proxy's node id (see trellis proxy-status)")
     .addOption(new Option("-o, --output <format>", "json or yaml instead of a table").choices(["json", "yaml"]))
