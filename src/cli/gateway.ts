@@ -188,12 +188,15 @@ export async function runGateway(values: GatewayOptions): Promise<number> {
       .map(([k, v]) => `${k}=${v}`)
       .join(",")}; admin 127.0.0.1:${proxy.adminPort ?? "-"}; xds ${xds.join(",")})`,
   );
-  void registration.register().then(
-    (id) => {
-      if (id !== undefined) log(`registered ${id}`);
-    },
-    (err: unknown) => log(err instanceof Error ? err.message : String(err)),
-  );
+  // The registry wants at least one port: a gateway without --port serves its Gateways but is not registered.
+  if (ports.length > 0)
+    void registration.register().then(
+      (id) => {
+        if (id !== undefined) log(`registered ${id}`);
+      },
+      (err: unknown) => log(err instanceof Error ? err.message : String(err)),
+    );
+  else log("not registered: no --port given (get workloads lists a gateway by its ports); proxy-status shows it");
 
   return new Promise<number>((resolve) => {
     let stopping = false;
