@@ -8,6 +8,7 @@ import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
 import { displayKind, kindOf, kindOfDocument, knownKinds } from "./kinds.ts";
+import { isSecrets, runDeleteSecret } from "./secret.ts";
 
 /** The options main.ts's commander parses for this verb. */
 export interface DeleteOptions {
@@ -47,6 +48,8 @@ export async function runDelete(
     if (named.problems.length > 0) status = 1;
     targets = named.targets;
   } else {
+    if (typed !== undefined && name !== undefined && isSecrets(typed))
+      return runDeleteSecret(name, options.namespace ?? "default");
     const kind = typed === undefined ? undefined : kindOf(typed);
     if (kind === undefined || name === undefined) {
       process.stderr.write(`trellis delete: expected KIND NAME or -f FILE; kinds: ${knownKinds()}\n`);

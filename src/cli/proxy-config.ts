@@ -6,7 +6,7 @@ import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { table } from "./table.ts";
 
-const TYPES = ["listeners", "routes", "clusters", "endpoints"] as const;
+const TYPES = ["listeners", "routes", "clusters", "endpoints", "secrets"] as const;
 type ConfigType = (typeof TYPES)[number];
 
 /** The options main.ts's commander parses for this verb. */
@@ -57,6 +57,12 @@ function summary(type: ConfigType, items: Record<string, unknown>[]): string {
       return table(
         ["NAME", "TYPE", "LB"],
         items.map((c) => [String(c.name), String(c.type ?? "EDS"), String(c.lb_policy ?? "ROUND_ROBIN")]),
+      );
+    case "secrets":
+      // Names and kinds only (the JSON shows the certificate; the private key is redacted by the control plane).
+      return table(
+        ["NAME", "KIND"],
+        items.map((s) => [String(s.name), s.tls_certificate !== undefined ? "certificate and key" : "CA certificate"]),
       );
     case "endpoints":
       return table(

@@ -8,4 +8,6 @@ export const CONFIG_TYPES: Record<string, string> = {
   routes: TYPE_URL.routeConfiguration,
   clusters: TYPE_URL.cluster,
   endpoints: TYPE_URL.clusterLoadAssignment,
+  // A gateway's SDS secrets (control/secrets.ts): shown with the private key redacted.
+  secrets: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
 };

@@ -15,7 +15,8 @@ export interface RegistrationBody {
   address: string;
   nodeId: string;
   serviceAccount?: string;
-  ports: { name: string; number: number; servicePort: number; protocol: RunProtocol; sidecarPort: number }[];
+  /** sidecarPort: where the instance's sidecar takes its traffic; absent for a proxy that is the workload (a gateway). */
+  ports: { name: string; number: number; servicePort: number; protocol: RunProtocol; sidecarPort?: number }[];
 }
 
 export class RegistrationRefusedError extends TrellisError {

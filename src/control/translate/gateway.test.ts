@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseCluster, parseListener, parseRouteConfiguration } from "../../api/xds/parse/index.ts";
-import { encodeResource, TYPE_URL } from "../../api/xds/wire/codec.ts";
+import { decodeResource, encodeResource, TYPE_URL } from "../../api/xds/wire/codec.ts";
 import type { Json } from "./envoy.ts";
 import { DOWNSTREAM_TLS_TYPE, intersectHost, TLS_TRANSPORT_SOCKET } from "./gateway.ts";
 import { proxyIdentityFromNode } from "./proxy-identity.ts";
@@ -38,7 +38,9 @@ for (const file of cases) {
     assert.deepEqual(translate(world, proxy), result, "pure");
     for (const l of result.listeners) {
       assert.doesNotThrow(() => parseListener(inlineRds(withoutTls(l), result.routes)), `listener ${String(l.name)}`);
-      encodeResource(TYPE_URL.listener, l);
+      // The TLS contexts survive the wire (an enum spelled wrong would come back as another value).
+      const back = decodeResource(encodeResource(TYPE_URL.listener, l));
+      assert.deepEqual(tlsContexts(back), tlsContexts(l), `listener ${String(l.name)}: TLS contexts on the wire`);
     }
     for (const r of result.routes) {
       assert.doesNotThrow(() => parseRouteConfiguration(r), `route ${String(r.name)}`);
@@ -46,6 +48,13 @@ for (const file of cases) {
     }
     for (const c of result.clusters) assert.doesNotThrow(() => parseCluster(c), `cluster ${String(c.name)}`);
   });
+}
+
+/** Each chain's DownstreamTlsContext's common_tls_context (what the wire must keep as written). */
+function tlsContexts(listener: Json): unknown[] {
+  return ((listener.filter_chains as Json[] | undefined) ?? []).map(
+    (c) => ((c.transport_socket as Json | undefined)?.typed_config as Json | undefined)?.common_tls_context,
+  );
 }
 
 /** The listener with its chains' TLS transport sockets removed, after checking they are Envoy's shape. */

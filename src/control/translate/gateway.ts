@@ -460,8 +460,10 @@ function httpsChain(
     tls_certificate_sds_secret_configs: [{ name: secrets[0], sds_config: ADS }],
   };
   const params: Json = {};
-  if (tls.minProtocolVersion !== undefined) params.tls_minimum_protocol_version = tls.minProtocolVersion;
-  if (tls.maxProtocolVersion !== undefined) params.tls_maximum_protocol_version = tls.maxProtocolVersion;
+  if (tls.minProtocolVersion !== undefined)
+    params.tls_minimum_protocol_version = envoyTlsVersion(tls.minProtocolVersion);
+  if (tls.maxProtocolVersion !== undefined)
+    params.tls_maximum_protocol_version = envoyTlsVersion(tls.maxProtocolVersion);
   if ((tls.cipherSuites ?? []).length > 0) params.cipher_suites = tls.cipherSuites;
   if (Object.keys(params).length > 0) common.tls_params = params;
   const context: Json = { "@type": DOWNSTREAM_TLS_TYPE, common_tls_context: common };
@@ -482,6 +484,11 @@ function httpsChain(
     transport_socket: { name: TLS_TRANSPORT_SOCKET, typed_config: context },
   };
   return { chain, route: routeConfiguration(routeName, [s], port, base), secrets };
+}
+
+/** Istio's TLS version names (TLSV1_2) as Envoy's enum spells them (TLSv1_2); TLS_AUTO as is. */
+function envoyTlsVersion(istio: string): string {
+  return istio.replace(/^TLSV/, "TLSv");
 }
 
 /** Filter chains of a TLS port by server name, none claimed twice (Envoy refuses overlapping matches). */
