@@ -1,27 +1,25 @@
 // The Gateway API end to end: a control plane on the embedded store, two real backends (shop v1 and v2, declared by
-// ServiceEntries), a router proxy fed over xDS carrying the label gateway.networking.k8s.io/gateway-name=edge (what
-// `trellis gateway --name edge --labels gateway.networking.k8s.io/gateway-name=edge` runs), and a Gateway plus an
-// HTTPRoute splitting 90/10 applied through the API: traffic to the gateway follows the split within binomial
-// bounds, a host the route does not name gets no route, and the HTTPRoute's status says it is accepted.
+// ServiceEntries), a real `trellis gateway --name edge --labels gateway.networking.k8s.io/gateway-name=edge`
+// process, and a Gateway plus an HTTPRoute splitting 90/10 applied through the API: traffic to the gateway follows
+// the split within binomial bounds, a host the route does not name gets no route, and the HTTPRoute's status says
+// it is accepted.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { systemClock } from "../src/api/clock.ts";
-import { mulberry32 } from "../src/api/random.ts";
-import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
+import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
-import { Proxy } from "../src/proxy/server.ts";
-import { XdsClient } from "../src/proxy/xds-client/client.ts";
-import { nodeFromIdentity } from "../src/proxy/xds-client/node.ts";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
 import { freePorts } from "./support/etcd.ts";
-import { runBounded, waitFor } from "./support/wait.ts";
+import { runBounded } from "./support/wait.ts";
 import { binomialBounds } from "./support/binomial.ts";
+
+const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
 const backends = (v1: number, v2: number): string =>
   [
@@ -71,10 +69,9 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
   let cp: ControlPlane;
   let v1: Upstream;
   let v2: Upstream;
-  let proxy: Proxy;
-  let client: XdsClient;
+  let gateway: ChildProcess | undefined;
+  let gatewayLog = "";
   let gatewayPort: number;
-  const acked = new Map<string, string>();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
   const call = (path: string, host = "shop.example.com"): Promise<string> =>
@@ -100,43 +97,36 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
     v1 = await startEchoServer("v1");
     v2 = await startEchoServer("v2");
     [gatewayPort] = (await freePorts(1)) as [number];
-    const identity = nodeFromIdentity({
-      nodeId: "edge-gateway",
-      namespace: "default",
-      labels: { "gateway.networking.k8s.io/gateway-name": "edge" },
-      instanceIps: ["127.0.0.1"],
-    });
-    const node = {
-      ...identity,
-      metadata: {
-        ...identity.metadata,
-        TRELLIS_NODE_TYPE: "router",
-        TRELLIS_GATEWAY_PORTS: `8080:${gatewayPort}`,
-        TRELLIS_GATEWAY_ADDRESS: "127.0.0.1",
+    gateway = spawn(
+      process.execPath,
+      [
+        TRELLIS,
+        "gateway",
+        "--name",
+        "edge",
+        "--labels",
+        "gateway.networking.k8s.io/gateway-name=edge",
+        "--port",
+        `http=8080:${gatewayPort}`,
+        "--xds",
+        `127.0.0.1:${cp.xdsPort}`,
+      ],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, TRELLIS_CONTROL: `http://127.0.0.1:${cp.apiPort}` },
       },
-    };
-    proxy = new Proxy(
-      { node, admin: undefined, staticResources: { listeners: [], clusters: [] }, drainTimeoutMs: 100 },
-      { log: () => {}, random: mulberry32(7) },
     );
-    await proxy.start();
-    client = new XdsClient({
-      servers: [`127.0.0.1:${cp.xdsPort}`],
-      node,
-      target: proxy,
-      clock: systemClock,
-      log: () => {},
-    });
-    client.onEvent((e) => {
-      if (e.kind === "ack") acked.set(e.typeUrl, e.versionInfo);
-    });
-    client.start();
+    gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
   });
 
   after(async () => {
     agent.destroy();
-    client.stop();
-    await proxy.shutdown(0);
+    if (gateway !== undefined && gateway.exitCode === null) {
+      const exited = new Promise((r) => gateway!.once("exit", r));
+      gateway.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (gateway.exitCode === null) gateway.kill("SIGKILL");
+    }
     await cp.stop();
     await store.close();
     await v1.close();
@@ -155,7 +145,12 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
       }),
     });
     assert.equal(res.status, 200, await res.text());
-    await waitFor(() => acked.has(TYPE_URL.routeConfiguration), 20_000);
+    // Polled every 50 ms (the gateway is another process: nothing here to wait on but its log).
+    for (let waited = 0; !/ready \(.*0\.0\.0\.0_8080=/.test(gatewayLog); waited += 50) {
+      if (waited > 60_000 || gateway?.exitCode !== null)
+        throw new Error(`the gateway did not get its listener:\n${gatewayLog}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // Ready when the gateway's listener answers with both backends reachable.
     let ready = false;
     for (let i = 0; i < 200 && !ready; i++) {
@@ -163,7 +158,7 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
       ready = seen.every((s) => s === "v1" || s === "v2") && seen.includes("v1");
       if (!ready) await new Promise((r) => setTimeout(r, 50));
     }
-    assert.ok(ready, "the gateway never routed /shop to the backends");
+    assert.ok(ready, `the gateway never routed /shop to the backends:\n${gatewayLog}`);
     const n = 400;
     const results = await runBounded(n, 8, (i) => call(i % 2 === 0 ? "/shop" : `/shop/${i}`));
     const failures = results.filter((r) => r !== "v1" && r !== "v2");
