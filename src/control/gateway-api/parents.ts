@@ -39,5 +39,7 @@ export function toParent<P extends Problem>(p: P, parents: GeneratedParents): P 
   const parent = (index === undefined ? undefined : parents.http.get(generated)?.[Number(index)]) ?? refs[0]!;
   const { path: _path, ...rest } = p;
   const where = `${p.resource.kind} ${p.resource.namespace}/${p.resource.name}${p.path === undefined ? "" : ` ${p.path}`}`;
-  return { ...rest, resource: parent, message: `converted into ${where}: ${p.message}` } as P;
+  const message = `converted into ${where}: ${p.message}`;
+  const text = `${parent.kind} ${parent.namespace}/${parent.name}: ${message}`;
+  return { ...rest, resource: parent, message, text } as P;
 }
