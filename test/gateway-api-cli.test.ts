@@ -107,6 +107,14 @@ describe("the Gateway API through the CLI", () => {
     }
   });
 
+  test("an unknown kind lists the Gateway API's names beside Istio's", async () => {
+    const got = await runCli(["get", "gateways.example.com"], env);
+    assert.equal(got.code, 2);
+    assert.match(got.stderr, /; Gateway \(gateway, gateways, gw, gateway\.networking\.istio\.io, /);
+    assert.match(got.stderr, /; Gateway of the Gateway API \(gtw, gateway\.gateway\.networking\.k8s\.io, /);
+    assert.match(got.stderr, /; HTTPRoute \(httproute, httproutes, httproutes\.gateway\.networking\.k8s\.io\)/);
+  });
+
   test("get httproute NAME -o yaml shows each parent's conditions with the spec's reasons", async () => {
     const got = await runCli(["get", "httproute", "shop", "-o", "yaml"], env);
     assert.equal(got.code, 0, got.stderr);

@@ -49,6 +49,8 @@ export function kindOf(typed: string): string | undefined {
 
 export function knownKinds(): string {
   return Object.entries(KINDS)
-    .map(([kind, names]) => `${kind} (${names.join(", ")})`)
+    .map(
+      ([kind, names]) => `${kind === "KubernetesGateway" ? "Gateway of the Gateway API" : kind} (${names.join(", ")})`,
+    )
     .join("; ");
 }
