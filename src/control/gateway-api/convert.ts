@@ -80,7 +80,8 @@ interface ListenerState {
   index: number;
   istioName: string;
   conditions: Condition[];
-  attachedRoutes: number;
+  /** The routes attached (namespace/name): a route attached twice by two parentRefs counts once. */
+  attachedRoutes: Set<string>;
   /** Whether the listener can carry routes (valid, HTTPRoute allowed). */
   usable: boolean;
   /** The routes attached, per hostname, in the order of their HTTPRoutes (namespace/name). */
@@ -197,7 +198,7 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
           l.listener.protocol === "HTTP" || l.listener.protocol === "HTTPS"
             ? [{ group: GATEWAY_API_GROUP, kind: "HTTPRoute" }]
             : [],
-        attachedRoutes: l.attachedRoutes,
+        attachedRoutes: l.attachedRoutes.size,
         conditions: l.conditions,
       })),
     });
@@ -288,7 +289,7 @@ function convertListener(
       : cond("Programmed", "False", "Invalid", "the listener is not valid"),
   );
   return {
-    state: { listener, index, istioName, conditions, attachedRoutes: 0, usable, byHost: new Map() },
+    state: { listener, index, istioName, conditions, attachedRoutes: new Set(), usable, byHost: new Map() },
     ...(usable && { server }),
   };
 }
@@ -328,7 +329,7 @@ function convertRoute(
       return;
     }
     for (const { listener, hosts } of attached.listeners) {
-      listener.attachedRoutes += 1;
+      listener.attachedRoutes.add(`${ns}/${route.metadata.name}`);
       for (const host of hosts) {
         const list = listener.byHost.get(host) ?? [];
         // One route attached twice to a listener (two parentRefs) counts once.
@@ -343,7 +344,9 @@ function convertRoute(
   out.status.set(key("HTTPRoute", ns, route.metadata.name), { parents });
 }
 
+/** One parent's status (its conditions copied: no two parents share an object). */
 function parentStatus(ref: ParentReference, conditions: Condition[]): Record<string, unknown> {
+  conditions = conditions.map((c) => ({ ...c }));
   const parentRef: Record<string, unknown> = { group: ref.group, kind: ref.kind, name: ref.name };
   if (ref.namespace !== undefined) parentRef.namespace = ref.namespace;
   if (ref.sectionName !== undefined) parentRef.sectionName = ref.sectionName;
