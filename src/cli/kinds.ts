@@ -27,6 +27,7 @@ const KINDS: Record<string, string[]> = {
   ],
   GatewayClass: ["gatewayclass", "gatewayclasses", "gc", "gatewayclasses.gateway.networking.k8s.io"],
   HTTPRoute: ["httproute", "httproutes", "httproutes.gateway.networking.k8s.io"],
+  GRPCRoute: ["grpcroute", "grpcroutes", "grpcroutes.gateway.networking.k8s.io"],
 };
 
 /** How messages name a kind, kubectl's way: lower case, the Gateway API's Gateway with its group. */

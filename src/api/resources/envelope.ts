@@ -17,7 +17,12 @@ import { readPeerAuthenticationSpec } from "./peer-authentication.ts";
 import { readAuthorizationPolicySpec } from "./authorization-policy.ts";
 import { readRequestAuthenticationSpec } from "./request-authentication.ts";
 import { readTelemetrySpec } from "./telemetry.ts";
-import { readGatewayClassSpec, readHTTPRouteSpec, readKubernetesGatewaySpec } from "./gateway-api/read.ts";
+import {
+  readGatewayClassSpec,
+  readGRPCRouteSpec,
+  readHTTPRouteSpec,
+  readKubernetesGatewaySpec,
+} from "./gateway-api/read.ts";
 import { GATEWAY_API_GROUP, KUBERNETES_GATEWAY } from "./gateway-api/types.ts";
 import { describe } from "../xds/parse/context.ts";
 
@@ -42,6 +47,7 @@ export const KINDS: Record<ResourceKind, { apiVersions: readonly string[]; read:
   GatewayClass: { apiVersions: GATEWAY_API, read: readGatewayClassSpec },
   KubernetesGateway: { apiVersions: GATEWAY_API, read: readKubernetesGatewaySpec },
   HTTPRoute: { apiVersions: GATEWAY_API, read: readHTTPRouteSpec },
+  GRPCRoute: { apiVersions: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha2`], read: readGRPCRouteSpec },
 };
 
 /** The Gateway API's kinds Trellis does not convert: refused by name, with what to use instead. */
@@ -50,8 +56,6 @@ const GATEWAY_API_REFUSED: Record<string, string> = {
     "a TLSRoute is not converted by Trellis yet: use an Istio VirtualService with tls routes on an Istio Gateway",
   TCPRoute:
     "a TCPRoute is not converted by Trellis yet: use an Istio VirtualService with tcp routes on an Istio Gateway",
-  GRPCRoute:
-    "a GRPCRoute is not converted by Trellis yet: use an HTTPRoute (gRPC is HTTP/2; match its path /package.Service/Method)",
   UDPRoute: "a UDPRoute is not converted by Trellis: its gateways carry no UDP",
   ReferenceGrant:
     "a ReferenceGrant is not read by Trellis yet: references across namespaces are refused (RefNotPermitted)",

@@ -89,7 +89,7 @@ describe("loadResources: files of many documents", () => {
         [
           0,
           "kind",
-          'expected one of VirtualService, DestinationRule, ServiceEntry, Gateway, Sidecar, WorkloadEntry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry, GatewayClass, HTTPRoute, got "VirtualServce"',
+          'expected one of VirtualService, DestinationRule, ServiceEntry, Gateway, Sidecar, WorkloadEntry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry, GatewayClass, HTTPRoute, GRPCRoute, got "VirtualServce"',
         ],
       ],
     );

@@ -13,6 +13,7 @@ const API_VERSIONS: Record<string, string> = {
   GatewayClass: "gateway.networking.k8s.io/v1",
   KubernetesGateway: "gateway.networking.k8s.io/v1",
   HTTPRoute: "gateway.networking.k8s.io/v1",
+  GRPCRoute: "gateway.networking.k8s.io/v1",
 };
 
 /** One resource of `kind` named `name` in namespace default, as a document. */

@@ -6,7 +6,7 @@
 //     `allowOrigin`) are gone: they are normalised into today's fields, with a warning.
 // Optional fields are absent when the user did not write them: defaults are translation's business, not ours.
 
-import type { GatewayClassSpec, HTTPRouteSpec, KubernetesGatewaySpec } from "./gateway-api/types.ts";
+import type { GatewayClassSpec, GRPCRouteSpec, HTTPRouteSpec, KubernetesGatewaySpec } from "./gateway-api/types.ts";
 
 /** Milliseconds, read from an Istio duration string ("1s", "1.5s", "100ms", "1h", "1m30s"). */
 export type Milliseconds = number;
@@ -22,7 +22,7 @@ export const NETWORKING_KINDS = [
 export const SECURITY_KINDS = ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"] as const;
 export const TELEMETRY_KINDS = ["Telemetry"] as const;
 /** The Kubernetes Gateway API's kinds (gateway.networking.k8s.io); its Gateway is "KubernetesGateway" inside Trellis. */
-export const GATEWAY_API_KINDS = ["GatewayClass", "KubernetesGateway", "HTTPRoute"] as const;
+export const GATEWAY_API_KINDS = ["GatewayClass", "KubernetesGateway", "HTTPRoute", "GRPCRoute"] as const;
 export const RESOURCE_KINDS = [
   ...NETWORKING_KINDS,
   ...SECURITY_KINDS,
@@ -64,6 +64,7 @@ export type GatewayClass = ResourceOf<"GatewayClass", GatewayClassSpec>;
 export type KubernetesGateway = ResourceOf<"KubernetesGateway", KubernetesGatewaySpec>;
 /** The Gateway API's HTTPRoute (not Istio's VirtualService HTTPRoute message, which is the type `HTTPRoute`). */
 export type KubernetesHTTPRoute = ResourceOf<"HTTPRoute", HTTPRouteSpec>;
+export type GRPCRoute = ResourceOf<"GRPCRoute", GRPCRouteSpec>;
 
 export type Resource =
   | VirtualService
@@ -78,7 +79,8 @@ export type Resource =
   | Telemetry
   | GatewayClass
   | KubernetesGateway
-  | KubernetesHTTPRoute;
+  | KubernetesHTTPRoute
+  | GRPCRoute;
 
 /** Something accepted but worth telling the user: an unknown field, a deprecated spelling. */
 export interface ResourceWarning {

@@ -19,11 +19,13 @@ import type {
   HTTPRouteDestination,
   KubernetesGateway,
   KubernetesHTTPRoute,
+  GRPCRoute,
   Resource,
   VirtualService,
 } from "../../api/resources/types.ts";
 import type {
   BackendObjectReference,
+  GRPCMethodMatch,
   HTTPHeaderFilter,
   HTTPRouteMatch,
   HTTPRouteRule,
@@ -32,6 +34,12 @@ import type {
 } from "../../api/resources/gateway-api/types.ts";
 import type { ResourceRef } from "../translate/problems.ts";
 import { CONTROLLER_NAME, CONTROLLER_NAMES, GATEWAY_API_GROUP } from "../../api/resources/gateway-api/types.ts";
+
+/** The route kinds Trellis converts; both attach to HTTP and HTTPS listeners. */
+const ROUTE_KINDS = ["HTTPRoute", "GRPCRoute"] as const;
+
+/** An HTTPRoute, or a GRPCRoute in HTTPRoute's terms (its methods as paths: gRPC is HTTP/2 to /Service/Method). */
+type RouteLike = Pick<KubernetesHTTPRoute, "metadata" | "spec"> & { kind: (typeof ROUTE_KINDS)[number] };
 
 /** The label a Gateway API Gateway's proxies carry (Istio's manual deployment). */
 export const GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name";
@@ -106,11 +114,12 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
   const out: Conversion = { gateways: [], virtualServices: [], status: new Map(), httpParents: new Map() };
   const classes = new Map<string, GatewayClass>();
   const gateways: KubernetesGateway[] = [];
-  const routes: KubernetesHTTPRoute[] = [];
+  const routes: RouteLike[] = [];
   for (const r of resources) {
     if (r.kind === "GatewayClass") classes.set(r.metadata.name, r);
     else if (r.kind === "KubernetesGateway") gateways.push(r);
     else if (r.kind === "HTTPRoute") routes.push(r);
+    else if (r.kind === "GRPCRoute") routes.push(grpcAsHttp(r));
   }
   if (gateways.length === 0 && routes.length === 0 && classes.size === 0) return out;
   const ours = (className: string): boolean => {
@@ -196,7 +205,7 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
         name: l.listener.name,
         supportedKinds:
           l.listener.protocol === "HTTP" || l.listener.protocol === "HTTPS"
-            ? [{ group: GATEWAY_API_GROUP, kind: "HTTPRoute" }]
+            ? ROUTE_KINDS.map((kind) => ({ group: GATEWAY_API_GROUP, kind }))
             : [],
         attachedRoutes: l.attachedRoutes.size,
         conditions: l.conditions,
@@ -222,7 +231,9 @@ function convertListener(
   };
   const kinds = listener.allowedRoutes.kinds;
   const httpCapable = listener.protocol === "HTTP" || listener.protocol === "HTTPS";
-  const invalidKind = kinds.find((k) => !(k.group === GATEWAY_API_GROUP && k.kind === "HTTPRoute" && httpCapable));
+  const invalidKind = kinds.find(
+    (k) => !(k.group === GATEWAY_API_GROUP && (ROUTE_KINDS as readonly string[]).includes(k.kind) && httpCapable),
+  );
   if (invalidKind !== undefined)
     resolved = cond(
       "ResolvedRefs",
@@ -297,7 +308,7 @@ function convertListener(
 // --- HTTPRoute ---------------------------------------------------------------------------------------------------
 
 function convertRoute(
-  route: KubernetesHTTPRoute,
+  route: RouteLike,
   states: Map<string, GatewayState>,
   options: ConversionOptions,
   out: Conversion,
@@ -341,7 +352,7 @@ function convertRoute(
     if (built.partial !== undefined) conditions.push(built.partial);
     parents.push(parentStatus(ref, conditions));
   });
-  out.status.set(key("HTTPRoute", ns, route.metadata.name), { parents });
+  out.status.set(key(route.kind, ns, route.metadata.name), { parents });
 }
 
 /** One parent's status (its conditions copied: no two parents share an object). */
@@ -356,7 +367,7 @@ function parentStatus(ref: ParentReference, conditions: Condition[]): Record<str
 
 /** The listeners of a Gateway a parentRef attaches the route to, with the hostnames it gets on each. */
 function attach(
-  route: KubernetesHTTPRoute,
+  route: RouteLike,
   ref: ParentReference,
   state: GatewayState,
 ): { listeners: { listener: ListenerState; hosts: string[] }[]; refusal?: Condition } {
@@ -377,7 +388,13 @@ function attach(
           `${ref.sectionName === undefined ? "" : ` named ${ref.sectionName}`}${ref.port === undefined ? "" : ` on port ${ref.port}`}`,
       ),
     };
-  const allowed = candidates.filter((l) => l.usable && allows(l.listener, gw, route.metadata.namespace));
+  const allowed = candidates.filter(
+    (l) =>
+      l.usable &&
+      allows(l.listener, gw, route.metadata.namespace) &&
+      (l.listener.allowedRoutes.kinds.length === 0 ||
+        l.listener.allowedRoutes.kinds.some((k) => k.kind === route.kind)),
+  );
   if (allowed.length === 0)
     return {
       listeners: [],
@@ -386,7 +403,7 @@ function attach(
         "False",
         "NotAllowedByListeners",
         `no listener of Gateway ${gw.metadata.namespace}/${gw.metadata.name} that the parentRef names allows an ` +
-          `HTTPRoute from namespace ${route.metadata.namespace} (allowedRoutes, protocol)`,
+          `${route.kind} from namespace ${route.metadata.namespace} (allowedRoutes, protocol)`,
       ),
     };
   const listeners = allowed
@@ -487,12 +504,12 @@ function mergeRoutes(state: GatewayState, out: Conversion): void {
   }
 }
 
-function buildHttp(route: KubernetesHTTPRoute, options: ConversionOptions): BuiltHttp {
+function buildHttp(route: RouteLike, options: ConversionOptions): BuiltHttp {
   const ns = route.metadata.namespace;
   const unresolved: { reason: string; message: string }[] = [];
   const unsupported: string[] = [];
   const entries: Entry[] = [];
-  const parent: ResourceRef = { kind: "HTTPRoute", namespace: ns, name: route.metadata.name };
+  const parent: ResourceRef = { kind: route.kind, namespace: ns, name: route.metadata.name };
   route.spec.rules.forEach((rule, r) => {
     const at = `spec.rules[${r}]`;
     const base = ruleAction(rule, at, ns, options, unresolved, unsupported);
@@ -520,10 +537,13 @@ function buildHttp(route: KubernetesHTTPRoute, options: ConversionOptions): Buil
 
 /**
  * The Gateway API's precedence among matches (the longest exact path, then the longest prefix, then method, then
- * most headers, then most query parameters) as one number: higher first.
+ * most headers, then most query parameters) as one number: higher first. Where a regular expression goes the API
+ * leaves to the implementation: after every exact path and prefix but the catch-all prefix `/`, which would
+ * otherwise leave it unreachable (a GRPCRoute's method-only match is one).
  */
 function precedence(match: HTTPRouteMatch): number {
-  const pathScore = match.path.type === "Exact" ? 2 : match.path.type === "PathPrefix" ? 1 : 0;
+  const { type, value } = match.path;
+  const pathScore = type === "Exact" ? 3 : type === "RegularExpression" ? 1 : value === "/" ? 0 : 2;
   return (
     pathScore * 1e8 +
     Math.min(match.path.value.length, 9999) * 1e4 +
@@ -708,4 +728,42 @@ function backendHost(
   if (options.hasService !== undefined && !options.hasService(host))
     unresolved.push({ reason: "BackendNotFound", message: `${at}: Service ${refNs}/${ref.name} (${host}) not found` });
   return { host, ...(ref.port !== undefined && { port: { number: ref.port } }) };
+}
+
+/**
+ * A GRPCRoute as an HTTPRoute: a method match becomes a path match (Exact service and method: the exact path
+ * /Service/Method; a service alone: the prefix /Service/; a method alone or RegularExpression: a regex of the path,
+ * each part matched on its own), headers as they are, and the same filters and backends.
+ */
+function grpcAsHttp(route: GRPCRoute): RouteLike {
+  const rules: HTTPRouteRule[] = route.spec.rules.map((rule) => ({
+    ...(rule.name !== undefined && { name: rule.name }),
+    matches: rule.matches.map((m): HTTPRouteMatch => ({
+      path: grpcPath(m.method),
+      headers: m.headers,
+      queryParams: [],
+    })),
+    filters: rule.filters,
+    backendRefs: rule.backendRefs,
+  }));
+  return {
+    kind: "GRPCRoute",
+    metadata: route.metadata,
+    spec: { parentRefs: route.spec.parentRefs, hostnames: route.spec.hostnames, rules },
+  };
+}
+
+function grpcPath(method: GRPCMethodMatch | undefined): HTTPRouteMatch["path"] {
+  if (method === undefined) return { type: "PathPrefix", value: "/" };
+  const { service, method: name } = method;
+  if (method.type === "Exact") {
+    if (service !== undefined && name !== undefined) return { type: "Exact", value: `/${service}/${name}` };
+    if (service !== undefined) return { type: "PathPrefix", value: `/${service}` };
+    return { type: "RegularExpression", value: `/[^/]+/${escapeRegex(name ?? "")}` };
+  }
+  return { type: "RegularExpression", value: `/${service ?? "[^/]+"}/${name ?? "[^/]+"}` };
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { HTTPRouteSpec, KubernetesGatewaySpec } from "./types.ts";
+import type { GRPCRouteSpec, HTTPRouteSpec, KubernetesGatewaySpec } from "./types.ts";
 import type { GatewaySpec } from "../types.ts";
 import { assertSpecProblems, problemsOf, specOf } from "../testing.ts";
 import { loadResources } from "../load.ts";
@@ -64,8 +64,8 @@ describe("Gateway API: kinds by group", () => {
     ]);
   });
 
-  test("TLSRoute, TCPRoute, GRPCRoute are refused by name, with what to use", () => {
-    for (const kind of ["TLSRoute", "TCPRoute", "GRPCRoute"]) {
+  test("TLSRoute and TCPRoute are refused by name, with what to use", () => {
+    for (const kind of ["TLSRoute", "TCPRoute"]) {
       const problems = problemsOf(
         JSON.stringify({ apiVersion: "gateway.networking.k8s.io/v1alpha2", kind, metadata: { name: "r" }, spec: {} }),
       );
@@ -197,6 +197,67 @@ describe("Gateway API: Gateway", () => {
       [
         ["spec.addresses", /^addresses is not carried out by Trellis's gateways/],
         ["spec.listeners[0].tls.options", /^options is not carried out/],
+      ],
+    );
+  });
+});
+
+describe("Gateway API: GRPCRoute", () => {
+  test("method matches, headers, filters and weighted backends", () => {
+    const spec = specOf<GRPCRouteSpec>("GRPCRoute", {
+      parentRefs: [{ name: "edge" }],
+      hostnames: ["grpc.example.com"],
+      rules: [
+        {
+          matches: [
+            { method: { service: "helloworld.Greeter", method: "SayHello" }, headers: [{ name: "x-v", value: "2" }] },
+            { method: { type: "RegularExpression", service: "helloworld\\..*" } },
+          ],
+          filters: [{ type: "RequestHeaderModifier", requestHeaderModifier: { set: [{ name: "x-a", value: "1" }] } }],
+          backendRefs: [
+            { name: "greeter-v1", port: 50051, weight: 3 },
+            { name: "greeter-v2", port: 50051, weight: 1 },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(spec.rules[0]!.matches, [
+      {
+        headers: [{ type: "Exact", name: "x-v", value: "2" }],
+        method: { type: "Exact", service: "helloworld.Greeter", method: "SayHello" },
+      },
+      { headers: [], method: { type: "RegularExpression", service: "helloworld\\..*" } },
+    ]);
+    assert.equal(spec.rules[0]!.backendRefs.length, 2);
+  });
+
+  test("each bad field is named: a method match without service or method, bad names, HTTP-only filters", () => {
+    assertSpecProblems(
+      "GRPCRoute",
+      {
+        parentRefs: [{ name: "edge" }],
+        rules: [
+          {
+            matches: [
+              { method: { type: "Exact" } },
+              { method: { service: "not a service", method: "Say/Hello" } },
+              { method: { type: "RegularExpression", method: "(" } },
+            ],
+            filters: [{ type: "URLRewrite", urlRewrite: { hostname: "x.example.com" } }],
+            backendRefs: [{ name: "greeter" }],
+          },
+        ],
+      },
+      [
+        ["spec.rules[0].matches[0].method", "expected one or both of service and method"],
+        ["spec.rules[0].matches[1].method.service", 'expected a gRPC service name, got "not a service"'],
+        ["spec.rules[0].matches[1].method.method", 'expected a gRPC method name, got "Say/Hello"'],
+        ["spec.rules[0].matches[2].method.method", /^expected a valid regular expression/],
+        [
+          "spec.rules[0].filters[0].type",
+          "expected RequestHeaderModifier, ResponseHeaderModifier or RequestMirror in a GRPCRoute, got URLRewrite",
+        ],
+        ["spec.rules[0].backendRefs[0].port", "required when the backend is a Service"],
       ],
     );
   });

@@ -16,6 +16,11 @@ import type {
   BackendObjectReference,
   GatewayClassSpec,
   GatewayTLSConfig,
+  GRPCMethodMatch,
+  GRPCRouteFilter,
+  GRPCRouteMatch,
+  GRPCRouteRule,
+  GRPCRouteSpec,
   HTTPBackendRef,
   HTTPHeaderFilter,
   HTTPPathModifier,
@@ -485,6 +490,88 @@ function readBackendObjectRef(f: SpecFields): BackendObjectReference {
   if (ref.port === undefined && ref.group === "" && ref.kind === "Service" && !f.broken)
     f.error("port", "required when the backend is a Service");
   return ref;
+}
+
+// --- GRPCRoute ---------------------------------------------------------------------------------------------------
+
+const GRPC_SERVICE = /^(?:\.?[A-Za-z_][A-Za-z_0-9]*)(?:\.[A-Za-z_][A-Za-z_0-9]*)*$/;
+const GRPC_METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
+
+export function readGRPCRouteSpec(ctx: ResourceContext, raw: unknown, path: string): GRPCRouteSpec {
+  const f = SpecFields.open(ctx, raw, path, { known: ["parentRefs", "hostnames", "rules"] });
+  const parents = f.list("parentRefs");
+  if (parents.length > 32) f.error("parentRefs", `expected at most 32, got ${parents.length}`);
+  const parentRefs = parents.map((item) => readParentRef(ctx, item));
+  const hostnames = f.stringList("hostnames");
+  if (hostnames.length > 16) f.error("hostnames", `expected at most 16, got ${hostnames.length}`);
+  hostnames.forEach((h, i) => checkHostname(f, `hostnames[${i}]`, h, true));
+  const ruleItems = f.list("rules");
+  if (ruleItems.length > 16) f.error("rules", `expected at most 16, got ${ruleItems.length}`);
+  const rules =
+    ruleItems.length === 0 && !f.has("rules")
+      ? [{ matches: [{ headers: [] }], filters: [], backendRefs: [] }]
+      : ruleItems.map((r) => readGRPCRule(ctx, r));
+  return { parentRefs, hostnames, rules };
+}
+
+function readGRPCRule(ctx: ResourceContext, item: Item): GRPCRouteRule {
+  const f = SpecFields.open(ctx, item.value, item.path, {
+    known: ["name", "matches", "filters", "backendRefs"],
+    refused: { sessionPersistence: `sessionPersistence ${NOT_CARRIED}` },
+  });
+  const matchItems = f.list("matches");
+  if (matchItems.length > 64) f.error("matches", `expected at most 64, got ${matchItems.length}`);
+  const matches: GRPCRouteMatch[] =
+    matchItems.length === 0 ? [{ headers: [] }] : matchItems.map((m) => readGRPCMatch(ctx, m));
+  const filters: GRPCRouteFilter[] = [];
+  f.list("filters").forEach((fi) => {
+    const filter = readFilter(ctx, fi);
+    if (filter === undefined) return;
+    if (filter.type === "RequestRedirect" || filter.type === "URLRewrite")
+      ctx.error(
+        `${fi.path}.type`,
+        `expected RequestHeaderModifier, ResponseHeaderModifier or RequestMirror in a GRPCRoute, got ${filter.type}`,
+      );
+    else filters.push(filter);
+  });
+  if (filters.length > 16) f.error("filters", `expected at most 16, got ${filters.length}`);
+  for (const type of ["RequestHeaderModifier", "ResponseHeaderModifier"])
+    if (filters.filter((x) => x.type === type).length > 1) f.error("filters", `expected at most one ${type} filter`);
+  const backendItems = f.list("backendRefs");
+  if (backendItems.length > 16) f.error("backendRefs", `expected at most 16, got ${backendItems.length}`);
+  const rule: GRPCRouteRule = { matches, filters, backendRefs: backendItems.map((b) => readBackendRef(ctx, b)) };
+  const name = f.string("name");
+  if (name !== undefined && !SECTION_NAME.test(name))
+    f.error("name", `expected a section name (lower case DNS-1123 subdomain), got ${describe(name)}`);
+  assign(rule, "name", name);
+  return rule;
+}
+
+function readGRPCMatch(ctx: ResourceContext, item: Item): GRPCRouteMatch {
+  const f = SpecFields.open(ctx, item.value, item.path, { known: ["method", "headers"] });
+  const match: GRPCRouteMatch = { headers: readValueMatches(f, "headers", true) };
+  if (f.has("method")) {
+    const m = f.message("method", { known: ["type", "service", "method"] });
+    const method: GRPCMethodMatch = {
+      type: m.enumValue("type", ["Exact", "RegularExpression"] as const) ?? "Exact",
+    };
+    assign(method, "service", m.string("service"));
+    assign(method, "method", m.string("method"));
+    if (method.service === undefined && method.method === undefined && !m.broken)
+      f.error("method", "expected one or both of service and method");
+    for (const [field, pattern] of [
+      ["service", GRPC_SERVICE],
+      ["method", GRPC_METHOD],
+    ] as const) {
+      const value = method[field];
+      if (value === undefined) continue;
+      if (value.length > 1024) m.error(field, "expected at most 1024 characters");
+      if (method.type === "RegularExpression") checkRegex(ctx, m.at(field), value);
+      else if (!pattern.test(value)) m.error(field, `expected a gRPC ${field} name, got ${describe(value)}`);
+    }
+    match.method = method;
+  }
+  return match;
 }
 
 // --- shared ------------------------------------------------------------------------------------------------------

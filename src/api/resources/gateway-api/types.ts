@@ -159,3 +159,34 @@ export interface HTTPRouteSpec {
   hostnames: string[];
   rules: HTTPRouteRule[];
 }
+
+/** A gRPC method: at least one of service and method; RegularExpression matches each part on its own. */
+export interface GRPCMethodMatch {
+  type: "Exact" | "RegularExpression";
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCRouteMatch {
+  method?: GRPCMethodMatch;
+  headers: HTTPValueMatch[];
+}
+
+/** The filters a GRPCRoute may have (the API's: no redirect, no rewrite). */
+export type GRPCRouteFilter = Extract<
+  HTTPRouteFilter,
+  { type: "RequestHeaderModifier" | "ResponseHeaderModifier" | "RequestMirror" }
+>;
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches: GRPCRouteMatch[];
+  filters: GRPCRouteFilter[];
+  backendRefs: HTTPBackendRef[];
+}
+
+export interface GRPCRouteSpec {
+  parentRefs: ParentReference[];
+  hostnames: string[];
+  rules: GRPCRouteRule[];
+}
