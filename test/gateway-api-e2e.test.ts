@@ -2,7 +2,7 @@
 // ServiceEntries), a real `trellis gateway --name edge --labels gateway.networking.k8s.io/gateway-name=edge`
 // process, and a Gateway plus an HTTPRoute splitting 90/10 applied through the API: traffic to the gateway follows
 // the split within binomial bounds, a host the route does not name gets no route, and the HTTPRoute's status says
-// it is accepted.
+// it is accepted; a GRPCRoute on the same listener sends a real gRPC call to a greeter by its method.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +14,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import * as grpc from "@grpc/grpc-js";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
+import { Greeter, startGreeter } from "./support/greeter.ts";
 import { freePorts } from "./support/etcd.ts";
 import { runBounded } from "./support/wait.ts";
 import { binomialBounds } from "./support/binomial.ts";
@@ -119,7 +121,10 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
     gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
   });
 
+  const greeters: grpc.Server[] = [];
+
   after(async () => {
+    for (const g of greeters) g.forceShutdown();
     agent.destroy();
     if (gateway !== undefined && gateway.exitCode === null) {
       const exited = new Promise((r) => gateway!.once("exit", r));
@@ -176,5 +181,59 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
       status.status.parents[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
       ["Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"],
     );
+  });
+
+  test("a GRPCRoute through the same gateway: SayHello reaches the greeter by its method", async () => {
+    const greeter = await startGreeter("greeter-v1");
+    greeters.push(greeter.server);
+    const files = [
+      {
+        name: "greeter.yaml",
+        content: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: greeter}
+spec:
+  hosts: [greeter.default.svc.cluster.local]
+  ports: [{number: 50051, name: grpc, protocol: GRPC}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {grpc: ${greeter.port}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: greeter}
+spec:
+  parentRefs: [{name: edge, sectionName: http}]
+  hostnames: [grpc.example.com]
+  rules:
+  - matches: [{method: {service: helloworld.Greeter, method: SayHello}}]
+    backendRefs: [{name: greeter, port: 50051}]
+`,
+      },
+    ];
+    const res = await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/apply`, {
+      method: "POST",
+      body: JSON.stringify({ files }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    const client = new Greeter(`127.0.0.1:${gatewayPort}`, grpc.credentials.createInsecure(), {
+      "grpc.default_authority": "grpc.example.com",
+    });
+    try {
+      const call = (): Promise<unknown> =>
+        new Promise((resolve) =>
+          client.SayHello({ name: "gateway" }, (err: grpc.ServiceError | null, reply: unknown) =>
+            resolve(err === null ? reply : `${err.code} ${err.details}`),
+          ),
+        );
+      let reply: unknown;
+      for (let i = 0; i < 200; i++) {
+        reply = await call();
+        if (typeof reply === "object") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(reply, { message: "hello gateway", from: "greeter-v1" });
+    } finally {
+      client.close();
+    }
   });
 });
