@@ -98,3 +98,31 @@ test("host intersection as Istio's: the more specific of two hosts when one cove
   assert.equal(intersectHost("*.a.example.com", "*.example.com"), "*.a.example.com");
   assert.equal(intersectHost("a.example.com", "b.example.com"), undefined);
 });
+
+test("a VirtualService bound to a gateway and mesh routes sidecars too (its mesh matches only); one bound to gateways only does not", () => {
+  const { world, proxy: router } = loadCase("gateway/http-two-hosts.yaml");
+  const sidecar = proxyIdentityFromNode({
+    id: "web-1",
+    metadata: { NAMESPACE: "default", LABELS: { app: "web" }, INSTANCE_IPS: "10.0.0.10" },
+  });
+  const result = translate(world, sidecar);
+  const vhosts = (result.routes.find((r) => r.name === "outbound-http")!.virtual_hosts as Json[]).map((v) => ({
+    name: v.name,
+    domains: v.domains as string[],
+    routes: (v.routes as Json[]).map((r) => r.match),
+  }));
+  const api = vhosts.find((v) => v.name === "api.default.svc.cluster.local:9090")!;
+  // Sidecars get the VirtualService's routes (its `gateways` include mesh), including the mesh-only match.
+  assert.deepEqual(api.routes, [{ prefix: "/v1" }, { prefix: "/sidecars-only" }]);
+  assert.ok(!vhosts.some((v) => v.domains.includes("web.example.com")), "gateway-only hosts are not on sidecars");
+  assert.ok(!vhosts.some((v) => v.domains.includes("api.example.com")), "the gateway's host is not a sidecar's");
+  // And the gateway does not get the mesh-only match.
+  const gw = translate(world, router);
+  const gwApi = (gw.routes.find((r) => r.name === "http.80")!.virtual_hosts as Json[]).find(
+    (v) => v.name === "api.example.com:80",
+  )!;
+  assert.deepEqual(
+    (gwApi.routes as Json[]).map((r) => r.match),
+    [{ prefix: "/v1" }],
+  );
+});
