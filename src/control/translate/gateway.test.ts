@@ -15,6 +15,8 @@ import { DOWNSTREAM_TLS_TYPE, intersectHost, TLS_TRANSPORT_SOCKET } from "./gate
 import { proxyIdentityFromNode } from "./proxy-identity.ts";
 import { inlineRds, loadCase, TESTDATA } from "./testing.ts";
 import { translate } from "./translate.ts";
+import type { Gateway, VirtualService } from "../../api/resources/types.ts";
+import { World } from "./world-index.ts";
 
 const DIR = join(TESTDATA, "gateway");
 const cases = readdirSync(DIR)
@@ -124,5 +126,49 @@ test("a VirtualService bound to a gateway and mesh routes sidecars too (its mesh
   assert.deepEqual(
     (gwApi.routes as Json[]).map((r) => r.match),
     [{ prefix: "/v1" }],
+  );
+});
+
+test("no input crashes the translation: a Gateway without servers or a server without a port, a tls match without sniHosts", () => {
+  const meta = (name: string) => ({ name, namespace: "default", labels: {}, annotations: {} });
+  const world = new World({
+    gateways: [
+      { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: meta("empty"), spec: {} },
+      {
+        apiVersion: "networking.istio.io/v1",
+        kind: "Gateway",
+        metadata: meta("portless"),
+        spec: {
+          selector: {},
+          servers: [
+            { hosts: ["*"] },
+            { port: { number: 443, protocol: "TLS" }, hosts: ["*"], tls: { mode: "PASSTHROUGH" } },
+          ],
+        },
+      },
+    ] as unknown as Gateway[],
+    virtualServices: [
+      {
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: meta("odd"),
+        spec: {
+          hosts: ["*"],
+          gateways: ["portless"],
+          http: [],
+          tls: [{ match: [{}], route: [{ destination: { host: "x" } }] }],
+        },
+      },
+    ] as unknown as VirtualService[],
+  });
+  const router = proxyIdentityFromNode({ id: "router~127.0.0.1~gw.default~default.svc.cluster.local", metadata: {} });
+  const result = translate(world, router);
+  assert.deepEqual(
+    result.listeners.map((l) => l.name),
+    ["0.0.0.0_443"],
+  );
+  assert.ok(
+    result.issues.some((p) => p.code === "TRL0003"),
+    "the passthrough server routes nothing: said",
   );
 });

@@ -115,7 +115,9 @@ export function translateGateway(world: World, proxy: ProxyIdentity, problems: P
 
   const byPort = new Map<number, BoundServer[]>();
   for (const gateway of gateways) {
-    gateway.spec.servers.forEach((server, index) => {
+    (gateway.spec.servers ?? []).forEach((server, index) => {
+      // Validation refuses a server without a port; a world built from unvalidated input must not crash here.
+      if (server?.port === undefined) return;
       const kind = serverKind(gateway, server, index, problems);
       if (kind === undefined) return;
       const list = byPort.get(server.port.number) ?? [];
@@ -340,7 +342,7 @@ function commonHosts(vsHosts: readonly string[], vs: VirtualService, server: Bou
  * server of it lists (for the VirtualService's namespace) serves nothing there.
  */
 function checkVirtualServiceHosts(g: Gateway, base: Base): void {
-  const servers = g.spec.servers.map((server, index) => ({
+  const servers = (g.spec.servers ?? []).map((server, index) => ({
     gateway: g,
     key: gatewayKey(g),
     index,
@@ -349,7 +351,7 @@ function checkVirtualServiceHosts(g: Gateway, base: Base): void {
   }));
   for (const { vs, hosts } of boundVirtualServices(g, base.world)) {
     hosts.forEach((h, i) => {
-      if (servers.some((s) => commonHosts([h], vs, s).length > 0)) return;
+      if (servers.some((s) => s.server?.port !== undefined && commonHosts([h], vs, s).length > 0)) return;
       const message = `host ${vs.spec.hosts[i]} is not among the hosts of Gateway ${gatewayKey(g)}'s servers (for namespace ${vs.metadata.namespace}); the gateway does not route it`;
       base.problems.add(`VirtualService ${vs.metadata.namespace}/${vs.metadata.name} hosts[${i}]: ${message}`, {
         resource: refOf(vs),
@@ -528,7 +530,7 @@ function passthroughChains(s: BoundServer, port: number, base: Base, chains: Sni
       (route.match ?? []).forEach((m, i) => {
         if (!l4Applies(m, vs, ctx, "tls")) return;
         const names = commonHosts(
-          m.sniHosts.map((h) => h.toLowerCase()),
+          (m.sniHosts ?? []).map((h) => h.toLowerCase()),
           vs,
           s,
         );
