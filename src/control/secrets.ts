@@ -13,8 +13,8 @@ import type { StoredResource } from "./store/types.ts";
 
 export const SECRET_KIND = "Secret";
 export const TLS_SECRET_TYPE = "kubernetes.io/tls";
-/** Envoy's SDS resource type. */
-export const SECRET_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+/** Envoy's SDS resource type (the proxy's parser defines it). */
+export { SECRET_TYPE_URL } from "../api/xds/parse/secret.ts";
 /** What a DownstreamTlsContext names for a credentialName (Istio's spelling). */
 export const SDS_PREFIX = "kubernetes://";
 

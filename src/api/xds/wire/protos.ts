@@ -35,9 +35,6 @@ export const PROTO_FILES = [
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto",
-  // A gateway's HTTPS filter chains (DownstreamTlsContext) and the SDS secrets they name.
-  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
-  "envoy/extensions/transport_sockets/tls/v3/secret.proto",
 ] as const;
 
 const require = createRequire(import.meta.url);
