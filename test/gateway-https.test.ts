@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import { runCli } from "./support/cli-main.ts";
+import { makePki, type TestPki } from "./support/tls-certs.ts";
 
 const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
@@ -62,17 +63,20 @@ function selfSigned(dir: string, host: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-function httpsGet(port: number, host: string, ca: string): Promise<{ status: number; body: string; cn: string }> {
+function httpsGet(
+  port: number,
+  host: string,
+  ca: string,
+  client?: { cert: string; key: string },
+): Promise<{ status: number; body: string; cn: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.get(
-      { host: "127.0.0.1", port, servername: host, headers: { host }, ca, agent: false, path: "/hello" },
-      (res) => {
-        const cn = String((res.socket as TLSSocket).getPeerCertificate().subject.CN);
-        let body = "";
-        res.on("data", (c: Buffer) => (body += c.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, cn }));
-      },
-    );
+    const options = { host: "127.0.0.1", port, servername: host, headers: { host }, ca, agent: false, path: "/hello" };
+    const req = https.get({ ...options, ...client }, (res) => {
+      const cn = String((res.socket as TLSSocket).getPeerCertificate().subject.CN);
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, cn }));
+    });
     req.on("error", reject);
   });
 }
@@ -88,6 +92,7 @@ describe("HTTPS at the gateway (tls.mode SIMPLE, credentialName)", () => {
   let httpsPort: number;
   let webCa: string;
   let apiCa: string;
+  let pki: TestPki;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "trellis-https-"));
@@ -122,6 +127,25 @@ describe("HTTPS at the gateway (tls.mode SIMPLE, credentialName)", () => {
       const r = await runCli(control, "create", "secret", "tls", name, "--cert", pair.cert, "--key", pair.key);
       assert.equal(r.code, 0, r.stderr);
     }
+    // MUTUAL: a server certificate from a test CA, and that CA (ca.crt) to check client certificates against.
+    pki = makePki();
+    const mtls = pki.leaf("mtls", ["DNS:mtls.example.com"]);
+    const created = await runCli(
+      control,
+      ...[
+        "create",
+        "secret",
+        "tls",
+        "mtls-cert",
+        "--cert",
+        mtls.certFile,
+        "--key",
+        mtls.keyFile,
+        "--ca",
+        pki.ca.certFile,
+      ],
+    );
+    assert.equal(created.code, 0, created.stderr);
     const file = join(dir, "gw.yaml");
     writeFileSync(
       file,
@@ -137,12 +161,15 @@ spec:
     - port: { number: 443, name: https-api, protocol: HTTPS }
       hosts: [api.example.org]
       tls: { mode: SIMPLE, credentialName: api-cert }
+    - port: { number: 443, name: https-mtls, protocol: HTTPS }
+      hosts: [mtls.example.com]
+      tls: { mode: MUTUAL, credentialName: mtls-cert }
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: both }
 spec:
-  hosts: [web.example.com, api.example.org]
+  hosts: [web.example.com, api.example.org, mtls.example.com]
   gateways: [public]
   http:
     - match: [{ authority: { exact: api.example.org } }]
@@ -164,6 +191,7 @@ spec:
   after(async () => {
     if (gateway !== undefined && gateway.exitCode === null) gateway.kill("SIGKILL");
     for (const s of servers) s.close();
+    pki?.close();
     await cp.stop();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -181,5 +209,17 @@ spec:
     assert.deepEqual(api, { status: 200, body: "api /hello", cn: "api.example.org" });
     // A name no server lists: no chain, no handshake.
     await assert.rejects(httpsGet(httpsPort, "other.example.net", webCa));
+  });
+
+  test("MUTUAL: a client certificate from the secret's CA is let in; none is refused at the handshake", async () => {
+    const client = pki.leaf("client", ["URI:spiffe://cluster.local/ns/default/sa/client"]);
+    const ok = await until("mtls with a client certificate", () =>
+      httpsGet(httpsPort, "mtls.example.com", pki.ca.cert, { cert: client.cert, key: client.key }).then(
+        (r) => (r.status === 200 ? r : undefined),
+        () => undefined,
+      ),
+    ).catch((err: Error) => assert.fail(`${err.message}\n${gatewayLog}`));
+    assert.deepEqual(ok, { status: 200, body: "web /hello", cn: "mtls" });
+    await assert.rejects(httpsGet(httpsPort, "mtls.example.com", pki.ca.cert));
   });
 });

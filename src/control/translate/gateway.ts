@@ -470,6 +470,19 @@ function httpsChain(
   if (Object.keys(params).length > 0) common.tls_params = params;
   const context: Json = { "@type": DOWNSTREAM_TLS_TYPE, common_tls_context: common };
   if (tls.mode === "MUTUAL") {
+    const hasCa =
+      secret?.hasCa === true ||
+      base.world.secrets.some((x) => x.namespace === ns && x.name === `${credential}${CA_CERT_SUFFIX}`);
+    if (secret !== undefined && !hasCa)
+      report(
+        base.problems,
+        s.gateway,
+        `${path}.credentialName`,
+        `MUTUAL needs CA certificates to check clients: secret ${ns}/${credential} has no ca.crt and there is no ` +
+          `secret ${ns}/${credential}${CA_CERT_SUFFIX}; store one with \`trellis create secret tls ${credential} ` +
+          `-n ${ns} --cert FILE --key FILE --ca FILE\`; the handshake fails until then`,
+        "IST0101",
+      );
     const ca = `${CREDENTIAL_PREFIX}${credential}${CA_CERT_SUFFIX}`;
     secrets.push(ca);
     common.combined_validation_context = {
