@@ -260,6 +260,7 @@ function program(setStatus: (status: number) => void): Command {
     .option("-n, --namespace <ns>", "its namespace: the gateway's (default: default)")
     .option("--cert <file>", "the certificate chain, PEM (leaf first)")
     .option("--key <file>", "the private key, PEM")
+    .option("--ca <file>", "CA certificates, PEM, that a MUTUAL server checks client certificates against (ca.crt)")
     .addHelpText("after", example("trellis create secret tls web-cert --cert web.crt --key web.key"))
     .action((name: string, opts: CreateSecretOptions) =>
       run(import("./secret.ts").then((m) => m.runCreateSecretTls(name, opts))),

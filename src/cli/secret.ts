@@ -13,6 +13,7 @@ export interface CreateSecretOptions {
   namespace?: string;
   cert?: string;
   key?: string;
+  ca?: string;
 }
 
 interface SecretView {
@@ -45,9 +46,11 @@ export async function runCreateSecretTls(name: string, options: CreateSecretOpti
   }
   let cert: string;
   let key: string;
+  let ca: string | undefined;
   try {
     cert = readFileSync(options.cert, "utf8");
     key = readFileSync(options.key, "utf8");
+    if (options.ca !== undefined) ca = readFileSync(options.ca, "utf8");
   } catch (err) {
     process.stderr.write(
       `trellis create secret tls: cannot read ${(err as { path?: string }).path ?? "a file"}: ${(err as Error).message}\n`,
@@ -64,6 +67,7 @@ export async function runCreateSecretTls(name: string, options: CreateSecretOpti
       key,
       certName: options.cert,
       keyName: options.key,
+      ...(ca !== undefined ? { ca, caName: options.ca } : {}),
     });
     if (reportErrors("create secret tls", reply) !== 0) return 1;
     for (const w of (reply.json.warnings as string[] | undefined) ?? []) process.stderr.write(`Warning: ${w}\n`);

@@ -57,15 +57,33 @@ test("the summary shows hosts and expiry, never the key; the SDS secret carries 
     certificate_chain: { inline_string: TEST_CERT },
     private_key: { inline_string: TEST_KEY },
   });
-  assert.deepEqual(sdsSecret(stored, "kubernetes://web-cert-cacert"), {
-    name: "kubernetes://web-cert-cacert",
-    validation_context: { trusted_ca: { inline_string: TEST_CERT } },
-  });
+  assert.equal(sdsSecret(stored, "kubernetes://web-cert-cacert"), undefined, "no ca.crt: no validation context");
   const redacted = redactSecret(sds);
   assert.doesNotMatch(JSON.stringify(redacted), /PRIVATE KEY/);
   assert.equal(
     (sds.tls_certificate as { private_key: { inline_string: string } }).private_key.inline_string,
     TEST_KEY,
     "the original is left alone",
+  );
+});
+
+test("ca.crt: checked when given, counted in the summary, sent as the -cacert validation context; a separate NAME-cacert secret's certificate serves too", () => {
+  assert.throws(
+    () => checkTlsPair(TEST_CERT, TEST_KEY, { ...where, caName: "ca.pem" }, new Date("2027-01-01"), "nope"),
+    /ca\.pem: expected PEM CA certificates/,
+  );
+  const withCa = storedTlsSecret("default", "mtls", TEST_CERT, TEST_KEY, TEST_CERT);
+  assert.equal(secretView(withCa)!.caCertificates, 1);
+  assert.deepEqual(sdsSecret(withCa, "kubernetes://mtls-cacert"), {
+    name: "kubernetes://mtls-cacert",
+    validation_context: { trusted_ca: { inline_string: TEST_CERT } },
+  });
+  const without = storedTlsSecret("default", "plain", TEST_CERT, TEST_KEY);
+  assert.equal(secretView(without)!.caCertificates, 0);
+  assert.equal(sdsSecret(without, "kubernetes://plain-cacert"), undefined, "no CA: nothing to send");
+  assert.deepEqual(
+    sdsSecret(without, "kubernetes://x-cacert", true),
+    { name: "kubernetes://x-cacert", validation_context: { trusted_ca: { inline_string: TEST_CERT } } },
+    "a secret of its own named x-cacert: its certificate is the CA",
   );
 });

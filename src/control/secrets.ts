@@ -13,8 +13,8 @@ import type { StoredResource } from "./store/types.ts";
 
 export const SECRET_KIND = "Secret";
 export const TLS_SECRET_TYPE = "kubernetes.io/tls";
-/** Envoy's SDS resource type. */
-export const SECRET_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+/** Envoy's SDS resource type (the proxy's parser defines it). */
+export { SECRET_TYPE_URL } from "../api/xds/parse/secret.ts";
 /** What a DownstreamTlsContext names for a credentialName (Istio's spelling). */
 export const SDS_PREFIX = "kubernetes://";
 
@@ -41,13 +41,15 @@ export interface SecretView {
   fingerprint: string;
   /** Certificates in the chain. */
   chain: number;
+  /** CA certificates stored as `ca.crt` (what a MUTUAL server checks client certificates against); 0: none. */
+  caCertificates: number;
   /** The stored resource's version. */
   resourceVersion?: string;
 }
 
 interface TlsSpec {
   type: string;
-  data: { "tls.crt": string; "tls.key": string };
+  data: { "tls.crt": string; "tls.key": string; "ca.crt"?: string };
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -59,10 +61,25 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 export function checkTlsPair(
   cert: string,
   key: string,
-  where: { certName: string; keyName: string },
+  where: { certName: string; keyName: string; caName?: string },
   now = new Date(),
+  ca?: string,
 ): { chain: X509Certificate[]; warnings: string[] } {
   const problems: string[] = [];
+  if (ca !== undefined) {
+    const caBlocks = ca.match(PEM_CERT) ?? [];
+    if (caBlocks.length === 0)
+      problems.push(
+        `${where.caName ?? "ca.crt"}: expected PEM CA certificates (-----BEGIN CERTIFICATE-----), found none`,
+      );
+    caBlocks.forEach((block, i) => {
+      try {
+        new X509Certificate(block);
+      } catch (err) {
+        problems.push(`${where.caName ?? "ca.crt"}: certificate ${i + 1} does not parse: ${(err as Error).message}`);
+      }
+    });
+  }
   const blocks = cert.match(PEM_CERT) ?? [];
   const chain: X509Certificate[] = [];
   if (blocks.length === 0)
@@ -95,10 +112,17 @@ export function checkTlsPair(
 }
 
 /** The stored form: Kubernetes' kubernetes.io/tls Secret, its type and data under `spec`. */
-export function storedTlsSecret(namespace: string, name: string, cert: string, key: string): StoredResource {
+export function storedTlsSecret(
+  namespace: string,
+  name: string,
+  cert: string,
+  key: string,
+  ca?: string,
+): StoredResource {
+  const b64 = (text: string): string => Buffer.from(text).toString("base64");
   const spec: TlsSpec = {
     type: TLS_SECRET_TYPE,
-    data: { "tls.crt": Buffer.from(cert).toString("base64"), "tls.key": Buffer.from(key).toString("base64") },
+    data: { "tls.crt": b64(cert), "tls.key": b64(key), ...(ca !== undefined ? { "ca.crt": b64(ca) } : {}) },
   };
   return { apiVersion: "v1", kind: SECRET_KIND, metadata: { name, namespace }, spec };
 }
@@ -135,25 +159,42 @@ export function secretView(stored: StoredResource, now = new Date()): SecretView
     expired: new Date(leaf.validTo) < now,
     fingerprint: createHash("sha256").update(leaf.raw).digest("hex"),
     chain,
+    caCertificates:
+      spec.data["ca.crt"] === undefined
+        ? 0
+        : (Buffer.from(spec.data["ca.crt"], "base64").toString().match(PEM_CERT) ?? []).length,
     ...(stored.metadata.resourceVersion !== undefined ? { resourceVersion: stored.metadata.resourceVersion } : {}),
   };
 }
 
 /** What translation needs of a secret (world-index.ts SecretSummary). */
 export function secretSummary(view: SecretView): SecretSummary {
-  return { namespace: view.namespace, name: view.name, hosts: view.hosts, notAfter: view.notAfter };
+  return {
+    namespace: view.namespace,
+    name: view.name,
+    hosts: view.hosts,
+    notAfter: view.notAfter,
+    hasCa: view.caCertificates > 0,
+  };
 }
 
 /**
  * Envoy's SDS Secret for a stored TLS secret, named as the gateway's listener names it: `kubernetes://NAME` the
- * certificate and key, `kubernetes://NAME-cacert` the chain as a validation context (MUTUAL servers).
+ * certificate and key; `kubernetes://NAME-cacert` a validation context (MUTUAL servers) from the secret's `ca.crt`
+ * — or, `separateCa`, from a secret of its own named NAME-cacert (Istio's other convention): its `ca.crt`, else its
+ * certificate. Undefined when there is no CA to send.
  */
-export function sdsSecret(stored: StoredResource, sdsName: string): Json | undefined {
+export function sdsSecret(stored: StoredResource, sdsName: string, separateCa = false): Json | undefined {
   const spec = specOf(stored);
   if (spec === undefined) return undefined;
   const cert = Buffer.from(spec.data["tls.crt"], "base64").toString();
-  if (sdsName.endsWith("-cacert"))
-    return { name: sdsName, validation_context: { trusted_ca: { inline_string: cert } } };
+  if (sdsName.endsWith("-cacert")) {
+    const ca = spec.data["ca.crt"] === undefined ? undefined : Buffer.from(spec.data["ca.crt"], "base64").toString();
+    const trusted = ca ?? (separateCa ? cert : undefined);
+    return trusted === undefined
+      ? undefined
+      : { name: sdsName, validation_context: { trusted_ca: { inline_string: trusted } } };
+  }
   const key = Buffer.from(spec.data["tls.key"], "base64").toString();
   return {
     name: sdsName,

@@ -130,7 +130,12 @@ export class SnapshotCache {
       if (!name.startsWith(SDS_PREFIX)) continue;
       const credential = name.slice(SDS_PREFIX.length).replace(/-cacert$/, "");
       const stored = this.secrets(namespace, credential);
-      const secret = stored === undefined ? undefined : sdsSecret(stored, name);
+      let secret = stored === undefined ? undefined : sdsSecret(stored, name);
+      if (secret === undefined && name.endsWith("-cacert")) {
+        // Istio's other convention: the CA in a secret of its own, NAME-cacert.
+        const separate = this.secrets(namespace, `${credential}-cacert`);
+        if (separate !== undefined) secret = sdsSecret(separate, name, true);
+      }
       if (secret !== undefined) out.set(name, secret);
     }
     return out.size === 0 ? EMPTY : out;

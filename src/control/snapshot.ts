@@ -1,6 +1,7 @@
 // The four xDS types a sidecar's snapshot holds, by the short names `trellis proxy-config` uses. Snapshots
 // themselves are built in snapshot-cache.ts.
 
+import { SECRET_TYPE_URL } from "../api/xds/parse/secret.ts";
 import { TYPE_URL } from "../api/xds/wire/codec.ts";
 
 export const CONFIG_TYPES: Record<string, string> = {
@@ -9,5 +10,5 @@ export const CONFIG_TYPES: Record<string, string> = {
   clusters: TYPE_URL.cluster,
   endpoints: TYPE_URL.clusterLoadAssignment,
   // A gateway's SDS secrets (control/secrets.ts): shown with the private key redacted.
-  secrets: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+  secrets: SECRET_TYPE_URL,
 };

@@ -15,9 +15,12 @@ interface CreateBody {
   type?: unknown;
   cert?: unknown;
   key?: unknown;
+  /** CA certificates (PEM) a MUTUAL server checks client certificates against; stored as ca.crt. */
+  ca?: unknown;
   /** How the CLI names the files, for messages (default tls.crt, tls.key). */
   certName?: unknown;
   keyName?: unknown;
+  caName?: unknown;
 }
 
 export function addSecretRoutes(router: ApiRouter, store: ResourceStore): void {
@@ -40,21 +43,24 @@ export function addSecretRoutes(router: ApiRouter, store: ResourceStore): void {
       if ((body.type ?? "tls") !== "tls") errors.push(`type: expected tls, got ${JSON.stringify(body.type)}`);
       if (typeof body.cert !== "string") errors.push("cert: expected the certificate chain as PEM text");
       if (typeof body.key !== "string") errors.push("key: expected the private key as PEM text");
+      if (body.ca !== undefined && typeof body.ca !== "string") errors.push("ca: expected CA certificates as PEM text");
       if (errors.length > 0) return { status: 400, json: { errors } };
       const where = {
         certName: typeof body.certName === "string" ? body.certName : "tls.crt",
         keyName: typeof body.keyName === "string" ? body.keyName : "tls.key",
+        caName: typeof body.caName === "string" ? body.caName : "ca.crt",
       };
+      const ca = typeof body.ca === "string" ? body.ca : undefined;
       let warnings: string[];
       try {
-        warnings = checkTlsPair(body.cert as string, body.key as string, where).warnings;
+        warnings = checkTlsPair(body.cert as string, body.key as string, where, new Date(), ca).warnings;
       } catch (err) {
         if (err instanceof SecretError) return { status: 400, json: { errors: err.problems } };
         throw err;
       }
       const name = body.name as string;
       const existing = await store.get({ kind: SECRET_KIND, namespace, name });
-      const stored = await store.put(storedTlsSecret(namespace, name, body.cert as string, body.key as string));
+      const stored = await store.put(storedTlsSecret(namespace, name, body.cert as string, body.key as string, ca));
       return {
         status: 200,
         json: { action: existing === undefined ? "created" : "configured", secret: secretView(stored), warnings },

@@ -15,6 +15,8 @@ import { DOWNSTREAM_TLS_TYPE, intersectHost, TLS_TRANSPORT_SOCKET } from "./gate
 import { proxyIdentityFromNode } from "./proxy-identity.ts";
 import { inlineRds, loadCase, TESTDATA } from "./testing.ts";
 import { translate } from "./translate.ts";
+import type { Gateway, VirtualService } from "../../api/resources/types.ts";
+import { World } from "./world-index.ts";
 
 const DIR = join(TESTDATA, "gateway");
 const cases = readdirSync(DIR)
@@ -97,4 +99,76 @@ test("host intersection as Istio's: the more specific of two hosts when one cove
   assert.equal(intersectHost("*", "a.b"), "a.b");
   assert.equal(intersectHost("*.a.example.com", "*.example.com"), "*.a.example.com");
   assert.equal(intersectHost("a.example.com", "b.example.com"), undefined);
+});
+
+test("a VirtualService bound to a gateway and mesh routes sidecars too (its mesh matches only); one bound to gateways only does not", () => {
+  const { world, proxy: router } = loadCase("gateway/http-two-hosts.yaml");
+  const sidecar = proxyIdentityFromNode({
+    id: "web-1",
+    metadata: { NAMESPACE: "default", LABELS: { app: "web" }, INSTANCE_IPS: "10.0.0.10" },
+  });
+  const result = translate(world, sidecar);
+  const vhosts = (result.routes.find((r) => r.name === "outbound-http")!.virtual_hosts as Json[]).map((v) => ({
+    name: v.name,
+    domains: v.domains as string[],
+    routes: (v.routes as Json[]).map((r) => r.match),
+  }));
+  const api = vhosts.find((v) => v.name === "api.default.svc.cluster.local:9090")!;
+  // Sidecars get the VirtualService's routes (its `gateways` include mesh), including the mesh-only match.
+  assert.deepEqual(api.routes, [{ prefix: "/v1" }, { prefix: "/sidecars-only" }]);
+  assert.ok(!vhosts.some((v) => v.domains.includes("web.example.com")), "gateway-only hosts are not on sidecars");
+  assert.ok(!vhosts.some((v) => v.domains.includes("api.example.com")), "the gateway's host is not a sidecar's");
+  // And the gateway does not get the mesh-only match.
+  const gw = translate(world, router);
+  const gwApi = (gw.routes.find((r) => r.name === "http.80")!.virtual_hosts as Json[]).find(
+    (v) => v.name === "api.example.com:80",
+  )!;
+  assert.deepEqual(
+    (gwApi.routes as Json[]).map((r) => r.match),
+    [{ prefix: "/v1" }],
+  );
+});
+
+test("no input crashes the translation: a Gateway without servers or a server without a port, a tls match without sniHosts", () => {
+  const meta = (name: string) => ({ name, namespace: "default", labels: {}, annotations: {} });
+  const world = new World({
+    gateways: [
+      { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: meta("empty"), spec: {} },
+      {
+        apiVersion: "networking.istio.io/v1",
+        kind: "Gateway",
+        metadata: meta("portless"),
+        spec: {
+          selector: {},
+          servers: [
+            { hosts: ["*"] },
+            { port: { number: 443, protocol: "TLS" }, hosts: ["*"], tls: { mode: "PASSTHROUGH" } },
+          ],
+        },
+      },
+    ] as unknown as Gateway[],
+    virtualServices: [
+      {
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: meta("odd"),
+        spec: {
+          hosts: ["*"],
+          gateways: ["portless"],
+          http: [],
+          tls: [{ match: [{}], route: [{ destination: { host: "x" } }] }],
+        },
+      },
+    ] as unknown as VirtualService[],
+  });
+  const router = proxyIdentityFromNode({ id: "router~127.0.0.1~gw.default~default.svc.cluster.local", metadata: {} });
+  const result = translate(world, router);
+  assert.deepEqual(
+    result.listeners.map((l) => l.name),
+    ["0.0.0.0_443"],
+  );
+  assert.ok(
+    result.issues.some((p) => p.code === "TRL0003"),
+    "the passthrough server routes nothing: said",
+  );
 });

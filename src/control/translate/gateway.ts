@@ -115,7 +115,9 @@ export function translateGateway(world: World, proxy: ProxyIdentity, problems: P
 
   const byPort = new Map<number, BoundServer[]>();
   for (const gateway of gateways) {
-    gateway.spec.servers.forEach((server, index) => {
+    (gateway.spec.servers ?? []).forEach((server, index) => {
+      // Validation refuses a server without a port; a world built from unvalidated input must not crash here.
+      if (server?.port === undefined) return;
       const kind = serverKind(gateway, server, index, problems);
       if (kind === undefined) return;
       const list = byPort.get(server.port.number) ?? [];
@@ -340,7 +342,7 @@ function commonHosts(vsHosts: readonly string[], vs: VirtualService, server: Bou
  * server of it lists (for the VirtualService's namespace) serves nothing there.
  */
 function checkVirtualServiceHosts(g: Gateway, base: Base): void {
-  const servers = g.spec.servers.map((server, index) => ({
+  const servers = (g.spec.servers ?? []).map((server, index) => ({
     gateway: g,
     key: gatewayKey(g),
     index,
@@ -349,7 +351,7 @@ function checkVirtualServiceHosts(g: Gateway, base: Base): void {
   }));
   for (const { vs, hosts } of boundVirtualServices(g, base.world)) {
     hosts.forEach((h, i) => {
-      if (servers.some((s) => commonHosts([h], vs, s).length > 0)) return;
+      if (servers.some((s) => s.server?.port !== undefined && commonHosts([h], vs, s).length > 0)) return;
       const message = `host ${vs.spec.hosts[i]} is not among the hosts of Gateway ${gatewayKey(g)}'s servers (for namespace ${vs.metadata.namespace}); the gateway does not route it`;
       base.problems.add(`VirtualService ${vs.metadata.namespace}/${vs.metadata.name} hosts[${i}]: ${message}`, {
         resource: refOf(vs),
@@ -468,6 +470,19 @@ function httpsChain(
   if (Object.keys(params).length > 0) common.tls_params = params;
   const context: Json = { "@type": DOWNSTREAM_TLS_TYPE, common_tls_context: common };
   if (tls.mode === "MUTUAL") {
+    const hasCa =
+      secret?.hasCa === true ||
+      base.world.secrets.some((x) => x.namespace === ns && x.name === `${credential}${CA_CERT_SUFFIX}`);
+    if (secret !== undefined && !hasCa)
+      report(
+        base.problems,
+        s.gateway,
+        `${path}.credentialName`,
+        `MUTUAL needs CA certificates to check clients: secret ${ns}/${credential} has no ca.crt and there is no ` +
+          `secret ${ns}/${credential}${CA_CERT_SUFFIX}; store one with \`trellis create secret tls ${credential} ` +
+          `-n ${ns} --cert FILE --key FILE --ca FILE\`; the handshake fails until then`,
+        "IST0101",
+      );
     const ca = `${CREDENTIAL_PREFIX}${credential}${CA_CERT_SUFFIX}`;
     secrets.push(ca);
     common.combined_validation_context = {
@@ -528,7 +543,7 @@ function passthroughChains(s: BoundServer, port: number, base: Base, chains: Sni
       (route.match ?? []).forEach((m, i) => {
         if (!l4Applies(m, vs, ctx, "tls")) return;
         const names = commonHosts(
-          m.sniHosts.map((h) => h.toLowerCase()),
+          (m.sniHosts ?? []).map((h) => h.toLowerCase()),
           vs,
           s,
         );

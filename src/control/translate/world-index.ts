@@ -62,6 +62,8 @@ export interface SecretSummary {
   hosts: readonly string[];
   /** The certificate's notAfter, ISO 8601. */
   notAfter: string;
+  /** It holds CA certificates (`ca.crt`) for checking client certificates (MUTUAL). */
+  hasCa?: boolean;
 }
 
 /** A VirtualService with its hosts resolved to FQDNs (or wildcards). */

@@ -3,13 +3,14 @@
 // change. Each response is the whole set of its type: applied all or nothing, then ACKed (version_info +
 // response_nonce) or NACKed (the last good version, the nonce, error_detail naming resource and field).
 
-import { TYPE_URL, decodeResource } from "../../api/xds/wire/codec.ts";
+import { decodeResource } from "../../api/xds/wire/codec.ts";
 import type { AdsClient, AdsStream, DiscoveryRequest, DiscoveryResponse } from "./ads-proto.ts";
 import { nodeMessage } from "./node.ts";
 import {
   errorMessage,
   NACK_CODE,
   namedSubscriptions,
+  SUBSCRIBED_TYPES,
   reportOutcome,
   WILDCARD_TYPES,
   type AnyAdsStream,
@@ -33,7 +34,7 @@ export class SotwProtocol implements XdsProtocol {
   private readonly types = new Map<string, TypeState>();
 
   constructor(private readonly ctx: ProtocolContext) {
-    for (const t of Object.values(TYPE_URL)) this.types.set(t, { version: "", nonce: "", names: [], requested: false });
+    for (const t of SUBSCRIBED_TYPES) this.types.set(t, { version: "", nonce: "", names: [], requested: false });
   }
 
   open(client: AdsClient): AnyAdsStream {

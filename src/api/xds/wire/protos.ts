@@ -21,6 +21,9 @@ export const PROTO_FILES = [
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/extensions/filters/network/local_ratelimit/v3/local_rate_limit.proto",
   "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
+  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+  "envoy/extensions/transport_sockets/tls/v3/secret.proto",
+  "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto",
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/filters/http/fault/v3/fault.proto",
   "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
@@ -32,9 +35,6 @@ export const PROTO_FILES = [
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto",
-  // A gateway's HTTPS filter chains (DownstreamTlsContext) and the SDS secrets they name.
-  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
-  "envoy/extensions/transport_sockets/tls/v3/secret.proto",
 ] as const;
 
 const require = createRequire(import.meta.url);
