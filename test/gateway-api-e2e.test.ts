@@ -2,7 +2,8 @@
 // ServiceEntries), a real `trellis gateway --name edge --labels gateway.networking.k8s.io/gateway-name=edge`
 // process, and a Gateway plus an HTTPRoute splitting 90/10 applied through the API: traffic to the gateway follows
 // the split within binomial bounds, a host the route does not name gets no route, and the HTTPRoute's status says
-// it is accepted; a GRPCRoute on the same listener sends a real gRPC call to a greeter by its method.
+// it is accepted; a GRPCRoute on the same listener sends a real gRPC call to a greeter by its method; an HTTPS
+// listener terminates TLS with the secret its certificateRef names (trellis create secret tls).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +18,9 @@ import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import * as grpc from "@grpc/grpc-js";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
 import { Greeter, startGreeter } from "./support/greeter.ts";
+import https from "node:https";
+import { makePki } from "./support/tls-certs.ts";
+import { runCli } from "./support/cli.ts";
 import { freePorts } from "./support/etcd.ts";
 import { runBounded } from "./support/wait.ts";
 import { binomialBounds } from "./support/binomial.ts";
@@ -74,6 +78,7 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
   let gateway: ChildProcess | undefined;
   let gatewayLog = "";
   let gatewayPort: number;
+  let httpsPort: number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
   const call = (path: string, host = "shop.example.com"): Promise<string> =>
@@ -98,7 +103,7 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
     await cp.start();
     v1 = await startEchoServer("v1");
     v2 = await startEchoServer("v2");
-    [gatewayPort] = (await freePorts(1)) as [number];
+    [gatewayPort, httpsPort] = (await freePorts(2)) as [number, number];
     gateway = spawn(
       process.execPath,
       [
@@ -110,6 +115,8 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
         "gateway.networking.k8s.io/gateway-name=edge",
         "--port",
         `http=8080:${gatewayPort}`,
+        "--port",
+        `https=8443:${httpsPort}`,
         "--xds",
         `127.0.0.1:${cp.xdsPort}`,
       ],
@@ -234,6 +241,76 @@ spec:
       assert.deepEqual(reply, { message: "hello gateway", from: "greeter-v1" });
     } finally {
       client.close();
+    }
+  });
+
+  test("an HTTPS listener terminates TLS with the secret its certificateRef names; its status says so", async () => {
+    const pki = makePki();
+    try {
+      const leaf = pki.leaf("secure", ["DNS:secure.example.com"]);
+      const env = { TRELLIS_CONTROL: `http://127.0.0.1:${cp.apiPort}` };
+      const created = await runCli(
+        ["create", "secret", "tls", "secure-cert", "--cert", leaf.certFile, "--key", leaf.keyFile],
+        env,
+      );
+      assert.equal(created.code, 0, created.stderr);
+      const content = GATEWAY_API.replace(
+        '  - {name: http, port: 8080, protocol: HTTP, hostname: "*.example.com"}\n',
+        '  - {name: http, port: 8080, protocol: HTTP, hostname: "*.example.com"}\n' +
+          "  - {name: https, port: 8443, protocol: HTTPS, hostname: secure.example.com,\n" +
+          "     tls: {certificateRefs: [{name: secure-cert}]}}\n",
+      )
+        .replace("parentRefs: [{name: edge, sectionName: http}]", "parentRefs: [{name: edge}]")
+        .replace("hostnames: [shop.example.com]", "hostnames: [shop.example.com, secure.example.com]");
+      assert.match(content, /secure-cert/);
+      const res = await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/apply`, {
+        method: "POST",
+        body: JSON.stringify({ files: [{ name: "shop.yaml", content }] }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      const get = (): Promise<string> =>
+        new Promise((resolve) => {
+          const req = https.get(
+            {
+              host: "127.0.0.1",
+              port: httpsPort,
+              servername: "secure.example.com",
+              headers: { host: "secure.example.com" },
+              ca: pki.ca.cert,
+              path: "/shop/secure",
+              agent: false,
+            },
+            (r) => {
+              let body = "";
+              r.on("data", (c: Buffer) => (body += c.toString()));
+              r.on("end", () =>
+                resolve(r.statusCode === 200 ? (JSON.parse(body) as { name: string }).name : `${r.statusCode}`),
+              );
+            },
+          );
+          req.on("error", (e) => resolve(`error ${e.message}`));
+        });
+      let seen = "";
+      for (let i = 0; i < 200 && seen !== "v1" && seen !== "v2"; i++) {
+        seen = await get();
+        if (seen !== "v1" && seen !== "v2") await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(seen === "v1" || seen === "v2", `over HTTPS: ${seen}\n${gatewayLog}`);
+      const gw = (await (
+        await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/resources/KubernetesGateway/default/edge`)
+      ).json()) as {
+        status: {
+          listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string }[] }[];
+        };
+      };
+      const listener = gw.status.listeners.find((l) => l.name === "https")!;
+      assert.equal(listener.attachedRoutes, 1);
+      assert.deepEqual(
+        listener.conditions.map((c) => `${c.type}=${c.status}`),
+        ["Accepted=True", "ResolvedRefs=True", "Programmed=True"],
+      );
+    } finally {
+      pki.close();
     }
   });
 });
