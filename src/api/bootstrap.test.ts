@@ -221,13 +221,14 @@ node: { id: 5, color: red }
 admin: { address: { socket_address: { address: localhost, port_value: 99999 } } }
 dynamic_resources: { ads_config: {} }
 overload_manager: {}
-static_resources: { secrets: [] }
+static_resources: { secrets: [{ name: s, generic_secret: {} }] }
 `,
           "b",
         ),
       [
         ["overload_manager", '"overload_manager" is not supported yet'],
-        ["static_resources.secrets", '"secrets" is not supported yet'],
+        ["static_resources.secrets[0].generic_secret", '"generic_secret" is not supported yet'],
+        ["static_resources.secrets[0]", "one of tls_certificate, validation_context is required"],
         ["node.color", 'unknown field "color"'],
         ["node.id", "expected a string, got 5"],
         ["dynamic_resources.lds_config", "required"],

@@ -12,6 +12,7 @@ import { childPath, describe, ParseContext } from "./xds/parse/context.ts";
 import { Fields } from "./xds/parse/fields.ts";
 import type { Item } from "./xds/parse/fields.ts";
 import { readListener } from "./xds/parse/listener.ts";
+import { readSecret } from "./xds/parse/secret.ts";
 
 /** How long SIGTERM waits for requests in flight when the file does not say (trellis.drain_timeout). */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
@@ -79,7 +80,7 @@ const ADMIN_SPEC = {
   ignored: ["profile_path", "ignore_global_conn_limit"],
   unsupported: ["socket_options"],
 } as const;
-const STATIC_RESOURCES_SPEC = { handled: ["listeners", "clusters"], unsupported: ["secrets"] } as const;
+const STATIC_RESOURCES_SPEC = { handled: ["listeners", "clusters", "secrets"] } as const;
 const TRELLIS_SPEC = { handled: ["drain_timeout"] } as const;
 const LAYERED_RUNTIME_SPEC = { handled: ["layers"] } as const;
 const RUNTIME_LAYER_SPEC = {
@@ -134,6 +135,9 @@ export function readBootstrap(ctx: ParseContext, raw: unknown, paths?: Bootstrap
   }
   checkUniqueNames(ctx, listeners, listenerItems, "listener");
   checkUniqueNames(ctx, clusters, clusterItems, "cluster");
+  const secretItems = resources.list("secrets");
+  const secrets = secretItems.map((item) => readSecret(ctx, item.value, item.path));
+  checkUniqueNames(ctx, secrets, secretItems, "secret");
   checkUniqueAddresses(ctx, listeners, listenerItems);
   nameUnnamedListeners(listeners);
   checkClusterReferences(ctx, clusters, resources.at("clusters"));
@@ -148,7 +152,7 @@ export function readBootstrap(ctx: ParseContext, raw: unknown, paths?: Bootstrap
     ...(dynamicResources === undefined ? {} : { dynamicResources }),
     node,
     admin: root.has("admin") ? readAdmin(root.message("admin", ADMIN_SPEC)) : undefined,
-    staticResources: { listeners, clusters },
+    staticResources: { listeners, clusters, ...(secrets.length === 0 ? {} : { secrets }) },
     drainTimeoutMs: root.message("trellis", TRELLIS_SPEC).durationMs("drain_timeout") ?? DEFAULT_DRAIN_TIMEOUT_MS,
   };
 }

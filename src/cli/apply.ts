@@ -2,6 +2,7 @@
 // stores them all, or none: a bad resource is reported with its file, document, field path and expectation.
 
 import { TrellisError } from "../api/errors.ts";
+import { displayKind } from "./kinds.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
 
@@ -41,7 +42,7 @@ export async function runApply(values: ApplyOptions): Promise<number> {
     if (failed !== 0) return failed;
     const suffix = values.dryRun ? " (dry run)" : "";
     for (const r of (reply.json.results as ApplyResult[] | undefined) ?? [])
-      process.stdout.write(`${r.kind.toLowerCase()}/${r.name} (${r.namespace}) ${r.action}${suffix}\n`);
+      process.stdout.write(`${displayKind(r.kind)}/${r.name} (${r.namespace}) ${r.action}${suffix}\n`);
     return 0;
   } catch (err) {
     if (err instanceof TrellisError) {

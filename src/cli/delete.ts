@@ -7,7 +7,8 @@ import { parseAllDocuments } from "yaml";
 import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { readInputs, type NamedText } from "./files.ts";
-import { kindOf, knownKinds } from "./kinds.ts";
+import { displayKind, kindOf, kindOfDocument, knownKinds } from "./kinds.ts";
+import { isSecrets, runDeleteSecret } from "./secret.ts";
 
 /** The options main.ts's commander parses for this verb. */
 export interface DeleteOptions {
@@ -47,6 +48,8 @@ export async function runDelete(
     if (named.problems.length > 0) status = 1;
     targets = named.targets;
   } else {
+    if (typed !== undefined && name !== undefined && isSecrets(typed))
+      return runDeleteSecret(name, options.namespace ?? "default");
     const kind = typed === undefined ? undefined : kindOf(typed);
     if (kind === undefined || name === undefined) {
       process.stderr.write(`trellis delete: expected KIND NAME or -f FILE; kinds: ${knownKinds()}\n`);
@@ -62,7 +65,7 @@ export async function runDelete(
       );
       if (reply.status === 404 && files.length > 0) {
         if (!options.ignoreNotFound) {
-          process.stderr.write(`trellis delete: ${t.kind.toLowerCase()}/${t.name} (${t.namespace}) not found\n`);
+          process.stderr.write(`trellis delete: ${displayKind(t.kind)}/${t.name} (${t.namespace}) not found\n`);
           status = 1;
         }
         continue;
@@ -71,7 +74,7 @@ export async function runDelete(
         status = 1;
         continue;
       }
-      process.stdout.write(`${t.kind.toLowerCase()}/${t.name} (${t.namespace}) deleted\n`);
+      process.stdout.write(`${displayKind(t.kind)}/${t.name} (${t.namespace}) deleted\n`);
     }
     return status;
   } catch (err) {
@@ -96,8 +99,8 @@ function targetsOf(texts: NamedText[], defaultNamespace: string): { targets: Tar
       }
       const value = doc.toJS() as unknown;
       if (value === null || value === undefined) return;
-      const v = value as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
-      const kind = typeof v.kind === "string" ? kindOf(v.kind) : undefined;
+      const v = value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+      const kind = typeof v.kind === "string" ? kindOfDocument(v.kind, v.apiVersion) : undefined;
       if (kind === undefined) {
         process.stderr.write(`trellis delete: ${where}: kind ${JSON.stringify(v.kind)} is not stored here; skipped\n`);
         return;

@@ -8,6 +8,7 @@ import { callControl, reportErrors } from "./control-client.ts";
 import { kindOf, knownKinds } from "./kinds.ts";
 import { table } from "./table.ts";
 import { isWorkloads, runGetWorkloads } from "./workloads.ts";
+import { isSecrets, runGetSecrets } from "./secret.ts";
 
 interface Stored {
   kind: string;
@@ -23,10 +24,13 @@ export interface GetOptions {
 
 export async function runGet(typed: string, name: string | undefined, options: GetOptions): Promise<number> {
   if (isWorkloads(typed)) return runGetWorkloads(name, options);
+  if (isSecrets(typed)) return runGetSecrets(name, options);
   if (MESH_CONFIG_NAMES.includes(typed.toLowerCase())) return getMeshConfig(options.output ?? "yaml");
   const kind = kindOf(typed);
   if (kind === undefined) {
-    process.stderr.write(`trellis get: expected a kind: ${knownKinds()}; or workloads (workload, wl), or meshconfig\n`);
+    process.stderr.write(
+      `trellis get: expected a kind: ${knownKinds()}; or workloads (workload, wl), secrets, or meshconfig\n`,
+    );
     return 2;
   }
   const output = options.output ?? "table";

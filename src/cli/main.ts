@@ -10,6 +10,7 @@ import { Argument, Command, CommanderError, Option } from "commander";
 import type { AnalyzeOptions } from "./analyze.ts";
 import type { ApplyOptions } from "./apply.ts";
 import type { DeleteOptions } from "./delete.ts";
+import type { GatewayOptions } from "./gateway.ts";
 import type { GetOptions } from "./get.ts";
 import type { ProxyConfigOptions } from "./proxy-config.ts";
 import type { ProxyStatusOptions } from "./proxy-status.ts";
@@ -17,6 +18,7 @@ import type { PsOptions } from "./ps.ts";
 import type { ProxyOptions } from "./proxy.ts";
 import type { RunCliOptions } from "./run.ts";
 import type { UpOptions } from "./up.ts";
+import type { CreateSecretOptions } from "./secret.ts";
 
 const CONTROL_NOTE =
   "Commands that talk to the control plane find it at $TRELLIS_CONTROL (default http://127.0.0.1:15014).";
@@ -143,6 +145,32 @@ function program(setStatus: (status: number) => void): Command {
     .action((command: string[], opts: RunCliOptions) => run(import("./run.ts").then((m) => m.runRun(command, opts))));
 
   prog
+    .command("gateway")
+    .description("an ingress or egress gateway: an edge proxy for the Gateways whose selector matches its labels")
+    .option("--name <name>", "the gateway's name: its app label and the service it registers as")
+    .option("-n, --namespace <ns>", "its namespace (default: default); credentialName secrets are read there")
+    .option("--labels <k=v,...>", "its labels, which Gateway selectors match (default istio=ingressgateway; app=NAME)")
+    .option(
+      "--port <[name=]port[:listen]>",
+      "a Gateway server port and where it listens on 127.0.0.1 (default the port itself); registered (repeatable)",
+      collect,
+    )
+    .option(
+      "--xds <host:port,...>",
+      "the control plane's ADS (default $TRELLIS_XDS, else $TRELLIS_CONTROL's host:15010)",
+    )
+    .option("--admin-port <port>", "admin interface port on 127.0.0.1 (default 0: a free port, logged)")
+    .option("--drain-timeout <ms>", "how long SIGTERM waits for connections to finish")
+    .addHelpText(
+      "after",
+      example(
+        "trellis gateway --name ingress --port http=80:8080 --port https=443:8443",
+        "trellis gateway --name egress --labels istio=egressgateway --port http=80:18080",
+      ),
+    )
+    .action((opts: GatewayOptions) => run(import("./gateway.ts").then((m) => m.runGateway(opts))));
+
+  prog
     .command("up")
     .description("the control plane: ADS for sidecars on 15010, the HTTP API on 15014")
     .option("--store <store>", "embedded (default, persisted under --data-dir) or etcd://HOST:PORT,…")
@@ -235,6 +263,25 @@ function program(setStatus: (status: number) => void): Command {
     );
 
   prog
+    .command("create")
+    .description("create a secret: `trellis create secret tls NAME --cert FILE --key FILE`")
+    .command("secret")
+    .description("create a secret (tls: a gateway's certificate and key)")
+    .command("tls")
+    .description(
+      "store a certificate chain and its key for a gateway's credentialName (checked; the key is never shown)",
+    )
+    .argument("<name>", "the secret's name (what a Gateway server's tls.credentialName says)")
+    .option("-n, --namespace <ns>", "its namespace: the gateway's (default: default)")
+    .option("--cert <file>", "the certificate chain, PEM (leaf first)")
+    .option("--key <file>", "the private key, PEM")
+    .option("--ca <file>", "CA certificates, PEM, that a MUTUAL server checks client certificates against (ca.crt)")
+    .addHelpText("after", example("trellis create secret tls web-cert --cert web.crt --key web.key"))
+    .action((name: string, opts: CreateSecretOptions) =>
+      run(import("./secret.ts").then((m) => m.runCreateSecretTls(name, opts))),
+    );
+
+  prog
     .command("proxy-status")
     .description("each connected proxy: versions sent and ACKed, NACK errors in full, problems; one proxy's problems")
     .argument("[proxy]", "one proxy's node id: its row and each of its problems")
@@ -273,6 +320,7 @@ function program(setStatus: (status: number) => void): Command {
         "routes",
         "clusters",
         "endpoints",
+        "secrets",
         "nametable",
       ]),
     )

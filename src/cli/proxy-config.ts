@@ -7,7 +7,7 @@ import { TrellisError } from "../api/errors.ts";
 import { callControl, reportErrors } from "./control-client.ts";
 import { table } from "./table.ts";
 
-const TYPES = ["listeners", "routes", "clusters", "endpoints", "nametable"] as const;
+const TYPES = ["listeners", "routes", "clusters", "endpoints", "secrets", "nametable"] as const;
 type ConfigType = (typeof TYPES)[number];
 
 /** The options main.ts's commander parses for this verb. */
@@ -67,6 +67,12 @@ function summary(type: ConfigType, items: Record<string, unknown>[]): string {
             (nt.table as Record<string, { ips?: string[]; registry?: string; namespace?: string }>) ?? {},
           ).map(([host, info]) => [host, (info.ips ?? []).join(","), info.registry ?? "", info.namespace ?? ""]),
         ),
+      );
+    case "secrets":
+      // Names and kinds only (the JSON shows the certificate; the private key is redacted by the control plane).
+      return table(
+        ["NAME", "KIND"],
+        items.map((s) => [String(s.name), s.tls_certificate !== undefined ? "certificate and key" : "CA certificate"]),
       );
     case "endpoints":
       return table(

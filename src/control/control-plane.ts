@@ -12,6 +12,8 @@ import { addProxyRoutes } from "./http/proxies-api.ts";
 import { addAddressRoutes } from "./http/addresses-api.ts";
 import { addRegistryRoutes } from "./http/registry-api.ts";
 import { ADDRESS_LEASE_KIND, AddressPool, leaseFromStored, leaseToStored } from "./registry/addresses.ts";
+import { addSecretRoutes } from "./http/secrets-api.ts";
+import { SECRET_KIND, secretSummary, secretView, type SecretView } from "./secrets.ts";
 import type { SidecarProber } from "./registry/probe.ts";
 import { addResourceRoutes } from "./http/resources-api.ts";
 import { startApiServer, type ApiServer } from "./http/server.ts";
@@ -20,6 +22,8 @@ import { Registry } from "./registry/registry.ts";
 import { INSTANCE_KIND, fromStored, toStored } from "./registry/persistence.ts";
 import type { RegistryEvent } from "./registry/types.ts";
 import { readStored, validateFiles } from "./resource-files.ts";
+import { gatewayApiStatus } from "./gateway-api/status.ts";
+import { GATEWAY_API_KINDS } from "../api/resources/types.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
 import { MeshConfigError } from "../api/resources/mesh-config.ts";
 import {
@@ -78,11 +82,13 @@ export class ControlPlane implements SnapshotSource {
   /** Stored resources by key, as the watch keeps them; typed ones cached by key and version. */
   private readonly stored = new Map<string, StoredResource>();
   private readonly typed = new Map<string, { version: string | undefined; resource: Resource | undefined }>();
+  /** Stored TLS secrets ("namespace/name"): kept apart from the Istio resources, never shown but as summaries. */
+  private readonly secrets = new Map<string, StoredResource>();
   private world = new World({});
   private mesh: LoadedMeshConfig = defaultLoadedMeshConfig();
   private meshWatcher: MeshConfigWatcher | undefined;
   /** Snapshots per proxy, sharing the outbound translation between proxies that see the mesh alike. */
-  private readonly snapshots = new SnapshotCache();
+  private readonly snapshots = new SnapshotCache((namespace, name) => this.secrets.get(`${namespace}/${name}`));
   private watch: Watch | undefined;
   private xds: XdsServer | undefined;
   private api: ApiServer | undefined;
@@ -204,11 +210,23 @@ export class ControlPlane implements SnapshotSource {
     await this.xds.start();
     this.api = await startApiServer(address, this.options.apiPort ?? 15014, this.log);
     const router = this.api.router;
+    addSecretRoutes(router, this.store);
     addResourceRoutes(router, this.store, validateFiles, {
+      hidden: {
+        [SECRET_KIND]: "TLS secrets are shown by `trellis get secrets` (GET /api/v1/secrets), never their keys",
+      },
       review: (resources) => this.reviewApply(resources),
       status: () => {
         const report = this.liveReport();
-        return (ref: ResourceRef) => statusOf(ref, report.problems);
+        let gatewayApi: Map<string, Record<string, unknown>> | undefined;
+        return (ref: ResourceRef) => {
+          const istio = statusOf(ref, report.problems);
+          if (!GATEWAY_API_KINDS.some((k) => k === ref.kind)) return istio;
+          // The Gateway API's conditions (docs/gateways.md), made once per request.
+          gatewayApi ??= gatewayApiStatus([...this.currentResources().values()], this.world);
+          const own = gatewayApi.get(`${ref.kind}/${ref.namespace}/${ref.name}`);
+          return own === undefined && istio === undefined ? undefined : { ...own, ...istio };
+        };
       },
     });
     this.prober = addRegistryRoutes(router, this.registry, { clock: this.clock, log: this.log });
@@ -240,9 +258,11 @@ export class ControlPlane implements SnapshotSource {
   private async loadAndWatch(): Promise<void> {
     const { resources, revision } = await this.store.listWithRevision();
     this.stored.clear();
+    this.secrets.clear();
     for (const r of resources) {
       if (r.kind === INSTANCE_KIND) this.adoptInstance(r);
       else if (r.kind === ADDRESS_LEASE_KIND) this.adoptLease(r);
+      else if (r.kind === SECRET_KIND) this.secrets.set(secretKey(r), r);
       else this.stored.set(keyOf(r), r);
     }
     this.rebuild();
@@ -260,6 +280,12 @@ export class ControlPlane implements SnapshotSource {
             const lease = leaseFromStored(event.resource);
             if (lease) this.addresses.forget(lease.address);
           } else this.adoptLease(event.resource);
+          return;
+        }
+        if (event.resource.kind === SECRET_KIND) {
+          if (event.type === "DELETED") this.secrets.delete(secretKey(event.resource));
+          else this.secrets.set(secretKey(event.resource), event.resource);
+          this.scheduleRebuild();
           return;
         }
         if (event.type === "DELETED") this.stored.delete(keyOf(event.resource));
@@ -339,13 +365,20 @@ export class ControlPlane implements SnapshotSource {
 
   /** The world of these resources and the registry's services: the live one, and the candidates apply and analyze try. */
   private worldOf(resources: readonly Resource[]): World {
-    return World.fromResources(resources, registeredServices(this.registry.list()), meshWorldInput(this.mesh));
+    const secrets = [...this.secrets.values()]
+      .map((s) => secretView(s))
+      .filter((v): v is SecretView => v !== undefined)
+      .map(secretSummary);
+    return World.fromResources(resources, registeredServices(this.registry.list()), {
+      ...meshWorldInput(this.mesh),
+      secrets,
+    });
   }
 
   /** The problems of `resources` translated for the connected proxies and a representative per namespace. */
   private reportOf(resources: readonly Resource[], namespaces: Iterable<string>): ProblemReport {
     const world = this.worldOf(resources);
-    const views = this.views(namespaces);
+    const views = this.views(namespaces, world);
     const translated = translateViews(world, views);
     return reportProblems(resources, views, (v) => translated.get(v.id)!, world.rootNamespace);
   }
@@ -375,9 +408,9 @@ export class ControlPlane implements SnapshotSource {
   }
 
   /** Connected proxies, and a representative sidecar for every namespace of `namespaces` that has none. */
-  private views(namespaces: Iterable<string>): ProxyView[] {
+  private views(namespaces: Iterable<string>, world: World): ProxyView[] {
     const connected = this.connectedViews();
-    return [...connected, ...representatives(namespaces, connected)];
+    return [...connected, ...representatives(namespaces, connected, world.gateways)];
   }
 
   /**
@@ -400,7 +433,7 @@ export class ControlPlane implements SnapshotSource {
   private makeLiveReport(): ProblemReport {
     const resources = [...this.currentResources().values()];
     const namespaces = [...resources.map((r) => r.metadata.namespace), ...this.world.services.map((s) => s.namespace)];
-    const views = this.views(namespaces);
+    const views = this.views(namespaces, this.world);
     const cached = new Map<string, Translated>();
     const missing: ProxyView[] = [];
     for (const v of views) {
@@ -502,6 +535,9 @@ export class ControlPlane implements SnapshotSource {
     await this.xds?.stop(200);
   }
 }
+
+/** "namespace/name" of a stored secret. */
+const secretKey = (r: StoredResource): string => `${r.metadata.namespace}/${r.metadata.name}`;
 
 /** "Kind/namespace/name", for stored and typed resources alike. */
 const keyOf = (r: StoredResource): string => keyString(storedKey(r));

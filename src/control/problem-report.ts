@@ -8,7 +8,9 @@
 // namespace; what only a label selector reaches (a Sidecar or DestinationRule workloadSelector, sourceLabels) shows
 // when a selected proxy connects.
 
-import type { Resource } from "../api/resources/types.ts";
+import { generatedParents, toParent } from "./gateway-api/parents.ts";
+import type { Gateway, Resource } from "../api/resources/types.ts";
+import { labelsMatch } from "./translate/labels.ts";
 import type { Finding, Level } from "./analyze/messages.ts";
 import { translateInbound, translateOutbound, World, type ProxyIdentity } from "./translate/index.ts";
 import { PROBLEM_CODES, refKey, type Problem, type ResourceRef } from "./translate/problems.ts";
@@ -43,14 +45,30 @@ export interface Translated {
   clusters: Iterable<string>;
 }
 
-/** One representative sidecar per namespace that has no connected proxy. */
-export function representatives(namespaces: Iterable<string>, connected: readonly ProxyView[]): ProxyView[] {
+/**
+ * One representative sidecar per namespace that has no connected proxy; and for each Gateway that no connected
+ * gateway proxy's labels match, a representative gateway (in its namespace, with its selector as labels), so a
+ * Gateway's problems (an unrouted server, a missing credential) are said before any gateway runs.
+ */
+export function representatives(
+  namespaces: Iterable<string>,
+  connected: readonly ProxyView[],
+  gateways: readonly Gateway[] = [],
+): ProxyView[] {
   const covered = new Set(connected.map((p) => p.identity.namespace));
   const out: ProxyView[] = [];
   for (const ns of [...new Set(namespaces)].sort()) {
     if (covered.has(ns)) continue;
     const id = `namespace/${ns}`;
     out.push({ id, identity: proxyIdentityFromNode({ id, metadata: { NAMESPACE: ns } }), representative: true });
+  }
+  const routers = connected.filter((p) => p.identity.router === true);
+  for (const g of gateways) {
+    const selector = g.spec.selector ?? {};
+    if (routers.some((r) => labelsMatch(selector, r.identity.labels))) continue;
+    const id = `gateway/${g.metadata.namespace}/${g.metadata.name}`;
+    const metadata = { NAMESPACE: g.metadata.namespace, LABELS: selector, TRELLIS_NODE_TYPE: "router" };
+    out.push({ id, identity: proxyIdentityFromNode({ id, metadata }), representative: true });
   }
   return out;
 }
@@ -88,11 +106,14 @@ export function reportProblems(
   const byText = new Map<string, ReportedProblem>();
   const perProxy = new Map<string, Problem[]>();
   const clustersOf = new Map<string, string[]>();
+  // What the Gateway API's conversion made is reported as the Gateway or HTTPRoute it came from.
+  const parents = generatedParents(resources);
   for (const view of views) {
     const t = translated(view);
+    const found = t.problems.map((p) => toParent(p, parents));
     clustersOf.set(view.id, [...t.clusters]);
-    perProxy.set(view.id, [...t.problems]);
-    for (const p of t.problems) {
+    perProxy.set(view.id, [...found]);
+    for (const p of found) {
       const known = byText.get(p.text);
       if (known === undefined) byText.set(p.text, { ...p, proxies: [view.id] });
       else known.proxies.push(view.id);
@@ -131,7 +152,11 @@ export function proxiesPhrase(ids: readonly string[]): string {
   const shown = ids
     .slice(0, 3)
     .map((id) =>
-      id.startsWith("namespace/") ? `a sidecar in namespace ${id.slice("namespace/".length)}` : `proxy ${id}`,
+      id.startsWith("namespace/")
+        ? `a sidecar in namespace ${id.slice("namespace/".length)}`
+        : id.startsWith("gateway/")
+          ? `a gateway for Gateway ${id.slice("gateway/".length)}`
+          : `proxy ${id}`,
     );
   const more = ids.length > 3 ? ` and ${ids.length - 3} more` : "";
   return `${shown.join(", ")}${more}`;
@@ -162,6 +187,9 @@ function description(p: ReportedProblem): string {
  */
 function explainedBy(p: Problem, f: Finding, resource: string): boolean {
   if (f.code !== p.code || f.resource !== resource) return false;
+  // A gateway's translation and analyze's VirtualService gateway check both find a host no server lists.
+  const gatewayHost = /^host (\S+) is not among the hosts of Gateway/.exec(p.message)?.[1];
+  if (gatewayHost !== undefined) return f.message.includes(gatewayHost);
   const subset = /subset (\S+) of (\S+)/.exec(p.message);
   if (subset !== null) return f.message.includes(`+${subset[1]}"`);
   const host = /destination host (\S+) (?:matches no service|is not reachable)/.exec(p.message)?.[1];
@@ -227,8 +255,12 @@ export function offlineFindings(resources: readonly Resource[], rootNamespace = 
   const views = representatives(
     resources.map((r) => r.metadata.namespace),
     [],
+    world.gateways,
   );
   const translated = translateViews(world, views);
   const report = reportProblems(resources, views, (v) => translated.get(v.id)!, rootNamespace);
-  return problemFindings(report.problems.filter((p) => p.code !== "IST0101" && p.resource !== undefined));
+  // IST0101 and IST0132 are analyze's own checks' (with the file's line), said once.
+  return problemFindings(
+    report.problems.filter((p) => p.code !== "IST0101" && p.code !== "IST0132" && p.resource !== undefined),
+  );
 }

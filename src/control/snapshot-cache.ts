@@ -16,6 +16,8 @@ import type { Problem } from "./translate/problems.ts";
 import { LayeredMap } from "./xds/layered-map.ts";
 import type { ResourceMap, Snapshot, XdsNode } from "./xds/types.ts";
 import { resourceVersion, typeVersion } from "./xds/version.ts";
+import { SDS_PREFIX, SECRET_TYPE_URL, sdsSecret } from "./secrets.ts";
+import type { StoredResource } from "./store/types.ts";
 
 /** The outbound side of one key, as the four maps a snapshot is made of. */
 interface OutboundMaps {
@@ -43,7 +45,13 @@ interface ProxyEntry {
 
 const EMPTY: ResourceMap = new Map();
 
+/** A stored TLS secret by the namespace and name a gateway's credentialName gives (control/secrets.ts). */
+export type SecretSource = (namespace: string, name: string) => StoredResource | undefined;
+
 export class SnapshotCache {
+  /** `secrets`: where a router's SDS secrets come from (none: routers get no secrets). */
+  constructor(private readonly secrets: SecretSource = () => undefined) {}
+
   private world = new World({});
   private generation = 0;
   private outbound = new Map<string, OutboundMaps>();
@@ -86,7 +94,12 @@ export class SnapshotCache {
     const inbound = translateInbound(this.world, identity);
     const inboundText = JSON.stringify([inbound.listeners, inbound.clusters]);
     const previous = cached !== undefined && cached.metadata === metadata ? cached : undefined;
-    const snapshot = this.compose(outbound, inbound.listeners, inbound.clusters, inboundText, previous);
+    const composed = this.compose(outbound, inbound.listeners, inbound.clusters, inboundText, previous);
+    // A gateway's SDS secrets: those its listeners name (kubernetes://NAME), from its own namespace.
+    const snapshot: Snapshot =
+      identity.router === true
+        ? new Map([...composed, [SECRET_TYPE_URL, this.routerSecrets(outbound.listeners, identity.namespace)]])
+        : composed;
     const issues = [...outbound.issues];
     const seen = new Set(issues.map((p) => p.text));
     for (const p of inbound.issues) if (!seen.has(p.text)) issues.push(p);
@@ -111,6 +124,23 @@ export class SnapshotCache {
     const entry = this.proxies.get(nodeId);
     if (entry === undefined || entry.generation !== this.generation) return undefined;
     return { problems: entry.issues, clusters: entry.snapshot.get(TYPE_URL.cluster)?.keys() ?? [] };
+  }
+
+  private routerSecrets(listeners: ResourceMap, namespace: string): ResourceMap {
+    const out = new Map<string, Json>();
+    for (const name of sdsNames([...listeners.values()])) {
+      if (!name.startsWith(SDS_PREFIX)) continue;
+      const credential = name.slice(SDS_PREFIX.length).replace(/-cacert$/, "");
+      const stored = this.secrets(namespace, credential);
+      let secret = stored === undefined ? undefined : sdsSecret(stored, name);
+      if (secret === undefined && name.endsWith("-cacert")) {
+        // Istio's other convention: the CA in a secret of its own, NAME-cacert.
+        const separate = this.secrets(namespace, `${credential}-cacert`);
+        if (separate !== undefined) secret = sdsSecret(separate, name, true);
+      }
+      if (secret !== undefined) out.set(name, secret);
+    }
+    return out.size === 0 ? EMPTY : out;
   }
 
   private outboundFor(key: string, identity: Parameters<typeof translateOutbound>[1]): OutboundMaps {
@@ -174,6 +204,25 @@ export class SnapshotCache {
     if (outbound.nameTable !== undefined) snapshot.set(NAME_TABLE_TYPE_URL, outbound.nameTable);
     return snapshot;
   }
+}
+
+/** The SDS secret names a listener's TLS contexts refer to. */
+function sdsNames(listeners: readonly Json[]): Set<string> {
+  const names = new Set<string>();
+  const walk = (v: unknown, key: string): void => {
+    if (Array.isArray(v)) for (const x of v) walk(x, key);
+    else if (typeof v === "object" && v !== null) {
+      const o = v as Json;
+      if (
+        (key === "tls_certificate_sds_secret_configs" || key === "validation_context_sds_secret_config") &&
+        typeof o.name === "string"
+      )
+        names.add(o.name);
+      for (const [k, x] of Object.entries(o)) walk(x, k);
+    }
+  };
+  walk(listeners, "");
+  return names;
 }
 
 function byName(resources: readonly Json[], key: string): ResourceMap {

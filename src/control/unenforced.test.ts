@@ -59,7 +59,6 @@ spec:
       ["TRL0001", "PeerAuthentication", "spec", "12"],
       ["TRL0001", "RequestAuthentication", "spec", "12"],
       ["TRL0001", "Telemetry", "spec", "13"],
-      ["TRL0001", "Gateway", "spec", "11"],
       ["TRL0001", "AuthorizationPolicy", "spec", "12"],
     ],
   );
@@ -100,7 +99,7 @@ spec: { targetRefs: [{ kind: Service, group: "", name: orders }] }
   assert.deepEqual(sel(targeted), [false, true, false]);
 });
 
-test("a Gateway selects the workloads its selector matches, in any namespace; sidecars usually none", () => {
+test("a Gateway is enforced (gateway proxies listen for it): not reported, and selects no proxy here", () => {
   const [gw] = load(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: ingress }
@@ -108,8 +107,8 @@ spec:
   selector: { istio: ingressgateway }
   servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
 `) as [Resource];
-  assert.equal(selectsProxy(gw, proxy("istio-system", { istio: "ingressgateway" }), never), true);
-  assert.equal(selectsProxy(gw, proxy("default", { app: "productpage" }), never), false);
+  assert.deepEqual(notEnforced(gw), []);
+  assert.equal(selectsProxy(gw, proxy("istio-system", { istio: "ingressgateway" }), never), false);
 });
 
 test("DestinationRule tls: modes that ask for TLS, with their paths; DISABLE is what the proxy does; reach by cluster", () => {
@@ -156,7 +155,7 @@ spec:
   assert.equal(selectsProxy(plain, proxy("default", {}), reaches), false);
 });
 
-test("a VirtualService bound to gateways: the bindings are not enforced; gateways-only routes serve no one", () => {
+test("a VirtualService bound to gateways is enforced (by gateway proxies), with or without mesh", () => {
   const [only, both, mesh] = load(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: only }
@@ -181,14 +180,7 @@ spec:
   gateways: [mesh]
   http: [{ route: [{ destination: { host: ratings } }] }]
 `) as [Resource, Resource, Resource];
-  const [a] = notEnforced(only);
-  assert.equal(a?.path, "spec.gateways");
-  assert.match(a!.message, /^stored, not enforced yet: bound to gateway bookinfo-gateway: .*its routes serve no one/);
-  const [b] = notEnforced(both);
-  assert.match(
-    b!.message,
-    /bound to gateway istio-system\/edge: .*those bindings route nothing \(sidecars get its routes/,
-  );
+  assert.deepEqual(notEnforced(only), []);
+  assert.deepEqual(notEnforced(both), []);
   assert.deepEqual(notEnforced(mesh), []);
-  assert.equal(selectsProxy(only, proxy("default", {}), never), false);
 });

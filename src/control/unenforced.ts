@@ -1,5 +1,5 @@
 // What Trellis stores and does not carry out yet ("Say no, or do it", DESIGN.md §2): the security kinds, Telemetry,
-// Gateway, and DestinationRule TLS settings are accepted (so a user's files load whole) but change no proxy's
+// and DestinationRule TLS settings are accepted (so a user's files load whole) but change no proxy's
 // configuration until a later issue enforces them. Each is reported, never silently ignored: on apply (a warning per
 // resource), in analyze (TRL0001 NotEnforced, a finding per resource and field) and in proxy-status (for the
 // proxies the resource selects).
@@ -36,12 +36,6 @@ const WHY: Partial<Record<Resource["kind"], { path: string; why: string }>> = {
       "tracing, metrics and access-log settings are not applied to proxies yet" +
       "; the Telemetry resource comes with the observability issue (#13)",
   },
-  Gateway: {
-    path: "spec",
-    why:
-      "there are no gateway proxies yet, so no listener is opened for its servers and VirtualServices bound to " +
-      "it route nothing; gateways come with `trellis gateway` (#11)",
-  },
 };
 
 const TLS_WHY =
@@ -63,7 +57,6 @@ function notEnforcedProblem(r: Resource, path: string, why: string): Problem {
 /** What of one resource is stored and not carried out: one problem per resource, or per TLS setting of a rule. */
 export function notEnforced(r: Resource): Problem[] {
   if (r.kind === "DestinationRule") return tlsSettings(r).map(({ path, mode }) => tlsProblem(r, path, mode));
-  if (r.kind === "VirtualService") return gatewayBinding(r);
   const kind = WHY[r.kind];
   return kind === undefined ? [] : [notEnforcedProblem(r, kind.path, kind.why)];
 }
@@ -74,20 +67,6 @@ export function notEnforcedAll(resources: readonly Resource[]): Problem[] {
 
 function tlsProblem(r: DestinationRule, path: string, mode: string): Problem {
   return notEnforcedProblem(r, path, `tls mode ${mode}: ${TLS_WHY}`);
-}
-
-/**
- * A VirtualService bound to gateways: there are no gateway proxies yet, so those bindings route nothing; bound to
- * gateways only (no "mesh"), it does not apply to sidecars either, as in Istio.
- */
-function gatewayBinding(vs: Extract<Resource, { kind: "VirtualService" }>): Problem[] {
-  const gateways = (vs.spec.gateways ?? []).filter((g) => g !== "mesh");
-  if (gateways.length === 0) return [];
-  const mesh = vs.spec.gateways.includes("mesh");
-  const why =
-    `bound to gateway${gateways.length === 1 ? "" : "s"} ${gateways.join(", ")}: there are no gateway proxies yet, ` +
-    `so ${mesh ? "those bindings route nothing (sidecars get its routes: gateways include mesh)" : "its routes serve no one (sidecars do not get them: gateways do not include mesh)"}; gateways come with \`trellis gateway\` (#11)`;
-  return [notEnforcedProblem(vs, "spec.gateways", why)];
 }
 
 /**
@@ -119,7 +98,7 @@ export interface SelectionContext {
 /**
  * Whether a not-enforced resource would act on this proxy if it were enforced, as Istio scopes it: the policy kinds
  * by namespace (the root namespace's reach every namespace), `selector.matchLabels` on the workload's labels and
- * `targetRefs` naming its Service; a Gateway by its selector in any namespace; a DestinationRule's TLS on every proxy
+ * `targetRefs` naming its Service; a DestinationRule's TLS on every proxy
  * that has a cluster for its host.
  */
 export function selectsProxy(r: Resource, proxy: ProxyIdentity, ctx: SelectionContext): boolean {
@@ -137,8 +116,6 @@ export function selectsProxy(r: Resource, proxy: ProxyIdentity, ctx: SelectionCo
       if (spec.selector !== undefined) return labelsMatch(spec.selector.matchLabels ?? {}, proxy.labels);
       return true;
     }
-    case "Gateway":
-      return Object.keys(r.spec.selector ?? {}).length > 0 && labelsMatch(r.spec.selector, proxy.labels);
     case "DestinationRule":
       return tlsSettings(r).length > 0 && ctx.reachesHost(proxy, resolveHost(r.spec.host, r.metadata.namespace));
     default:

@@ -5,6 +5,7 @@
 import { dnsCacheManager } from "./upstream/dns-cache.ts";
 import type { Clock } from "../api/clock.ts";
 import { CoarseClock } from "./coarse-clock.ts";
+import { redactSecrets } from "./tls/redact.ts";
 import { TrellisError } from "../api/errors.ts";
 import type { Bootstrap } from "../api/xds/types.ts";
 import { TYPE_URL } from "../api/xds/wire/codec.ts";
@@ -81,7 +82,11 @@ export class Proxy implements AdminTarget, XdsTarget {
       drainTimeoutMs: () => this.bootstrap.drainTimeoutMs,
       ...(options.dnsLookup === undefined ? {} : { dnsLookup: options.dnsLookup }),
     });
-    this.runtime.addStatic(bootstrap.staticResources.clusters, bootstrap.staticResources.listeners);
+    this.runtime.addStatic(
+      bootstrap.staticResources.clusters,
+      bootstrap.staticResources.listeners,
+      bootstrap.staticResources.secrets,
+    );
     this.adminAccessLogs =
       bootstrap.admin === undefined ? [] : adminAccessLogConfigs(bootstrap.admin, options.source ?? "bootstrap");
   }
@@ -124,6 +129,11 @@ export class Proxy implements AdminTarget, XdsTarget {
   /** Route configuration names the listeners in service use (RDS subscription). */
   routeConfigNames(): string[] {
     return this.runtime.routes.referencedNames();
+  }
+
+  /** SDS secret names the TLS contexts receive over ADS (SDS subscription). */
+  secretNames(): string[] {
+    return this.runtime.secretNames();
   }
 
   /** Service names of the EDS clusters (EDS subscription). */
@@ -208,11 +218,12 @@ export class Proxy implements AdminTarget, XdsTarget {
     };
   }
 
+  /** Envoy's /config_dump; every private key is shown as [redacted] (tls/redact.ts). */
   configDump(): unknown {
     const b = this.bootstrap;
     const dynamic = this.runtime.dynamicDump();
     const version = (typeUrl: string): string => this.runtime.versions.get(typeUrl) ?? "";
-    return {
+    return redactSecrets({
       configs: [
         {
           "@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump",
@@ -252,8 +263,17 @@ export class Proxy implements AdminTarget, XdsTarget {
                 dynamic_endpoint_configs: dynamic.endpoints,
               },
             ]),
+        ...((b.staticResources.secrets ?? []).length === 0 && dynamic.secrets.length === 0
+          ? []
+          : [
+              {
+                "@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump",
+                static_secrets: (b.staticResources.secrets ?? []).map((secret) => ({ name: secret.name, secret })),
+                dynamic_active_secrets: dynamic.secrets,
+              },
+            ]),
       ],
-    };
+    });
   }
 
   clusters(): ClusterStatus[] {

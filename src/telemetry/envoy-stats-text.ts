@@ -27,6 +27,10 @@ const SUB_SCOPES: readonly (readonly [flat: string, dotted: string])[] = [
   ["health_check_", "health_check."],
   ["outlier_detection_", "outlier_detection."],
   ["fault_", "fault."],
+  ["ssl_versions_TLSv1_", "ssl.versions.TLSv1."],
+  ["ssl_", "ssl."],
+  ["server_ssl_socket_factory_", "server_ssl_socket_factory."],
+  ["client_ssl_socket_factory_", "client_ssl_socket_factory."],
 ];
 
 /** Tags whose value Envoy writes right after a sub-scope (`http.<prefix>.fault.<downstream cluster>.…`). */

@@ -17,11 +17,19 @@ import { readPeerAuthenticationSpec } from "./peer-authentication.ts";
 import { readAuthorizationPolicySpec } from "./authorization-policy.ts";
 import { readRequestAuthenticationSpec } from "./request-authentication.ts";
 import { readTelemetrySpec } from "./telemetry.ts";
+import {
+  readGatewayClassSpec,
+  readGRPCRouteSpec,
+  readHTTPRouteSpec,
+  readKubernetesGatewaySpec,
+} from "./gateway-api/read.ts";
+import { GATEWAY_API_GROUP, KUBERNETES_GATEWAY } from "./gateway-api/types.ts";
 import { describe } from "../xds/parse/context.ts";
 
 const NETWORKING = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"];
 const SECURITY = ["security.istio.io/v1", "security.istio.io/v1beta1"];
 const TELEMETRY = ["telemetry.istio.io/v1", "telemetry.istio.io/v1alpha1"];
+const GATEWAY_API = [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`];
 
 type SpecReader = (ctx: ResourceContext, raw: unknown, path: string) => unknown;
 
@@ -36,7 +44,42 @@ export const KINDS: Record<ResourceKind, { apiVersions: readonly string[]; read:
   AuthorizationPolicy: { apiVersions: SECURITY, read: readAuthorizationPolicySpec },
   RequestAuthentication: { apiVersions: SECURITY, read: readRequestAuthenticationSpec },
   Telemetry: { apiVersions: TELEMETRY, read: readTelemetrySpec },
+  GatewayClass: { apiVersions: GATEWAY_API, read: readGatewayClassSpec },
+  KubernetesGateway: { apiVersions: GATEWAY_API, read: readKubernetesGatewaySpec },
+  HTTPRoute: { apiVersions: GATEWAY_API, read: readHTTPRouteSpec },
+  GRPCRoute: { apiVersions: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha2`], read: readGRPCRouteSpec },
 };
+
+/** The Gateway API's kinds Trellis does not convert: refused by name, with what to use instead. */
+const GATEWAY_API_REFUSED: Record<string, string> = {
+  TLSRoute:
+    "a TLSRoute is not converted by Trellis yet: use an Istio VirtualService with tls routes on an Istio Gateway",
+  TCPRoute:
+    "a TCPRoute is not converted by Trellis yet: use an Istio VirtualService with tcp routes on an Istio Gateway",
+  UDPRoute: "a UDPRoute is not converted by Trellis: its gateways carry no UDP",
+  ReferenceGrant:
+    "a ReferenceGrant is not read by Trellis yet: references across namespaces are refused (RefNotPermitted)",
+  BackendTLSPolicy: "a BackendTLSPolicy is not read by Trellis yet: use an Istio DestinationRule's tls",
+};
+
+/** The API group of an apiVersion ("" for the core group's "v1"). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/**
+ * The kind Trellis keeps a document as: the Gateway API's Gateway becomes "KubernetesGateway" (Istio's internal
+ * name), so it never collides with Istio's Gateway; every other kind is itself.
+ */
+export function internalKind(kind: string, apiVersion: string): string {
+  return kind === "Gateway" && groupOf(apiVersion) === GATEWAY_API_GROUP ? KUBERNETES_GATEWAY : kind;
+}
+
+/** The kind a document shows to users (the reverse of internalKind). */
+export function documentKind(kind: string): string {
+  return kind === KUBERNETES_GATEWAY ? "Gateway" : kind;
+}
 
 /** What Kubernetes puts in an object's envelope that says nothing about its meaning (kubectl get -o yaml output). */
 const ENVELOPE = { known: ["apiVersion", "kind", "metadata", "spec"], ignored: ["status"] };
@@ -73,17 +116,28 @@ export function describeDocument(raw: unknown): string | undefined {
 export function readResource(ctx: ResourceContext, raw: unknown, path: string): Resource {
   const f = SpecFields.open(ctx, withoutIgnored(raw, ENVELOPE.ignored), path, ENVELOPE);
   if (f.broken) return undefined as unknown as Resource;
-  const kind = f.requiredString("kind");
+  const written = f.requiredString("kind");
   const apiVersion = f.requiredString("apiVersion");
+  const kind = internalKind(written, apiVersion);
   const metadata = readMetadata(ctx, f);
+  if (groupOf(apiVersion) === GATEWAY_API_GROUP && GATEWAY_API_REFUSED[kind] !== undefined) {
+    f.error("kind", GATEWAY_API_REFUSED[kind]);
+    return { apiVersion, kind, metadata, spec: {} } as unknown as Resource;
+  }
   if (kind !== "" && !isResourceKind(kind)) {
-    f.error("kind", `expected one of ${RESOURCE_KINDS.join(", ")}, got ${describe(kind)}`);
+    f.error(
+      "kind",
+      `expected one of ${RESOURCE_KINDS.filter((k) => k !== KUBERNETES_GATEWAY).join(", ")}, got ${describe(written)}`,
+    );
     return { apiVersion, kind, metadata, spec: {} } as unknown as Resource;
   }
   if (kind === "") return { apiVersion, kind, metadata, spec: {} } as unknown as Resource;
   const { apiVersions, read } = KINDS[kind];
   if (apiVersion !== "" && !apiVersions.includes(apiVersion)) {
-    f.error("apiVersion", `expected one of ${apiVersions.join(", ")} for a ${kind}, got ${describe(apiVersion)}`);
+    f.error(
+      "apiVersion",
+      `expected one of ${apiVersions.join(", ")} for a ${documentKind(kind)}, got ${describe(apiVersion)}`,
+    );
   }
   if (!f.has("spec")) f.error("spec", "required");
   const spec = read(ctx, f.raw("spec") ?? {}, f.at("spec"));

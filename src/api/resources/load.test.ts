@@ -89,7 +89,7 @@ describe("loadResources: files of many documents", () => {
         [
           0,
           "kind",
-          'expected one of VirtualService, DestinationRule, ServiceEntry, Gateway, Sidecar, WorkloadEntry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry, got "VirtualServce"',
+          'expected one of VirtualService, DestinationRule, ServiceEntry, Gateway, Sidecar, WorkloadEntry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry, GatewayClass, HTTPRoute, GRPCRoute, got "VirtualServce"',
         ],
       ],
     );
@@ -300,7 +300,7 @@ describe("Kubernetes objects beside Istio's resources (as Istio's samples write 
     );
   });
 
-  test("Istio's unknown kinds, the Gateway API and an Istio kind with a Kubernetes apiVersion are still refused", () => {
+  test("Istio's unknown kinds, the Gateway API's unconverted kinds and an Istio kind with a Kubernetes apiVersion are still refused", () => {
     assert.deepEqual(
       problemsOf("apiVersion: v1\nkind: VirtualService\nmetadata: {name: a}\nspec: {hosts: [a], http: []}\n").map(
         ([d, p]) => [d, p],
@@ -311,7 +311,7 @@ describe("Kubernetes objects beside Istio's resources (as Istio's samples write 
       ],
     );
     assert.deepEqual(
-      problemsOf("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: a}\nspec: {}\n").map(
+      problemsOf("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: a}\nspec: {}\n").map(
         ([d, p]) => [d, p],
       ),
       [[0, "kind"]],

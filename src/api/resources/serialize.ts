@@ -27,6 +27,9 @@ const DURATION_FIELDS = new Set([
   "interval",
   "baseEjectionTime",
   "reportingInterval",
+  // The Gateway API's HTTPRoute timeouts.
+  "request",
+  "backendRequest",
 ]);
 
 /** Maps whose emptiness means "none": left out. (An empty match `{}` inside a header map means "present": kept.) */

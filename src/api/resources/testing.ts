@@ -10,11 +10,16 @@ const API_VERSIONS: Record<string, string> = {
   AuthorizationPolicy: "security.istio.io/v1",
   RequestAuthentication: "security.istio.io/v1",
   Telemetry: "telemetry.istio.io/v1",
+  GatewayClass: "gateway.networking.k8s.io/v1",
+  KubernetesGateway: "gateway.networking.k8s.io/v1",
+  HTTPRoute: "gateway.networking.k8s.io/v1",
+  GRPCRoute: "gateway.networking.k8s.io/v1",
 };
 
 /** One resource of `kind` named `name` in namespace default, as a document. */
 export function resource(kind: ResourceKind, spec: unknown, name = "r"): Record<string, unknown> {
-  return { apiVersion: API_VERSIONS[kind] ?? "networking.istio.io/v1", kind, metadata: { name }, spec };
+  const written = kind === "KubernetesGateway" ? "Gateway" : kind;
+  return { apiVersion: API_VERSIONS[kind] ?? "networking.istio.io/v1", kind: written, metadata: { name }, spec };
 }
 
 /** Loads one resource given as data; fails the test on any error. */

@@ -6,6 +6,8 @@
 //     `allowOrigin`) are gone: they are normalised into today's fields, with a warning.
 // Optional fields are absent when the user did not write them: defaults are translation's business, not ours.
 
+import type { GatewayClassSpec, GRPCRouteSpec, HTTPRouteSpec, KubernetesGatewaySpec } from "./gateway-api/types.ts";
+
 /** Milliseconds, read from an Istio duration string ("1s", "1.5s", "100ms", "1h", "1m30s"). */
 export type Milliseconds = number;
 
@@ -19,7 +21,14 @@ export const NETWORKING_KINDS = [
 ] as const;
 export const SECURITY_KINDS = ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"] as const;
 export const TELEMETRY_KINDS = ["Telemetry"] as const;
-export const RESOURCE_KINDS = [...NETWORKING_KINDS, ...SECURITY_KINDS, ...TELEMETRY_KINDS] as const;
+/** The Kubernetes Gateway API's kinds (gateway.networking.k8s.io); its Gateway is "KubernetesGateway" inside Trellis. */
+export const GATEWAY_API_KINDS = ["GatewayClass", "KubernetesGateway", "HTTPRoute", "GRPCRoute"] as const;
+export const RESOURCE_KINDS = [
+  ...NETWORKING_KINDS,
+  ...SECURITY_KINDS,
+  ...TELEMETRY_KINDS,
+  ...GATEWAY_API_KINDS,
+] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 export interface ObjectMeta {
@@ -50,6 +59,12 @@ export type PeerAuthentication = ResourceOf<"PeerAuthentication", PeerAuthentica
 export type AuthorizationPolicy = ResourceOf<"AuthorizationPolicy", AuthorizationPolicySpec>;
 export type RequestAuthentication = ResourceOf<"RequestAuthentication", RequestAuthenticationSpec>;
 export type Telemetry = ResourceOf<"Telemetry", TelemetrySpec>;
+export type GatewayClass = ResourceOf<"GatewayClass", GatewayClassSpec>;
+/** The Gateway API's Gateway (gateway.networking.k8s.io), not Istio's: its documents say `kind: Gateway`. */
+export type KubernetesGateway = ResourceOf<"KubernetesGateway", KubernetesGatewaySpec>;
+/** The Gateway API's HTTPRoute (not Istio's VirtualService HTTPRoute message, which is the type `HTTPRoute`). */
+export type KubernetesHTTPRoute = ResourceOf<"HTTPRoute", HTTPRouteSpec>;
+export type GRPCRoute = ResourceOf<"GRPCRoute", GRPCRouteSpec>;
 
 export type Resource =
   | VirtualService
@@ -61,7 +76,11 @@ export type Resource =
   | PeerAuthentication
   | AuthorizationPolicy
   | RequestAuthentication
-  | Telemetry;
+  | Telemetry
+  | GatewayClass
+  | KubernetesGateway
+  | KubernetesHTTPRoute
+  | GRPCRoute;
 
 /** Something accepted but worth telling the user: an unknown field, a deprecated spelling. */
 export interface ResourceWarning {

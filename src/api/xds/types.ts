@@ -3,6 +3,13 @@
 // these types, so the proxy has one way in. Names follow Envoy's fields in camelCase; durations are milliseconds;
 // defaults are already applied (a consumer never has to know Envoy's defaults).
 
+import type { DownstreamTlsContext, UpstreamTlsContext } from "./parse/tls-context.ts";
+import type { Secret } from "./parse/secret.ts";
+
+export type { Secret } from "./parse/secret.ts";
+
+export type { DownstreamTlsContext, UpstreamTlsContext } from "./parse/tls-context.ts";
+
 export interface SocketAddress {
   /** An IP address (v4 or v6) or, for STRICT_DNS clusters, a host name. */
   address: string;
@@ -28,7 +35,8 @@ export interface AdminConfig {
 export interface Bootstrap {
   node: NodeInfo;
   admin: AdminConfig | undefined;
-  staticResources: { listeners: Listener[]; clusters: Cluster[] };
+  /** secrets: static_resources.secrets, named by SDS references without sds_config. */
+  staticResources: { listeners: Listener[]; clusters: Cluster[]; secrets?: Secret[] };
   /** Trellis extension (`trellis.drain_timeout` in the file): how long SIGTERM waits for requests in flight. */
   drainTimeoutMs: number;
   /** dynamic_resources: listeners and clusters over ADS from the control plane reached through a static cluster. */
@@ -114,6 +122,10 @@ export interface FilterChain {
    * (http_connection_manager or tcp_proxy), last.
    */
   filters: NetworkFilter[];
+  /** transport_socket envoy.transport_sockets.tls: the chain terminates TLS with this context (undefined: plaintext). */
+  tls?: DownstreamTlsContext;
+  /** transport_socket_connect_timeout: how long the TLS handshake may take (undefined: the terminal's idle timeout). */
+  transportSocketConnectTimeoutMs?: number;
 }
 
 export type NetworkFilter =
@@ -468,6 +480,8 @@ export interface DnsCacheConfig {
 
 export interface Cluster {
   name: string;
+  /** transport_socket envoy.transport_sockets.tls: connections to the endpoints are TLS (undefined: plaintext). */
+  tls?: UpstreamTlsContext;
   /**
    * cluster_type envoy.clusters.dynamic_forward_proxy: the upstream is the request's :authority, resolved through
    * this DNS cache (shared with the dynamic_forward_proxy HTTP filter of the same cache name). `type` is then

@@ -4,6 +4,7 @@
 import type { XdsServer } from "../xds/server.ts";
 import type { SnapshotSource, ProxyStatus } from "../xds/types.ts";
 import { CONFIG_TYPES } from "../snapshot.ts";
+import { redactSecret, SECRET_TYPE_URL } from "../secrets.ts";
 import type { Problem } from "../translate/problems.ts";
 import type { ApiRouter } from "./router.ts";
 
@@ -73,6 +74,8 @@ export function addProxyRoutes(
         metadata: status.metadata,
         userAgentName: "",
       });
-      return { status: 200, json: { items: [...(snapshot.get(typeUrl)?.values() ?? [])] } };
+      const items = [...(snapshot.get(typeUrl)?.values() ?? [])];
+      // Never a key: a secret is shown as Envoy's config_dump shows it, the private key redacted.
+      return { status: 200, json: { items: typeUrl === SECRET_TYPE_URL ? items.map(redactSecret) : items } };
     });
 }

@@ -8,6 +8,7 @@ import type { ReportedProblem } from "../problem-report.ts";
 import { warningLine } from "../problem-report.ts";
 import type { ResourceRef } from "../translate/problems.ts";
 import type { ApiRouter } from "./router.ts";
+import { documentKind } from "../../api/resources/envelope.ts";
 
 export interface NamedFile {
   name: string;
@@ -28,6 +29,11 @@ export interface ResourceHooks {
   review?: (resources: readonly StoredResource[]) => readonly ReportedProblem[];
   /** A resource's `status` as Istio writes it (validation messages); made once per request. */
   status?: () => (ref: ResourceRef) => Record<string, unknown> | undefined;
+  /**
+   * Kinds this API never shows nor deletes (TLS secrets: their own API answers summaries only, never the key;
+   * http/secrets-api.ts). Listed, they are left out; named, they are not found here, and the answer says where to go.
+   */
+  hidden?: Readonly<Record<string, string>>;
 }
 
 export function addResourceRoutes(
@@ -36,14 +42,18 @@ export function addResourceRoutes(
   validate: Validate,
   hooks: ResourceHooks = {},
 ): void {
+  // Answers show documents as users write them: the Gateway API's Gateway (stored as KubernetesGateway) is
+  // `kind: Gateway` again, so `get -o yaml` output applies back.
   const withStatus = (items: StoredResource[]): StoredResource[] => {
-    if (hooks.status === undefined || items.length === 0) return items;
-    const statusOf = hooks.status();
+    const statusOf = hooks.status === undefined || items.length === 0 ? undefined : hooks.status();
     return items.map((r) => {
-      const status = statusOf({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
-      return status === undefined ? r : { ...r, status };
+      const status = statusOf?.({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name });
+      const shown = r.kind === documentKind(r.kind) ? r : { ...r, kind: documentKind(r.kind) };
+      return status === undefined ? shown : { ...shown, status };
     });
   };
+  const hidden = hooks.hidden ?? {};
+  const hiddenReply = (kind: string) => ({ status: 404, json: { errors: [`kind ${kind}: ${hidden[kind]}`] } });
   router
     .add("POST", "/api/v1/apply", async (req) => {
       let body: { files?: unknown; dryRun?: unknown };
@@ -88,12 +98,15 @@ export function addResourceRoutes(
       status: 200,
       json: {
         items: withStatus(
-          await store.list(req.query.get("kind") ?? undefined, req.query.get("namespace") ?? undefined),
+          (await store.list(req.query.get("kind") ?? undefined, req.query.get("namespace") ?? undefined)).filter(
+            (r) => hidden[r.kind] === undefined,
+          ),
         ),
       },
     }))
     .add("GET", "/api/v1/resources/:kind/:namespace/:name", async (req) => {
       const { kind, namespace, name } = req.params as { kind: string; namespace: string; name: string };
+      if (hidden[kind] !== undefined) return hiddenReply(kind);
       const found = await store.get({ kind, namespace, name });
       return found === undefined
         ? { status: 404, json: { errors: [`${kind} ${namespace}/${name} not found`] } }
@@ -101,6 +114,7 @@ export function addResourceRoutes(
     })
     .add("DELETE", "/api/v1/resources/:kind/:namespace/:name", async (req) => {
       const { kind, namespace, name } = req.params as { kind: string; namespace: string; name: string };
+      if (hidden[kind] !== undefined) return hiddenReply(kind);
       return (await store.delete({ kind, namespace, name }))
         ? { status: 200, json: { deleted: `${kind}/${namespace}/${name}` } }
         : { status: 404, json: { errors: [`${kind} ${namespace}/${name} not found`] } };

@@ -24,6 +24,8 @@ export interface DestinationContext {
   /** The service port being routed (the virtual host's), the default when a destination names no port. */
   service?: ServiceModel;
   port: number;
+  /** Translating a gateway server's routes: the Gateway's "namespace/name" (match `gateways` are read against it). */
+  gateway?: string;
 }
 
 export interface ResolvedDestination {

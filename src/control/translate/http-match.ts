@@ -7,18 +7,39 @@ import type { Json } from "./envoy.ts";
 import { labelsMatch } from "./labels.ts";
 import type { Problems } from "./problems.ts";
 
-/** Whether a match can ever hold for requests from this proxy to this port (else the match is left out). */
+/**
+ * Whether a match can ever hold for requests from this proxy to this port (else the match is left out). `gateway`:
+ * translating for a gateway server (gateway.ts), the Gateway's "namespace/name" and the namespace the match's
+ * VirtualService is in (short gateway names resolve there); absent, the proxy is a sidecar ("mesh").
+ */
 export function matchAppliesTo(
   match: HTTPMatchRequest,
   proxy: { namespace: string; labels: Record<string, string> },
   port: number,
+  gateway?: GatewayScope,
 ): boolean {
   if (match.port !== undefined && match.port !== port) return false;
   if (!labelsMatch(match.sourceLabels ?? {}, proxy.labels)) return false;
   if (match.sourceNamespace !== undefined && match.sourceNamespace !== proxy.namespace) return false;
-  const gateways = match.gateways ?? [];
-  if (gateways.length > 0 && !gateways.includes("mesh")) return false;
-  return true;
+  return gatewaysApply(match.gateways ?? [], gateway);
+}
+
+/** The gateway a route is being translated for, and the namespace of the VirtualService whose match is read. */
+export interface GatewayScope {
+  gateway: string;
+  namespace: string;
+}
+
+/** A match's `gateways`: empty applies everywhere; else "mesh" for sidecars, the gateway's name for a gateway. */
+export function gatewaysApply(gateways: readonly string[], scope: GatewayScope | undefined): boolean {
+  if (gateways.length === 0) return true;
+  if (scope === undefined) return gateways.includes("mesh");
+  return gateways.some((g) => g !== "mesh" && qualifiedGateway(g, scope.namespace) === scope.gateway);
+}
+
+/** A VirtualService's gateway reference as "namespace/name": a short name is in the VirtualService's namespace. */
+export function qualifiedGateway(ref: string, namespace: string): string {
+  return ref.includes("/") ? ref : `${namespace}/${ref}`;
 }
 
 /** Whether the uri match is an exact one (Istio rewrites those with regex_rewrite). */

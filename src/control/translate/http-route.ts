@@ -27,7 +27,16 @@ export function httpRoutes(http: HTTPRoute, index: number, vs: VirtualService, c
     delegatedRouteOrigin(http) ?? `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} http[${index}]`;
   const matches = http.match ?? [];
   const applicable: (HTTPMatchRequest | undefined)[] =
-    matches.length === 0 ? [undefined] : matches.filter((m) => matchAppliesTo(m, ctx.proxy, ctx.port));
+    matches.length === 0
+      ? [undefined]
+      : matches.filter((m) =>
+          matchAppliesTo(
+            m,
+            ctx.proxy,
+            ctx.port,
+            ctx.gateway === undefined ? undefined : { gateway: ctx.gateway, namespace: vs.metadata.namespace },
+          ),
+        );
   if (applicable.length === 0) return [];
   const out: Json[] = [];
   for (const match of applicable) {

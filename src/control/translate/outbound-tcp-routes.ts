@@ -5,6 +5,7 @@ import type { L4MatchAttributes, RouteDestination, TCPRoute, VirtualService } fr
 import type { DestinationContext } from "./destinations.ts";
 import { resolveDestination } from "./destinations.ts";
 import type { tcpProxy } from "./envoy.ts";
+import { gatewaysApply } from "./http-match.ts";
 import { labelsMatch } from "./labels.ts";
 import { isCaptureMode } from "./proxy-identity.ts";
 import { World } from "./world-index.ts";
@@ -34,7 +35,8 @@ export function l4Applies(
   if (m.port !== undefined && m.port !== ctx.port) return false;
   if (!labelsMatch(m.sourceLabels ?? {}, ctx.proxy.labels)) return false;
   if (m.sourceNamespace !== undefined && m.sourceNamespace !== ctx.proxy.namespace) return false;
-  if ((m.gateways ?? []).length > 0 && !m.gateways.includes("mesh")) return false;
+  const scope = ctx.gateway === undefined ? undefined : { gateway: ctx.gateway, namespace: vs.metadata.namespace };
+  if (!gatewaysApply(m.gateways ?? [], scope)) return false;
   if ((m.destinationSubnets ?? []).length > 0) {
     // Capture mode knows each connection's original destination: the caller turns the subnets into prefix_ranges
     // (a tls match's chain here; tcp routes' chains in capture-outbound.ts, which asks without the subnets).

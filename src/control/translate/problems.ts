@@ -18,10 +18,14 @@ export interface ResourceRef {
 export const PROBLEM_CODES = {
   /** A reference (host, subset, port, delegate) that resolves to nothing: Istio's ReferencedResourceNotFound. */
   IST0101: "ReferencedResourceNotFound",
+  /** A host of a VirtualService bound to a Gateway that none of the Gateway's servers lists. */
+  IST0132: "VirtualServiceHostNotFoundInGateway",
   /** Stored, but no proxy's configuration carries it out yet (a later issue enforces it). */
   TRL0001: "NotEnforced",
   /** Translation left a field out or approximated it: the proxy does something other than the field asks. */
   TRL0002: "NotTranslated",
+  /** A Gateway server that no bound VirtualService routes: its requests or connections find no route. */
+  TRL0003: "GatewayServerUnrouted",
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEM_CODES;

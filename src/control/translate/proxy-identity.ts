@@ -59,6 +59,19 @@ export interface ProxyIdentity {
    */
   proxyless?: boolean;
   /**
+   * An edge proxy (`trellis gateway`): node type `router` (Istio's node id `router~IP~NAME.NS~NS.svc.cluster.local`,
+   * or metadata TRELLIS_NODE_TYPE=router). It gets the listeners of the Gateways that select it (gateway.ts), not a
+   * sidecar's. Absent: a sidecar (or a proxyless client).
+   */
+  router?: boolean;
+  /**
+   * A router's listening ports: a Gateway server port → the local port it binds (TRELLIS_GATEWAY_PORTS "80:18080,…");
+   * a server port not listed binds its own number. Where it binds: `gatewayAddress` (TRELLIS_GATEWAY_ADDRESS, default
+   * 127.0.0.1).
+   */
+  gatewayPorts?: Record<number, number>;
+  gatewayAddress?: string;
+  /**
    * Istio's INTERCEPTION_MODE: "REDIRECT" means the proxy sits in a network namespace whose traffic iptables
    * captures (docs/translation.md, "Capture mode"): it gets virtualOutbound/virtualInbound instead of the explicit
    * listeners. "TPROXY" is not supported (translation reports it and treats the proxy as explicit). Absent (or
@@ -99,7 +112,26 @@ export function proxyIdentityFromNode(
     ...(stringOf(m.TRELLIS_HTTP_PROXY) === "true" ? { httpProxy: true } : {}),
     ...(isProxyless(m, node.userAgentName) ? { proxyless: true } : {}),
     ...interceptionOf(m.INTERCEPTION_MODE),
+    ...(isRouter(node.id, m) ? routerFields(m) : {}),
   };
+}
+
+/** Istio's node id is TYPE~IP~ID~DOMAIN with TYPE sidecar or router; Trellis also reads TRELLIS_NODE_TYPE. */
+function isRouter(id: string, metadata: Record<string, unknown>): boolean {
+  return id.startsWith("router~") || metadata.TRELLIS_NODE_TYPE === "router";
+}
+
+function routerFields(m: Record<string, unknown>): Pick<ProxyIdentity, "router" | "gatewayPorts" | "gatewayAddress"> {
+  const ports: Record<number, number> = {};
+  for (const pair of (stringOf(m.TRELLIS_GATEWAY_PORTS) ?? "").split(",")) {
+    const [p, l] = pair.split(":").map((x) => Number(x.trim()));
+    if (isPort(p) && isPort(l)) ports[p!] = l!;
+  }
+  return { router: true, gatewayPorts: ports, gatewayAddress: stringOf(m.TRELLIS_GATEWAY_ADDRESS) ?? "127.0.0.1" };
+}
+
+function isPort(n: number | undefined): boolean {
+  return n !== undefined && Number.isInteger(n) && n >= 0 && n < 65536;
 }
 
 /**

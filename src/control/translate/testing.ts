@@ -10,7 +10,7 @@ import type { Json } from "./envoy.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { proxyIdentityFromNode } from "./proxy-identity.ts";
 import { meshWorldInput, parseMeshConfigText } from "../mesh-config.ts";
-import type { MeshWorldInput, OutboundTrafficPolicyMode } from "./world-index.ts";
+import type { MeshWorldInput, OutboundTrafficPolicyMode, SecretSummary } from "./world-index.ts";
 import { World } from "./world-index.ts";
 import type { ServiceInstance, ServiceModel } from "./world.ts";
 
@@ -98,6 +98,8 @@ interface RawCase {
    */
   mesh?: Record<string, unknown> & { outboundTrafficPolicy?: OutboundTrafficPolicyMode | { mode: string } };
   services?: RawService[];
+  /** Stored TLS secrets (no key material): what Gateway credentialNames refer to. */
+  secrets?: SecretSummary[];
   resources?: Record<string, unknown>[];
   /** Either an xDS node (id + metadata, read with proxyIdentityFromNode) or a ProxyIdentity written out. */
   node?: { id: string; metadata: Record<string, unknown> };
@@ -123,7 +125,8 @@ export function loadCase(file: string): TranslationCase {
     parts.flatMap((p) => p.resources ?? []),
     file,
   );
-  const world = World.fromResources(resources, services, meshOf(raw.mesh, file));
+  const secrets = parts.flatMap((p) => p.secrets ?? []);
+  const world = World.fromResources(resources, services, { ...meshOf(raw.mesh, file), secrets });
   // The case's own node or proxy, else the last included file's.
   const who = [...parts].reverse().find((p) => p.node !== undefined || p.proxy !== undefined);
   let proxy: ProxyIdentity;

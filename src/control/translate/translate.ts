@@ -5,6 +5,7 @@
 import { accessLogJson, addAccessLogs } from "./access-log.ts";
 import type { Json } from "./envoy.ts";
 import { CORS_NAME, CORS_TYPE, duration, FAULT_NAME, FAULT_TYPE, httpConnectionManager, listener } from "./envoy.ts";
+import { translateGateway } from "./gateway.ts";
 import { inboundPorts, inboundResources } from "./inbound.ts";
 import { BLACKHOLE_CLUSTER, isHttpProtocol, OUTBOUND_HTTP, PASSTHROUGH_CLUSTER } from "./names.ts";
 import { dynamicForwardProxyCluster, dynamicForwardProxyFilter } from "./passthrough.ts";
@@ -80,6 +81,18 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
   const services = reachableServices(world, proxy, sidecar, problems).filter((s) => capture || s.resolution !== "NONE");
   const reachable = new Set(services.map((s) => s.hostname));
   const base = { world, proxy, problems, reachable };
+  if (proxy.router === true) {
+    // An edge proxy (`trellis gateway`): the listeners of the Gateways that select it (gateway.ts).
+    const out = translateGateway(world, proxy, problems);
+    return {
+      listeners: byName(out.listeners, "name"),
+      routes: byName(out.routes, "name"),
+      clusters: byName(out.clusters, "name"),
+      endpoints: byName(out.endpoints, "cluster_name"),
+      problems: problems.list,
+      issues: problems.items,
+    };
+  }
   if (proxy.proxyless === true) {
     // A gRPC client: no listeners to bind, no inbound side; only what its channels resolve (proxyless.ts).
     const out = proxylessResources(services, base);
@@ -171,7 +184,9 @@ function forwardsByHost(service: ServiceModel): boolean {
 /** The proxy's own workload: per port an inbound listener and cluster. Nothing for a proxyless client. */
 export function translateInbound(world: World, proxy: ProxyIdentity): InboundTranslation {
   const problems = new Problems();
-  if (proxy.proxyless === true) return { listeners: [], clusters: [], problems: [], issues: [] };
+  // A proxyless client has no inbound side; a gateway's is its Gateways' listeners (translateOutbound).
+  if (proxy.proxyless === true || proxy.router === true)
+    return { listeners: [], clusters: [], problems: [], issues: [] };
   if (proxy.interceptionMode === "TPROXY") {
     problems.add(
       `proxy ${proxy.id}: INTERCEPTION_MODE TPROXY is not supported (REDIRECT is); it gets explicit mode's listeners`,

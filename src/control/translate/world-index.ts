@@ -5,6 +5,7 @@
 import type { MeshAccessLog } from "../../api/resources/mesh-config.ts";
 import type {
   DestinationRule,
+  Gateway,
   LocalityLoadBalancerSetting,
   Resource,
   ServiceEntry,
@@ -18,6 +19,7 @@ import { exportedTo, hostMatches, resolveHost } from "./hosts.ts";
 import { labelsMatch } from "./labels.ts";
 import { failoverPriorityKeys, labelPriorityKey, localityLbSettingsOf, proxyLocality } from "./locality.ts";
 import { problemOf, type Problem } from "./problems.ts";
+import { convertGatewayApi } from "../gateway-api/convert.ts";
 import type { ProxyIdentity } from "./proxy-identity.ts";
 import { buildServices } from "./world.ts";
 import { allocateVips, DEFAULT_VIP_RANGE } from "../vips.ts";
@@ -33,6 +35,10 @@ export interface WorldInput {
   virtualServices?: readonly VirtualService[];
   destinationRules?: readonly DestinationRule[];
   sidecars?: readonly Sidecar[];
+  /** Istio Gateways: what router proxies (`trellis gateway`) listen for (gateway.ts). */
+  gateways?: readonly Gateway[];
+  /** The TLS secrets the control plane stores (names, hosts, expiry; never keys): what credentialName refers to. */
+  secrets?: readonly SecretSummary[];
   /** MeshConfig.outboundTrafficPolicy.mode; Istio's default ALLOW_ANY. A Sidecar's own setting wins. */
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Where mesh-wide Sidecars and DestinationRules live; Istio's default istio-system. */
@@ -48,6 +54,18 @@ export type MeshWorldInput = Pick<
   WorldInput,
   "outboundTrafficPolicy" | "rootNamespace" | "localityLbSetting" | "accessLogs"
 >;
+
+/** A stored TLS secret as translation sees it: no key material, only what a reference to it needs. */
+export interface SecretSummary {
+  namespace: string;
+  name: string;
+  /** The certificate's DNS SANs. */
+  hosts: readonly string[];
+  /** The certificate's notAfter, ISO 8601. */
+  notAfter: string;
+  /** It holds CA certificates (`ca.crt`) for checking client certificates (MUTUAL). */
+  hasCa?: boolean;
+}
 
 /** A VirtualService with its hosts resolved to FQDNs (or wildcards). */
 export interface IndexedVirtualService {
@@ -82,6 +100,10 @@ export class World {
   /** DestinationRules merged and looked up as Istio does (destination-rules.ts). */
   private readonly destinationRuleIndex: DestinationRuleIndex;
   private readonly sidecars: readonly Sidecar[];
+  readonly gateways: readonly Gateway[];
+  readonly secrets: readonly SecretSummary[];
+  /** VirtualServices bound to at least one gateway (merged with their delegates), in the order given. */
+  readonly gatewayVirtualServices: readonly IndexedVirtualService[];
   /**
    * Every distinct label selector that makes translation depend on a proxy's labels: Sidecar and DestinationRule
    * workloadSelectors, VirtualService sourceLabels. A proxy's labels matter only through which of these select it.
@@ -110,6 +132,11 @@ export class World {
     // Delegates are merged into their roots first (a delegate has no gateways of its own; its root's decide).
     const merged = mergeDelegates(input.virtualServices ?? []);
     this.delegationProblems = merged.problems;
+    this.gateways = input.gateways ?? [];
+    this.secrets = input.secrets ?? [];
+    this.gatewayVirtualServices = merged.virtualServices
+      .filter((vs) => (vs.spec.gateways ?? []).some((g) => g !== "mesh"))
+      .map((vs) => ({ resource: vs, hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.metadata.namespace)) }));
     this.virtualServices = merged.virtualServices
       .filter((vs) => (vs.spec.gateways ?? []).length === 0 || vs.spec.gateways.includes("mesh"))
       .map((vs) => ({ resource: vs, hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.metadata.namespace)) }));
@@ -151,6 +178,8 @@ export class World {
       proxy.httpProxy === true,
       proxy.proxyless === true,
       proxy.interceptionMode ?? "",
+      // A router's configuration depends on which Gateways select it and where it binds their ports.
+      proxy.router === true ? [proxy.labels, proxy.gatewayPorts ?? {}, proxy.gatewayAddress ?? ""] : null,
       selected,
       locality,
       priorityLabels,
@@ -161,10 +190,16 @@ export class World {
   static fromResources(
     resources: readonly Resource[],
     registered: readonly ServiceModel[] = [],
-    options: MeshWorldInput = {},
+    options: MeshWorldInput & Pick<WorldInput, "secrets"> = {},
   ): World {
+    // The Gateway API's resources become Istio Gateways and VirtualServices (control/gateway-api), read as any other.
+    const converted = convertGatewayApi(resources);
+    const all =
+      converted.gateways.length + converted.virtualServices.length === 0
+        ? resources
+        : [...resources, ...converted.gateways, ...converted.virtualServices];
     const of = <K extends Resource["kind"]>(kind: K) =>
-      resources.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
+      all.filter((r): r is Extract<Resource, { kind: K }> => r.kind === kind);
     return new World({
       ...options,
       registered,
@@ -173,6 +208,7 @@ export class World {
       virtualServices: of("VirtualService"),
       destinationRules: of("DestinationRule"),
       sidecars: of("Sidecar"),
+      gateways: of("Gateway"),
     });
   }
 

@@ -13,6 +13,9 @@ import { NetworkLocalRateLimitFilter } from "../filters/local-ratelimit/network-
 import type { ConnectionFilter } from "../listener/connection-filter.ts";
 import { FilterChainRuntime, type ListenerTerminal } from "../listener/filter-chain.ts";
 import { ListenerRuntime } from "../listener/listener.ts";
+import { DownstreamTls } from "../tls/downstream.ts";
+import { SecretStore } from "../tls/secrets.ts";
+import { SslStats } from "../tls/stats.ts";
 import { unhandledErrorReporter } from "../listener/guard.ts";
 import { HttpInspector, HttpInspectorStats } from "../listener/http-inspector.ts";
 import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
@@ -38,6 +41,8 @@ export interface BuildContext {
   dnsLookup?: DnsLookup;
   /** Whether address:port is one of the proxy's bound listeners (see ClusterContext). */
   isOwnListener?: (address: string, port: number) => boolean;
+  /** Static and SDS secrets, named by TLS contexts (none: a context that names one is refused). */
+  secrets?: SecretStore;
 }
 
 export interface BuiltCluster {
@@ -48,6 +53,11 @@ export interface BuiltCluster {
 
 /** `assignment`: an EDS cluster's endpoints when they are already known (a changed cluster keeps its endpoints). */
 export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: ClusterLoadAssignment): BuiltCluster {
+  if (c.tls !== undefined)
+    throw new TrellisError(
+      "TRELLIS_TLS_CONFIG",
+      `cluster ${c.name}: upstream TLS (transport_socket envoy.transport_sockets.tls) is not supported yet: the connection would go out in plaintext`,
+    );
   const source = c.type === "STATIC" ? c.loadAssignment : c.type === "EDS" ? assignment : undefined;
   const endpoints = source ? endpointsFromAssignment(source) : [];
   const membership = new ClusterMembership(c, endpoints, ctx.random, ctx.clock);
@@ -89,14 +99,17 @@ export interface BuiltListener {
 export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
   const accessLoggers: PendingAccessLogger[] = [];
   const hcms: HttpConnectionManagerRuntime[] = [];
-  const build = (chain: FilterChain): FilterChainRuntime => {
-    const built = buildFilterChain(ctx, l, chain);
+  const statAddress = `${l.address.address}_${l.address.port}`;
+  let ssl: SslStats | undefined;
+  const build = (chain: FilterChain, index: number | "default"): FilterChainRuntime => {
+    ssl ??= chain.tls === undefined ? undefined : new SslStats(ctx.stats, { kind: "listener", address: statAddress });
+    const built = buildFilterChain(ctx, l, chain, index, ssl);
     accessLoggers.push(...built.accessLoggers);
     if (built.hcm) hcms.push(built.hcm);
     return built.runtime;
   };
   const chains = l.filterChains.map(build);
-  const defaultChain = l.defaultFilterChain === undefined ? undefined : build(l.defaultFilterChain);
+  const defaultChain = l.defaultFilterChain === undefined ? undefined : build(l.defaultFilterChain, "default");
   const listenerFilters = l.listenerFilters.map((f) =>
     f.kind === "proxy_protocol"
       ? new ProxyProtocolFilter(f, new ProxyProtocolStats(ctx.stats))
@@ -109,7 +122,7 @@ export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
   const runtime = new ListenerRuntime(
     l,
     { chains, defaultChain, listenerFilters, clock: ctx.clock },
-    createListenerStats(ctx.stats, `${l.address.address}_${l.address.port}`),
+    createListenerStats(ctx.stats, statAddress),
     unhandledErrorReporter(ctx.stats, ctx.log),
   );
   return { runtime, accessLoggers, hcms };
@@ -119,6 +132,8 @@ function buildFilterChain(
   ctx: BuildContext,
   l: Listener,
   chain: FilterChain,
+  index: number | "default",
+  ssl: SslStats | undefined,
 ): {
   runtime: FilterChainRuntime;
   accessLoggers: PendingAccessLogger[];
@@ -177,5 +192,42 @@ function buildFilterChain(
       ),
     };
   }
-  return { runtime: new FilterChainRuntime(l, terminal, connectionFilters), accessLoggers, hcm };
+  const tls = chain.tls === undefined ? undefined : buildDownstreamTls(ctx, l, chain, index, terminal, ssl!);
+  return { runtime: new FilterChainRuntime(l, terminal, connectionFilters, tls), accessLoggers, hcm };
+}
+
+/**
+ * A chain's TLS termination. Its context is built now when it names no SDS secret (a bad certificate or key fails
+ * the listener, as Envoy refuses it); one that waits for a secret is built at the first handshake after it came.
+ */
+function buildDownstreamTls(
+  ctx: BuildContext,
+  l: Listener,
+  chain: FilterChain,
+  index: number | "default",
+  terminal: ListenerTerminal,
+  ssl: SslStats,
+): DownstreamTls {
+  const owner = `listener ${l.name} ${index === "default" ? "default_filter_chain" : `filter_chains[${index}]`}`;
+  const idle = terminal.kind === "http" ? terminal.hcm.config.idleTimeoutMs : (terminal.tcp.config.idleTimeoutMs ?? 0);
+  const tls = new DownstreamTls(chain.tls!, ctx.secrets ?? new SecretStore(), {
+    clock: ctx.clock,
+    handshakeTimeoutMs: chain.transportSocketConnectTimeoutMs ?? idle,
+    stats: ssl,
+    connectTimeouts: ctx.stats.counter(
+      "envoy_listener_downstream_cx_transport_socket_connect_timeout",
+      "Total connections that timed out during the transport socket handshake",
+      { envoy_listener_address: `${l.address.address}_${l.address.port}` },
+    ),
+    log: ctx.log,
+    owner,
+  });
+  for (const ref of tls.provider.sdsReferences)
+    if (ref.source === "static" && ctx.secrets?.get(ref.name, "static") === undefined)
+      throw new TrellisError(
+        "TRELLIS_TLS_CONFIG",
+        `${owner}: static secret ${ref.name} is not in static_resources.secrets (or give sds_config: {ads: {}} to receive it over ADS)`,
+      );
+  if (tls.provider.ready) tls.provider.current();
+  return tls;
 }

@@ -28,6 +28,11 @@ import { XdsUpdateRejected, problemOf } from "./errors.ts";
 import { parseAssignments, parseClusters, parseListeners, parseRouteConfigurations } from "./parse-update.ts";
 import { makeRecord, type DynamicRecord } from "./records.ts";
 import { RouteConfigRegistry } from "./routes.ts";
+import type { Secret } from "../../api/xds/types.ts";
+import { parseSecret, SECRET_TYPE_URL } from "../../api/xds/parse/secret.ts";
+import { adsSecretNames } from "../tls/context.ts";
+import { checkSecret, SecretStore } from "../tls/secrets.ts";
+import { redactSecrets } from "../tls/redact.ts";
 
 export interface RuntimeOptions {
   clock: Clock;
@@ -55,6 +60,9 @@ export class RuntimeConfig {
   readonly routes: RouteConfigRegistry;
   /** The version_info of the last update applied, per type URL. */
   readonly versions = new Map<string, string>();
+  /** Static secrets (the bootstrap's) and SDS ones: TLS contexts read them at each handshake. */
+  readonly secrets = new SecretStore();
+  private readonly secretRecords = new Map<string, DynamicRecord>();
   private readonly resolvers = new Map<string, StrictDnsResolver>();
   private readonly listeners = new Map<string, ActiveListener>();
   private readonly retiring = new Set<ListenerRuntime>();
@@ -77,6 +85,7 @@ export class RuntimeConfig {
       ...options,
       clusters: this.clusters,
       routes: this.routes,
+      secrets: this.secrets,
       isOwnListener: (address, port) => this.isOwnListener(address, port),
     };
   }
@@ -84,7 +93,11 @@ export class RuntimeConfig {
   // ---- static resources (the bootstrap) ----------------------------------------------------------------------
 
   /** Builds the bootstrap's clusters and listeners; throws (nothing bound) when one cannot be built. */
-  addStatic(clusters: readonly Cluster[], listeners: readonly Listener[]): void {
+  addStatic(clusters: readonly Cluster[], listeners: readonly Listener[], secrets: readonly Secret[] = []): void {
+    for (const s of secrets) {
+      checkSecret(s);
+      this.secrets.set(s, "static", `static:${s.name}`);
+    }
     for (const c of clusters) {
       const built = buildCluster(this.ctx, c);
       this.clusters.set(c.name, built.cluster);
@@ -138,6 +151,8 @@ export class RuntimeConfig {
           return this.applyListeners(versionInfo, resources);
         case TYPE_URL.routeConfiguration:
           return this.applyRoutes(versionInfo, resources);
+        case SECRET_TYPE_URL:
+          return this.applySecrets(versionInfo, resources);
         default:
           throw new XdsUpdateRejected(typeUrl, [`resources of type ${typeUrl} are not supported`]);
       }
@@ -153,6 +168,45 @@ export class RuntimeConfig {
     for (const c of this.clusters.values())
       if (c.config.edsServiceName !== undefined) names.add(c.config.edsServiceName);
     return [...names].sort();
+  }
+
+  /** The secrets the TLS contexts of listeners and clusters receive over ADS: what the xDS client asks SDS for. */
+  secretNames(): string[] {
+    const names = new Set<string>();
+    for (const a of this.listeners.values())
+      for (const chain of [...a.runtime.config.filterChains, a.runtime.config.defaultFilterChain])
+        for (const n of adsSecretNames(chain?.tls?.common)) names.add(n);
+    for (const c of this.clusters.values()) for (const n of adsSecretNames(c.config.tls?.common)) names.add(n);
+    return [...names].sort();
+  }
+
+  /**
+   * SDS: each secret is parsed and checked (PEM parses, key matches certificate) before any is taken; a bad one
+   * refuses the update, naming it, and every secret keeps its last good version. A taken secret reaches the next
+   * handshake of every context naming it; open connections keep theirs. Secrets not in the update stay (SDS is
+   * asked by name; a listener that still names one keeps using it).
+   */
+  private applySecrets(version: string, raws: readonly Record<string, unknown>[]): void {
+    const problems: string[] = [];
+    const parsed: { secret: Secret; raw: Record<string, unknown>; fingerprint: string }[] = [];
+    raws.forEach((raw, i) => {
+      try {
+        const secret = parseSecret(raw, `secret ${typeof raw.name === "string" ? raw.name : `resources[${i}]`}`);
+        checkSecret(secret);
+        parsed.push({ secret, raw, fingerprint: JSON.stringify(raw) });
+      } catch (err) {
+        problems.push(problemOf(err));
+      }
+    });
+    if (problems.length > 0) throw new XdsUpdateRejected(SECRET_TYPE_URL, problems);
+    for (const p of parsed) {
+      if (this.secrets.set(p.secret, "ads", p.fingerprint))
+        this.secretRecords.set(
+          p.secret.name,
+          this.record({ name: p.secret.name, raw: p.raw, fingerprint: p.fingerprint }, version),
+        );
+    }
+    this.versions.set(SECRET_TYPE_URL, version);
   }
 
   private record(resource: { name: string; raw: Record<string, unknown>; fingerprint: string }, version: string) {
@@ -359,6 +413,7 @@ export class RuntimeConfig {
     clusters: unknown[];
     routes: unknown[];
     endpoints: unknown[];
+    secrets: unknown[];
   } {
     const listeners = [...this.listeners.values()].flatMap((a) =>
       a.record === undefined
@@ -389,7 +444,14 @@ export class RuntimeConfig {
       endpoint_config: r.raw,
       last_updated: r.lastUpdated,
     }));
-    return { listeners, clusters, routes, endpoints };
+    // Envoy's SecretsConfigDump: the key shown as [redacted].
+    const secrets = [...this.secretRecords.values()].map((r) => ({
+      name: r.name,
+      version_info: r.versionInfo,
+      last_updated: r.lastUpdated,
+      secret: redactSecrets(r.raw),
+    }));
+    return { listeners, clusters, routes, endpoints, secrets };
   }
 }
 

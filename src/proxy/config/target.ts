@@ -10,4 +10,6 @@ export interface XdsTarget {
   routeConfigNames(): string[];
   /** The service names of the EDS clusters: the EDS subscription. */
   edsServiceNames(): string[];
+  /** The SDS secret names the listeners' and clusters' TLS contexts use (sds_config ads): the SDS subscription. */
+  secretNames?(): string[];
 }

@@ -114,7 +114,8 @@ export class Http1ServerConnection implements Http1ExchangeOwner {
       remotePort: socket.remotePort ?? 0,
       localAddress: stripV4Mapped(socket.localAddress ?? ""),
       localPort: socket.localPort ?? 0,
-      tls: false,
+      // A socket the filter chain's TLS decrypted (tls/downstream.ts): x-forwarded-proto https.
+      tls: "encrypted" in socket && socket.encrypted === true,
     };
     const direct = directPeerOf(socket);
     if (direct !== undefined) this.downstream.direct = direct;

@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS } from "../http1/limits.ts";
 import type { Http1Exchange } from "../http1/connection-exchange.ts";
 import { CAUSES, rescue } from "../http/rescue.ts";
 import type { ConnectionFilter } from "./connection-filter.ts";
+import type { DownstreamTls } from "../tls/downstream.ts";
 
 /** HTTP/2's own default window (RFC 9113 §6.9.2) is the floor: a smaller one would make every upload crawl. */
 const MIN_H2_WINDOW = 65_535;
@@ -42,6 +43,8 @@ export class FilterChainRuntime {
     readonly terminal: ListenerTerminal,
     /** The chain's non-terminal network filters, in order. */
     private readonly connectionFilters: readonly ConnectionFilter[] = [],
+    /** transport_socket envoy.transport_sockets.tls: the chain terminates TLS (tls/downstream.ts). */
+    private readonly tls?: DownstreamTls,
   ) {
     if (terminal.kind === "http") {
       const hcm = terminal.hcm;
@@ -107,6 +110,15 @@ export class FilterChainRuntime {
       }
       return;
     }
+    // TLS: the terminal filter gets the decrypted socket once the handshake is done, and its ALPN.
+    if (this.tls !== undefined)
+      this.tls.accept(socket, initial, (secure) => this.serve(secure, undefined, secure.alpnProtocol));
+    else this.serve(socket, initial, false);
+  }
+
+  /** The terminal filter takes the connection; `alpn`: the protocol TLS negotiated (false: none, or plaintext). */
+  private serve(socket: net.Socket, initial: Buffer | undefined, alpn: string | false | null): void {
+    const t = this.terminal;
     if (t.kind === "tcp") {
       this.tcpSockets.add(socket);
       socket.once("close", () => void this.tcpSockets.delete(socket));
@@ -114,7 +126,10 @@ export class FilterChainRuntime {
       return;
     }
     const codec = t.hcm.config.codecType;
-    if (codec === "HTTP1") this.startHttp1(socket, t.hcm, initial);
+    // ALPN decides between the codecs it names (Envoy's codec AUTO over TLS); without it the codec setting does.
+    if (alpn === "h2" && codec !== "HTTP1") this.h2!.accept(socket, initial);
+    else if (alpn === "http/1.1" && codec !== "HTTP2") this.startHttp1(socket, t.hcm, initial);
+    else if (codec === "HTTP1") this.startHttp1(socket, t.hcm, initial);
     else if (codec === "HTTP2") {
       // H2Downstream.accept turns half-close off (a client's FIN ends the session), on this path and codec AUTO's.
       if (initial !== undefined) socket.pause();
@@ -178,11 +193,12 @@ export class FilterChainRuntime {
 
   /** Connections still open (HTTP/1, HTTP/2 sessions, TCP). */
   get openConnections(): number {
-    return this.h1.size + (this.h2?.sessions ?? 0) + this.tcpSockets.size;
+    return this.h1.size + (this.h2?.sessions ?? 0) + this.tcpSockets.size + (this.tls?.pending ?? 0);
   }
 
   /** Ends everything now. */
   destroy(): void {
+    this.tls?.destroy();
     for (const c of this.h1) c.destroy();
     this.h2?.close();
     for (const s of this.tcpSockets) s.destroy();

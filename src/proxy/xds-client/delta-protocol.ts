@@ -7,13 +7,14 @@
 // and listeners use, by difference as those change. A new stream sends initial_resource_versions with what is held
 // (versions are content hashes, so any replica can tell what changed).
 
-import { TYPE_URL, decodeResource } from "../../api/xds/wire/codec.ts";
+import { decodeResource } from "../../api/xds/wire/codec.ts";
 import type { AdsClient, DeltaAdsStream, DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./ads-proto.ts";
 import { nodeMessage } from "./node.ts";
 import {
   errorMessage,
   NACK_CODE,
   namedSubscriptions,
+  SUBSCRIBED_TYPES,
   reportOutcome,
   type AnyAdsStream,
   type ProtocolContext,
@@ -41,7 +42,7 @@ export class DeltaProtocol implements XdsProtocol {
   private readonly types = new Map<string, DeltaTypeState>();
 
   constructor(private readonly ctx: ProtocolContext) {
-    for (const t of new Set([...Object.values(TYPE_URL), ...ctx.wildcardTypes]))
+    for (const t of new Set([...SUBSCRIBED_TYPES, ...ctx.wildcardTypes]))
       this.types.set(t, { held: new Map(), version: "", subscribed: new Set(), started: false });
   }
 

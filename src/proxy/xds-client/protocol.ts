@@ -5,6 +5,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { NodeInfo } from "../../api/xds/types.ts";
 import { TYPE_URL } from "../../api/xds/wire/codec.ts";
+import { SECRET_TYPE_URL } from "../../api/xds/parse/secret.ts";
 import type { XdsTarget } from "../config/target.ts";
 import type { AdsClient } from "./ads-proto.ts";
 
@@ -50,9 +51,12 @@ export function errorMessage(err: unknown): string {
 /** CDS and LDS are wildcard subscriptions; EDS and RDS follow the names the proxy's clusters and listeners use. */
 export const WILDCARD_TYPES = [TYPE_URL.cluster, TYPE_URL.listener] as const;
 
+/** Every type the client asks for: LDS, RDS, CDS, EDS and SDS (Secret, by the names TLS contexts use). */
+export const SUBSCRIBED_TYPES: readonly string[] = [...Object.values(TYPE_URL), SECRET_TYPE_URL];
+
 /**
  * The named subscriptions that follow from what the proxy holds: EDS by the EDS clusters' service names, RDS by
- * the listeners' route configuration names. With `after`, only the one a response of that type may have changed.
+ * the listeners' route configuration names, SDS by the secret names of TLS contexts. With `after`, only the one a response of that type may have changed.
  */
 export function namedSubscriptions(target: XdsTarget, after?: string): [typeUrl: string, names: string[]][] {
   const out: [string, string[]][] = [];
@@ -60,6 +64,12 @@ export function namedSubscriptions(target: XdsTarget, after?: string): [typeUrl:
     out.push([TYPE_URL.clusterLoadAssignment, target.edsServiceNames()]);
   if (after === undefined || after === TYPE_URL.listener)
     out.push([TYPE_URL.routeConfiguration, target.routeConfigNames()]);
+  // SDS: the secrets the listeners' and clusters' TLS contexts name with sds_config {ads: {}}.
+  if (
+    target.secretNames !== undefined &&
+    (after === undefined || after === TYPE_URL.listener || after === TYPE_URL.cluster)
+  )
+    out.push([SECRET_TYPE_URL, target.secretNames()]);
   return out;
 }
 

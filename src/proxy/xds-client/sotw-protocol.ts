@@ -3,13 +3,14 @@
 // change. Each response is the whole set of its type: applied all or nothing, then ACKed (version_info +
 // response_nonce) or NACKed (the last good version, the nonce, error_detail naming resource and field).
 
-import { TYPE_URL, decodeResource } from "../../api/xds/wire/codec.ts";
+import { decodeResource } from "../../api/xds/wire/codec.ts";
 import type { AdsClient, AdsStream, DiscoveryRequest, DiscoveryResponse } from "./ads-proto.ts";
 import { nodeMessage } from "./node.ts";
 import {
   errorMessage,
   NACK_CODE,
   namedSubscriptions,
+  SUBSCRIBED_TYPES,
   reportOutcome,
   type AnyAdsStream,
   type ProtocolContext,
@@ -32,7 +33,7 @@ export class SotwProtocol implements XdsProtocol {
   private readonly types = new Map<string, TypeState>();
 
   constructor(private readonly ctx: ProtocolContext) {
-    for (const t of new Set([...Object.values(TYPE_URL), ...ctx.wildcardTypes]))
+    for (const t of new Set([...SUBSCRIBED_TYPES, ...ctx.wildcardTypes]))
       this.types.set(t, { version: "", nonce: "", names: [], requested: false });
   }
 

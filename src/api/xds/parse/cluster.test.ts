@@ -191,33 +191,58 @@ describe("cluster", () => {
     assert.equal(cluster({ max_requests_per_connection: { value: 7 } }).maxRequestsPerConnection, 7);
   });
 
-  test("transport_socket: raw_buffer is accepted, TLS and anything else refused with the field path", () => {
-    assert.equal(cluster({ transport_socket: { name: "envoy.transport_sockets.raw_buffer" } }).name, "c");
+  test("transport_socket: raw_buffer and TLS (UpstreamTlsContext) are read, anything else refused with the field path", () => {
+    assert.equal(cluster({ transport_socket: { name: "envoy.transport_sockets.raw_buffer" } }).tls, undefined);
     assert.equal(
       cluster({
         transportSocket: {
           name: "x",
           typed_config: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer" },
         },
-      }).name,
-      "c",
+      }).tls,
+      undefined,
     );
+    const tls = cluster({
+      transport_socket: {
+        name: "envoy.transport_sockets.tls",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+          sni: "backend.example.com",
+          common_tls_context: {
+            validation_context: {
+              trusted_ca: { inline_string: "ca" },
+              match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: "backend.example.com" } }],
+            },
+            alpn_protocols: ["h2"],
+          },
+        },
+      },
+    }).tls;
+    assert.equal(tls?.sni, "backend.example.com");
+    assert.deepEqual(tls?.common.alpnProtocols, ["h2"]);
+    assert.deepEqual(tls?.common.validation?.sanMatchers, [
+      { sanType: "DNS", matcher: { kind: "exact", value: "backend.example.com", ignoreCase: false } },
+    ]);
     assertIssues(
       () =>
         cluster({
           transport_socket: {
             name: "envoy.transport_sockets.tls",
             typed_config: {
-              "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-              common_tls_context: { validation_context: { match_typed_subject_alt_names: [] } },
+              "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
             },
           },
         }),
-      [["transport_socket", /UpstreamTlsContext is not supported yet \(upstream TLS is not supported yet/]],
+      [["transport_socket", /DownstreamTlsContext is not supported \(a cluster takes .*UpstreamTlsContext\)/]],
     );
     assertIssues(
       () => cluster({ transport_socket: { name: "envoy.transport_sockets.alts" } }),
-      [["transport_socket", /"envoy.transport_sockets.alts" is not supported yet \(only .*raw_buffer is supported\)/]],
+      [
+        [
+          "transport_socket",
+          /"envoy.transport_sockets.alts" is not supported \(only .*raw_buffer and .*tls are supported\)/,
+        ],
+      ],
     );
   });
 

@@ -1,7 +1,7 @@
 // Cluster → how to reach a set of endpoints: discovery type, load balancer, upstream protocol, timeouts, health
 // checks, outlier detection, circuit breakers, TCP keepalive. Fields not implemented (upstream TLS…) are refused.
 
-import type { Cluster, LbPolicy } from "../types.ts";
+import type { Cluster, LbPolicy, UpstreamTlsContext } from "../types.ts";
 import { describe, isPlainObject, ParseContext } from "./context.ts";
 import { Fields } from "./fields.ts";
 import { readClusterLoadAssignment } from "./endpoint.ts";
@@ -222,16 +222,18 @@ export function readCluster(ctx: ParseContext, raw: unknown, path: string): Clus
   const commonLb = cluster.message("common_lb_config", COMMON_LB_SPEC);
   const tcpKeepalive = readTcpKeepalive(cluster);
   // transport_socket: the upstream PROXY protocol socket is implemented (wrapping raw_buffer); raw_buffer is
-  // nothing; any other (TLS above all) is refused with its path (transport-socket.ts).
+  // nothing; envoy.transport_sockets.tls is TLS origination; any other is refused with its path (transport-socket.ts).
   let upstreamProxyProtocol: 1 | 2 | undefined;
+  let tls: UpstreamTlsContext | undefined;
   if (isUpstreamProxyProtocol(cluster.raw("transport_socket")))
     upstreamProxyProtocol = readUpstreamProxyProtocol(
       ctx,
       cluster.raw("transport_socket"),
       cluster.at("transport_socket"),
     );
-  else readUpstreamTransportSocket(cluster, "transport_socket");
+  else tls = readUpstreamTransportSocket(cluster, "transport_socket");
   return {
+    ...(tls === undefined ? {} : { tls }),
     ...(edsServiceName === undefined ? {} : { edsServiceName }),
     name,
     type,

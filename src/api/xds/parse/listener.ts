@@ -15,6 +15,7 @@ import {
   readHttpConnectionManager,
   readTypedConfig,
 } from "./http-connection-manager.ts";
+import { readDownstreamTransportSocket } from "./transport-socket.ts";
 import { readTcpProxy, TCP_PROXY_FILTER_NAME, TCP_PROXY_TYPE_URL } from "./tcp-proxy.ts";
 import {
   NETWORK_LOCAL_RATELIMIT_FILTER_NAME,
@@ -65,9 +66,9 @@ const LISTENER_SPEC = {
 } as const;
 
 const FILTER_CHAIN_SPEC = {
-  handled: ["name", "filters", "filter_chain_match"],
+  handled: ["name", "filters", "filter_chain_match", "transport_socket", "transport_socket_connect_timeout"],
   ignored: ["metadata"],
-  unsupported: ["use_proxy_proto", "transport_socket", "transport_socket_connect_timeout", "on_demand_configuration"],
+  unsupported: ["use_proxy_proto", "on_demand_configuration"],
 } as const;
 
 const NETWORK_FILTER_SPEC = { handled: ["name", "typed_config"], unsupported: ["config_discovery"] } as const;
@@ -164,7 +165,17 @@ function readFilterChain(ctx: ParseContext, item: Item): FilterChain {
       );
     filters.push(filter);
   });
-  return { name: chain.string("name") ?? "", match, filters };
+  const tls = readDownstreamTransportSocket(chain, "transport_socket");
+  const connectTimeoutMs = chain.durationMs("transport_socket_connect_timeout");
+  return {
+    name: chain.string("name") ?? "",
+    match,
+    filters,
+    ...(tls === undefined ? {} : { tls }),
+    ...(connectTimeoutMs === undefined || connectTimeoutMs === 0
+      ? {}
+      : { transportSocketConnectTimeoutMs: connectTimeoutMs }),
+  };
 }
 
 /** Recognised by typed_config's @type, else by name; anything else is refused by name, never dropped. */
