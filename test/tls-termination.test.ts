@@ -5,6 +5,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
@@ -321,6 +322,24 @@ describe("TLS termination", () => {
     const delta = (family: string): number => valueOf(now, family) - valueOf(before, family);
     assert.equal(delta("envoy_listener_ssl_handshake"), 1);
     assert.equal(delta("envoy_listener_ssl_versions_TLSv1_2"), 1);
+  });
+});
+
+describe("redaction", () => {
+  test("/config_dump shows the static listeners' inline private keys and the static secret as [redacted]", async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: "127.0.0.1", port: proxy.adminPort, path: "/config_dump" }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () => resolve(text));
+        })
+        .on("error", reject);
+    });
+    assert.ok(body.includes("BEGIN CERTIFICATE"), "certificates are shown");
+    assert.ok(!body.includes("PRIVATE KEY"), "no private key in /config_dump");
+    assert.ok(body.includes("[redacted]"));
+    assert.ok(body.includes(certB.keyFile), "a key's file name is shown (it is not the key)");
   });
 });
 
