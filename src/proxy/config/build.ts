@@ -53,11 +53,6 @@ export interface BuiltCluster {
 
 /** `assignment`: an EDS cluster's endpoints when they are already known (a changed cluster keeps its endpoints). */
 export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: ClusterLoadAssignment): BuiltCluster {
-  if (c.tls !== undefined)
-    throw new TrellisError(
-      "TRELLIS_TLS_CONFIG",
-      `cluster ${c.name}: upstream TLS (transport_socket envoy.transport_sockets.tls) is not supported yet: the connection would go out in plaintext`,
-    );
   const source = c.type === "STATIC" ? c.loadAssignment : c.type === "EDS" ? assignment : undefined;
   const endpoints = source ? endpointsFromAssignment(source) : [];
   const membership = new ClusterMembership(c, endpoints, ctx.random, ctx.clock);
@@ -67,6 +62,7 @@ export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: Cluster
     store: ctx.stats,
     log: ctx.log,
     isOwnListener: ctx.isOwnListener,
+    ...(ctx.secrets === undefined ? {} : { secrets: ctx.secrets }),
   };
   const stats = createClusterStats(ctx.stats, c.name);
   const cluster =
@@ -75,6 +71,17 @@ export function buildCluster(ctx: BuildContext, c: Cluster, assignment?: Cluster
       : c.type === "ORIGINAL_DST"
         ? new OriginalDstCluster(c, membership, stats, clusterContext)
         : new UpstreamCluster(c, membership, stats, clusterContext);
+  const tls = cluster.upstreamTls;
+  if (tls !== undefined) {
+    for (const ref of tls.provider.sdsReferences)
+      if (ref.source === "static" && ctx.secrets?.get(ref.name, "static") === undefined)
+        throw new TrellisError(
+          "TRELLIS_TLS_CONFIG",
+          `cluster ${c.name}: static secret ${ref.name} is not in static_resources.secrets (or give sds_config: {ads: {}} to receive it over ADS)`,
+        );
+    // A bad certificate, key or CA fails the cluster now, as Envoy refuses it.
+    if (tls.provider.ready) tls.provider.current();
+  }
   let resolver: StrictDnsResolver | undefined;
   if ((c.type === "STRICT_DNS" || c.type === "LOGICAL_DNS") && c.loadAssignment) {
     resolver = new StrictDnsResolver(c, {

@@ -153,7 +153,10 @@ class TcpSession {
     cluster.stats.upstreamCxTotal.inc();
     cluster.stats.upstreamCxActive.inc();
     cluster.resources.connectionOpened(endpoint);
-    const u = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
+    const raw = net.connect(upstreamConnectOptions(endpoint.address, endpoint.port, cluster.keepAliveMs, true));
+    // A TLS cluster: the session's bytes go through TLS (tls/upstream.ts).
+    const u =
+      cluster.upstreamTls === undefined ? raw : cluster.upstreamTls.wrap(() => raw)(endpoint.address, endpoint.port);
     this.upstream = u;
     const proxyProtocol = cluster.config.upstreamProxyProtocol;
     if (proxyProtocol !== undefined) sendDownstreamProxyHeader(u, proxyProtocol, downstream);

@@ -4,6 +4,7 @@
 
 const REDACTED = "[redacted]";
 const SENSITIVE = new Set(["private_key", "privateKey", "password"]);
+const KEPT = new Set(["filename", "path", "kind"]);
 
 /** A deep copy of `value` with every private key redacted. */
 export function redactSecrets<T>(value: T): T {
@@ -17,8 +18,8 @@ function redact(value: unknown, sensitive: boolean): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const inner = sensitive || SENSITIVE.has(k);
-      if (inner && k !== "filename" && k !== "kind" && k !== "path" && (typeof v === "string" || Buffer.isBuffer(v)))
-        out[k] = REDACTED;
+      // Where a key is, and what kind of source it is, say nothing of the key.
+      if (KEPT.has(k) && typeof v === "string") out[k] = v;
       else out[k] = redact(v, inner);
     }
     return out;

@@ -14,6 +14,9 @@ import { H2ConnectionPool } from "../http2/upstream-pool.ts";
 import type { Endpoint } from "./endpoint.ts";
 import type { ConnectionPool, PoolOptions, RetireReason } from "./pool.ts";
 import { DownstreamProtocolPool } from "./downstream-protocol-pool.ts";
+import { SecretStore } from "../tls/secrets.ts";
+import { SslStats } from "../tls/stats.ts";
+import { UpstreamTls } from "../tls/upstream.ts";
 import { keepAliveDelayMs, netConnect, upstreamConnector, type UpstreamConnect } from "./connect.ts";
 import { proxyProtocolConnector } from "./proxy-protocol-socket.ts";
 import type { ClusterMembership } from "./membership.ts";
@@ -37,6 +40,8 @@ export interface ClusterContext {
    * Absent: nothing is known to be the proxy's own.
    */
   isOwnListener?: (address: string, port: number) => boolean;
+  /** Secrets for the cluster's TLS context (SDS, static). */
+  secrets?: SecretStore;
 }
 
 export class UpstreamCluster {
@@ -61,6 +66,8 @@ export class UpstreamCluster {
    */
   readonly keepAliveMs: number | undefined;
   private readonly connect: UpstreamConnect;
+  /** The cluster's TLS origination (undefined: plaintext). */
+  readonly upstreamTls: UpstreamTls | undefined;
   private readonly clock: Clock;
   private readonly pools = new Map<string, ConnectionPool>();
   private closed = false;
@@ -77,10 +84,21 @@ export class UpstreamCluster {
     this.clock = context.clock;
     this.keepAliveMs = keepAliveDelayMs(config.tcpKeepalive);
     const connect = this.keepAliveMs === undefined ? netConnect : upstreamConnector(this.keepAliveMs);
-    this.connect =
+    const plain =
       config.upstreamProxyProtocol === undefined
         ? connect
         : proxyProtocolConnector(connect, config.upstreamProxyProtocol);
+    // transport_socket envoy.transport_sockets.tls: every connection of the pools (and tcp_proxy) is TLS.
+    this.upstreamTls =
+      config.tls === undefined
+        ? undefined
+        : new UpstreamTls(
+            config.tls,
+            context.secrets ?? new SecretStore(),
+            new SslStats(context.store, { kind: "cluster", name: config.name }),
+            config.name,
+          );
+    this.connect = this.upstreamTls === undefined ? plain : this.upstreamTls.wrap(plain);
     const cb = config.circuitBreakers;
     this.resources = new ClusterResources(
       "DEFAULT",

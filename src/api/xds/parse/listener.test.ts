@@ -110,11 +110,14 @@ describe("listener", () => {
         parseListener({
           name: "x",
           address: { socket_address: { address: "10.0.0.1", protocol: "UDP" } },
-          filter_chains: [{ filters: [hcmFilter({})], transport_socket: {} }],
+          filter_chains: [{ filters: [hcmFilter({})], transport_socket: { name: "envoy.transport_sockets.alts" } }],
         }),
       [
         ["address.socket_address.protocol", "UDP is not supported yet"],
-        ["filter_chains[0].transport_socket", '"transport_socket" is not supported yet'],
+        [
+          "filter_chains[0].transport_socket",
+          'transport socket "envoy.transport_sockets.alts" is not supported (only envoy.transport_sockets.raw_buffer and envoy.transport_sockets.tls are supported)',
+        ],
       ],
     );
     assertIssues(

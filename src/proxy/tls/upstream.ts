@@ -1,0 +1,118 @@
+// A cluster's TLS origination (transport_socket envoy.transport_sockets.tls, UpstreamTlsContext): every connection
+// the cluster's HTTP pools open is wrapped in TLS with the context's SNI, client certificate (mutual TLS), trusted
+// CA and SAN matchers, and ALPN. As Envoy's, the server's name is not checked against the host: the SAN matchers
+// are the identity check (Istio's DestinationRule subjectAltNames, SPIFFE IDs). A failed verification fails the
+// connection (the request: 503 UF, the reason in its details) and is counted in cluster.<name>.ssl.*.
+
+import tls from "node:tls";
+import type { UpstreamTlsContext } from "../../api/xds/parse/tls-context.ts";
+import type { UpstreamConnect } from "../upstream/connect.ts";
+import { sanMatches, SecretNotReady, subjectAltNames, TlsContextProvider, type ResolvedTls } from "./context.ts";
+import type { SecretStore } from "./secrets.ts";
+import type { SslStats } from "./stats.ts";
+
+/** The error a connection fails with when the server's certificate has no SAN the matchers accept. */
+export const SAN_MISMATCH = "TRELLIS_TLS_SAN_MISMATCH";
+
+/** OpenSSL's verification failures (X509_V_ERR_*), as Node names them: counted as fail_verify_error. */
+const VERIFY_CODES = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_NOT_YET_VALID",
+  "CERT_HAS_EXPIRED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "INVALID_CA",
+  "PATH_LENGTH_EXCEEDED",
+  "INVALID_PURPOSE",
+]);
+
+function sanMismatch(sans: string | undefined): Error {
+  const error = new Error(`TLS error: the upstream certificate's SANs (${sans ?? "none"}) match no SAN matcher`);
+  (error as NodeJS.ErrnoException).code = SAN_MISMATCH;
+  return error;
+}
+
+export class UpstreamTls {
+  readonly provider: TlsContextProvider;
+
+  constructor(
+    private readonly config: UpstreamTlsContext,
+    secrets: SecretStore,
+    private readonly stats: SslStats,
+    clusterName: string,
+  ) {
+    this.provider = new TlsContextProvider(config.common, secrets, `cluster ${clusterName}`);
+  }
+
+  /** `connect` with TLS over each connection it opens. */
+  wrap(connect: UpstreamConnect): UpstreamConnect {
+    return (host, port, onData) => {
+      const raw = connect(host, port);
+      let resolved: ResolvedTls;
+      try {
+        resolved = this.provider.current();
+      } catch (err) {
+        if (err instanceof SecretNotReady) this.stats.secretsNotReady.inc();
+        else this.stats.connectionError.inc();
+        // The connection fails with the reason (the router puts it in the response's details).
+        queueMicrotask(() => raw.destroy(err as Error));
+        return raw;
+      }
+      const secure = tls.connect({
+        socket: raw,
+        secureContext: resolved.secureContext,
+        ...(this.config.sni === "" ? {} : { servername: this.config.sni }),
+        // Without a trusted CA (or with ACCEPT_UNTRUSTED) the chain is not checked; the SANs still are.
+        rejectUnauthorized: resolved.verifyChain,
+        checkServerIdentity: (_host, cert) =>
+          sanMatches(subjectAltNames(cert), resolved.sanMatchers) ? undefined : sanMismatch(cert.subjectaltname),
+        ...(resolved.alpn === undefined ? {} : { ALPNProtocols: resolved.alpn }),
+      });
+      // The pools see the connection made ('connect') only once the handshake and the checks passed: a failed
+      // verification is a connection failure (503 UF, the reason in the details), and nothing they wrote before
+      // goes out to an upstream that failed them.
+      // Node's own 'connect' listeners (the TLS socket starts its handshake on one) still run at the TCP connect.
+      const emit = secure.emit;
+      const own = secure.rawListeners("connect") as ((...a: unknown[]) => void)[];
+      secure.emit = function (this: tls.TLSSocket, event: string | symbol, ...args: unknown[]): boolean {
+        if (event !== "connect") return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
+        for (const l of own) l.apply(this, args);
+        return true;
+      } as typeof secure.emit;
+      // Errors once the handshake is done are the connection's, not TLS's: only the first before it is counted.
+      let counted = false;
+      secure.once("secureConnect", () => {
+        counted = true;
+        // With a trusted CA, checkServerIdentity already judged the SANs (before this event). Without one, Node
+        // does not call it (the chain "fails" against its own roots and is let through): the SANs are judged here.
+        if (
+          !resolved.verifyChain &&
+          !sanMatches(subjectAltNames(secure.getPeerX509Certificate()), resolved.sanMatchers)
+        ) {
+          this.stats.failVerifySan.inc();
+          secure.destroy(sanMismatch(secure.getPeerX509Certificate()?.subjectAltName));
+          return;
+        }
+        this.stats.handshake.inc();
+        this.stats.version(secure.getProtocol());
+        if (secure.isSessionReused()) this.stats.sessionReused.inc();
+        secure.emit = emit;
+        secure.emit("connect");
+      });
+      secure.on("error", (err: NodeJS.ErrnoException) => {
+        if (counted) return;
+        counted = true;
+        if (err.code === SAN_MISMATCH) this.stats.failVerifySan.inc();
+        else if (err.code !== undefined && VERIFY_CODES.has(err.code)) this.stats.failVerifyError.inc();
+        else if (err.code?.startsWith("ERR_SSL") || err.code === "ECONNRESET") this.stats.connectionError.inc();
+      });
+      if (onData !== undefined) secure.on("data", onData);
+      return secure;
+    };
+  }
+}
