@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,31 +18,9 @@ import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import { runCli } from "./support/cli-main.ts";
 import { TEST_CERT, TEST_KEY } from "./support/test-certificate.ts";
+import { freePort, until } from "./support/polling.ts";
 
 const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  limitMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A free port on 127.0.0.1 (bound, then released for the gateway to take). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 function get(port: number, host: string, path = "/"): Promise<{ status: number; body: string; location?: string }> {
   return new Promise((resolve, reject) => {

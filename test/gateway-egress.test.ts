@@ -9,13 +9,14 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import { runCli } from "./support/cli-main.ts";
+import { freePort, until } from "./support/polling.ts";
 
 const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
@@ -41,28 +42,6 @@ function attempt() {
 }
 attempt();
 `;
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  limitMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe("egress gateway (Istio's egress task, HTTP)", () => {
   let dir: string;

@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +17,7 @@ import { SECRET_TYPE_URL } from "../src/control/secrets.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import { runCli } from "./support/cli-main.ts";
 import { TEST_CERT, TEST_KEY } from "./support/test-certificate.ts";
+import { freePort, until } from "./support/polling.ts";
 
 const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 /** Lines of the key's PEM body: none may appear anywhere a person reads, nor their base64 re-encoding. */
@@ -30,28 +30,6 @@ function assertNoKey(text: string, where: string): void {
   assert.doesNotMatch(text, /PRIVATE KEY/, `${where} shows a private key`);
   for (const line of KEY_LINES) assert.ok(!text.includes(line), `${where} shows the key (${line.slice(0, 12)}…)`);
   assert.ok(!text.includes(KEY_B64.slice(0, 40)), `${where} shows the key in base64`);
-}
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  limitMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 describe("TLS secrets for gateways", () => {
