@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import { runCli } from "./support/cli.ts";
+import { until } from "./support/polling.ts";
 
 /** An HTTP server on $PORT answering its environment; GET /exit/N answers and exits with status N. */
 const SERVER = `
@@ -26,20 +27,6 @@ const server = http.createServer((req, res) => {
 });
 server.listen(Number(process.env.PORT), "127.0.0.1");
 `;
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  limitMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Reply {
   status: number;

@@ -12,19 +12,9 @@ import { EmbeddedStore } from "../../src/control/store/embedded/store.ts";
 import type { Instance as RegisteredInstance } from "../../src/control/registry/types.ts";
 import { runCli, type CliResult } from "./cli.ts";
 
-export async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  limitMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { until } from "./polling.ts";
+
+export { until };
 
 /** An HTTP server on $PORT answering JSON (its version label, the URL, the Host); GET /exit ends it. */
 export const HTTP_SERVER = `
