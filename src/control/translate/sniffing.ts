@@ -28,16 +28,19 @@ export function httpInspector(): Json {
   return { name: HTTP_INSPECTOR_NAME, typed_config: { "@type": HTTP_INSPECTOR_TYPE } };
 }
 
-/** The HTTP chain of a sniffed port: plaintext HTTP as the http_inspector found it. */
-export function sniffedHttpChain(hcm: Json, match: Json = {}): Json {
-  return {
-    filter_chain_match: {
-      ...match,
-      transport_protocol: "raw_buffer",
-      application_protocols: [...PLAINTEXT_HTTP_ALPNS],
-    },
-    filters: [hcm],
-  };
+/**
+ * The chains of a sniffed port, each within `match` (capture mode's destination_port): plaintext HTTP as the
+ * http_inspector found it → the connection manager; other plaintext (and a connection whose detection timed out) →
+ * tcp_proxy; anything else (TLS the tls_inspector saw) → tcp_proxy. Envoy matches transport_protocol before
+ * application_protocols and does not step back: a raw_buffer connection that is not HTTP would find no chain at
+ * the raw_buffer level without the second one (Istio's inbound chains have the same pair).
+ */
+export function sniffingChains(hcm: Json, tcp: Json, match: Json = {}): Json[] {
+  const http = { ...match, transport_protocol: "raw_buffer", application_protocols: [...PLAINTEXT_HTTP_ALPNS] };
+  const plain = { ...match, transport_protocol: "raw_buffer" };
+  const rest: Json = { filters: [tcp] };
+  if (Object.keys(match).length > 0) rest.filter_chain_match = { ...match };
+  return [{ filter_chain_match: http, filters: [hcm] }, { filter_chain_match: plain, filters: [tcp] }, rest];
 }
 
 /** The listener filters and timeouts of a listener with a sniffed port (MeshConfig.protocolDetectionTimeout). */
@@ -49,10 +52,7 @@ export function sniffingListenerFields(detectionTimeoutMs: number): Json {
   };
 }
 
-/**
- * A listener of its own for one sniffed port: the HTTP chain, then the TCP chain (no match: what is not plaintext
- * HTTP, and a connection whose detection timed out).
- */
+/** A listener of its own for one sniffed port, with its chains (sniffingChains). */
 export function sniffingListener(
   name: string,
   address: string,
@@ -65,7 +65,7 @@ export function sniffingListener(
     name,
     address: socketAddress(address, port),
     ...sniffingListenerFields(detectionTimeoutMs),
-    filter_chains: [sniffedHttpChain(hcm), { filters: [tcp] }],
+    filter_chains: sniffingChains(hcm, tcp),
   };
 }
 
