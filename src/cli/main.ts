@@ -115,7 +115,9 @@ function program(setStatus: (status: number) => void): Command {
     .option("--labels <k=v,...>", "more labels")
     .option(
       "--port <[name=]port[:app-port][/proto]>",
-      "a service port; the application listens on app-port, else on the free port given in $PORT (repeatable)",
+      "a service port; the application listens on app-port, else on the free port given in $PORT; proto http " +
+        "(default), http2, grpc, tcp, tls, https, or auto (detected per connection, as for a name naming no " +
+        "protocol) (repeatable)",
       collect,
     )
     .option(

@@ -16,6 +16,7 @@ import {
   type MeshConfig,
   type MeshConfigIssue,
 } from "../api/resources/mesh-config.ts";
+import { parseIstioDuration } from "../api/resources/duration.ts";
 import { TrellisError } from "../api/errors.ts";
 import { parseAccessLogConfig } from "../telemetry/access-log-config.ts";
 import type { Finding } from "./analyze/analyze.ts";
@@ -71,12 +72,19 @@ export function parseMeshConfigText(text: string, file: string): LoadedMeshConfi
   return { file, config: read.config, warnings: read.warnings, notices, accessLogs: read.accessLogs };
 }
 
+/** A duration the MeshConfig reader already checked ("0s" should it not parse). */
+function durationMs(text: string): number {
+  const parsed = parseIstioDuration(text);
+  return parsed.ok ? parsed.value : 0;
+}
+
 /** What translation reads of the MeshConfig. */
 export function meshWorldInput(loaded: LoadedMeshConfig): MeshWorldInput {
   const c = loaded.config;
   return {
     rootNamespace: c.rootNamespace,
     outboundTrafficPolicy: c.outboundTrafficPolicy.mode,
+    protocolDetectionTimeoutMs: durationMs(c.protocolDetectionTimeout),
     ...(c.localityLbSetting !== undefined ? { localityLbSetting: c.localityLbSetting } : {}),
     accessLogs: loaded.accessLogs,
   };

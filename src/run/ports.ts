@@ -1,11 +1,13 @@
 // `trellis run --port [NAME=]P[:APP_PORT][/PROTO]`: a service port callers use (P), where the application listens
 // (APP_PORT, else a free port handed to it in PORT and TRELLIS_PORT_<NAME>), and its protocol: `/PROTO`, else the
-// port's name as Istio reads it (`http`, `http-web`, `grpc-api`…), else HTTP. Every mistake is a RunUsageError that
-// quotes the flag's value and says what was expected.
+// port's name as Istio reads it (`http`, `http-web`, `grpc-api`…); a name that names no protocol (`web`) leaves it
+// to be detected per connection (AUTO, Istio's protocol sniffing), as `/auto` does; no name and no `/PROTO`: HTTP.
+// Every mistake is a RunUsageError that quotes the flag's value and says what was expected.
 
 import { TrellisError } from "../api/errors.ts";
 
-export const RUN_PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"] as const;
+/** AUTO: no declared protocol; each connection's first bytes decide between HTTP and TCP (sniffing). */
+export const RUN_PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "AUTO"] as const;
 export type RunProtocol = (typeof RUN_PROTOCOLS)[number];
 
 /** A bad flag of `trellis run` (exit status 2). */
@@ -37,10 +39,12 @@ function portNumber(text: string, what: string, spec: string): number {
   return n;
 }
 
-/** Istio's protocol selection by port name: the name, or its prefix before the first '-'. */
+/** Istio's protocol selection by port name: the name, or its prefix before the first '-' ("auto" is no protocol). */
 export function protocolFromName(name: string): RunProtocol | undefined {
   const prefix = name.split("-")[0]!.toUpperCase();
-  return (RUN_PROTOCOLS as readonly string[]).includes(prefix) ? (prefix as RunProtocol) : undefined;
+  return prefix !== "AUTO" && (RUN_PROTOCOLS as readonly string[]).includes(prefix)
+    ? (prefix as RunProtocol)
+    : undefined;
 }
 
 export function parsePort(spec: string): RunPort {
@@ -66,7 +70,8 @@ export function parsePort(spec: string): RunPort {
       );
     protocol = upper as RunProtocol;
   }
-  protocol ??= givenName === undefined ? "HTTP" : (protocolFromName(givenName) ?? "HTTP");
+  // Istio: a port whose name names no protocol is sniffed; Trellis keeps HTTP for a bare `--port 8080`.
+  protocol ??= givenName === undefined ? "HTTP" : (protocolFromName(givenName) ?? "AUTO");
   return { name: givenName ?? `${protocol.toLowerCase()}-${servicePort}`, servicePort, appPort, protocol, spec };
 }
 

@@ -7,7 +7,7 @@ import { SERVER_TLS_MODES } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
 import { readHosts, readLabels } from "./common.ts";
-import { readServicePort } from "./service-entry.ts";
+import { readGatewayPort } from "./service-entry.ts";
 import { assign } from "./traffic-policy.ts";
 import { describe } from "../xds/parse/context.ts";
 
@@ -43,7 +43,7 @@ export function readGatewaySpec(ctx: ResourceContext, raw: unknown, path: string
     });
     const server: GatewayServer = {
       port: s.require("port")
-        ? readServicePort(ctx, { value: s.raw("port"), path: s.at("port") }, true)
+        ? readGatewayPort(ctx, { value: s.raw("port"), path: s.at("port") })
         : { number: 0, protocol: "TCP", name: "" },
       hosts: readHosts(s, "hosts", true, true),
     };

@@ -224,6 +224,16 @@ describe("MeshConfig: reading and validation (Istio's ValidateMeshConfig)", () =
     });
   }
 
+  test("protocolDetectionTimeout: Istio's default 0s (no timeout), a duration of at least 1ms, read without notices", () => {
+    assert.equal(readMeshConfig("").config?.protocolDetectionTimeout, "0s");
+    const read = readMeshConfig("protocolDetectionTimeout: 250ms\n");
+    assert.deepEqual([read.errors, read.warnings, read.notices], [[], [], []]);
+    assert.equal(read.config?.protocolDetectionTimeout, "250ms");
+    assert.equal(readMeshConfig("protocolDetectionTimeout: 0s\n").config?.protocolDetectionTimeout, "0s");
+    assertIssues(readMeshConfig("protocolDetectionTimeout: -1s\n").errors, [["protocolDetectionTimeout", ""]]);
+    assertIssues(readMeshConfig("protocolDetectionTimeout: soon\n").errors, [["protocolDetectionTimeout", ""]]);
+  });
+
   test("unknown fields and Istio-only fields are warnings, named with their line", () => {
     const read = readMeshConfig(
       "rootNamespac: typo\nenablePrometheusMerge: true\ndefaultConfig:\n  binaryPath: /usr/local/bin/envoy\n",

@@ -56,6 +56,11 @@ export interface MeshConfig {
   trustDomain: string;
   trustDomainAliases: string[];
   outboundTrafficPolicy: { mode: "ALLOW_ANY" | "REGISTRY_ONLY" };
+  /**
+   * How long a sidecar waits for a connection's first bytes on a port whose protocol is detected (sniffed), as
+   * Istio writes it; "0s" (Istio's default) is no timeout: a server-first protocol there waits for ever.
+   */
+  protocolDetectionTimeout: string;
   defaultConfig: MeshProxyConfig;
   localityLbSetting?: LocalityLoadBalancerSetting;
   /** "" = no access log (Istio's default). */
@@ -75,6 +80,7 @@ export function defaultMeshConfig(): MeshConfig {
     trustDomain: "cluster.local",
     trustDomainAliases: [],
     outboundTrafficPolicy: { mode: "ALLOW_ANY" },
+    protocolDetectionTimeout: "0s",
     defaultConfig: {},
     accessLogFile: "",
     accessLogEncoding: "TEXT",
@@ -145,6 +151,7 @@ const TOP = [
   "trustDomain",
   "trustDomainAliases",
   "outboundTrafficPolicy",
+  "protocolDetectionTimeout",
   "defaultConfig",
   "localityLbSetting",
   "accessLogFile",
@@ -164,7 +171,6 @@ const ISTIO_ONLY = [
   "proxyInboundListenPort",
   "proxyHttpPort",
   "connectTimeout",
-  "protocolDetectionTimeout",
   "tcpKeepalive",
   "ingressClass",
   "ingressService",
@@ -392,6 +398,15 @@ function readBody(
     const mode = o.enumValue("mode", ["ALLOW_ANY", "REGISTRY_ONLY"] as const);
     if (mode !== undefined) out.outboundTrafficPolicy = { mode };
   }
+
+  // Istio: at least 1ms, or 0s for no timeout (ValidateProtocolDetectionTimeout).
+  const detection = f.duration("protocolDetectionTimeout", 0);
+  if (detection !== undefined && detection > 0 && detection < 1)
+    f.error(
+      "protocolDetectionTimeout",
+      `expected at least 1ms, or 0s for no timeout, got ${describe(f.raw("protocolDetectionTimeout"))}`,
+    );
+  else if (detection !== undefined) out.protocolDetectionTimeout = formatIstioDuration(detection);
 
   if (f.has("defaultConfig")) out.defaultConfig = readProxyConfig(f.message("defaultConfig", PROXY_FIELDS), notices);
 

@@ -73,14 +73,11 @@ describe("ServiceEntry", () => {
     assert.equal(spec.location, "MESH_EXTERNAL");
     assert.deepEqual(
       spec.ports.map((p) => p.protocol),
-      ["HTTP", "GRPC", "TCP", "HTTP", "TCP"],
+      ["HTTP", "GRPC", undefined, "HTTP", "TCP"],
     );
-    // Istio would sniff the unnamed protocol; Trellis says what it does instead.
-    assert.deepEqual(
-      warnings.map(([path]) => path),
-      ["spec.ports[2].protocol"],
-    );
-    assert.match(warnings[0]![1], /^not set: Istio would detect HTTP on this port; Trellis does not sniff/);
+    // A port named without a protocol keeps none: its connections are sniffed (translate/sniffing.ts), as in Istio.
+    assert.equal("protocol" in spec.ports[2]!, false);
+    assert.deepEqual(warnings, []);
   });
 
   test("no ports: accepted (Istio's rule), with a warning that nothing is built for it", () => {

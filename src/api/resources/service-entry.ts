@@ -2,7 +2,7 @@
 // — with its hosts, ports and how endpoints are found (resolution). Checks follow istioctl's.
 
 import { isIP } from "node:net";
-import type { Protocol, ServiceEntrySpec, ServicePort } from "./types.ts";
+import type { GatewayPort, Protocol, ServiceEntrySpec, ServicePort } from "./types.ts";
 import { PROTOCOLS } from "./types.ts";
 import type { ResourceContext } from "./context.ts";
 import { SpecFields } from "./fields.ts";
@@ -80,7 +80,7 @@ export function readServiceEntrySpec(ctx: ResourceContext, raw: unknown, path: s
     f.error("addresses", `CIDR blocks are allowed only with resolution NONE or STATIC, got ${spec.resolution}`);
   // Plain TCP cannot tell hosts apart (no Host header, no SNI): several hosts need resolution NONE.
   if (spec.resolution !== "NONE" && spec.hosts.length > 1) {
-    const i = spec.ports.findIndex((p) => !HOST_AWARE.has(p.protocol));
+    const i = spec.ports.findIndex((p) => !HOST_AWARE.has(p.protocol ?? ""));
     if (i >= 0)
       ctx.error(
         `${f.at("ports")}[${i}].protocol`,
@@ -163,17 +163,21 @@ export function readServicePort(ctx: ResourceContext, item: Item, protocolRequir
     if (p.require("protocol")) protocol = readProtocol(p, "protocol");
   } else if (!unset) protocol = readProtocol(p, "protocol");
   else {
+    // Istio's protocol selection: the name, else detected per connection (sniffing): left unset.
     protocol = protocolFromName(name);
-    if (protocol === "TCP" && name.split("-")[0]!.toUpperCase() !== "TCP")
-      p.warn(
-        "protocol",
-        `not set: Istio would detect HTTP on this port; Trellis does not sniff, so the port is TCP (the name ${describe(name)} names no protocol). Set protocol: HTTP (or name the port http-…) for HTTP routing`,
-      );
+    if (protocol === "TCP" && name.split("-")[0]!.toUpperCase() !== "TCP") protocol = undefined;
   }
-  const port: ServicePort = { number, protocol: protocol ?? "TCP", name };
+  const port: ServicePort = { number, name };
+  if (protocol !== undefined || protocolRequired) port.protocol = protocol ?? "TCP";
   const target = p.integer("targetPort", 1, MAX_PORT);
   if (target !== undefined) port.targetPort = target;
   return port;
+}
+
+/** A Gateway server's port: the protocol is required (TCP stands in when it is missing, reported). */
+export function readGatewayPort(ctx: ResourceContext, item: Item): GatewayPort {
+  const port = readServicePort(ctx, item, true);
+  return { ...port, protocol: port.protocol ?? "TCP" };
 }
 
 /** Istio's protocol selection by port name: `<protocol>` or `<protocol>-<suffix>`. */
@@ -238,10 +242,10 @@ function checkResolution(f: SpecFields, spec: ServiceEntrySpec): void {
       if (spec.addresses.length > 0)
         f.error("addresses", "not allowed with resolution DYNAMIC_DNS (HTTP virtual hosts answer to the hosts only)");
       spec.ports.forEach((port, i) => {
-        if (!DYNAMIC_DNS_PROTOCOLS.has(port.protocol))
+        if (!DYNAMIC_DNS_PROTOCOLS.has(port.protocol ?? ""))
           f.ctx.error(
             `${f.at("ports")}[${i}].protocol`,
-            `only HTTP, TLS, GRPC and HTTP2 ports are supported with resolution DYNAMIC_DNS, got ${port.protocol}`,
+            `only HTTP, TLS, GRPC and HTTP2 ports are supported with resolution DYNAMIC_DNS, got ${port.protocol ?? "none (detected per connection)"}`,
           );
       });
       break;

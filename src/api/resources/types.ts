@@ -427,10 +427,14 @@ export type Protocol = (typeof PROTOCOLS)[number];
 
 export interface ServicePort {
   number: number;
-  protocol: Protocol;
+  /** Absent: neither written nor named by the port's name; detected per connection (protocol sniffing). */
+  protocol?: Protocol;
   name: string;
   targetPort?: number;
 }
+
+/** A Gateway server's port: its protocol is required. */
+export type GatewayPort = ServicePort & { protocol: Protocol };
 
 export interface ServiceEntrySpec {
   hosts: string[];
@@ -464,7 +468,7 @@ export interface GatewaySpec {
 }
 
 export interface GatewayServer {
-  port: ServicePort;
+  port: GatewayPort;
   bind?: string;
   hosts: string[];
   tls?: ServerTLSSettings;

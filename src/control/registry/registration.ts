@@ -8,7 +8,7 @@ import { fail, ok, type Result } from "../../api/result.ts";
 import { instanceId } from "./registry.ts";
 import type { Instance, InstancePort, PortProtocol, Registration } from "./types.ts";
 
-const PROTOCOLS: readonly PortProtocol[] = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS"];
+const PROTOCOLS: readonly PortProtocol[] = ["HTTP", "HTTP2", "GRPC", "TCP", "TLS", "HTTPS", "AUTO"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 

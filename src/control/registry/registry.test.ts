@@ -43,7 +43,7 @@ describe("registration", () => {
       'address: expected an IP address, got "not-an-ip"',
       "labels.version: expected a string, got 2",
       "ports[0].number: expected a port 1-65535, got 0",
-      'ports[1].protocol: expected one of HTTP, HTTP2, GRPC, TCP, TLS, HTTPS, got "smtp"',
+      'ports[1].protocol: expected one of HTTP, HTTP2, GRPC, TCP, TLS, HTTPS, AUTO, got "smtp"',
       "ports[1].sidecarPort: expected a port 1-65535, got 70000",
     ]);
     assert.equal(readRegistration("x").ok, false);

@@ -1,7 +1,8 @@
 // Workloads that register themselves (`trellis run` does it for the process it starts), like Eureka's instances:
 // who they are, where they listen, and a lease they renew by heartbeat.
 
-export type PortProtocol = "HTTP" | "HTTP2" | "GRPC" | "TCP" | "TLS" | "HTTPS";
+/** AUTO: no declared protocol; the sidecars detect HTTP per connection (protocol sniffing). */
+export type PortProtocol = "HTTP" | "HTTP2" | "GRPC" | "TCP" | "TLS" | "HTTPS" | "AUTO";
 
 export interface InstancePort {
   /** The port's name in the service (e.g. "http"); defaults to the protocol in lower case and the number. */

@@ -17,6 +17,8 @@ import { inboundResources, ownInstance } from "./inbound.ts";
 import type { Problems } from "./problems.ts";
 import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
 import { sidecarIngressPorts } from "./sidecar-ingress.ts";
+import { httpInspector, sniffingListenerFields } from "./sniffing.ts";
+import { tlsInspector } from "./outbound-tls.ts";
 import type { World } from "./world-index.ts";
 import { instancePort, serviceFqdn } from "./world.ts";
 
@@ -34,16 +36,26 @@ export function captureInbound(
       ? sidecarIngressPorts(sidecar, proxy, problems, { capture: true })
       : capturePorts(world, proxy, problems);
   // inboundResources builds one listener per port; here each becomes a chain of virtualInbound for its port.
-  const own = inboundResources(ports, proxy, problems);
-  const chains = own.listeners.map((l) => {
+  const own = inboundResources(ports, proxy, problems, world.protocolDetectionTimeoutMs);
+  // A sniffed port's listener has two chains (HTTP, then TCP): both move, matched by the port as well.
+  const chains = own.listeners.flatMap((l) => {
     const port = (l.address as { socket_address: { port_value: number } }).socket_address.port_value;
-    const [chain] = l.filter_chains as Json[];
-    return { name: `inbound|${port}`, filter_chain_match: { destination_port: port }, filters: chain!.filters };
+    return (l.filter_chains as Json[]).map((chain) => ({
+      name: `inbound|${port}`,
+      filter_chain_match: { destination_port: port, ...(chain.filter_chain_match as Json | undefined) },
+      filters: chain.filters,
+    }));
   });
+  const sniffing = own.listeners.some((l) => l.listener_filters !== undefined);
   const listener: Json = {
     name: VIRTUAL_INBOUND,
     address: socketAddress("0.0.0.0", INBOUND_CAPTURE_PORT),
-    listener_filters: [originalDstListenerFilter()],
+    ...(sniffing
+      ? {
+          ...sniffingListenerFields(world.protocolDetectionTimeoutMs),
+          listener_filters: [originalDstListenerFilter(), tlsInspector(), httpInspector()],
+        }
+      : { listener_filters: [originalDstListenerFilter()] }),
     filter_chains: chains,
     default_filter_chain: {
       name: "inbound-passthrough",

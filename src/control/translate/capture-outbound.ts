@@ -30,6 +30,7 @@ import { domainsOf, portRoutes, virtualServiceFor, type EgressProxy } from "./ou
 import { l4Applies, routeTarget, type TcpTarget } from "./outbound-tcp-routes.ts";
 import { isTlsProtocol, prefixRange, tlsInspector, TlsPortChains } from "./outbound-tls.ts";
 import { dynamicForwardProxyFilter } from "./passthrough.ts";
+import { isSniffedProtocol, sniffingChains, sniffingListenerFields } from "./sniffing.ts";
 import type { OutboundTrafficPolicyMode } from "./world-index.ts";
 import { World } from "./world-index.ts";
 import { addServiceProblem, type ServiceModel, type ServicePortModel } from "./world.ts";
@@ -71,6 +72,8 @@ interface Chain {
   filter: Json;
   /** Who claimed it, for problems. */
   owner: string;
+  /** A port with no declared protocol: the chain is sniffed (HTTP to the port's route configuration, else TCP). */
+  sniffed?: boolean;
 }
 
 /** The chains of one listener, by port and address ("0.0.0.0" or a VIP). */
@@ -97,18 +100,23 @@ class CaptureListener {
     return undefined;
   }
 
-  toJson(fallback: Json): Json {
-    const chains = this.chains.map((c) => {
+  toJson(fallback: Json, detectionTimeoutMs: number): Json {
+    const chains = this.chains.flatMap((c) => {
+      const match: Json = c.prefixes.length > 0 ? { prefix_ranges: c.prefixes.map(prefixRange) } : {};
+      // Istio's sniffing chains: plaintext HTTP to the connection manager of route "<port>", the rest tcp_proxy.
+      if (c.sniffed === true) return sniffingChains(outboundHcm(this.name, this.port, false), c.filter, match);
       const chain: Json = { filters: [c.filter] };
-      if (c.prefixes.length > 0) chain.filter_chain_match = { prefix_ranges: c.prefixes.map(prefixRange) };
-      return chain;
+      if (c.prefixes.length > 0) chain.filter_chain_match = match;
+      return [chain];
     });
     const sni = this.tls?.chains ?? [];
+    const sniffing = this.chains.some((c) => c.sniffed === true);
     const l: Json = {
       name: this.name,
       address: socketAddress(this.address, this.port),
       bind_to_port: false,
       ...(sni.length > 0 && { listener_filters: [tlsInspector()] }),
+      ...(sniffing && sniffingListenerFields(detectionTimeoutMs)),
       filter_chains: [...chains, ...sni],
     };
     // Prefix or SNI chains alone: what they do not match goes to the port's one TLS service, else where
@@ -161,7 +169,10 @@ export function captureOutbound(
       }
       // DYNAMIC_DNS: HTTP ports only (world.ts reports the others).
       if (service.resolution === "DYNAMIC_DNS") continue;
-      tcpChains(service, index, port, vips, vs, base, listenerAt);
+      // No declared protocol: a virtual host in the port's route configuration, and sniffed TCP chains (sniffing.ts).
+      const sniffed = isSniffedProtocol(port.protocol);
+      if (sniffed) httpVirtualHost(service, port, vips, vs, base, httpPorts);
+      tcpChains(service, index, port, vips, vs, base, listenerAt, sniffed);
     }
   }
 
@@ -180,17 +191,9 @@ export function captureOutbound(
         );
         l.chains.splice(l.chains.indexOf(taken), 1);
       }
-      l.chains.push({
-        prefixes: [],
-        owner: "HTTP",
-        filter: httpConnectionManager(`outbound_0.0.0.0_${l.port}`, String(l.port), [
-          { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
-          { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
-          ...(hosts.dfp ? [dynamicForwardProxyFilter()] : []),
-        ]),
-      });
+      l.chains.push({ prefixes: [], owner: "HTTP", filter: outboundHcm(l.name, l.port, hosts.dfp) });
     }
-    out.push(l.toJson(fallback(`${l.name}-passthrough`)));
+    out.push(l.toJson(fallback(`${l.name}-passthrough`), world.protocolDetectionTimeoutMs));
   }
   out.push({
     name: VIRTUAL_OUTBOUND,
@@ -218,6 +221,15 @@ export function captureOutbound(
       originalDstCluster(PASSTHROUGH_CLUSTER),
     ],
   };
+}
+
+/** The connection manager of an outbound HTTP (or sniffed) chain: route configuration "<port>", by Host. */
+function outboundHcm(listenerName: string, port: number, dfp: boolean): Json {
+  return httpConnectionManager(`outbound_${listenerName}`, String(port), [
+    { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
+    { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
+    ...(dfp ? [dynamicForwardProxyFilter()] : []),
+  ]);
 }
 
 function httpVirtualHost(
@@ -259,6 +271,7 @@ function tcpChains(
   vs: VirtualService | undefined,
   base: Base,
   listenerAt: (address: string, port: number) => CaptureListener,
+  sniffed = false,
 ): void {
   const ctx: DestinationContext = {
     ...base,
@@ -274,7 +287,7 @@ function tcpChains(
     ? `${service.source.kind} ${service.source.namespace}/${service.source.name} host ${service.hostname}`
     : `registered service ${service.hostname}`;
   const claim = (l: CaptureListener, chain: Chain, what: string): void => {
-    const other = l.add(chain);
+    const other = l.add(sniffed ? { ...chain, sniffed } : chain);
     if (other !== undefined) {
       addServiceProblem(
         base.problems,

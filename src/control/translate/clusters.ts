@@ -11,6 +11,7 @@ import { ADS, duration, HTTP_PROTOCOL_OPTIONS_KEY, HTTP_PROTOCOL_OPTIONS_TYPE } 
 import { localityEndpoints } from "./endpoints.ts";
 import { dynamicForwardProxyDiscovery } from "./passthrough.ts";
 import { isHttp2Protocol, isHttpProtocol, outboundClusterName } from "./names.ts";
+import { isSniffedProtocol, useDownstreamProtocol } from "./sniffing.ts";
 import type { Problems } from "./problems.ts";
 import type { EffectivePolicy } from "./traffic-policy.ts";
 import { applyWarmup } from "./warmup.ts";
@@ -129,7 +130,8 @@ export function applyConnectionPool(
   cluster.circuit_breakers = circuitBreakers(pool);
   const connectionOptions = upstreamConnectionOptions(pool, where, problems);
   if (connectionOptions !== undefined) cluster.upstream_connection_options = connectionOptions;
-  const http = isHttpProtocol(protocol);
+  // A sniffed port carries HTTP too (the connection's protocol decides, sniffing.ts).
+  const http = isHttpProtocol(protocol) || isSniffedProtocol(protocol);
   const protocolOptions = http ? httpProtocolOptions(protocol, pool, where, problems) : undefined;
   if (protocolOptions !== undefined) cluster.typed_extension_protocol_options = protocolOptions;
   if (!http && pool?.http !== undefined && Object.keys(pool.http).length > 0) {
@@ -235,6 +237,9 @@ function upstreamProtocol(
     keptMaxStreams = maxStreams !== undefined;
     const http2 = keptMaxStreams ? { max_concurrent_streams: maxStreams } : {};
     protocol = { explicit_http_config: { http2_protocol_options: http2 } };
+  } else if (isSniffedProtocol(portProtocol)) {
+    // Istio's setUseDownstreamProtocol: a sniffed h2c request goes on as HTTP/2, an HTTP/1.1 one as HTTP/1.1.
+    protocol = useDownstreamProtocol();
   }
   if (maxStreams !== undefined && !keptMaxStreams) {
     problems.add(

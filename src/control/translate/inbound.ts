@@ -16,6 +16,7 @@ import {
 } from "./envoy.ts";
 import { inboundClusterName, inboundListenerName, inboundRouteName, isHttp2Protocol, isHttpProtocol } from "./names.ts";
 import type { Problems } from "./problems.ts";
+import { isSniffedProtocol, sniffingListener, useDownstreamProtocol } from "./sniffing.ts";
 import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
 import { applyConnectionPool, DEFAULT_CONNECT_TIMEOUT_MS } from "./clusters.ts";
 import type { World } from "./world-index.ts";
@@ -74,6 +75,8 @@ export function inboundResources(
   ports: readonly ProxyPort[],
   proxy: ProxyIdentity,
   problems: Problems,
+  /** MeshConfig.protocolDetectionTimeout (ms; 0 none), for ports whose protocol is detected (sniffing.ts). */
+  detectionTimeoutMs = 0,
 ): InboundResources {
   const result: InboundResources = { listeners: [], clusters: [] };
   const listenerPorts = new Set<number>();
@@ -96,13 +99,17 @@ export function inboundResources(
     }
     listenerPorts.add(port.sidecarPort);
     const cluster = inboundClusterName(port.appPort);
-    const http = isHttpProtocol(port.protocol);
-    const filter = http
-      ? httpConnectionManager(`inbound_${port.appPort}`, inboundRoute(port.appPort), [])
-      : tcpProxy(cluster, { cluster });
-    result.listeners.push(
-      listener(inboundListenerName(port.sidecarPort), port.bind ?? address, port.sidecarPort, filter),
-    );
+    const name = inboundListenerName(port.sidecarPort);
+    const bind = port.bind ?? address;
+    const hcm = (): Json => httpConnectionManager(`inbound_${port.appPort}`, inboundRoute(port.appPort), []);
+    if (isSniffedProtocol(port.protocol)) {
+      // Istio's inbound chains for an undeclared port: plaintext HTTP to the connection manager, the rest tcp_proxy.
+      const tcp = tcpProxy(cluster, { cluster });
+      result.listeners.push(sniffingListener(name, bind, port.sidecarPort, hcm(), tcp, detectionTimeoutMs));
+    } else {
+      const filter = isHttpProtocol(port.protocol) ? hcm() : tcpProxy(cluster, { cluster });
+      result.listeners.push(listener(name, bind, port.sidecarPort, filter));
+    }
     if (clusterAddress !== undefined) continue;
     appPorts.set(port.appPort, appAddress);
     result.clusters.push(inboundCluster(port, appAddress, problems));
@@ -147,6 +154,11 @@ function inboundCluster(port: ProxyPort, appAddress: string, problems: Problems)
         "@type": HTTP_PROTOCOL_OPTIONS_TYPE,
         explicit_http_config: { http2_protocol_options: {} },
       },
+    };
+  } else if (isSniffedProtocol(port.protocol)) {
+    // A sniffed h2c request goes on as HTTP/2, an HTTP/1.1 one as HTTP/1.1 (Istio's setUseDownstreamProtocol).
+    cluster.typed_extension_protocol_options = {
+      [HTTP_PROTOCOL_OPTIONS_KEY]: { "@type": HTTP_PROTOCOL_OPTIONS_TYPE, ...useDownstreamProtocol() },
     };
   }
   return cluster;

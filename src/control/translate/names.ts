@@ -23,6 +23,11 @@ export function outboundTcpListenerName(port: number): string {
   return `outbound-tcp-${port}`;
 }
 
+/** outbound-http-<port>: the inline route configuration of an explicit-mode listener whose port is sniffed. */
+export function outboundSniffedRouteName(port: number): string {
+  return `outbound-http-${port}`;
+}
+
 export function inboundListenerName(sidecarPort: number): string {
   return `inbound-${sidecarPort}`;
 }

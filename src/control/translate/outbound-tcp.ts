@@ -6,11 +6,29 @@
 
 import type { DestinationContext } from "./destinations.ts";
 import type { Json } from "./envoy.ts";
-import { listener, socketAddress, tcpProxy } from "./envoy.ts";
-import { isHttpProtocol, outboundClusterName, outboundTcpListenerName } from "./names.ts";
+import type { VirtualService } from "../../api/resources/types.ts";
+import {
+  CORS_NAME,
+  CORS_TYPE,
+  FAULT_NAME,
+  FAULT_TYPE,
+  httpConnectionManager,
+  listener,
+  socketAddress,
+  tcpProxy,
+} from "./envoy.ts";
+import {
+  isHttpProtocol,
+  outboundClusterName,
+  outboundSniffedRouteName,
+  outboundTcpListenerName,
+  virtualHostName,
+} from "./names.ts";
+import { portRoutes } from "./outbound-routes.ts";
+import { isSniffedProtocol, sniffingListener } from "./sniffing.ts";
 import { routeTarget, tcpRouteFor } from "./outbound-tcp-routes.ts";
 import { isTlsProtocol, tlsInspector, TlsPortChains } from "./outbound-tls.ts";
-import { addServiceProblem, type ServiceModel } from "./world.ts";
+import { addServiceProblem, type ServiceModel, type ServicePortModel } from "./world.ts";
 import { World } from "./world-index.ts";
 
 export function outboundTcpListeners(
@@ -65,12 +83,39 @@ export function outboundTcpListeners(
       const stat = outboundClusterName(port.number, undefined, service.hostname);
       const where = vs === undefined ? "" : `VirtualService ${World.nameOf(vs)} tcp`;
       const target = (route && routeTarget(route.route, ctx, where)) ?? { cluster: stat };
-      out.push(
-        listener(outboundTcpListenerName(port.number), proxy.tcpOutboundAddress, port.number, tcpProxy(stat, target)),
-      );
+      const name = outboundTcpListenerName(port.number);
+      if (isSniffedProtocol(port.protocol)) {
+        // No declared protocol: HTTP routed as the service's HTTP port would be, the rest as TCP (sniffing.ts).
+        const hcm = sniffedOutboundHcm(service, port, vs, base);
+        const tcp = tcpProxy(stat, target);
+        out.push(
+          sniffingListener(name, proxy.tcpOutboundAddress, port.number, hcm, tcp, world.protocolDetectionTimeoutMs),
+        );
+      } else out.push(listener(name, proxy.tcpOutboundAddress, port.number, tcpProxy(stat, target)));
     }
   }
   return out.map((l) => (l instanceof TlsPortChains ? tlsListener(l, proxy.tcpOutboundAddress) : l));
+}
+
+/**
+ * The HTTP side of a sniffed port's listener: the port names one service here, so its one virtual host answers to
+ * every Host; the routes are its VirtualService's http routes (or the default route), as on an HTTP port.
+ */
+function sniffedOutboundHcm(
+  service: ServiceModel,
+  port: ServicePortModel,
+  vs: VirtualService | undefined,
+  base: Omit<DestinationContext, "namespace" | "port" | "service">,
+): Json {
+  const routes = portRoutes(service, port, vs, base);
+  const routeConfig = {
+    name: outboundSniffedRouteName(port.number),
+    virtual_hosts: [{ name: virtualHostName(service.hostname, port.number), domains: ["*"], routes }],
+  };
+  return httpConnectionManager(`outbound_${port.number}`, routeConfig, [
+    { name: CORS_NAME, typed_config: { "@type": CORS_TYPE } },
+    { name: FAULT_NAME, typed_config: { "@type": FAULT_TYPE } },
+  ]);
 }
 
 function tlsListener(chains: TlsPortChains, address: string): Json {

@@ -203,7 +203,7 @@ export function translateInbound(world: World, proxy: ProxyIdentity): InboundTra
     sidecar !== undefined && sidecar.spec.ingress.length > 0
       ? sidecarIngressPorts(sidecar, proxy, problems)
       : inboundPorts(world, proxy, problems);
-  const inbound = inboundResources(ports, proxy, problems);
+  const inbound = inboundResources(ports, proxy, problems, world.protocolDetectionTimeoutMs);
   const listeners = addAccessLogs(inbound.listeners, accessLogJson(world.accessLogs));
   return { listeners, clusters: inbound.clusters, problems: problems.list, issues: problems.items };
 }

@@ -43,6 +43,8 @@ export interface WorldInput {
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Where mesh-wide Sidecars and DestinationRules live; Istio's default istio-system. */
   rootNamespace?: string;
+  /** MeshConfig.protocolDetectionTimeout in ms: sniffed ports' listener_filters_timeout; 0 (default) is none. */
+  protocolDetectionTimeoutMs?: number;
   /** MeshConfig.localityLbSetting: what a destination whose DestinationRule has none inherits. */
   localityLbSetting?: LocalityLoadBalancerSetting;
   /** MeshConfig's access logs: every sidecar listener's HTTP connection manager and tcp_proxy writes them. */
@@ -52,7 +54,7 @@ export interface WorldInput {
 /** The WorldInput fields that come from MeshConfig (control/mesh-config.ts builds them). */
 export type MeshWorldInput = Pick<
   WorldInput,
-  "outboundTrafficPolicy" | "rootNamespace" | "localityLbSetting" | "accessLogs"
+  "outboundTrafficPolicy" | "rootNamespace" | "localityLbSetting" | "accessLogs" | "protocolDetectionTimeoutMs"
 >;
 
 /** A stored TLS secret as translation sees it: no key material, only what a reference to it needs. */
@@ -89,6 +91,8 @@ export class World {
   readonly captureProblems: readonly Problem[];
   readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   readonly rootNamespace: string;
+  /** MeshConfig.protocolDetectionTimeout in ms (0: no timeout, Istio's default). */
+  readonly protocolDetectionTimeoutMs: number;
   readonly meshLocalityLbSetting: LocalityLoadBalancerSetting | undefined;
   readonly accessLogs: readonly MeshAccessLog[];
   private readonly byHost = new Map<string, ServiceModel>();
@@ -123,6 +127,7 @@ export class World {
     for (const s of this.services) this.byHost.set(s.hostname.toLowerCase(), s);
     this.outboundTrafficPolicy = input.outboundTrafficPolicy ?? "ALLOW_ANY";
     this.rootNamespace = input.rootNamespace ?? "istio-system";
+    this.protocolDetectionTimeoutMs = input.protocolDetectionTimeoutMs ?? 0;
     this.meshLocalityLbSetting = input.localityLbSetting;
     this.accessLogs = input.accessLogs ?? [];
     this.destinationRuleIndex = new DestinationRuleIndex(input.destinationRules ?? [], this.rootNamespace);

@@ -5,6 +5,7 @@
 import type { ServiceEntry, WorkloadEntry, WorkloadEntrySpec } from "../../api/resources/types.ts";
 import { labelsMatch } from "./labels.ts";
 import { isHttpProtocol } from "./names.ts";
+import { AUTO_PROTOCOL } from "./sniffing.ts";
 import { Problems, refOf, type Problem, type ProblemAbout, type ResourceRef } from "./problems.ts";
 
 export interface ServicePortModel {
@@ -152,7 +153,7 @@ function fromServiceEntry(
   const ports: ServicePortModel[] = (spec.ports ?? []).map((p) => ({
     name: p.name,
     number: p.number,
-    protocol: (p.protocol ?? "TCP").toUpperCase(),
+    protocol: (p.protocol ?? AUTO_PROTOCOL).toUpperCase(),
   }));
   let resolution: ServiceModel["resolution"];
   switch (spec.resolution) {

@@ -22,6 +22,7 @@ export const PROTO_FILES = [
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/extensions/filters/network/local_ratelimit/v3/local_rate_limit.proto",
   "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
+  "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
   "envoy/extensions/filters/listener/proxy_protocol/v3/proxy_protocol.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
