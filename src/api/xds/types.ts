@@ -85,7 +85,7 @@ export interface Listener {
  * A listener filter: envoy.filters.listener.tls_inspector (no settings), envoy.filters.listener.proxy_protocol, or
  * envoy.filters.listener.original_dst (no settings: the connection's local address becomes its original destination).
  */
-export type ListenerFilter =
+export type ListenerFilter = (
   | { kind: "tls_inspector"; name: string }
   | { kind: "http_inspector"; name: string }
   | { kind: "original_dst"; name: string }
@@ -96,7 +96,19 @@ export type ListenerFilter =
       allowWithout: boolean;
       /** disallowed_versions: a header of these versions closes the connection. */
       disallowedVersions: readonly (1 | 2)[];
-    };
+    }
+) & {
+  /** filter_disabled: the filter is skipped for a connection this matches (by its original destination port). */
+  disabled?: ListenerFilterPredicate;
+};
+
+/** Envoy's ListenerFilterChainMatchPredicate. */
+export type ListenerFilterPredicate =
+  | { kind: "any" }
+  /** Int32Range: half-open, [start, end). */
+  | { kind: "destination_port_range"; start: number; end: number }
+  | { kind: "not"; rule: ListenerFilterPredicate }
+  | { kind: "or" | "and"; rules: readonly ListenerFilterPredicate[] };
 
 /**
  * The subset of Envoy's FilterChainMatch implemented: an empty list or string means "any". Server names are lower

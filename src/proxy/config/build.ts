@@ -18,6 +18,7 @@ import { SecretStore } from "../tls/secrets.ts";
 import { SslStats } from "../tls/stats.ts";
 import { unhandledErrorReporter } from "../listener/guard.ts";
 import { HttpInspector, HttpInspectorStats } from "../listener/http-inspector.ts";
+import { disabledWhen } from "../listener/listener-filter.ts";
 import { TlsInspector, TlsInspectorStats } from "../listener/tls-inspector.ts";
 import { OriginalDestinationStats, OriginalDstFilter } from "../listener/original-destination.ts";
 import { ProxyProtocolFilter, ProxyProtocolStats } from "../listener/proxy-protocol.ts";
@@ -118,13 +119,16 @@ export function buildListener(ctx: BuildContext, l: Listener): BuiltListener {
   const chains = l.filterChains.map(build);
   const defaultChain = l.defaultFilterChain === undefined ? undefined : build(l.defaultFilterChain, "default");
   const listenerFilters = l.listenerFilters.map((f) =>
-    f.kind === "proxy_protocol"
-      ? new ProxyProtocolFilter(f, new ProxyProtocolStats(ctx.stats))
-      : f.kind === "original_dst"
-        ? new OriginalDstFilter(new OriginalDestinationStats(ctx.stats))
-        : f.kind === "http_inspector"
-          ? new HttpInspector(new HttpInspectorStats(ctx.stats))
-          : new TlsInspector(new TlsInspectorStats(ctx.stats)),
+    disabledWhen(
+      f.disabled,
+      f.kind === "proxy_protocol"
+        ? new ProxyProtocolFilter(f, new ProxyProtocolStats(ctx.stats))
+        : f.kind === "original_dst"
+          ? new OriginalDstFilter(new OriginalDestinationStats(ctx.stats))
+          : f.kind === "http_inspector"
+            ? new HttpInspector(new HttpInspectorStats(ctx.stats))
+            : new TlsInspector(new TlsInspectorStats(ctx.stats)),
+    ),
   );
   const runtime = new ListenerRuntime(
     l,

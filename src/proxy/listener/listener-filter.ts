@@ -5,6 +5,8 @@
 
 import type net from "node:net";
 import type { Clock, Timer } from "../../api/clock.ts";
+import type { ListenerFilterPredicate } from "../../api/xds/types.ts";
+import { matchesListenerFilterPredicate } from "../../api/xds/parse/listener-filter-predicate.ts";
 import type { ConnectionProperties } from "./filter-chain-selector.ts";
 
 export type InspectResult = "done" | "more" | "close";
@@ -22,6 +24,22 @@ export interface ListenerFilterRuntime {
    * for the next bytes.
    */
   inspect(data: Buffer, props: ConnectionProperties, conn: InspectContext): InspectResult;
+}
+
+/**
+ * A filter with filter_disabled: when the predicate matches the connection's destination port (as the filters
+ * before it left it: the original destination once original_dst or the PROXY protocol restored it), the filter is
+ * skipped before it looks at a byte, as Envoy's ActiveTcpSocket::continueFilterChain does.
+ */
+export function disabledWhen(
+  predicate: ListenerFilterPredicate | undefined,
+  filter: ListenerFilterRuntime,
+): ListenerFilterRuntime {
+  if (predicate === undefined) return filter;
+  return {
+    inspect: (data, props, conn) =>
+      matchesListenerFilterPredicate(predicate, props.destinationPort) ? "done" : filter.inspect(data, props, conn),
+  };
 }
 
 export interface ListenerFilterOptions {

@@ -2,20 +2,22 @@
 // envoy.filters.listener.tls_inspector (SNI and ALPN for filter_chain_match) and envoy.filters.listener.proxy_protocol
 // (the PROXY protocol header, v1 and v2, gives the connection its addresses) and envoy.filters.listener.original_dst
 // (a redirected connection's original destination becomes its local address) and envoy.filters.listener.http_inspector
-// (HTTP/1 or HTTP/2 from the first bytes, as the application protocol); any other is refused by name.
+// (HTTP/1 or HTTP/2 from the first bytes, as the application protocol); any other is refused by name. Each may
+// carry filter_disabled (listener-filter-predicate.ts): skipped for the connections it matches.
 
 import type { ListenerFilter } from "../types.ts";
 import { describe, type ParseContext } from "./context.ts";
 import { Fields, type Item } from "./fields.ts";
 import { readTypedConfig } from "./http-connection-manager.ts";
+import { readListenerFilterPredicate } from "./listener-filter-predicate.ts";
 
 export const TLS_INSPECTOR_FILTER_NAME = "envoy.filters.listener.tls_inspector";
 export const TLS_INSPECTOR_TYPE_URL =
   "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector";
 
 const LISTENER_FILTER_SPEC = {
-  handled: ["name", "typed_config"],
-  unsupported: ["config_discovery", "filter_disabled"],
+  handled: ["name", "typed_config", "filter_disabled"],
+  unsupported: ["config_discovery"],
 } as const;
 
 export const PROXY_PROTOCOL_FILTER_NAME = "envoy.filters.listener.proxy_protocol";
@@ -53,6 +55,12 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
     const filter = Fields.open(ctx, item.value, item.path, LISTENER_FILTER_SPEC);
     const name = filter.requiredString("name");
     const { typeUrl } = readTypedConfig(filter);
+    const disabled = filter.has("filter_disabled")
+      ? readListenerFilterPredicate(ctx, filter.raw("filter_disabled"), filter.at("filter_disabled"))
+      : undefined;
+    const add = (f: ListenerFilter): void => {
+      out.push(disabled === undefined ? f : { ...f, disabled });
+    };
     const known = [TLS_INSPECTOR_TYPE_URL, PROXY_PROTOCOL_TYPE_URL, ORIGINAL_DST_TYPE_URL, HTTP_INSPECTOR_TYPE_URL];
     const knownNames = [
       TLS_INSPECTOR_FILTER_NAME,
@@ -72,14 +80,14 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
       Fields.open(ctx, filter.raw("typed_config") ?? {}, filter.at("typed_config"), ORIGINAL_DST_SPEC);
       if (out.some((f) => f.kind === "original_dst"))
         ctx.report(item.path, `${ORIGINAL_DST_FILTER_NAME} is listed twice`);
-      else out.push({ kind: "original_dst", name });
+      else add({ kind: "original_dst", name });
       continue;
     }
     if (typeUrl === HTTP_INSPECTOR_TYPE_URL || (typeUrl === "" && name === HTTP_INSPECTOR_FILTER_NAME)) {
       Fields.open(ctx, filter.raw("typed_config") ?? {}, filter.at("typed_config"), HTTP_INSPECTOR_SPEC);
       if (out.some((f) => f.kind === "http_inspector"))
         ctx.report(item.path, `${HTTP_INSPECTOR_FILTER_NAME} is listed twice`);
-      else out.push({ kind: "http_inspector", name });
+      else add({ kind: "http_inspector", name });
       continue;
     }
     if (typeUrl === PROXY_PROTOCOL_TYPE_URL || (typeUrl === "" && name === PROXY_PROTOCOL_FILTER_NAME)) {
@@ -87,7 +95,7 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
       if (proxyProtocol === undefined) continue;
       if (out.some((f) => f.kind === "proxy_protocol"))
         ctx.report(item.path, `${PROXY_PROTOCOL_FILTER_NAME} is listed twice`);
-      else out.push(proxyProtocol);
+      else add(proxyProtocol);
       continue;
     }
     const config = Fields.open(ctx, filter.raw("typed_config"), filter.at("typed_config"), TLS_INSPECTOR_SPEC);
@@ -95,7 +103,7 @@ export function readListenerFilters(ctx: ParseContext, items: readonly Item[]): 
       config.report("enable_ja3_fingerprinting", "JA3 fingerprinting is not supported yet");
     if (out.some((f) => f.kind === "tls_inspector"))
       ctx.report(item.path, `${TLS_INSPECTOR_FILTER_NAME} is listed twice`);
-    else out.push({ kind: "tls_inspector", name });
+    else add({ kind: "tls_inspector", name });
   }
   return out;
 }

@@ -129,3 +129,42 @@ test("Istio's NameTable (NDS) round-trips: map of NameInfo with ips, registry, s
   assert.ok(any.value.length > 0);
   assert.deepEqual(decodeResource(any), table);
 });
+
+test("a listener filter's filter_disabled survives the wire (every predicate form, a zero start omitted)", () => {
+  const withPredicate = {
+    ...listener,
+    listener_filters: [
+      {
+        name: "envoy.filters.listener.http_inspector",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
+        },
+        filter_disabled: {
+          or_match: {
+            rules: [
+              { destination_port_range: { start: 0, end: 80 } },
+              {
+                and_match: {
+                  rules: [{ not_match: { destination_port_range: { start: 9000, end: 9001 } } }, { any_match: true }],
+                },
+              },
+            ],
+          },
+        },
+      },
+    ],
+  };
+  const decoded = decodeResource(encodeResource(TYPE_URL.listener, withPredicate));
+  const parsed = parseListener(decoded);
+  assert.deepEqual(parsed, parseListener(withPredicate));
+  assert.deepEqual(parsed.listenerFilters[0]!.disabled, {
+    kind: "or",
+    rules: [
+      { kind: "destination_port_range", start: 0, end: 80 },
+      {
+        kind: "and",
+        rules: [{ kind: "not", rule: { kind: "destination_port_range", start: 9000, end: 9001 } }, { kind: "any" }],
+      },
+    ],
+  });
+});
