@@ -5,45 +5,12 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { bootstrap, socketAddress, staticCluster } from "./support/envoy-config.ts";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
-import { exchange, namedServer, tcpChain } from "./support/capture.ts";
+import { exchange, greeting, greetingServer, namedServer, tcpChain } from "./support/capture.ts";
 import { clientHello } from "./support/client-hello.ts";
 
 const header = (port: number): string => `PROXY TCP4 10.0.0.1 10.0.0.2 40000 ${port}\r\n`;
-
-/** A server that greets every connection at once ("220 <name>\r\n"), as SMTP does, and then closes it. */
-async function greetingServer(name: string): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    s.on("error", () => {});
-    s.end(`220 ${name}\r\n`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** Sends only the PROXY header and waits for whatever the server says, never half-closing first. */
-function greeting(port: number, prefix: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    const chunks: Buffer[] = [];
-    socket.on("connect", () => socket.write(prefix));
-    socket.on("data", (c: Buffer) => chunks.push(c));
-    socket.on("error", reject);
-    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
-  });
-}
 
 describe("filter_disabled turns a listener filter off per destination port", () => {
   let proxy: RunningProxy;

@@ -4,7 +4,9 @@
 // VirtualService's http routes, its fault included) and other bytes to tcp_proxy; virtualInbound does the same for
 // the workload's own undeclared port. As in capture-translate-proxy.test.ts, the PROXY protocol listener filter
 // stands in for original_dst (both restore the connection's original destination) and the clusters' endpoints are
-// swapped for local servers; everything else is the translation as the control plane sends it.
+// swapped for local servers; everything else is the translation as the control plane sends it. The workload's
+// declared TCP port 2525 (a server-first protocol) shares virtualInbound with the sniffed 9000: its inspectors are
+// disabled there (filter_disabled), so the server's greeting reaches a client that sends nothing.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,7 +17,7 @@ import { inlineRds, loadCase } from "../src/control/translate/testing.ts";
 import { translate } from "../src/control/translate/translate.ts";
 import { bootstrap, socketAddress } from "./support/envoy-config.ts";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
-import { exchange, namedServer } from "./support/capture.ts";
+import { exchange, greeting, greetingServer, namedServer } from "./support/capture.ts";
 
 const PROXY_PROTOCOL = {
   name: "envoy.filters.listener.proxy_protocol",
@@ -24,6 +26,7 @@ const PROXY_PROTOCOL = {
 const LEGACY = "outbound|7000||legacy.internal";
 const CACHE = "outbound|11211||cache.default.svc.cluster.local";
 const OWN = "inbound|9000||";
+const SMTP = "inbound|2525||";
 
 const header = (address: string, port: number): string => `PROXY TCP4 10.250.0.2 ${address} 40000 ${port}\r\n`;
 
@@ -80,6 +83,7 @@ describe("a real proxy runs the capture-mode translation of undeclared ports", (
     servers.legacy = await mixedServer("legacy");
     servers.cache = await namedServer("cache");
     servers.own = await mixedServer("own");
+    servers.smtp = await greetingServer("smtp");
     const { world, proxy: identity } = loadCase("capture-sniffing.yaml");
     const result = translate(world, identity);
     vips = Object.fromEntries(
@@ -92,6 +96,7 @@ describe("a real proxy runs the capture-mode translation of undeclared ports", (
       [LEGACY]: servers.legacy.port,
       [CACHE]: servers.cache.port,
       [OWN]: servers.own.port,
+      [SMTP]: servers.smtp.port,
     };
     const clusters = result.clusters.map((c): Json => {
       const port = local[String(c.name)];
@@ -143,5 +148,15 @@ describe("a real proxy runs the capture-mode translation of undeclared ports", (
     assert.ok(response.endsWith("own saw /in"), response);
     assert.match(response, /\r\nx-envoy-upstream-service-time: \d+\r\n/i, "through the connection manager");
     assert.equal(await exchange(port, `${header("10.250.0.2", 9000)}\u0001raw`), "own|\u0001raw");
+  });
+
+  test("virtualInbound: a declared TCP port beside the sniffed one is not inspected, its server greets at once", async () => {
+    // protocolDetectionTimeout is 0s (no timeout): an inspector that waited for the client would wait forever.
+    const port = proxy.port("virtualInbound");
+    assert.equal(await greeting(port, header("10.250.0.2", 2525)), "220 smtp\r\n");
+    // The sniffed port still sniffs: HTTP through the connection manager, bytes as TCP.
+    const response = await httpExchange(port, header("10.250.0.2", 9000), "web:9000", "/still");
+    assert.match(response, /\r\nx-envoy-upstream-service-time: \d+\r\n/i, response);
+    assert.ok(response.endsWith("own saw /still"), response);
   });
 });

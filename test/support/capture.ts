@@ -1,5 +1,6 @@
 // Helpers of the capture tests (capture-*.test.ts): named TCP servers that answer with what they received, a
-// client that sends and half-closes, a tcp_proxy filter chain.
+// client that sends and half-closes, a server-first server (it greets at once) and its silent client, a tcp_proxy
+// filter chain.
 
 import net from "node:net";
 import type { Raw } from "./envoy-config.ts";
@@ -41,6 +42,38 @@ export function exchange(
     const socket = net.connect({ host, port, allowHalfOpen: true, localAddress });
     const chunks: Buffer[] = [];
     socket.on("connect", () => socket.end(bytes));
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
+}
+
+/** A server that greets every connection at once ("220 <name>\r\n"), as SMTP does, and then closes it. */
+export async function greetingServer(name: string): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => {});
+    s.end(`220 ${name}\r\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Sends only `prefix` (a PROXY header, say) and waits for whatever the server says, never half-closing first. */
+export function greeting(port: number, prefix: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    const chunks: Buffer[] = [];
+    socket.on("connect", () => socket.write(prefix));
     socket.on("data", (c: Buffer) => chunks.push(c));
     socket.on("error", reject);
     socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));

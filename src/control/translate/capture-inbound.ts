@@ -17,7 +17,7 @@ import { inboundResources, ownInstance } from "./inbound.ts";
 import type { Problems } from "./problems.ts";
 import type { ProxyIdentity, ProxyPort } from "./proxy-identity.ts";
 import { sidecarIngressPorts } from "./sidecar-ingress.ts";
-import { httpInspector, sniffingListenerFields } from "./sniffing.ts";
+import { enabledOnlyOnPorts, httpInspector, sniffingListenerFields } from "./sniffing.ts";
 import { tlsInspector } from "./outbound-tls.ts";
 import type { World } from "./world-index.ts";
 import { instancePort, serviceFqdn } from "./world.ts";
@@ -46,14 +46,19 @@ export function captureInbound(
       filters: chain.filters,
     }));
   });
-  const sniffing = own.listeners.some((l) => l.listener_filters !== undefined);
+  // The sniffed ports: only their connections are inspected (filter_disabled for the others, as Istio), so a
+  // declared server-first port (its client waits for a greeting) or the passthrough is not held for bytes.
+  const sniffed = own.listeners
+    .filter((l) => l.listener_filters !== undefined)
+    .map((l) => (l.address as { socket_address: { port_value: number } }).socket_address.port_value);
+  const onlySniffed = (filter: Json): Json => ({ ...filter, filter_disabled: enabledOnlyOnPorts(sniffed) });
   const listener: Json = {
     name: VIRTUAL_INBOUND,
     address: socketAddress("0.0.0.0", INBOUND_CAPTURE_PORT),
-    ...(sniffing
+    ...(sniffed.length > 0
       ? {
           ...sniffingListenerFields(world.protocolDetectionTimeoutMs),
-          listener_filters: [originalDstListenerFilter(), tlsInspector(), httpInspector()],
+          listener_filters: [originalDstListenerFilter(), onlySniffed(tlsInspector()), onlySniffed(httpInspector())],
         }
       : { listener_filters: [originalDstListenerFilter()] }),
     filter_chains: chains,

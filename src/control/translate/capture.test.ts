@@ -142,3 +142,53 @@ spec:
     false,
   );
 });
+
+test("virtualInbound with several sniffed ports: its inspectors are on for those ports only (not_match of an or_match)", () => {
+  const mixed = toService({
+    hostname: "web.default.svc.cluster.local",
+    ports: [
+      { name: "smtp", number: 25, protocol: "TCP" },
+      { name: "admin", number: 9000, protocol: "AUTO" },
+      { name: "metrics", number: 7070, protocol: "AUTO" },
+    ],
+    instances: [
+      {
+        address: "10.250.0.2",
+        ports: { smtp: { appPort: 25 }, admin: { appPort: 9000 }, metrics: { appPort: 7070 } },
+        labels: {},
+        weight: 1,
+        hasSidecar: false,
+      },
+    ],
+  });
+  const result = translate(new World({ registered: [mixed] }), node({ INTERCEPTION_MODE: "REDIRECT" }));
+  const inbound = result.listeners.find((l) => l.name === "virtualInbound")!;
+  const filters = inbound.listener_filters as Json[];
+  const onlySniffed = {
+    not_match: {
+      or_match: {
+        rules: [
+          { destination_port_range: { start: 7070, end: 7071 } },
+          { destination_port_range: { start: 9000, end: 9001 } },
+        ],
+      },
+    },
+  };
+  assert.deepEqual(
+    filters.map((f) => [f.name, f.filter_disabled]),
+    [
+      ["envoy.filters.listener.original_dst", undefined],
+      ["envoy.filters.listener.tls_inspector", onlySniffed],
+      ["envoy.filters.listener.http_inspector", onlySniffed],
+    ],
+  );
+});
+
+test("virtualInbound without a sniffed port has no inspectors to disable", () => {
+  const result = translate(new World({ registered: [web] }), node({ INTERCEPTION_MODE: "REDIRECT" }));
+  const inbound = result.listeners.find((l) => l.name === "virtualInbound")!;
+  assert.deepEqual(
+    (inbound.listener_filters as Json[]).map((f) => f.name),
+    ["envoy.filters.listener.original_dst"],
+  );
+});

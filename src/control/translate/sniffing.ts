@@ -4,7 +4,8 @@
 // h2c) → an HTTP connection manager routing as the service's HTTP port would, anything else → tcp_proxy.
 // MeshConfig.protocolDetectionTimeout becomes listener_filters_timeout with continue_on_listener_filters_timeout:
 // a server-first protocol (the client sends nothing) goes to the TCP chain once it passes; Istio's default 0s is no
-// timeout, which is why such ports should be declared.
+// timeout, which is why such ports should be declared. Where one listener holds sniffed and declared ports
+// (capture mode's virtualInbound), the inspectors are disabled (filter_disabled) for every port but the sniffed ones.
 
 import type { Json } from "./envoy.ts";
 import { duration, socketAddress } from "./envoy.ts";
@@ -67,6 +68,20 @@ export function sniffingListener(
     ...sniffingListenerFields(detectionTimeoutMs),
     filter_chains: sniffingChains(hcm, tcp),
   };
+}
+
+/**
+ * A listener filter's filter_disabled (Envoy's ListenerFilterChainMatchPredicate) that turns it off for every
+ * destination port but `ports` (Istio's listenerPredicateIncludePorts): not_match of their ranges [p, p + 1), one
+ * or_match when there are several. On virtualInbound the inspectors then look only at sniffed ports: a declared
+ * port of a server-first protocol (the client waits for the server's greeting) is never held for bytes.
+ */
+export function enabledOnlyOnPorts(ports: readonly number[]): Json {
+  const ranges = [...new Set(ports)]
+    .sort((a, b) => a - b)
+    .map((p) => ({ destination_port_range: { start: p, end: p + 1 } }));
+  const matched = ranges.length === 1 ? ranges[0]! : { or_match: { rules: ranges } };
+  return { not_match: matched };
 }
 
 /** Istio's setUseDownstreamProtocol for a sniffed port's cluster: HTTP/2 upstream when the request came as h2c. */
