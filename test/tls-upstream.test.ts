@@ -5,6 +5,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
 import type tls from "node:tls";
@@ -22,10 +23,12 @@ let clientCert: Pem;
 let otherCa: Pem;
 let server: https.Server;
 let serverPort = 0;
+let plainServer: http.Server;
+let plainPort = 0;
 let proxy: RunningProxy;
 
-function tlsCluster(name: string, context: Raw): Raw {
-  return staticCluster(name, [serverPort], {
+function tlsCluster(name: string, context: Raw, port?: number): Raw {
+  return staticCluster(name, [port ?? serverPort], {
     transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": UPSTREAM_TLS, ...context } },
   });
 }
@@ -54,8 +57,12 @@ before(async () => {
   );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   serverPort = (server.address() as net.AddressInfo).port;
+  // A plaintext HTTP server a TLS cluster points at by mistake: its answer is no TLS record.
+  plainServer = http.createServer((_req, res) => res.end("plaintext"));
+  await new Promise<void>((resolve) => plainServer.listen(0, "127.0.0.1", resolve));
+  plainPort = (plainServer.address() as net.AddressInfo).port;
   const ca = { inline_string: pki.ca.cert };
-  const routes = ["good", "mtls", "badsan", "untrusted"].map((c) => ({
+  const routes = ["good", "mtls", "badsan", "untrusted", "plain"].map((c) => ({
     match: { prefix: `/${c}` },
     route: { cluster: c },
   }));
@@ -86,6 +93,7 @@ before(async () => {
         tlsCluster("untrusted", {
           common_tls_context: { validation_context: { trusted_ca: { inline_string: otherCa.cert } } },
         }),
+        tlsCluster("plain", { common_tls_context: {} }, plainPort),
       ],
     ),
   );
@@ -94,6 +102,7 @@ before(async () => {
 after(async () => {
   await proxy?.close();
   server?.close();
+  plainServer?.close();
   pki?.close();
 });
 
@@ -131,5 +140,43 @@ describe("upstream TLS", () => {
     assert.equal(reply.headers["x-trellis-response-flags"], "UF");
     const stats = await scrape(proxy.adminPort);
     assert.ok(valueOf(stats, "envoy_cluster_ssl_fail_verify_error", { envoy_cluster_name: "untrusted" }) >= 1);
+  });
+
+  // Envoy's words: the reset reason and the transport failure reason in the details (spaces as underscores) and in
+  // the body; the reason is OpenSSL's (or the SAN matcher's), never a certificate's or a key's bytes.
+  test("the TLS reason is in the 503's details and body: SAN mismatch", async () => {
+    const reply = await request(proxy.port("front"), { path: "/badsan" });
+    assert.equal(reply.status, 503);
+    const details = String(reply.headers["x-trellis-details"]);
+    assert.match(
+      details,
+      /^upstream_reset_before_response_started\{connection_failure,TLS_error:_CERTIFICATE_VERIFY_FAILED:_verify_cert_failed:_SAN_matcher\}:badsan\//,
+    );
+    assert.match(
+      reply.body,
+      /reset reason: connection failure, transport failure reason: TLS error: CERTIFICATE_VERIFY_FAILED: verify cert failed: SAN matcher/,
+    );
+    assert.doesNotMatch(details + reply.body, /BEGIN|PRIVATE/);
+  });
+
+  test("the TLS reason is in the 503's details: a chain that does not lead to trusted_ca", async () => {
+    const reply = await request(proxy.port("front"), { path: "/untrusted" });
+    assert.equal(reply.status, 503);
+    assert.match(
+      String(reply.headers["x-trellis-details"]),
+      /^upstream_reset_before_response_started\{connection_failure,TLS_error:_CERTIFICATE_VERIFY_FAILED:_verify_cert_failed:_[A-Z_]+\}:untrusted\//,
+    );
+  });
+
+  test("the TLS reason is in the 503's details: a plaintext server (OpenSSL's WRONG_VERSION_NUMBER)", async () => {
+    const reply = await request(proxy.port("front"), { path: "/plain" });
+    assert.equal(reply.status, 503);
+    assert.equal(reply.headers["x-trellis-response-flags"], "UF");
+    assert.match(
+      String(reply.headers["x-trellis-details"]),
+      /^upstream_reset_before_response_started\{connection_failure,TLS_error:_[A-Z_]+\}:plain\//,
+    );
+    const stats = await scrape(proxy.adminPort);
+    assert.ok(valueOf(stats, "envoy_cluster_ssl_connection_error", { envoy_cluster_name: "plain" }) >= 1);
   });
 });

@@ -31,6 +31,33 @@ const VERIFY_CODES = new Set([
   "INVALID_PURPOSE",
 ]);
 
+/** Where a failed upstream handshake keeps its reason (Envoy's transport failure reason) on the error it fails with. */
+const TRANSPORT_FAILURE_REASON = Symbol("trellis.transportFailureReason");
+
+/**
+ * The transport failure reason of an upstream connection's error, Envoy's words ("TLS error: …"), when TLS failed
+ * it: OpenSSL's reason, the verification's, or the SAN matcher's; never a certificate's or a key's bytes.
+ */
+export function transportFailureReason(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  return (err as { [TRANSPORT_FAILURE_REASON]?: string })[TRANSPORT_FAILURE_REASON];
+}
+
+function markReason(err: Error, reason: string): void {
+  (err as { [TRANSPORT_FAILURE_REASON]?: string })[TRANSPORT_FAILURE_REASON] = reason;
+}
+
+/** The reason of a handshake's error, as Envoy (BoringSSL) words it, from Node's error code. */
+function reasonOf(err: NodeJS.ErrnoException): string {
+  const code = err.code;
+  if (code === SAN_MISMATCH) return "TLS error: CERTIFICATE_VERIFY_FAILED: verify cert failed: SAN matcher";
+  if (code !== undefined && VERIFY_CODES.has(code))
+    return `TLS error: CERTIFICATE_VERIFY_FAILED: verify cert failed: ${code}`;
+  if (code === "ECONNRESET") return "TLS error: Connection reset by peer";
+  if (code?.startsWith("ERR_SSL_")) return `TLS error: ${code.slice("ERR_SSL_".length)}`;
+  return `TLS error: ${code ?? "handshake failed"}`;
+}
+
 function sanMismatch(sans: string | undefined): Error {
   const error = new Error(`TLS error: the upstream certificate's SANs (${sans ?? "none"}) match no SAN matcher`);
   (error as NodeJS.ErrnoException).code = SAN_MISMATCH;
@@ -57,8 +84,13 @@ export class UpstreamTls {
       try {
         resolved = this.provider.current();
       } catch (err) {
-        if (err instanceof SecretNotReady) this.stats.secretsNotReady.inc();
-        else this.stats.connectionError.inc();
+        if (err instanceof SecretNotReady) {
+          this.stats.secretsNotReady.inc();
+          markReason(err, "TLS error: Secret is not supplied by SDS");
+        } else {
+          this.stats.connectionError.inc();
+          markReason(err as Error, "TLS error: the cluster's TLS context cannot be built");
+        }
         // The connection fails with the reason (the router puts it in the response's details).
         queueMicrotask(() => raw.destroy(err as Error));
         return raw;
@@ -86,6 +118,9 @@ export class UpstreamTls {
       } as typeof secure.emit;
       // Errors once the handshake is done are the connection's, not TLS's: only the first before it is counted.
       let counted = false;
+      // An error before the TCP connect (ECONNREFUSED) is not TLS's.
+      let tcpConnected = !raw.connecting;
+      if (!tcpConnected) raw.once("connect", () => (tcpConnected = true));
       secure.once("secureConnect", () => {
         counted = true;
         // With a trusted CA, checkServerIdentity already judged the SANs (before this event). Without one, Node
@@ -95,7 +130,9 @@ export class UpstreamTls {
           !sanMatches(subjectAltNames(secure.getPeerX509Certificate()), resolved.sanMatchers)
         ) {
           this.stats.failVerifySan.inc();
-          secure.destroy(sanMismatch(secure.getPeerX509Certificate()?.subjectAltName));
+          const mismatch = sanMismatch(secure.getPeerX509Certificate()?.subjectAltName);
+          markReason(mismatch, reasonOf(mismatch));
+          secure.destroy(mismatch);
           return;
         }
         this.stats.handshake.inc();
@@ -107,6 +144,8 @@ export class UpstreamTls {
       secure.on("error", (err: NodeJS.ErrnoException) => {
         if (counted) return;
         counted = true;
+        if (tcpConnected || err.code === SAN_MISMATCH || VERIFY_CODES.has(err.code ?? ""))
+          markReason(err, reasonOf(err));
         if (err.code === SAN_MISMATCH) this.stats.failVerifySan.inc();
         else if (err.code !== undefined && VERIFY_CODES.has(err.code)) this.stats.failVerifyError.inc();
         else if (err.code?.startsWith("ERR_SSL") || err.code === "ECONNRESET") this.stats.connectionError.inc();
