@@ -7,7 +7,14 @@
 import tls from "node:tls";
 import type { UpstreamTlsContext } from "../../api/xds/parse/tls-context.ts";
 import type { UpstreamConnect } from "../upstream/connect.ts";
-import { sanMatches, SecretNotReady, subjectAltNames, TlsContextProvider, type ResolvedTls } from "./context.ts";
+import {
+  alpnWire,
+  sanMatches,
+  SecretNotReady,
+  subjectAltNames,
+  TlsContextProvider,
+  type ResolvedTls,
+} from "./context.ts";
 import type { SecretStore } from "./secrets.ts";
 import type { SslStats } from "./stats.ts";
 
@@ -76,8 +83,12 @@ export class UpstreamTls {
     this.provider = new TlsContextProvider(config.common, secrets, `cluster ${clusterName}`);
   }
 
-  /** `connect` with TLS over each connection it opens. */
-  wrap(connect: UpstreamConnect): UpstreamConnect {
+  /**
+   * `connect` with TLS over each connection it opens. `alpnFallback`: the protocols offered by ALPN when the context
+   * has no alpn_protocols (Envoy's application protocol fallback: the HTTP/2 pool's ["h2"], HTTP/1.1's ["http/1.1"]).
+   */
+  wrap(connect: UpstreamConnect, alpnFallback?: readonly string[]): UpstreamConnect {
+    const fallback = alpnFallback === undefined || alpnFallback.length === 0 ? undefined : alpnWire(alpnFallback);
     return (host, port, onData) => {
       const raw = connect(host, port);
       let resolved: ResolvedTls;
@@ -103,7 +114,7 @@ export class UpstreamTls {
         rejectUnauthorized: resolved.verifyChain,
         checkServerIdentity: (_host, cert) =>
           sanMatches(subjectAltNames(cert), resolved.sanMatchers) ? undefined : sanMismatch(cert.subjectaltname),
-        ...(resolved.alpn === undefined ? {} : { ALPNProtocols: resolved.alpn }),
+        ...((resolved.alpn ?? fallback) === undefined ? {} : { ALPNProtocols: resolved.alpn ?? fallback }),
       });
       // The pools see the connection made ('connect') only once the handshake and the checks passed: a failed
       // verification is a connection failure (503 UF, the reason in the details), and nothing they wrote before
