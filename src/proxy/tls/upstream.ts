@@ -73,6 +73,11 @@ function sanMismatch(sans: string | undefined): Error {
 
 export class UpstreamTls {
   readonly provider: TlsContextProvider;
+  /**
+   * The latest TLS session of each context (Envoy's max_session_keys default: one): the next connection offers it and
+   * the server may resume it (ssl.session_reused). Keyed by the resolved context, so a rotated secret starts afresh.
+   */
+  private readonly sessions = new WeakMap<ResolvedTls, Buffer>();
 
   constructor(
     private readonly config: UpstreamTlsContext,
@@ -106,6 +111,7 @@ export class UpstreamTls {
         queueMicrotask(() => raw.destroy(err as Error));
         return raw;
       }
+      const session = this.sessions.get(resolved);
       const secure = tls.connect({
         socket: raw,
         secureContext: resolved.secureContext,
@@ -115,6 +121,15 @@ export class UpstreamTls {
         checkServerIdentity: (_host, cert) =>
           sanMatches(subjectAltNames(cert), resolved.sanMatchers) ? undefined : sanMismatch(cert.subjectaltname),
         ...((resolved.alpn ?? fallback) === undefined ? {} : { ALPNProtocols: resolved.alpn ?? fallback }),
+        ...(session === undefined ? {} : { session }),
+      });
+      // TLS 1.3 tickets come after the handshake, TLS 1.2 sessions with it: either is kept for the next connection.
+      // Only a session of a connection that passed the checks is kept (TLS 1.2's comes before they are made).
+      let passed = false;
+      let early: Buffer | undefined;
+      secure.on("session", (s: Buffer) => {
+        if (passed) this.sessions.set(resolved, s);
+        else early = s;
       });
       // The pools see the connection made ('connect') only once the handshake and the checks passed: a failed
       // verification is a connection failure (503 UF, the reason in the details), and nothing they wrote before
@@ -146,9 +161,9 @@ export class UpstreamTls {
           secure.destroy(mismatch);
           return;
         }
-        this.stats.handshake.inc();
-        this.stats.version(secure.getProtocol());
-        if (secure.isSessionReused()) this.stats.sessionReused.inc();
+        this.stats.connected(secure);
+        passed = true;
+        if (early !== undefined) this.sessions.set(resolved, early);
         secure.emit = emit;
         secure.emit("connect");
       });
