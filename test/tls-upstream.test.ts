@@ -5,15 +5,19 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type tls from "node:tls";
 import { startProxy, type RunningProxy } from "./support/proxies.ts";
 import { bootstrap, httpListener, staticCluster, type Raw } from "./support/envoy-config.ts";
 import { request } from "./support/clients.ts";
 import { scrape, valueOf } from "./support/stats.ts";
 import { makePki, type Pem, type TestPki } from "./support/tls-certs.ts";
+import { waitFor } from "./support/wait.ts";
 
 const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 
@@ -25,6 +29,8 @@ let server: https.Server;
 let serverPort = 0;
 let plainServer: http.Server;
 let plainPort = 0;
+let logDir: string;
+let logPath: string;
 let proxy: RunningProxy;
 
 function tlsCluster(name: string, context: Raw, port?: number): Raw {
@@ -39,6 +45,8 @@ function sanExact(value: string): Raw[] {
 
 before(async () => {
   pki = makePki();
+  logDir = mkdtempSync(join(tmpdir(), "trellis-tls-log-"));
+  logPath = join(logDir, "access.log");
   serverCert = pki.leaf("backend", ["DNS:backend.example.com"]);
   clientCert = pki.leaf("client", ["URI:spiffe://cluster.local/ns/default/sa/client"]);
   otherCa = pki.selfSigned("other-ca", ["DNS:other-ca"]);
@@ -68,7 +76,28 @@ before(async () => {
   }));
   proxy = await startProxy(
     bootstrap(
-      [httpListener("front", { name: "r", virtual_hosts: [{ name: "all", domains: ["*"], routes }] })],
+      [
+        httpListener(
+          "front",
+          { name: "r", virtual_hosts: [{ name: "all", domains: ["*"], routes }] },
+          {
+            access_log: [
+              {
+                name: "envoy.access_loggers.file",
+                typed_config: {
+                  "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                  path: logPath,
+                  log_format: {
+                    text_format_source: {
+                      inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\n",
+                    },
+                  },
+                },
+              },
+            ],
+          },
+        ),
+      ],
       [
         tlsCluster("good", {
           sni: "backend.example.com",
@@ -104,6 +133,7 @@ after(async () => {
   server?.close();
   plainServer?.close();
   pki?.close();
+  if (logDir !== undefined) rmSync(logDir, { recursive: true, force: true });
 });
 
 describe("upstream TLS", () => {
@@ -178,5 +208,17 @@ describe("upstream TLS", () => {
     );
     const stats = await scrape(proxy.adminPort);
     assert.ok(valueOf(stats, "envoy_cluster_ssl_connection_error", { envoy_cluster_name: "plain" }) >= 1);
+    // The access log's %RESPONSE_CODE_DETAILS% carries the same reason.
+    const line = (): string | undefined =>
+      existsSync(logPath)
+        ? readFileSync(logPath, "utf8")
+            .split("\n")
+            .find((l) => l.startsWith("/plain "))
+        : undefined;
+    await waitFor(() => line() !== undefined);
+    assert.match(
+      line()!,
+      /^\/plain 503 UF upstream_reset_before_response_started\{connection_failure,TLS_error:_[A-Z_]+\}:plain\//,
+    );
   });
 });
