@@ -89,7 +89,8 @@ before(async () => {
                   path: logPath,
                   log_format: {
                     text_format_source: {
-                      inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\n",
+                      inline_string:
+                        "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %UPSTREAM_TRANSPORT_FAILURE_REASON%\n",
                     },
                   },
                 },
@@ -208,7 +209,8 @@ describe("upstream TLS", () => {
     );
     const stats = await scrape(proxy.adminPort);
     assert.ok(valueOf(stats, "envoy_cluster_ssl_connection_error", { envoy_cluster_name: "plain" }) >= 1);
-    // The access log's %RESPONSE_CODE_DETAILS% carries the same reason.
+    // The access log's %RESPONSE_CODE_DETAILS% carries the same reason, and %UPSTREAM_TRANSPORT_FAILURE_REASON% it
+    // alone (spaces as underscores, as Envoy's).
     const line = (): string | undefined =>
       existsSync(logPath)
         ? readFileSync(logPath, "utf8")
@@ -218,7 +220,7 @@ describe("upstream TLS", () => {
     await waitFor(() => line() !== undefined);
     assert.match(
       line()!,
-      /^\/plain 503 UF upstream_reset_before_response_started\{connection_failure,TLS_error:_[A-Z_]+\}:plain\//,
+      /^\/plain 503 UF upstream_reset_before_response_started\{connection_failure,TLS_error:_[A-Z_]+\}:plain\/\S+ TLS_error:_[A-Z_]+$/,
     );
   });
 });

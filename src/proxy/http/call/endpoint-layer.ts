@@ -126,6 +126,7 @@ class EndpointAttempt implements UpstreamHandler, CallControl {
     if (reason === "overflow") return this.up.onFailure({ cause: CAUSES.overflow, subject: this.where() });
     // A failed TLS handshake or verification: the reason goes in the details, as Envoy's transport failure reason.
     const transport = reason === "connection_failure" ? transportFailureReason(err) : undefined;
+    if (transport !== undefined) this.call.ex.info.upstreamTransportFailureReason = transport;
     this.up.onFailure({
       cause: transport === undefined ? CONNECT_CAUSE[reason] : connectFailureWithReason(transport),
       subject: this.where(),
