@@ -75,6 +75,8 @@ export function exchangeEntry(ex: Exchange, clock: Clock): AccessLogEntry {
     requestHeaders: ex.headers,
     responseHeaders: info.responseHeaders,
     upstreamHost: info.upstreamHost,
+    // Spaces as underscores, as Envoy's formatter writes it.
+    upstreamTransportFailureReason: info.upstreamTransportFailureReason?.replace(/ /g, "_"),
     upstreamCluster: info.clusterName,
     routeName: info.routeName,
     attempts: info.attempts,

@@ -37,6 +37,8 @@ export interface StreamInfo {
   clusterName: string | undefined;
   /** "address:port" of the endpoint that served it. */
   upstreamHost: string | undefined;
+  /** Why the last upstream connection failed, when its transport (TLS) says ("TLS error: …"; Envoy's). */
+  upstreamTransportFailureReason: string | undefined;
   requestId: string | undefined;
   responseCode: number;
   bytesReceived: number;
@@ -72,6 +74,7 @@ export function newStreamInfo(startMs: number): StreamInfo {
     routeName: undefined,
     clusterName: undefined,
     upstreamHost: undefined,
+    upstreamTransportFailureReason: undefined,
     requestId: undefined,
     responseCode: 0,
     bytesReceived: 0,

@@ -160,6 +160,24 @@ export const CAUSES = {
   }),
 } as const satisfies Record<string, Cause>;
 
+/**
+ * A connection failure with its transport failure reason ("TLS error: CERTIFICATE_VERIFY_FAILED: …"), as Envoy
+ * words it: the details `upstream_reset_before_response_started{connection_failure,TLS_error:_…}` (spaces as
+ * underscores), the body's reset reason `connection failure, transport failure reason: TLS error: …`. Made only
+ * for such a failure (rare), so the frozen causes above stay the common path.
+ */
+export function connectFailureWithReason(reason: string): Cause {
+  const c = CAUSES.connectFailure;
+  return cause(
+    c.code,
+    c.stage,
+    c.status,
+    c.flag,
+    `upstream_reset_before_response_started{connection_failure,${reason.replace(/[\s,{}]/g, "_")}}`,
+    { resetReason: `${c.resetReason}, transport failure reason: ${reason}` },
+  );
+}
+
 /** Options of one reply: a configured status (fault abort, rate limit), its own body, extra headers, gRPC status. */
 export interface RescueOptions {
   status?: number;

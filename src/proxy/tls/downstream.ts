@@ -112,9 +112,7 @@ export class DownstreamTls {
       secure.removeAllListeners("error");
       secure.removeAllListeners("close");
       secure.removeAllListeners("end");
-      stats.handshake.inc();
-      stats.version(secure.getProtocol());
-      if (secure.isSessionReused()) stats.sessionReused.inc();
+      stats.connected(secure);
       onSecure(secure);
     });
   }

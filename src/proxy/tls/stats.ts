@@ -2,6 +2,7 @@
 // listener (listener.<address>.ssl.handshake) or the cluster (cluster.<name>.ssl.handshake), and the socket
 // factory's SDS counters (listener.<address>.server_ssl_socket_factory.*, cluster.<name>.client_ssl_socket_factory.*).
 
+import type { TLSSocket } from "node:tls";
 import type { Counter, Labels, StatsStore } from "../../telemetry/stats.ts";
 
 export type TlsScope = { kind: "listener"; address: string } | { kind: "cluster"; name: string };
@@ -17,7 +18,8 @@ export class SslStats {
   /** server_ssl_socket_factory / client_ssl_socket_factory: a connection met a context whose secret had not come. */
   readonly secretsNotReady: Counter;
   readonly contextUpdateBySds: Counter;
-  private readonly versions = new Map<string, Counter>();
+  /** ssl.versions.*, ssl.ciphers.*, ssl.curves.*: one counter per name seen, made on first use. */
+  private readonly named = new Map<string, Counter>();
   private readonly prefix: string;
   private readonly labels: Labels;
 
@@ -58,16 +60,44 @@ export class SslStats {
 
   /** ssl.versions.<TLSv1.2|TLSv1.3> of one successful handshake. */
   version(protocol: string | null): void {
-    const name = (protocol ?? "unknown").replace(/[^A-Za-z0-9]/g, "_");
-    let c = this.versions.get(name);
+    this.namedCounter("versions", protocol ?? "unknown", "Total successful TLS connections by version").inc();
+  }
+
+  /** ssl.ciphers.<OpenSSL name> of one successful handshake (TLS_AES_128_GCM_SHA256, ECDHE-ECDSA-AES128-GCM-SHA256). */
+  cipher(name: string): void {
+    this.namedCounter("ciphers", name, "Total successful TLS connections by cipher suite").inc();
+  }
+
+  /** ssl.curves.<X25519|P-256|…> of one successful handshake: the key exchange's group, as BoringSSL names it. */
+  curve(name: string): void {
+    this.namedCounter("curves", CURVE_NAMES[name] ?? name, "Total successful TLS connections by ECDHE curve").inc();
+  }
+
+  /**
+   * One successful handshake of `secure` (the checks passed): ssl.handshake, ssl.versions.*, ssl.ciphers.*,
+   * ssl.curves.* (Node tells the group only on the client side), ssl.session_reused.
+   */
+  connected(secure: TLSSocket): void {
+    this.handshake.inc();
+    this.version(secure.getProtocol());
+    const cipher = secure.getCipher() as { name?: string } | undefined;
+    if (cipher?.name !== undefined) this.cipher(cipher.name);
+    const key = secure.getEphemeralKeyInfo() as { name?: string } | null;
+    if (typeof key?.name === "string" && key.name !== "") this.curve(key.name);
+    if (secure.isSessionReused()) this.sessionReused.inc();
+  }
+
+  private namedCounter(family: string, value: string, help: string): Counter {
+    const name = value.replace(/[^A-Za-z0-9]/g, "_");
+    const id = `${family}_${name}`;
+    let c = this.named.get(id);
     if (c === undefined) {
-      c = this.store.counter(
-        `${this.prefix}ssl_versions_${name}`,
-        "Total successful TLS connections by version",
-        this.labels,
-      );
-      this.versions.set(name, c);
+      c = this.store.counter(`${this.prefix}ssl_${id}`, help, this.labels);
+      this.named.set(id, c);
     }
-    c.inc();
+    return c;
   }
 }
+
+/** OpenSSL's names of the NIST curves (Node's) as BoringSSL's, which Envoy's stats use. */
+const CURVE_NAMES: Record<string, string> = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" };

@@ -7,7 +7,14 @@
 import tls from "node:tls";
 import type { UpstreamTlsContext } from "../../api/xds/parse/tls-context.ts";
 import type { UpstreamConnect } from "../upstream/connect.ts";
-import { sanMatches, SecretNotReady, subjectAltNames, TlsContextProvider, type ResolvedTls } from "./context.ts";
+import {
+  alpnWire,
+  sanMatches,
+  SecretNotReady,
+  subjectAltNames,
+  TlsContextProvider,
+  type ResolvedTls,
+} from "./context.ts";
 import type { SecretStore } from "./secrets.ts";
 import type { SslStats } from "./stats.ts";
 
@@ -31,6 +38,33 @@ const VERIFY_CODES = new Set([
   "INVALID_PURPOSE",
 ]);
 
+/** Where a failed upstream handshake keeps its reason (Envoy's transport failure reason) on the error it fails with. */
+const TRANSPORT_FAILURE_REASON = Symbol("trellis.transportFailureReason");
+
+/**
+ * The transport failure reason of an upstream connection's error, Envoy's words ("TLS error: …"), when TLS failed
+ * it: OpenSSL's reason, the verification's, or the SAN matcher's; never a certificate's or a key's bytes.
+ */
+export function transportFailureReason(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  return (err as { [TRANSPORT_FAILURE_REASON]?: string })[TRANSPORT_FAILURE_REASON];
+}
+
+function markReason(err: Error, reason: string): void {
+  (err as { [TRANSPORT_FAILURE_REASON]?: string })[TRANSPORT_FAILURE_REASON] = reason;
+}
+
+/** The reason of a handshake's error, as Envoy (BoringSSL) words it, from Node's error code. */
+function reasonOf(err: NodeJS.ErrnoException): string {
+  const code = err.code;
+  if (code === SAN_MISMATCH) return "TLS error: CERTIFICATE_VERIFY_FAILED: verify cert failed: SAN matcher";
+  if (code !== undefined && VERIFY_CODES.has(code))
+    return `TLS error: CERTIFICATE_VERIFY_FAILED: verify cert failed: ${code}`;
+  if (code === "ECONNRESET") return "TLS error: Connection reset by peer";
+  if (code?.startsWith("ERR_SSL_")) return `TLS error: ${code.slice("ERR_SSL_".length)}`;
+  return `TLS error: ${code ?? "handshake failed"}`;
+}
+
 function sanMismatch(sans: string | undefined): Error {
   const error = new Error(`TLS error: the upstream certificate's SANs (${sans ?? "none"}) match no SAN matcher`);
   (error as NodeJS.ErrnoException).code = SAN_MISMATCH;
@@ -39,6 +73,11 @@ function sanMismatch(sans: string | undefined): Error {
 
 export class UpstreamTls {
   readonly provider: TlsContextProvider;
+  /**
+   * The latest TLS session of each context (Envoy's max_session_keys default: one): the next connection offers it and
+   * the server may resume it (ssl.session_reused). Keyed by the resolved context, so a rotated secret starts afresh.
+   */
+  private readonly sessions = new WeakMap<ResolvedTls, Buffer>();
 
   constructor(
     private readonly config: UpstreamTlsContext,
@@ -49,20 +88,30 @@ export class UpstreamTls {
     this.provider = new TlsContextProvider(config.common, secrets, `cluster ${clusterName}`);
   }
 
-  /** `connect` with TLS over each connection it opens. */
-  wrap(connect: UpstreamConnect): UpstreamConnect {
+  /**
+   * `connect` with TLS over each connection it opens. `alpnFallback`: the protocols offered by ALPN when the context
+   * has no alpn_protocols (Envoy's application protocol fallback: the HTTP/2 pool's ["h2"], HTTP/1.1's ["http/1.1"]).
+   */
+  wrap(connect: UpstreamConnect, alpnFallback?: readonly string[]): UpstreamConnect {
+    const fallback = alpnFallback === undefined || alpnFallback.length === 0 ? undefined : alpnWire(alpnFallback);
     return (host, port, onData) => {
       const raw = connect(host, port);
       let resolved: ResolvedTls;
       try {
         resolved = this.provider.current();
       } catch (err) {
-        if (err instanceof SecretNotReady) this.stats.secretsNotReady.inc();
-        else this.stats.connectionError.inc();
+        if (err instanceof SecretNotReady) {
+          this.stats.secretsNotReady.inc();
+          markReason(err, "TLS error: Secret is not supplied by SDS");
+        } else {
+          this.stats.connectionError.inc();
+          markReason(err as Error, "TLS error: the cluster's TLS context cannot be built");
+        }
         // The connection fails with the reason (the router puts it in the response's details).
         queueMicrotask(() => raw.destroy(err as Error));
         return raw;
       }
+      const session = this.sessions.get(resolved);
       const secure = tls.connect({
         socket: raw,
         secureContext: resolved.secureContext,
@@ -71,7 +120,16 @@ export class UpstreamTls {
         rejectUnauthorized: resolved.verifyChain,
         checkServerIdentity: (_host, cert) =>
           sanMatches(subjectAltNames(cert), resolved.sanMatchers) ? undefined : sanMismatch(cert.subjectaltname),
-        ...(resolved.alpn === undefined ? {} : { ALPNProtocols: resolved.alpn }),
+        ...((resolved.alpn ?? fallback) === undefined ? {} : { ALPNProtocols: resolved.alpn ?? fallback }),
+        ...(session === undefined ? {} : { session }),
+      });
+      // TLS 1.3 tickets come after the handshake, TLS 1.2 sessions with it: either is kept for the next connection.
+      // Only a session of a connection that passed the checks is kept (TLS 1.2's comes before they are made).
+      let passed = false;
+      let early: Buffer | undefined;
+      secure.on("session", (s: Buffer) => {
+        if (passed) this.sessions.set(resolved, s);
+        else early = s;
       });
       // The pools see the connection made ('connect') only once the handshake and the checks passed: a failed
       // verification is a connection failure (503 UF, the reason in the details), and nothing they wrote before
@@ -86,6 +144,9 @@ export class UpstreamTls {
       } as typeof secure.emit;
       // Errors once the handshake is done are the connection's, not TLS's: only the first before it is counted.
       let counted = false;
+      // An error before the TCP connect (ECONNREFUSED) is not TLS's.
+      let tcpConnected = !raw.connecting;
+      if (!tcpConnected) raw.once("connect", () => (tcpConnected = true));
       secure.once("secureConnect", () => {
         counted = true;
         // With a trusted CA, checkServerIdentity already judged the SANs (before this event). Without one, Node
@@ -95,18 +156,22 @@ export class UpstreamTls {
           !sanMatches(subjectAltNames(secure.getPeerX509Certificate()), resolved.sanMatchers)
         ) {
           this.stats.failVerifySan.inc();
-          secure.destroy(sanMismatch(secure.getPeerX509Certificate()?.subjectAltName));
+          const mismatch = sanMismatch(secure.getPeerX509Certificate()?.subjectAltName);
+          markReason(mismatch, reasonOf(mismatch));
+          secure.destroy(mismatch);
           return;
         }
-        this.stats.handshake.inc();
-        this.stats.version(secure.getProtocol());
-        if (secure.isSessionReused()) this.stats.sessionReused.inc();
+        this.stats.connected(secure);
+        passed = true;
+        if (early !== undefined) this.sessions.set(resolved, early);
         secure.emit = emit;
         secure.emit("connect");
       });
       secure.on("error", (err: NodeJS.ErrnoException) => {
         if (counted) return;
         counted = true;
+        if (tcpConnected || err.code === SAN_MISMATCH || VERIFY_CODES.has(err.code ?? ""))
+          markReason(err, reasonOf(err));
         if (err.code === SAN_MISMATCH) this.stats.failVerifySan.inc();
         else if (err.code !== undefined && VERIFY_CODES.has(err.code)) this.stats.failVerifyError.inc();
         else if (err.code?.startsWith("ERR_SSL") || err.code === "ECONNRESET") this.stats.connectionError.inc();

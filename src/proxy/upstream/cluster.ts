@@ -65,7 +65,10 @@ export class UpstreamCluster {
    * undefined = no keepalive. The TCP proxy reads it; the pools get `connect`.
    */
   readonly keepAliveMs: number | undefined;
+  /** The HTTP/1.1 pools' (and, over TLS, offering ALPN http/1.1 when the context names no protocol). */
   private readonly connect: UpstreamConnect;
+  /** The HTTP/2 pools': over TLS, ALPN h2 when the context names no protocol (Envoy's fallback). */
+  private readonly connectH2: UpstreamConnect;
   /** The cluster's TLS origination (undefined: plaintext). */
   readonly upstreamTls: UpstreamTls | undefined;
   private readonly clock: Clock;
@@ -98,7 +101,8 @@ export class UpstreamCluster {
             new SslStats(context.store, { kind: "cluster", name: config.name }),
             config.name,
           );
-    this.connect = this.upstreamTls === undefined ? plain : this.upstreamTls.wrap(plain);
+    this.connect = this.upstreamTls === undefined ? plain : this.upstreamTls.wrap(plain, ["http/1.1"]);
+    this.connectH2 = this.upstreamTls === undefined ? plain : this.upstreamTls.wrap(plain, ["h2"]);
     const cb = config.circuitBreakers;
     this.resources = new ClusterResources(
       "DEFAULT",
@@ -279,7 +283,7 @@ export class UpstreamCluster {
     };
     if (http2) {
       const maxConcurrentStreams = this.config.http2MaxConcurrentStreams;
-      return new H2ConnectionPool(endpoint, { ...options, maxConcurrentStreams }, poolStats);
+      return new H2ConnectionPool(endpoint, { ...options, connect: this.connectH2, maxConcurrentStreams }, poolStats);
     }
     return new Http1ConnectionPool(endpoint.address, endpoint.port, { ...options, limits: DEFAULT_LIMITS }, poolStats);
   }

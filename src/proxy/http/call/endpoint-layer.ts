@@ -6,7 +6,8 @@
 import type { Duplex } from "node:stream";
 import type { Exchange, HttpProtocol } from "../exchange.ts";
 import type { Headers } from "../headers.ts";
-import { CAUSES, type Cause } from "../rescue.ts";
+import { CAUSES, connectFailureWithReason, type Cause } from "../rescue.ts";
+import { transportFailureReason } from "../../tls/upstream.ts";
 import { EMPTY_BODY } from "../replayable-body.ts";
 import type { ConnectFailure, UpstreamHandler, UpstreamRequest, UpstreamStream } from "../../upstream/pool.ts";
 import type { Endpoint } from "../../upstream/endpoint.ts";
@@ -119,16 +120,18 @@ class EndpointAttempt implements UpstreamHandler, CallControl {
 
   // ---- UpstreamHandler (the pool) ------------------------------------------------------------------------------
 
-  onConnectFailure(reason: ConnectFailure, _err: Error | undefined): void {
+  onConnectFailure(reason: ConnectFailure, err: Error | undefined): void {
     if (!this.active) return;
     this.end(0);
-    if (reason === "overflow") this.up.onFailure({ cause: CAUSES.overflow, subject: this.where() });
-    else
-      this.up.onFailure({
-        cause: CONNECT_CAUSE[reason],
-        subject: this.where(),
-        attempt: AttemptFailure.ConnectFailure,
-      });
+    if (reason === "overflow") return this.up.onFailure({ cause: CAUSES.overflow, subject: this.where() });
+    // A failed TLS handshake or verification: the reason goes in the details, as Envoy's transport failure reason.
+    const transport = reason === "connection_failure" ? transportFailureReason(err) : undefined;
+    if (transport !== undefined) this.call.ex.info.upstreamTransportFailureReason = transport;
+    this.up.onFailure({
+      cause: transport === undefined ? CONNECT_CAUSE[reason] : connectFailureWithReason(transport),
+      subject: this.where(),
+      attempt: AttemptFailure.ConnectFailure,
+    });
   }
 
   onHead(status: number, headers: Headers): void {
