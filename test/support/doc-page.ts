@@ -53,7 +53,15 @@ export interface PageRun {
  */
 export async function runPageScript(
   script: string,
-  options: { env?: Record<string, string>; files?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    files?: Record<string, string>;
+    timeoutMs?: number;
+    /** A command that runs bash, e.g. `nsenter --net=… --` to run the script in a network namespace. */
+    prefix?: string[];
+    /** How long what the script left running has between SIGTERM and SIGKILL (default 3 s). */
+    stopMs?: number;
+  } = {},
 ): Promise<PageRun> {
   const dir = mkdtempSync(join(tmpdir(), "trellis-doc-page-"));
   const bin = join(dir, ".bin");
@@ -66,7 +74,8 @@ export async function runPageScript(
   const work = join(dir, "work");
   mkdirSync(work);
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(work, name), text);
-  const child = spawn("bash", ["-c", `set -euo pipefail\n${script}`], {
+  const command = [...(options.prefix ?? []), "bash", "-c", `set -euo pipefail\n${script}`];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: work,
     env: { ...process.env, ...options.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
     stdio: ["ignore", "pipe", "pipe"],
@@ -89,7 +98,7 @@ export async function runPageScript(
   // What the script left running in the background (the control plane, services, gateways): stopped as a
   // terminal's Ctrl-C would, then killed.
   killGroup("SIGTERM");
-  await new Promise((r) => setTimeout(r, 3000));
+  await new Promise((r) => setTimeout(r, options.stopMs ?? 3000));
   killGroup("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
   const context = `exit ${code}\n--- stdout\n${stdout}\n--- stderr (last 4000)\n${stderr.slice(-4000)}`;
