@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
+import { runCli } from "./support/cli.ts";
 import { blocks, runPageScript, section } from "./support/doc-page.ts";
 import { freePorts } from "./support/etcd.ts";
 
@@ -143,3 +144,15 @@ test(
     );
   },
 );
+
+test("every trellis verb in docs/gateways.md's and docs/run.md's sh blocks exists and explains itself", async () => {
+  const run = readFileSync(fileURLToPath(new URL("../docs/run.md", import.meta.url)), "utf8");
+  const shell = [...blocks(PAGE, "sh"), ...blocks(run, "sh")].join("\n");
+  const verbs = new Set([...shell.matchAll(/(?:^|[\s|;(]|"\$\()trellis ([a-z][a-z-]*)/gm)].map((m) => m[1]!));
+  for (const verb of ["up", "run", "gateway", "apply", "get", "ps", "proxy-status", "proxy-config", "create"])
+    assert.ok(verbs.has(verb), `${verb} in ${[...verbs].join(" ")}`);
+  for (const verb of verbs) {
+    const r = await runCli([verb, "--help"]);
+    assert.equal(r.code, 0, `trellis ${verb}: ${r.stderr}`);
+  }
+});
