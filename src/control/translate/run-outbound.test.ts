@@ -108,3 +108,14 @@ test("without a tcp route that applies (sourceLabels of another workload) the li
   const [mine] = runListeners(world(onlyForV9), `${REDIS}:6379=41234`, { app: "other" });
   assert.equal(tcpProxyOf(mine!).cluster, `outbound|6379|v2|${REDIS}`);
 });
+
+test("two runs with other --outbound local ports do not share a translation (the outbound cache key has them)", () => {
+  const w = world([]);
+  const proxy = (outbounds: string) =>
+    proxyIdentityFromNode({
+      id: "client-1.default",
+      metadata: { NAMESPACE: "default", TRELLIS_TCP_OUTBOUND_LISTENERS: "false", TRELLIS_RUN_OUTBOUNDS: outbounds },
+    });
+  assert.notEqual(w.outboundKey(proxy(`${REDIS}:6379=41234`)), w.outboundKey(proxy(`${REDIS}:6379=41235`)));
+  assert.equal(w.outboundKey(proxy(`${REDIS}:6379=41234`)), w.outboundKey(proxy(`${REDIS}:6379=41234`)));
+});
