@@ -28,6 +28,9 @@ const KINDS: Record<string, string[]> = {
   GatewayClass: ["gatewayclass", "gatewayclasses", "gc", "gatewayclasses.gateway.networking.k8s.io"],
   HTTPRoute: ["httproute", "httproutes", "httproutes.gateway.networking.k8s.io"],
   GRPCRoute: ["grpcroute", "grpcroutes", "grpcroutes.gateway.networking.k8s.io"],
+  TLSRoute: ["tlsroute", "tlsroutes", "tlsroutes.gateway.networking.k8s.io"],
+  TCPRoute: ["tcproute", "tcproutes", "tcproutes.gateway.networking.k8s.io"],
+  ReferenceGrant: ["referencegrant", "referencegrants", "refgrant", "referencegrants.gateway.networking.k8s.io"],
 };
 
 /** How messages name a kind, kubectl's way: lower case, the Gateway API's Gateway with its group. */

@@ -22,7 +22,6 @@ import { TYPE_URL } from "../api/xds/wire/codec.ts";
 import { Proxy } from "../proxy/server.ts";
 import { XdsClient } from "../proxy/xds-client/client.ts";
 import { nodeFromIdentity } from "../proxy/xds-client/node.ts";
-import { parseListener } from "../api/xds/parse/listener.ts";
 import { outboundVariable, portVariable, type RunOutbound, type RunPort } from "./ports.ts";
 import { Registration, type RegistrationBody } from "./registration.ts";
 import { assertAppPortsFree } from "./port-check.ts";
@@ -140,32 +139,12 @@ export function commandEnv(base: NodeJS.ProcessEnv, layout: RunLayout): NodeJS.P
   return env;
 }
 
+/**
+ * The listener of an --outbound: sent by the control plane (src/control/translate/run-outbound.ts, from the node
+ * metadata TRELLIS_RUN_OUTBOUNDS), so that it routes with the service's tcp routes (weights, subsets).
+ */
 export const outboundListenerName = (o: RunLayout["outbounds"][number]): string =>
-  `run-outbound-${o.outbound.host}-${o.outbound.port}`;
-
-function outboundListener(o: RunLayout["outbounds"][number]) {
-  return parseListener(
-    {
-      name: outboundListenerName(o),
-      address: { socket_address: { address: "127.0.0.1", port_value: o.localPort } },
-      filter_chains: [
-        {
-          filters: [
-            {
-              name: "envoy.filters.network.tcp_proxy",
-              typed_config: {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
-                stat_prefix: o.cluster,
-                cluster: o.cluster,
-              },
-            },
-          ],
-        },
-      ],
-    },
-    `--outbound "${o.outbound.spec}"`,
-  );
-}
+  `run-outbound-${o.cluster.split("|")[3]!}-${o.outbound.port}`;
 
 /** Passed on to CMD's process group while it runs; before, they stop the start. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
@@ -250,13 +229,20 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
     tcpOutboundListeners: false,
     // CMD calls through HTTP_PROXY: the outbound listener takes CONNECT too.
     httpProxy: true,
+    // Each --outbound: a tcp_proxy listener on its local port, sent by the control plane with the service's tcp
+    // routes (its weighted clusters and subsets, or the service's cluster as a whole).
+    runOutbounds: layout.outbounds.map((o) => ({
+      host: o.cluster.split("|")[3]!,
+      port: o.outbound.port,
+      localPort: o.localPort,
+    })),
   });
   const proxy = new Proxy(
     {
       node,
       admin: undefined,
-      // Each --outbound: a tcp_proxy listener on its local port to the service's cluster (which xDS brings).
-      staticResources: { listeners: layout.outbounds.map(outboundListener), clusters: [] },
+      // The --outbound listeners come by xDS (runOutbounds above).
+      staticResources: { listeners: [], clusters: [] },
       drainTimeoutMs: options.drainTimeoutMs,
     },
     { source: `trellis run ${options.service}`, log: (line) => log(`sidecar: ${line}`) },
@@ -337,7 +323,11 @@ export async function runWithSidecar(options: RunOptions): Promise<number> {
         return (
           client!.version(TYPE_URL.routeConfiguration) !== "" &&
           bound["outbound-http"] !== undefined &&
-          layout.ports.every((p) => bound[`inbound-${p.sidecarPort}`] !== undefined)
+          layout.ports.every((p) => bound[`inbound-${p.sidecarPort}`] !== undefined) &&
+          // Each --outbound's listener, unless its service is unknown (no cluster: reported below, nothing starts).
+          layout.outbounds.every(
+            (o) => bound[outboundListenerName(o)] !== undefined || proxy.cluster(o.cluster) === undefined,
+          )
         );
       };
       const configured = new Promise<void>((resolve) => {

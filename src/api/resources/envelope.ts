@@ -22,6 +22,9 @@ import {
   readGRPCRouteSpec,
   readHTTPRouteSpec,
   readKubernetesGatewaySpec,
+  readReferenceGrantSpec,
+  readTCPRouteSpec,
+  readTLSRouteSpec,
 } from "./gateway-api/read.ts";
 import { GATEWAY_API_GROUP, KUBERNETES_GATEWAY } from "./gateway-api/types.ts";
 import { describe } from "../xds/parse/context.ts";
@@ -48,17 +51,18 @@ export const KINDS: Record<ResourceKind, { apiVersions: readonly string[]; read:
   KubernetesGateway: { apiVersions: GATEWAY_API, read: readKubernetesGatewaySpec },
   HTTPRoute: { apiVersions: GATEWAY_API, read: readHTTPRouteSpec },
   GRPCRoute: { apiVersions: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha2`], read: readGRPCRouteSpec },
+  // The versions Istio serves them in (TLSRoute and TCPRoute are experimental: v1alpha2 only).
+  TLSRoute: { apiVersions: [`${GATEWAY_API_GROUP}/v1alpha2`], read: readTLSRouteSpec },
+  TCPRoute: { apiVersions: [`${GATEWAY_API_GROUP}/v1alpha2`], read: readTCPRouteSpec },
+  ReferenceGrant: {
+    apiVersions: [`${GATEWAY_API_GROUP}/v1beta1`, `${GATEWAY_API_GROUP}/v1alpha2`],
+    read: readReferenceGrantSpec,
+  },
 };
 
 /** The Gateway API's kinds Trellis does not convert: refused by name, with what to use instead. */
 const GATEWAY_API_REFUSED: Record<string, string> = {
-  TLSRoute:
-    "a TLSRoute is not converted by Trellis yet: use an Istio VirtualService with tls routes on an Istio Gateway",
-  TCPRoute:
-    "a TCPRoute is not converted by Trellis yet: use an Istio VirtualService with tcp routes on an Istio Gateway",
   UDPRoute: "a UDPRoute is not converted by Trellis: its gateways carry no UDP",
-  ReferenceGrant:
-    "a ReferenceGrant is not read by Trellis yet: references across namespaces are refused (RefNotPermitted)",
   BackendTLSPolicy: "a BackendTLSPolicy is not read by Trellis yet: use an Istio DestinationRule's tls",
 };
 

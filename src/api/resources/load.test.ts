@@ -89,7 +89,7 @@ describe("loadResources: files of many documents", () => {
         [
           0,
           "kind",
-          'expected one of VirtualService, DestinationRule, ServiceEntry, Gateway, Sidecar, WorkloadEntry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry, GatewayClass, HTTPRoute, GRPCRoute, got "VirtualServce"',
+          'expected one of VirtualService, DestinationRule, ServiceEntry, Gateway, Sidecar, WorkloadEntry, PeerAuthentication, AuthorizationPolicy, RequestAuthentication, Telemetry, GatewayClass, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, ReferenceGrant, got "VirtualServce"',
         ],
       ],
     );
@@ -311,7 +311,7 @@ describe("Kubernetes objects beside Istio's resources (as Istio's samples write 
       ],
     );
     assert.deepEqual(
-      problemsOf("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: a}\nspec: {}\n").map(
+      problemsOf("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\nmetadata: {name: a}\nspec: {}\n").map(
         ([d, p]) => [d, p],
       ),
       [[0, "kind"]],

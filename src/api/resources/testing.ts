@@ -14,6 +14,9 @@ const API_VERSIONS: Record<string, string> = {
   KubernetesGateway: "gateway.networking.k8s.io/v1",
   HTTPRoute: "gateway.networking.k8s.io/v1",
   GRPCRoute: "gateway.networking.k8s.io/v1",
+  TLSRoute: "gateway.networking.k8s.io/v1alpha2",
+  TCPRoute: "gateway.networking.k8s.io/v1alpha2",
+  ReferenceGrant: "gateway.networking.k8s.io/v1beta1",
 };
 
 /** One resource of `kind` named `name` in namespace default, as a document. */

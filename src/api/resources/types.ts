@@ -6,7 +6,15 @@
 //     `allowOrigin`) are gone: they are normalised into today's fields, with a warning.
 // Optional fields are absent when the user did not write them: defaults are translation's business, not ours.
 
-import type { GatewayClassSpec, GRPCRouteSpec, HTTPRouteSpec, KubernetesGatewaySpec } from "./gateway-api/types.ts";
+import type {
+  GatewayClassSpec,
+  GRPCRouteSpec,
+  HTTPRouteSpec,
+  KubernetesGatewaySpec,
+  ReferenceGrantSpec,
+  TCPRouteSpec,
+  TLSRouteSpec,
+} from "./gateway-api/types.ts";
 
 /** Milliseconds, read from an Istio duration string ("1s", "1.5s", "100ms", "1h", "1m30s"). */
 export type Milliseconds = number;
@@ -22,7 +30,15 @@ export const NETWORKING_KINDS = [
 export const SECURITY_KINDS = ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"] as const;
 export const TELEMETRY_KINDS = ["Telemetry"] as const;
 /** The Kubernetes Gateway API's kinds (gateway.networking.k8s.io); its Gateway is "KubernetesGateway" inside Trellis. */
-export const GATEWAY_API_KINDS = ["GatewayClass", "KubernetesGateway", "HTTPRoute", "GRPCRoute"] as const;
+export const GATEWAY_API_KINDS = [
+  "GatewayClass",
+  "KubernetesGateway",
+  "HTTPRoute",
+  "GRPCRoute",
+  "TLSRoute",
+  "TCPRoute",
+  "ReferenceGrant",
+] as const;
 export const RESOURCE_KINDS = [
   ...NETWORKING_KINDS,
   ...SECURITY_KINDS,
@@ -65,6 +81,11 @@ export type KubernetesGateway = ResourceOf<"KubernetesGateway", KubernetesGatewa
 /** The Gateway API's HTTPRoute (not Istio's VirtualService HTTPRoute message, which is the type `HTTPRoute`). */
 export type KubernetesHTTPRoute = ResourceOf<"HTTPRoute", HTTPRouteSpec>;
 export type GRPCRoute = ResourceOf<"GRPCRoute", GRPCRouteSpec>;
+/** The Gateway API's TLSRoute (not Istio's VirtualService TLSRoute message, which is the type `TLSRoute`). */
+export type KubernetesTLSRoute = ResourceOf<"TLSRoute", TLSRouteSpec>;
+/** The Gateway API's TCPRoute (not Istio's VirtualService TCPRoute message, which is the type `TCPRoute`). */
+export type KubernetesTCPRoute = ResourceOf<"TCPRoute", TCPRouteSpec>;
+export type ReferenceGrant = ResourceOf<"ReferenceGrant", ReferenceGrantSpec>;
 
 export type Resource =
   | VirtualService
@@ -80,7 +101,10 @@ export type Resource =
   | GatewayClass
   | KubernetesGateway
   | KubernetesHTTPRoute
-  | GRPCRoute;
+  | GRPCRoute
+  | KubernetesTLSRoute
+  | KubernetesTCPRoute
+  | ReferenceGrant;
 
 /** Something accepted but worth telling the user: an unknown field, a deprecated spelling. */
 export interface ResourceWarning {

@@ -20,7 +20,11 @@ import type {
   KubernetesGateway,
   KubernetesHTTPRoute,
   GRPCRoute,
+  KubernetesTCPRoute,
+  KubernetesTLSRoute,
+  ReferenceGrant,
   Resource,
+  RouteDestination,
   VirtualService,
 } from "../../api/resources/types.ts";
 import type {
@@ -29,14 +33,31 @@ import type {
   HTTPHeaderFilter,
   HTTPRouteMatch,
   HTTPRouteRule,
+  L4RouteRule,
   Listener,
   ParentReference,
 } from "../../api/resources/gateway-api/types.ts";
 import type { ResourceRef } from "../translate/problems.ts";
 import { CONTROLLER_NAME, CONTROLLER_NAMES, GATEWAY_API_GROUP } from "../../api/resources/gateway-api/types.ts";
 
-/** The route kinds Trellis converts; both attach to HTTP and HTTPS listeners. */
+/** The route kinds Trellis converts to http routes; both attach to HTTP and HTTPS listeners. */
 const ROUTE_KINDS = ["HTTPRoute", "GRPCRoute"] as const;
+
+/** The route kinds a listener carries: HTTP and HTTPS the http ones, TLS (Passthrough) TLSRoute, TCP TCPRoute. */
+function kindsFor(listener: Listener): readonly string[] {
+  if (listener.protocol === "HTTP" || listener.protocol === "HTTPS") return ROUTE_KINDS;
+  if (listener.protocol === "TCP") return ["TCPRoute"];
+  return listener.tls?.mode === "Passthrough" ? ["TLSRoute"] : [];
+}
+
+/** A TLSRoute or TCPRoute, the TCPRoute with no hostnames. */
+type L4Route = Pick<KubernetesTLSRoute, "metadata" | "spec"> & { kind: "TLSRoute" | "TCPRoute" };
+
+/** What attaching needs of a route. */
+type Attachable = { kind: string; metadata: { namespace: string }; spec: { hostnames: readonly string[] } };
+
+/** The options, with the ReferenceGrants of the resources converted. */
+type Options = ConversionOptions & { grants: readonly ReferenceGrant[] };
 
 /** An HTTPRoute, or a GRPCRoute in HTTPRoute's terms (its methods as paths: gRPC is HTTP/2 to /Service/Method). */
 type RouteLike = Pick<KubernetesHTTPRoute, "metadata" | "spec"> & { kind: (typeof ROUTE_KINDS)[number] };
@@ -115,13 +136,19 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
   const classes = new Map<string, GatewayClass>();
   const gateways: KubernetesGateway[] = [];
   const routes: RouteLike[] = [];
+  const l4Routes: L4Route[] = [];
+  const grants: ReferenceGrant[] = [];
   for (const r of resources) {
     if (r.kind === "GatewayClass") classes.set(r.metadata.name, r);
     else if (r.kind === "KubernetesGateway") gateways.push(r);
     else if (r.kind === "HTTPRoute") routes.push(r);
     else if (r.kind === "GRPCRoute") routes.push(grpcAsHttp(r));
+    else if (r.kind === "TLSRoute") l4Routes.push(r);
+    else if (r.kind === "TCPRoute") l4Routes.push(tcpAsL4(r));
+    else if (r.kind === "ReferenceGrant") grants.push(r);
   }
-  if (gateways.length === 0 && routes.length === 0 && classes.size === 0) return out;
+  if (gateways.length === 0 && routes.length === 0 && l4Routes.length === 0 && classes.size === 0) return out;
+  const opts: Options = { ...options, grants };
   const ours = (className: string): boolean => {
     const c = classes.get(className);
     if (c === undefined) return className === BUILTIN_CLASS;
@@ -155,7 +182,7 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
     const state: GatewayState = { gateway: gw, listeners: [] };
     states.set(`${gw.metadata.namespace}/${gw.metadata.name}`, state);
     gw.spec.listeners.forEach((listener, index) => {
-      const ls = convertListener(gw, listener, index, options);
+      const ls = convertListener(gw, listener, index, opts);
       state.listeners.push(ls.state);
       if (ls.server !== undefined)
         out.gateways.push({
@@ -179,8 +206,12 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
   routes.sort((a, b) =>
     key("", a.metadata.namespace, a.metadata.name).localeCompare(key("", b.metadata.namespace, b.metadata.name)),
   );
-  for (const route of routes) convertRoute(route, states, options, out);
+  for (const route of routes) convertRoute(route, states, opts, out);
   for (const state of states.values()) mergeRoutes(state, out);
+  l4Routes.sort((a, b) =>
+    key("", a.metadata.namespace, a.metadata.name).localeCompare(key("", b.metadata.namespace, b.metadata.name)),
+  );
+  for (const route of l4Routes) convertL4Route(route, states, opts, out);
 
   for (const state of states.values()) {
     const gw = state.gateway;
@@ -203,10 +234,7 @@ export function convertGatewayApi(resources: readonly Resource[], options: Conve
       ],
       listeners: state.listeners.map((l) => ({
         name: l.listener.name,
-        supportedKinds:
-          l.listener.protocol === "HTTP" || l.listener.protocol === "HTTPS"
-            ? ROUTE_KINDS.map((kind) => ({ group: GATEWAY_API_GROUP, kind }))
-            : [],
+        supportedKinds: kindsFor(l.listener).map((kind) => ({ group: GATEWAY_API_GROUP, kind })),
         attachedRoutes: l.attachedRoutes.size,
         conditions: l.conditions,
       })),
@@ -219,7 +247,7 @@ function convertListener(
   gw: KubernetesGateway,
   listener: Listener,
   index: number,
-  options: ConversionOptions,
+  options: Options,
 ): { state: ListenerState; server?: GatewayServer } {
   const istioName = `${gw.metadata.name}-${SUFFIX}-${listener.name}`;
   const conditions: Condition[] = [];
@@ -231,24 +259,34 @@ function convertListener(
   };
   const kinds = listener.allowedRoutes.kinds;
   const httpCapable = listener.protocol === "HTTP" || listener.protocol === "HTTPS";
-  const invalidKind = kinds.find(
-    (k) => !(k.group === GATEWAY_API_GROUP && (ROUTE_KINDS as readonly string[]).includes(k.kind) && httpCapable),
-  );
+  const supported = kindsFor(listener);
+  const invalidKind = kinds.find((k) => !(k.group === GATEWAY_API_GROUP && supported.includes(k.kind)));
   if (invalidKind !== undefined)
     resolved = cond(
       "ResolvedRefs",
       "False",
       "InvalidRouteKinds",
       `${invalidKind.group}/${invalidKind.kind} cannot attach to a ${listener.protocol} listener here ` +
-        "(Trellis converts HTTPRoute on HTTP and HTTPS listeners)",
+        "(Trellis converts HTTPRoute and GRPCRoute on HTTP and HTTPS listeners, TLSRoute on TLS listeners of mode " +
+        "Passthrough, TCPRoute on TCP listeners)",
     );
-  if (!httpCapable)
+  if (supported.length === 0)
     accepted = cond(
       "Accepted",
       "False",
       "UnsupportedProtocol",
-      `${listener.protocol} listeners carry TLSRoute or TCPRoute, which Trellis does not convert yet`,
+      `a ${listener.protocol} listener of tls mode Terminate is not converted by Trellis (Passthrough is)`,
     );
+  if (listener.protocol === "TCP") server.hosts = ["*/*"];
+  if (listener.protocol === "TLS" && listener.tls?.mode === "Passthrough")
+    server.tls = {
+      mode: "PASSTHROUGH",
+      subjectAltNames: [],
+      cipherSuites: [],
+      verifyCertificateSpki: [],
+      verifyCertificateHash: [],
+      credentialNames: [],
+    };
   const tls = listener.tls;
   if (tls !== undefined && httpCapable) {
     const ref = tls.certificateRefs[0];
@@ -259,14 +297,30 @@ function convertListener(
         "InvalidCertificateRef",
         `certificateRefs[0]: expected a Secret, got ${ref.group}/${ref.kind}`,
       );
-    else if (ref !== undefined && ref.namespace !== undefined && ref.namespace !== gw.metadata.namespace)
-      resolved = cond(
-        "ResolvedRefs",
-        "False",
-        "RefNotPermitted",
-        `certificateRefs[0]: a Secret in namespace ${ref.namespace} needs a ReferenceGrant, which Trellis does not read`,
+    else if (ref !== undefined && ref.namespace !== undefined && ref.namespace !== gw.metadata.namespace) {
+      const grant = permittedBy(
+        options.grants,
+        { group: GATEWAY_API_GROUP, kind: "Gateway", namespace: gw.metadata.namespace },
+        { group: "", kind: "Secret", namespace: ref.namespace, name: ref.name },
       );
-    else if (ref !== undefined && options.hasSecret?.(gw.metadata.namespace, ref.name) === false)
+      resolved =
+        grant === undefined
+          ? cond(
+              "ResolvedRefs",
+              "False",
+              "RefNotPermitted",
+              `certificateRefs[0]: Secret ${ref.namespace}/${ref.name} is in another namespace and no ReferenceGrant ` +
+                `in ${ref.namespace} lets Gateways of ${gw.metadata.namespace} refer to it`,
+            )
+          : cond(
+              "ResolvedRefs",
+              "False",
+              "InvalidCertificateRef",
+              `certificateRefs[0]: Secret ${ref.namespace}/${ref.name} is permitted by ReferenceGrant ` +
+                `${ref.namespace}/${grant}, but Trellis's gateways serve secrets of their own namespace only ` +
+                `(create it in ${gw.metadata.namespace} with trellis create secret tls)`,
+            );
+    } else if (ref !== undefined && options.hasSecret?.(gw.metadata.namespace, ref.name) === false)
       resolved = cond(
         "ResolvedRefs",
         "False",
@@ -291,7 +345,7 @@ function convertListener(
       ...(ref !== undefined && { credentialName: ref.name }),
     };
   }
-  const usable = httpCapable && resolved.status === "True";
+  const usable = supported.length > 0 && accepted.status === "True" && resolved.status === "True";
   conditions.push(
     accepted,
     resolved,
@@ -307,12 +361,7 @@ function convertListener(
 
 // --- HTTPRoute ---------------------------------------------------------------------------------------------------
 
-function convertRoute(
-  route: RouteLike,
-  states: Map<string, GatewayState>,
-  options: ConversionOptions,
-  out: Conversion,
-): void {
+function convertRoute(route: RouteLike, states: Map<string, GatewayState>, options: Options, out: Conversion): void {
   const ns = route.metadata.namespace;
   const parents: Record<string, unknown>[] = [];
   const built = buildHttp(route, options);
@@ -367,7 +416,7 @@ function parentStatus(ref: ParentReference, conditions: Condition[]): Record<str
 
 /** The listeners of a Gateway a parentRef attaches the route to, with the hostnames it gets on each. */
 function attach(
-  route: RouteLike,
+  route: Attachable,
   ref: ParentReference,
   state: GatewayState,
 ): { listeners: { listener: ListenerState; hosts: string[] }[]; refusal?: Condition } {
@@ -392,6 +441,7 @@ function attach(
     (l) =>
       l.usable &&
       allows(l.listener, gw, route.metadata.namespace) &&
+      kindsFor(l.listener).includes(route.kind) &&
       (l.listener.allowedRoutes.kinds.length === 0 ||
         l.listener.allowedRoutes.kinds.some((k) => k.kind === route.kind)),
   );
@@ -402,7 +452,7 @@ function attach(
         "Accepted",
         "False",
         "NotAllowedByListeners",
-        `no listener of Gateway ${gw.metadata.namespace}/${gw.metadata.name} that the parentRef names allows an ` +
+        `no listener of Gateway ${gw.metadata.namespace}/${gw.metadata.name} that the parentRef names allows a ` +
           `${route.kind} from namespace ${route.metadata.namespace} (allowedRoutes, protocol)`,
       ),
     };
@@ -504,7 +554,7 @@ function mergeRoutes(state: GatewayState, out: Conversion): void {
   }
 }
 
-function buildHttp(route: RouteLike, options: ConversionOptions): BuiltHttp {
+function buildHttp(route: RouteLike, options: Options): BuiltHttp {
   const ns = route.metadata.namespace;
   const unresolved: { reason: string; message: string }[] = [];
   const unsupported: string[] = [];
@@ -512,7 +562,7 @@ function buildHttp(route: RouteLike, options: ConversionOptions): BuiltHttp {
   const parent: ResourceRef = { kind: route.kind, namespace: ns, name: route.metadata.name };
   route.spec.rules.forEach((rule, r) => {
     const at = `spec.rules[${r}]`;
-    const base = ruleAction(rule, at, ns, options, unresolved, unsupported);
+    const base = ruleAction(rule, at, route.kind, ns, options, unresolved, unsupported);
     if (base === undefined) return;
     rule.matches.forEach((match, m) => {
       for (const form of uriForms(match)) {
@@ -601,8 +651,9 @@ function rewriteForForm(rule: HTTPRouteRule, form: UriForm): string | undefined 
 function ruleAction(
   rule: HTTPRouteRule,
   at: string,
+  kind: string,
   ns: string,
-  options: ConversionOptions,
+  options: Options,
   unresolved: { reason: string; message: string }[],
   unsupported: string[],
 ): IstioHTTPRoute | undefined {
@@ -637,6 +688,7 @@ function ruleAction(
         const dest = backendHost(
           f.requestMirror.backendRef,
           `${where}.requestMirror.backendRef`,
+          kind,
           ns,
           options,
           unresolved,
@@ -660,7 +712,7 @@ function ruleAction(
   const destinations: HTTPRouteDestination[] = [];
   const dropped: string[] = [];
   rule.backendRefs.forEach((b, i) => {
-    const dest = backendHost(b, `${at}.backendRefs[${i}]`, ns, options, unresolved);
+    const dest = backendHost(b, `${at}.backendRefs[${i}]`, kind, ns, options, unresolved);
     if (dest === undefined) {
       if (b.weight > 0) dropped.push(`${at}.backendRefs[${i}]`);
       return;
@@ -702,8 +754,9 @@ function headerOps(f: HTTPHeaderFilter): {
 function backendHost(
   ref: BackendObjectReference,
   at: string,
+  kind: string,
   ns: string,
-  options: ConversionOptions,
+  options: Options,
   unresolved: { reason: string; message: string }[],
 ): { host: string; port?: { number: number } } | undefined {
   const refNs = ref.namespace ?? ns;
@@ -717,10 +770,19 @@ function backendHost(
     });
     return undefined;
   }
-  if (refNs !== ns) {
+  if (
+    refNs !== ns &&
+    permittedBy(
+      options.grants,
+      { group: GATEWAY_API_GROUP, kind, namespace: ns },
+      { group: "", kind: "Service", namespace: refNs, name: ref.name },
+    ) === undefined
+  ) {
     unresolved.push({
       reason: "RefNotPermitted",
-      message: `${at}: Service ${refNs}/${ref.name} is in another namespace; that needs a ReferenceGrant, which Trellis does not read`,
+      message:
+        `${at}: Service ${refNs}/${ref.name} is in another namespace and no ReferenceGrant in ${refNs} lets ` +
+        `${kind}s of ${ns} refer to it`,
     });
     return undefined;
   }
@@ -766,4 +828,149 @@ function grpcPath(method: GRPCMethodMatch | undefined): HTTPRouteMatch["path"] {
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+// --- ReferenceGrant ----------------------------------------------------------------------------------------------
+
+/**
+ * The name of a ReferenceGrant in the target's namespace that lets `from` (a kind of a namespace) refer to `to`,
+ * or undefined: a grant's `to` without a name covers every resource of its group and kind.
+ */
+export function permittedBy(
+  grants: readonly ReferenceGrant[],
+  from: { group: string; kind: string; namespace: string },
+  to: { group: string; kind: string; namespace: string; name: string },
+): string | undefined {
+  const grant = grants.find(
+    (g) =>
+      g.metadata.namespace === to.namespace &&
+      g.spec.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace) &&
+      g.spec.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === undefined || t.name === to.name)),
+  );
+  return grant?.metadata.name;
+}
+
+// --- TLSRoute and TCPRoute ---------------------------------------------------------------------------------------
+
+function tcpAsL4(route: KubernetesTCPRoute): L4Route {
+  return { kind: "TCPRoute", metadata: route.metadata, spec: { ...route.spec, hostnames: [] } };
+}
+
+/**
+ * A TLSRoute or TCPRoute: one VirtualService per listener it attaches to, in the Gateway's namespace, with a `tls`
+ * route (sniHosts: the route's hostnames on the listener) or a `tcp` route to the first rule's weighted backends
+ * (a rule has no matches: every connection matches the first, so later rules are unreachable, as in Istio).
+ */
+function convertL4Route(route: L4Route, states: Map<string, GatewayState>, options: Options, out: Conversion): void {
+  const ns = route.metadata.namespace;
+  const unresolved: { reason: string; message: string }[] = [];
+  const unsupported: string[] = [];
+  const routes = route.spec.rules.map((rule, r) =>
+    l4Destinations(rule, `spec.rules[${r}]`, route.kind, ns, options, unresolved, unsupported),
+  );
+  if (route.spec.rules.length > 1)
+    unsupported.push(
+      `spec.rules[1..${route.spec.rules.length - 1}] (a rule has no matches: the first takes every connection)`,
+    );
+  const first = unresolved[0];
+  const resolved =
+    first === undefined
+      ? cond("ResolvedRefs", "True", "ResolvedRefs", "All references resolved")
+      : cond("ResolvedRefs", "False", first.reason, unresolved.map((u) => u.message).join("; "));
+  const destinations = routes[0] ?? [];
+  const parents: Record<string, unknown>[] = [];
+  route.spec.parentRefs.forEach((ref) => {
+    const gwNs = ref.namespace ?? ns;
+    const state = states.get(`${gwNs}/${ref.name}`);
+    if (state === undefined) {
+      parents.push(
+        parentStatus(ref, [
+          cond(
+            "Accepted",
+            "False",
+            "NoMatchingParent",
+            `Gateway ${gwNs}/${ref.name} not found (or not of a class Trellis handles)`,
+          ),
+          resolved,
+        ]),
+      );
+      return;
+    }
+    const attached = attach(route, ref, state);
+    if (attached.listeners.length === 0) {
+      parents.push(parentStatus(ref, [attached.refusal!, resolved]));
+      return;
+    }
+    for (const { listener, hosts } of attached.listeners) {
+      const routeKey = `${ns}/${route.metadata.name}`;
+      if (listener.attachedRoutes.has(routeKey)) continue;
+      listener.attachedRoutes.add(routeKey);
+      // No usable backend: no route, so the gateway closes the connection (the API: rejected).
+      if (destinations.length === 0) continue;
+      const gw = state.gateway;
+      const name = `${listener.istioName}-${route.kind.toLowerCase()}-${ns}-${route.metadata.name}`;
+      const gateways = [`${gw.metadata.namespace}/${listener.istioName}`];
+      const l4 = { destinationSubnets: [], sourceLabels: {}, gateways: [] };
+      out.virtualServices.push({
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: {
+          name,
+          namespace: gw.metadata.namespace,
+          labels: {},
+          annotations: { [PARENT_ANNOTATION]: key(route.kind, ns, route.metadata.name) },
+        },
+        spec: {
+          hosts: route.kind === "TLSRoute" ? hosts : ["*"],
+          gateways,
+          http: [],
+          tls:
+            route.kind === "TLSRoute"
+              ? [{ match: [{ ...l4, sniHosts: hosts }], route: structuredClone(destinations) }]
+              : [],
+          tcp: route.kind === "TCPRoute" ? [{ match: [], route: structuredClone(destinations) }] : [],
+          exportTo: [],
+        },
+      });
+    }
+    const conditions = [cond("Accepted", "True", "Accepted", "Route was valid"), resolved];
+    if (unsupported.length > 0)
+      conditions.push(cond("PartiallyInvalid", "True", "UnsupportedValue", `${unsupported.join("; ")}: left out`));
+    parents.push(parentStatus(ref, conditions));
+  });
+  out.status.set(key(route.kind, ns, route.metadata.name), { parents });
+}
+
+/** A rule's backends as weighted Istio destinations ([] when none is usable: connections are refused). */
+function l4Destinations(
+  rule: L4RouteRule,
+  at: string,
+  kind: string,
+  ns: string,
+  options: Options,
+  unresolved: { reason: string; message: string }[],
+  unsupported: string[],
+): RouteDestination[] {
+  const destinations: RouteDestination[] = [];
+  const dropped: string[] = [];
+  rule.backendRefs.forEach((b, i) => {
+    const dest = backendHost(b, `${at}.backendRefs[${i}]`, kind, ns, options, unresolved);
+    if (dest === undefined) {
+      if (b.weight > 0) dropped.push(`${at}.backendRefs[${i}]`);
+      return;
+    }
+    if (dest.port === undefined) {
+      unsupported.push(`${at}.backendRefs[${i}] (a backend needs a port)`);
+      return;
+    }
+    if (b.weight > 0) destinations.push({ destination: dest, weight: b.weight });
+  });
+  if (dropped.length > 0)
+    unsupported.push(
+      destinations.length === 0
+        ? `${dropped.join(", ")} (no usable backend: connections are refused)`
+        : `${dropped.join(", ")} (its share of connections goes to the other backends instead of being refused)`,
+    );
+  if (destinations.length === 1) delete destinations[0]!.weight;
+  return destinations;
 }

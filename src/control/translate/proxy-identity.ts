@@ -49,6 +49,11 @@ export interface ProxyIdentity {
    */
   tcpOutboundListeners?: boolean;
   /**
+   * TRELLIS_RUN_OUTBOUNDS "fqdn:port=localPort,…": the service ports `trellis run --outbound` binds on 127.0.0.1,
+   * each given a listener with the service's tcp routes (run-outbound.ts). Absent: none.
+   */
+  runOutbounds?: RunOutbound[];
+  /**
    * TRELLIS_HTTP_PROXY "true": the workload calls through HTTP_PROXY (`trellis run`'s explicit mode), so its
    * outbound HTTP listener also answers CONNECT (outbound-connect.ts). Absent: false.
    */
@@ -110,6 +115,7 @@ export function proxyIdentityFromNode(
     tcpOutboundAddress: stringOf(m.TRELLIS_TCP_OUTBOUND_ADDRESS) ?? DEFAULT_TCP_OUTBOUND_ADDRESS,
     ...(stringOf(m.TRELLIS_TCP_OUTBOUND_LISTENERS) === "false" ? { tcpOutboundListeners: false } : {}),
     ...(stringOf(m.TRELLIS_HTTP_PROXY) === "true" ? { httpProxy: true } : {}),
+    ...runOutboundsOf(stringOf(m.TRELLIS_RUN_OUTBOUNDS)),
     ...(isProxyless(m, node.userAgentName) ? { proxyless: true } : {}),
     ...interceptionOf(m.INTERCEPTION_MODE),
     ...(isRouter(node.id, m) ? routerFields(m) : {}),
@@ -168,4 +174,26 @@ function labelsOf(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
   return out;
+}
+
+/** One `trellis run --outbound`: the service port it names and the local port its sidecar listens on. */
+export interface RunOutbound {
+  /** The service's FQDN (as trellis run resolved HOST). */
+  host: string;
+  port: number;
+  localPort: number;
+}
+
+/** TRELLIS_RUN_OUTBOUNDS: entries "fqdn:port=localPort" joined by ","; an entry not of that form is left out. */
+function runOutboundsOf(text: string | undefined): { runOutbounds?: RunOutbound[] } {
+  const out: RunOutbound[] = [];
+  for (const entry of (text ?? "").split(",")) {
+    const m = /^([^:=,\s]+):(\d{1,5})=(\d{1,5})$/.exec(entry.trim());
+    if (m === null) continue;
+    const port = Number(m[2]);
+    const localPort = Number(m[3]);
+    if (port < 1 || port > 65_535 || localPort < 1 || localPort > 65_535) continue;
+    out.push({ host: m[1]!, port, localPort });
+  }
+  return out.length > 0 ? { runOutbounds: out } : {};
 }

@@ -23,6 +23,7 @@ import { serviceClusters } from "./service-clusters.ts";
 import { sidecarIngressPorts } from "./sidecar-ingress.ts";
 import type { World } from "./world-index.ts";
 import type { ServiceModel } from "./world.ts";
+import { runOutboundListeners } from "./run-outbound.ts";
 
 export interface TranslationResult {
   /** Envoy v3 Listener JSON. */
@@ -163,6 +164,8 @@ export function translateOutbound(world: World, proxy: ProxyIdentity): Translati
     listener(OUTBOUND_HTTP, "127.0.0.1", proxy.outboundPort, hcm),
     // A proxy that binds its TCP destinations itself (`trellis run --outbound`) gets none by port number.
     ...(proxy.tcpOutboundListeners === false ? [] : outboundTcpListeners(services, base)),
+    // `trellis run --outbound`: its local ports, routed by the services' tcp routes (run-outbound.ts).
+    ...runOutboundListeners(services, base, proxy.runOutbounds ?? []),
   ];
 
   addAccessLogs(listeners, accessLogJson(world.accessLogs));

@@ -180,6 +180,8 @@ export class World {
       proxy.outboundPort,
       proxy.tcpOutboundAddress,
       proxy.tcpOutboundListeners !== false,
+      // `trellis run --outbound`: each run's listeners are on its own local ports (run-outbound.ts).
+      (proxy.runOutbounds ?? []).map((o) => `${o.host}:${o.port}=${o.localPort}`).join(","),
       proxy.httpProxy === true,
       proxy.proxyless === true,
       proxy.interceptionMode ?? "",

@@ -1,6 +1,7 @@
 // Who the sidecar is, as the control plane reads it (docs/control-plane.md): node.id, node.cluster and the
 // metadata NAMESPACE, SERVICE, LABELS (a Struct), INSTANCE_IPS, TRELLIS_OUTBOUND_PORT, TRELLIS_TCP_OUTBOUND_ADDRESS,
-// TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own), TRELLIS_HTTP_PROXY
+// TRELLIS_TCP_OUTBOUND_LISTENERS ("false": none by port number; trellis run binds its own), TRELLIS_RUN_OUTBOUNDS
+// ("fqdn:port=localPort,…": the listeners trellis run --outbound asks for), TRELLIS_HTTP_PROXY
 // ("true": the app calls through HTTP_PROXY, so the outbound listener takes CONNECT),
 // LOCALITY ("region/zone/subzone", also sent as Envoy's node.locality) and INTERCEPTION_MODE ("REDIRECT" for a
 // capturing sidecar, as Istio's; absent in explicit mode).
@@ -20,6 +21,11 @@ export interface WorkloadIdentity {
   dnsCapture?: boolean;
   /** false: the control plane sends no outbound-tcp-<port> listeners (the sidecar binds its TCP destinations). */
   tcpOutboundListeners?: boolean;
+  /**
+   * `trellis run --outbound`: the service ports (FQDN and port) it binds on 127.0.0.1 ports of its own; the control
+   * plane sends each a listener with the service's tcp routes (metadata TRELLIS_RUN_OUTBOUNDS "fqdn:port=local,…").
+   */
+  runOutbounds?: { host: string; port: number; localPort: number }[];
   /** true: the app reaches the mesh through HTTP_PROXY (trellis run): the outbound listener also takes CONNECT. */
   httpProxy?: boolean;
   /** "region/zone/subzone" (zone and subzone optional): locality failover orders endpoints by it. */
@@ -46,6 +52,9 @@ export function nodeFromIdentity(w: WorkloadIdentity): NodeInfo {
       TRELLIS_TCP_OUTBOUND_ADDRESS: w.tcpOutboundAddress ?? "127.0.0.1",
       ...(w.tcpOutboundListeners === false ? { TRELLIS_TCP_OUTBOUND_LISTENERS: "false" } : {}),
       ...(w.httpProxy === true ? { TRELLIS_HTTP_PROXY: "true" } : {}),
+      ...((w.runOutbounds ?? []).length > 0
+        ? { TRELLIS_RUN_OUTBOUNDS: w.runOutbounds!.map((o) => `${o.host}:${o.port}=${o.localPort}`).join(",") }
+        : {}),
       ...(w.locality ? { LOCALITY: w.locality } : {}),
       ...(w.interceptionMode !== undefined ? { INTERCEPTION_MODE: w.interceptionMode } : {}),
     },

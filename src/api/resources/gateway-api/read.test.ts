@@ -1,8 +1,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { GRPCRouteSpec, HTTPRouteSpec, KubernetesGatewaySpec } from "./types.ts";
+import type {
+  GRPCRouteSpec,
+  HTTPRouteSpec,
+  KubernetesGatewaySpec,
+  ReferenceGrantSpec,
+  TCPRouteSpec,
+  TLSRouteSpec,
+} from "./types.ts";
 import type { GatewaySpec } from "../types.ts";
-import { assertSpecProblems, problemsOf, specOf } from "../testing.ts";
+import { assertSpecProblems, loadOne, problemsOf, resource, specOf } from "../testing.ts";
 import { loadResources } from "../load.ts";
 import { resourceKey, toIstioObject } from "../serialize.ts";
 import { validateResources } from "../load.ts";
@@ -64,15 +71,22 @@ describe("Gateway API: kinds by group", () => {
     ]);
   });
 
-  test("TLSRoute and TCPRoute are refused by name, with what to use", () => {
-    for (const kind of ["TLSRoute", "TCPRoute"]) {
-      const problems = problemsOf(
-        JSON.stringify({ apiVersion: "gateway.networking.k8s.io/v1alpha2", kind, metadata: { name: "r" }, spec: {} }),
-      );
-      assert.equal(problems.length, 1, JSON.stringify(problems));
-      assert.equal(problems[0]![1], "kind");
-      assert.match(problems[0]![2], new RegExp(`^a ${kind} is not converted by Trellis yet: use `));
-    }
+  test("UDPRoute is refused by name; TLSRoute and TCPRoute are read in v1alpha2, the version Istio serves", () => {
+    const problems = problemsOf(
+      JSON.stringify({ apiVersion: "gateway.networking.k8s.io/v1alpha2", kind: "UDPRoute", metadata: { name: "r" } }),
+    );
+    assert.deepEqual(
+      problems.map(([, path, message]) => [path, message]),
+      [["kind", "a UDPRoute is not converted by Trellis: its gateways carry no UDP"]],
+    );
+    const v1 = problemsOf(
+      JSON.stringify({ apiVersion: "gateway.networking.k8s.io/v1", kind: "TCPRoute", metadata: { name: "r" } }),
+    );
+    assert.deepEqual(v1[0], [
+      0,
+      "apiVersion",
+      'expected one of gateway.networking.k8s.io/v1alpha2 for a TCPRoute, got "gateway.networking.k8s.io/v1"',
+    ]);
   });
 });
 
@@ -463,6 +477,118 @@ describe("Gateway API: HTTPRoute", () => {
           "spec.rules[0].timeouts.request",
           'expected a Gateway API duration like "10s", "500ms" or "1m30s", got "1.5s"',
         ],
+      ],
+    );
+  });
+});
+
+describe("Gateway API: TLSRoute and TCPRoute", () => {
+  test("parentRefs, hostnames (TLSRoute) and rules of weighted backends, with the API's defaults", () => {
+    const parentRefs = [{ name: "edge", sectionName: "tls" }];
+    assert.deepEqual(
+      specOf<TLSRouteSpec>("TLSRoute", {
+        parentRefs,
+        hostnames: ["shop.example.com", "*.example.org"],
+        rules: [
+          {
+            name: "main",
+            backendRefs: [
+              { name: "a", port: 443, weight: 90 },
+              { name: "b", port: 443 },
+            ],
+          },
+        ],
+      }),
+      {
+        parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "edge", sectionName: "tls" }],
+        hostnames: ["shop.example.com", "*.example.org"],
+        rules: [
+          {
+            name: "main",
+            backendRefs: [
+              { group: "", kind: "Service", name: "a", port: 443, weight: 90 },
+              { group: "", kind: "Service", name: "b", port: 443, weight: 1 },
+            ],
+          },
+        ],
+      },
+    );
+    assert.deepEqual(
+      specOf<TCPRouteSpec>("TCPRoute", { parentRefs, rules: [{ backendRefs: [{ name: "db", port: 5432 }] }] }).rules,
+      [{ backendRefs: [{ group: "", kind: "Service", name: "db", port: 5432, weight: 1 }] }],
+    );
+  });
+
+  test("each bad field is named: no rules, no backends, a bad hostname, duplicate rule names, matches, filters", () => {
+    assertSpecProblems("TCPRoute", { parentRefs: [{ name: "edge" }] }, [["spec.rules", "required: at least one rule"]]);
+    assertSpecProblems("TCPRoute", { rules: [{ backendRefs: [] }] }, [
+      ["spec.rules[0].backendRefs", "required: at least one backendRef"],
+    ]);
+    // A TCPRoute has no hostnames (no SNI, no Host header): an unknown field, warned of and not kept.
+    const { resource: tcp, warnings } = loadOne(
+      resource("TCPRoute", { hostnames: ["a.example.com"], rules: [{ backendRefs: [{ name: "a", port: 1 }] }] }),
+    );
+    assert.deepEqual(
+      warnings.map(([path]) => path),
+      ["spec.hostnames"],
+    );
+    assert.equal("hostnames" in tcp.spec, false);
+    assertSpecProblems(
+      "TLSRoute",
+      {
+        hostnames: ["Bad_Host", "*.ok.example.com"],
+        rules: [
+          { name: "x", backendRefs: [{ name: "a", port: 1 }] },
+          { name: "x", backendRefs: [{ name: "a" }] },
+          { matches: [{}], backendRefs: [{ name: "a", port: 1, filters: [] }] },
+        ],
+      },
+      [
+        ["spec.hostnames[0]", /^expected a hostname/],
+        ["spec.rules[1].backendRefs[0].port", "required when the backend is a Service"],
+        ["spec.rules[1].name", 'rule name "x" is used by another rule'],
+        ["spec.rules[2].matches", /^matches are not part of a TLSRoute or TCPRoute rule/],
+        ["spec.rules[2].backendRefs[0].filters", /^filters on a backendRef is not carried out/],
+      ],
+    );
+  });
+});
+
+describe("Gateway API: ReferenceGrant", () => {
+  test("from and to, a to without a name covering every resource of its kind", () => {
+    assert.deepEqual(
+      specOf<ReferenceGrantSpec>("ReferenceGrant", {
+        from: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: "infra" }],
+        to: [
+          { group: "", kind: "Service", name: "app" },
+          { group: "", kind: "Secret" },
+        ],
+      }),
+      {
+        from: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: "infra" }],
+        to: [
+          { group: "", kind: "Service", name: "app" },
+          { group: "", kind: "Secret" },
+        ],
+      },
+    );
+  });
+
+  test("each bad field is named: empty lists, missing group, kind and namespace, a bad namespace", () => {
+    assertSpecProblems("ReferenceGrant", { from: [], to: [] }, [
+      ["spec.from", "required: at least one entry"],
+      ["spec.to", "required: at least one entry"],
+    ]);
+    assertSpecProblems(
+      "ReferenceGrant",
+      { from: [{ kind: "HTTPRoute", namespace: "Bad_NS" }, { group: "x.io" }], to: [{ group: "", name: "" }] },
+      [
+        ["spec.from[0].group", "required"],
+        ["spec.from[0].namespace", /^expected a DNS-1123 label/],
+        ["spec.from[1].kind", "required"],
+        ["spec.from[1].namespace", "required"],
+        ["spec.to[0].kind", "required"],
+        ["spec.to[0].name", /^expected an object name/],
       ],
     );
   });

@@ -32,8 +32,12 @@ import type {
   HTTPValueMatch,
   KubernetesGatewaySpec,
   Listener,
+  L4RouteRule,
   ParentReference,
+  ReferenceGrantSpec,
   SecretObjectReference,
+  TCPRouteSpec,
+  TLSRouteSpec,
 } from "./types.ts";
 import { GATEWAY_API_GROUP, HTTP_FILTER_TYPES, HTTP_METHODS, LISTENER_PROTOCOLS } from "./types.ts";
 
@@ -572,6 +576,90 @@ function readGRPCMatch(ctx: ResourceContext, item: Item): GRPCRouteMatch {
     match.method = method;
   }
   return match;
+}
+
+// --- TLSRoute and TCPRoute (v1alpha2) -----------------------------------------------------------------------------
+
+export function readTLSRouteSpec(ctx: ResourceContext, raw: unknown, path: string): TLSRouteSpec {
+  const f = SpecFields.open(ctx, raw, path, { known: ["parentRefs", "hostnames", "rules"] });
+  const parentRefs = readParentRefs(ctx, f);
+  const hostnames = f.stringList("hostnames");
+  if (hostnames.length > 16) f.error("hostnames", `expected at most 16, got ${hostnames.length}`);
+  hostnames.forEach((h, i) => checkHostname(f, `hostnames[${i}]`, h, true));
+  return { parentRefs, hostnames, rules: readL4Rules(ctx, f) };
+}
+
+export function readTCPRouteSpec(ctx: ResourceContext, raw: unknown, path: string): TCPRouteSpec {
+  const f = SpecFields.open(ctx, raw, path, { known: ["parentRefs", "rules"] });
+  const parentRefs = readParentRefs(ctx, f);
+  return { parentRefs, rules: readL4Rules(ctx, f) };
+}
+
+function readParentRefs(ctx: ResourceContext, f: SpecFields): ParentReference[] {
+  const parents = f.list("parentRefs");
+  if (parents.length > 32) f.error("parentRefs", `expected at most 32, got ${parents.length}`);
+  return parents.map((item) => readParentRef(ctx, item));
+}
+
+/** The API's rules of a TLSRoute or TCPRoute: 1 to 16, each with 1 to 16 backendRefs; rule names unique. */
+function readL4Rules(ctx: ResourceContext, f: SpecFields): L4RouteRule[] {
+  const items = f.list("rules");
+  if (!f.broken && items.length === 0) f.error("rules", "required: at least one rule");
+  if (items.length > 16) f.error("rules", `expected at most 16, got ${items.length}`);
+  const names = new Set<string>();
+  return items.map((item) => {
+    const r = SpecFields.open(ctx, item.value, item.path, {
+      known: ["name", "backendRefs"],
+      refused: { matches: "matches are not part of a TLSRoute or TCPRoute rule (v1alpha2): every connection matches" },
+    });
+    const backendItems = r.list("backendRefs");
+    if (!r.broken && backendItems.length === 0) r.error("backendRefs", "required: at least one backendRef");
+    if (backendItems.length > 16) r.error("backendRefs", `expected at most 16, got ${backendItems.length}`);
+    const rule: L4RouteRule = { backendRefs: backendItems.map((b) => readBackendRef(ctx, b)) };
+    const name = r.string("name");
+    if (name !== undefined && !SECTION_NAME.test(name))
+      r.error("name", `expected a section name (lower case DNS-1123 subdomain), got ${describe(name)}`);
+    else if (name !== undefined && names.has(name)) r.error("name", `rule name "${name}" is used by another rule`);
+    if (name !== undefined) names.add(name);
+    assign(rule, "name", name);
+    return rule;
+  });
+}
+
+// --- ReferenceGrant (v1beta1) --------------------------------------------------------------------------------------
+
+export function readReferenceGrantSpec(ctx: ResourceContext, raw: unknown, path: string): ReferenceGrantSpec {
+  const f = SpecFields.open(ctx, raw, path, { known: ["from", "to"] });
+  const fromItems = f.list("from");
+  const toItems = f.list("to");
+  for (const [field, items] of [
+    ["from", fromItems],
+    ["to", toItems],
+  ] as const) {
+    if (!f.broken && items.length === 0) f.error(field, "required: at least one entry");
+    if (items.length > 16) f.error(field, `expected at most 16, got ${items.length}`);
+  }
+  const from = fromItems.map((item) => {
+    const g = SpecFields.open(ctx, item.value, item.path, { known: ["group", "kind", "namespace"] });
+    const group = readGroup(g, "");
+    if (!g.has("group")) g.require("group");
+    const kind = g.has("kind") ? readKind(g, "") : (g.require("kind"), "");
+    const namespace = g.require("namespace") ? (readNamespace(g) ?? "") : "";
+    return { group, kind, namespace };
+  });
+  const to = toItems.map((item) => {
+    const g = SpecFields.open(ctx, item.value, item.path, { known: ["group", "kind", "name"] });
+    const group = readGroup(g, "");
+    if (!g.has("group")) g.require("group");
+    const kind = g.has("kind") ? readKind(g, "") : (g.require("kind"), "");
+    const out: ReferenceGrantSpec["to"][number] = { group, kind };
+    const name = g.string("name");
+    if (name !== undefined && (name === "" || name.length > 253))
+      g.error("name", `expected an object name of 1 to 253 characters, got ${describe(name)}`);
+    assign(out, "name", name);
+    return out;
+  });
+  return { from, to };
 }
 
 // --- shared ------------------------------------------------------------------------------------------------------

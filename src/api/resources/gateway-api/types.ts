@@ -190,3 +190,32 @@ export interface GRPCRouteSpec {
   hostnames: string[];
   rules: GRPCRouteRule[];
 }
+
+/** A backend of a TCPRoute or TLSRoute (the API's BackendRef: no filters). */
+export type L4BackendRef = HTTPBackendRef;
+
+/** A rule of a TCPRoute or TLSRoute (v1alpha2): no matches; every connection goes to the weighted backends. */
+export interface L4RouteRule {
+  name?: string;
+  backendRefs: L4BackendRef[];
+}
+
+/** TCPRoute (v1alpha2): attaches to TCP listeners. */
+export interface TCPRouteSpec {
+  parentRefs: ParentReference[];
+  rules: L4RouteRule[];
+}
+
+/** TLSRoute (v1alpha2): attaches to TLS listeners of mode Passthrough, routed by SNI (its hostnames). */
+export interface TLSRouteSpec {
+  parentRefs: ParentReference[];
+  hostnames: string[];
+  rules: L4RouteRule[];
+}
+
+/** ReferenceGrant (v1beta1): lets resources of `from` refer to resources of `to` in the grant's own namespace. */
+export interface ReferenceGrantSpec {
+  from: { group: string; kind: string; namespace: string }[];
+  /** name absent: every resource of the group and kind. */
+  to: { group: string; kind: string; name?: string }[];
+}
