@@ -195,16 +195,9 @@ function readAllowedRoutes(f: SpecFields): AllowedRoutes {
 
 export function readHTTPRouteSpec(ctx: ResourceContext, raw: unknown, path: string): HTTPRouteSpec {
   const f = SpecFields.open(ctx, raw, path, { known: ["parentRefs", "hostnames", "rules"] });
-  const parents = f.list("parentRefs");
-  if (parents.length > 32) f.error("parentRefs", `expected at most 32, got ${parents.length}`);
-  const parentRefs = parents.map((item) => readParentRef(ctx, item));
-  const hostnames = f.stringList("hostnames");
-  if (hostnames.length > 16) f.error("hostnames", `expected at most 16, got ${hostnames.length}`);
-  hostnames.forEach((h, i) => checkHostname(f, `hostnames[${i}]`, h, true));
-  const ruleItems = f.list("rules");
-  if (ruleItems.length > 16) f.error("rules", `expected at most 16, got ${ruleItems.length}`);
-  const rules = ruleItems.length === 0 && !f.has("rules") ? [defaultRule()] : ruleItems.map((r) => readRule(ctx, r));
-  return { parentRefs, hostnames, rules };
+  const parentRefs = readParentRefs(ctx, f);
+  const hostnames = readRouteHostnames(f);
+  return { parentRefs, hostnames, rules: readRouteRules(ctx, f, defaultRule, readRule) };
 }
 
 function defaultRule(): HTTPRouteRule {
@@ -213,6 +206,33 @@ function defaultRule(): HTTPRouteRule {
 
 function defaultMatch(): HTTPRouteMatch {
   return { path: { type: "PathPrefix", value: "/" }, headers: [], queryParams: [] };
+}
+
+/** The spec header every route kind shares: parentRefs, at most 32. */
+function readParentRefs(ctx: ResourceContext, f: SpecFields): ParentReference[] {
+  const parents = f.list("parentRefs");
+  if (parents.length > 32) f.error("parentRefs", `expected at most 32, got ${parents.length}`);
+  return parents.map((item) => readParentRef(ctx, item));
+}
+
+/** A route's hostnames (HTTPRoute, GRPCRoute, TLSRoute): at most 16, each a hostname that may start with "*.". */
+function readRouteHostnames(f: SpecFields): string[] {
+  const hostnames = f.stringList("hostnames");
+  if (hostnames.length > 16) f.error("hostnames", `expected at most 16, got ${hostnames.length}`);
+  hostnames.forEach((h, i) => checkHostname(f, `hostnames[${i}]`, h, true));
+  return hostnames;
+}
+
+/** HTTPRoute's and GRPCRoute's rules: at most 16; with rules absent, the one default rule the API defaults to. */
+function readRouteRules<R>(
+  ctx: ResourceContext,
+  f: SpecFields,
+  defaultRule: () => R,
+  readOne: (ctx: ResourceContext, item: Item) => R,
+): R[] {
+  const ruleItems = f.list("rules");
+  if (ruleItems.length > 16) f.error("rules", `expected at most 16, got ${ruleItems.length}`);
+  return ruleItems.length === 0 && !f.has("rules") ? [defaultRule()] : ruleItems.map((r) => readOne(ctx, r));
 }
 
 function readParentRef(ctx: ResourceContext, item: Item): ParentReference {
@@ -503,19 +523,10 @@ const GRPC_METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
 
 export function readGRPCRouteSpec(ctx: ResourceContext, raw: unknown, path: string): GRPCRouteSpec {
   const f = SpecFields.open(ctx, raw, path, { known: ["parentRefs", "hostnames", "rules"] });
-  const parents = f.list("parentRefs");
-  if (parents.length > 32) f.error("parentRefs", `expected at most 32, got ${parents.length}`);
-  const parentRefs = parents.map((item) => readParentRef(ctx, item));
-  const hostnames = f.stringList("hostnames");
-  if (hostnames.length > 16) f.error("hostnames", `expected at most 16, got ${hostnames.length}`);
-  hostnames.forEach((h, i) => checkHostname(f, `hostnames[${i}]`, h, true));
-  const ruleItems = f.list("rules");
-  if (ruleItems.length > 16) f.error("rules", `expected at most 16, got ${ruleItems.length}`);
-  const rules =
-    ruleItems.length === 0 && !f.has("rules")
-      ? [{ matches: [{ headers: [] }], filters: [], backendRefs: [] }]
-      : ruleItems.map((r) => readGRPCRule(ctx, r));
-  return { parentRefs, hostnames, rules };
+  const parentRefs = readParentRefs(ctx, f);
+  const hostnames = readRouteHostnames(f);
+  const defaultGRPCRule = (): GRPCRouteRule => ({ matches: [{ headers: [] }], filters: [], backendRefs: [] });
+  return { parentRefs, hostnames, rules: readRouteRules(ctx, f, defaultGRPCRule, readGRPCRule) };
 }
 
 function readGRPCRule(ctx: ResourceContext, item: Item): GRPCRouteRule {
@@ -583,9 +594,7 @@ function readGRPCMatch(ctx: ResourceContext, item: Item): GRPCRouteMatch {
 export function readTLSRouteSpec(ctx: ResourceContext, raw: unknown, path: string): TLSRouteSpec {
   const f = SpecFields.open(ctx, raw, path, { known: ["parentRefs", "hostnames", "rules"] });
   const parentRefs = readParentRefs(ctx, f);
-  const hostnames = f.stringList("hostnames");
-  if (hostnames.length > 16) f.error("hostnames", `expected at most 16, got ${hostnames.length}`);
-  hostnames.forEach((h, i) => checkHostname(f, `hostnames[${i}]`, h, true));
+  const hostnames = readRouteHostnames(f);
   return { parentRefs, hostnames, rules: readL4Rules(ctx, f) };
 }
 
@@ -593,12 +602,6 @@ export function readTCPRouteSpec(ctx: ResourceContext, raw: unknown, path: strin
   const f = SpecFields.open(ctx, raw, path, { known: ["parentRefs", "rules"] });
   const parentRefs = readParentRefs(ctx, f);
   return { parentRefs, rules: readL4Rules(ctx, f) };
-}
-
-function readParentRefs(ctx: ResourceContext, f: SpecFields): ParentReference[] {
-  const parents = f.list("parentRefs");
-  if (parents.length > 32) f.error("parentRefs", `expected at most 32, got ${parents.length}`);
-  return parents.map((item) => readParentRef(ctx, item));
 }
 
 /** The API's rules of a TLSRoute or TCPRoute: 1 to 16, each with 1 to 16 backendRefs; rule names unique. */
