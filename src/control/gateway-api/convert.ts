@@ -363,8 +363,34 @@ function convertListener(
 
 function convertRoute(route: RouteLike, states: Map<string, GatewayState>, options: Options, out: Conversion): void {
   const ns = route.metadata.namespace;
-  const parents: Record<string, unknown>[] = [];
   const built = buildHttp(route, options);
+  convertParents(route, states, built.resolved, built.partial, out, (listeners) => {
+    for (const { listener, hosts } of listeners) {
+      listener.attachedRoutes.add(`${ns}/${route.metadata.name}`);
+      for (const host of hosts) {
+        const list = listener.byHost.get(host) ?? [];
+        // One route attached twice to a listener (two parentRefs) counts once.
+        if (!list.includes(built.entries)) list.push(built.entries);
+        listener.byHost.set(host, list);
+      }
+    }
+  });
+}
+
+/**
+ * Each parentRef of a route: its status (Accepted, with `resolved` and any `partial` condition) and, where it
+ * attaches to listeners of a Gateway Trellis handles, `place` putting the route on them.
+ */
+function convertParents(
+  route: Attachable & { kind: string; metadata: { name: string }; spec: { parentRefs: readonly ParentReference[] } },
+  states: Map<string, GatewayState>,
+  resolved: Condition,
+  partial: Condition | undefined,
+  out: Conversion,
+  place: (listeners: { listener: ListenerState; hosts: string[] }[], state: GatewayState) => void,
+): void {
+  const ns = route.metadata.namespace;
+  const parents: Record<string, unknown>[] = [];
   route.spec.parentRefs.forEach((ref) => {
     const gwNs = ref.namespace ?? ns;
     const state = states.get(`${gwNs}/${ref.name}`);
@@ -378,27 +404,19 @@ function convertRoute(route: RouteLike, states: Map<string, GatewayState>, optio
             "NoMatchingParent",
             `Gateway ${gwNs}/${ref.name} not found (or not of a class Trellis handles)`,
           ),
-          built.resolved,
+          resolved,
         ]),
       );
       return;
     }
     const attached = attach(route, ref, state);
     if (attached.listeners.length === 0) {
-      parents.push(parentStatus(ref, [attached.refusal!, built.resolved]));
+      parents.push(parentStatus(ref, [attached.refusal!, resolved]));
       return;
     }
-    for (const { listener, hosts } of attached.listeners) {
-      listener.attachedRoutes.add(`${ns}/${route.metadata.name}`);
-      for (const host of hosts) {
-        const list = listener.byHost.get(host) ?? [];
-        // One route attached twice to a listener (two parentRefs) counts once.
-        if (!list.includes(built.entries)) list.push(built.entries);
-        listener.byHost.set(host, list);
-      }
-    }
-    const conditions = [cond("Accepted", "True", "Accepted", "Route was valid"), built.resolved];
-    if (built.partial !== undefined) conditions.push(built.partial);
+    place(attached.listeners, state);
+    const conditions = [cond("Accepted", "True", "Accepted", "Route was valid"), resolved];
+    if (partial !== undefined) conditions.push(partial);
     parents.push(parentStatus(ref, conditions));
   });
   out.status.set(key(route.kind, ns, route.metadata.name), { parents });
@@ -878,30 +896,12 @@ function convertL4Route(route: L4Route, states: Map<string, GatewayState>, optio
       ? cond("ResolvedRefs", "True", "ResolvedRefs", "All references resolved")
       : cond("ResolvedRefs", "False", first.reason, unresolved.map((u) => u.message).join("; "));
   const destinations = routes[0] ?? [];
-  const parents: Record<string, unknown>[] = [];
-  route.spec.parentRefs.forEach((ref) => {
-    const gwNs = ref.namespace ?? ns;
-    const state = states.get(`${gwNs}/${ref.name}`);
-    if (state === undefined) {
-      parents.push(
-        parentStatus(ref, [
-          cond(
-            "Accepted",
-            "False",
-            "NoMatchingParent",
-            `Gateway ${gwNs}/${ref.name} not found (or not of a class Trellis handles)`,
-          ),
-          resolved,
-        ]),
-      );
-      return;
-    }
-    const attached = attach(route, ref, state);
-    if (attached.listeners.length === 0) {
-      parents.push(parentStatus(ref, [attached.refusal!, resolved]));
-      return;
-    }
-    for (const { listener, hosts } of attached.listeners) {
+  const partial =
+    unsupported.length > 0
+      ? cond("PartiallyInvalid", "True", "UnsupportedValue", `${unsupported.join("; ")}: left out`)
+      : undefined;
+  convertParents(route, states, resolved, partial, out, (listeners, state) => {
+    for (const { listener, hosts } of listeners) {
       const routeKey = `${ns}/${route.metadata.name}`;
       if (listener.attachedRoutes.has(routeKey)) continue;
       listener.attachedRoutes.add(routeKey);
@@ -933,12 +933,7 @@ function convertL4Route(route: L4Route, states: Map<string, GatewayState>, optio
         },
       });
     }
-    const conditions = [cond("Accepted", "True", "Accepted", "Route was valid"), resolved];
-    if (unsupported.length > 0)
-      conditions.push(cond("PartiallyInvalid", "True", "UnsupportedValue", `${unsupported.join("; ")}: left out`));
-    parents.push(parentStatus(ref, conditions));
   });
-  out.status.set(key(route.kind, ns, route.metadata.name), { parents });
 }
 
 /** A rule's backends as weighted Istio destinations ([] when none is usable: connections are refused). */
