@@ -550,26 +550,38 @@ function mergeRoutes(state: GatewayState, out: Conversion): void {
         key("VirtualService", gw.metadata.namespace, name),
         entries.map(({ e }) => e.parent),
       );
-      out.virtualServices.push({
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: {
-          name,
-          namespace: gw.metadata.namespace,
-          labels: {},
-          annotations: { [PARENT_ANNOTATION]: parents.join(",") },
-        },
-        spec: {
+      out.virtualServices.push(
+        gatewayVirtualService(name, gw.metadata.namespace, parents.join(","), {
           hosts: [host],
           gateways: [`${gw.metadata.namespace}/${listener.istioName}`],
           http: entries.map(({ e }) => e.http),
-          tls: [],
-          tcp: [],
-          exportTo: [],
-        },
-      });
+        }),
+      );
     }
   }
+}
+
+/** A VirtualService the conversion writes for a Gateway's listener; `parents` are the routes it came from. */
+function gatewayVirtualService(
+  name: string,
+  namespace: string,
+  parents: string,
+  spec: Pick<VirtualService["spec"], "hosts" | "gateways"> &
+    Partial<Pick<VirtualService["spec"], "http" | "tls" | "tcp">>,
+): VirtualService {
+  return {
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name, namespace, labels: {}, annotations: { [PARENT_ANNOTATION]: parents } },
+    spec: {
+      hosts: spec.hosts,
+      gateways: spec.gateways,
+      http: spec.http ?? [],
+      tls: spec.tls ?? [],
+      tcp: spec.tcp ?? [],
+      exportTo: [],
+    },
+  };
 }
 
 function buildHttp(route: RouteLike, options: Options): BuiltHttp {
@@ -592,15 +604,24 @@ function buildHttp(route: RouteLike, options: Options): BuiltHttp {
       }
     });
   });
+  return { entries, ...routeConditions(unresolved, unsupported) };
+}
+
+/** A route's ResolvedRefs (the first unresolved reference's reason) and, with anything left out, PartiallyInvalid. */
+function routeConditions(
+  unresolved: { reason: string; message: string }[],
+  unsupported: string[],
+): { resolved: Condition; partial?: Condition } {
   const first = unresolved[0];
   const resolved =
     first === undefined
       ? cond("ResolvedRefs", "True", "ResolvedRefs", "All references resolved")
       : cond("ResolvedRefs", "False", first.reason, unresolved.map((u) => u.message).join("; "));
-  const built: BuiltHttp = { entries, resolved };
-  if (unsupported.length > 0)
-    built.partial = cond("PartiallyInvalid", "True", "UnsupportedValue", `${unsupported.join("; ")}: left out`);
-  return built;
+  if (unsupported.length === 0) return { resolved };
+  return {
+    resolved,
+    partial: cond("PartiallyInvalid", "True", "UnsupportedValue", `${unsupported.join("; ")}: left out`),
+  };
 }
 
 /**
@@ -890,16 +911,8 @@ function convertL4Route(route: L4Route, states: Map<string, GatewayState>, optio
     unsupported.push(
       `spec.rules[1..${route.spec.rules.length - 1}] (a rule has no matches: the first takes every connection)`,
     );
-  const first = unresolved[0];
-  const resolved =
-    first === undefined
-      ? cond("ResolvedRefs", "True", "ResolvedRefs", "All references resolved")
-      : cond("ResolvedRefs", "False", first.reason, unresolved.map((u) => u.message).join("; "));
+  const { resolved, partial } = routeConditions(unresolved, unsupported);
   const destinations = routes[0] ?? [];
-  const partial =
-    unsupported.length > 0
-      ? cond("PartiallyInvalid", "True", "UnsupportedValue", `${unsupported.join("; ")}: left out`)
-      : undefined;
   convertParents(route, states, resolved, partial, out, (listeners, state) => {
     for (const { listener, hosts } of listeners) {
       const routeKey = `${ns}/${route.metadata.name}`;
@@ -911,27 +924,17 @@ function convertL4Route(route: L4Route, states: Map<string, GatewayState>, optio
       const name = `${listener.istioName}-${route.kind.toLowerCase()}-${ns}-${route.metadata.name}`;
       const gateways = [`${gw.metadata.namespace}/${listener.istioName}`];
       const l4 = { destinationSubnets: [], sourceLabels: {}, gateways: [] };
-      out.virtualServices.push({
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: {
-          name,
-          namespace: gw.metadata.namespace,
-          labels: {},
-          annotations: { [PARENT_ANNOTATION]: key(route.kind, ns, route.metadata.name) },
-        },
-        spec: {
+      out.virtualServices.push(
+        gatewayVirtualService(name, gw.metadata.namespace, key(route.kind, ns, route.metadata.name), {
           hosts: route.kind === "TLSRoute" ? hosts : ["*"],
           gateways,
-          http: [],
           tls:
             route.kind === "TLSRoute"
               ? [{ match: [{ ...l4, sniHosts: hosts }], route: structuredClone(destinations) }]
               : [],
           tcp: route.kind === "TCPRoute" ? [{ match: [], route: structuredClone(destinations) }] : [],
-          exportTo: [],
-        },
-      });
+        }),
+      );
     }
   });
 }
