@@ -8,24 +8,15 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ControlPlane } from "../src/control/control-plane.ts";
-import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import * as grpc from "@grpc/grpc-js";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
 import { Greeter, startGreeter } from "./support/greeter.ts";
 import https from "node:https";
 import { makePki } from "./support/tls-certs.ts";
 import { runCli } from "./support/cli.ts";
-import { freePorts } from "./support/etcd.ts";
+import { startEdgeGateway, type EdgeGateway } from "./support/edge-gateway.ts";
 import { runBounded } from "./support/wait.ts";
 import { binomialBounds } from "./support/binomial.ts";
-
-const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
 const backends = (v1: number, v2: number): string =>
   [
@@ -70,13 +61,9 @@ spec:
 `;
 
 describe("the Gateway API end to end: an HTTPRoute's weights through a gateway", () => {
-  let dataDir: string;
-  let store: EmbeddedStore;
-  let cp: ControlPlane;
+  let edge: EdgeGateway;
   let v1: Upstream;
   let v2: Upstream;
-  let gateway: ChildProcess | undefined;
-  let gatewayLog = "";
   let gatewayPort: number;
   let httpsPort: number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -97,35 +84,10 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
     });
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "trellis-gateway-api-e2e-"));
-    store = await EmbeddedStore.open({ dataDir });
-    cp = new ControlPlane({ store, xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
-    await cp.start();
+    edge = await startEdgeGateway("trellis-gateway-api-e2e-", ["http=8080", "https=8443"]);
     v1 = await startEchoServer("v1");
     v2 = await startEchoServer("v2");
-    [gatewayPort, httpsPort] = (await freePorts(2)) as [number, number];
-    gateway = spawn(
-      process.execPath,
-      [
-        TRELLIS,
-        "gateway",
-        "--name",
-        "edge",
-        "--labels",
-        "gateway.networking.k8s.io/gateway-name=edge",
-        "--port",
-        `http=8080:${gatewayPort}`,
-        "--port",
-        `https=8443:${httpsPort}`,
-        "--xds",
-        `127.0.0.1:${cp.xdsPort}`,
-      ],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, TRELLIS_CONTROL: `http://127.0.0.1:${cp.apiPort}` },
-      },
-    );
-    gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
+    [gatewayPort, httpsPort] = edge.ports as [number, number];
   });
 
   const greeters: grpc.Server[] = [];
@@ -133,34 +95,20 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
   after(async () => {
     for (const g of greeters) g.forceShutdown();
     agent.destroy();
-    if (gateway !== undefined && gateway.exitCode === null) {
-      const exited = new Promise((r) => gateway!.once("exit", r));
-      gateway.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (gateway.exitCode === null) gateway.kill("SIGKILL");
-    }
-    await cp.stop();
-    await store.close();
+    await edge.stop();
     await v1.close();
     await v2.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test("90/10 within binomial bounds; another host is not routed; the route's status is Accepted", async () => {
-    const res = await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/apply`, {
-      method: "POST",
-      body: JSON.stringify({
-        files: [
-          { name: "backends.yaml", content: backends(v1.port, v2.port) },
-          { name: "shop.yaml", content: GATEWAY_API },
-        ],
-      }),
-    });
-    assert.equal(res.status, 200, await res.text());
+    await edge.apply([
+      { name: "backends.yaml", content: backends(v1.port, v2.port) },
+      { name: "shop.yaml", content: GATEWAY_API },
+    ]);
     // Polled every 50 ms (the gateway is another process: nothing here to wait on but its log).
-    for (let waited = 0; !/ready \(.*0\.0\.0\.0_8080=/.test(gatewayLog); waited += 50) {
-      if (waited > 60_000 || gateway?.exitCode !== null)
-        throw new Error(`the gateway did not get its listener:\n${gatewayLog}`);
+    for (let waited = 0; !/ready \(.*0\.0\.0\.0_8080=/.test(edge.log); waited += 50) {
+      if (waited > 60_000 || edge.gateway.exitCode !== null)
+        throw new Error(`the gateway did not get its listener:\n${edge.log}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     // Ready when the gateway's listener answers with both backends reachable.
@@ -170,7 +118,7 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
       ready = seen.every((s) => s === "v1" || s === "v2") && seen.includes("v1");
       if (!ready) await new Promise((r) => setTimeout(r, 50));
     }
-    assert.ok(ready, `the gateway never routed /shop to the backends:\n${gatewayLog}`);
+    assert.ok(ready, `the gateway never routed /shop to the backends:\n${edge.log}`);
     const n = 400;
     const results = await runBounded(n, 8, (i) => call(i % 2 === 0 ? "/shop" : `/shop/${i}`));
     const failures = results.filter((r) => r !== "v1" && r !== "v2");
@@ -181,9 +129,9 @@ describe("the Gateway API end to end: an HTTPRoute's weights through a gateway",
     // PathPrefix /shop is segment-wise: /shopping is not under it, nor is a host the route does not name.
     assert.match(await call("/shopping"), /^404 route_not_found/);
     assert.match(await call("/shop", "other.example.com"), /^404 no_virtual_host/);
-    const status = (await (
-      await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/resources/HTTPRoute/default/shop`)
-    ).json()) as { status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] } };
+    const status = await edge.resource<{
+      status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] };
+    }>("HTTPRoute", "default", "shop");
     assert.deepEqual(
       status.status.parents[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
       ["Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"],
@@ -217,11 +165,7 @@ spec:
 `,
       },
     ];
-    const res = await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/apply`, {
-      method: "POST",
-      body: JSON.stringify({ files }),
-    });
-    assert.equal(res.status, 200, await res.text());
+    await edge.apply(files);
     const client = new Greeter(`127.0.0.1:${gatewayPort}`, grpc.credentials.createInsecure(), {
       "grpc.default_authority": "grpc.example.com",
     });
@@ -248,7 +192,7 @@ spec:
     const pki = makePki();
     try {
       const leaf = pki.leaf("secure", ["DNS:secure.example.com"]);
-      const env = { TRELLIS_CONTROL: `http://127.0.0.1:${cp.apiPort}` };
+      const env = { TRELLIS_CONTROL: `http://127.0.0.1:${edge.cp.apiPort}` };
       const created = await runCli(
         ["create", "secret", "tls", "secure-cert", "--cert", leaf.certFile, "--key", leaf.keyFile],
         env,
@@ -263,11 +207,7 @@ spec:
         .replace("parentRefs: [{name: edge, sectionName: http}]", "parentRefs: [{name: edge}]")
         .replace("hostnames: [shop.example.com]", "hostnames: [shop.example.com, secure.example.com]");
       assert.match(content, /secure-cert/);
-      const res = await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/apply`, {
-        method: "POST",
-        body: JSON.stringify({ files: [{ name: "shop.yaml", content }] }),
-      });
-      assert.equal(res.status, 200, await res.text());
+      await edge.apply([{ name: "shop.yaml", content }]);
       const get = (): Promise<string> =>
         new Promise((resolve) => {
           const req = https.get(
@@ -295,14 +235,12 @@ spec:
         seen = await get();
         if (seen !== "v1" && seen !== "v2") await new Promise((r) => setTimeout(r, 50));
       }
-      assert.ok(seen === "v1" || seen === "v2", `over HTTPS: ${seen}\n${gatewayLog}`);
-      const gw = (await (
-        await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/resources/KubernetesGateway/default/edge`)
-      ).json()) as {
+      assert.ok(seen === "v1" || seen === "v2", `over HTTPS: ${seen}\n${edge.log}`);
+      const gw = await edge.resource<{
         status: {
           listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string }[] }[];
         };
-      };
+      }>("KubernetesGateway", "default", "edge");
       const listener = gw.status.listeners.find((l) => l.name === "https")!;
       assert.equal(listener.attachedRoutes, 1);
       assert.deepEqual(

@@ -9,20 +9,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
-import { ControlPlane } from "../src/control/control-plane.ts";
-import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
 import { makePki, type TestPki } from "./support/tls-certs.ts";
-import { freePorts } from "./support/etcd.ts";
+import { startEdgeGateway, type EdgeGateway } from "./support/edge-gateway.ts";
 import { runBounded } from "./support/wait.ts";
 import { binomialBounds } from "./support/binomial.ts";
-
-const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
 interface Closable {
   port: number;
@@ -115,59 +106,22 @@ function readAll(socket: net.Socket): Promise<string> {
 }
 
 describe("the Gateway API end to end: TLSRoute passthrough by SNI and a TCPRoute's weights", () => {
-  let dataDir: string;
-  let store: EmbeddedStore;
-  let cp: ControlPlane;
+  let edge: EdgeGateway;
   let pki: TestPki;
   const servers: Closable[] = [];
-  let gateway: ChildProcess | undefined;
-  let gatewayLog = "";
   let tlsPort: number;
   let tcpPort: number;
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "trellis-gateway-api-l4-e2e-"));
     pki = makePki();
-    store = await EmbeddedStore.open({ dataDir });
-    cp = new ControlPlane({ store, xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
-    await cp.start();
-    [tlsPort, tcpPort] = (await freePorts(2)) as [number, number];
-    gateway = spawn(
-      process.execPath,
-      [
-        TRELLIS,
-        "gateway",
-        "--name",
-        "edge",
-        "--labels",
-        "gateway.networking.k8s.io/gateway-name=edge",
-        "--port",
-        `tls=8443:${tlsPort}`,
-        "--port",
-        `tcp=9000:${tcpPort}`,
-        "--xds",
-        `127.0.0.1:${cp.xdsPort}`,
-      ],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, TRELLIS_CONTROL: `http://127.0.0.1:${cp.apiPort}` },
-      },
-    );
-    gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
+    edge = await startEdgeGateway("trellis-gateway-api-l4-e2e-", ["tls=8443", "tcp=9000"]);
+    [tlsPort, tcpPort] = edge.ports as [number, number];
   });
 
   after(async () => {
-    if (gateway !== undefined && gateway.exitCode === null) {
-      const exited = new Promise((r) => gateway!.once("exit", r));
-      gateway.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (gateway.exitCode === null) gateway.kill("SIGKILL");
-    }
+    await edge.stop();
     for (const s of servers) await s.close();
-    await cp.stop();
-    await store.close();
     pki.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test("each SNI reaches its own backend's certificate and name; a TCPRoute splits 50/50", async () => {
@@ -183,11 +137,7 @@ describe("the Gateway API end to end: TLSRoute passthrough by SNI and a TCPRoute
       serviceEntry("db-v2", "TCP", 5432, dbV2.port),
       GATEWAY_API,
     ].join("---\n");
-    const res = await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/apply`, {
-      method: "POST",
-      body: JSON.stringify({ files: [{ name: "edge.yaml", content }] }),
-    });
-    assert.equal(res.status, 200, await res.text());
+    await edge.apply([{ name: "edge.yaml", content }]);
 
     // The client checks the backend's own certificate against the test CA: the gateway passes TLS through.
     const overTls = (servername: string): Promise<string> =>
@@ -201,8 +151,8 @@ describe("the Gateway API end to end: TLSRoute passthrough by SNI and a TCPRoute
       [a, b, db] = await Promise.all([overTls("a.example.com"), overTls("b.example.com"), overTcp()]);
       if (a !== "a" || b !== "b" || (db !== "v1" && db !== "v2")) await new Promise((r) => setTimeout(r, 50));
     }
-    assert.deepEqual([a, b], ["a", "b"], gatewayLog);
-    assert.ok(db === "v1" || db === "v2", `over TCP: ${db}\n${gatewayLog}`);
+    assert.deepEqual([a, b], ["a", "b"], edge.log);
+    assert.ok(db === "v1" || db === "v2", `over TCP: ${db}\n${edge.log}`);
     // An SNI no TLSRoute names (within the listener's *.example.com) gets no route: the gateway closes the connection
     // before any backend answers (no name read; the handshake fails or the socket just ends).
     assert.match(await overTls("c.example.com"), /^(|closed|error .*)$/);
@@ -215,16 +165,18 @@ describe("the Gateway API end to end: TLSRoute passthrough by SNI and a TCPRoute
     const [lo, hi] = binomialBounds(n, 0.5);
     assert.ok(toV2 >= lo && toV2 <= hi, `${toV2} of ${n} to v2, expected ${lo.toFixed(0)}-${hi.toFixed(0)}`);
 
-    const status = (await (
-      await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/resources/TLSRoute/default/a`)
-    ).json()) as { status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] } };
+    const status = await edge.resource<{
+      status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] };
+    }>("TLSRoute", "default", "a");
     assert.deepEqual(
       status.status.parents[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
       ["Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"],
     );
-    const gw = (await (
-      await fetch(`http://127.0.0.1:${cp.apiPort}/api/v1/resources/KubernetesGateway/default/edge`)
-    ).json()) as { status: { listeners: { name: string; attachedRoutes: number }[] } };
+    const gw = await edge.resource<{ status: { listeners: { name: string; attachedRoutes: number }[] } }>(
+      "KubernetesGateway",
+      "default",
+      "edge",
+    );
     assert.deepEqual(
       gw.status.listeners.map((l) => `${l.name}=${l.attachedRoutes}`),
       ["tls=2", "tcp=1"],
