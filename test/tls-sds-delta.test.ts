@@ -8,7 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import tls from "node:tls";
+import type tls from "node:tls";
 import { ManualClock } from "../src/api/clock.ts";
 import { parseBootstrap } from "../src/api/bootstrap.ts";
 import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
@@ -23,54 +23,8 @@ import { scrape, valueOf } from "./support/stats.ts";
 import { makePki, type Pem, type TestPki } from "./support/tls-certs.ts";
 import { socketAddress, staticCluster, type Raw } from "./support/envoy-config.ts";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
+import { openTls, requestOn, sdsTlsListener, tlsSecret } from "./support/sds.ts";
 import { waitFor } from "./support/wait.ts";
-
-const DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
-const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
-
-function tlsListener(name: string, secretName: string): Raw {
-  return {
-    name,
-    address: socketAddress(0),
-    filter_chains: [
-      {
-        transport_socket: {
-          name: "envoy.transport_sockets.tls",
-          typed_config: {
-            "@type": DOWNSTREAM_TLS,
-            common_tls_context: {
-              tls_certificate_sds_secret_configs: [{ name: secretName, sds_config: { ads: {} } }],
-              alpn_protocols: ["http/1.1"],
-            },
-          },
-        },
-        filters: [
-          {
-            name: "envoy.filters.network.http_connection_manager",
-            typed_config: {
-              "@type": HCM,
-              stat_prefix: name,
-              route_config: {
-                name: "r",
-                virtual_hosts: [
-                  { name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "echo" } }] },
-                ],
-              },
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
-
-function secret(name: string, pem: Pem, key = pem.key): Raw {
-  return {
-    "@type": SECRET_TYPE_URL,
-    name,
-    tls_certificate: { certificate_chain: { inline_string: pem.cert }, private_key: { inline_string: key } },
-  };
-}
 
 let pki: TestPki;
 let first: Pem;
@@ -103,34 +57,8 @@ function port(): number {
   return proxy.listenerAddresses().https!.port;
 }
 
-/** A TLS connection kept open; resolves once the handshake is done. */
 function open(): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect(
-      { host: "127.0.0.1", port: port(), servername: "gw.example.com", ca: pki.ca.cert, ALPNProtocols: ["http/1.1"] },
-      () => resolve(s),
-    );
-    s.once("error", reject);
-  });
-}
-
-/** One keep-alive request on `socket`: the status of its answer, once the whole answer (content-length) came. */
-function requestOn(socket: tls.TLSSocket): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (c: Buffer): void => {
-      text += c.toString("latin1");
-      const end = text.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? "0");
-      if (text.length < end + 4 + length) return;
-      socket.off("data", onData);
-      resolve(Number(text.slice(9, 12)));
-    };
-    socket.on("data", onData);
-    socket.once("error", reject);
-    socket.write("GET / HTTP/1.1\r\nhost: gw.example.com\r\n\r\n");
-  });
+  return openTls(port(), pki.ca.cert);
 }
 
 /** Changes the world and waits until the proxy answered (ACK or NACK) a new SDS version. */
@@ -147,7 +75,7 @@ before(async () => {
   first = pki.leaf("first", ["DNS:gw.example.com"]);
   second = pki.leaf("second", ["DNS:gw.example.com", "DNS:second.example.com"]);
   echo = await startEchoServer("echo");
-  world.current = snapshot([tlsListener("https", "gateway-cert")], []);
+  world.current = snapshot([sdsTlsListener("https", "gateway-cert")], []);
   xds = new XdsServer({
     source: { snapshotFor: () => world.current },
     host: "127.0.0.1",
@@ -195,7 +123,7 @@ describe("SDS over delta xDS (the real ADS server)", () => {
 
   test("delivered, then rotated: one secret sent each time; new handshakes take the new one, an open connection keeps working", async () => {
     pushes.length = 0;
-    await push(snapshot([tlsListener("https", "gateway-cert")], [secret("gateway-cert", first)]));
+    await push(snapshot([sdsTlsListener("https", "gateway-cert")], [tlsSecret("gateway-cert", first)]));
     assert.deepEqual(
       pushes.filter((p) => p.typeUrl === SECRET_TYPE_URL).map((p) => [p.resources, p.removed]),
       [[1, 0]],
@@ -205,7 +133,7 @@ describe("SDS over delta xDS (the real ADS server)", () => {
     assert.equal(await requestOn(kept), 200);
 
     pushes.length = 0;
-    await push(snapshot([tlsListener("https", "gateway-cert")], [secret("gateway-cert", second)]));
+    await push(snapshot([sdsTlsListener("https", "gateway-cert")], [tlsSecret("gateway-cert", second)]));
     assert.deepEqual(
       pushes.filter((p) => p.typeUrl === SECRET_TYPE_URL).map((p) => [p.resources, p.removed]),
       [[1, 0]],
@@ -222,7 +150,7 @@ describe("SDS over delta xDS (the real ADS server)", () => {
   });
 
   test("a bad secret (the key of another certificate) is NACKed naming it, never quoting the key; the last good one stays", async () => {
-    await push(snapshot([tlsListener("https", "gateway-cert")], [secret("gateway-cert", first, second.key)]));
+    await push(snapshot([sdsTlsListener("https", "gateway-cert")], [tlsSecret("gateway-cert", first, second.key)]));
     await waitFor(() => nacks.some((n) => n.typeUrl === SECRET_TYPE_URL), 10_000);
     const nack = nacks.find((n) => n.typeUrl === SECRET_TYPE_URL)!;
     assert.match(nack.error, /secret gateway-cert: the private key does not match the certificate/);
@@ -238,7 +166,7 @@ describe("SDS over delta xDS (the real ADS server)", () => {
 
   test("removed from the server: sent as a removed name and ACKed; the listener still naming it keeps the last one (as Envoy's SDS)", async () => {
     pushes.length = 0;
-    await push(snapshot([tlsListener("https", "gateway-cert")], []));
+    await push(snapshot([sdsTlsListener("https", "gateway-cert")], []));
     assert.deepEqual(
       pushes.filter((p) => p.typeUrl === SECRET_TYPE_URL).map((p) => [p.resources, p.removed]),
       [[0, 1]],

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
-import tls from "node:tls";
+import type tls from "node:tls";
 import { ManualClock } from "../src/api/clock.ts";
 import { parseBootstrap } from "../src/api/bootstrap.ts";
 import { TYPE_URL } from "../src/api/xds/wire/codec.ts";
@@ -20,54 +20,8 @@ import { scrape, valueOf } from "./support/stats.ts";
 import { makePki, type Pem, type TestPki } from "./support/tls-certs.ts";
 import { socketAddress, staticCluster, type Raw } from "./support/envoy-config.ts";
 import { startEchoServer, type Upstream } from "./support/upstreams.ts";
+import { openTls, requestOn, sdsTlsListener, tlsSecret } from "./support/sds.ts";
 import { waitFor } from "./support/wait.ts";
-
-const DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
-
-function listener(): Raw {
-  return {
-    name: "https",
-    address: socketAddress(0),
-    filter_chains: [
-      {
-        transport_socket: {
-          name: "envoy.transport_sockets.tls",
-          typed_config: {
-            "@type": DOWNSTREAM_TLS,
-            common_tls_context: {
-              tls_certificate_sds_secret_configs: [{ name: "gateway-cert", sds_config: { ads: {} } }],
-              alpn_protocols: ["http/1.1"],
-            },
-          },
-        },
-        filters: [
-          {
-            name: "envoy.filters.network.http_connection_manager",
-            typed_config: {
-              "@type":
-                "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-              stat_prefix: "https",
-              route_config: {
-                name: "r",
-                virtual_hosts: [
-                  { name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "echo" } }] },
-                ],
-              },
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
-
-function secret(name: string, pem: Pem): Raw {
-  return {
-    "@type": SECRET_TYPE_URL,
-    name,
-    tls_certificate: { certificate_chain: { inline_string: pem.cert }, private_key: { inline_string: pem.key } },
-  };
-}
 
 let pki: TestPki;
 let first: Pem;
@@ -81,34 +35,8 @@ function port(): number {
   return proxy.listenerAddresses().https!.port;
 }
 
-/** A TLS connection kept open (keep-alive) for several requests. */
-async function open(): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect(
-      { host: "127.0.0.1", port: port(), servername: "gw.example.com", ca: pki.ca.cert, ALPNProtocols: ["http/1.1"] },
-      () => resolve(s),
-    );
-    s.once("error", reject);
-  });
-}
-
-/** One keep-alive request on `socket`: the status of its answer, once the whole answer (content-length) came. */
-function requestOn(socket: tls.TLSSocket): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (c: Buffer): void => {
-      text += c.toString("latin1");
-      const end = text.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? "0");
-      if (text.length < end + 4 + length) return;
-      socket.off("data", onData);
-      resolve(Number(text.slice(9, 12)));
-    };
-    socket.on("data", onData);
-    socket.once("error", reject);
-    socket.write("GET / HTTP/1.1\r\nhost: gw.example.com\r\n\r\n");
-  });
+function open(): Promise<tls.TLSSocket> {
+  return openTls(port(), pki.ca.cert);
 }
 
 before(async () => {
@@ -118,7 +46,7 @@ before(async () => {
   echo = await startEchoServer("echo");
   ads = await new FakeAds().start();
   ads.set(TYPE_URL.cluster, "c1", [staticCluster("echo", [echo.port])]);
-  ads.set(TYPE_URL.listener, "l1", [listener()]);
+  ads.set(TYPE_URL.listener, "l1", [sdsTlsListener("https", "gateway-cert")]);
   const bootstrap = parseBootstrap(
     JSON.stringify({ node: { id: "gw", cluster: "gw" }, admin: { address: socketAddress(0) } }),
     "t",
@@ -160,12 +88,12 @@ describe("SDS", () => {
   });
 
   test("delivered: handshakes use it; a new version reaches new handshakes while an open connection keeps working", async () => {
-    ads.set(SECRET_TYPE_URL, "s1", [secret("gateway-cert", first)]);
+    ads.set(SECRET_TYPE_URL, "s1", [tlsSecret("gateway-cert", first)]);
     await ads.reply(SECRET_TYPE_URL, "s1");
     const kept = await open();
     assert.equal(kept.getPeerX509Certificate()?.subjectAltName, "DNS:gw.example.com");
     assert.equal(await requestOn(kept), 200);
-    ads.set(SECRET_TYPE_URL, "s2", [secret("gateway-cert", second)]);
+    ads.set(SECRET_TYPE_URL, "s2", [tlsSecret("gateway-cert", second)]);
     const ack = await ads.reply(SECRET_TYPE_URL, "s2");
     assert.equal(ack.error_detail ?? undefined, undefined);
     const fresh = await open();
@@ -177,7 +105,7 @@ describe("SDS", () => {
 
   test("a bad secret (key of another certificate, unparsable PEM) is NACKed naming it, never quoting the key; the last good one stays", async () => {
     const mismatched = {
-      ...secret("gateway-cert", first),
+      ...tlsSecret("gateway-cert", first),
       tls_certificate: { certificate_chain: { inline_string: first.cert }, private_key: { inline_string: second.key } },
     };
     ads.set(SECRET_TYPE_URL, "s3", [mismatched]);
@@ -189,7 +117,7 @@ describe("SDS", () => {
     assert.ok(!(nack.error_detail?.message ?? "").includes("PRIVATE KEY"), "no key material in the NACK");
     ads.set(SECRET_TYPE_URL, "s4", [
       {
-        ...secret("gateway-cert", first),
+        ...tlsSecret("gateway-cert", first),
         tls_certificate: {
           certificate_chain: { inline_string: "not a pem" },
           private_key: { inline_string: first.key },
