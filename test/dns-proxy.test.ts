@@ -9,24 +9,13 @@ import { createSocket } from "node:dgram";
 import { StatsStore } from "../src/telemetry/stats.ts";
 import { addressOf, parseMessage, RCODE, TYPE, type DnsMessage } from "../src/proxy/dns/message.ts";
 import { DnsProxy } from "../src/proxy/dns/server.ts";
+import { MESH_NAMES } from "../src/proxy/dns/testing.ts";
 import { parseUpstreams, resolvConfUpstreams } from "../src/proxy/dns/upstream.ts";
 import { FakeResolver, query, TcpClient, UdpClient } from "./support/fake-dns.ts";
 
 const nameTable = {
   table: {
-    "meeting.default.svc.cluster.local": {
-      ips: ["240.240.3.7"],
-      registry: "Kubernetes",
-      shortname: "meeting",
-      namespace: "default",
-    },
-    "billing.payments.svc.cluster.local": {
-      ips: ["240.240.0.9", "fd00::9"],
-      registry: "Kubernetes",
-      shortname: "billing",
-      namespace: "payments",
-    },
-    "*.example.org": { ips: ["240.240.8.1"] },
+    ...MESH_NAMES,
     "many.example.net": { ips: Array.from({ length: 40 }, (_, i) => `240.241.0.${i + 1}`) },
   },
 };

@@ -2,22 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TYPE } from "./message.ts";
 import { LookupTable, NameTableError, type LookupResult } from "./table.ts";
+import { MESH_NAMES } from "./testing.ts";
 
 const nameTable = {
   table: {
-    "meeting.default.svc.cluster.local": {
-      ips: ["240.240.3.7"],
-      registry: "Kubernetes",
-      shortname: "meeting",
-      namespace: "default",
-    },
-    "billing.payments.svc.cluster.local": {
-      ips: ["240.240.0.9", "fd00::9"],
-      registry: "Kubernetes",
-      shortname: "billing",
-      namespace: "payments",
-    },
-    "*.example.org": { ips: ["240.240.8.1"] },
+    ...MESH_NAMES,
     "*.eu.example.org": { ips: ["240.240.8.2"] },
     "api.example.org": { ips: ["240.240.8.3"], alt_hosts: ["api.example.net"] },
   },
