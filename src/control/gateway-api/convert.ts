@@ -16,7 +16,6 @@ import type {
   GatewayServer,
   HTTPMatchRequest,
   HTTPRoute as IstioHTTPRoute,
-  HTTPRouteDestination,
   KubernetesGateway,
   KubernetesHTTPRoute,
   GRPCRoute,
@@ -748,16 +747,7 @@ function ruleAction(
     if (request !== undefined && backendRequest !== undefined && backendRequest !== request && backendRequest !== 0)
       unsupported.push(`${at}.timeouts.backendRequest (retries are not converted: request's timeout applies)`);
   }
-  const destinations: HTTPRouteDestination[] = [];
-  const dropped: string[] = [];
-  rule.backendRefs.forEach((b, i) => {
-    const dest = backendHost(b, `${at}.backendRefs[${i}]`, kind, ns, options, unresolved);
-    if (dest === undefined) {
-      if (b.weight > 0) dropped.push(`${at}.backendRefs[${i}]`);
-      return;
-    }
-    if (b.weight > 0) destinations.push({ destination: dest, weight: b.weight });
-  });
+  const { destinations, dropped } = weighBackends(rule.backendRefs, at, kind, ns, options, unresolved);
   // The Gateway API answers 500 for an invalid backend's share; Istio's routes cannot say that of a share.
   if (dropped.length > 0)
     unsupported.push(
@@ -775,6 +765,37 @@ function ruleAction(
   if (destinations.length === 1) delete destinations[0]!.weight;
   http.route = destinations;
   return http;
+}
+
+/**
+ * A rule's backends as weighted destinations (weight 0 left out) and the backendRefs whose share is lost: those
+ * that do not resolve, with a weight. `usable` may refuse a resolved one (it says why), which is then left out.
+ */
+function weighBackends(
+  backendRefs: readonly (BackendObjectReference & { weight: number })[],
+  at: string,
+  kind: string,
+  ns: string,
+  options: Options,
+  unresolved: { reason: string; message: string }[],
+  usable: (dest: { host: string; port?: { number: number } }, ref: string) => boolean = () => true,
+): {
+  destinations: { destination: { host: string; port?: { number: number } }; weight?: number }[];
+  dropped: string[];
+} {
+  const destinations: { destination: { host: string; port?: { number: number } }; weight?: number }[] = [];
+  const dropped: string[] = [];
+  backendRefs.forEach((b, i) => {
+    const ref = `${at}.backendRefs[${i}]`;
+    const dest = backendHost(b, ref, kind, ns, options, unresolved);
+    if (dest === undefined) {
+      if (b.weight > 0) dropped.push(ref);
+      return;
+    }
+    if (!usable(dest, ref)) return;
+    if (b.weight > 0) destinations.push({ destination: dest, weight: b.weight });
+  });
+  return { destinations, dropped };
 }
 
 function headerOps(f: HTTPHeaderFilter): {
@@ -949,19 +970,10 @@ function l4Destinations(
   unresolved: { reason: string; message: string }[],
   unsupported: string[],
 ): RouteDestination[] {
-  const destinations: RouteDestination[] = [];
-  const dropped: string[] = [];
-  rule.backendRefs.forEach((b, i) => {
-    const dest = backendHost(b, `${at}.backendRefs[${i}]`, kind, ns, options, unresolved);
-    if (dest === undefined) {
-      if (b.weight > 0) dropped.push(`${at}.backendRefs[${i}]`);
-      return;
-    }
-    if (dest.port === undefined) {
-      unsupported.push(`${at}.backendRefs[${i}] (a backend needs a port)`);
-      return;
-    }
-    if (b.weight > 0) destinations.push({ destination: dest, weight: b.weight });
+  const { destinations, dropped } = weighBackends(rule.backendRefs, at, kind, ns, options, unresolved, (dest, ref) => {
+    if (dest.port !== undefined) return true;
+    unsupported.push(`${ref} (a backend needs a port)`);
+    return false;
   });
   if (dropped.length > 0)
     unsupported.push(
