@@ -6,21 +6,19 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type net from "node:net";
 import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { spawnGateway } from "./support/gateway-child.ts";
 import { runCli } from "./support/cli-main.ts";
 import { TEST_CERT, TEST_KEY } from "./support/test-certificate.ts";
 import { freePort, until } from "./support/polling.ts";
-
-const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
 function get(port: number, host: string, path = "/"): Promise<{ status: number; body: string; location?: string }> {
   return new Promise((resolve, reject) => {
@@ -146,11 +144,8 @@ spec:
     );
 
     [httpPort, tlsPort, redirectPort] = [await freePort(), await freePort(), await freePort()];
-    gateway = spawn(
-      process.execPath,
+    gateway = spawnGateway(
       [
-        TRELLIS,
-        "gateway",
         "--name",
         "ingress",
         "--port",
@@ -159,12 +154,11 @@ spec:
         `http-redirect=81:${redirectPort}`,
         "--port",
         `tls=443:${tlsPort}`,
-        "--xds",
-        `127.0.0.1:${cp.xdsPort}`,
       ],
-      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TRELLIS_CONTROL: control } },
+      cp.xdsPort,
+      control,
+      (text) => (gatewayLog += text),
     );
-    gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
     await until(
       "the gateway's listeners",
       () => (/ready \(.*0\.0\.0\.0_80=/.test(gatewayLog) ? true : undefined),

@@ -6,19 +6,17 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { spawnGateway } from "./support/gateway-child.ts";
 import { runCli } from "./support/cli-main.ts";
 import { freePort, until } from "./support/polling.ts";
-
-const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
 /** Through $HTTP_PROXY (the sidecar), absolute-form, until a 200 (at most 20 s); the body to $OUT; exit 0 on 200. */
 const CLIENT = `
@@ -100,11 +98,8 @@ spec:
     const applied = await runCli(control, "apply", "-f", file);
     assert.equal(applied.code, 0, applied.stderr);
     adminPort = await freePort();
-    gateway = spawn(
-      process.execPath,
+    gateway = spawnGateway(
       [
-        TRELLIS,
-        "gateway",
         "--name",
         "egress",
         "--labels",
@@ -113,12 +108,11 @@ spec:
         `http=80:${await freePort()}`,
         "--admin-port",
         String(adminPort),
-        "--xds",
-        `127.0.0.1:${cp.xdsPort}`,
       ],
-      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TRELLIS_CONTROL: control } },
+      cp.xdsPort,
+      control,
+      (text) => (gatewayLog += text),
     );
-    gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
     await until("the egress gateway ready and registered", () =>
       /ready \(.*0\.0\.0\.0_80=/.test(gatewayLog) && cp.registry.list().some((i) => i.service === "egress")
         ? true

@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
@@ -12,14 +12,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { spawnGateway } from "./support/gateway-child.ts";
 import { runCli } from "./support/cli-main.ts";
 import { makePki, type TestPki } from "./support/tls-certs.ts";
 import { freePort, until } from "./support/polling.ts";
-
-const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 
 /** A self-signed EC certificate for one host, by the openssl CLI; its files' paths. */
 function selfSigned(dir: string, host: string): { cert: string; key: string } {
@@ -159,12 +157,12 @@ spec:
     const applied = await runCli(control, "apply", "-f", file);
     assert.equal(applied.code, 0, applied.stderr);
     httpsPort = await freePort();
-    gateway = spawn(
-      process.execPath,
-      [TRELLIS, "gateway", "--name", "ingress", "--port", `https=443:${httpsPort}`, "--xds", `127.0.0.1:${cp.xdsPort}`],
-      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TRELLIS_CONTROL: control } },
+    gateway = spawnGateway(
+      ["--name", "ingress", "--port", `https=443:${httpsPort}`],
+      cp.xdsPort,
+      control,
+      (text) => (gatewayLog += text),
     );
-    gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
   });
 
   after(async () => {

@@ -6,20 +6,19 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../src/control/control-plane.ts";
 import { SECRET_TYPE_URL } from "../src/control/secrets.ts";
 import { EmbeddedStore } from "../src/control/store/embedded/store.ts";
+import { spawnGateway } from "./support/gateway-child.ts";
 import { runCli } from "./support/cli-main.ts";
 import { TEST_CERT, TEST_KEY } from "./support/test-certificate.ts";
 import { freePort, until } from "./support/polling.ts";
 
-const TRELLIS = fileURLToPath(new URL("../bin/trellis.js", import.meta.url));
 /** Lines of the key's PEM body: none may appear anywhere a person reads, nor their base64 re-encoding. */
 const KEY_LINES = TEST_KEY.trim()
   .split("\n")
@@ -139,23 +138,12 @@ spec:
 
     // A gateway: the control plane's snapshot for it holds the SDS secret (certificate and key), by Istio's name.
     const adminPort = await freePort();
-    gateway = spawn(
-      process.execPath,
-      [
-        TRELLIS,
-        "gateway",
-        "--name",
-        "ingress",
-        "--port",
-        `https=443:${await freePort()}`,
-        "--admin-port",
-        String(adminPort),
-        "--xds",
-        `127.0.0.1:${cp.xdsPort}`,
-      ],
-      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TRELLIS_CONTROL: control } },
+    gateway = spawnGateway(
+      ["--name", "ingress", "--port", `https=443:${await freePort()}`, "--admin-port", String(adminPort)],
+      cp.xdsPort,
+      control,
+      (text) => (gatewayLog += text),
     );
-    gateway.stderr!.on("data", (c: Buffer) => (gatewayLog += c.toString()));
     const proxy = await until("the gateway connected", () => cp.proxies().find((p) => p.nodeId.startsWith("router~")));
     const snapshot = cp.snapshotFor({
       id: proxy.nodeId,

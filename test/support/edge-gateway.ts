@@ -2,16 +2,14 @@
 // `trellis gateway --name edge --labels gateway.networking.k8s.io/gateway-name=edge` process fed by it, with one
 // free host port for each listener port it is given. Resources go in through the control plane's API.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../../src/control/control-plane.ts";
 import { EmbeddedStore } from "../../src/control/store/embedded/store.ts";
 import { freePorts } from "./etcd.ts";
-
-const TRELLIS = fileURLToPath(new URL("../../bin/trellis.js", import.meta.url));
+import { spawnGateway } from "./gateway-child.ts";
 
 export interface EdgeGateway {
   cp: ControlPlane;
@@ -35,26 +33,19 @@ export async function startEdgeGateway(prefix: string, listeners: string[]): Pro
   const cp = new ControlPlane({ store, xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
   await cp.start();
   const ports = await freePorts(listeners.length);
-  const gateway = spawn(
-    process.execPath,
+  let log = "";
+  const gateway = spawnGateway(
     [
-      TRELLIS,
-      "gateway",
       "--name",
       "edge",
       "--labels",
       "gateway.networking.k8s.io/gateway-name=edge",
       ...listeners.flatMap((l, i) => ["--port", `${l}:${ports[i]}`]),
-      "--xds",
-      `127.0.0.1:${cp.xdsPort}`,
     ],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, TRELLIS_CONTROL: `http://127.0.0.1:${cp.apiPort}` },
-    },
+    cp.xdsPort,
+    `http://127.0.0.1:${cp.apiPort}`,
+    (text) => (log += text),
   );
-  let log = "";
-  gateway.stderr!.on("data", (c: Buffer) => (log += c.toString()));
   const api = `http://127.0.0.1:${cp.apiPort}/api/v1`;
   return {
     cp,
