@@ -165,13 +165,10 @@ describe("the Gateway API end to end: TLSRoute passthrough by SNI and a TCPRoute
     const [lo, hi] = binomialBounds(n, 0.5);
     assert.ok(toV2 >= lo && toV2 <= hi, `${toV2} of ${n} to v2, expected ${lo.toFixed(0)}-${hi.toFixed(0)}`);
 
-    const status = await edge.resource<{
-      status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] };
-    }>("TLSRoute", "default", "a");
-    assert.deepEqual(
-      status.status.parents[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
-      ["Accepted=True/Accepted", "ResolvedRefs=True/ResolvedRefs"],
-    );
+    assert.deepEqual(await edge.routeConditions("TLSRoute", "a"), [
+      "Accepted=True/Accepted",
+      "ResolvedRefs=True/ResolvedRefs",
+    ]);
     const gw = await edge.resource<{ status: { listeners: { name: string; attachedRoutes: number }[] } }>(
       "KubernetesGateway",
       "default",

@@ -22,6 +22,8 @@ export interface EdgeGateway {
   apply(files: { name: string; content: string }[]): Promise<void>;
   /** A resource as the control plane's API gives it (with its status). */
   resource<T>(kind: string, namespace: string, name: string): Promise<T>;
+  /** A route's conditions on its first parent, as `type=status/reason`. */
+  routeConditions(kind: string, name: string): Promise<string[]>;
   /** Stops the gateway (SIGTERM, SIGKILL after 5 s), the control plane and the store; removes the data folder. */
   stop(): Promise<void>;
 }
@@ -47,6 +49,8 @@ export async function startEdgeGateway(prefix: string, listeners: string[]): Pro
     (text) => (log += text),
   );
   const api = `http://127.0.0.1:${cp.apiPort}/api/v1`;
+  const resource = async <T>(kind: string, namespace: string, name: string): Promise<T> =>
+    (await (await fetch(`${api}/resources/${kind}/${namespace}/${name}`)).json()) as T;
   return {
     cp,
     gateway,
@@ -58,8 +62,12 @@ export async function startEdgeGateway(prefix: string, listeners: string[]): Pro
       const res = await fetch(`${api}/apply`, { method: "POST", body: JSON.stringify({ files }) });
       assert.equal(res.status, 200, await res.text());
     },
-    async resource<T>(kind: string, namespace: string, name: string): Promise<T> {
-      return (await (await fetch(`${api}/resources/${kind}/${namespace}/${name}`)).json()) as T;
+    resource,
+    async routeConditions(kind, name) {
+      const route = await resource<{
+        status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] };
+      }>(kind, "default", name);
+      return route.status.parents[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`);
     },
     async stop() {
       if (gateway.exitCode === null) {
