@@ -5,6 +5,8 @@ import { renderMarkdown, summarizeRun } from "./report.ts";
 import type { BenchRun, RowSample } from "./results.ts";
 import type { RowName } from "./chains.ts";
 import { nameservers, transparentSkipReason } from "./transparent.ts";
+import { within } from "./load.ts";
+import { pinned } from "./processes.ts";
 
 function http1(rep: number, row: RowName, rps: number, p50: number, p99: number): RowSample {
   return {
@@ -159,5 +161,16 @@ describe("where the row can run", () => {
     const conf =
       "# generated\nsearch example.org\nnameserver 10.255.255.53\nnameserver 127.0.0.53\nnameserver ::1\nnameserver 10.255.255.53\n nameserver 192.0.2.1 \n";
     assert.deepEqual(nameservers(conf), ["10.255.255.53", "192.0.2.1"]);
+  });
+});
+
+describe("the load generator inside the client's namespace", () => {
+  test("wrk runs through the prefix, pinned to cpu0 (taskset execs ip, which execs wrk)", () => {
+    const inside = ["ip", "netns", "exec", "trellis-42-0"];
+    assert.deepEqual(pinned(0, ...within(inside, "wrk", ["-t1", "http://web:8080/"])), [
+      "taskset",
+      ["-c", "0", "ip", "netns", "exec", "trellis-42-0", "wrk", "-t1", "http://web:8080/"],
+    ]);
+    assert.deepEqual(within([], "wrk", ["-t1"]), ["wrk", ["-t1"]]);
   });
 });
