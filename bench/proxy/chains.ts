@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { nginxHopConf, haproxyHopConf, trellisBootstrap, upstreamNginxConf } from "./configs.ts";
 import { freePorts, waitForChildren, waitForPort, waitForSidecar } from "./processes.ts";
 import type { ProcessRegistry, Started } from "./processes.ts";
+import { TransparentHost } from "./transparent.ts";
 
 export const CLIENT_CPU = 0;
 export const SERVER_CPU = 1;
@@ -17,6 +18,7 @@ export const ROW_NAMES = [
   "nginx",
   "haproxy",
   "trellis",
+  "trellis-transparent",
   // With --baseline REF only: this tree's chain and the baseline's run back to back in each repetition.
   "trellis-baseline",
   "trellis-policy",
@@ -42,6 +44,12 @@ export const ROWS: readonly RowSpec[] = [
   { name: "nginx", label: "nginx", kind: "http1", proxied: true },
   { name: "haproxy", label: "HAProxy", kind: "http1", proxied: true },
   { name: "trellis", label: "Trellis", kind: "http1", proxied: true },
+  {
+    name: "trellis-transparent",
+    label: "Trellis, trellis run --transparent: captured client → sidecar → sidecar → app",
+    kind: "http1",
+    proxied: true,
+  },
   {
     name: "trellis-policy",
     label: "Trellis with policy (20 routes, retries, timeouts, outlier detection, circuit breakers, local rate limit)",
@@ -77,6 +85,8 @@ export interface Workspace {
   baselineRoot?: string;
   upstreamHttp1Port: number;
   upstreamH2cPort: number;
+  /** The trellis-transparent row's "host" namespace and warm control plane, made when the row first runs. */
+  transparent?: TransparentHost;
 }
 
 /** One measured proxy: the PID whose CPU and memory are read (for nginx the worker, not the master). */
@@ -88,6 +98,8 @@ export interface MeasuredProxy {
 export interface RunningChain {
   url: string;
   proxies: MeasuredProxy[];
+  /** A command prefix that runs the load generator where the chain's clients are (a namespace), if not here. */
+  inside?: string[];
   stop(): Promise<void>;
 }
 
@@ -271,9 +283,16 @@ export function startChain(ws: Workspace, row: RowName): Promise<RunningChain> {
       return startPair(ws, trellisHop(false, true), ws.upstreamHttp1Port);
     case "trellis-h2c-e2e":
       return startPair(ws, trellisHop(true), ws.upstreamH2cPort);
+    case "trellis-transparent":
+      return startTransparent(ws);
     case "trellis-baseline":
       return startPair(ws, trellisHop(false, false, true), ws.upstreamHttp1Port);
     case "trellis-policy-baseline":
       return startPair(ws, trellisHop(false, true, true), ws.upstreamHttp1Port);
   }
+}
+
+async function startTransparent(ws: Workspace): Promise<RunningChain> {
+  ws.transparent ??= await TransparentHost.create(ws.registry, ws.dir, ws.repoRoot);
+  return ws.transparent.startChain();
 }

@@ -80,14 +80,20 @@ export function parseH2loadLog(text: string): RequestLogLine[] {
   return lines;
 }
 
+/** A command run through a prefix (`ip netns exec NS`), or as it is when the prefix is empty. */
+export function within(inside: readonly string[], command: string, args: string[]): [string, string[]] {
+  return inside.length === 0 ? [command, args] : [inside[0]!, [...inside.slice(1), command, ...args]];
+}
+
 /** `wrk -t1 -c<connections> -d<seconds>s URL` on cpu0. */
 export async function runWrk(
   registry: ProcessRegistry,
   url: string,
   seconds: number,
   connections = 32,
+  inside: string[] = [],
 ): Promise<WrkResult> {
-  const [command, args] = pinned(0, "wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, url]);
+  const [command, args] = pinned(0, ...within(inside, "wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, url]));
   const run = await runTool(command, args, seconds * 1000 + GRACE_MS, registry);
   if (run.code !== 0) throw new BenchProcessError("TOOL_FAILED", `wrk exited ${run.code}: ${run.stderr}`);
   return parseWrk(run.stdout);
@@ -103,21 +109,25 @@ export async function runConstantRate(
   rate: number,
   seconds: number,
   logFile: string,
+  inside: string[] = [],
 ): Promise<{ summary: H2loadResult; log: RequestLogLine[] }> {
   const clients = 16;
-  const [command, args] = pinned(0, "h2load", [
-    "--h1",
-    `-c${clients}`,
-    "-r1",
-    "--rate-period",
-    "1ms",
-    "--rps",
-    String(rate / clients),
-    "-n",
-    String(Math.round(rate * seconds)),
-    `--log-file=${logFile}`,
-    url,
-  ]);
+  const [command, args] = pinned(
+    0,
+    ...within(inside, "h2load", [
+      "--h1",
+      `-c${clients}`,
+      "-r1",
+      "--rate-period",
+      "1ms",
+      "--rps",
+      String(rate / clients),
+      "-n",
+      String(Math.round(rate * seconds)),
+      `--log-file=${logFile}`,
+      url,
+    ]),
+  );
   const run = await runTool(command, args, seconds * 1000 + GRACE_MS, registry);
   if (run.code !== 0) throw new BenchProcessError("TOOL_FAILED", `h2load exited ${run.code}: ${run.stderr}`);
   return { summary: parseH2load(run.stdout), log: parseH2loadLog(await readFile(logFile, "utf8")) };

@@ -10,9 +10,10 @@ import type { RowName, Workspace } from "./chains.ts";
 import { machineInfo } from "./machine.ts";
 import { OptionsError, USAGE, parseOptions } from "./options.ts";
 import { BenchProcessError, ProcessRegistry } from "./processes.ts";
-import { renderMarkdown, summarizeRun, thousands } from "./report.ts";
+import { renderMarkdown, summarizeRun, thousands, withRange } from "./report.ts";
 import type { BenchRun, RowSample, RunOptions } from "./results.ts";
 import { measureRow } from "./runner.ts";
+import { transparentSkipReason } from "./transparent.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const resultsDir = join(repoRoot, "bench/results");
@@ -83,9 +84,26 @@ async function run(options: RunOptions, registry: ProcessRegistry, dir: string):
     upstreamHttp1Port: upstream.http1Port,
     upstreamH2cPort: upstream.h2cPort,
   };
+  try {
+    return await measureAll(options, registry, ws, startedAt, machine);
+  } finally {
+    // An error or an interruption mid-run: the transparent row's namespace and control plane go too.
+    if (ws.transparent !== undefined) await ws.transparent.close();
+  }
+}
+
+async function measureAll(
+  options: RunOptions,
+  registry: ProcessRegistry,
+  ws: Workspace,
+  startedAt: string,
+  machine: BenchRun["machine"],
+): Promise<BenchRun> {
   const samples: RowSample[] = [];
   // A chain that failed to start (Trellis while it is being written) is not retried in later repetitions.
   const broken = new Map<RowName, string>();
+  const cannot = transparentSkipReason(process.platform, process.getuid?.());
+  if (options.rows.includes("trellis-transparent") && cannot !== undefined) broken.set("trellis-transparent", cannot);
   for (let rep = 1; rep <= options.reps; rep++) {
     for (const row of options.rows) {
       if (registry.isClosed) throw new BenchProcessError("SHUT_DOWN", "interrupted");
@@ -108,7 +126,29 @@ async function run(options: RunOptions, registry: ProcessRegistry, dir: string):
       console.log(progress(sample));
     }
   }
-  return { startedAt, finishedAt: new Date().toISOString(), machine, options, samples };
+  const result: BenchRun = { startedAt, finishedAt: "", machine, options, samples };
+  if (options.rows.includes("trellis-transparent")) {
+    if (ws.transparent === undefined) {
+      result.startTimesSkipped = cannot ?? broken.get("trellis-transparent") ?? "the transparent chain never started";
+    } else {
+      try {
+        result.startTimes = await ws.transparent.startTimes(Math.max(3, options.reps));
+        for (const t of result.startTimes) {
+          const ms = t.millis.map((v) => `${v}`).join(", ");
+          console.log(
+            `start time, trellis run ${t.mode}: ${ms || "none"} ms${t.errors.length ? `; ${t.errors.join("; ")}` : ""}`,
+          );
+        }
+      } catch (error) {
+        result.startTimesSkipped = error instanceof Error ? error.message : String(error);
+      } finally {
+        await ws.transparent.close();
+        delete ws.transparent;
+      }
+    }
+  }
+  result.finishedAt = new Date().toISOString();
+  return result;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -162,6 +202,18 @@ async function main(argv: string[]): Promise<number> {
     console.log(`wrote ${join("bench/results", "proxy.md")} and proxy.json`);
     for (const t of summary.targets) {
       console.log(`  ${t.pass === undefined ? "n/a " : t.pass ? "pass" : "FAIL"}  ${t.target}: ${t.shown}`);
+    }
+    if (summary.capture !== undefined) {
+      const c = summary.capture;
+      const verdict = c.met === undefined ? "not measured" : c.met ? "met" : "MISSED";
+      console.log(
+        `  capture ≤ 10 % of the bootstrap chain's throughput: ${verdict}` +
+          (c.rpsRatio === undefined ? "" : ` (${withRange(c.rpsRatio, (v) => v.toFixed(2))}×)`),
+      );
+    }
+    for (const t of summary.startTimes ?? []) {
+      const verdict = t.met === undefined ? "not measured" : t.met ? "met" : "MISSED";
+      console.log(`  trellis run ${t.mode} start ≤ 1 s: ${verdict} (${withRange(t.ms, (v) => `${v.toFixed(0)} ms`)})`);
     }
     return 0;
   } finally {

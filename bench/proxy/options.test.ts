@@ -13,6 +13,7 @@ describe("parseOptions", () => {
       "nginx",
       "haproxy",
       "trellis",
+      "trellis-transparent",
       "trellis-policy",
       "direct-h2c",
       "nginx-h2c",

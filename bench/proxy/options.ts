@@ -19,7 +19,9 @@ export const USAGE = `usage: npm run bench -- [--reps N] [--duration S] [--quick
   --duration S   seconds per load run (default 10)
   --quick        smoke run: 1 repetition of 3 s (figures are not comparable)
   --only ROWS    comma-separated subset of: ${DEFAULT_ROWS.join(", ")}
-                 (direct is added when an HTTP/1.1 proxy row is chosen: it is the latency baseline)
+                 (direct is added when an HTTP/1.1 proxy row is chosen: it is the latency baseline; trellis
+                 with trellis-policy or trellis-transparent, which are compared with it)
+                 trellis-transparent (root, Linux) also measures trellis run's start time, N = --reps (≥ 3)
   --baseline REF also runs the trellis and trellis-policy chains from a checkout of the git commit REF (e.g.
                  main, HEAD~3), each right after this tree's in every repetition, and reports this tree's
                  figures against the baseline's paired per repetition: before/after in one run`;
@@ -78,6 +80,8 @@ export function parseOptions(argv: readonly string[]): RunOptions {
   }
   // The policy row is judged against the plain Trellis chain of the same repetition.
   if (rows.includes("trellis-policy") && !rows.includes("trellis")) rows = [...rows, "trellis"];
+  // So is the transparent chain (trellis run --transparent): capture's cost is read against the bootstrap chain.
+  if (rows.includes("trellis-transparent") && !rows.includes("trellis")) rows = [...rows, "trellis"];
   // The baseline's chains run beside this tree's plain and policy chains (whichever the run has).
   if (baseline !== undefined) {
     const pairs = Object.entries(BASELINE_OF) as [RowName, RowName][];

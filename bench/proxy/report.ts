@@ -5,6 +5,7 @@ import type { RowKind, RowName } from "./chains.ts";
 import { summarize } from "./stats.ts";
 import type { Summary } from "./stats.ts";
 import type { BenchRun, RowSample } from "./results.ts";
+import type { StartMode, StartTimeSample } from "./transparent.ts";
 
 export interface RowReport {
   row: RowName;
@@ -60,10 +61,35 @@ export interface BaselineComparison {
   p99DeltaMs?: Summary;
 }
 
+/** The trellis-transparent row against the bootstrap chain (the trellis row) of the same repetitions. */
+export interface CaptureComparison {
+  /** trellis-transparent req/s ÷ trellis req/s, paired per repetition. */
+  rpsRatio?: Summary;
+  /** trellis-transparent's latency percentiles minus trellis's at the constant rate, ms. */
+  addedP50Ms?: Summary;
+  addedP99Ms?: Summary;
+  /** Capture costs ≤ 10 % of the chain's throughput (median ratio ≥ 0.9); undefined when not measured. */
+  met?: boolean;
+}
+
+/** `trellis run`'s start time in one mode across repetitions. */
+export interface StartTimeReport {
+  mode: StartMode;
+  ms?: Summary;
+  failed: number;
+  errors: string[];
+  /** The median within the goal (≤ 1 s with a warm control plane); undefined when nothing was measured. */
+  met?: boolean;
+}
+
 export interface RunSummary {
   rows: RowReport[];
   targets: TargetCheck[];
   beforeAfter: BaselineComparison[];
+  capture?: CaptureComparison;
+  startTimes?: StartTimeReport[];
+  /** Why the start times were not measured. */
+  startTimesSkipped?: string;
 }
 
 /** The issue's targets. "MB" is taken as 10^6 bytes, the stricter reading. */
@@ -75,6 +101,10 @@ export const TARGETS = {
   rssBytes: 50e6,
   h2cVsNginx: 0.8,
   policyVsPlain: 0.9,
+  /** Issue 11: capture (trellis run --transparent) costs ≤ 10 % of the bootstrap chain's throughput. */
+  transparentVsBootstrap: 0.9,
+  /** Issue 11: trellis run, spawn to the app's first request, with a warm control plane. */
+  startMs: 1000,
 } as const;
 
 function byRep(samples: readonly RowSample[]): Map<number, Map<RowName, RowSample>> {
@@ -176,7 +206,42 @@ export function summarizeRun(run: BenchRun): RunSummary {
     }
     rows.push(report);
   }
-  return { rows, targets: checkTargets(run), beforeAfter: compareWithBaseline(run, reps) };
+  const summary: RunSummary = { rows, targets: checkTargets(run), beforeAfter: compareWithBaseline(run, reps) };
+  if (run.options.rows.includes("trellis-transparent")) {
+    summary.capture = compareCapture(reps);
+    if (run.startTimes !== undefined) summary.startTimes = run.startTimes.map(startTimeReport);
+    if (run.startTimesSkipped !== undefined) summary.startTimesSkipped = run.startTimesSkipped;
+  }
+  return summary;
+}
+
+export function compareCapture(reps: Map<number, Map<RowName, RowSample>>): CaptureComparison {
+  const latency = (key: "p50Ms" | "p99Ms"): Summary | undefined =>
+    paired(reps, "trellis-transparent", "trellis", (a, b) =>
+      a.latency && b.latency ? a.latency[key] - b.latency[key] : undefined,
+    );
+  const rpsRatio = paired(reps, "trellis-transparent", "trellis", (a, b) =>
+    a.throughput && b.throughput ? a.throughput.requestsPerSecond / b.throughput.requestsPerSecond : undefined,
+  );
+  const out: CaptureComparison = {};
+  if (rpsRatio !== undefined) {
+    out.rpsRatio = rpsRatio;
+    out.met = rpsRatio.median >= TARGETS.transparentVsBootstrap;
+  }
+  const [p50, p99] = [latency("p50Ms"), latency("p99Ms")];
+  if (p50 !== undefined) out.addedP50Ms = p50;
+  if (p99 !== undefined) out.addedP99Ms = p99;
+  return out;
+}
+
+export function startTimeReport(sample: StartTimeSample): StartTimeReport {
+  const ms = summarize(sample.millis);
+  const out: StartTimeReport = { mode: sample.mode, failed: sample.errors.length, errors: sample.errors };
+  if (ms !== undefined) {
+    out.ms = ms;
+    out.met = ms.median <= TARGETS.startMs;
+  }
+  return out;
 }
 
 function compareWithBaseline(run: BenchRun, reps: Map<number, Map<RowName, RowSample>>): BaselineComparison[] {
@@ -256,6 +321,13 @@ export function checkTargets(run: BenchRun): TargetCheck[] {
       "with policy (issue 3) ≥ 0.9× the plain Trellis chain",
       ratio("trellis-policy", "trellis", "throughput"),
       TARGETS.policyVsPlain,
+      false,
+      times,
+    ),
+    check(
+      "trellis run --transparent ≥ 0.9× the bootstrap chain (capture costs ≤ 10 %)",
+      ratio("trellis-transparent", "trellis", "throughput"),
+      TARGETS.transparentVsBootstrap,
       false,
       times,
     ),
@@ -460,6 +532,7 @@ export function renderMarkdown(run: BenchRun, summary: RunSummary = summarizeRun
       "",
     );
   }
+  out.push(...renderTransparent(s));
   out.push("## The issue's targets (Trellis chain)", "");
   out.push(
     ...table(
@@ -471,4 +544,62 @@ export function renderMarkdown(run: BenchRun, summary: RunSummary = summarizeRun
   const notes = s.rows.flatMap((r) => r.notes.map((n) => `- ${r.label}, ${n}`));
   if (notes.length > 0) out.push("## Notes", "", ...notes, "");
   return out.join("\n");
+}
+
+const metText = (met: boolean | undefined): string => (met === undefined ? "not measured" : met ? "met" : "**missed**");
+
+/** The sections of issue 11's benchmark: capture against the bootstrap chain, and trellis run's start time. */
+export function renderTransparent(s: RunSummary): string[] {
+  const out: string[] = [];
+  const c = s.capture;
+  if (c !== undefined) {
+    out.push("## trellis run --transparent against the bootstrap chain (issue 11)", "");
+    out.push(
+      "Load generator in a `trellis run --transparent --service loadgen` namespace, its connections to `http://web:8080/` (by name, through the DNS proxy) captured to the client sidecar; the server side is `trellis run --transparent --service web --port 8080:8080 -- nginx` (inbound capture). All in a network namespace the bench creates to play the host, with `trellis up` warm in it. Paired with the Trellis (bootstrap) chain of the same repetition.",
+      "",
+    );
+    out.push(
+      ...table(
+        [
+          "req/s × bootstrap chain",
+          "+p50 ms over bootstrap chain",
+          "+p99 ms over bootstrap chain",
+          "capture ≤ 10 % of throughput",
+        ],
+        [
+          [
+            withRange(c.rpsRatio, ratioText),
+            withRange(c.addedP50Ms, (v) => signed(v, 3)),
+            withRange(c.addedP99Ms, (v) => signed(v, 3)),
+            metText(c.met),
+          ],
+        ],
+      ),
+      "",
+    );
+  }
+  if (s.startTimes !== undefined || s.startTimesSkipped !== undefined) {
+    out.push("## trellis run's start time (issue 11)", "");
+    out.push(
+      "From spawning `trellis run` to its app's first request through the mesh, the control plane warm: a caller already in the mesh (explicit: through `HTTP_PROXY`; transparent: by name, captured) asks a new service every 10 ms, and the app records the first request it sees. Each repetition starts a new service. Goal: ≤ 1 s (median).",
+      "",
+    );
+    if (s.startTimesSkipped !== undefined) out.push(`Not measured: ${oneLine(s.startTimesSkipped)}`, "");
+    if (s.startTimes !== undefined) {
+      out.push(
+        ...table(
+          ["mode", "repetitions", "ms, median (min–max)", "≤ 1 s", "failed"],
+          s.startTimes.map((t) => [
+            t.mode,
+            String((t.ms?.count ?? 0) + t.failed),
+            withRange(t.ms, (v) => v.toFixed(0)),
+            metText(t.met),
+            t.failed === 0 ? "0" : `${t.failed}: ${oneLine(t.errors.join("; "), 300)}`,
+          ]),
+        ),
+        "",
+      );
+    }
+  }
+  return out;
 }

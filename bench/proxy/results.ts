@@ -1,6 +1,7 @@
 // The raw measurements of a run, as written to bench/results/proxy.json. Figures per proxy are in the order
 // [client sidecar, server sidecar]; the direct rows have none.
 import type { RowName } from "./chains.ts";
+import type { StartTimeSample } from "./transparent.ts";
 
 export interface ThroughputSample {
   requestsPerSecond: number;
@@ -68,4 +69,7 @@ export interface BenchRun {
   machine: MachineInfo;
   options: RunOptions;
   samples: RowSample[];
+  /** With the trellis-transparent row: `trellis run`'s start times, per mode (or why they were not measured). */
+  startTimes?: StartTimeSample[];
+  startTimesSkipped?: string;
 }

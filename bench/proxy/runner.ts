@@ -16,10 +16,10 @@ export async function measureRow(ws: Workspace, row: RowName, rep: number, optio
     const sample: RowSample = { rep, row, peakRssBytes: [] };
     if (spec.kind === "http1") {
       // Warm-up, not measured: lets V8 compile the hot path and fills the keep-alive pools.
-      await runWrk(ws.registry, chain.url, options.warmupSeconds);
+      await runWrk(ws.registry, chain.url, options.warmupSeconds, 32, chain.inside);
 
       let window = CpuWindow.start(pids);
-      const wrk = await runWrk(ws.registry, chain.url, options.durationSeconds);
+      const wrk = await runWrk(ws.registry, chain.url, options.durationSeconds, 32, chain.inside);
       const tput = window.stop();
       sample.throughput = {
         requestsPerSecond: wrk.requestsPerSecond,
@@ -30,7 +30,14 @@ export async function measureRow(ws: Workspace, row: RowName, rep: number, optio
 
       window = CpuWindow.start(pids);
       const logFile = join(ws.dir, `latency-${row}-${rep}.log`);
-      const rate = await runConstantRate(ws.registry, chain.url, options.latencyRate, options.durationSeconds, logFile);
+      const rate = await runConstantRate(
+        ws.registry,
+        chain.url,
+        options.latencyRate,
+        options.durationSeconds,
+        logFile,
+        chain.inside,
+      );
       const lat = window.stop();
       sample.latency = latencySample(
         rate.log.map((l) => l.durationMicros),
