@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Netns, netnsSkipReason, run } from "./support/netns.ts";
+import { macOf } from "../src/run/netns.ts";
 
 const TRELLIS = resolve(import.meta.dirname, "../bin/trellis.js");
 const octet = process.pid % 250;
@@ -181,6 +182,9 @@ describe("trellis run --transparent", { skip: netnsSkipReason }, () => {
     const inside = await run("ip", ["-n", setA.name, "-o", "-4", "addr", "show", "dev", "eth0"]);
     assert.match(inside, new RegExp(` ${setA.address.replaceAll(".", "\\.")}/24 `));
     assert.match(await run("ip", ["-n", setA.name, "route"]), /^default via 10\.251\.0\.1 dev eth0/m);
+    // Its MAC address carries the IPv4 address, so neighbours' caches stay right when the address is leased again.
+    const link = await run("ip", ["-n", setA.name, "-o", "link", "show", "dev", "eth0"]);
+    assert.match(link, new RegExp(`link/ether ${macOf(setA.address)} `));
     const rules = await run("ip", ["netns", "exec", setA.name, "iptables", "-t", "nat", "-S"]);
     assert.match(rules, /-A PREROUTING -p tcp -j TRELLIS_INBOUND/);
     assert.match(rules, /-A TRELLIS_OUTPUT -m owner --gid-owner 1337 -j RETURN/);

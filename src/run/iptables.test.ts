@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { captureRules, reachableNameservers, resolvConf } from "./iptables.ts";
-import { planSet, transparentPrerequisites } from "./netns.ts";
+import { macOf, planSet, transparentPrerequisites } from "./netns.ts";
 
 test("capture rules: Istio's chains, the sidecar's gid excluded, its own ports not captured inbound; DNS only with the proxy", () => {
   const rules = captureRules({ dns: false }).split("\n");
@@ -72,4 +72,9 @@ test("a planned set: named after this pid, its host end within 15 characters, th
   assert.equal(set.range, "10.250.0.0/16");
   assert.equal(set.resolvDir, `/etc/netns/${set.name}`);
   assert.equal(set.relaySocket, `/run/trellis/${set.name}.xds.sock`);
+});
+
+test("a namespace's MAC address carries its IPv4 address (locally administered, unicast)", () => {
+  assert.equal(macOf("10.250.0.7"), "02:54:0a:fa:00:07");
+  assert.equal(macOf("192.168.255.1"), "02:54:c0:a8:ff:01");
 });

@@ -237,6 +237,12 @@ function hostRules(set: { range: string; bridge: string }): ((op: string) => str
   ];
 }
 
+/** A locally administered unicast MAC address carrying an IPv4 address: 10.250.0.7 → 02:54:0a:fa:00:07. */
+export function macOf(ipv4: string): string {
+  const octets = ipv4.split(".").map((o) => Number(o).toString(16).padStart(2, "0"));
+  return ["02", "54", ...octets].join(":");
+}
+
 /** The namespace, its veth pair, lo, the address and route, resolv.conf and the capture rules. */
 export function createSet(dir: string, set: NetnsSet, resolv: string, rules: string): void {
   const step = (name: string): void => {
@@ -246,8 +252,13 @@ export function createSet(dir: string, set: NetnsSet, resolv: string, rules: str
   run("ip", ["netns", "add", set.name]);
   step("netns");
   run("ip", ["-n", set.name, "link", "set", "lo", "up"]);
-  // The peer is created inside the namespace in the same call: no moment with both ends on the host.
-  run("ip", ["link", "add", set.hostInterface, "type", "veth", "peer", "name", "eth0", "netns", set.name]);
+  // The peer is created inside the namespace in the same call: no moment with both ends on the host. Its MAC address
+  // is derived from its IPv4 address (as Docker does): when an address is leased again, neighbours that still cache
+  // the old run's entry send to the right place instead of a vanished link until their entry goes stale.
+  run("ip", [
+    ...["link", "add", set.hostInterface, "type", "veth"],
+    ...["peer", "name", "eth0", "address", macOf(set.address), "netns", set.name],
+  ]);
   step("veth");
   run("ip", ["link", "set", set.hostInterface, "master", set.bridge, "up"]);
   run("ip", ["-n", set.name, "addr", "add", `${set.address}/${set.prefixLength}`, "dev", "eth0"]);

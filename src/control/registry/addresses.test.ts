@@ -31,9 +31,17 @@ test("address pool: one address per node id, renewed by asking again, none twice
   assert.equal(pool.lease("a.default").address, "10.9.0.2", "the same node keeps its address");
   assert.equal(pool.release({ address: "10.9.0.2" }), true);
   assert.equal(pool.release({ address: "10.9.0.2" }), false);
-  assert.equal(pool.lease("c.default").address, "10.9.0.2", "a released address is free again");
-  // /29: .2 to .6 are leasable.
-  for (const n of ["d", "e", "f"]) pool.lease(n);
+  assert.equal(
+    pool.lease("c.default").address,
+    "10.9.0.4",
+    "round robin: not the address just released (a caller may still hold connections to it)",
+  );
+  // /29: .2 to .6 are leasable; after .6 the search wraps to the free ones.
+  assert.deepEqual(
+    ["d", "e", "f"].map((n) => pool.lease(n).address),
+    ["10.9.0.5", "10.9.0.6", "10.9.0.2"],
+  );
+  assert.throws(() => pool.lease("g"), AddressesExhaustedError);
   assert.throws(() => pool.lease("g"), AddressesExhaustedError);
   // Renewed ones stay; the others run out.
   clock.advance(20_000);
@@ -43,7 +51,7 @@ test("address pool: one address per node id, renewed by asking again, none twice
   pool.sweep();
   assert.deepEqual(
     pool.list().map((l) => `${l.address} ${l.nodeId}`),
-    ["10.9.0.2 c.default", "10.9.0.3 b.default"],
+    ["10.9.0.3 b.default", "10.9.0.4 c.default"],
   );
-  assert.ok(events.includes("released 10.9.0.4"));
+  assert.ok(events.includes("released 10.9.0.2"));
 });

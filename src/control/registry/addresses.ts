@@ -1,7 +1,9 @@
 // Addresses for `trellis run --transparent`: each run's network namespace gets one address from a range the control
 // plane owns (`trellis up --address-range CIDR`, default 10.250.0.0/16), as a Kubernetes node's IPAM hands a pod its
 // IP. The range's first host address is the gateway (the host end, on the bridge trellis0); the others are leased,
-// lowest free first, one per node id (asking again with the same node id renews the same lease). A lease runs out
+// round robin (the first free address after the last one handed out, wrapping, as DHCP servers avoid handing a
+// just-released address straight back: a caller may still hold pooled connections to the run that had it), one per
+// node id (asking again with the same node id renews the same lease). A lease runs out
 // when it is neither renewed (by asking again, or by a heartbeat of an instance registered with the same node id)
 // nor released (DELETE, or the deregistration or expiry of that instance); leases are kept in the resource store
 // (kind AddressLease), so a restarted control plane, or another replica, hands out none twice.
@@ -106,6 +108,8 @@ export interface AddressPoolOptions {
 
 export class AddressPool {
   readonly range: AddressRange;
+  /** Where the next search for a free address starts: just after the last one handed out. */
+  private cursor: number;
   private readonly byAddress = new Map<string, AddressLease>();
   private readonly byNode = new Map<string, AddressLease>();
   private readonly leaseMs: number;
@@ -113,6 +117,7 @@ export class AddressPool {
 
   constructor(private readonly options: AddressPoolOptions) {
     this.range = parseAddressRange(options.range ?? DEFAULT_ADDRESS_RANGE);
+    this.cursor = this.range.first;
     this.leaseMs = options.leaseMs ?? 90_000;
   }
 
@@ -129,7 +134,7 @@ export class AddressPool {
     this.timer = undefined;
   }
 
-  /** The node's lease, renewed; a new one (the lowest free address) when it has none. */
+  /** The node's lease, renewed; a new one (the first free address after the last one handed out) when it has none. */
   lease(nodeId: string): AddressLease {
     const now = this.options.clock.wallNow();
     const known = this.byNode.get(nodeId);
@@ -139,9 +144,12 @@ export class AddressPool {
       return known;
     }
     this.sweep();
-    for (let n = this.range.first; n <= this.range.last; n++) {
+    const size = this.range.last - this.range.first + 1;
+    for (let i = 0; i < size; i++) {
+      const n = this.range.first + ((this.cursor - this.range.first + i) % size);
       const address = numberToIp(n);
       if (this.byAddress.has(address)) continue;
+      this.cursor = n === this.range.last ? this.range.first : n + 1;
       const lease: AddressLease = {
         address,
         prefixLength: this.range.prefixLength,
