@@ -375,7 +375,11 @@ web.listen(Number(process.env.PORT), "0.0.0.0", () =>
     const child = spawn(
       "setpriv",
       [
-        ...["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--import", "tsx", "-e"],
+        // uid 65534 keeps CAP_DAC_READ_SEARCH (ambient): not root, yet able to read a checkout only root may read
+        // (CI clones into a 0700 temporary directory).
+        ...["--reuid=65534", "--regid=65534", "--clear-groups"],
+        ...["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"],
+        ...[process.execPath, "--import", "tsx", "-e"],
         `import("./src/cli/main.ts").then((m) => m.main(["run", "--transparent", "--service", "x", "--", "true"])).then((c) => process.exit(c))`,
       ],
       {
