@@ -379,8 +379,8 @@ web.listen(Number(process.env.PORT), "0.0.0.0", () =>
         // (CI clones into a 0700 temporary directory).
         ...["--reuid=65534", "--regid=65534", "--clear-groups"],
         ...["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"],
-        ...[process.execPath, "--import", "tsx", "-e"],
-        `import("./src/cli/main.ts").then((m) => m.main(["run", "--transparent", "--service", "x", "--", "true"])).then((c) => process.exit(c))`,
+        // The bundle the suite's `trellis up` built (as root) before: nothing to write, only to read.
+        ...[process.execPath, TRELLIS, "run", "--transparent", "--service", "x", "--", "true"],
       ],
       {
         cwd: resolve(import.meta.dirname, ".."),
