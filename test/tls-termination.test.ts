@@ -95,6 +95,17 @@ function config(): Raw {
             }),
             filters: [hcm("mtls")],
           },
+          {
+            // A client certificate is checked when given, not required (PERMISSIVE-like): none is counted.
+            filter_chain_match: { server_names: ["optional.example.com"] },
+            transport_socket: tlsSocket({
+              common_tls_context: {
+                tls_certificates: [inline(certMtls)],
+                validation_context: { trusted_ca: { inline_string: pki.ca.cert } },
+              },
+            }),
+            filters: [hcm("optional")],
+          },
         ],
       },
       {
@@ -294,6 +305,20 @@ describe("TLS termination", () => {
       key: clientGood.key,
     });
     assert.match(await http1Over(s, "mtls.example.com"), /^HTTP\/1.1 200/);
+  });
+
+  test("client certificate optional: a client without one is served and counted in ssl.no_certificate", async () => {
+    const before = await scrape(proxy.adminPort);
+    const s = await connectTls(proxy.port("sni"), {
+      servername: "optional.example.com",
+      checkServerIdentity: () => undefined,
+    });
+    assert.match(await http1Over(s, "optional.example.com"), /^HTTP\/1.1 200/);
+    const now = await scrape(proxy.adminPort);
+    assert.equal(
+      valueOf(now, "envoy_listener_ssl_no_certificate") - valueOf(before, "envoy_listener_ssl_no_certificate"),
+      1,
+    );
   });
 
   test("mutual TLS refused: no certificate, another SAN, a certificate not from the CA; each counted", async () => {
